@@ -1,0 +1,65 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Tests, benchmarks and lint run on real PostgreSQL and Redis.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test bench lint assets venv migrate demo worker clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Front-end libraries come from npm and are copied into static/vendor (not committed).
+static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor/bootstrap static/vendor/echarts static/vendor/htmx
+	cp node_modules/bootstrap/dist/css/bootstrap.min.css static/vendor/bootstrap/
+	cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js static/vendor/bootstrap/
+	cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts/
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
+	touch $@
+
+assets: static/vendor/.installed
+
+# Zero-setup: SQLite and in-process tasks unless DATABASE_URL / REDIS_URL are set.
+run: venv assets
+	DEBUG=true $(PY) manage.py migrate --noinput
+	DEBUG=true $(PY) manage.py load_demo --if-empty
+	DEBUG=true $(PY) manage.py load_demo --logins
+	@if [ -n "$$REDIS_URL" ]; then \
+		echo "REDIS_URL is set: starting a Celery worker and beat beside the server"; \
+		DEBUG=true $(VENV)/bin/celery -A portal worker -l info -c 2 & \
+		DEBUG=true $(VENV)/bin/celery -A portal beat -l info -s /tmp/portal-celerybeat-schedule & \
+	fi; \
+	echo "Open http://127.0.0.1:8000/ and log in with one of the accounts above."; \
+	DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(PY) manage.py check
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+test: venv assets
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bin/check_services.py
+	$(MAKE) --no-print-directory lint
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not smoke" $(PYTEST_ARGS)
+	@echo "--- smoke run of the demo on SQLite with in-process tasks"
+	REDIS_URL= DATABASE_URL=sqlite:///$(CURDIR)/.smoke.sqlite3 CELERY_EAGER=true $(PY) -m pytest -m smoke -p no:randomly $(PYTEST_ARGS)
+
+bench: venv
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bin/check_services.py
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor staticfiles db.sqlite3 .smoke.sqlite3

@@ -1,0 +1,28 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    PROVINCE = "province", "省级人员"
+    CITY = "city", "市级人员"
+    DISTRICT = "district", "区县人社专员"
+    EMPLOYER = "employer", "企业经办人"
+    ADMIN = "admin", "系统管理员"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "排队中"
+    RUNNING = "running", "运行中"
+    DONE = "done", "已完成"
+    FAILED = "failed", "失败"
+
+
+class JobKind(models.TextChoices):
+    DEMO = "demo", "演示任务"
+    IMPORT_EMPLOYERS = "import_employers", "导入企业"
+    IMPORT_WORKERS = "import_workers", "导入留岗人员"
+    COMPUTE = "compute", "计算补贴"
+    BUILD_BATCHES = "build_batches", "生成发放批次"
+    EXPORT_BATCH = "export_batch", "导出银行文件"
+    IMPORT_RESULTS = "import_results", "导入银行结果"
+    IMPORT_REDEMPTIONS = "import_redemptions", "导入消费券核销"
+    REFRESH_ROLLUPS = "refresh_rollups", "刷新统计"

@@ -1,0 +1,35 @@
+"""Navigation by role: every page's menu comes from here, so it matches the scope."""
+
+from django.urls import NoReverseMatch, reverse
+
+from accounts.choices import Role
+
+# (label, url name, roles that see it). Later apps add their entries here; a name
+# that is not routed yet is skipped rather than breaking every page.
+MENU = [
+    ("首页", "home", None),
+    ("数据看板", "dashboard", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}),
+    ("摸排填报", "programs:survey_list", {Role.CITY, Role.DISTRICT, Role.PROVINCE}),
+    ("用人单位", "beneficiaries:employer_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
+    ("留岗人员", "beneficiaries:registration_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
+    ("补贴规则", "programs:rule_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
+    ("发放批次", "disbursements:batch_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
+    ("后台任务", "accounts:job_list", None),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    role = Role.ADMIN if user.is_superuser else user.role
+    items = []
+    for label, name, roles in MENU:
+        if roles is not None and role not in roles:
+            continue
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        items.append({"label": label, "url": url, "active": request.path == url or (url != "/" and request.path.startswith(url))})
+    return {"nav_items": items, "user_role_label": Role(role).label}

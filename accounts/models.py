@@ -1,0 +1,117 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.utils import timezone
+
+from accounts.choices import JobKind, JobState, Role
+from regions.models import Region
+
+
+class User(AbstractUser):
+    """A portal user with one role and one scope.
+
+    Province, city and district staff are scoped by `region` (the province, a city,
+    a district or functional zone). An employer agent's scope is its employer(s):
+    `beneficiaries.Employer.agents` points here, because accounts sits below
+    beneficiaries and may not import it.
+    """
+
+    role = models.CharField("角色", max_length=10, choices=Role.choices, default=Role.EMPLOYER)
+    region = models.ForeignKey(
+        Region, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="管辖区域"
+    )
+    phone = models.CharField("手机号", max_length=20, blank=True)
+    can_view_pii = models.BooleanField(
+        "可查看完整证件号和账号", default=False, help_text="查看完整号码时会记录审计日志。"
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = "用户"
+        verbose_name_plural = "用户"
+        constraints = [
+            models.CheckConstraint(
+                name="user_staff_role_has_region",
+                condition=~models.Q(role__in=["province", "city", "district"]) | models.Q(region__isnull=False),
+            )
+        ]
+
+    @property
+    def is_staff_role(self) -> bool:
+        return self.role in (Role.PROVINCE, Role.CITY, Role.DISTRICT)
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.is_superuser or self.role == Role.ADMIN
+
+
+class Job(models.Model):
+    """One long operation run by Celery (import, computation, batch build, export …).
+
+    The row, not the broker, holds the job's state: the page that started it polls
+    `/api/v1/jobs/<id>/` for progress, and a task that runs twice finds the row done.
+    """
+
+    kind = models.CharField("类型", max_length=30, choices=JobKind.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True)
+    state = models.CharField("状态", max_length=10, choices=JobState.choices, default=JobState.QUEUED)
+    params = models.JSONField("参数", default=dict, blank=True)
+    progress_done = models.PositiveBigIntegerField(default=0)
+    progress_total = models.PositiveBigIntegerField(default=0)
+    message = models.CharField("说明", max_length=500, blank=True)
+    errors = models.JSONField("错误", default=list, blank=True)
+    result = models.JSONField("结果", default=dict, blank=True)
+    result_file = models.FileField("结果文件", upload_to="jobs/%Y/%m/", blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "后台任务"
+        verbose_name_plural = "后台任务"
+        indexes = [models.Index(fields=["state", "kind"], name="job_state_kind")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if self.state == JobState.DONE:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(100, int(self.progress_done * 100 / self.progress_total))
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED)
+
+
+class AuditEntry(models.Model):
+    """Who did what to which object, and when. Rows are only ever added.
+
+    Every service that changes a rule, registration, entitlement, batch or payment line
+    writes one through `accounts.services.audit_record`; revealing a full ID or account
+    number writes one too (action "reveal").
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True)
+    action = models.CharField("操作", max_length=40)
+    object_type = models.CharField("对象类型", max_length=60)
+    object_id = models.CharField("对象", max_length=40)
+    changes = models.JSONField("变更", default=dict, blank=True)
+    comment = models.CharField("备注", max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "审计记录"
+        verbose_name_plural = "审计记录"
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"

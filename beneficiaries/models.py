@@ -1,0 +1,127 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Job
+from accounts.scopes import scope_q
+from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus, Sex, Source
+from programs.models import Programme
+from regions.models import Region
+
+
+class EmployerQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(scope_q(user, region="district", employer=""))
+
+
+class Employer(models.Model):
+    """An employer that registers stay-behind staff. Its staff count only once a
+    district officer has verified it."""
+
+    credit_code = models.CharField("统一社会信用代码", max_length=18, unique=True)
+    name = models.CharField("单位名称", max_length=200)
+    ownership = models.CharField("经济类型", max_length=12, choices=Ownership.choices)
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="所在区县")
+    industry = models.CharField("行业", max_length=100, blank=True)
+    address = models.CharField("地址", max_length=200, blank=True)
+    contact_name = models.CharField("联系人", max_length=50, blank=True)
+    contact_phone = models.CharField("联系电话", max_length=20, blank=True)
+    status = models.CharField("状态", max_length=10, choices=EmployerStatus.choices, default=EmployerStatus.PENDING)
+    return_reason = models.CharField("退回原因", max_length=500, blank=True)
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    agents = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="employers", verbose_name="经办人")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = EmployerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["district", "name"]
+        verbose_name = "用人单位"
+        verbose_name_plural = "用人单位"
+        indexes = [models.Index(fields=["district", "status"], name="employer_district_status")]
+
+    def __str__(self):
+        return self.name
+
+
+class Person(models.Model):
+    """One human, unique in the province by ID number.
+
+    The ID number is stored encrypted (`id_cipher`), found by its keyed hash
+    (`id_hash`, the blind index) and shown as `id_masked`. Sex, birth date and the
+    hukou region are derived from it (or given) and kept in the clear for rules and
+    statistics. `hukou_code` is the *current* code the address counts as (an
+    abolished code is mapped to its successor), `hukou_code_raw` the one in the number.
+    """
+
+    id_hash = models.CharField(max_length=64, unique=True)
+    id_cipher = models.TextField()
+    id_masked = models.CharField("证件号码", max_length=18)
+    name = models.CharField("姓名", max_length=50)
+    sex = models.CharField("性别", max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField("出生日期", null=True, blank=True)
+    hukou_code_raw = models.CharField("证件地址码", max_length=6, blank=True)
+    hukou_code = models.CharField("户籍地区代码", max_length=6, db_index=True)
+    phone = models.CharField("手机号", max_length=11, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "人员"
+        verbose_name_plural = "人员"
+
+    def __str__(self):
+        return f"{self.name} {self.id_masked}"
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(scope_q(user, region="district", employer="employer"))
+
+
+class Registration(models.Model):
+    """A person registered by an employer as staying at work during one programme.
+
+    The same person registered by two employers is a conflict that a district officer
+    resolves: at most one registration per person and programme is active (a partial
+    unique index), so nobody is paid twice.
+    """
+
+    person = models.ForeignKey(Person, models.PROTECT, related_name="registrations")
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="registrations")
+    employer = models.ForeignKey(Employer, models.PROTECT, related_name="registrations")
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="留岗地区")
+    start_date = models.DateField("留岗开始日期")
+    end_date = models.DateField("留岗结束日期")
+    duty_days = models.PositiveSmallIntegerField("春节在岗天数", default=0)
+    seniority_years = models.PositiveSmallIntegerField("工龄（年）", default=0)
+    category = models.CharField("人员类别", max_length=12, choices=Category.choices, default=Category.MIGRANT)
+    bank_name = models.CharField("开户银行", max_length=100, blank=True)
+    account_cipher = models.TextField(blank=True)
+    account_masked = models.CharField("银行账号", max_length=30, blank=True)
+    status = models.CharField("状态", max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACTIVE)
+    status_note = models.CharField("处理说明", max_length=500, blank=True)
+    source = models.CharField("来源", max_length=10, choices=Source.choices, default=Source.FORM)
+    import_job = models.ForeignKey(Job, models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = RegistrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "留岗登记"
+        verbose_name_plural = "留岗登记"
+        constraints = [
+            models.UniqueConstraint(fields=["person", "programme", "employer"], name="registration_unique"),
+            models.UniqueConstraint(
+                fields=["person", "programme"],
+                condition=models.Q(status="active"),
+                name="registration_one_active_per_programme",
+            ),
+            models.CheckConstraint(name="registration_dates_ordered", condition=models.Q(start_date__lte=models.F("end_date"))),
+        ]
+        indexes = [models.Index(fields=["programme", "district", "status"], name="registration_prog_district")]
+
+    def __str__(self):
+        return f"{self.person} @ {self.employer}"

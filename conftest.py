@@ -1,0 +1,71 @@
+"""Fixtures shared by every app's tests: the region tree and named personas.
+
+The region tree (about 200 rows and the national code list) is loaded once per test
+database, in `django_db_setup`, so that each test starts with it in place.
+"""
+
+import pytest
+
+from accounts.choices import Role
+from accounts.models import User
+from regions.models import Region
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from regions.services import regions_load
+
+    with django_db_blocker.unblock():
+        regions_load()
+
+
+def make_user(username: str, role: str, region_code: str | None = None, **extra) -> User:
+    region = Region.objects.get(code=region_code) if region_code else None
+    user = User.objects.create_user(username=username, password="Test-pass-2021", role=role, region=region, **extra)
+    return user
+
+
+@pytest.fixture
+def province_staff(db):
+    return make_user("province_staff", Role.PROVINCE, "130000", first_name="省级审批")
+
+
+@pytest.fixture
+def province_reviewer(db):
+    return make_user("province_reviewer", Role.PROVINCE, "130000", first_name="省级复核")
+
+
+@pytest.fixture
+def city_shijiazhuang(db):
+    return make_user("city_shijiazhuang", Role.CITY, "130100", first_name="石家庄市级")
+
+
+@pytest.fixture
+def city_cangzhou(db):
+    return make_user("city_cangzhou", Role.CITY, "130900", first_name="沧州市级")
+
+
+@pytest.fixture
+def officer_luquan(db):
+    return make_user("officer_luquan", Role.DISTRICT, "130110", first_name="鹿泉专员", can_view_pii=True)
+
+
+@pytest.fixture
+def officer_cangzhou(db):
+    # 沧州运河区: a district officer in another city.
+    return make_user("officer_cangzhou", Role.DISTRICT, "130903", first_name="沧州运河专员", can_view_pii=True)
+
+
+@pytest.fixture
+def agent_gree(db):
+    return make_user("employer_gree", Role.EMPLOYER, first_name="格力经办人")
+
+
+@pytest.fixture
+def agent_other(db):
+    return make_user("employer_other", Role.EMPLOYER, first_name="他企经办人")
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser("root", "root@example.invalid", "Test-pass-2021", role=Role.ADMIN)

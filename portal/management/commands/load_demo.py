@@ -1,0 +1,32 @@
+from django.core.management.base import BaseCommand
+
+from portal.demo import STEPS, demo_logins
+
+
+class Command(BaseCommand):
+    help = "加载演示项目（河北省2021年稳岗留工）：区划、用户、规则、人员、批次、摸排。可重复运行。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--if-empty", action="store_true", help="数据库中已有用户时不做任何事。")
+        parser.add_argument("--logins", action="store_true", help="只打印演示账号。")
+
+    def handle(self, *args, **options):
+        from accounts.models import User
+
+        if options["logins"]:
+            self._print_logins()
+            return
+        if options["if_empty"] and User.objects.exists():
+            self.stdout.write("数据库已有数据，跳过演示数据加载。")
+            return
+        for label, step in STEPS:
+            self.stdout.write(f"· {label} …", ending="")
+            self.stdout.flush()
+            step()
+            self.stdout.write(" 完成")
+        self._print_logins()
+
+    def _print_logins(self):
+        self.stdout.write("\n演示账号（密码相同）：")
+        for username, password, who in demo_logins():
+            self.stdout.write(f"  {username:<16} {password:<14} {who}")

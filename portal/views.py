@@ -1,0 +1,21 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from accounts.choices import Role
+
+HOME_TEMPLATES = {
+    Role.PROVINCE: "portal/home_staff.html",
+    Role.CITY: "portal/home_staff.html",
+    Role.DISTRICT: "portal/home_staff.html",
+    Role.EMPLOYER: "portal/home_employer.html",
+    Role.ADMIN: "portal/home_staff.html",
+}
+
+
+@login_required
+def home(request):
+    """Each role lands on its own home page: what it has to do next."""
+    user = request.user
+    role = Role.ADMIN if user.is_superuser else Role(user.role)
+    context = {"role": role, "scope_region": user.region}
+    return render(request, HOME_TEMPLATES[role], context)

@@ -1,0 +1,21 @@
+from rest_framework import serializers, viewsets
+
+from accounts.scopes import regions_q
+from regions.models import Region
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["code", "name", "level", "kind", "parent", "official_parent_code", "direct_report"]
+
+
+class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+    """The region tree. Staff see their own subtree; `?parent=CODE` lists one level."""
+
+    serializer_class = RegionSerializer
+    pagination_class = None  # about 200 rows: the whole tree in one answer
+    filterset_fields = ["parent", "level", "kind"]
+
+    def get_queryset(self):
+        return Region.objects.filter(regions_q(self.request.user)).order_by("path")

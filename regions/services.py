@@ -1,0 +1,97 @@
+"""Loading the region tree and the national code list from the files in regions/data."""
+
+import csv
+from pathlib import Path
+
+from django.db import transaction
+
+from regions.choices import Kind, Level
+from regions.models import DivisionCode, Region
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+PROVINCE_CODE = "130000"
+# Report straight to the province although their codes sit under 石家庄 and 保定.
+DIRECT_REPORT = {"130181", "130682"}  # 辛集市, 定州市
+# 雄安新区 has no GB/T 2260 code; 133100 is the code the NBS statistical list uses.
+XIONGAN_CODE = "133100"
+XIONGAN_COUNTIES = {"130629", "130632", "130638"}  # 容城县, 安新县, 雄县
+
+
+def _first_code(successors: str) -> str:
+    first = successors.split(";")[0]
+    return first.split("[")[0].strip()
+
+
+@transaction.atomic
+def regions_load() -> dict:
+    """Create or update Hebei's reporting tree and the national code list. Idempotent."""
+    rows: list[dict] = []
+    with open(DATA_DIR / "hebei_divisions.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            level = {"province": Level.PROVINCE, "city": Level.CITY}.get(row["level"], Level.DISTRICT)
+            parent, official_parent, direct = row["parent_code"] or None, "", False
+            if row["code"] in DIRECT_REPORT:
+                parent, official_parent, direct = PROVINCE_CODE, row["parent_code"], True
+            elif row["code"] in XIONGAN_COUNTIES:
+                parent, official_parent = XIONGAN_CODE, row["parent_code"]
+            rows.append(dict(code=row["code"], name=row["name"], level=level, kind=Kind.OFFICIAL,
+                             parent=parent, official_parent_code=official_parent, direct_report=direct))
+    rows.append(dict(code=XIONGAN_CODE, name="雄安新区", level=Level.CITY, kind=Kind.FUNCTIONAL_ZONE,
+                     parent=PROVINCE_CODE, official_parent_code="", direct_report=True))
+    with open(DATA_DIR / "hebei_functional_zones.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            rows.append(dict(code=row["code"], name=row["name"], level=Level.DISTRICT, kind=Kind.FUNCTIONAL_ZONE,
+                             parent=row["parent_code"], official_parent_code="", direct_report=False))
+
+    by_code = {r["code"]: r for r in rows}
+
+    def path_of(code: str) -> str:
+        parent = by_code[code]["parent"]
+        return (path_of(parent) if parent else "") + code + "/"
+
+    # Parents first, so that every foreign key points at a row that exists.
+    rows.sort(key=lambda r: len(path_of(r["code"])))
+    for r in rows:
+        Region.objects.update_or_create(
+            code=r["code"],
+            defaults=dict(name=r["name"], level=r["level"], kind=r["kind"], parent_id=r["parent"],
+                          official_parent_code=r["official_parent_code"], direct_report=r["direct_report"],
+                          path=path_of(r["code"])),
+        )
+
+    codes: dict[str, dict] = {}
+    with open(DATA_DIR / "cn_division_codes.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            entry = codes.get(row["code"])
+            active = row["status"] == "active"
+            if entry is None or active:  # the active row of a reused code wins
+                codes[row["code"]] = dict(
+                    name=row["name"], province=row["province"], level=row["level"], active=active,
+                    from_year=int(row["from_year"]) if row["from_year"] else None,
+                    until_year=int(row["until_year"]) if row["until_year"] else None,
+                    successor="" if active else _first_code(row["successor_codes"]),
+                )
+    # Residence permits of Hong Kong, Macau and Taiwan residents use these prefixes.
+    for code, name in (("810000", "香港特别行政区"), ("820000", "澳门特别行政区"), ("830000", "台湾地区")):
+        codes.setdefault(code, dict(name=name, province=name, level="province", active=True,
+                                    from_year=None, until_year=None, successor=""))
+
+    def current(code: str, seen=()) -> str:
+        entry = codes.get(code)
+        if entry is None or entry["active"] or not entry["successor"] or code in seen:
+            return code
+        return current(entry["successor"], (*seen, code))
+
+    existing = set(DivisionCode.objects.values_list("code", flat=True))
+    objs = [
+        DivisionCode(code=code, name=e["name"], province=e["province"], level=e["level"], active=e["active"],
+                     from_year=e["from_year"], until_year=e["until_year"], current_code=current(code))
+        for code, e in codes.items()
+    ]
+    DivisionCode.objects.bulk_create([o for o in objs if o.code not in existing], batch_size=2000)
+    DivisionCode.objects.bulk_update(
+        [o for o in objs if o.code in existing],
+        ["name", "province", "level", "active", "from_year", "until_year", "current_code"],
+        batch_size=2000,
+    )
+    return {"regions": len(rows), "division_codes": len(objs)}
