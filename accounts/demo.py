@@ -55,3 +55,6 @@ def _user(username: str, full_name: str, role: str, region: Region | None) -> Us
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
     return user
+
+
+DEMO_STEPS = [("演示用户", demo_users)]

@@ -1,16 +1,36 @@
 """The demo programme: `manage.py load_demo` runs these steps in order.
 
-Each step is idempotent (running load_demo twice changes nothing) and belongs to the
-app that owns its data; later features add their step to STEPS.
+Each app that owns demo data has a module with `DEMO_STEPS = [(label, function), …]`;
+every step is idempotent (running load_demo twice changes nothing). The order is the
+order of dependence: users, programme and rules, survey counts, employers, the
+synthetic population, entitlements, batches.
 """
 
-from accounts.demo import DEMO_EMPLOYER_AGENTS, DEMO_PASSWORD, DEMO_USERS, demo_users
-from regions.services import regions_load
+import importlib
+import importlib.util
 
-STEPS = [
-    ("区划", regions_load),
-    ("演示用户", demo_users),
+from accounts.demo import DEMO_EMPLOYER_AGENTS, DEMO_PASSWORD, DEMO_USERS
+
+STEP_MODULES = [
+    "regions.demo",
+    "accounts.demo",
+    "programs.demo",
+    "programs.survey_demo",
+    "beneficiaries.demo",
+    "beneficiaries.demo_population",
+    "disbursements.demo",
+    "disbursements.demo_batches",
+    "disbursements.demo_rollups",
 ]
+
+
+def demo_steps() -> list[tuple[str, object]]:
+    steps = []
+    for name in STEP_MODULES:
+        if importlib.util.find_spec(name) is None:  # a feature not installed in this tree
+            continue
+        steps.extend(importlib.import_module(name).DEMO_STEPS)
+    return steps
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

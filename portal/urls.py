@@ -9,6 +9,9 @@ from portal import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
+    path("programmes/", include("programs.urls")),
+    path("registry/", include("beneficiaries.urls")),
+    path("payments/", include("disbursements.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api.urls")),

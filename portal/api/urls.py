@@ -1,4 +1,4 @@
-"""/api/v1/: each app contributes its routes here."""
+"""/api/v1/: each app contributes its routes through its own api/urls.py."""
 
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
@@ -12,4 +12,7 @@ router.register("regions", RegionViewSet, basename="region")
 urlpatterns = [
     path("", include(router.urls)),
     path("jobs/<int:pk>/", JobDetailView.as_view(), name="api-job-detail"),
+    path("", include("programs.api.urls")),
+    path("", include("beneficiaries.api.urls")),
+    path("", include("disbursements.api.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from portal.demo import STEPS, demo_logins
+from portal.demo import demo_logins, demo_steps
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         if options["if_empty"] and User.objects.exists():
             self.stdout.write("数据库已有数据，跳过演示数据加载。")
             return
-        for label, step in STEPS:
+        for label, step in demo_steps():
             self.stdout.write(f"· {label} …", ending="")
             self.stdout.flush()
             step()
