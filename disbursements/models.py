@@ -161,3 +161,87 @@ class Voucher(models.Model):
 
     def __str__(self):
         return self.code
+
+
+class RegionRollup(models.Model):
+    """Dashboard figures of one programme for one region (district, city or the province).
+
+    A summary table, never edited by hand: `disbursements.rollups.rollups_refresh`
+    rebuilds a programme's rows in one transaction (district rows by GROUP BY over
+    registrations, entitlements and payment lines; cities and the province as sums of
+    their districts), so the numbers add up across levels and a dashboard reads a few
+    rows instead of scanning a million registrations. `refreshed_at` is shown as
+    "数据更新于 …". Survey figures are each district's latest approved report.
+    """
+
+    programme = models.ForeignKey(Programme, models.CASCADE, related_name="+")
+    region = models.ForeignKey(Region, models.CASCADE, related_name="+")
+    level = models.CharField(max_length=10)
+    path = models.CharField(max_length=40)
+    # 摸排 (latest approved/locked report of each district, summed)
+    survey_as_of = models.DateField(null=True, blank=True)
+    survey_districts = models.PositiveIntegerField(default=0)
+    enterprises_surveyed = models.PositiveBigIntegerField(default=0)
+    outside_workers = models.PositiveBigIntegerField(default=0)
+    outside_other_province = models.PositiveBigIntegerField(default=0)
+    outside_other_city = models.PositiveBigIntegerField(default=0)
+    outside_other_county = models.PositiveBigIntegerField(default=0)
+    staying = models.PositiveBigIntegerField(default=0)
+    staying_on_duty = models.PositiveBigIntegerField(default=0)
+    staying_local = models.PositiveBigIntegerField(default=0)
+    staying_nonlocal = models.PositiveBigIntegerField(default=0)
+    poverty_staying = models.PositiveBigIntegerField(default=0)
+    enterprises_with_benefits = models.PositiveBigIntegerField(default=0)
+    benefits_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    # Registry
+    employers = models.PositiveBigIntegerField(default=0)
+    employers_verified = models.PositiveBigIntegerField(default=0)
+    registered_workers = models.PositiveBigIntegerField(default=0)
+    # Money (programme-paid rules; employer-funded ones are counted apart)
+    entitled_count = models.PositiveBigIntegerField(default=0)
+    entitled_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    employer_funded_count = models.PositiveBigIntegerField(default=0)
+    employer_funded_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    batched_count = models.PositiveBigIntegerField(default=0)
+    batched_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    pending_count = models.PositiveBigIntegerField(default=0)
+    pending_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    paid_count = models.PositiveBigIntegerField(default=0)
+    paid_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    failed_count = models.PositiveBigIntegerField(default=0)
+    failed_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "看板汇总（区域）"
+        verbose_name_plural = "看板汇总（区域）"
+        constraints = [models.UniqueConstraint(fields=["programme", "region"], name="rollup_programme_region")]
+        indexes = [models.Index(fields=["programme", "level"], name="rollup_programme_level")]
+
+    def __str__(self):
+        return f"{self.programme_id}·{self.region_id}"
+
+
+class RuleRollup(models.Model):
+    """Entitlements and payments of one programme by rule and region (same refresh as RegionRollup)."""
+
+    programme = models.ForeignKey(Programme, models.CASCADE, related_name="+")
+    region = models.ForeignKey(Region, models.CASCADE, related_name="+")
+    rule_key = models.CharField(max_length=40)
+    rule_name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=12, blank=True)
+    entitled_count = models.PositiveBigIntegerField(default=0)
+    entitled_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    paid_count = models.PositiveBigIntegerField(default=0)
+    paid_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "看板汇总（规则）"
+        verbose_name_plural = "看板汇总（规则）"
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "region", "rule_key"], name="rulerollup_programme_region_rule")
+        ]
+
+    def __str__(self):
+        return f"{self.programme_id}·{self.region_id}·{self.rule_key}"

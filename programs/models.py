@@ -143,6 +143,15 @@ class SurveyReport(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Review chain (programs.surveys): who returned or locked it, and whether the officer
+    # confirmed a jump of more than SURVEY_JUMP_FACTOR from the previous report.
+    returned_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    returned_at = models.DateTimeField(null=True, blank=True)
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    locked_at = models.DateTimeField(null=True, blank=True)
+    jump_confirmed = models.BooleanField("已确认数据大幅变化", default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     objects = SurveyReportQuerySet.as_manager()
 
@@ -153,7 +162,27 @@ class SurveyReport(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["programme", "district", "as_of"], name="survey_one_per_date"),
             models.CheckConstraint(name="survey_staying_le_parts", condition=models.Q(staying_on_duty__lte=models.F("staying"))),
+            # No part exceeds its whole (programs.surveys checks the same with a message per field).
+            models.CheckConstraint(
+                name="survey_origins_le_outside",
+                condition=models.Q(
+                    outside_workers__gte=models.F("outside_other_province")
+                    + models.F("outside_other_city")
+                    + models.F("outside_other_county")
+                ),
+            ),
+            models.CheckConstraint(
+                name="survey_hukou_le_staying",
+                condition=models.Q(staying__gte=models.F("staying_local") + models.F("staying_nonlocal")),
+            ),
+            models.CheckConstraint(name="survey_poverty_le_staying", condition=models.Q(poverty_staying__lte=models.F("staying"))),
+            models.CheckConstraint(
+                name="survey_benefit_firms_le_surveyed",
+                condition=models.Q(enterprises_with_benefits__lte=models.F("enterprises_surveyed")),
+            ),
+            models.CheckConstraint(name="survey_benefits_nonneg", condition=models.Q(benefits_amount__gte=0)),
         ]
+        indexes = [models.Index(fields=["programme", "status", "as_of"], name="survey_prog_status_asof")]
 
     def __str__(self):
         return f"{self.district} {self.as_of}"
