@@ -1,0 +1,139 @@
+"""Protection of sensitive personal information (PIPL): ID and bank account numbers.
+
+* Encrypted at rest with AES-256-GCM. Keys come from settings.PII_KEYS, a list of
+  "key_id:base64-32-bytes": the first key encrypts, every key decrypts, so a new key
+  is put first, old rows keep decrypting, and `manage.py rotate_pii_keys` re-encrypts
+  them at leisure. A token is "<key_id>:<base64(nonce + ciphertext + tag)>".
+* Found by a blind index: HMAC-SHA256 (settings.PII_INDEX_KEY) of the normalized value,
+  so a person is looked up and kept unique without decrypting anything.
+* Shown masked: 130108********2316, 6222 **** **** 4321.
+"""
+
+import base64
+import binascii
+import hmac
+import os
+import unicodedata
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+NONCE_BYTES = 12
+
+# (tuple of the PII_KEYS setting) → (current key id, {key id: AESGCM}); rebuilt only when
+# the setting changes (tests override it), so AESGCM objects are made once per key.
+_keyring_cache: tuple[tuple, tuple[str, dict[str, AESGCM]]] | None = None
+_index_key_cache: tuple[str, bytes] | None = None
+
+
+class PIIError(ValueError):
+    """A token that cannot be decrypted (unknown key id, damaged, wrong key)."""
+
+
+def _keyring() -> tuple[str, dict[str, AESGCM]]:
+    global _keyring_cache
+    raw = tuple(settings.PII_KEYS)
+    if _keyring_cache is not None and _keyring_cache[0] == raw:
+        return _keyring_cache[1]
+    if not raw:
+        raise ImproperlyConfigured("PII_KEYS is empty: at least one key is needed to encrypt personal data.")
+    keys: dict[str, AESGCM] = {}
+    for entry in raw:
+        key_id, sep, b64 = str(entry).strip().partition(":")
+        try:
+            key = base64.b64decode(b64, validate=True)
+        except binascii.Error as exc:
+            raise ImproperlyConfigured(f"PII_KEYS entry {key_id!r} is not valid base64.") from exc
+        if not sep or not key_id or len(key) != 32:
+            raise ImproperlyConfigured(f"PII_KEYS entry {key_id!r} must be 'key_id:base64 of 32 bytes'.")
+        keys.setdefault(key_id, AESGCM(key))
+    current = str(raw[0]).strip().partition(":")[0]
+    _keyring_cache = (raw, (current, keys))
+    return current, keys
+
+
+def current_key_id() -> str:
+    return _keyring()[0]
+
+
+def key_id_of(token: str) -> str:
+    return token.partition(":")[0]
+
+
+def encrypt(value: str) -> str:
+    """Encrypt with the current key; a fresh random nonce each time."""
+    key_id, keys = _keyring()
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = keys[key_id].encrypt(nonce, value.encode("utf-8"), None)
+    return f"{key_id}:{base64.b64encode(nonce + sealed).decode('ascii')}"
+
+
+def decrypt(token: str) -> str:
+    key_id, sep, b64 = token.partition(":")
+    keys = _keyring()[1]
+    aes = keys.get(key_id)
+    if not sep or aes is None:
+        raise PIIError(f"无法解密：密钥 {key_id!r} 不在 PII_KEYS 中")
+    try:
+        blob = base64.b64decode(b64, validate=True)
+        return aes.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode("utf-8")
+    except (binascii.Error, InvalidTag, ValueError) as exc:
+        raise PIIError("无法解密：密文已损坏或密钥不匹配") from exc
+
+
+def reencrypt(token: str) -> str:
+    """The token under the current key (unchanged if it already is)."""
+    if key_id_of(token) == current_key_id():
+        return token
+    return encrypt(decrypt(token))
+
+
+def normalize(value) -> str:
+    """The form a value is indexed in: full-width folded, all spaces removed, upper case."""
+    s = "" if value is None else str(value)
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)
+    return "".join(s.split()).upper()
+
+
+def _index_key() -> bytes:
+    global _index_key_cache
+    raw = settings.PII_INDEX_KEY
+    if not raw:
+        raise ImproperlyConfigured("PII_INDEX_KEY is empty.")
+    if _index_key_cache is None or _index_key_cache[0] != raw:
+        _index_key_cache = (raw, raw.encode("utf-8"))
+    return _index_key_cache[1]
+
+
+def blind_index(value: str) -> str:
+    """HMAC-SHA256 hex of the normalized value: equal numbers, equal index."""
+    return hmac.digest(_index_key(), normalize(value).encode("utf-8"), "sha256").hex()
+
+
+def mask_id(number: str) -> str:
+    """130108********2316: the first 6 and last 4 characters."""
+    n = normalize(number)
+    if len(n) <= 10:
+        return "*" * len(n)
+    return f"{n[:6]}{'*' * 8}{n[-4:]}"
+
+
+def mask_account(number: str) -> str:
+    """6222 **** **** 4321: the first 4 and last 4 digits."""
+    n = normalize(number).replace("-", "")
+    if not n:
+        return ""
+    if len(n) <= 8:
+        return "*" * len(n)
+    return f"{n[:4]} **** **** {n[-4:]}"
+
+
+def normalize_account(raw) -> str:
+    """A bank account number as digits only (spaces, dashes, full-width removed)."""
+    n = normalize(raw).replace("-", "")
+    if n.endswith(".0") and n[:-2].isdigit():
+        n = n[:-2]
+    return n
