@@ -25,3 +25,6 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="portal-test-media-")
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
+# Static files come from static/ through the finders (no collectstatic in tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

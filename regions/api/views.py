@@ -14,6 +14,7 @@ class RegionViewSet(viewsets.ReadOnlyModelViewSet):
     """The region tree. Staff see their own subtree; `?parent=CODE` lists one level."""
 
     serializer_class = RegionSerializer
+    lookup_field = "code"
     pagination_class = None  # about 200 rows: the whole tree in one answer
     filterset_fields = ["parent", "level", "kind"]
 

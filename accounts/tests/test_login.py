@@ -1,0 +1,69 @@
+import pytest
+from django.urls import reverse
+
+from conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("role", "region", "template"),
+    [
+        ("province", "130000", "portal/home_staff.html"),
+        ("city", "130100", "portal/home_staff.html"),
+        ("district", "130110", "portal/home_staff.html"),
+        ("employer", None, "portal/home_employer.html"),
+    ],
+)
+def test_each_role_lands_on_its_home_page(client, role, region, template):
+    make_user("u1", role, region)
+    response = client.post(reverse("accounts:login"), {"username": "u1", "password": "Test-pass-2021"}, follow=True)
+    assert response.status_code == 200
+    assert template in [t.name for t in response.templates]
+    assert "退出登录" in response.content.decode()
+
+
+def test_login_page_is_chinese_and_wrong_password_says_so(client, officer_luquan):
+    page = client.get(reverse("accounts:login")).content.decode()
+    assert "登录稳岗留工管理平台" in page and 'lang="zh-hans"' in page
+    response = client.post(reverse("accounts:login"), {"username": "officer_luquan", "password": "wrong"})
+    assert "用户名或密码不正确" in response.content.decode()
+
+
+def test_repeated_failures_lock_the_account(client, officer_luquan, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("accounts:login"), {"username": "officer_luquan", "password": "wrong"})
+    # Even the right password is refused now.
+    response = client.post(reverse("accounts:login"), {"username": "officer_luquan", "password": "Test-pass-2021"})
+    assert response.status_code == 429
+    assert "账号已暂时锁定" in response.content.decode()
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_api_needs_authentication_and_accepts_tokens(client, officer_luquan):
+    from rest_framework.authtoken.models import Token
+
+    assert client.get("/api/v1/regions/").status_code in (401, 403)
+    token = Token.objects.create(user=officer_luquan)
+    response = client.get("/api/v1/regions/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200
+
+
+def test_schema_and_swagger_are_served_locally(client, officer_luquan):
+    client.force_login(officer_luquan)
+    assert client.get("/api/schema/").status_code == 200
+    page = client.get("/api/docs/").content.decode()
+    assert "swagger" in page.lower()
+    assert "cdn" not in page.lower() and "https://" not in page
+
+
+def test_password_validation_refuses_weak_passwords(db):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        validate_password("12345678")
