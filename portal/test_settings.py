@@ -14,7 +14,7 @@ os.environ.setdefault("CELERY_EAGER", "true")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 
-from portal.settings import *  # noqa: E402,F403
+from portal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
