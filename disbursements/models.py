@@ -123,6 +123,8 @@ class PaymentLine(models.Model):
     bank_reference = models.CharField(max_length=60, blank=True)
     failure_reason = models.CharField(max_length=200, blank=True)
     reissue_of = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="reissues")
+    # A failed line whose account was corrected (补发 takes only corrected lines).
+    corrected_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -141,6 +143,66 @@ class PaymentLine(models.Model):
 
     def __str__(self):
         return f"{self.batch_id}#{self.seq}"
+
+    @property
+    def reference(self) -> str:
+        """The line's reference in the bank file (备注) and in the bank's result file."""
+        return line_reference(self.batch.number, self.seq)
+
+
+def line_reference(batch_number: str, seq: int) -> str:
+    return f"{batch_number}-{seq:07d}"
+
+
+class BatchStep(models.Model):
+    """One step of a batch's approval chain: who, when, at which level, and the comment.
+
+    Maker-checker reads these rows: a user who has acted on a batch at one level
+    (district build/submit, city review, province approval) may not act on it at
+    another. Returns are steps too, at the level of the user who returned it.
+    """
+
+    batch = models.ForeignKey(Batch, models.PROTECT, related_name="steps")
+    action = models.CharField("操作", max_length=12)
+    level = models.CharField("环节", max_length=10)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    comment = models.CharField("意见", max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = "批次审批记录"
+        verbose_name_plural = "批次审批记录"
+
+    def __str__(self):
+        return f"{self.batch_id} {self.action} {self.user_id}"
+
+
+class BatchExport(models.Model):
+    """A bank file made from an approved batch. The same batch, format and encoding
+    always give the same bytes, so `checksum` is stable across re-exports."""
+
+    batch = models.ForeignKey(Batch, models.PROTECT, related_name="exports")
+    fmt = models.CharField("格式", max_length=5)
+    encoding = models.CharField("编码", max_length=10, blank=True)
+    path = models.CharField(max_length=500)
+    checksum = models.CharField("SHA-256", max_length=64)
+    size = models.PositiveBigIntegerField(default=0)
+    line_count = models.PositiveIntegerField(default=0)
+    total = models.DecimalField("金额（元）", default=Decimal("0"), **MONEY)
+    exported_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    exported_at = models.DateTimeField(default=timezone.now)
+    job = models.ForeignKey(Job, models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-exported_at", "-id"]
+        verbose_name = "银行文件"
+        verbose_name_plural = "银行文件"
+
+    def __str__(self):
+        return f"{self.batch_id}.{self.fmt}"
 
 
 class Voucher(models.Model):
