@@ -192,6 +192,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60 if CELERY_TASK_TIME_LI
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_TASK_DEFAULT_QUEUE = "portal"
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic tasks (celery beat). Dashboard rollups are also refreshed on every change;
+# beat is the safety net.
+CELERY_BEAT_SCHEDULE = {
+    "rollups-refresh-all": {
+        "task": "disbursements.rollups_refresh_all",
+        "schedule": env_int("ROLLUP_REFRESH_SECONDS", 600, minimum=30),
+    },
+}
 
 CACHES = {
     "default": (

@@ -1,0 +1,46 @@
+"""Celery tasks that keep the dashboard rollups current: on change and by beat.
+
+Thin callers of disbursements.rollups. A change (a survey approved, a computation,
+batch build or bank-result import finished) calls `rollups_refresh_soon(programme_id)`;
+a burst of changes sends one task: the first change sets a cache flag and sends the
+task, the task clears the flag as it starts, so a change made while it runs sends
+another one. Beat runs `rollups_refresh_all` as a safety net (CELERY_BEAT_SCHEDULE).
+"""
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import transaction
+from django.dispatch import receiver
+
+from disbursements.rollups import rollups_refresh, rollups_refresh_all
+from programs.surveys import survey_changed
+
+PENDING_KEY = "rollups:pending:{}"
+PENDING_TTL = 600  # a lost task (worker killed) blocks new ones at most this long; beat covers the gap
+
+
+@shared_task(name="disbursements.rollups_refresh", acks_late=True)
+def rollups_refresh_task(programme_id: int) -> dict:
+    cache.delete(PENDING_KEY.format(programme_id))
+    return rollups_refresh(programme=programme_id)
+
+
+@shared_task(name="disbursements.rollups_refresh_all", acks_late=True)
+def rollups_refresh_all_task() -> list[dict]:
+    return rollups_refresh_all()
+
+
+def rollups_refresh_soon(programme_id: int) -> None:
+    """Refresh the programme's rollups once the current transaction commits (so the
+    task reads the rows that triggered it)."""
+
+    def send():
+        if cache.add(PENDING_KEY.format(programme_id), 1, PENDING_TTL):
+            rollups_refresh_task.delay(programme_id)
+
+    transaction.on_commit(send)
+
+
+@receiver(survey_changed, dispatch_uid="rollups_on_survey_changed")
+def _survey_changed(sender, programme_id: int, **kwargs) -> None:
+    rollups_refresh_soon(programme_id)
