@@ -21,6 +21,8 @@ dashboards show (approve, return, lock) sends `survey_changed`, which the rollup
 """
 
 import datetime
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -257,7 +259,30 @@ def _one_per_period(*, programme, district, as_of, exclude_pk=None) -> None:
         )
 
 
+_batched = threading.local()
+
+
+@contextmanager
+def survey_changes_batched():
+    """Within this block (bulk entry, the demo) `survey_changed` is sent once per
+    programme at the end instead of once per report."""
+    outer = getattr(_batched, "pending", None)
+    if outer is None:
+        _batched.pending = set()
+    try:
+        yield
+    finally:
+        if outer is None:
+            pending, _batched.pending = _batched.pending, None
+            for programme_id in sorted(pending):
+                _changed_after_commit(programme_id)
+
+
 def _changed_after_commit(programme_id: int) -> None:
+    pending = getattr(_batched, "pending", None)
+    if pending is not None:
+        pending.add(programme_id)
+        return
     transaction.on_commit(lambda: survey_changed.send(sender=SurveyReport, programme_id=programme_id))
 
 

@@ -258,3 +258,25 @@ def test_overdue_lists_districts_missing_the_latest_period(programme, luquan, of
         ]
         == []
     )
+
+
+def test_batched_changes_announce_once(
+    programme, luquan, officer_luquan, city_shijiazhuang, django_capture_on_commit_callbacks
+):
+    seen = []
+
+    def receiver(sender, programme_id, **kwargs):
+        seen.append(programme_id)
+
+    surveys.survey_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True), surveys.survey_changes_batched():
+            for as_of in (D(2021, 1, 29), D(2021, 2, 5)):
+                report = surveys.survey_submit(
+                    report=create(programme, luquan, officer_luquan, as_of=as_of), acting_user=officer_luquan
+                )
+                surveys.survey_approve(report=report, acting_user=city_shijiazhuang)
+            assert seen == []
+    finally:
+        surveys.survey_changed.disconnect(receiver)
+    assert seen == [programme.pk]
