@@ -8,4 +8,4 @@ class DisbursementsConfig(AppConfig):
     def ready(self):
         # Register the rollup tasks (Celery's autodiscovery imports only tasks.py) and
         # their survey_changed receiver.
-        from disbursements import rollup_tasks  # noqa: F401
+        from disbursements import batch_tasks, rollup_tasks  # noqa: F401

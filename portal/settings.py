@@ -199,6 +199,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "disbursements.rollups_refresh_all",
         "schedule": env_int("ROLLUP_REFRESH_SECONDS", 600, minimum=30),
     },
+    # Batch build / bank file export / result import jobs whose worker died are re-queued.
+    "disbursements-retry-stuck-jobs": {"task": "disbursements.retry_stuck_jobs", "schedule": 300},
 }
 
 CACHES = {

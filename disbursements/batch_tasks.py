@@ -1,0 +1,235 @@
+"""Celery tasks of batches: build, export, import results; and beat's retry of stuck jobs.
+
+Thin by design: each task takes a Job id, claims the Job row with a conditional update
+(`job_run`), and calls a service. The services are idempotent (locks, "only pending
+lines change", files renamed into place), so a task delivered twice, or killed half
+way and run again, ends with the same batches, lines, totals and files.
+"""
+
+from pathlib import Path
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.choices import JobKind, JobState
+from accounts.models import Job, User
+from accounts.services import Progress, job_create, job_enqueue, job_retry
+from portal.errors import DomainError
+
+# A running job whose heartbeat is older than this has lost its worker.
+STUCK_AFTER_SECONDS = 900
+# A queued job older than this has lost its message (broker restarted, etc.).
+LOST_AFTER_SECONDS = 1800
+
+
+def _progress_cb(progress: Progress):
+    state = {"total": None}
+
+    def cb(done: int, total: int) -> None:
+        if state["total"] != total:
+            state["total"] = total
+            progress.set_total(total)
+        progress.advance(done, message=f"已处理 {done}/{total}", force=done == total)
+
+    return cb
+
+
+# --------------------------------------------------------------------------- build
+
+
+@shared_task(name="disbursements.build_batches", acks_late=True)
+def build_batches_task(job_id: int) -> None:
+    from accounts.services import job_run
+
+    job_run(job_id, _build_work)
+
+
+def _build_work(job: Job, progress: Progress) -> dict:
+    from disbursements.batches import batches_build
+    from programs.models import Programme
+    from regions.models import Region
+
+    params = job.params
+    programme = Programme.objects.get(pk=params["programme_id"])
+    district = Region.objects.get(code=params["district"]) if params.get("district") else None
+    built = batches_build(
+        programme=programme,
+        district=district,
+        acting_user=job.requested_by,
+        progress=_progress_cb(progress),
+        delay=float(params.get("delay", 0)),
+    )
+    lines = sum(b.line_count for b in built)
+    total = sum((b.total for b in built), start=0)
+    return {
+        "batches": [b.pk for b in built],
+        "lines": lines,
+        "total": str(total),
+        "message": f"生成 {len(built)} 个批次，{lines} 笔，{total} 元" if built else "没有待生成批次的补贴核定记录",
+    }
+
+
+def build_job_start(*, programme, district=None, acting_user: User | None, delay: float = 0) -> Job:
+    """Queue a build. A build of the same programme and district that is already queued
+    or running is returned instead of starting another (a double click)."""
+    params = {"programme_id": programme.pk, "district": district.code if district else None}
+    existing = Job.objects.filter(
+        kind=JobKind.BUILD_BATCHES, state__in=[JobState.QUEUED, JobState.RUNNING], params__contains=params
+    ).first()
+    if existing is not None:
+        return existing
+    if delay:
+        params["delay"] = delay
+    label = f"{programme.name}{' · ' + district.name if district else ''}"
+    job = job_create(
+        kind=JobKind.BUILD_BATCHES, requested_by=acting_user, params=params, message=f"生成发放批次：{label}"
+    )
+    return job_enqueue(job, build_batches_task)
+
+
+# --------------------------------------------------------------------------- export
+
+
+@shared_task(name="disbursements.export_batch", acks_late=True)
+def export_batch_task(job_id: int) -> None:
+    from accounts.services import job_run
+
+    job_run(job_id, _export_work)
+
+
+def _export_work(job: Job, progress: Progress) -> dict:
+    from disbursements.models import Batch
+    from disbursements.payment_files import batch_export
+
+    batch = Batch.objects.get(pk=job.params["batch_id"])
+    progress.set_total(batch.line_count)
+    record = batch_export(
+        batch=batch,
+        fmt=job.params.get("fmt", "csv"),
+        encoding=job.params.get("encoding", "utf-8"),
+        acting_user=job.requested_by,
+        job=job,
+        progress=lambda done: progress.advance(done),
+    )
+    return {
+        "export_id": record.pk,
+        "checksum": record.checksum,
+        "lines": record.line_count,
+        "total": str(record.total),
+        "message": f"已生成银行文件 {Path(record.path).name}（{record.line_count} 笔，{record.total} 元）",
+    }
+
+
+def export_job_start(*, batch, fmt: str, encoding: str, acting_user: User | None) -> Job:
+    from disbursements.payment_files import EXPORTABLE, FORMATS, can_export
+
+    if fmt not in FORMATS:
+        raise DomainError(f"不支持的文件格式“{fmt}”。")
+    if acting_user is not None and not can_export(acting_user, batch):
+        from portal.errors import PermissionDenied
+
+        raise PermissionDenied("只有本区县人社专员或省级人员可以导出银行文件。")
+    if batch.status not in EXPORTABLE:
+        from portal.errors import ConflictError
+
+        raise ConflictError("省级审批通过后才能导出银行文件。")
+    job = job_create(
+        kind=JobKind.EXPORT_BATCH,
+        requested_by=acting_user,
+        params={"batch_id": batch.pk, "fmt": fmt, "encoding": encoding},
+        message=f"导出银行文件：{batch.number}",
+    )
+    return job_enqueue(job, export_batch_task)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@shared_task(name="disbursements.import_bank_results", acks_late=True)
+def import_results_task(job_id: int) -> None:
+    from accounts.services import job_run
+
+    job_run(job_id, _results_work)
+
+
+def _results_work(job: Job, progress: Progress) -> dict:
+    from disbursements.bank_results import batch_import_results
+    from disbursements.models import Batch
+
+    batch = Batch.objects.get(pk=job.params["batch_id"])
+    return batch_import_results(
+        batch=batch, path=Path(job.params["path"]), acting_user=job.requested_by, progress=_progress_cb(progress)
+    )
+
+
+def results_job_start(*, batch, uploaded, acting_user: User | None) -> Job:
+    """Save the uploaded result file beside the bank files and queue its import."""
+    from disbursements.bank_results import can_import_results
+    from disbursements.payment_files import bank_files_dir
+    from portal.errors import PermissionDenied
+
+    if acting_user is not None and not can_import_results(acting_user, batch):
+        raise PermissionDenied("只有本区县的人社专员可以导入银行结果。")
+    suffix = Path(getattr(uploaded, "name", "result.csv")).suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".txt"):
+        raise DomainError("结果文件应为 CSV 或 XLSX。")
+    directory = bank_files_dir() / "results"
+    directory.mkdir(exist_ok=True)
+    path = directory / f"{batch.number}-{timezone.now():%Y%m%d%H%M%S%f}{suffix}"
+    with open(path, "wb") as fh:
+        for chunk in uploaded.chunks() if hasattr(uploaded, "chunks") else [uploaded.read()]:
+            fh.write(chunk)
+    job = job_create(
+        kind=JobKind.IMPORT_RESULTS,
+        requested_by=acting_user,
+        params={"batch_id": batch.pk, "path": str(path), "file": getattr(uploaded, "name", path.name)},
+        message=f"导入银行结果：{batch.number}",
+    )
+    return job_enqueue(job, import_results_task)
+
+
+# --------------------------------------------------------------------------- retry
+
+
+TASKS = {
+    JobKind.BUILD_BATCHES: build_batches_task,
+    JobKind.EXPORT_BATCH: export_batch_task,
+    JobKind.IMPORT_RESULTS: import_results_task,
+}
+
+
+def stuck_jobs(*, stuck_after: int = STUCK_AFTER_SECONDS, lost_after: int = LOST_AFTER_SECONDS):
+    now = timezone.now()
+    from django.db.models import Q
+
+    return Job.objects.filter(kind__in=list(TASKS)).filter(
+        Q(state=JobState.RUNNING, heartbeat_at__lt=now - timezone.timedelta(seconds=stuck_after))
+        | Q(state=JobState.QUEUED, created_at__lt=now - timezone.timedelta(seconds=lost_after))
+    )
+
+
+def job_retry_batch(*, job: Job, acting_user: User | None) -> Job:
+    """An officer's 重试 (or beat's): back to the queue, with the task of its kind."""
+    task = TASKS.get(job.kind)
+    if task is None:
+        raise DomainError("这个任务不能在这里重试。")
+    if job.state == JobState.DONE:
+        raise DomainError("任务已完成，无需重试。")
+    if job.state == JobState.QUEUED:
+        # Its message may be lost: send another; the claim makes a duplicate harmless.
+        from accounts.services import audit_record
+
+        audit_record(user=acting_user, action="job_retry", obj=job)
+        return job_enqueue(job, task)
+    return job_retry(job=job, acting_user=acting_user, task=task)
+
+
+@shared_task(name="disbursements.retry_stuck_jobs", acks_late=True)
+def retry_stuck_jobs(stuck_after: int = STUCK_AFTER_SECONDS, lost_after: int = LOST_AFTER_SECONDS) -> list[int]:
+    retried = []
+    for job in stuck_jobs(stuck_after=stuck_after, lost_after=lost_after):
+        with transaction.atomic():
+            job_retry_batch(job=job, acting_user=None)
+        retried.append(job.pk)
+    return retried

@@ -1,0 +1,217 @@
+"""Reconciliation (对账) of a programme, by district and rule, to the fen.
+
+    entitled = paid + failed + pending
+
+`entitled` is what granted, programme-paid entitlements add up to. `paid` is the sum
+of paid payment lines (the bank's word, taken from the lines, not from the
+entitlements). `failed` is what failed and has not been re-issued yet; `pending` is
+entitled and neither paid nor failed yet, in a batch or not. `batched` is what is in
+batches now (pending or paid lines). The equation holds by construction only when
+every paid line pays exactly its entitlement: a changed amount, a paid line of a
+withdrawn entitlement or a batch whose total is not the sum of its lines breaks it,
+and an imbalance is shown as an alarm, never as a silent number.
+"""
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+
+from disbursements.batches import PAID_CHANNELS
+from disbursements.choices import EntitlementStatus, LineStatus
+from disbursements.models import Batch, Entitlement, PaymentLine
+from portal.lib.money import ZERO, format_yuan
+
+FIGURES = ("entitled", "batched", "paid", "failed", "pending")
+
+
+@dataclass
+class Recon:
+    key: tuple = ()
+    label: str = ""
+    entitled: Decimal = ZERO
+    batched: Decimal = ZERO
+    paid: Decimal = ZERO
+    failed: Decimal = ZERO
+    pending: Decimal = ZERO
+    entitled_count: int = 0
+    paid_count: int = 0
+    failed_count: int = 0
+    pending_count: int = 0
+    problems: list = field(default_factory=list)
+
+    @property
+    def difference(self) -> Decimal:
+        return self.entitled - (self.paid + self.failed + self.pending)
+
+    @property
+    def balanced(self) -> bool:
+        return self.difference == 0 and not self.problems
+
+    def add(self, other: "Recon") -> None:
+        for name in (*FIGURES, "entitled_count", "paid_count", "failed_count", "pending_count"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_json(self, programme_code: str) -> dict:
+        return {
+            "programme": programme_code,
+            **{name: format_yuan(getattr(self, name)) for name in FIGURES},
+            "balanced": self.balanced,
+        }
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.update({name: format_yuan(getattr(self, name)) for name in FIGURES})
+        data["difference"] = (
+            format_yuan(abs(self.difference)) if self.difference >= 0 else "-" + format_yuan(-self.difference)
+        )
+        data["balanced"] = self.balanced
+        data["key"] = list(self.key)
+        return data
+
+
+def _entitlements(programme, district=None, rule_key=None):
+    qs = Entitlement.objects.filter(programme=programme, channel__in=PAID_CHANNELS)
+    if district is not None:
+        qs = qs.filter(district__path__startswith=district.path)
+    if rule_key:
+        qs = qs.filter(rule_key=rule_key)
+    return qs
+
+
+def reconcile(
+    *, programme, district=None, rule_key=None, by: tuple[str, ...] = ("district_id", "rule_key")
+) -> tuple[Recon, list[Recon]]:
+    """The programme's figures (optionally one district's subtree or one rule), as a
+    total and as rows grouped by `by` (fields of Entitlement: district_id, rule_key)."""
+    live = Q(status__in=[LineStatus.PENDING, LineStatus.PAID])
+    lines = PaymentLine.objects.filter(entitlement=OuterRef("pk"))
+    granted = _entitlements(programme, district, rule_key).filter(status=EntitlementStatus.GRANTED)
+    ent_rows = (
+        granted.annotate(
+            has_paid=Exists(lines.filter(status=LineStatus.PAID)),
+            has_live=Exists(lines.filter(live)),
+            has_failed=Exists(lines.filter(status=LineStatus.FAILED)),
+        )
+        .values(*by)
+        .annotate(
+            entitled=Sum("amount"),
+            entitled_count=Count("id"),
+            failed=Sum("amount", filter=Q(has_live=False, has_failed=True)),
+            failed_count=Count("id", filter=Q(has_live=False, has_failed=True)),
+            pending=Sum("amount", filter=Q(has_paid=False) & (Q(has_live=True) | Q(has_failed=False))),
+            pending_count=Count("id", filter=Q(has_paid=False) & (Q(has_live=True) | Q(has_failed=False))),
+        )
+        .order_by(*by)
+    )
+    prefix = {name: f"entitlement__{name}" for name in by}
+    line_qs = PaymentLine.objects.filter(
+        entitlement__in=_entitlements(programme, district, rule_key).values("pk"),
+        status__in=[LineStatus.PENDING, LineStatus.PAID],
+    )
+    line_rows = (
+        line_qs.values(*prefix.values())
+        .annotate(
+            paid=Sum("amount", filter=Q(status=LineStatus.PAID)),
+            paid_count=Count("id", filter=Q(status=LineStatus.PAID)),
+            batched=Sum("amount"),
+        )
+        .order_by(*prefix.values())
+    )
+    rows: dict[tuple, Recon] = {}
+    for r in ent_rows:
+        key = tuple(r[name] for name in by)
+        rows[key] = Recon(
+            key=key,
+            entitled=r["entitled"] or ZERO,
+            entitled_count=r["entitled_count"],
+            failed=r["failed"] or ZERO,
+            failed_count=r["failed_count"],
+            pending=r["pending"] or ZERO,
+            pending_count=r["pending_count"],
+        )
+    for r in line_rows:
+        key = tuple(r[prefix[name]] for name in by)
+        row = rows.setdefault(key, Recon(key=key))
+        row.paid = r["paid"] or ZERO
+        row.paid_count = r["paid_count"]
+        row.batched = r["batched"] or ZERO
+    # Lines whose amount is not their entitlement's, or that pay a withdrawn entitlement.
+    odd = line_qs.filter(~Q(amount=F("entitlement__amount")) | ~Q(entitlement__status=EntitlementStatus.GRANTED))
+    for r in odd.values(*prefix.values()).annotate(n=Count("id")).order_by(*prefix.values()):
+        key = tuple(r[prefix[name]] for name in by)
+        rows.setdefault(key, Recon(key=key)).problems.append(
+            f"{r['n']} 笔发放明细与核定记录不一致（金额不同或核定已撤销）"
+        )
+    total = Recon(key=())
+    for row in rows.values():
+        total.add(row)
+        total.problems.extend(row.problems)
+    for problem in batch_total_problems(programme, district):
+        total.problems.append(problem)
+    _label(rows.values(), by)
+    return total, [rows[k] for k in sorted(rows, key=lambda k: tuple(str(x) for x in k))]
+
+
+def _label(rows, by) -> None:
+    from programs.models import SubsidyRule
+    from regions.models import Region
+
+    names = {}
+    if "district_id" in by:
+        names.update(
+            dict(
+                Region.objects.filter(code__in={r.key[by.index("district_id")] for r in rows}).values_list(
+                    "code", "name"
+                )
+            )
+        )
+    if "rule_key" in by:
+        for key, name in SubsidyRule.objects.order_by("rule_key", "-version").values_list("rule_key", "name"):
+            names.setdefault(f"rule:{key}", name)
+    for row in rows:
+        parts = []
+        for name, value in zip(by, row.key, strict=True):
+            parts.append(names.get(value, value) if name == "district_id" else names.get(f"rule:{value}", value))
+        row.label = " · ".join(str(p) for p in parts)
+
+
+def batch_total_problems(programme, district=None) -> list[str]:
+    """Batches whose stored count or total is not the sum of their lines."""
+    qs = Batch.objects.filter(programme=programme)
+    if district is not None:
+        qs = qs.filter(district__path__startswith=district.path)
+    qs = qs.annotate(n=Count("lines"), s=Sum("lines__amount"))
+    problems = []
+    for number, line_count, total, n, s in qs.values_list("number", "line_count", "total", "n", "s"):
+        if line_count != n or total != (s or ZERO):
+            problems.append(
+                f"批次 {number} 的笔数或金额（{line_count} 笔，{total} 元）与明细（{n} 笔，{s or ZERO} 元）不符"
+            )
+    return problems
+
+
+def reconcile_programme_json(programme) -> dict:
+    total, _rows = reconcile(programme=programme, by=("district_id",))
+    return total.as_json(programme.code)
+
+
+def reconciliation_alarms(user, programme=None) -> list[str]:
+    """Imbalances the user's scope can see, for the dashboard and the batch list."""
+    from programs.models import Programme
+
+    programmes = [programme] if programme is not None else list(Programme.objects.filter(status="active"))
+    district = None if user.sees_everything or user.region is None or user.region.level == "province" else user.region
+    alarms = []
+    for prog in programmes:
+        total, rows = reconcile(programme=prog, district=district, by=("district_id",))
+        if not total.balanced:
+            for row in rows:
+                if not row.balanced:
+                    alarms.append(
+                        f"{prog.name} · {row.label}：对账不平，核定 {format_yuan(row.entitled)} 元 ≠ 已发 {format_yuan(row.paid)} + "
+                        f"失败 {format_yuan(row.failed)} + 待发 {format_yuan(row.pending)} 元"
+                        + ("；" + "；".join(row.problems) if row.problems else "")
+                    )
+            alarms.extend(f"{prog.name}：{p}" for p in batch_total_problems(prog, district))
+    return alarms
