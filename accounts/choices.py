@@ -1,12 +1,13 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    PROVINCE = "province", "省级人员"
-    CITY = "city", "市级人员"
-    DISTRICT = "district", "区县人社专员"
-    EMPLOYER = "employer", "企业经办人"
-    ADMIN = "admin", "系统管理员"
+    PROVINCE = "province", _("省级人员")
+    CITY = "city", _("市级人员")
+    DISTRICT = "district", _("区县人社专员")
+    EMPLOYER = "employer", _("企业经办人")
+    ADMIN = "admin", _("系统管理员")
 
 
 class JobState(models.TextChoices):

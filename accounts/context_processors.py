@@ -1,20 +1,21 @@
 """Navigation by role: every page's menu comes from here, so it matches the scope."""
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 
 # (label, url name, roles that see it). Later apps add their entries here; a name
 # that is not routed yet is skipped rather than breaking every page.
 MENU = [
-    ("首页", "home", None),
-    ("数据看板", "dashboard", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}),
-    ("摸排填报", "programs:survey_list", {Role.CITY, Role.DISTRICT, Role.PROVINCE}),
-    ("用人单位", "beneficiaries:employer_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
-    ("留岗人员", "beneficiaries:registration_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
-    ("补贴规则", "programs:rule_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
-    ("发放批次", "disbursements:batch_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
-    ("后台任务", "accounts:job_list", None),
+    (_("首页"), "home", None),
+    (_("数据看板"), "dashboard", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}),
+    (_("摸排填报"), "programs:survey_list", {Role.CITY, Role.DISTRICT, Role.PROVINCE}),
+    (_("用人单位"), "beneficiaries:employer_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
+    (_("留岗人员"), "beneficiaries:registration_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
+    (_("补贴规则"), "programs:rule_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
+    (_("发放批次"), "disbursements:batch_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
+    (_("后台任务"), "accounts:job_list", None),
 ]
 
 
@@ -31,5 +32,7 @@ def navigation(request):
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"label": label, "url": url, "active": request.path == url or (url != "/" and request.path.startswith(url))})
+        items.append(
+            {"label": label, "url": url, "active": request.path == url or (url != "/" and request.path.startswith(url))}
+        )
     return {"nav_items": items, "user_role_label": Role(role).label}

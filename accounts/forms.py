@@ -1,13 +1,18 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 
 class LoginForm(AuthenticationForm):
     """The stock form with Chinese labels and messages."""
 
-    username = forms.CharField(label="用户名", widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
-    password = forms.CharField(label="密码", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    username = forms.CharField(
+        label=_("用户名"), widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"})
+    )
+    password = forms.CharField(
+        label=_("密码"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
     error_messages = {
-        "invalid_login": "用户名或密码不正确。连续输错多次后账号将被暂时锁定。",
-        "inactive": "该账号已停用，请联系管理员。",
+        "invalid_login": _("用户名或密码不正确。连续输错多次后账号将被暂时锁定。"),
+        "inactive": _("该账号已停用，请联系管理员。"),
     }

@@ -67,3 +67,12 @@ def test_password_validation_refuses_weak_passwords(db):
 
     with pytest.raises(ValidationError):
         validate_password("12345678")
+
+
+def test_english_is_available_but_chinese_comes_first(client, officer_luquan):
+    # The browser asks for English: Chinese is still shown until the user switches.
+    page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "登录稳岗留工管理平台" in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
+    page = client.get("/accounts/login/").content.decode()
+    assert "Log in to the Stay-in-Place Portal" in page and 'lang="en"' in page
