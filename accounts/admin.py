@@ -8,7 +8,7 @@ from accounts.models import AuditEntry, Job, User
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "first_name", "role", "region", "is_active"]
     list_filter = ["role", "is_active"]
-    fieldsets = BaseUserAdmin.fieldsets + (("角色与范围", {"fields": ["role", "region", "phone", "can_view_pii"]}),)
+    fieldsets = (*BaseUserAdmin.fieldsets, ("角色与范围", {"fields": ["role", "region", "phone", "can_view_pii"]}))
     autocomplete_fields = ["region"]
 
 
