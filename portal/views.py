@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from accounts.choices import Role
+from portal.home import home_todos
 
 HOME_TEMPLATES = {
     Role.PROVINCE: "portal/home_staff.html",
@@ -17,5 +18,5 @@ def home(request):
     """Each role lands on its own home page: what it has to do next."""
     user = request.user
     role = Role.ADMIN if user.is_superuser else Role(user.role)
-    context = {"role": role, "scope_region": user.region}
+    context = {"role": role, "scope_region": user.region, "todos": home_todos(user)}
     return render(request, HOME_TEMPLATES[role], context)

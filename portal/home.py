@@ -1,0 +1,113 @@
+"""What each role has to do next: the to-do cards of the home page.
+
+Every count starts from the user's scope (`for_user`), like every other read.
+"""
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Role
+from beneficiaries.choices import EmployerStatus, RegistrationStatus
+from beneficiaries.models import Employer, Registration
+from disbursements.choices import BatchStatus
+from disbursements.models import Batch
+from programs.choices import SurveyStatus
+from programs.models import SurveyReport
+
+
+@dataclass
+class Todo:
+    label: str
+    count: int
+    url: str | None
+    hint: str = ""
+
+
+def _url(name: str, query: str = "") -> str | None:
+    try:
+        return reverse(name) + (f"?{query}" if query else "")
+    except NoReverseMatch:  # the page is not installed in this tree
+        return None
+
+
+def home_todos(user) -> list[Todo]:
+    role = Role.ADMIN if user.is_superuser else user.role
+    todos: list[Todo] = []
+    if role == Role.DISTRICT:
+        todos += [
+            Todo(
+                _("待核实的用人单位"),
+                Employer.objects.for_user(user).filter(status=EmployerStatus.PENDING).count(),
+                _url("beneficiaries:employer_list", "status=pending"),
+                _("核实后其留岗人员才计入补贴"),
+            ),
+            Todo(
+                _("重复登记待处理"),
+                Registration.objects.for_user(user).filter(status=RegistrationStatus.CONFLICT).count(),
+                _url("beneficiaries:registration_list", "status=conflict"),
+                _("同一人被多家单位登记，请确定保留哪一条"),
+            ),
+            Todo(
+                _("待提交的摸排报表"),
+                SurveyReport.objects.for_user(user)
+                .filter(status__in=[SurveyStatus.DRAFT, SurveyStatus.RETURNED])
+                .count(),
+                _url("programs:survey_list"),
+                _("草稿或被市级退回的报表"),
+            ),
+            Todo(
+                _("待提交的发放批次"),
+                Batch.objects.for_user(user).filter(status=BatchStatus.DRAFT).count(),
+                _url("disbursements:batch_list", "status=draft"),
+                "",
+            ),
+        ]
+    elif role == Role.CITY:
+        todos += [
+            Todo(
+                _("待审核的摸排报表"),
+                SurveyReport.objects.for_user(user).filter(status=SurveyStatus.SUBMITTED).count(),
+                _url("programs:survey_list", "status=submitted"),
+                "",
+            ),
+            Todo(
+                _("待复核的发放批次"),
+                Batch.objects.for_user(user).filter(status=BatchStatus.SUBMITTED).count(),
+                _url("disbursements:batch_list", "status=submitted"),
+                "",
+            ),
+        ]
+    elif role in (Role.PROVINCE, Role.ADMIN):
+        todos += [
+            Todo(
+                _("待审批的发放批次"),
+                Batch.objects.for_user(user).filter(status=BatchStatus.REVIEWED).count(),
+                _url("disbursements:batch_list", "status=reviewed"),
+                _("市级已复核，等待省级审批"),
+            ),
+        ]
+    elif role == Role.EMPLOYER:
+        employers = Employer.objects.for_user(user)
+        todos += [
+            Todo(
+                _("本单位留岗人员"),
+                Registration.objects.for_user(user).filter(status=RegistrationStatus.ACTIVE).count(),
+                _url("beneficiaries:registration_list"),
+                _("可逐个登记或用 Excel 批量导入"),
+            ),
+            Todo(
+                _("待区县核实的单位"),
+                employers.filter(status=EmployerStatus.PENDING).count(),
+                _url("beneficiaries:employer_list"),
+                "",
+            ),
+            Todo(
+                _("被退回的单位信息"),
+                employers.filter(status=EmployerStatus.RETURNED).count(),
+                _url("beneficiaries:employer_list", "status=returned"),
+                _("请按退回原因修改后重新提交"),
+            ),
+        ]
+    return todos
