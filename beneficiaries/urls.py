@@ -1,4 +1,26 @@
-from django.urls import path  # noqa: F401
+import importlib
+import importlib.util
+
+from django.urls import path
+
+from beneficiaries import views
 
 app_name = "beneficiaries"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("employers/", views.employer_list, name="employer_list"),
+    path("employers/register/", views.employer_register, name="employer_register"),
+    path("employers/<int:pk>/", views.employer_detail, name="employer_detail"),
+    path("employers/<int:pk>/verify/", views.employer_verify, name="employer_verify"),
+    path("employers/<int:pk>/return/", views.employer_return, name="employer_return"),
+    path("registrations/", views.registration_list, name="registration_list"),
+    path("registrations/new/", views.registration_create, name="registration_create"),
+    path("registrations/<int:pk>/", views.registration_detail, name="registration_detail"),
+    path("registrations/<int:pk>/reveal/", views.registration_reveal, name="registration_reveal"),
+    path("registrations/<int:pk>/resolve/", views.registration_resolve, name="registration_resolve"),
+    path("registrations/<int:pk>/withdraw/", views.registration_withdraw, name="registration_withdraw"),
+]
+
+# The Excel/CSV import pages (template download, upload, preview, import job) live in
+# their own module, owned by the import pipeline; they join this namespace when present.
+if importlib.util.find_spec("beneficiaries.importer_urls") is not None:
+    urlpatterns += importlib.import_module("beneficiaries.importer_urls").urlpatterns

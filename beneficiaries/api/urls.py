@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from beneficiaries.api.views import EmployerViewSet, WorkerViewSet
+
+router = SimpleRouter()
+router.register("employers", EmployerViewSet, basename="employer")
+router.register("workers", WorkerViewSet, basename="worker")
+
+urlpatterns: list = router.urls

@@ -1,0 +1,278 @@
+"""Registry pages: employers and stay-behind registrations. Thin adapters over
+selectors (reads, always scoped: out of scope is 404) and services (writes)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from accounts.choices import Role
+from beneficiaries import selectors, services
+from beneficiaries.choices import Category, EmployerStatus, RegistrationStatus
+from beneficiaries.forms import EmployerRegisterForm, RegistrationForm, ResolveForm, ReturnForm, apply_domain_error
+from portal.errors import DomainError
+
+PAGE_SIZE = 50
+
+
+def _page(request, qs, size: int = PAGE_SIZE):
+    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page."""
+    try:
+        page = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page = 1
+    rows = list(qs[(page - 1) * size : page * size + 1])
+    params = request.GET.copy()
+    params.pop("page", None)
+    return {
+        "rows": rows[:size],
+        "page": page,
+        "has_next": len(rows) > size,
+        "has_prev": page > 1,
+        "query": params.urlencode(),
+    }
+
+
+def _get_or_404(getter, user, pk):
+    try:
+        return getter(user, pk)
+    except ObjectDoesNotExist:
+        raise Http404("不存在或不在您的管辖范围内") from None
+
+
+def _next(request, default: str) -> str:
+    """Where to go back to after a POST: a local URL only (no open redirect)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+def _url_or_none(name: str, *args) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+# -- employers -------------------------------------------------------------------------
+
+
+@login_required
+def employer_list(request):
+    user = request.user
+    filters = {k: request.GET.get(k, "") for k in ("status", "district", "q")}
+    qs = selectors.employer_list(user, **filters)
+    context = {
+        "page": _page(request, qs),
+        "filters": filters,
+        "statuses": EmployerStatus.choices,
+        "districts": selectors.district_choices(user) if user.is_staff_role or user.is_superuser else [],
+        "is_agent": user.role == Role.EMPLOYER,
+        "is_officer": user.role == Role.DISTRICT,
+        "import_url": _url_or_none("beneficiaries:import_employers") if user.is_staff_role else None,
+        "return_form": ReturnForm(),
+    }
+    return render(request, "beneficiaries/employer_list.html", context)
+
+
+@login_required
+def employer_detail(request, pk: int):
+    employer = _get_or_404(selectors.employer_get, request.user, pk)
+    counts = selectors.employer_registration_counts(employer)
+    context = {
+        "employer": employer,
+        "counts": [(value, label, counts.get(value, 0)) for value, label in RegistrationStatus.choices],
+        "agents": employer.agents.all(),
+        "can_review": services.is_district_officer_for(request.user, employer),
+        "is_agent": request.user.role == Role.EMPLOYER,
+        "return_form": ReturnForm(),
+    }
+    return render(request, "beneficiaries/employer_detail.html", context)
+
+
+@login_required
+def employer_register(request):
+    user = request.user
+    if not (user.role == Role.EMPLOYER or user.is_superuser):
+        messages.error(request, "只有企业经办人可以登记用人单位。区县人社专员请使用“导入企业名单”。")
+        return redirect("beneficiaries:employer_list")
+    form = EmployerRegisterForm(request.POST or None, districts=selectors.district_choices(user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            employer = services.employer_register(acting_user=user, **form.cleaned_data)
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, f"已提交“{employer.name}”的登记，等待所在区县人社专员审核。")
+            return redirect("beneficiaries:employer_detail", pk=employer.pk)
+    return render(request, "beneficiaries/employer_register.html", {"form": form})
+
+
+@login_required
+@require_POST
+def employer_verify(request, pk: int):
+    employer = _get_or_404(selectors.employer_get, request.user, pk)
+    try:
+        services.employer_verify(employer=employer, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已审核通过：{employer.name}")
+    return redirect(_next(request, reverse("beneficiaries:employer_detail", args=[pk])))
+
+
+@login_required
+@require_POST
+def employer_return(request, pk: int):
+    employer = _get_or_404(selectors.employer_get, request.user, pk)
+    form = ReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "退回时必须填写原因，告诉企业需要修改什么。")
+    else:
+        try:
+            services.employer_return(employer=employer, acting_user=request.user, reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"已退回：{employer.name}")
+    return redirect(_next(request, reverse("beneficiaries:employer_detail", args=[pk])))
+
+
+# -- registrations ---------------------------------------------------------------------
+
+
+@login_required
+def registration_list(request):
+    user = request.user
+    filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category")}
+    qs = selectors.registration_list(user, **filters)
+    context = {
+        "page": _page(request, qs),
+        "filters": filters,
+        "statuses": RegistrationStatus.choices,
+        "categories": Category.choices,
+        "districts": selectors.district_choices(user) if user.is_staff_role or user.is_superuser else [],
+        "employers": selectors.employer_list(user).select_related(None).only("id", "name")[:500]
+        if user.role == Role.EMPLOYER
+        else [],
+        "programmes": selectors.active_programmes(),
+        "is_staff": user.is_staff_role,
+        "import_url": _url_or_none("beneficiaries:import_workers"),
+    }
+    return render(request, "beneficiaries/registration_list.html", context)
+
+
+@login_required
+def registration_create(request):
+    user = request.user
+    employers = selectors.employers_for_registration(user)
+    programmes = selectors.active_programmes()
+    initial = {}
+    if request.GET.get("employer"):
+        initial["employer"] = request.GET["employer"]
+    form = RegistrationForm(request.POST or None, programmes=programmes, employers=employers, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            registration = services.registration_create(acting_user=user, **data)
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            if registration.status == RegistrationStatus.CONFLICT:
+                messages.warning(request, "已登记，但该人员已由其他单位登记，需区县人社专员核实后才有效。")
+            else:
+                messages.success(request, f"已登记：{registration.person.name}")
+            if "add_another" in request.POST:
+                return redirect(f"{reverse('beneficiaries:registration_create')}?employer={data['employer'].pk}")
+            return redirect("beneficiaries:registration_detail", pk=registration.pk)
+    context = {"form": form, "no_employer": not employers.exists(), "no_programme": not programmes.exists()}
+    return render(request, "beneficiaries/registration_create.html", context)
+
+
+def _registration_context(request, registration, **extra):
+    user = request.user
+    group = list(services.conflict_group(registration)) if registration.status in ("active", "conflict") else []
+    visible = set(selectors.registration_list(user).filter(pk__in=[r.pk for r in group]).values_list("pk", flat=True))
+    context = {
+        "reg": registration,
+        "person": registration.person,
+        "conflicts": [r for r in group if r.pk in visible] if len(group) > 1 else [],
+        "hidden_conflicts": len(group) - len(visible) if len(group) > 1 else 0,
+        "can_resolve": user.is_staff_role or user.is_superuser,
+        "can_reveal": bool(user.can_view_pii),
+        "can_withdraw": registration.status in ("active", "conflict")
+        and services.may_register_for(user, registration.employer),
+        "resolve_form": ResolveForm(),
+    }
+    context.update(extra)
+    return context
+
+
+@login_required
+def registration_detail(request, pk: int):
+    registration = _get_or_404(selectors.registration_get, request.user, pk)
+    return render(request, "beneficiaries/registration_detail.html", _registration_context(request, registration))
+
+
+@login_required
+def registration_reveal(request, pk: int):
+    """POST only: shows the full numbers once, on this response, and audits it."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    registration = _get_or_404(selectors.registration_get, request.user, pk)
+    revealed = {}
+    try:
+        revealed["id_number"] = services.pii_reveal(acting_user=request.user, obj=registration, field="id_number")
+        if registration.account_cipher:
+            revealed["account"] = services.pii_reveal(acting_user=request.user, obj=registration, field="account")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("beneficiaries:registration_detail", pk=pk)
+    response = render(
+        request,
+        "beneficiaries/registration_detail.html",
+        _registration_context(request, registration, revealed=revealed),
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def registration_resolve(request, pk: int):
+    """Keep registration `keep` (one of this one's conflict group) active; reject the others."""
+    registration = _get_or_404(selectors.registration_get, request.user, pk)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "请填写处理说明。")
+        return redirect("beneficiaries:registration_detail", pk=pk)
+    keep = _get_or_404(selectors.registration_get, request.user, form.cleaned_data["keep"])
+    if keep.person_id != registration.person_id or keep.programme_id != registration.programme_id:
+        raise Http404("不是同一人员同一项目的登记")
+    try:
+        services.registration_resolve_conflict(keep=keep, acting_user=request.user, note=form.cleaned_data["note"])
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"已处理重复登记：保留{keep.employer.name}的登记，其余已驳回。")
+    return redirect("beneficiaries:registration_detail", pk=keep.pk)
+
+
+@login_required
+@require_POST
+def registration_withdraw(request, pk: int):
+    registration = _get_or_404(selectors.registration_get, request.user, pk)
+    try:
+        services.registration_withdraw(
+            registration=registration, acting_user=request.user, reason=request.POST.get("reason", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "已撤销该登记。")
+    return redirect("beneficiaries:registration_detail", pk=pk)
