@@ -106,6 +106,8 @@ def entitlements_compute(
         if progress is not None:
             progress(i, len(codes), code)
     result.seconds = time.perf_counter() - started
+    if not (result.written or result.withdrawn or result.flagged):
+        return result  # nothing changed, nothing to trace (the Job row, if any, records the run)
     audit_record(
         user=acting_user,
         action="entitlements_compute",

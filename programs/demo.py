@@ -19,7 +19,7 @@ PROGRAMME_CODE = "HEBEI-2021"
 # The employers whose own red packets the article reports (credit codes valid under
 # GB 32100; beneficiaries' demo creates the employers with these codes).
 DEMO_EMPLOYER_CODES = {
-    "gree": "91130171GL2021019M",  # 石家庄格力电器（高新区）
+    "gree": "9113017110785302XA",  # 石家庄格力电器（高新区）, as beneficiaries.demo creates it
     "mengniu": "91130773MN202101XC",  # 蒙牛（塞北管理区）
     "modern_dairy": "91130773XD20210134",  # 现代牧业（塞北管理区）
 }
