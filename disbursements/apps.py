@@ -8,4 +8,9 @@ class DisbursementsConfig(AppConfig):
     def ready(self):
         # Register the rollup tasks (Celery's autodiscovery imports only tasks.py) and
         # their survey_changed receiver.
+        # An import that finished recomputes its district's entitlements (a Job).
+        from beneficiaries.signals import import_finished
         from disbursements import batch_tasks, rollup_tasks  # noqa: F401
+        from disbursements.tasks import on_import_finished
+
+        import_finished.connect(on_import_finished, dispatch_uid="disbursements.recompute_after_import")

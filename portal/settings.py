@@ -7,6 +7,7 @@ differ only by variables; `portal.env` readers stop start-up on a bad value.
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -201,6 +202,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Batch build / bank file export / result import jobs whose worker died are re-queued.
     "disbursements-retry-stuck-jobs": {"task": "disbursements.retry_stuck_jobs", "schedule": 300},
+    # Nightly recompute of every active programme's entitlements (02:30; idempotent).
+    "entitlements-recompute-nightly": {
+        "task": "disbursements.recompute_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 CACHES = {
