@@ -4,10 +4,12 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from portal import views
+from portal import dashboard_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard_export"),
     path("accounts/", include("accounts.urls")),
     path("programmes/", include("programs.urls")),
     path("registry/", include("beneficiaries.urls")),

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import JobDetailView
+from portal.api.dashboard import DashboardView
 from regions.api.views import RegionViewSet
 
 router = DefaultRouter()
@@ -12,6 +13,7 @@ router.register("regions", RegionViewSet, basename="region")
 urlpatterns = [
     path("", include(router.urls)),
     path("jobs/<int:pk>/", JobDetailView.as_view(), name="api-job-detail"),
+    path("dashboard/", DashboardView.as_view(), name="api-dashboard"),
     path("", include("programs.api.urls")),
     path("", include("beneficiaries.api.urls")),
     path("", include("disbursements.api.urls")),

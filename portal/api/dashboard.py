@@ -1,0 +1,29 @@
+"""GET /api/v1/dashboard/?programme=CODE&region=CODE: the numbers the dashboard page shows.
+
+Out of scope, unknown region or programme: 404. Amounts are strings of yuan ("1982400.00").
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal import dashboards
+
+
+class DashboardView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("programme", str, description="项目代码（缺省：最新的项目）"),
+            OpenApiParameter("region", str, description="区划代码（缺省：本人管辖区域）"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        description="看板数据：摸排、登记、核定、发放，下级区域、按规则、趋势、排名、逾期未报。",
+    )
+    def get(self, request):
+        programme, region = dashboards.dashboard_scope(
+            request.user,
+            programme_code=request.query_params.get("programme"),
+            region_code=request.query_params.get("region"),
+        )
+        return Response(dashboards.dashboard_panel(programme=programme, region=region))

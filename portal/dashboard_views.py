@@ -1,0 +1,71 @@
+"""The dashboard page (/dashboard/) and its XLSX export: thin adapters over portal.dashboards."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils.dateparse import parse_datetime
+
+from accounts.services import audit_record
+from portal import dashboards
+
+
+@login_required
+def dashboard(request):
+    programme, region = dashboards.dashboard_scope(
+        request.user, programme_code=request.GET.get("programme"), region_code=request.GET.get("region")
+    )
+    panel = dashboards.dashboard_panel(programme=programme, region=region)
+    home = programme.region if dashboards._sees_everything(request.user) else request.user.region
+    charts = {
+        "children": [
+            {
+                "code": c["region"],
+                "name": c["region_name"],
+                "staying": c["survey"]["staying"],
+                "registered": c["registered_workers"],
+                "entitled": c["entitled"]["amount"],
+                "paid": c["paid"]["amount"],
+            }
+            for c in panel["children"]
+        ],
+        "rules": [
+            {"name": r["rule_name"], "amount": r["entitled"]["amount"], "count": r["entitled"]["count"]}
+            for r in panel["by_rule"]
+        ],
+        "trend": panel["trend"],
+    }
+    context = {
+        "panel": panel,
+        "programme": programme,
+        "region": region,
+        "programmes": dashboards.dashboard_programmes(request.user),
+        "breadcrumb": dashboards._breadcrumb(region, home),
+        "charts": charts,
+        "updated_at": parse_datetime(panel["updated_at"]) if panel["updated_at"] else None,
+        "tables": dashboards.TABLES,
+    }
+    return render(request, "portal/dashboard.html", context)
+
+
+@login_required
+def dashboard_export(request):
+    programme, region = dashboards.dashboard_scope(
+        request.user, programme_code=request.GET.get("programme"), region_code=request.GET.get("region")
+    )
+    table = request.GET.get("table", "all")
+    tables = list(dashboards.TABLES) if table == "all" else [table]
+    if any(t not in dashboards.TABLES for t in tables):
+        raise Http404("没有这个表")
+    panel = dashboards.dashboard_panel(programme=programme, region=region, full=True)
+    body = dashboards.dashboard_xlsx(panel, tables)
+    audit_record(
+        user=request.user,
+        action="dashboard_export",
+        object_type="regions.region",
+        object_id=region.code,
+        changes={"programme": programme.code, "tables": tables},
+    )
+    filename = f"dashboard-{programme.code}-{region.code}-{table}.xlsx"
+    response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,368 @@
+"""Dashboard selectors: the panel of one programme and region, read from the rollups.
+
+Every figure comes from disbursements' RegionRollup / RuleRollup rows (kept current by
+Celery), the trend and the overdue list from the small survey table; nothing here scans
+registrations or entitlements. The same dict feeds the page, the JSON API and the XLSX
+export, so they always agree.
+
+Scope: province staff see the province, city staff their city, district officers their
+district, superusers everything; anybody else, and any region outside the scope or the
+programme, gets 404 (`dashboard_scope`).
+"""
+
+import datetime
+import io
+from decimal import Decimal
+
+from django.db.models import Sum
+from django.http import Http404
+
+from accounts.choices import Role
+from disbursements.models import RegionRollup, RuleRollup
+from disbursements.rollups import rollups_refresh
+from portal.lib.money import format_yuan
+from programs.choices import ProgrammeStatus, RuleKind, SurveyStatus
+from programs.models import Programme, SurveyReport
+from programs.surveys import survey_overdue, survey_periods
+from regions.choices import Level
+from regions.models import Region
+
+STAFF_ROLES = {Role.PROVINCE, Role.CITY, Role.DISTRICT}
+SURVEY_KEYS = [
+    "enterprises_surveyed",
+    "outside_workers",
+    "outside_other_province",
+    "outside_other_city",
+    "outside_other_county",
+    "staying",
+    "staying_on_duty",
+    "staying_local",
+    "staying_nonlocal",
+    "poverty_staying",
+    "enterprises_with_benefits",
+]
+MONEY_KEYS = ["entitled", "employer_funded", "batched", "pending", "paid", "failed"]
+RANKING_LIMIT = 20
+
+
+def _sees_everything(user) -> bool:
+    return user.is_superuser or user.role == Role.ADMIN
+
+
+def dashboard_programmes(user):
+    """Programmes the chooser offers (not drafts), newest first."""
+    if not user.is_authenticated or not (_sees_everything(user) or user.role in STAFF_ROLES):
+        return Programme.objects.none()
+    return (
+        Programme.objects.exclude(status=ProgrammeStatus.DRAFT).select_related("region").order_by("-start_date", "code")
+    )
+
+
+def dashboard_scope(user, *, programme_code: str | None, region_code: str | None) -> tuple[Programme, Region]:
+    """The programme and region the user asked for, or 404 when either is unknown or out of scope."""
+    programmes = dashboard_programmes(user)
+    programme = programmes.filter(code=programme_code).first() if programme_code else programmes.first()
+    if programme is None:
+        raise Http404("没有可查看的项目")
+    home = programme.region if _sees_everything(user) else user.region
+    if home is None:
+        raise Http404("没有可查看的区域")
+    if not region_code:
+        region = home
+    else:
+        region = Region.objects.filter(code=region_code).select_related("parent").first()
+        if region is None or not region.path.startswith(home.path):
+            raise Http404("区域不存在或不在您的管辖范围内")
+    if not region.path.startswith(programme.region.path):
+        raise Http404("区域不在项目范围内")
+    return programme, region
+
+
+# --- building the panel ---------------------------------------------------------------------
+
+
+def _money(count, amount) -> dict:
+    return {"count": int(count or 0), "amount": format_yuan(amount or Decimal("0"))}
+
+
+def _share(part, whole) -> str | None:
+    if not whole:
+        return None
+    return str((Decimal(part or 0) * 100 / Decimal(whole)).quantize(Decimal("0.01")))
+
+
+def _figures(row: RegionRollup | None, region: Region, budget: Decimal) -> dict:
+    """The numbers of one region (its rollup row; zeros when there is none yet)."""
+    get = (lambda name: getattr(row, name)) if row is not None else (lambda name: None)
+    survey = {key: int(get(key) or 0) for key in SURVEY_KEYS}
+    survey["benefits_amount"] = format_yuan(get("benefits_amount") or Decimal("0"))
+    survey["as_of"] = get("survey_as_of").isoformat() if get("survey_as_of") else None
+    survey["districts_reporting"] = int(get("survey_districts") or 0)
+    money = {key: _money(get(f"{key}_count"), get(f"{key}_amount")) for key in MONEY_KEYS}
+    entitled = Decimal(money["entitled"]["amount"])
+    unbatched = entitled - Decimal(money["batched"]["amount"])
+    return {
+        "region": region.code,
+        "region_name": region.name,
+        "level": region.level,
+        "survey": survey,
+        "employers": int(get("employers") or 0),
+        "employers_verified": int(get("employers_verified") or 0),
+        "registered_workers": int(get("registered_workers") or 0),
+        **money,
+        "unbatched": _money(money["entitled"]["count"] - money["batched"]["count"], unbatched),
+        "budget_use": {
+            "entitled_percent": _share(entitled, budget),
+            "paid_percent": _share(Decimal(money["paid"]["amount"]), budget),
+        },
+    }
+
+
+def _breadcrumb(region: Region, top: Region) -> list[dict]:
+    codes = [region.path[i : i + 6] for i in range(0, len(region.path), 7)]
+    names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
+    start = codes.index(top.code) if top.code in codes else 0
+    return [{"code": c, "name": names.get(c, c)} for c in codes[start:]]
+
+
+def _trend(programme: Programme, region: Region) -> list[dict]:
+    """Sums of approved reports per reporting period (by the period's last day)."""
+    periods = survey_periods(programme)
+    rows = (
+        SurveyReport.objects.filter(
+            programme=programme,
+            status__in=[SurveyStatus.APPROVED, SurveyStatus.LOCKED],
+            district__path__startswith=region.path,
+        )
+        .values("as_of")
+        .annotate(**{key: Sum(key) for key in ("enterprises_surveyed", "outside_workers", "staying")})
+        .order_by("as_of")
+    )
+    by_end: dict[datetime.date, dict] = {}
+    for row in rows:
+        end = next((p.end for p in periods if row["as_of"] in p), row["as_of"])
+        point = by_end.setdefault(
+            end, {"as_of": end.isoformat(), "enterprises_surveyed": 0, "outside_workers": 0, "staying": 0}
+        )
+        for key in ("enterprises_surveyed", "outside_workers", "staying"):
+            point[key] += int(row[key] or 0)
+    return [by_end[k] for k in sorted(by_end)]
+
+
+def _rules(programme: Programme, region: Region) -> list[dict]:
+    rows = RuleRollup.objects.filter(programme=programme, region=region).order_by("-entitled_amount", "rule_key")
+    kinds = dict(RuleKind.choices)
+    return [
+        {
+            "rule_key": r.rule_key,
+            "rule_name": r.rule_name,
+            "kind": r.kind,
+            "kind_label": kinds.get(r.kind, r.kind),
+            "entitled": _money(r.entitled_count, r.entitled_amount),
+            "paid": _money(r.paid_count, r.paid_amount),
+        }
+        for r in rows
+    ]
+
+
+def _ranking(programme: Programme, region: Region, budget: Decimal, *, limit: int | None) -> list[dict]:
+    qs = (
+        RegionRollup.objects.filter(programme=programme, level=Level.DISTRICT, path__startswith=region.path)
+        .select_related("region__parent")
+        .order_by("-entitled_amount", "-staying", "region_id")
+    )
+    if limit:
+        qs = qs[:limit]
+    out = []
+    for rank, row in enumerate(qs, start=1):
+        figures = _figures(row, row.region, budget)
+        city = row.region.city
+        figures.update(rank=rank, city_name=city.name if city else "")
+        out.append(figures)
+    return out
+
+
+def dashboard_panel(
+    *, programme: Programme, region: Region, today: datetime.date | None = None, full: bool = False
+) -> dict:
+    """Everything the dashboard page, the API and the export show for one region."""
+    rows = {
+        r.region_id: r
+        for r in RegionRollup.objects.filter(programme=programme).filter(
+            region_id__in=[region.code, *Region.objects.filter(parent=region).values_list("code", flat=True)]
+        )
+    }
+    if region.code not in rows and not RegionRollup.objects.filter(programme=programme).exists():
+        # Never refreshed (a new programme): build them now, once; from then on Celery
+        # keeps them current.
+        rollups_refresh(programme=programme)
+        rows = {
+            r.region_id: r
+            for r in RegionRollup.objects.filter(programme=programme).filter(
+                region_id__in=[region.code, *Region.objects.filter(parent=region).values_list("code", flat=True)]
+            )
+        }
+    budget = programme.budget
+    own = rows.get(region.code)
+    panel = _figures(own, region, budget)
+    children = list(Region.objects.filter(parent=region).order_by("code"))
+    panel.update(
+        programme={
+            "code": programme.code,
+            "name": programme.name,
+            "budget": format_yuan(budget),
+            "start_date": programme.start_date.isoformat(),
+            "end_date": programme.end_date.isoformat(),
+        },
+        parent=region.parent.code if region.parent_id and region.code != programme.region_id else None,
+        children=[_figures(rows.get(c.code), c, budget) for c in children],
+        by_rule=_rules(programme, region),
+        trend=_trend(programme, region),
+        ranking=_ranking(programme, region, budget, limit=None if full else RANKING_LIMIT)
+        if region.level != Level.DISTRICT
+        else [],
+        overdue=_overdue(programme, region, today),
+        updated_at=own.refreshed_at.isoformat() if own is not None else None,
+    )
+    return panel
+
+
+def _overdue(programme: Programme, region: Region, today) -> dict:
+    result = survey_overdue(programme=programme, region=region, today=today)
+    period = result["period"]
+    return {
+        "period": {
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "deadline": period.deadline.isoformat(),
+        }
+        if period
+        else None,
+        "rows": [
+            {
+                **row,
+                "period_start": row["period_start"].isoformat(),
+                "period_end": row["period_end"].isoformat(),
+                "deadline": row["deadline"].isoformat(),
+                "last_as_of": row["last_as_of"].isoformat() if row["last_as_of"] else None,
+            }
+            for row in result["rows"]
+        ],
+    }
+
+
+# --- XLSX export ----------------------------------------------------------------------------
+
+TABLES = {
+    "children": "下级区域",
+    "ranking": "区县排名",
+    "rules": "按规则",
+    "trend": "摸排趋势",
+    "overdue": "逾期未报",
+}
+
+
+def _region_columns():
+    return [
+        ("区域代码", lambda r: r["region"]),
+        ("区域", lambda r: r["region_name"]),
+        ("摸排截止日期", lambda r: r["survey"]["as_of"] or ""),
+        ("摸排企业数", lambda r: r["survey"]["enterprises_surveyed"]),
+        ("外地务工人员", lambda r: r["survey"]["outside_workers"]),
+        ("留岗人数", lambda r: r["survey"]["staying"]),
+        ("其中本地户籍", lambda r: r["survey"]["staying_local"]),
+        ("其中非本地户籍", lambda r: r["survey"]["staying_nonlocal"]),
+        ("贫困劳动力", lambda r: r["survey"]["poverty_staying"]),
+        ("登记企业", lambda r: r["employers"]),
+        ("登记留岗人员", lambda r: r["registered_workers"]),
+        ("核定人数", lambda r: r["entitled"]["count"]),
+        ("核定金额（元）", lambda r: Decimal(r["entitled"]["amount"])),
+        ("已入批次金额（元）", lambda r: Decimal(r["batched"]["amount"])),
+        ("已发放人数", lambda r: r["paid"]["count"]),
+        ("已发放金额（元）", lambda r: Decimal(r["paid"]["amount"])),
+        ("发放失败金额（元）", lambda r: Decimal(r["failed"]["amount"])),
+    ]
+
+
+def _table(panel: dict, name: str) -> tuple[list[str], list[list]]:
+    if name in ("children", "ranking"):
+        cols = _region_columns()
+        if name == "ranking":
+            cols = [("名次", lambda r: r["rank"]), ("所属市", lambda r: r["city_name"]), *cols]
+        return [c for c, _ in cols], [[f(r) for _, f in cols] for r in panel[name]]
+    if name == "rules":
+        head = ["规则编号", "规则名称", "类型", "核定人数", "核定金额（元）", "已发放人数", "已发放金额（元）"]
+        rows = [
+            [
+                r["rule_key"],
+                r["rule_name"],
+                r["kind_label"],
+                r["entitled"]["count"],
+                Decimal(r["entitled"]["amount"]),
+                r["paid"]["count"],
+                Decimal(r["paid"]["amount"]),
+            ]
+            for r in panel["by_rule"]
+        ]
+        return head, rows
+    if name == "trend":
+        head = ["统计截止日期", "摸排企业数", "外地务工人员", "留岗人数"]
+        return head, [
+            [p["as_of"], p["enterprises_surveyed"], p["outside_workers"], p["staying"]] for p in panel["trend"]
+        ]
+    if name == "overdue":
+        head = ["所属市", "区县代码", "区县", "报告期", "截止日期", "逾期天数", "本期状态", "最近一次报表"]
+        rows = [
+            [
+                r["city_name"],
+                r["district"],
+                r["district_name"],
+                f"{r['period_start']} 至 {r['period_end']}",
+                r["deadline"],
+                r["days_late"],
+                r["status"],
+                r["last_as_of"] or "",
+            ]
+            for r in panel["overdue"]["rows"]
+        ]
+        return head, rows
+    raise Http404("没有这个表")
+
+
+def dashboard_xlsx(panel: dict, tables: list[str]) -> bytes:
+    """The chosen tables as one workbook, a sheet each. Text cells are written as text
+    only (strings_to_formulas off, write_string): a name like "=HYPERLINK(…)" stays text."""
+    import xlsxwriter
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(
+        out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    )
+    bold = book.add_format({"bold": True, "bg_color": "#E8EEF7", "border": 1})
+    money = book.add_format({"num_format": "#,##0.00"})
+    title = book.add_format({"bold": True, "font_size": 12})
+    for name in tables:
+        head, rows = _table(panel, name)
+        sheet = book.add_worksheet(TABLES[name])
+        sheet.write_string(
+            0,
+            0,
+            f"{panel['programme']['name']} · {panel['region_name']} · {TABLES[name]}（数据更新于 {panel['updated_at'] or '—'}）",
+            title,
+        )
+        for c, text in enumerate(head):
+            sheet.write_string(1, c, text, bold)
+            sheet.set_column(c, c, max(10, len(text) * 2))
+        for r, values in enumerate(rows, start=2):
+            for c, value in enumerate(values):
+                if isinstance(value, Decimal):
+                    sheet.write_number(
+                        r, c, float(value), money
+                    )  # XLSX stores numbers as doubles; fen-exact up to 2^53
+                elif isinstance(value, int):
+                    sheet.write_number(r, c, value)
+                else:
+                    sheet.write_string(r, c, str(value))
+        sheet.freeze_panes(2, 0)
+    book.close()
+    return out.getvalue()

@@ -1,0 +1,75 @@
+// Dashboard charts (ECharts, served from static/vendor). Data comes from the page's
+// <script id="dashboard-data" type="application/json">, the same numbers as the tables.
+(function () {
+  "use strict";
+  var node = document.getElementById("dashboard-data");
+  if (!node || typeof echarts === "undefined") { return; }
+  var data = JSON.parse(node.textContent);
+  var charts = [];
+  var num = function (v) { return Number(v); };  // display only: the tables show exact yuan
+  var yuan = function (v) { return "¥" + num(v).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }); };
+
+  function make(id, option) {
+    var el = document.getElementById(id);
+    if (!el) { return null; }
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption(option);
+    charts.push(chart);
+    el.setAttribute("data-drawn", "1");
+    return chart;
+  }
+
+  if (data.children && data.children.length) {
+    var chart = make("chart-children", {
+      tooltip: { trigger: "axis" },
+      legend: { data: ["留岗人数", "登记人员", "核定金额（元）"] },
+      grid: { left: 60, right: 70, bottom: 70, top: 40 },
+      xAxis: { type: "category", data: data.children.map(function (c) { return c.name; }), axisLabel: { rotate: 40, interval: 0 } },
+      yAxis: [{ type: "value", name: "人" }, { type: "value", name: "元" }],
+      series: [
+        { name: "留岗人数", type: "bar", data: data.children.map(function (c) { return c.staying; }) },
+        { name: "登记人员", type: "bar", data: data.children.map(function (c) { return c.registered; }) },
+        { name: "核定金额（元）", type: "line", yAxisIndex: 1, data: data.children.map(function (c) { return num(c.entitled); }) }
+      ]
+    });
+    // Click a bar to drill down into that region.
+    if (chart) {
+      chart.on("click", function (params) {
+        var child = data.children[params.dataIndex];
+        if (!child) { return; }
+        var url = new URL(window.location.href);
+        url.searchParams.set("region", child.code);
+        window.location.href = url.toString();
+      });
+    }
+  }
+
+  make("chart-rules", {
+    tooltip: { trigger: "item", formatter: function (p) { return p.name + "<br>" + yuan(p.value) + "（" + p.percent + "%）"; } },
+    legend: { type: "scroll", bottom: 0 },
+    series: [{
+      type: "pie", radius: ["35%", "65%"], center: ["50%", "45%"],
+      data: data.rules.length ? data.rules.map(function (r) { return { name: r.name, value: num(r.amount) }; })
+                              : [{ name: "尚无核定", value: 0 }],
+      label: { show: data.rules.length > 0, formatter: "{b}" }
+    }],
+    graphic: data.rules.length ? [] : [{ type: "text", left: "center", top: "middle", style: { text: "尚无核定数据", fill: "#888", fontSize: 14 } }]
+  });
+
+  make("chart-trend", {
+    tooltip: { trigger: "axis" },
+    legend: { data: ["摸排企业", "外地务工人员", "留岗人数"], bottom: 0 },
+    grid: { left: 60, right: 20, top: 20, bottom: 60 },
+    xAxis: { type: "category", data: data.trend.map(function (p) { return p.as_of; }) },
+    yAxis: { type: "value" },
+    series: [
+      { name: "摸排企业", type: "line", data: data.trend.map(function (p) { return p.enterprises_surveyed; }) },
+      { name: "外地务工人员", type: "line", data: data.trend.map(function (p) { return p.outside_workers; }) },
+      { name: "留岗人数", type: "line", data: data.trend.map(function (p) { return p.staying; }) }
+    ],
+    graphic: data.trend.length ? [] : [{ type: "text", left: "center", top: "middle", style: { text: "尚无已审核的摸排报表", fill: "#888", fontSize: 14 } }]
+  });
+
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+  document.body.setAttribute("data-charts-ready", String(charts.length));
+})();
