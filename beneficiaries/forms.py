@@ -69,6 +69,14 @@ class EmployerRegisterForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
 
 
+class EmployerEditForm(EmployerRegisterForm):
+    """The same fields without the credit code, which identifies the employer for good."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["credit_code"]
+
+
 class ReturnForm(forms.Form):
     reason = forms.CharField(
         label="退回原因",

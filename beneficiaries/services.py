@@ -98,6 +98,13 @@ def _phone(raw, field: str = "contact_phone") -> str:
 # -- employers -------------------------------------------------------------------------
 
 
+def may_edit_employer(user: User, employer: Employer) -> bool:
+    """Its agents, the officer of its district, administrators."""
+    if _is_admin(user) or is_district_officer_for(user, employer):
+        return True
+    return user.role == Role.EMPLOYER and employer.agents.filter(pk=user.pk).exists()
+
+
 @transaction.atomic
 def employer_register(
     *,
@@ -159,8 +166,7 @@ def employer_update(*, employer: Employer, acting_user: User, **fields) -> Emplo
     """Correct an employer's details. A returned employer goes back to pending (resubmitted);
     a verified one stays verified unless its district changes."""
     employer = Employer.objects.select_for_update().select_related("district").get(pk=employer.pk)
-    is_agent = employer.agents.filter(pk=acting_user.pk).exists()
-    if not (is_agent or is_district_officer_for(acting_user, employer) or _is_admin(acting_user)):
+    if not may_edit_employer(acting_user, employer):
         raise PermissionDenied("只有本单位经办人或所在区县人社专员可以修改单位信息。")
     unknown = set(fields) - set(EMPLOYER_EDITABLE)
     if unknown:

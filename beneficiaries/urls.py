@@ -10,6 +10,7 @@ urlpatterns: list = [
     path("employers/", views.employer_list, name="employer_list"),
     path("employers/register/", views.employer_register, name="employer_register"),
     path("employers/<int:pk>/", views.employer_detail, name="employer_detail"),
+    path("employers/<int:pk>/edit/", views.employer_edit, name="employer_edit"),
     path("employers/<int:pk>/verify/", views.employer_verify, name="employer_verify"),
     path("employers/<int:pk>/return/", views.employer_return, name="employer_return"),
     path("registrations/", views.registration_list, name="registration_list"),

@@ -13,7 +13,14 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from beneficiaries import selectors, services
 from beneficiaries.choices import Category, EmployerStatus, RegistrationStatus
-from beneficiaries.forms import EmployerRegisterForm, RegistrationForm, ResolveForm, ReturnForm, apply_domain_error
+from beneficiaries.forms import (
+    EmployerEditForm,
+    EmployerRegisterForm,
+    RegistrationForm,
+    ResolveForm,
+    ReturnForm,
+    apply_domain_error,
+)
 from portal.errors import DomainError
 
 PAGE_SIZE = 50
@@ -89,6 +96,7 @@ def employer_detail(request, pk: int):
         "counts": [(value, label, counts.get(value, 0)) for value, label in RegistrationStatus.choices],
         "agents": employer.agents.all(),
         "can_review": services.is_district_officer_for(request.user, employer),
+        "can_edit": services.may_edit_employer(request.user, employer),
         "is_agent": request.user.role == Role.EMPLOYER,
         "return_form": ReturnForm(),
     }
@@ -111,6 +119,27 @@ def employer_register(request):
             messages.success(request, f"已提交“{employer.name}”的登记，等待所在区县人社专员审核。")
             return redirect("beneficiaries:employer_detail", pk=employer.pk)
     return render(request, "beneficiaries/employer_register.html", {"form": form})
+
+
+@login_required
+def employer_edit(request, pk: int):
+    """The agent corrects its employer (a returned one goes back to the officer)."""
+    employer = _get_or_404(selectors.employer_get, request.user, pk)
+    initial = {f: getattr(employer, f) for f in services.EMPLOYER_EDITABLE if f != "district"}
+    initial["district"] = employer.district_id
+    form = EmployerEditForm(request.POST or None, initial=initial, districts=selectors.district_choices(request.user))
+    if request.method == "POST" and form.is_valid():
+        changed = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
+        try:
+            services.employer_update(employer=employer, acting_user=request.user, **changed)
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(
+                request, "已保存。" if employer.status != EmployerStatus.RETURNED else "已保存并重新提交审核。"
+            )
+            return redirect("beneficiaries:employer_detail", pk=pk)
+    return render(request, "beneficiaries/employer_edit.html", {"form": form, "employer": employer})
 
 
 @login_required

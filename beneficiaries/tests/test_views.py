@@ -248,3 +248,26 @@ def test_list_query_count_is_constant(client, django_assert_max_num_queries, off
         assert client.get(reverse("beneficiaries:registration_list")).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(reverse("beneficiaries:employer_list")).status_code == 200
+
+
+def test_agent_edits_a_returned_employer_and_resubmits(client, agent_other, agent_gree, officer_luquan):
+    employer = make_employer("鹿泉退回厂", "130110", agents=[agent_other], status="returned", return_reason="地址不详")
+    login(client, agent_gree)
+    assert client.get(reverse("beneficiaries:employer_edit", args=[employer.pk])).status_code == 404
+    login(client, agent_other)
+    url = reverse("beneficiaries:employer_edit", args=[employer.pk])
+    assert "地址不详" in client.get(url).content.decode()
+    response = client.post(
+        url,
+        {
+            "name": employer.name,
+            "ownership": "private",
+            "district": "130110",
+            "contact_name": "王",
+            "contact_phone": "13800000000",
+            "address": "鹿泉区铜冶镇1号",
+        },
+    )
+    assert response.status_code == 302
+    employer.refresh_from_db()
+    assert employer.status == "pending" and employer.address == "鹿泉区铜冶镇1号"
