@@ -1,0 +1,45 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from disbursements.reconciliation import reconcile
+from portal.lib.money import format_yuan
+from programs.models import Programme
+from regions.models import Region
+
+
+class Command(BaseCommand):
+    help = "对账：核定 = 已发放 + 发放失败 + 待发放，精确到分。--json 输出机器可读结果；不平时退出码为 1。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--programme", required=True, help="项目代码，如 HEBEI-2021")
+        parser.add_argument("--district", help="只对一个区县（或市）的区划代码对账")
+        parser.add_argument("--json", action="store_true", help="输出 JSON")
+
+    def handle(self, *args, **opts):
+        programme = Programme.objects.filter(code=opts["programme"]).first()
+        if programme is None:
+            raise CommandError(f"找不到项目 {opts['programme']}")
+        district = None
+        if opts.get("district"):
+            district = Region.objects.filter(code=opts["district"]).first()
+            if district is None:
+                raise CommandError(f"找不到区划 {opts['district']}")
+        total, rows = reconcile(programme=programme, district=district)
+        if opts["json"]:
+            self.stdout.write(json.dumps(total.as_json(programme.code), ensure_ascii=False))
+            return
+        self.stdout.write(f"{programme.code} {programme.name}")
+        self.stdout.write(
+            f"{'区县 · 规则':<40}{'核定':>14}{'已入批次':>14}{'已发放':>14}{'失败':>14}{'待发放':>14}  平衡"
+        )
+        for row in [*rows, total]:
+            label = row.label or "合计"
+            figures = "".join(
+                f"{format_yuan(getattr(row, n)):>14}" for n in ("entitled", "batched", "paid", "failed", "pending")
+            )
+            self.stdout.write(f"{label:<40}{figures}  {'是' if row.balanced else '否 ⚠'}")
+        for problem in total.problems:
+            self.stdout.write(self.style.ERROR(f"⚠ {problem}"))
+        if not total.balanced:
+            self.stderr.write(self.style.ERROR("对账不平！"))

@@ -1,0 +1,223 @@
+"""Kill-and-resume with a real Celery worker on the real Redis, and concurrent builds.
+
+The worker is `celery -A portal worker` in a process group of its own, on the test
+database. It is killed with SIGKILL while a build is half done (a test-only delay
+between districts makes "half done" last long enough to hit), started again, and the
+stuck job is retried the way beat retries it. The end state must be exactly what an
+uninterrupted build gives: one batch per district × channel, every entitlement in
+exactly one line, totals to the fen.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.db.models import Count, Sum
+
+from accounts.choices import JobState
+from accounts.models import Job, User
+from disbursements.models import Batch, Entitlement, PaymentLine
+from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
+
+ROOT = Path(__file__).resolve().parents[2]
+DISTRICTS = ["130102", "130104", "130105", "130107", "130108", "130110"]
+
+
+@pytest.fixture
+def regions_back_after_flush(django_db_blocker):
+    """A transactional test ends with a flush that empties every table, regions too;
+    put them back for the tests that follow (this teardown runs after the flush)."""
+    yield
+    from regions.services import regions_load
+
+    with django_db_blocker.unblock():
+        regions_load()
+
+
+@pytest.fixture
+def regions(regions_back_after_flush, transactional_db):
+    from regions.models import Region
+    from regions.services import regions_load
+
+    if not Region.objects.filter(code="130110").exists():
+        regions_load()
+
+
+class Worker:
+    """Start, SIGKILL and restart `celery -A portal worker` on the test database."""
+
+    def __init__(self):
+        db = settings.DATABASES["default"]
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.test_settings",
+            "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{connection.settings_dict['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            "CELERY_EAGER": "false",
+        }
+        self.proc = None
+        self.logs = []
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "portal", "-c", "1", "--pool", "solo", "-l", "warning"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group: SIGKILL takes all of it
+        )
+
+    def kill(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        out, _ = self.proc.communicate(timeout=10)
+        self.logs.append(out)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                out, _ = self.proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                out, _ = self.proc.communicate()
+            self.logs.append(out)
+
+
+@pytest.fixture
+def worker(regions):
+    import redis
+
+    from disbursements.batch_tasks import build_batches_task
+
+    # Only this test uses this Redis database; start from an empty queue.
+    redis.Redis.from_url(settings.REDIS_URL).delete("portal", "unacked", "unacked_index")
+    app = build_batches_task.app
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    w = Worker()
+    try:
+        yield w
+    finally:
+        app.conf.task_always_eager = previous
+        w.stop()
+        if os.environ.get("SHOW_WORKER_LOG"):
+            print("\n".join(w.logs))
+
+
+def _population():
+    programme = make_programme("HB-KILL")
+    rule = make_rule(programme, "sjz_cash", region="130100", amount="500.00")
+    ss = make_rule(programme, "sjz_ss", region="130100", channel="ss_card", amount="123.45")
+    for i, code in enumerate(DISTRICTS):
+        make_entitlements(programme, rule, 12 + i, district=code, start=10_000 + i * 100)
+        make_entitlements(programme, ss, 3, district=code, start=20_000 + i * 100)
+    return programme
+
+
+def _expected(programme):
+    rows = (
+        Entitlement.objects.filter(programme=programme)
+        .values("district_id", "channel")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("district_id", "channel")
+    )
+    return [(r["district_id"], r["channel"], r["n"], r["total"]) for r in rows]
+
+
+def _actual(programme):
+    return list(
+        Batch.objects.filter(programme=programme)
+        .order_by("district_id", "channel")
+        .values_list("district_id", "channel", "line_count", "total")
+    )
+
+
+def _assert_complete(programme):
+    assert _actual(programme) == _expected(programme)
+    lines = PaymentLine.objects.filter(batch__programme=programme)
+    per_entitlement = Counter(lines.values_list("entitlement_id", flat=True))
+    assert set(per_entitlement.values()) == {1}
+    assert len(per_entitlement) == Entitlement.objects.filter(programme=programme).count()
+    for batch in Batch.objects.filter(programme=programme):
+        seqs = sorted(batch.lines.values_list("seq", flat=True))
+        assert seqs == list(range(1, batch.line_count + 1))
+        assert sum(batch.lines.values_list("amount", flat=True), Decimal("0")) == batch.total
+
+
+def _wait(predicate, timeout=60.0, what=""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.worker
+def test_sigkill_half_way_then_restart_gives_the_same_batches(worker):
+    from disbursements.batch_tasks import build_job_start, retry_stuck_jobs
+
+    programme = _population()
+    officer = User.objects.create_superuser("kill_admin", "k@example.invalid", "Test-pass-2021", role="admin")
+    worker.start()
+    job = build_job_start(programme=programme, acting_user=officer, delay=1.5)
+
+    def half_built():
+        return Batch.objects.filter(programme=programme).count() >= 4
+
+    _wait(half_built, 90, "the first districts to be built")
+    worker.kill()  # SIGKILL while the job is between districts
+    job.refresh_from_db()
+    built = Batch.objects.filter(programme=programme).count()
+    assert job.state == JobState.RUNNING, job.message
+    assert 4 <= built < len(_expected(programme)), built
+    # Whole districts only: every batch that exists is complete.
+    for batch in Batch.objects.filter(programme=programme):
+        assert batch.lines.count() == batch.line_count > 0
+
+    worker.start()
+    assert retry_stuck_jobs(stuck_after=0) == [job.pk]  # what beat does after STUCK_AFTER_SECONDS
+    _wait(lambda: Job.objects.get(pk=job.pk).state in (JobState.DONE, JobState.FAILED), 120, "the retried job")
+    job.refresh_from_db()
+    assert job.state == JobState.DONE, job.message
+    assert job.attempts == 2
+    _assert_complete(programme)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_builds_give_one_set_of_batches(regions):
+    from disbursements.batches import batches_build
+
+    programme = _population()
+    admin = User.objects.create_superuser("conc_admin", "c@example.invalid", "Test-pass-2021", role="admin")
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(batches_build(programme=programme, acting_user=admin))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sum(len(r) for r in results) == len(_expected(programme))
+    _assert_complete(programme)
