@@ -1,0 +1,201 @@
+"""Turning spreadsheet cells into values, the way real Excel files carry them.
+
+calamine gives str, float (every number in an .xlsx is a float), int (other formats),
+bool, date/datetime, or "" for an empty cell; the csv module gives str. Numbers that
+are really identifiers (ID, account, phone) must never go through float rounding: a
+float can hold at most 15–16 significant digits exactly, so an 18-digit ID number that
+Excel stored as a number has already lost digits and is rejected with a message that
+says to set the column to text.
+"""
+
+import datetime as dt
+import re
+import unicodedata
+
+MAX_EXACT_FLOAT = 2**53  # every integer below this is exact in a float
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SCI = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
+_dates: dict[str, dt.date] = {}
+
+DIGITS_LOST = (
+    "{label}被 Excel 存成了数字，后几位已丢失（变成了0或科学计数法）：请把该列单元格格式设置为“文本”，重新填写完整号码"
+)
+
+
+class CellError(ValueError):
+    """A cell that cannot be read as the column's type; the message is Chinese."""
+
+
+def text(value) -> str:
+    """A cell as stripped text: full-width folded, runs of spaces made single."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        s = value
+    elif isinstance(value, bool):
+        return "是" if value else "否"
+    elif isinstance(value, float):
+        s = str(int(value)) if value.is_integer() and abs(value) < MAX_EXACT_FLOAT else repr(value)
+    elif isinstance(value, dt.datetime):
+        s = value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    elif isinstance(value, dt.date):
+        s = value.isoformat()
+    else:
+        s = str(value)
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)
+    return " ".join(s.split())
+
+
+def identifier(value, label: str) -> str:
+    """An ID/account/phone cell as the digits the user typed, never rounded.
+
+    An int cell is exact; a float cell is exact only below 2**53 (15-digit old ID
+    numbers, phones); above that the digits are already gone, so it is rejected."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        raise CellError(f"{label}不能是“是/否”，请填写号码")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and 0 <= value < MAX_EXACT_FLOAT:
+            return str(int(value))
+        raise CellError(DIGITS_LOST.format(label=label))
+    s = value if isinstance(value, str) else str(value)
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)
+    s = "".join(s.split())
+    if _SCI.match(s):
+        raise CellError(DIGITS_LOST.format(label=label))
+    return s
+
+
+def date_value(value, label: str) -> dt.date:
+    """A date from a date cell, an Excel serial number, or text such as 2021-01-21,
+    2021/1/21, 2021.1.21, 2021年1月21日 or 20210121."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, bool):
+        raise CellError(f"{label}应为日期，如 2021-01-21")
+    if isinstance(value, int | float):
+        return _serial(value, label)
+    s = value if isinstance(value, str) else str(value or "")
+    try:
+        return _dates[s]
+    except KeyError:
+        pass
+    d = _parse_date_text(s, label)
+    if len(_dates) < 10_000:
+        _dates[s] = d
+    return d
+
+
+def _serial(value: float, label: str) -> dt.date:
+    # Excel's day numbers: 1 = 1900-01-01 (with its 1900 leap-year bug, hence the
+    # 1899-12-30 epoch for every date after February 1900). A time part is dropped.
+    if not 60 < value < 2958466:
+        raise CellError(f"{label}“{text(value)}”不是有效日期，请按 2021-01-21 的格式填写")
+    return EXCEL_EPOCH + dt.timedelta(days=int(value))
+
+
+def _parse_date_text(s: str, label: str) -> dt.date:
+    t = unicodedata.normalize("NFKC", s).strip() if not s.isascii() else s.strip()
+    if not t:
+        raise CellError(f"{label}不能为空，请按 2021-01-21 的格式填写")
+    if " " in t or "T" in t:  # "2021-01-21 00:00:00"
+        first = t.replace("T", " ").split(" ")[0]
+        if _DATE.match(first):
+            t = first
+    m = _DATE.match(t) or _COMPACT_DATE.match(t)
+    if m:
+        try:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            raise CellError(f"{label}“{s}”不是有效日期（没有这一天），请核对") from None
+    if (t.isdigit() and 5 <= len(t) <= 6) or re.fullmatch(r"\d{5}\.\d+", t):
+        return _serial(float(t), label)  # a date cell saved to CSV as its serial number
+    raise CellError(f"{label}“{s}”无法识别为日期，请按 2021-01-21 的格式填写")
+
+
+def int_value(value, label: str, *, default: int = 0, low: int = 0, high: int = 10**6, unit: str = "") -> int:
+    """A whole number (a float cell must be whole; "7天" and "3年" are accepted)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise CellError(f"{label}应为整数")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise CellError(f"{label}“{text(value)}”应为整数，请去掉小数")
+        n = int(value)
+    else:
+        s = text(value)
+        if not s:
+            return default
+        if unit and s.endswith(unit):
+            s = s[: -len(unit)].strip()
+        if s.endswith(".0"):
+            s = s[:-2]
+        if not (s.isascii() and s.isdigit()):
+            raise CellError(f"{label}“{text(value)}”应为整数（如 7），请核对")
+        n = int(s)
+    if not low <= n <= high:
+        raise CellError(f"{label}应在{low}至{high}之间，当前为{n}")
+    return n
+
+
+_DOTS = str.maketrans({c: "·" for c in "•・‧∙⋅･●．."})
+
+
+def _is_name_char(c: str) -> bool:
+    o = ord(c)
+    return (
+        0x4E00 <= o <= 0x9FFF  # CJK unified ideographs
+        or 0x3400 <= o <= 0x4DBF  # extension A
+        or 0x20000 <= o <= 0x323AF  # extensions B–H (e.g. 𠮷)
+        or 0xF900 <= o <= 0xFAFF
+        or c in "·〇 "
+        or ("A" <= c <= "Z")
+        or ("a" <= c <= "z")
+    )
+
+
+def person_name(value) -> str:
+    """A person's name: Chinese characters (a "·" between the parts of a minority or
+    foreign name), or Latin letters for a foreigner. Spaces inside a Chinese name go."""
+    s = text(value).translate(_DOTS)
+    if not s:
+        raise CellError("姓名不能为空")
+    if any("\u3400" <= c for c in s if c != "·"):
+        s = s.replace(" ", "")
+    s = s.strip("·")
+    bad = sorted({c for c in s if not _is_name_char(c)})
+    if bad:
+        shown = "".join(bad[:5])
+        raise CellError(f"姓名“{s[:30]}”含有无效字符“{shown}”：请只填写汉字（少数民族姓名各部分之间用“·”）")
+    if len(s) < 2:
+        raise CellError(f"姓名“{s}”过短，请填写完整姓名")
+    if len(s) > 50:
+        raise CellError("姓名过长（最多50个字）")
+    return s
+
+
+def plain_text(value, label: str, *, max_length: int, required: bool = False) -> str:
+    """Free text (bank name, employer name …): control characters refused, length checked."""
+    s = text(value)
+    if not s:
+        if required:
+            raise CellError(f"{label}不能为空")
+        return ""
+    if any(ord(c) < 32 or c == "\ufffd" for c in s):
+        raise CellError(f"{label}含有无法识别的字符（文件编码可能有误），请核对")
+    if len(s) > max_length:
+        raise CellError(f"{label}过长（最多{max_length}个字）")
+    return s

@@ -1,0 +1,623 @@
+"""Importing an employer's stay-behind workers from a spreadsheet, at province scale.
+
+Two phases (house style 9), the second one set-based (PERFORMANCE.md):
+
+A. Stream the rows (csv module / calamine), validate each one in Python (ID check
+   digit, phone, dates, numbers, category, account), encrypt the ID and account
+   numbers, and write every clean row, already in COPY text format, to a file on
+   disk; every row's outcome goes to an outcome file (beneficiaries.importer.outcomes).
+   Nothing is held per row in memory except a map ID → first row, to reject the
+   second row of a person who appears twice. Progress is reported here, outside any
+   transaction, so the progress bar moves.
+
+B. In one transaction: COPY the clean rows into a TEMP staging table (never logged,
+   dropped at commit), reject rows whose ID number is already registered under
+   another name, then (unless a rejected row means nothing may be written) one
+   `INSERT … SELECT … ON CONFLICT DO NOTHING` for persons (by the blind index) and one
+   for registrations, which marks a person already registered by another employer in
+   the programme as a conflict for the district officer, in SQL.
+   Databases other than PostgreSQL (SQLite for `make run`) take the ORM path instead:
+   the same checks with bulk_create in batches, rolled back when nothing may be
+   written. Both give the same result.
+
+Re-importing the same file changes nothing: persons are found by blind index and a
+registration is unique on person × programme × employer.
+"""
+
+import datetime as dt
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from accounts.services import audit_record
+from beneficiaries import pii
+from beneficiaries.choices import Category, EmployerStatus, RegistrationStatus, Source
+from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
+from beneficiaries.importer.cells import CellError, date_value, identifier, int_value, person_name, plain_text, text
+from beneficiaries.importer.columns import CATEGORY_BY_LABEL, WORKER_COLUMNS, header_scorer, map_headers
+from beneficiaries.importer.outcomes import Outcomes
+from beneficiaries.models import Employer, Person, Registration
+from beneficiaries.phone import PhoneError, validate_mobile
+from beneficiaries.spreadsheets import open_table
+from portal.errors import DomainError, PermissionDenied
+from programs.choices import ProgrammeStatus
+
+BATCH = 2000
+SAMPLE_ROWS = 20
+CONFLICT_NOTE = "该人员已由其他单位登记，待区县人社专员核实"
+NAME_MISMATCH = "该身份证号在系统中已登记的姓名与本行姓名不一致：请核对姓名和身份证号是否填错"
+STAGE_COLUMNS = (
+    "row_no",
+    "id_hash",
+    "id_cipher",
+    "id_masked",
+    "name",
+    "sex",
+    "birth_date",
+    "hukou_code_raw",
+    "hukou_code",
+    "phone",
+    "start_date",
+    "end_date",
+    "duty_days",
+    "seniority_years",
+    "category",
+    "bank_name",
+    "account_cipher",
+    "account_masked",
+)
+HEADER = {c.key: c.header for c in WORKER_COLUMNS}
+CATEGORY_LABELS = dict(Category.choices)
+_ID_CHECK_VALUE = {c: i for i, c in enumerate("0123456789X")}
+
+
+class NoProgress:
+    """Stands in for accounts.services.Progress when there is no Job (CLI, preview)."""
+
+    def set_total(self, total: int) -> None:
+        pass
+
+    def advance(self, done: int, *, message: str | None = None, force: bool = False) -> None:
+        pass
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, for a dry run, would do)."""
+
+    kind: str
+    dry_run: bool
+    valid_only: bool
+    written: bool = False
+    total: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    created: int = 0  # registrations (or employers) created
+    unchanged: int = 0  # already there: the same file imported again
+    conflicts: int = 0  # created as conflicts (registered by another employer too)
+    persons_created: int = 0
+    conflict_rows: list[int] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)  # the first rows' errors
+    sample: list[dict] = field(default_factory=list)  # the first accepted rows, masked
+    format: str = ""
+    sheet: str = ""
+    encoding: str = ""
+    header_row: int = 0
+    headers: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    engine: str = ""
+    outcomes: Outcomes | None = field(default=None, repr=False)
+    workdir: str = ""
+
+    @property
+    def message(self) -> str:
+        if self.total == 0:
+            return "文件中没有数据行。"
+        unit = "条登记" if self.kind == "workers" else "家单位"
+        head = f"共 {self.total:,} 行，无误 {self.accepted:,} 行，有误 {self.rejected:,} 行。"
+        conflicts = f"（其中 {self.conflicts:,} 条与其他单位重复，待区县核实）" if self.conflicts else ""
+        if self.dry_run:
+            if self.rejected and not self.valid_only:
+                head += "默认有错误行时不导入任何数据：请修改后重新上传，或选择“仅导入无误的行”。"
+            return head + f"无误的行导入后将新增 {self.created:,} {unit}{conflicts}，{self.unchanged:,} 行此前已导入。"
+        if not self.written:
+            return head + "因有错误行，未导入任何数据：请下载错误行报告，修改后重新上传。"
+        text = head + f"已新增 {self.created:,} {unit}{conflicts}"
+        if self.unchanged:
+            text += f"，{self.unchanged:,} 行此前已导入、未改动"
+        if self.rejected:
+            text += f"；{self.rejected:,} 行有误未导入，请下载错误行报告修改后只上传这些行"
+        return text + "。"
+
+    def cleanup(self) -> None:
+        """Remove the working files (outcomes) once the reports are written."""
+        if self.outcomes is not None:
+            self.outcomes.close()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def as_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "outcomes"}
+        data["message"] = self.message
+        return data
+
+
+def may_import_for(user, employer: Employer) -> bool:
+    """An employer agent for its own employers; staff for employers in their subtree."""
+    if user is None:
+        return True  # the system (management command)
+    return Employer.objects.for_user(user).filter(pk=employer.pk).exists()
+
+
+def workers_import(
+    *,
+    path,
+    employer: Employer,
+    programme,
+    acting_user=None,
+    filename: str = "",
+    dry_run: bool = False,
+    valid_only: bool = False,
+    job=None,
+    progress=None,
+    max_rows: int | None = None,
+    engine: str | None = None,
+    workdir: Path | None = None,
+    keep_errors: int = 500,
+) -> ImportResult:
+    """Validate the file and, unless `dry_run`, import its workers for `employer`.
+
+    By default a file with any rejected row writes nothing; `valid_only` imports the
+    rows that passed. Raises DomainError (SpreadsheetError) when the file as a whole
+    cannot be read. The outcome of every row is in `result.outcomes`."""
+    started = time.perf_counter()
+    if acting_user is not None and not may_import_for(acting_user, employer):
+        raise PermissionDenied("只能为本人经办的单位（或本辖区的单位）导入留岗人员。")
+    if programme.status != ProgrammeStatus.ACTIVE:
+        raise DomainError(f"项目“{programme.name}”不在进行中，不能导入。")
+    if employer.status == EmployerStatus.RETURNED:
+        raise DomainError(f"单位已被退回（{employer.return_reason}），请先修改单位信息重新提交审核后再导入。")
+    progress = progress or NoProgress()
+    own_dir = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    table = open_table(Path(path), filename=filename, score=header_scorer(WORKER_COLUMNS), row_limit=max_rows)
+    positions = map_headers(WORKER_COLUMNS, table.headers)
+    result = ImportResult(
+        kind="workers",
+        dry_run=dry_run,
+        valid_only=valid_only,
+        format=table.format,
+        sheet=table.sheet_name,
+        encoding=table.encoding,
+        header_row=table.header_row,
+        headers=table.headers,
+        workdir=str(workdir),
+    )
+    outcomes = Outcomes(workdir, keep=keep_errors)
+    result.outcomes = outcomes
+    progress.set_total(table.estimated_rows)
+    clean_path = workdir / "clean.tsv"
+    try:
+        with open(clean_path, "w", encoding="utf-8") as clean:
+            _validate(
+                table, positions, programme=programme, outcomes=outcomes, out=clean, progress=progress, result=result
+            )
+        outcomes.close()
+        progress.advance(outcomes.total, message="数据已校验，正在写入数据库…", force=True)
+        engine = engine or ("copy" if connection.vendor == "postgresql" else "orm")
+        result.engine = engine
+        apply = _apply_copy if engine == "copy" else _apply_orm
+        apply(
+            clean_path,
+            employer=employer,
+            programme=programme,
+            job=job,
+            dry_run=dry_run,
+            valid_only=valid_only,
+            result=result,
+        )
+        result.total, result.accepted, result.rejected = outcomes.total, outcomes.accepted, outcomes.rejected
+        result.errors = outcomes.summary_errors()
+        if result.written:
+            audit_record(
+                user=acting_user,
+                action="registrations_import",
+                obj=employer,
+                changes={
+                    "programme": programme.code,
+                    "job": job.pk if job is not None else None,
+                    "created": result.created,
+                    "conflicts": result.conflicts,
+                    "unchanged": result.unchanged,
+                    "rejected": result.rejected,
+                    "valid_only": valid_only,
+                },
+                comment=filename[:200],
+            )
+    except BaseException:
+        outcomes.close()
+        if own_dir:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    finally:
+        clean_path.unlink(missing_ok=True)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+# -- phase A: validate in Python, stream clean rows to disk ---------------------------------
+
+
+def _validate(table, positions, *, programme, outcomes: Outcomes, out, progress, result: ImportResult) -> None:
+    i_name = positions["name"]
+    i_id = positions["id_number"]
+    i_phone = positions["phone"]
+    i_start = positions["start_date"]
+    i_end = positions["end_date"]
+    blank = max(positions.values()) + 1
+    i_duty = positions.get("duty_days", blank)
+    i_sen = positions.get("seniority_years", blank)
+    i_cat = positions["category"]
+    i_bank = positions.get("bank_name", blank)
+    i_acct = positions.get("account", blank)
+    i_hukou = positions.get("hukou_code", blank)
+    p_start, p_end = programme.start_date, programme.end_date
+    holiday_days = (programme.holiday_end - programme.holiday_start).days + 1
+    period = f"{p_start:%Y-%m-%d} 至 {p_end:%Y-%m-%d}"
+    today = dt.date.today()
+    seen: dict[int, int] = {}  # ID number as an int → the first row that has it
+    encrypt, blind_index, mask_id, mask_account = pii.encrypt, pii.blind_index, pii.mask_id, pii.mask_account
+    write = out.write
+    sample = result.sample
+    done = 0
+
+    width = max(positions.values()) + 2  # cells[width - 1] is always "" (a missing optional column)
+    pad = [""] * width
+    for row_no, cells in table:
+        if len(cells) < width:
+            cells = cells + pad[: width - len(cells)]
+        errors = []
+        try:
+            name = person_name(cells[i_name])
+        except CellError as exc:
+            errors.append(("姓名", str(exc)))
+        info = None
+        try:
+            info = validate_id_number(identifier(cells[i_id], "身份证号"), today=today)
+        except (CellError, IdNumberError) as exc:
+            errors.append(("身份证号", str(exc)))
+        if info is not None:
+            number = info.number
+            key = int(number[:17]) * 11 + _ID_CHECK_VALUE[number[17]]
+            first = seen.setdefault(key, row_no)
+            if first != row_no:
+                errors.append(("身份证号", f"与第{first}行的身份证号重复：同一人只需登记一次，请删除本行"))
+        try:
+            phone = validate_mobile(identifier(cells[i_phone], "手机号"))
+        except (CellError, PhoneError) as exc:
+            errors.append(("手机号", str(exc)))
+        start = end = None
+        try:
+            start = date_value(cells[i_start], "留岗开始日期")
+            if not p_start <= start <= p_end:
+                errors.append(("留岗开始日期", f"留岗开始日期 {start:%Y-%m-%d} 不在项目期间（{period}）内"))
+        except CellError as exc:
+            errors.append(("留岗开始日期", str(exc)))
+        try:
+            end = date_value(cells[i_end], "留岗结束日期")
+            if not p_start <= end <= p_end:
+                errors.append(("留岗结束日期", f"留岗结束日期 {end:%Y-%m-%d} 不在项目期间（{period}）内"))
+            elif start is not None and end < start:
+                errors.append(("留岗结束日期", "留岗结束日期不能早于开始日期"))
+        except CellError as exc:
+            errors.append(("留岗结束日期", str(exc)))
+        try:
+            duty = int_value(cells[i_duty], "春节在岗天数", high=holiday_days, unit="天")
+        except CellError as exc:
+            errors.append(("春节在岗天数", str(exc)))
+        try:
+            seniority = int_value(cells[i_sen], "工龄", high=60, unit="年")
+        except CellError as exc:
+            errors.append(("工龄", str(exc)))
+        label = cells[i_cat]
+        category = CATEGORY_BY_LABEL.get(label) or CATEGORY_BY_LABEL.get(text(label))
+        if category is None:
+            shown = text(label)[:20]
+            errors.append(
+                (
+                    "人员类别",
+                    f"人员类别“{shown}”无效：请从下拉列表选择 外来务工人员、困难群众、失业人员 之一"
+                    if shown
+                    else "人员类别不能为空：请从下拉列表选择",
+                )
+            )
+        bank = account = ""
+        try:
+            bank = plain_text(cells[i_bank], "开户银行", max_length=100)
+        except CellError as exc:
+            errors.append(("开户银行", str(exc)))
+        try:
+            account = pii.normalize_account(identifier(cells[i_acct], "银行账号"))
+            if account and not (account.isdigit() and 12 <= len(account) <= 19):
+                errors.append(("银行账号", "银行账号应为12至19位数字，请核对（本列应为文本格式）"))
+            elif account and not bank:
+                errors.append(("开户银行", "填写了银行账号，请同时填写开户银行"))
+            elif bank and not account:
+                errors.append(("银行账号", "填写了开户银行，请同时填写银行账号"))
+        except CellError as exc:
+            errors.append(("银行账号", str(exc)))
+        hukou = info.current_code if info is not None else ""
+        raw_hukou = cells[i_hukou]
+        if raw_hukou != "":
+            try:
+                code = identifier(raw_hukou, "户籍地区代码")
+                current = current_code_of(code) if len(code) == 6 and code.isdigit() else None
+                if current is None:
+                    errors.append(("户籍地区代码", f"户籍地区代码“{code}”不存在：应为6位行政区划代码，不清楚可不填"))
+                else:
+                    hukou = current
+            except CellError as exc:
+                errors.append(("户籍地区代码", str(exc)))
+
+        if errors:
+            outcomes.reject(row_no, errors)
+        else:
+            outcomes.accept(row_no)
+            if "\\" in bank:
+                bank = bank.replace("\\", "\\\\")
+            write(
+                f"{row_no}\t{blind_index(number)}\t{encrypt(number)}\t{mask_id(number)}\t{name}\t{info.sex}\t"
+                f"{info.birth_date.isoformat()}\t{info.address_code}\t{hukou}\t{phone}\t{start.isoformat()}\t"
+                f"{end.isoformat()}\t{duty}\t{seniority}\t{category.value}\t{bank}\t"
+                f"{encrypt(account) if account else ''}\t{mask_account(account) if account else ''}\n"
+            )
+            if len(sample) < SAMPLE_ROWS:
+                sample.append(
+                    {
+                        "row": row_no,
+                        "name": name,
+                        "id_masked": mask_id(number),
+                        "start_date": start.isoformat(),
+                        "end_date": end.isoformat(),
+                        "duty_days": duty,
+                        "category": CATEGORY_LABELS[category.value],
+                        "bank_name": bank,
+                        "account_masked": mask_account(account) if account else "",
+                    }
+                )
+        done += 1
+        if done % 2000 == 0:
+            progress.advance(done, message="正在读取并校验…")
+
+
+def _read_clean(path: Path):
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield line.rstrip("\n").split("\t")
+
+
+# -- phase B on PostgreSQL: COPY to a staging table, then set-based statements -------------
+
+# Serialises imports into one programme: the conflict check ("is this person active
+# with another employer?") and the insert must not interleave with another import's.
+LOCK_NAMESPACE = 20210121
+
+
+def _apply_copy(clean_path: Path, *, employer, programme, job, dry_run, valid_only, result: ImportResult) -> None:
+    person_t = Person._meta.db_table
+    reg_t = Registration._meta.db_table
+    outcomes = result.outcomes
+    with transaction.atomic(), connection.cursor() as cur:
+        if not dry_run:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, programme.pk])
+        # ON COMMIT DROP does not fire inside an outer transaction (tests, a caller's
+        # atomic block): drop a leftover explicitly; the end of this block drops it too.
+        cur.execute("DROP TABLE IF EXISTS pg_temp.import_stage")
+        cur.execute(
+            "CREATE TEMP TABLE import_stage ("
+            " row_no integer PRIMARY KEY, id_hash text, id_cipher text, id_masked text, name text, sex text,"
+            " birth_date date, hukou_code_raw text, hukou_code text, phone text, start_date date, end_date date,"
+            " duty_days integer, seniority_years integer, category text, bank_name text, account_cipher text,"
+            " account_masked text) ON COMMIT DROP"
+        )
+        with open(clean_path, encoding="utf-8") as f:
+            cur.cursor.copy_expert(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN", f)
+        cur.execute("ANALYZE import_stage")
+        # A known ID number under another name: most likely a typo in one of the two.
+        cur.execute(
+            f"DELETE FROM import_stage s USING {person_t} p WHERE p.id_hash = s.id_hash AND p.name <> s.name"  # noqa: S608 (table names from model meta, values as parameters)
+            " RETURNING s.row_no"
+        )
+        for (row_no,) in sorted(cur.fetchall()):
+            outcomes.reject_late(row_no, [("姓名", NAME_MISMATCH)])
+        write = not dry_run and (valid_only or outcomes.rejected == 0)
+        params = {"programme": programme.pk, "employer": employer.pk}
+        other_active = (
+            f"EXISTS (SELECT 1 FROM {reg_t} o WHERE o.person_id = p.id AND o.programme_id = %(programme)s"  # noqa: S608 (table names from model meta, values as parameters)
+            " AND o.employer_id <> %(employer)s AND o.status IN ('active', 'conflict'))"
+        )
+        if not write:
+            cur.execute(
+                "SELECT count(*), count(*) FILTER (WHERE p.id IS NULL), count(r.id),"  # noqa: S608 (table names from model meta, values as parameters)
+                f" count(*) FILTER (WHERE r.id IS NULL AND p.id IS NOT NULL AND {other_active})"
+                f" FROM import_stage s LEFT JOIN {person_t} p ON p.id_hash = s.id_hash"
+                f" LEFT JOIN {reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
+                " AND r.employer_id = %(employer)s",
+                params,
+            )
+            staged, new_persons, unchanged, conflicts = cur.fetchone()
+            result.persons_created, result.unchanged, result.conflicts = new_persons, unchanged, conflicts
+            result.created = staged - unchanged
+            cur.execute(
+                f"SELECT s.row_no FROM import_stage s JOIN {person_t} p ON p.id_hash = s.id_hash"  # noqa: S608 (table names from model meta, values as parameters)
+                f" LEFT JOIN {reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
+                " AND r.employer_id = %(employer)s"
+                f" WHERE r.status = 'conflict' OR (r.id IS NULL AND {other_active}) ORDER BY s.row_no LIMIT 100",
+                params,
+            )
+            result.conflict_rows = [r[0] for r in cur.fetchall()]
+            cur.execute("DROP TABLE import_stage")
+            return
+        cur.execute("SELECT count(*) FROM import_stage")
+        staged = cur.fetchone()[0]
+        cur.execute(
+            f"INSERT INTO {person_t} (id_hash, id_cipher, id_masked, name, sex, birth_date, hukou_code_raw,"  # noqa: S608 (table names from model meta, values as parameters)
+            " hukou_code, phone, created_at)"
+            " SELECT id_hash, id_cipher, id_masked, name, sex, birth_date, hukou_code_raw, hukou_code, phone, now()"
+            " FROM import_stage ORDER BY id_hash ON CONFLICT (id_hash) DO NOTHING"
+        )
+        result.persons_created = cur.rowcount
+        cur.execute(
+            f"WITH ins AS (INSERT INTO {reg_t} (person_id, programme_id, employer_id, district_id, start_date,"  # noqa: S608 (table names from model meta, values as parameters)
+            " end_date, duty_days, seniority_years, category, bank_name, account_cipher, account_masked, status,"
+            " status_note, source, import_job_id, created_at, updated_at)"
+            " SELECT p.id, %(programme)s, %(employer)s, %(district)s, s.start_date, s.end_date, s.duty_days,"
+            " s.seniority_years, s.category, s.bank_name, s.account_cipher, s.account_masked,"
+            f" CASE WHEN {other_active} THEN 'conflict' ELSE 'active' END,"
+            f" CASE WHEN {other_active} THEN %(note)s ELSE '' END,"
+            " %(source)s, %(job)s, now(), now()"
+            f" FROM import_stage s JOIN {person_t} p ON p.id_hash = s.id_hash ORDER BY p.id"
+            " ON CONFLICT (person_id, programme_id, employer_id) DO NOTHING RETURNING status)"
+            " SELECT status, count(*) FROM ins GROUP BY status",
+            {
+                **params,
+                "district": employer.district_id,
+                "note": CONFLICT_NOTE,
+                "source": Source.IMPORT,
+                "job": job.pk if job is not None else None,
+            },
+        )
+        by_status = dict(cur.fetchall())
+        result.conflicts = by_status.get(RegistrationStatus.CONFLICT, 0)
+        result.created = sum(by_status.values())
+        result.unchanged = staged - result.created
+        cur.execute(
+            f"SELECT s.row_no FROM import_stage s JOIN {person_t} p ON p.id_hash = s.id_hash"  # noqa: S608 (table names from model meta, values as parameters)
+            f" JOIN {reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
+            " AND r.employer_id = %(employer)s WHERE r.status = 'conflict' ORDER BY s.row_no LIMIT 100",
+            params,
+        )
+        result.conflict_rows = [r[0] for r in cur.fetchall()]
+        cur.execute("DROP TABLE import_stage")
+        result.written = True
+
+
+# -- phase B anywhere else (SQLite for `make run`): the ORM in batches ----------------------
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _apply_orm(clean_path: Path, *, employer, programme, job, dry_run, valid_only, result: ImportResult) -> None:
+    outcomes = result.outcomes
+    staged = 0
+    try:
+        with transaction.atomic():
+            batch: list[list[str]] = []
+            for fields in _read_clean(clean_path):
+                batch.append(fields)
+                if len(batch) >= BATCH:
+                    staged += _orm_batch(batch, employer=employer, programme=programme, job=job, result=result)
+                    batch = []
+            if batch:
+                staged += _orm_batch(batch, employer=employer, programme=programme, job=job, result=result)
+            write = not dry_run and (valid_only or outcomes.rejected == 0)
+            result.unchanged = staged - result.created
+            result.conflict_rows = result.conflict_rows[:100]
+            if not write:
+                raise _Rollback
+            result.written = True
+    except _Rollback:
+        pass
+
+
+def _orm_batch(batch: list[list[str]], *, employer, programme, job, result: ImportResult) -> int:
+    rows = [dict(zip(STAGE_COLUMNS, f, strict=True)) for f in batch]
+    for r in rows:
+        r["bank_name"] = r["bank_name"].replace("\\\\", "\\")
+    hashes = [r["id_hash"] for r in rows]
+    existing = {
+        h: (pk, name) for h, pk, name in Person.objects.filter(id_hash__in=hashes).values_list("id_hash", "pk", "name")
+    }
+    keep = []
+    for r in rows:
+        found = existing.get(r["id_hash"])
+        if found is not None and found[1] != r["name"]:
+            result.outcomes.reject_late(int(r["row_no"]), [("姓名", NAME_MISMATCH)])
+        else:
+            keep.append(r)
+    new = [
+        Person(
+            id_hash=r["id_hash"],
+            id_cipher=r["id_cipher"],
+            id_masked=r["id_masked"],
+            name=r["name"],
+            sex=r["sex"],
+            birth_date=dt.date.fromisoformat(r["birth_date"]),
+            hukou_code_raw=r["hukou_code_raw"],
+            hukou_code=r["hukou_code"],
+            phone=r["phone"],
+        )
+        for r in keep
+        if r["id_hash"] not in existing
+    ]
+    Person.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    result.persons_created += len(new)
+    ids = dict(Person.objects.filter(id_hash__in=[r["id_hash"] for r in keep]).values_list("id_hash", "pk"))
+    person_ids = list(ids.values())
+    same = dict(
+        Registration.objects.filter(person_id__in=person_ids, programme=programme, employer=employer).values_list(
+            "person_id", "status"
+        )
+    )
+    others = set(
+        Registration.objects.filter(
+            Q(person_id__in=person_ids),
+            Q(programme=programme),
+            Q(status__in=[RegistrationStatus.ACTIVE, RegistrationStatus.CONFLICT]),
+        )
+        .exclude(employer=employer)
+        .values_list("person_id", flat=True)
+    )
+    regs = []
+    for r in keep:
+        pid = ids[r["id_hash"]]
+        if pid in same:
+            if same[pid] == RegistrationStatus.CONFLICT:
+                result.conflict_rows.append(int(r["row_no"]))
+            continue
+        conflict = pid in others
+        if conflict:
+            result.conflict_rows.append(int(r["row_no"]))
+        regs.append(
+            Registration(
+                person_id=pid,
+                programme=programme,
+                employer=employer,
+                district_id=employer.district_id,
+                start_date=dt.date.fromisoformat(r["start_date"]),
+                end_date=dt.date.fromisoformat(r["end_date"]),
+                duty_days=int(r["duty_days"]),
+                seniority_years=int(r["seniority_years"]),
+                category=r["category"],
+                bank_name=r["bank_name"],
+                account_cipher=r["account_cipher"],
+                account_masked=r["account_masked"],
+                status=RegistrationStatus.CONFLICT if conflict else RegistrationStatus.ACTIVE,
+                status_note=CONFLICT_NOTE if conflict else "",
+                source=Source.IMPORT,
+                import_job=job,
+            )
+        )
+    Registration.objects.bulk_create(regs, batch_size=1000)
+    result.created += len(regs)
+    result.conflicts += sum(1 for g in regs if g.status == RegistrationStatus.CONFLICT)
+    return len(keep)

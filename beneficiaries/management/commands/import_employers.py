@@ -1,0 +1,39 @@
+"""manage.py import_employers FILE [--dry-run] [--valid-only] [--report PATH]
+
+Imports a list of employers from .xlsx or .csv, as the system (every district). The
+JSON report lists every data row with its sheet row number, status and errors. Exit
+status 0 when the file was read (even with rejected rows); CommandError otherwise.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from beneficiaries.importer.employers import employers_import
+from beneficiaries.importer.reports import write_json_report
+from portal.errors import DomainError
+
+
+class Command(BaseCommand):
+    help = "导入用人单位名单（.xlsx 或 .csv），输出逐行结果报告（JSON）。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--dry-run", action="store_true", help="只检查，不写入")
+        parser.add_argument("--valid-only", action="store_true", help="有错误行时仍导入无误的行")
+        parser.add_argument("--report", help="把逐行结果写入此 JSON 文件")
+
+    def handle(self, *args, **opts):
+        try:
+            result = employers_import(
+                path=opts["file"], filename=opts["file"], dry_run=opts["dry_run"], valid_only=opts["valid_only"]
+            )
+        except FileNotFoundError as exc:
+            raise CommandError(f"文件不存在：{opts['file']}") from exc
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        try:
+            if opts["report"]:
+                with open(opts["report"], "w", encoding="utf-8") as fp:
+                    write_json_report(fp, result.outcomes)
+        finally:
+            result.cleanup()
+        self.stdout.write(result.message)

@@ -1,0 +1,367 @@
+"""Reading uploaded spreadsheets (.xlsx and .csv) safely, as a stream of rows.
+
+What employers upload is hostile until proven otherwise, so every file goes through
+the same gate before any parser sees it:
+
+* size: more than settings.IMPORT_MAX_BYTES is refused before it is opened;
+* format: decided by the file's first bytes, not its name. A ".xlsx" that is not a
+  zip (a renamed CSV, an HTML page, an old .xls, a password-protected workbook) gets a
+  Chinese message saying what to do;
+* decompression bombs: every member of the zip is inflated once, in 1 MB chunks,
+  counting the bytes that actually come out (a zip header may lie about its sizes),
+  and the file is refused when the total passes IMPORT_MAX_UNZIPPED_BYTES or a large
+  member compresses better than IMPORT_MAX_ZIP_RATIO : 1 — before calamine opens it;
+* XML entity tricks: calamine (Rust, quick-xml) never fetches external entities and
+  does not expand DTD entities, so XXE and "billion laughs" come out as text or as a
+  parse error (beneficiaries/tests/test_import_hostile.py proves it);
+* CSV: UTF-8 with or without BOM, UTF-16 (Excel's "Unicode text"), else GB18030 (a
+  superset of GBK), decided from the first 256 kB; delimiter comma, tab or semicolon.
+
+Rows are then yielded one at a time with their sheet row number (1-based, as Excel
+shows it). The header row is found among the first rows of the first sheet that has
+one, so a title row above it, or an instructions sheet before it, does not matter.
+CSV is read by the csv module and never held in memory; an .xlsx sheet is held by
+calamine (about 90 MB per 100,000 rows), which the row limit bounds.
+"""
+
+import codecs
+import csv
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from portal.errors import DomainError
+
+SCAN_ROWS = 10  # the header must be within the first rows of a sheet
+SNIFF_BYTES = 256 * 1024
+ZIP_CHUNK = 1024 * 1024
+ZIP_RATIO_MIN_SIZE = 10 * 1024 * 1024  # small members may compress as well as they like
+
+NOT_XLSX = (
+    "文件不是有效的 Excel (.xlsx) 文件（可能已损坏，或只是把扩展名改成了 .xlsx）。"
+    "请用 Excel 打开后“另存为” Excel 工作簿 (.xlsx) 或 CSV (UTF-8) 后重新上传。"
+)
+OLE_FILE = (
+    "这是旧版 Excel 97-2003 (.xls) 文件或设置了打开密码的工作簿，系统无法读取。"
+    "请取消密码，并用 Excel“另存为” Excel 工作簿 (.xlsx) 或 CSV (UTF-8) 后重新上传。"
+)
+
+
+class SpreadsheetError(DomainError):
+    """The file as a whole cannot be read; the message (Chinese) says what to do."""
+
+    code = "bad_file"
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "IMPORT_MAX_BYTES", 20 * 1024 * 1024))
+
+
+def max_rows() -> int:
+    return int(getattr(settings, "IMPORT_MAX_ROWS", 200_000))
+
+
+def max_unzipped_bytes() -> int:
+    return int(getattr(settings, "IMPORT_MAX_UNZIPPED_BYTES", 300 * 1024 * 1024))
+
+
+def max_zip_ratio() -> int:
+    return int(getattr(settings, "IMPORT_MAX_ZIP_RATIO", 150))
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} kB"
+
+
+def check_size(size: int, *, limit: int | None = None) -> None:
+    limit = max_bytes() if limit is None else limit
+    if size > limit:
+        raise SpreadsheetError(
+            f"文件大小 {_mb(size)} 超过上限 {_mb(limit)}。请删除空白行和无关的工作表，或把名单拆分成几个文件分别上传。"
+        )
+    if size == 0:
+        raise SpreadsheetError("文件是空的，请检查后重新上传。")
+
+
+def sniff_format(path: Path, filename: str = "") -> str:
+    """ "xlsx" or "csv", from the file's first bytes (the name only decides the message)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SpreadsheetError(OLE_FILE)
+    name = filename.lower()
+    if name.endswith((".xlsx", ".xlsm", ".xls")):
+        raise SpreadsheetError(NOT_XLSX)
+    if not name.endswith((".csv", ".txt")) and name:
+        raise SpreadsheetError("只能上传 Excel 工作簿 (.xlsx) 或 CSV 文件，请使用下载的模板。")
+    return "csv"
+
+
+def check_xlsx_container(path: Path, *, limit: int | None = None, ratio: int | None = None) -> None:
+    """Refuse a zip that is not a workbook, is encrypted, or inflates too far.
+
+    Every member is inflated here in chunks and the bytes that come out are counted, so
+    a header that understates the size cannot get a bomb past this check."""
+    limit = max_unzipped_bytes() if limit is None else limit
+    ratio = max_zip_ratio() if ratio is None else ratio
+    bomb = (
+        "文件解压后过大（疑似“压缩炸弹”），系统拒绝读取。"
+        "如果这是正常的名单，请删除空白行、格式和无关的工作表后另存为 .xlsx 或 CSV 再上传。"
+    )
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+            if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+                raise SpreadsheetError(NOT_XLSX)
+            if "xl/workbook.bin" in names:
+                raise SpreadsheetError(
+                    "这是 Excel 二进制工作簿 (.xlsb)，请另存为 Excel 工作簿 (.xlsx) 或 CSV 后重新上传。"
+                )
+            if len(infos) > 10_000:
+                raise SpreadsheetError(bomb)
+            declared = sum(i.file_size for i in infos)
+            if declared > limit:
+                raise SpreadsheetError(bomb)
+            total = 0
+            for info in infos:
+                if info.flag_bits & 0x1:
+                    raise SpreadsheetError(OLE_FILE)
+                if info.file_size > ZIP_RATIO_MIN_SIZE and info.file_size > ratio * max(info.compress_size, 1):
+                    raise SpreadsheetError(bomb)
+                member = 0
+                with zf.open(info) as stream:
+                    while chunk := stream.read(ZIP_CHUNK):
+                        member += len(chunk)
+                        total += len(chunk)
+                        if total > limit:
+                            raise SpreadsheetError(bomb)
+                if member > ZIP_RATIO_MIN_SIZE and member > ratio * max(info.compress_size, 1):
+                    raise SpreadsheetError(bomb)
+    except SpreadsheetError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise SpreadsheetError(NOT_XLSX) from exc
+
+
+def detect_encoding(path: Path) -> str:
+    """The text encoding of a CSV: UTF-8 (BOM or not), UTF-16 with BOM, else GB18030."""
+    with open(path, "rb") as f:
+        sample = f.read(SNIFF_BYTES)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in sample:
+        raise SpreadsheetError("文件不是文本格式的 CSV，请用 Excel 另存为 CSV (UTF-8) 或 .xlsx 后重新上传。")
+    try:
+        # final=False: a multi-byte character cut at the end of the sample is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
+def _delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def normalize_header(text) -> str:
+    """A header as it is matched: full-width folded, spaces, stars and notes removed.
+
+    "身份证号*", "身 份 证 号", "身份证号（必填）" and "身份证号(18位)" all become "身份证号"."""
+    s = unicodedata.normalize("NFKC", str(text or ""))
+    s = "".join(s.split())
+    for open_, close in (("(", ")"), ("[", "]"), ("【", "】")):
+        while open_ in s and close in s[s.index(open_) :]:
+            start = s.index(open_)
+            s = s[:start] + s[s.index(close, start) + 1 :]
+    return s.strip("*※#:：")
+
+
+def is_blank(cells) -> bool:
+    for c in cells:
+        if c is None:
+            continue
+        if isinstance(c, str):
+            if c.strip():
+                return False
+        else:
+            return False
+    return True
+
+
+@dataclass
+class Table:
+    """An open sheet: its header row and an iterator of the data rows after it."""
+
+    format: str  # "xlsx" | "csv"
+    sheet_name: str
+    encoding: str
+    header_row: int  # 1-based sheet row number of the header
+    headers: list[str]
+    estimated_rows: int  # for the progress bar; blank rows included
+    _rows: Iterator[tuple[int, list]] = field(repr=False, default=iter(()))
+    row_limit: int = 0
+
+    def __iter__(self) -> Iterator[tuple[int, list]]:
+        """(sheet row number, cells) for every non-blank row after the header."""
+        count = 0
+        limit = self.row_limit
+        for row_no, cells in self._rows:
+            if is_blank(cells):
+                continue
+            count += 1
+            if limit and count > limit:
+                raise SpreadsheetError(
+                    f"文件超过 {limit:,} 行数据的上限，未导入任何数据。请把名单拆分成几个文件分别上传。"
+                )
+            yield row_no, cells
+
+
+HeaderScore = Callable[[list[str]], int]
+
+
+def _find_header(rows: list[tuple[int, list]], score: HeaderScore, min_score: int) -> int | None:
+    best, best_index = 0, None
+    for index, (_, cells) in enumerate(rows):
+        s = score([normalize_header(c) if isinstance(c, str) else "" for c in cells])
+        if s > best:
+            best, best_index = s, index
+    return best_index if best >= min_score else None
+
+
+def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list]]:
+    # errors="replace": a stray byte in another encoding becomes U+FFFD, which the
+    # row validation reports for that row instead of failing the whole file.
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        first = f.readline()
+        f.seek(0)
+        reader = csv.reader(f, delimiter=_delimiter(first))
+        row_no = 0
+        try:
+            for cells in reader:
+                row_no = reader.line_num
+                yield row_no, [_unguard(c) for c in cells]
+        except csv.Error as exc:
+            raise SpreadsheetError(
+                f"CSV 文件第 {row_no + 1} 行附近格式错误（{exc}），请用 Excel 打开后另存为 CSV (UTF-8) 再上传。"
+            ) from exc
+
+
+def _unguard(cell: str) -> str:
+    """Undo the quote our CSV reports put before =, +, - and @ (formula injection guard)."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@":
+        return cell[1:]
+    return cell
+
+
+def _count_lines(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            n += chunk.count(b"\n")
+    return n
+
+
+def open_csv(path: Path, *, score: HeaderScore, min_score: int, row_limit: int) -> Table:
+    encoding = detect_encoding(path)
+    rows = _csv_rows(path, encoding)
+    head: list[tuple[int, list]] = []
+    for item in rows:
+        head.append(item)
+        if len(head) >= SCAN_ROWS:
+            break
+    index = _find_header(head, score, min_score)
+    if index is None:
+        raise _no_header()
+    header_row, headers = head[index]
+
+    def rest():
+        yield from head[index + 1 :]
+        yield from rows
+
+    total = max(0, _count_lines(path) - header_row)
+    return Table("csv", "", encoding, header_row, [str(h) for h in headers], total, rest(), row_limit)
+
+
+def open_xlsx(path: Path, *, score: HeaderScore, min_score: int, row_limit: int) -> Table:
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        metas = list(workbook.sheets_metadata)
+    except (CalamineError, OSError, ValueError) as exc:
+        raise SpreadsheetError(NOT_XLSX) from exc
+    # Visible sheets first: an instructions sheet or a hidden lookup sheet is skipped.
+    ordered = [m.name for m in metas if "Visible" in str(m.visible) and "WorkSheet" in str(m.typ)]
+    ordered += [m.name for m in metas if m.name not in ordered]
+    for name in ordered:
+        try:
+            sheet = workbook.get_sheet_by_name(name)
+        except (CalamineError, OSError, ValueError) as exc:
+            raise SpreadsheetError(
+                f"工作表“{name}”无法读取（文件可能已损坏或含有不支持的内容），请另存为 .xlsx 或 CSV 后重新上传。"
+            ) from exc
+        if sheet.height == 0:
+            continue
+        # calamine yields rows from row 1 (empty rows above the data included), so the
+        # sheet row number is the position + 1; columns start at the first used one.
+        rows = ((i + 1, cells) for i, cells in enumerate(sheet.iter_rows()))
+        head: list[tuple[int, list]] = []
+        for item in rows:
+            head.append(item)
+            if len(head) >= SCAN_ROWS:
+                break
+        index = _find_header(head, score, min_score)
+        if index is None:
+            continue
+        header_row, headers = head[index]
+
+        def rest(head=head, index=index, rows=rows):
+            yield from head[index + 1 :]
+            yield from rows
+
+        total = max(0, (sheet.end[0] + 1 if sheet.end else 0) - header_row)
+        return Table("xlsx", name, "", header_row, [_text(h) for h in headers], total, rest(), row_limit)
+    raise _no_header()
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _no_header() -> SpreadsheetError:
+    return SpreadsheetError(
+        f"没有找到表头：请确认表格前 {SCAN_ROWS} 行中有一行列名（如“姓名”“身份证号”），"
+        "列名与下载的模板一致。建议直接在模板中填写。"
+    )
+
+
+def open_table(
+    path: Path,
+    *,
+    filename: str = "",
+    score: HeaderScore,
+    min_score: int = 2,
+    row_limit: int | None = None,
+    size_limit: int | None = None,
+) -> Table:
+    """Check the file and open its data rows. Raises SpreadsheetError (Chinese) when the
+    file as a whole cannot be read; nothing is parsed before the checks pass."""
+    path = Path(path)
+    check_size(path.stat().st_size, limit=size_limit)
+    fmt = sniff_format(path, filename or path.name)
+    row_limit = max_rows() if row_limit is None else row_limit
+    if fmt == "xlsx":
+        check_xlsx_container(path)
+        return open_xlsx(path, score=score, min_score=min_score, row_limit=row_limit)
+    return open_csv(path, score=score, min_score=min_score, row_limit=row_limit)

@@ -1,0 +1,33 @@
+"""Celery tasks of beneficiaries: thin wrappers that run an import Job.
+
+Both take the Job id only; the Job row holds the parameters and, through
+accounts.services.job_run's conditional claim, makes a redelivered task (acks_late)
+a no-op once another delivery has the job. A run that died half way left nothing
+behind (the import writes in one transaction) and simply runs again.
+"""
+
+from celery import shared_task
+
+from accounts.services import job_run
+
+
+@shared_task(name="beneficiaries.import_workers", acks_late=True)
+def import_workers(job_id: int) -> None:
+    from beneficiaries.importer.uploads import import_job_work
+
+    job_run(job_id, import_job_work)
+
+
+@shared_task(name="beneficiaries.import_employers", acks_late=True)
+def import_employers(job_id: int) -> None:
+    from beneficiaries.importer.uploads import import_job_work
+
+    job_run(job_id, import_job_work)
+
+
+@shared_task(name="beneficiaries.purge_import_uploads")
+def purge_import_uploads() -> int:
+    """Delete uploaded files and reports older than a week (they carry personal data)."""
+    from beneficiaries.importer.uploads import import_uploads_purge
+
+    return import_uploads_purge()
