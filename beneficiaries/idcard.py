@@ -114,7 +114,10 @@ def normalize_id_number(raw) -> str:
     if raw is None:
         return ""
     s = raw if isinstance(raw, str) else str(raw)
-    if not s.isascii():
+    if s.isascii():
+        if s.isalnum():  # the common case: nothing to strip
+            return s.upper()
+    else:
         s = unicodedata.normalize("NFKC", s)
     return "".join(s.split()).upper()
 
