@@ -1,4 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from disbursements import entitlement_views, views
 
 app_name = "disbursements"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.batch_list, name="batch_list"),
+    path("build/", views.batch_build, name="batch_build"),
+    path("reconciliation/", views.reconciliation, name="reconciliation"),
+    path("batches/<int:pk>/", views.batch_detail, name="batch_detail"),
+    path("batches/<int:pk>/export/", views.batch_export_start, name="batch_export"),
+    path("batches/<int:pk>/results/", views.batch_results_upload, name="batch_results"),
+    path("batches/<int:pk>/supplement/", views.batch_supplement, name="batch_supplement"),
+    path("batches/<int:pk>/lines/<int:line_pk>/correct/", views.line_correct, name="line_correct"),
+    path("batches/<int:pk>/<str:action>/", views.batch_action, name="batch_action"),
+    path("exports/<int:pk>/download/", views.export_download, name="export_download"),
+    path("jobs/<int:job_pk>/retry/", views.job_retry, name="job_retry"),
+    # Entitlement computation (disbursements/entitlement_views.py, helper B)
+    path("compute/<slug:code>/", entitlement_views.programme_compute, name="programme_compute"),
+]

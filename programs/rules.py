@@ -602,3 +602,54 @@ def describe_conditions(rule) -> list[str]:
     if rule.valid_until:
         out.append(f"有效期至 {rule.valid_until}")
     return out
+
+
+# --------------------------------------------------------------------------- preview
+
+
+def rule_preview(rule, *, within=None) -> dict:
+    """Who would qualify under `rule` alone, by stay district, and at what cost.
+
+    Counts registrations as they stand now (active, in the rule's region, and in
+    `within` — the viewer's region — when given). The budget cap is applied in the
+    order the computation uses; exclusivity with other rules is not (it depends on
+    the other rules), so the figures are an upper bound for rules in a group.
+    """
+    programme = rule.programme
+    regions = region_index()
+    compiled = rule_compile(rule, programme=programme, regions=regions)
+    compiled.joins.add("e")
+    fen = "CAST(ROUND(amount * 100) AS BIGINT)"
+    inner = (
+        f"SELECT r.district_id AS district_id, r.id AS rid, {compiled.amount} AS amount,"  # noqa: S608
+        " CASE WHEN e.verified_at IS NOT NULL AND e.verified_at > r.created_at"
+        " THEN e.verified_at ELSE r.created_at END AS vkey"
+        f" FROM {compiled.from_clause()} WHERE {compiled.where}"
+    )
+    params = [*compiled.amount_params, *compiled.where_params]
+    if rule.budget_cap is not None:
+        inner = (
+            f"SELECT * FROM (SELECT c.*, SUM({fen}) OVER (ORDER BY vkey, rid ROWS UNBOUNDED PRECEDING) AS running"  # noqa: S608
+            f" FROM ({inner}) c) w WHERE running <= %s"
+        )
+        params.append(int(rule.budget_cap * 100))
+    sql = f"SELECT district_id, COUNT(*), SUM({fen}) FROM ({inner}) q"  # noqa: S608
+    if within is not None and within.pk != programme.region_id:
+        marks, codes = _in(regions.districts_within(within.pk) or ["------"])
+        sql += f" WHERE district_id IN ({marks})"
+        params += codes
+    sql += " GROUP BY district_id ORDER BY district_id"
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    Region = apps.get_model("regions", "Region")
+    names = dict(Region.objects.filter(code__in=[r[0] for r in rows]).values_list("code", "name"))
+    out = [
+        {"district": code, "name": names.get(code, code), "count": count, "amount": Decimal(int(f or 0)) / 100}
+        for code, count, f in rows
+    ]
+    return {
+        "districts": out,
+        "count": sum(r["count"] for r in out),
+        "amount": sum((r["amount"] for r in out), Decimal("0")).quantize(Decimal("0.01")),
+    }
