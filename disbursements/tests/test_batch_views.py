@@ -1,0 +1,121 @@
+"""Batch pages: scope (404 outside), the chain through the web, files, results, alarms."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import AuditEntry
+from disbursements.bank_results import example_result_csv
+from disbursements.batches import batches_build
+from disbursements.choices import BatchStatus
+from disbursements.models import Batch, BatchExport
+from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def batch(officer_luquan):
+    programme = make_programme("HB-V")
+    make_entitlements(programme, make_rule(programme, "luquan_cash"), 4, start=100)
+    return batches_build(programme=programme, acting_user=officer_luquan)[0]
+
+
+def test_list_and_detail_within_scope(
+    client, batch, officer_luquan, officer_cangzhou, city_cangzhou, city_shijiazhuang
+):
+    client.force_login(officer_luquan)
+    page = client.get(reverse("disbursements:batch_list"))
+    assert page.status_code == 200 and batch.number in page.content.decode()
+    detail = client.get(reverse("disbursements:batch_detail", args=[batch.pk]))
+    html = detail.content.decode()
+    assert detail.status_code == 200
+    assert "410102********" in html and "6222 **** ****" in html  # masked only
+    assert 'data-action="submit"' in html
+    for user in (officer_cangzhou, city_cangzhou):
+        client.force_login(user)
+        assert client.get(reverse("disbursements:batch_detail", args=[batch.pk])).status_code == 404
+        assert batch.number not in client.get(reverse("disbursements:batch_list")).content.decode()
+        assert client.post(reverse("disbursements:batch_action", args=[batch.pk, "submit"])).status_code == 404
+    client.force_login(city_shijiazhuang)
+    assert client.get(reverse("disbursements:batch_detail", args=[batch.pk])).status_code == 200
+
+
+def test_chain_through_the_web(client, batch, officer_luquan, city_shijiazhuang, province_staff):
+    client.force_login(city_shijiazhuang)
+    response = client.post(reverse("disbursements:batch_action", args=[batch.pk, "review"]), follow=True)
+    assert "只有区县已提交的批次可以复核" in response.content.decode()
+    client.force_login(officer_luquan)
+    client.post(reverse("disbursements:batch_action", args=[batch.pk, "submit"]), {"comment": "请复核"})
+    client.force_login(city_shijiazhuang)
+    response = client.post(
+        reverse("disbursements:batch_action", args=[batch.pk, "return"]), {"comment": ""}, follow=True
+    )
+    assert "必须填写退回原因" in response.content.decode()
+    client.post(reverse("disbursements:batch_action", args=[batch.pk, "review"]), {"comment": "无误"})
+    client.force_login(province_staff)
+    response = client.post(reverse("disbursements:batch_action", args=[batch.pk, "approve"]), follow=True)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.APPROVED
+    html = response.content.decode()
+    assert "审批通过" in html and "请复核" in html and "无误" in html  # steps with comments
+
+
+def test_export_download_and_results_through_the_web(
+    client, batch, officer_luquan, city_shijiazhuang, province_staff, tmp_path, django_capture_on_commit_callbacks
+):
+    batch = approve(batch, officer_luquan, city_shijiazhuang, province_staff)
+    client.force_login(officer_luquan)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("disbursements:batch_export", args=[batch.pk]), {"fmt": "csv", "encoding": "gb18030"})
+    export = BatchExport.objects.get(batch=batch)
+    assert export.encoding == "gb18030"
+    response = client.get(reverse("disbursements:export_download", args=[export.pk]))
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode("gb18030")
+    assert "合计" in body
+    assert AuditEntry.objects.filter(action="bank_file_download", user=officer_luquan).exists()
+    client.force_login(city_shijiazhuang)  # the city may see the batch but not take its file
+    assert client.get(reverse("disbursements:export_download", args=[export.pk])).status_code == 404
+
+    batch.refresh_from_db()
+    path = tmp_path / "r.csv"
+    path.write_text(example_result_csv(batch, {1: "已销户"}), encoding="utf-8")
+    client.force_login(officer_luquan)
+    with open(path, "rb") as fh, django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("disbursements:batch_results", args=[batch.pk]), {"file": fh})
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.RECONCILED
+    failed = batch.lines.get(seq=1)
+    response = client.post(
+        reverse("disbursements:line_correct", args=[batch.pk, failed.pk]),
+        {"account": "6217000099998888", "bank_name": "中国银行"},
+        follow=True,
+    )
+    assert "已更正账号" in response.content.decode()
+    response = client.post(reverse("disbursements:batch_supplement", args=[batch.pk]), follow=True)
+    supplement = Batch.objects.get(parent=batch)
+    assert supplement.number in response.content.decode()
+
+
+def test_reconciliation_page_and_alarm(client, batch, officer_luquan, city_shijiazhuang):
+    client.force_login(city_shijiazhuang)
+    page = client.get(reverse("disbursements:reconciliation"))
+    assert page.status_code == 200 and "全部平衡" in page.content.decode()
+    Batch.objects.filter(pk=batch.pk).update(total="1.00")
+    page = client.get(reverse("disbursements:reconciliation"))
+    assert "对账不平" in page.content.decode()
+    assert "data-recon-alarm" in client.get(reverse("disbursements:batch_list")).content.decode()
+    assert "data-recon-alarm" in client.get(reverse("disbursements:batch_detail", args=[batch.pk])).content.decode()
+
+
+def test_build_through_the_web_queues_a_job(client, batch, officer_luquan, django_capture_on_commit_callbacks):
+    from disbursements.tests.batch_factories import make_entitlement
+
+    make_entitlement(batch.programme, batch.lines.first().entitlement.rule, n=999)
+    client.force_login(officer_luquan)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("disbursements:batch_build"), {"programme": "HB-V", "district": "130110"})
+    assert response.status_code == 302
+    response = client.get(response.url)
+    assert response.status_code == 200
+    assert Batch.objects.filter(programme=batch.programme).count() == 2  # eager in tests

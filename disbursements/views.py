@@ -1,0 +1,342 @@
+"""Pages of batches: list, detail (lines masked, chain, files, results, audit,
+reconciliation), actions; and the public worker self-service page.
+
+Adapters only: every object comes from `Batch.objects.for_user(user)` (404 outside the
+scope), every write is one service call, a DomainError becomes a message.
+"""
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.choices import Role
+from accounts.models import AuditEntry, Job
+from disbursements import batches as svc
+from disbursements.batch_tasks import (
+    TASKS,
+    build_job_start,
+    export_job_start,
+    job_retry_batch,
+    results_job_start,
+)
+from disbursements.choices import BatchStatus, LineStatus
+from disbursements.models import Batch, BatchExport, PaymentLine
+from disbursements.payment_files import can_export, export_download_audit
+from disbursements.reconciliation import batch_total_problems, reconcile, reconciliation_alarms
+from portal.errors import DomainError
+from programs.choices import Channel
+from programs.models import Programme
+from regions.models import Region
+
+STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
+
+
+def _staff(request):
+    user = request.user
+    if not (user.is_superuser or user.role in STAFF):
+        raise Http404
+
+
+def _batches(request):
+    return Batch.objects.for_user(request.user).select_related("programme", "district", "parent")
+
+
+# --------------------------------------------------------------------------- list
+
+
+@login_required
+def batch_list(request):
+    _staff(request)
+    user = request.user
+    qs = _batches(request)
+    programmes = list(Programme.objects.order_by("-start_date"))
+    programme = None
+    if request.GET.get("programme"):
+        programme = next((p for p in programmes if p.code == request.GET["programme"]), None)
+    if programme:
+        qs = qs.filter(programme=programme)
+    status = request.GET.get("status", "")
+    if status == "todo":
+        qs = qs.filter(svc.q_batches_needing(user))
+    elif status in BatchStatus.values:
+        qs = qs.filter(status=status)
+    channel = request.GET.get("channel", "")
+    if channel in Channel.values:
+        qs = qs.filter(channel=channel)
+    q = request.GET.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(number__icontains=q) | Q(district__name__contains=q))
+    page = Paginator(qs.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
+    build_districts = []
+    if user.role == Role.DISTRICT or user.is_superuser:
+        build_districts = list(Region.objects.within(user.region).districts()) if user.region else []
+    alarm_programme = programme or (programmes[0] if programmes else None)
+    alarms = reconciliation_alarms(user, alarm_programme) if alarm_programme else []
+    jobs = Job.objects.filter(requested_by=user, kind__in=list(TASKS)).order_by("-created_at")[:5]
+    return render(
+        request,
+        "disbursements/batch_list.html",
+        {
+            "page": page,
+            "programmes": programmes,
+            "programme": programme,
+            "status": status,
+            "statuses": BatchStatus.choices,
+            "channel": channel,
+            "channels": [c for c in Channel.choices if c[0] != Channel.EMPLOYER],
+            "q": q,
+            "build_districts": build_districts,
+            "alarms": alarms,
+            "jobs": jobs,
+            "can_build": user.role == Role.DISTRICT or user.is_superuser,
+        },
+    )
+
+
+@login_required
+@require_POST
+def batch_build(request):
+    _staff(request)
+    user = request.user
+    programme = get_object_or_404(Programme, code=request.POST.get("programme", ""))
+    district = None
+    if request.POST.get("district"):
+        district = get_object_or_404(
+            Region.objects.within(user.region) if user.region else Region.objects, code=request.POST["district"]
+        )
+    try:
+        svc._check_builder(user, district)
+        job = build_job_start(programme=programme, district=district, acting_user=user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("disbursements:batch_list")
+    messages.info(request, "已开始生成发放批次，完成后刷新本页即可看到新批次。")
+    return redirect(reverse("disbursements:batch_list") + f"?programme={programme.code}&job={job.pk}")
+
+
+# --------------------------------------------------------------------------- detail
+
+
+@login_required
+def batch_detail(request, pk: int):
+    _staff(request)
+    user = request.user
+    batch = get_object_or_404(_batches(request), pk=pk)
+    lines = PaymentLine.objects.filter(batch=batch).select_related("entitlement").order_by("seq")
+    line_filter = request.GET.get("lines", "")
+    if line_filter in LineStatus.values:
+        lines = lines.filter(status=line_filter)
+    page = Paginator(lines, 50).get_page(request.GET.get("page"))
+    problems = svc.batch_integrity_problems(batch)
+    recon_total, recon_rows = reconcile(programme=batch.programme, district=batch.district, by=("rule_key",))
+    audit = AuditEntry.objects.filter(
+        Q(object_type="disbursements.batch", object_id=str(batch.pk))
+        | Q(
+            object_type="disbursements.paymentline",
+            object_id__in=[str(i) for i in page.object_list.values_list("id", flat=True)],
+        )
+    ).select_related("user")[:200]
+    jobs = Job.objects.filter(params__batch_id=batch.pk).order_by("-created_at")[:5]
+    return render(
+        request,
+        "disbursements/batch_detail.html",
+        {
+            "batch": batch,
+            "page": page,
+            "line_filter": line_filter,
+            "line_statuses": LineStatus.choices,
+            "by_status": svc.batch_totals_by_status(batch),
+            "steps": _steps(batch),
+            "export_choices": EXPORT_CHOICES,
+            "actions": svc.allowed_actions(user, batch),
+            "problems": problems,
+            "recon_total": recon_total,
+            "recon_rows": recon_rows,
+            "audit": audit,
+            "exports": batch.exports.select_related("exported_by")[:10],
+            "jobs": jobs,
+            "can_export": can_export(user, batch)
+            and batch.status in (BatchStatus.APPROVED, BatchStatus.EXPORTED, BatchStatus.RECONCILED),
+            "can_results": svc.can_submit(user, batch)
+            and batch.status in (BatchStatus.EXPORTED, BatchStatus.RECONCILED),
+            "can_correct": svc.can_submit(user, batch),
+            "supplements": batch.supplements.all(),
+            "reissuable": PaymentLine.objects.filter(
+                batch=batch, status=LineStatus.FAILED, corrected_at__isnull=False, reissues__isnull=True
+            ).count(),
+        },
+    )
+
+
+EXPORT_CHOICES = [
+    ("csv", "utf-8", "导出 CSV（UTF-8）"),
+    ("csv", "gb18030", "导出 CSV（GB18030）"),
+    ("xlsx", "", "导出 XLSX"),
+]
+
+
+def _steps(batch):
+    steps = list(batch.steps.select_related("user"))
+    for step in steps:
+        step.label = svc.ACTION_LABELS.get(step.action, step.action)
+        if step.action == "return":
+            step.label = f"退回（{svc.LEVEL_LABELS.get(step.level, '')}）"
+    return steps
+
+
+ACTIONS = {
+    "submit": svc.batch_submit,
+    "review": svc.batch_review,
+    "approve": svc.batch_approve,
+    "return": svc.batch_return,
+}
+
+
+@login_required
+@require_POST
+def batch_action(request, pk: int, action: str):
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    service = ACTIONS.get(action)
+    if service is None:
+        raise Http404
+    try:
+        service(batch=batch, acting_user=request.user, comment=request.POST.get("comment", "").strip())
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"批次 {batch.number}：{svc.ACTION_LABELS[action]}。")
+    return redirect("disbursements:batch_detail", pk=batch.pk)
+
+
+@login_required
+@require_POST
+def batch_export_start(request, pk: int):
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    fmt = request.POST.get("fmt", "csv")
+    encoding = request.POST.get("encoding", "utf-8")
+    try:
+        export_job_start(batch=batch, fmt=fmt, encoding=encoding, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, "正在生成银行文件，完成后可在“银行文件”中下载。")
+    return redirect("disbursements:batch_detail", pk=batch.pk)
+
+
+@login_required
+def export_download(request, pk: int):
+    _staff(request)
+    export = get_object_or_404(BatchExport.objects.filter(batch__in=_batches(request)).select_related("batch"), pk=pk)
+    if not can_export(request.user, export.batch):
+        raise Http404
+    path = Path(export.path)
+    if not path.exists():
+        raise Http404
+    export_download_audit(export=export, acting_user=request.user)
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+@login_required
+@require_POST
+def batch_results_upload(request, pk: int):
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        messages.error(request, "请选择银行回盘文件（CSV 或 XLSX）。")
+        return redirect("disbursements:batch_detail", pk=batch.pk)
+    try:
+        results_job_start(batch=batch, uploaded=uploaded, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, "正在导入银行结果。")
+    return redirect("disbursements:batch_detail", pk=batch.pk)
+
+
+@login_required
+@require_POST
+def line_correct(request, pk: int, line_pk: int):
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    line = get_object_or_404(
+        PaymentLine.objects.filter(batch=batch).select_related("batch", "entitlement__registration"), pk=line_pk
+    )
+    try:
+        svc.line_correct(
+            line=line,
+            account=request.POST.get("account", ""),
+            bank_name=request.POST.get("bank_name", ""),
+            acting_user=request.user,
+            comment=request.POST.get("comment", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, f"第 {line.seq} 笔：{exc.message}")
+    else:
+        messages.success(request, f"第 {line.seq} 笔已更正账号，可生成补发批次。")
+    return redirect(reverse("disbursements:batch_detail", args=[batch.pk]) + "?lines=failed")
+
+
+@login_required
+@require_POST
+def batch_supplement(request, pk: int):
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    try:
+        supplement = svc.batch_build_supplement(batch=batch, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("disbursements:batch_detail", pk=batch.pk)
+    messages.success(request, f"已生成补发批次 {supplement.number}。")
+    return redirect("disbursements:batch_detail", pk=supplement.pk)
+
+
+@login_required
+@require_POST
+def job_retry(request, job_pk: int):
+    _staff(request)
+    job = get_object_or_404(Job.objects.filter(kind__in=list(TASKS)), pk=job_pk)
+    if not (request.user.is_superuser or job.requested_by_id == request.user.pk):
+        raise Http404
+    try:
+        job_retry_batch(job=job, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"任务 #{job.pk} 已重新排队。")
+    return redirect(request.POST.get("next") or "disbursements:batch_list")
+
+
+@login_required
+def reconciliation(request):
+    _staff(request)
+    user = request.user
+    programmes = list(Programme.objects.order_by("-start_date"))
+    programme = next(
+        (p for p in programmes if p.code == request.GET.get("programme")), programmes[0] if programmes else None
+    )
+    district = None if user.sees_everything or user.region is None or user.region.level == "province" else user.region
+    by = ("district_id", "rule_key") if request.GET.get("by") != "district" else ("district_id",)
+    total, rows = reconcile(programme=programme, district=district, by=by) if programme else (None, [])
+    problems = batch_total_problems(programme, district) if programme else []
+    return render(
+        request,
+        "disbursements/reconciliation.html",
+        {
+            "programmes": programmes,
+            "programme": programme,
+            "total": total,
+            "rows": rows,
+            "problems": problems,
+            "by": by,
+        },
+    )
