@@ -71,7 +71,10 @@ def test_same_id_twice_in_a_file_rejects_the_second_row(tmp_path, employer, prog
     result = run(write_csv(tmp_path / "w.csv", rows), employer, programme, valid_only=True)
     assert result.rejected == 1
     assert result.errors == [
-        {"row": 6, "errors": [{"column": "身份证号", "message": "与第3行的身份证号重复：同一人只需登记一次，请删除本行"}]}
+        {
+            "row": 6,
+            "errors": [{"column": "身份证号", "message": "与第3行的身份证号重复：同一人只需登记一次，请删除本行"}],
+        }
     ]
     assert Registration.objects.count() == 4
 
@@ -147,7 +150,16 @@ def test_copy_and_orm_paths_give_the_same_result(tmp_path, employer, programme, 
         state = sorted(
             Registration.objects.values_list("person__id_masked", "employer_id", "status", "start_date", "category")
         )
-        results[engine] = (r.accepted, r.rejected, r.created, r.conflicts, r.unchanged, r.conflict_rows, r.errors, state)
+        results[engine] = (
+            r.accepted,
+            r.rejected,
+            r.created,
+            r.conflicts,
+            r.unchanged,
+            r.conflict_rows,
+            r.errors,
+            state,
+        )
     assert results["copy"] == results["orm"]
     assert results["copy"][:5] == (38, 2, 38, 5, 0)
 
@@ -158,7 +170,9 @@ def test_an_agent_of_another_employer_may_not_import(tmp_path, employer, program
         run(path, employer, programme, acting_user=agent_other)
 
 
-def test_officers_import_for_employers_in_their_subtree(tmp_path, employer, programme, officer_cangzhou, city_shijiazhuang):
+def test_officers_import_for_employers_in_their_subtree(
+    tmp_path, employer, programme, officer_cangzhou, city_shijiazhuang
+):
     path = write_csv(tmp_path / "w.csv", [worker_row(1)])
     with pytest.raises(PermissionDenied):
         run(path, employer, programme, acting_user=officer_cangzhou)
