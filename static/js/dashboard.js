@@ -13,6 +13,8 @@
     var el = document.getElementById(id);
     if (!el) { return null; }
     var chart = echarts.init(el, null, { renderer: "canvas" });
+    // "finished" fires when the animation is over: tests and screenshots wait for it.
+    chart.on("finished", function () { el.setAttribute("data-finished", "1"); });
     chart.setOption(option);
     charts.push(chart);
     el.setAttribute("data-drawn", "1");
@@ -59,7 +61,7 @@
   make("chart-trend", {
     tooltip: { trigger: "axis" },
     legend: { data: ["摸排企业", "外地务工人员", "留岗人数"], bottom: 0 },
-    grid: { left: 60, right: 20, top: 20, bottom: 60 },
+    grid: { left: 60, right: 20, top: 20, bottom: 80 },
     xAxis: { type: "category", data: data.trend.map(function (p) { return p.as_of; }) },
     yAxis: { type: "value" },
     series: [
