@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from programs.api.views import ProgrammeViewSet, RuleViewSet
+
+router = SimpleRouter()
+router.register("programmes", ProgrammeViewSet, basename="programme")
+router.register("rules", RuleViewSet, basename="rule")
+
+urlpatterns: list = router.urls

@@ -1,0 +1,111 @@
+"""/api/v1/entitlements/ (in scope, with filters and totals) and
+POST /api/v1/programmes/{code}/compute/ (starts a compute Job)."""
+
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from disbursements.entitlement_views import compute_region
+from disbursements.models import Entitlement
+from disbursements.tasks import compute_start
+from portal.api.pagination import DefaultCursorPagination
+from portal.lib.money import format_yuan
+from programs.selectors import programme_get
+
+FIELDS = (
+    "id",
+    "programme__code",
+    "rule_id",
+    "rule_key",
+    "rule__version",
+    "rule__name",
+    "person_id",
+    "person__name",
+    "person__id_masked",
+    "registration_id",
+    "registration__employer__name",
+    "district_id",
+    "district__name",
+    "channel",
+    "amount",
+    "status",
+    "reason",
+    "computed_at",
+)
+FILTERS = {
+    "programme": "programme__code",
+    "district": "district_id",
+    "rule": "rule_id",
+    "rule_key": "rule_key",
+    "status": "status",
+    "channel": "channel",
+    "employer": "registration__employer_id",
+}
+
+
+class EntitlementPagination(DefaultCursorPagination):
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["totals"] = self.totals
+        return response
+
+
+class EntitlementList(ListAPIView):
+    """Entitlements in the user's scope. Filters: programme, district (or any region:
+    its districts), rule, rule_key, status, channel, employer. `totals` are over the
+    whole filtered set, not the page: count and amount, and by status."""
+
+    pagination_class = EntitlementPagination
+    filter_backends: list = []
+
+    def get_queryset(self):
+        qs = Entitlement.objects.for_user(self.request.user)
+        params = self.request.query_params
+        for param, lookup in FILTERS.items():
+            value = params.get(param)
+            if not value:
+                continue
+            if param == "district" and len(value) == 6 and value.endswith("00"):
+                qs = qs.filter(district__path__contains=f"{value}/")
+            else:
+                qs = qs.filter(**{lookup: value})
+        return qs
+
+    def list(self, request, *args, **kwargs):
+        qs = self.get_queryset()
+        by_status = {
+            row["status"]: {"count": row["n"], "amount": format_yuan(row["s"] or Decimal("0"))}
+            for row in qs.order_by().values("status").annotate(n=Count("id"), s=Sum("amount"))
+        }
+        paginator = self.paginator
+        paginator.totals = {
+            "count": sum(v["count"] for v in by_status.values()),
+            "amount": format_yuan(sum((Decimal(v["amount"]) for v in by_status.values()), Decimal("0"))),
+            "by_status": by_status,
+        }
+        page = paginator.paginate_queryset(qs.values(*FIELDS), request, view=self)
+        rows = []
+        for r in page:
+            r["programme"] = r.pop("programme__code")
+            r["amount"] = format_yuan(r["amount"])
+            rows.append(r)
+        return paginator.get_paginated_response(rows)
+
+
+class ProgrammeCompute(APIView):
+    """Start computing a programme's entitlements (the caller's region only, for city
+    and district staff). 202 with the Job; poll /api/v1/jobs/{id}/."""
+
+    def post(self, request, code: str):
+        programme = programme_get(request.user, code)
+        job = compute_start(
+            programme=programme, district=compute_region(request.user, programme), acting_user=request.user
+        )
+        return Response(
+            {"job": job.pk, "state": job.state, "status_url": f"/api/v1/jobs/{job.pk}/"},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -1,0 +1,162 @@
+"""/api/v1/programmes/ and /api/v1/rules/: read for staff in scope, write for province
+and city staff (the services check the region). Thin: selectors and services."""
+
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.viewsets import ViewSet
+
+from portal.errors import PermissionDenied
+from programs import selectors, services
+from programs.models import Programme, SubsidyRule
+from programs.rules import rule_preview
+from regions.models import Region
+
+
+class ProgrammeSerializer(serializers.ModelSerializer):
+    region = serializers.CharField(source="region_id")
+
+    class Meta:
+        model = Programme
+        fields = [
+            "code",
+            "name",
+            "region",
+            "start_date",
+            "end_date",
+            "holiday_start",
+            "holiday_end",
+            "registration_deadline",
+            "budget",
+            "status",
+        ]
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    programme = serializers.CharField(source="programme.code", read_only=True)
+    region = serializers.CharField(source="region_id", read_only=True)
+
+    class Meta:
+        model = SubsidyRule
+        fields = [
+            "id",
+            "programme",
+            "rule_key",
+            "version",
+            "name",
+            "region",
+            "kind",
+            "amount",
+            "tiers",
+            "months",
+            "channel",
+            "conditions",
+            "valid_until",
+            "budget_cap",
+            "exclusivity_group",
+            "priority",
+            "status",
+            "description",
+            "activated_at",
+        ]
+
+
+class RuleInput(serializers.Serializer):
+    """Shapes only; the rules are checked by programs.rules.rule_validate."""
+
+    programme = serializers.CharField(required=False)
+    rule_key = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(required=False)
+    region = serializers.CharField(required=False)
+    kind = serializers.CharField(required=False)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    tiers = serializers.ListField(child=serializers.DictField(), required=False)
+    months = serializers.IntegerField(required=False)
+    channel = serializers.CharField(required=False)
+    conditions = serializers.DictField(required=False)
+    valid_until = serializers.DateField(required=False, allow_null=True)
+    budget_cap = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    exclusivity_group = serializers.CharField(required=False, allow_blank=True)
+    priority = serializers.IntegerField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+    def data_for_service(self) -> dict:
+        data = dict(self.validated_data)
+        data.pop("programme", None)
+        data.pop("rule_key", None)
+        if "region" in data:
+            data["region"] = Region.objects.filter(code=data["region"]).first()
+        return data
+
+
+class ProgrammeViewSet(ViewSet):
+    lookup_field = "code"
+
+    def list(self, request):
+        return Response(ProgrammeSerializer(selectors.programmes_for(request.user), many=True).data)
+
+    def retrieve(self, request, code=None):
+        return Response(ProgrammeSerializer(selectors.programme_get(request.user, code)).data)
+
+
+class RuleViewSet(ViewSet):
+    def list(self, request):
+        programme = None
+        if request.query_params.get("programme"):
+            programme = selectors.programme_get(request.user, request.query_params["programme"])
+        qs = selectors.rules_for(request.user, programme=programme, status=request.query_params.get("status", ""))
+        return Response(RuleSerializer(qs, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(RuleSerializer(selectors.rule_get(request.user, pk)).data)
+
+    def create(self, request):
+        if not services.can_manage_rules(request.user):
+            raise PermissionDenied("只有省级、市级人员可以设置补贴规则。")
+        body = RuleInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        programme = selectors.programme_get(request.user, body.validated_data.get("programme", ""))
+        rule = services.rule_create(
+            programme=programme,
+            data=body.data_for_service(),
+            acting_user=request.user,
+            rule_key=body.validated_data.get("rule_key", ""),
+        )
+        return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        rule = selectors.rule_get(request.user, pk)
+        body = RuleInput(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        changed = services.rule_update(rule=rule, data=body.data_for_service(), acting_user=request.user)
+        code = status.HTTP_201_CREATED if changed.pk != rule.pk else status.HTTP_200_OK
+        return Response(RuleSerializer(changed).data, status=code)
+
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        rule = services.rule_activate(rule=selectors.rule_get(request.user, pk), acting_user=request.user)
+        return Response(RuleSerializer(rule).data)
+
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk=None):
+        rule = services.rule_retire(
+            rule=selectors.rule_get(request.user, pk),
+            acting_user=request.user,
+            comment=str(request.data.get("comment", "")),
+        )
+        return Response(RuleSerializer(rule).data)
+
+    @action(detail=True, methods=["get"])
+    def preview(self, request, pk=None):
+        rule = selectors.rule_get(request.user, pk)
+        user = request.user
+        within = None if user.is_superuser or user.role == "admin" else user.region
+        p = rule_preview(rule, within=within)
+        return Response(
+            {
+                "rule": rule.pk,
+                "count": p["count"],
+                "amount": str(p["amount"]),
+                "districts": [{**d, "amount": str(d["amount"])} for d in p["districts"]],
+            }
+        )
