@@ -15,6 +15,7 @@ urlpatterns = [
     path("batches/<int:pk>/<str:action>/", views.batch_action, name="batch_action"),
     path("exports/<int:pk>/download/", views.export_download, name="export_download"),
     path("jobs/<int:job_pk>/retry/", views.job_retry, name="job_retry"),
+    path("lookup/", views.worker_lookup, name="worker_lookup"),
     # Entitlement computation (disbursements/entitlement_views.py, helper B)
     path("compute/<slug:code>/", entitlement_views.programme_compute, name="programme_compute"),
 ]

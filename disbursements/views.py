@@ -340,3 +340,41 @@ def reconciliation(request):
             "by": by,
         },
     )
+
+
+# --------------------------------------------------------------------------- 劳动者查询 (public)
+
+
+def worker_lookup(request):
+    """Public: no login. CSRF-protected POST, rate limited per IP and per ID number."""
+    from disbursements.selfservice import NOT_FOUND, RateLimited, client_ip
+    from disbursements.selfservice import worker_lookup as lookup
+
+    context = {"result": None, "error": "", "values": {}}
+    status = 200
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "").strip() for k in ("id_number", "name", "phone_tail")}
+        context["values"] = {"name": values["name"]}
+        missing = [
+            label
+            for key, label in (("id_number", "身份证号"), ("name", "姓名"), ("phone_tail", "手机号后四位"))
+            if not values[key]
+        ]
+        if missing:
+            context["error"] = f"请填写{'、'.join(missing)}。"
+        elif not (len(values["phone_tail"]) == 4 and values["phone_tail"].isdigit()):
+            context["error"] = "手机号后四位应为 4 位数字。"
+        else:
+            try:
+                result = lookup(ip=client_ip(request), **values)
+            except RateLimited as exc:
+                context["error"] = exc.message
+                status = 429
+            else:
+                if result.found:
+                    context["result"] = result
+                else:
+                    context["error"] = NOT_FOUND
+    response = render(request, "disbursements/lookup.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response

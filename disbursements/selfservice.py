@@ -1,0 +1,158 @@
+"""劳动者查询: a worker looks up their own registrations and payments, without an account.
+
+The worker gives ID number, name and the last 4 digits of their phone. The person is
+found by the blind index of the ID number (nothing is decrypted); name and phone tail
+are compared in constant time. "No such person" and "details don't match" give the
+same answer, so the page cannot be used to learn whether somebody is registered.
+Attempts are limited per IP address and per ID number, in Redis (the cache), so that
+nobody can walk through ID numbers or guess a phone tail. Everything shown is masked.
+"""
+
+import hmac
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+
+from beneficiaries import pii
+from beneficiaries.idcard import IdNumberError, validate_id_number
+from beneficiaries.models import Person
+from disbursements.choices import LineStatus
+from disbursements.models import Entitlement, PaymentLine
+
+# attempts, window seconds
+IP_LIMIT = getattr(settings, "LOOKUP_IP_LIMIT", (20, 600))
+ID_LIMIT = getattr(settings, "LOOKUP_ID_LIMIT", (5, 3600))
+KEY_PREFIX = "lookup"
+NOT_FOUND = (
+    "未查询到与所填信息一致的记录。请核对身份证号、姓名和手机号后四位；如确已登记，请联系用人单位或所在区县人社部门。"
+)
+
+
+class RateLimited(Exception):
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass
+class LookupResult:
+    found: bool
+    name_masked: str = ""
+    id_masked: str = ""
+    registrations: list = field(default_factory=list)
+    payments: list = field(default_factory=list)
+
+
+def _hit(key: str, limit: tuple[int, int]) -> bool:
+    """Count one attempt; True when over the limit. cache.add + incr is atomic in Redis."""
+    count, window = limit
+    cache.add(key, 0, timeout=window)
+    try:
+        n = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        n = 1
+    return n > count
+
+
+def check_rate(*, ip: str, id_number: str) -> None:
+    ip_key = f"{KEY_PREFIX}:ip:{ip}"
+    if _hit(ip_key, IP_LIMIT):
+        raise RateLimited("查询过于频繁，请稍后再试。", IP_LIMIT[1])
+    if id_number:
+        # Keyed by the blind index: the cache never holds an ID number.
+        if _hit(f"{KEY_PREFIX}:id:{pii.blind_index(id_number)}", ID_LIMIT):
+            raise RateLimited("该证件号码查询次数过多，请一小时后再试。", ID_LIMIT[1])
+
+
+def mask_name(name: str) -> str:
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def worker_lookup(*, id_number: str, name: str, phone_tail: str, ip: str) -> LookupResult:
+    """Rate-limited lookup. Raises RateLimited; returns found=False for any mismatch."""
+    try:
+        number = validate_id_number(id_number).number
+    except IdNumberError:
+        number = pii.normalize(id_number)
+    check_rate(ip=ip, id_number=number)
+    person = Person.objects.filter(id_hash=pii.blind_index(number)).first()
+    name_ok = _same((person.name if person else "\0").strip(), (name or "").strip())
+    tail_ok = _same((person.phone[-4:] if person and person.phone else "\0"), (phone_tail or "").strip())
+    if person is None or not (name_ok and tail_ok):
+        return LookupResult(found=False)
+    return LookupResult(
+        found=True,
+        name_masked=mask_name(person.name),
+        id_masked=person.id_masked,
+        registrations=_registrations(person),
+        payments=_payments(person),
+    )
+
+
+def _registrations(person) -> list[dict]:
+    rows = person.registrations.select_related("programme", "employer", "district").order_by("-created_at")
+    return [
+        {
+            "programme": r.programme.name,
+            "employer": r.employer.name,
+            "district": r.district.name,
+            "period": f"{r.start_date:%Y-%m-%d} 至 {r.end_date:%Y-%m-%d}",
+            "status": r.get_status_display(),
+            "account": r.account_masked,
+        }
+        for r in rows
+    ]
+
+
+def _payments(person) -> list[dict]:
+    out = []
+    entitlements = Entitlement.objects.filter(person=person).select_related("rule", "programme").order_by("id")
+    for ent in entitlements:
+        lines = list(PaymentLine.objects.filter(entitlement=ent).select_related("batch").order_by("-id"))
+        current = next(
+            (ln for ln in lines if ln.status in (LineStatus.PAID, LineStatus.PENDING)), lines[0] if lines else None
+        )
+        voucher = getattr(ent, "voucher", None) if ent.channel == "e_voucher" else None
+        if ent.status != "granted":
+            status = ent.get_status_display()
+        elif current is None:
+            status = "已核定，待发放"
+        elif current.status == LineStatus.PAID:
+            status = f"已发放（{current.updated_at:%Y-%m-%d}）"
+        elif current.status == LineStatus.PENDING:
+            status = "补发中" if current.reissue_of_id else "发放中"
+        else:
+            status = f"发放失败：{current.failure_reason}。请联系所在区县人社部门更正账号后补发"
+        out.append(
+            {
+                "programme": ent.programme.name,
+                "rule": ent.rule.name,
+                "amount": ent.amount,
+                "channel": ent.get_channel_display(),
+                "status": status,
+                "account": current.account_masked if current else "",
+                "voucher": f"尾号 {voucher.code[-4:]}，有效期至 {voucher.expires_on:%Y-%m-%d}" if voucher else "",
+            }
+        )
+    return out
+
+
+def client_ip(request) -> str:
+    """REMOTE_ADDR (the proxy in front sets it right: SECURE_PROXY_SSL_HEADER setups pass
+    X-Forwarded-For; we take its first address only behind a trusted proxy)."""
+    if getattr(settings, "USE_X_FORWARDED_FOR", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR", "")
