@@ -1,0 +1,260 @@
+"""Survey (摸排) pages: list, entry, detail with the review actions. Thin adapters over
+programs.surveys; every read starts from SurveyReport.objects.for_user (out of scope: 404)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.choices import Role
+from accounts.models import AuditEntry
+from portal.errors import DomainError
+from programs import surveys
+from programs.choices import ProgrammeStatus, SurveyStatus
+from programs.models import Programme, SurveyReport
+from programs.survey_forms import ReturnForm, SurveyForm
+
+PAGE_SIZE = 50
+STAFF = (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
+
+
+def _staff_only(user):
+    if not (user.is_superuser or user.role in STAFF):
+        raise Http404("没有可查看的摸排报表")
+
+
+def _programmes():
+    return Programme.objects.exclude(status=ProgrammeStatus.DRAFT).order_by("-start_date", "code")
+
+
+def _apply(form: SurveyForm, error: DomainError) -> None:
+    errors = error.errors if isinstance(error.errors, dict) else {}
+    placed = False
+    for field, message in errors.items():
+        if field in form.fields:
+            form.add_error(field, message)
+            placed = True
+    if not placed:
+        form.add_error(None, error.message)
+
+
+@login_required
+def survey_list(request):
+    _staff_only(request.user)
+    qs = SurveyReport.objects.for_user(request.user).select_related("district__parent", "programme")
+    programme = _programmes().filter(code=request.GET.get("programme")).first() or _programmes().first()
+    if programme is not None:
+        qs = qs.filter(programme=programme)
+    status = request.GET.get("status", "")
+    if status in SurveyStatus.values:
+        qs = qs.filter(status=status)
+    try:
+        page = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page = 1
+    rows = list(qs.order_by("-as_of", "district_id")[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
+    overdue = None
+    if (
+        programme is not None
+        and request.user.region_id
+        and request.user.role in (Role.CITY, Role.PROVINCE, Role.DISTRICT)
+    ):
+        overdue = surveys.survey_overdue(programme=programme, region=request.user.region)
+    awaiting = (
+        SurveyReport.objects.for_user(request.user).filter(programme=programme, status=SurveyStatus.SUBMITTED).count()
+        if programme is not None and request.user.role in (Role.CITY, Role.PROVINCE)
+        else 0
+    )
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "programs/survey_list.html",
+        {
+            "rows": rows[:PAGE_SIZE],
+            "page": page,
+            "has_next": len(rows) > PAGE_SIZE,
+            "query": params.urlencode(),
+            "programme": programme,
+            "programmes": _programmes(),
+            "status": status,
+            "statuses": SurveyStatus.choices,
+            "overdue": overdue,
+            "awaiting": awaiting,
+            "can_create": request.user.role == Role.DISTRICT,
+        },
+    )
+
+
+def _default_as_of(programme):
+    if programme is None:
+        return None
+    today = timezone.localdate()
+    period = surveys.survey_period_of(programme, min(max(today, programme.start_date), programme.end_date))
+    return period.end if period else None
+
+
+@login_required
+def survey_create(request):
+    user = request.user
+    if user.role != Role.DISTRICT or user.region is None or not surveys.can_enter(user, user.region):
+        raise Http404("只有区县人社专员填报摸排报表")
+    programmes = _programmes()
+    show_confirm = request.method == "POST" and request.POST.get("confirm_jump") is not None
+    if request.method == "POST":
+        form = SurveyForm(request.POST, programmes=programmes, show_confirm=show_confirm)
+        if form.is_valid():
+            try:
+                report = surveys.survey_create(
+                    programme=form.cleaned_data["programme"],
+                    district=user.region,
+                    as_of=form.cleaned_data["as_of"],
+                    data=form.figures(),
+                    acting_user=user,
+                    confirm_jump=form.cleaned_data.get("confirm_jump", False),
+                )
+            except DomainError as exc:
+                if exc.code == "confirm_jump" and "confirm_jump" not in form.fields:
+                    form = SurveyForm(request.POST, programmes=programmes, show_confirm=True)
+                    form.is_valid()
+                _apply(form, exc)
+            else:
+                messages.success(
+                    request,
+                    f"已保存{report.district.name} {report.as_of:%Y-%m-%d} 的摸排报表（草稿），核对后请提交市级审核。",
+                )
+                return redirect("programs:survey_detail", pk=report.pk)
+    else:
+        programme = programmes.first()
+        form = SurveyForm(programmes=programmes, initial={"programme": programme, "as_of": _default_as_of(programme)})
+    return render(request, "programs/survey_form.html", {"form": form, "district": user.region, "report": None})
+
+
+@login_required
+def survey_edit(request, pk):
+    report = get_object_or_404(
+        SurveyReport.objects.for_user(request.user).select_related("district", "programme"), pk=pk
+    )
+    if not surveys.can_enter(request.user, report.district) or report.status not in surveys.EDITABLE:
+        raise Http404("此报表不能修改")
+    programmes = Programme.objects.filter(pk=report.programme_id)
+    show_confirm = request.method == "POST" and request.POST.get("confirm_jump") is not None
+    if request.method == "POST":
+        form = SurveyForm(request.POST, programmes=programmes, show_confirm=show_confirm)
+        if form.is_valid():
+            try:
+                surveys.survey_update(
+                    report=report,
+                    data=form.figures(),
+                    as_of=form.cleaned_data["as_of"],
+                    acting_user=request.user,
+                    confirm_jump=form.cleaned_data.get("confirm_jump", False),
+                )
+            except DomainError as exc:
+                if exc.code == "confirm_jump" and "confirm_jump" not in form.fields:
+                    form = SurveyForm(request.POST, programmes=programmes, show_confirm=True)
+                    form.is_valid()
+                _apply(form, exc)
+            else:
+                messages.success(request, "已保存修改。")
+                return redirect("programs:survey_detail", pk=report.pk)
+    else:
+        form = SurveyForm(programmes=programmes, initial=SurveyForm.initial_from(report))
+    return render(request, "programs/survey_form.html", {"form": form, "district": report.district, "report": report})
+
+
+@login_required
+def survey_detail(request, pk):
+    _staff_only(request.user)
+    report = get_object_or_404(
+        SurveyReport.objects.for_user(request.user).select_related(
+            "district__parent", "programme", "created_by", "submitted_by", "approved_by", "returned_by", "locked_by"
+        ),
+        pk=pk,
+    )
+    user = request.user
+    previous = surveys.survey_previous(programme=report.programme, district=report.district, as_of=report.as_of)
+    rows = []
+    for field in [*surveys.COUNT_FIELDS, "benefits_amount"]:
+        value = getattr(report, field)
+        before = getattr(previous, field) if previous else None
+        rows.append({"label": surveys.label(field), "value": value, "previous": before, "field": field})
+    period = surveys.survey_period_of(report.programme, report.as_of)
+    history = (
+        AuditEntry.objects.filter(object_type="programs.surveyreport", object_id=str(report.pk))
+        .select_related("user")
+        .order_by("at", "id")
+    )
+    return render(
+        request,
+        "programs/survey_detail.html",
+        {
+            "report": report,
+            "rows": rows,
+            "previous": previous,
+            "period": period,
+            "history": history,
+            "can_edit": surveys.can_enter(user, report.district) and report.status in surveys.EDITABLE,
+            "can_submit": surveys.can_enter(user, report.district) and report.status in surveys.EDITABLE,
+            "can_review": surveys.can_review(user, report.district) and report.status == SurveyStatus.SUBMITTED,
+            "can_return": surveys.can_review(user, report.district)
+            and report.status in (SurveyStatus.SUBMITTED, SurveyStatus.APPROVED),
+            "can_lock": user.role in (Role.CITY, Role.PROVINCE) and report.status == SurveyStatus.APPROVED,
+            "return_form": ReturnForm(),
+        },
+    )
+
+
+def _action(request, pk, do, success: str):
+    report = get_object_or_404(SurveyReport.objects.for_user(request.user), pk=pk)
+    try:
+        do(report)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("programs:survey_detail", pk=pk)
+
+
+@login_required
+@require_POST
+def survey_submit(request, pk):
+    confirm = request.POST.get("confirm_jump") == "1"
+    return _action(
+        request,
+        pk,
+        lambda r: surveys.survey_submit(report=r, acting_user=request.user, confirm_jump=confirm),
+        "已提交市级审核。",
+    )
+
+
+@login_required
+@require_POST
+def survey_approve(request, pk):
+    return _action(
+        request,
+        pk,
+        lambda r: surveys.survey_approve(report=r, acting_user=request.user),
+        "已审核通过，看板数据将随之更新。",
+    )
+
+
+@login_required
+@require_POST
+def survey_return(request, pk):
+    form = ReturnForm(request.POST)
+    reason = form.data.get("reason", "")
+    return _action(
+        request,
+        pk,
+        lambda r: surveys.survey_return(report=r, acting_user=request.user, reason=reason),
+        "已退回区县修改。",
+    )
+
+
+@login_required
+@require_POST
+def survey_lock(request, pk):
+    return _action(request, pk, lambda r: surveys.survey_lock(report=r, acting_user=request.user), "报表已锁定。")

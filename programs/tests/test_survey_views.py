@@ -1,0 +1,118 @@
+"""Survey pages: entry with errors beside fields, jump confirmation, review buttons, scope (404)."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from programs.choices import SurveyStatus
+from programs.models import Programme, SurveyReport
+
+D = dt.date
+
+
+@pytest.fixture
+def programme(db):
+    return Programme.objects.create(
+        code="T-2021",
+        name="测试项目",
+        region_id="130000",
+        start_date=D(2021, 1, 21),
+        end_date=D(2021, 3, 31),
+        holiday_start=D(2021, 2, 11),
+        holiday_end=D(2021, 2, 17),
+        registration_deadline=D(2021, 2, 28),
+    )
+
+
+def form_data(programme, as_of="2021-01-29", **changes):
+    data = {
+        "programme": programme.pk,
+        "as_of": as_of,
+        "enterprises_surveyed": 100,
+        "outside_workers": 500,
+        "outside_other_province": 100,
+        "outside_other_city": 200,
+        "outside_other_county": 100,
+        "staying": 300,
+        "staying_on_duty": 50,
+        "staying_local": 100,
+        "staying_nonlocal": 200,
+        "poverty_staying": 3,
+        "enterprises_with_benefits": 5,
+        "benefits_amount": "8000.00",
+    }
+    data.update(changes)
+    return data
+
+
+def test_officer_enters_submits_and_city_approves(client, programme, officer_luquan, city_shijiazhuang):
+    client.force_login(officer_luquan)
+    assert client.get(reverse("programs:survey_create")).status_code == 200
+    r = client.post(reverse("programs:survey_create"), form_data(programme))
+    report = SurveyReport.objects.get()
+    assert r.status_code == 302 and r["Location"] == reverse("programs:survey_detail", args=[report.pk])
+    page = client.get(r["Location"]).content.decode()
+    assert "提交市级审核" in page and "审核通过" not in page
+    client.post(reverse("programs:survey_submit", args=[report.pk]))
+    report.refresh_from_db()
+    assert report.status == SurveyStatus.SUBMITTED
+
+    client.force_login(city_shijiazhuang)
+    page = client.get(reverse("programs:survey_detail", args=[report.pk])).content.decode()
+    assert "审核通过" in page and "退回区县修改" in page
+    client.post(reverse("programs:survey_return", args=[report.pk]), {"reason": ""})
+    report.refresh_from_db()
+    assert report.status == SurveyStatus.SUBMITTED  # no reason, not returned
+    client.post(reverse("programs:survey_approve", args=[report.pk]))
+    report.refresh_from_db()
+    assert report.status == SurveyStatus.APPROVED
+    listing = client.get(reverse("programs:survey_list"), {"programme": "T-2021"}).content.decode()
+    assert "鹿泉区" in listing and "市级已审核" in listing
+
+
+def test_errors_are_shown_beside_the_fields(client, programme, officer_luquan):
+    client.force_login(officer_luquan)
+    r = client.post(reverse("programs:survey_create"), form_data(programme, staying_nonlocal=250, as_of="2021-05-01"))
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "分项之和不能大于总数" in html
+    assert "不在项目期间" in html
+    r = client.post(reverse("programs:survey_create"), form_data(programme, staying=-3))
+    assert "不能为负数" in r.content.decode()
+    assert not SurveyReport.objects.exists()
+
+
+def test_a_jump_asks_for_confirmation_then_saves(client, programme, officer_luquan):
+    client.force_login(officer_luquan)
+    client.post(reverse("programs:survey_create"), form_data(programme))
+    r = client.post(
+        reverse("programs:survey_create"), form_data(programme, as_of="2021-02-05", enterprises_surveyed=1000)
+    )
+    html = r.content.decode()
+    assert r.status_code == 200 and "确认数据无误" in html and "变化超过" in html
+    assert SurveyReport.objects.count() == 1
+    r = client.post(
+        reverse("programs:survey_create"),
+        form_data(programme, as_of="2021-02-05", enterprises_surveyed=1000, confirm_jump="on"),
+    )
+    assert r.status_code == 302
+    assert SurveyReport.objects.filter(as_of=D(2021, 2, 5), jump_confirmed=True).exists()
+
+
+def test_scope_other_district_and_city_get_404(client, programme, officer_cangzhou, city_cangzhou, agent_gree):
+    report = SurveyReport.objects.create(programme=programme, district_id="130110", as_of=D(2021, 1, 29))
+    for user in (officer_cangzhou, city_cangzhou, agent_gree):
+        client.force_login(user)
+        assert client.get(reverse("programs:survey_detail", args=[report.pk])).status_code == 404
+        assert client.post(reverse("programs:survey_approve", args=[report.pk])).status_code == 404
+    client.force_login(city_cangzhou)
+    assert "鹿泉区" not in client.get(reverse("programs:survey_list")).content.decode()
+    assert client.get(reverse("programs:survey_create")).status_code == 404
+
+
+def test_list_shows_the_overdue_districts_to_the_city(client, programme, city_shijiazhuang):
+    SurveyReport.objects.create(programme=programme, district_id="130110", as_of=D(2021, 3, 26), status="approved")
+    client.force_login(city_shijiazhuang)
+    html = client.get(reverse("programs:survey_list")).content.decode()
+    assert "逾期未报" in html and "鹿泉区" in html and "未填报" in html
