@@ -238,12 +238,14 @@ def test_api_scope_agent_of_another_employer_gets_404(client, agent_other, emplo
 
 
 def test_api_officer_scope_is_the_subtree(client, officer_cangzhou, officer_luquan, employer, programme):
-    data = lambda: {
-        "file": _upload("w.csv", _csv_bytes([worker_row(1)])),
-        "kind": "workers",
-        "employer": employer.pk,
-        "programme": programme.code,
-    }  # noqa: E731
+    def data():
+        return {
+            "file": _upload("w.csv", _csv_bytes([worker_row(1)])),
+            "kind": "workers",
+            "employer": employer.pk,
+            "programme": programme.code,
+        }
+
     client.force_login(officer_cangzhou)
     assert client.post("/api/v1/imports/", data()).status_code == 404
     client.force_login(officer_luquan)
