@@ -307,3 +307,28 @@ class RuleRollup(models.Model):
 
     def __str__(self):
         return f"{self.programme_id}·{self.region_id}·{self.rule_key}"
+
+
+class EntitlementComputeState(models.Model):
+    """When a district's entitlements were last computed, and from what (helper B).
+
+    `fingerprint` digests the district's registrations and their employers, the
+    applicable active rules, and for a budget-capped rule every district it spans. A
+    run finding the same fingerprint skips the district: nothing it reads has changed,
+    so nothing it would write could. Written in the district's own transaction.
+    """
+
+    programme = models.ForeignKey(Programme, models.CASCADE, related_name="+")
+    district = models.ForeignKey(Region, models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=64)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "补贴计算状态"
+        verbose_name_plural = "补贴计算状态"
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "district"], name="entitlement_state_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.programme_id}·{self.district_id}"

@@ -19,14 +19,21 @@ from programs.models import Programme
 from regions.models import Region
 
 
-def compute_start(*, programme: Programme, district: Region | None = None, acting_user=None) -> Job:
+def compute_start(
+    *, programme: Programme, district: Region | None = None, acting_user=None, force: bool = False
+) -> Job:
     """A compute Job for `programme` (or one district), queued after commit.
 
     While a compute job of the same programme and district is queued or running, that
     job is returned instead of a second one: pressing the button twice, an import
     finishing during the nightly run, … all end up in one run.
     """
-    params = {"programme_id": programme.pk, "programme": programme.code, "district": district.code if district else None}
+    params = {
+        "programme_id": programme.pk,
+        "programme": programme.code,
+        "district": district.code if district else None,
+        "force": force,
+    }
     with transaction.atomic():
         # Serialize the check-then-create per programme (a row lock on the programme).
         Programme.objects.select_for_update().filter(pk=programme.pk).first()
@@ -56,10 +63,16 @@ def compute_entitlements_task(job_id: int) -> None:
         def on_district(done: int, total: int, code: str) -> None:
             if progress.job.progress_total != total:
                 progress.set_total(total)
-            progress.advance(done, message=f"已完成 {done}/{total} 个区县（{names.get(code, code)}）", force=done == total)
+            progress.advance(
+                done, message=f"已完成 {done}/{total} 个区县（{names.get(code, code)}）", force=done == total
+            )
 
         result = entitlements_compute(
-            programme=programme, district=district, acting_user=job.requested_by, progress=on_district
+            programme=programme,
+            district=district,
+            acting_user=job.requested_by,
+            progress=on_district,
+            force=bool(job.params.get("force")),
         )
         totals = result.totals()
         return {
@@ -69,6 +82,7 @@ def compute_entitlements_task(job_id: int) -> None:
             "written": result.written,
             "withdrawn": result.withdrawn,
             "flagged": result.flagged,
+            "skipped": sum(1 for d in result.districts.values() if d.get("skipped")),
             "districts": result.districts,
             "count": totals["count"],
             "amount": format_yuan(totals["amount"]),
@@ -82,7 +96,8 @@ def compute_entitlements_task(job_id: int) -> None:
 def recompute_nightly_task() -> list[int]:
     """Beat, every night: recompute every active programme (catches anything a missed
     signal or a manual database fix left behind)."""
-    return [compute_start(programme=p).pk for p in Programme.objects.filter(status=ProgrammeStatus.ACTIVE)]
+    active = Programme.objects.filter(status=ProgrammeStatus.ACTIVE)
+    return [compute_start(programme=p, force=True).pk for p in active]
 
 
 def enqueue_recompute(programme_id: int, district_code: str | None = None) -> Job | None:
