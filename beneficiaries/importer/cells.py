@@ -55,6 +55,8 @@ def identifier(value, label: str) -> str:
 
     An int cell is exact; a float cell is exact only below 2**53 (15-digit old ID
     numbers, phones); above that the digits are already gone, so it is rejected."""
+    if type(value) is str and value.isalnum() and value.isascii():
+        return value  # the common case: digits (and an X) typed as text
     if value is None or value == "":
         return ""
     if isinstance(value, bool):
@@ -125,6 +127,10 @@ def _parse_date_text(s: str, label: str) -> dt.date:
 
 def int_value(value, label: str, *, default: int = 0, low: int = 0, high: int = 10**6, unit: str = "") -> int:
     """A whole number (a float cell must be whole; "7天" and "3年" are accepted)."""
+    if type(value) is str and value.isdigit() and value.isascii():
+        n = int(value)  # the common case
+        if low <= n <= high:
+            return n
     if value is None or value == "":
         return default
     if isinstance(value, bool):
@@ -151,35 +157,27 @@ def int_value(value, label: str, *, default: int = 0, low: int = 0, high: int = 
     return n
 
 
+_PLAIN_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff·A-Za-z0-9]{2,50}")
 _DOTS = str.maketrans({c: "·" for c in "•・‧∙⋅･●．."})
 
 
-def _is_name_char(c: str) -> bool:
-    o = ord(c)
-    return (
-        0x4E00 <= o <= 0x9FFF  # CJK unified ideographs
-        or 0x3400 <= o <= 0x4DBF  # extension A
-        or 0x20000 <= o <= 0x323AF  # extensions B–H (e.g. 𠮷)
-        or 0xF900 <= o <= 0xFAFF
-        or c in "·〇 "
-        or ("A" <= c <= "Z")
-        or ("a" <= c <= "z")
-    )
-
-
 def person_name(value) -> str:
-    """A person's name: Chinese characters (a "·" between the parts of a minority or
-    foreign name), or Latin letters for a foreigner. Spaces inside a Chinese name go."""
+    """A person's name as typed, cleaned: full-width folded, the dot variants of minority
+    and foreign names made "·", spaces inside a Chinese name removed. Any printable text
+    is kept (and always shown escaped); control characters and the replacement
+    character of a mis-decoded file are refused."""
+    if type(value) is str and _PLAIN_NAME.fullmatch(value):
+        return value  # the common case: Chinese characters only (NFKC leaves them as they are)
     s = text(value).translate(_DOTS)
     if not s:
         raise CellError("姓名不能为空")
-    if any("\u3400" <= c for c in s if c != "·"):
+    if any(c >= "\u3400" for c in s if c != "·"):
         s = s.replace(" ", "")
     s = s.strip("·")
-    bad = sorted({c for c in s if not _is_name_char(c)})
-    if bad:
-        shown = "".join(bad[:5])
-        raise CellError(f"姓名“{s[:30]}”含有无效字符“{shown}”：请只填写汉字（少数民族姓名各部分之间用“·”）")
+    if any(ord(c) < 32 or c == "\ufffd" for c in s):
+        raise CellError(
+            f"姓名“{s[:30]}”含有无法识别的字符（文件编码可能有误）：请用 Excel 另存为 .xlsx 或 UTF-8 CSV 后重新上传"
+        )
     if len(s) < 2:
         raise CellError(f"姓名“{s}”过短，请填写完整姓名")
     if len(s) > 50:
@@ -187,8 +185,23 @@ def person_name(value) -> str:
     return s
 
 
+_plain: dict[tuple, str] = {}
+
+
 def plain_text(value, label: str, *, max_length: int, required: bool = False) -> str:
     """Free text (bank name, employer name …): control characters refused, length checked."""
+    key = (value, label, max_length, required) if type(value) is str and len(value) < 40 else None
+    if key is not None:
+        hit = _plain.get(key)
+        if hit is not None:
+            return hit
+    s = _plain_text(value, label, max_length=max_length, required=required)
+    if key is not None and len(_plain) < 5000:
+        _plain[key] = s
+    return s
+
+
+def _plain_text(value, label: str, *, max_length: int, required: bool) -> str:
     s = text(value)
     if not s:
         if required:

@@ -166,9 +166,11 @@ def workers_import(
     job=None,
     progress=None,
     max_rows: int | None = None,
+    max_bytes: int | None = None,
     engine: str | None = None,
     workdir: Path | None = None,
     keep_errors: int = 500,
+    pipeline: bool = True,
 ) -> ImportResult:
     """Validate the file and, unless `dry_run`, import its workers for `employer`.
 
@@ -187,7 +189,9 @@ def workers_import(
     workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
     workdir.mkdir(parents=True, exist_ok=True)
 
-    table = open_table(Path(path), filename=filename, score=header_scorer(WORKER_COLUMNS), row_limit=max_rows)
+    table = open_table(
+        Path(path), filename=filename, score=header_scorer(WORKER_COLUMNS), row_limit=max_rows, size_limit=max_bytes
+    )
     positions = map_headers(WORKER_COLUMNS, table.headers)
     result = ImportResult(
         kind="workers",
@@ -204,25 +208,32 @@ def workers_import(
     result.outcomes = outcomes
     progress.set_total(table.estimated_rows)
     clean_path = workdir / "clean.tsv"
+    engine = engine or ("copy" if connection.vendor == "postgresql" else "orm")
+    if engine == "copy" and not dry_run and not connection.in_atomic_block and pipeline:
+        engine = "copy+pipeline"
+    result.engine = engine
+    common = dict(employer=employer, programme=programme, job=job, valid_only=valid_only, result=result)
     try:
-        with open(clean_path, "w", encoding="utf-8") as clean:
-            _validate(
-                table, positions, programme=programme, outcomes=outcomes, out=clean, progress=progress, result=result
-            )
-        outcomes.close()
-        progress.advance(outcomes.total, message="数据已校验，正在写入数据库…", force=True)
-        engine = engine or ("copy" if connection.vendor == "postgresql" else "orm")
-        result.engine = engine
-        apply = _apply_copy if engine == "copy" else _apply_orm
-        apply(
-            clean_path,
-            employer=employer,
-            programme=programme,
-            job=job,
-            dry_run=dry_run,
-            valid_only=valid_only,
-            result=result,
-        )
+        if engine == "copy+pipeline":
+            _run_pipeline(table, positions, progress=progress, **common)
+        else:
+            with open(clean_path, "w", encoding="utf-8") as clean:
+                _validate(
+                    table,
+                    positions,
+                    programme=programme,
+                    outcomes=outcomes,
+                    out=clean,
+                    progress=progress,
+                    result=result,
+                )
+            outcomes.close()
+            progress.advance(outcomes.total, message="数据已校验，正在写入数据库…", force=True)
+            apply = _apply_copy if engine == "copy" else _apply_orm
+            apply(clean_path, dry_run=dry_run, **common)
+        if not dry_run and not result.written:  # nothing was written: nothing was created
+            result.created = result.conflicts = result.unchanged = result.persons_created = 0
+            result.conflict_rows = []
         result.total, result.accepted, result.rejected = outcomes.total, outcomes.accepted, outcomes.rejected
         result.errors = outcomes.summary_errors()
         if result.written:
@@ -408,105 +419,280 @@ def _read_clean(path: Path):
 # Serialises imports into one programme: the conflict check ("is this person active
 # with another employer?") and the insert must not interleave with another import's.
 LOCK_NAMESPACE = 20210121
+# (The SQL below interpolates only table names from model meta; every value is a parameter.)
 
 
-def _apply_copy(clean_path: Path, *, employer, programme, job, dry_run, valid_only, result: ImportResult) -> None:
-    person_t = Person._meta.db_table
-    reg_t = Registration._meta.db_table
-    outcomes = result.outcomes
-    with transaction.atomic(), connection.cursor() as cur:
-        if not dry_run:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, programme.pk])
+class _Stage:
+    """The TEMP staging table and the set-based statements that move it into place."""
+
+    def __init__(self, cur, *, employer, programme, job):
+        self.cur = cur
+        self.person_t = Person._meta.db_table
+        self.reg_t = Registration._meta.db_table
+        self.params = {
+            "programme": programme.pk,
+            "employer": employer.pk,
+            "district": employer.district_id,
+            "note": CONFLICT_NOTE,
+            "source": Source.IMPORT,
+            "job": job.pk if job is not None else None,
+        }
+        self.other_active = (
+            f"EXISTS (SELECT 1 FROM {self.reg_t} o WHERE o.person_id = p.id AND o.programme_id = %(programme)s"  # noqa: S608
+            " AND o.employer_id <> %(employer)s AND o.status IN ('active', 'conflict'))"
+        )
+
+    def create(self) -> None:
         # ON COMMIT DROP does not fire inside an outer transaction (tests, a caller's
-        # atomic block): drop a leftover explicitly; the end of this block drops it too.
-        cur.execute("DROP TABLE IF EXISTS pg_temp.import_stage")
-        cur.execute(
+        # atomic block): drop a leftover explicitly; drop() at the end does too.
+        self.cur.execute("DROP TABLE IF EXISTS pg_temp.import_stage")
+        self.cur.execute(
             "CREATE TEMP TABLE import_stage ("
             " row_no integer PRIMARY KEY, id_hash text, id_cipher text, id_masked text, name text, sex text,"
             " birth_date date, hukou_code_raw text, hukou_code text, phone text, start_date date, end_date date,"
             " duty_days integer, seniority_years integer, category text, bank_name text, account_cipher text,"
             " account_masked text) ON COMMIT DROP"
         )
-        with open(clean_path, encoding="utf-8") as f:
-            cur.cursor.copy_expert(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN", f)
-        cur.execute("ANALYZE import_stage")
-        # A known ID number under another name: most likely a typo in one of the two.
-        cur.execute(
-            f"DELETE FROM import_stage s USING {person_t} p WHERE p.id_hash = s.id_hash AND p.name <> s.name"  # noqa: S608 (table names from model meta, values as parameters)
+
+    def load(self, fileobj) -> None:
+        self.cur.cursor.copy_expert(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN", fileobj)
+
+    def reject_mismatches(self) -> list[int]:
+        """Remove (and return) rows whose ID number is known under another name: most
+        likely a typo in one of the two."""
+        self.cur.execute(
+            f"DELETE FROM import_stage s USING {self.person_t} p WHERE p.id_hash = s.id_hash AND p.name <> s.name"  # noqa: S608
             " RETURNING s.row_no"
         )
-        for (row_no,) in sorted(cur.fetchall()):
-            outcomes.reject_late(row_no, [("姓名", NAME_MISMATCH)])
-        write = not dry_run and (valid_only or outcomes.rejected == 0)
-        params = {"programme": programme.pk, "employer": employer.pk}
-        other_active = (
-            f"EXISTS (SELECT 1 FROM {reg_t} o WHERE o.person_id = p.id AND o.programme_id = %(programme)s"  # noqa: S608 (table names from model meta, values as parameters)
-            " AND o.employer_id <> %(employer)s AND o.status IN ('active', 'conflict'))"
+        return sorted(r[0] for r in self.cur.fetchall())
+
+    def predict(self) -> tuple[int, int, int, int]:
+        """(staged, new persons, already registered here, would be conflicts) — no writes."""
+        self.cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE p.id IS NULL), count(r.id),"  # noqa: S608
+            f" count(*) FILTER (WHERE r.id IS NULL AND p.id IS NOT NULL AND {self.other_active})"
+            f" FROM import_stage s LEFT JOIN {self.person_t} p ON p.id_hash = s.id_hash"
+            f" LEFT JOIN {self.reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
+            " AND r.employer_id = %(employer)s",
+            self.params,
         )
-        if not write:
-            cur.execute(
-                "SELECT count(*), count(*) FILTER (WHERE p.id IS NULL), count(r.id),"  # noqa: S608 (table names from model meta, values as parameters)
-                f" count(*) FILTER (WHERE r.id IS NULL AND p.id IS NOT NULL AND {other_active})"
-                f" FROM import_stage s LEFT JOIN {person_t} p ON p.id_hash = s.id_hash"
-                f" LEFT JOIN {reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
-                " AND r.employer_id = %(employer)s",
-                params,
-            )
-            staged, new_persons, unchanged, conflicts = cur.fetchone()
-            result.persons_created, result.unchanged, result.conflicts = new_persons, unchanged, conflicts
-            result.created = staged - unchanged
-            cur.execute(
-                f"SELECT s.row_no FROM import_stage s JOIN {person_t} p ON p.id_hash = s.id_hash"  # noqa: S608 (table names from model meta, values as parameters)
-                f" LEFT JOIN {reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
-                " AND r.employer_id = %(employer)s"
-                f" WHERE r.status = 'conflict' OR (r.id IS NULL AND {other_active}) ORDER BY s.row_no LIMIT 100",
-                params,
-            )
-            result.conflict_rows = [r[0] for r in cur.fetchall()]
-            cur.execute("DROP TABLE import_stage")
-            return
+        return self.cur.fetchone()
+
+    def predicted_conflict_rows(self, limit: int) -> list[int]:
+        self.cur.execute(
+            f"SELECT s.row_no FROM import_stage s JOIN {self.person_t} p ON p.id_hash = s.id_hash"  # noqa: S608
+            f" LEFT JOIN {self.reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
+            " AND r.employer_id = %(employer)s"
+            f" WHERE r.status = 'conflict' OR (r.id IS NULL AND {self.other_active}) ORDER BY s.row_no LIMIT {int(limit)}",
+            self.params,
+        )
+        return [r[0] for r in self.cur.fetchall()]
+
+    def insert(self) -> tuple[int, int, int, int]:
+        """Persons by blind index, then registrations (conflict when the person is active
+        with another employer). Returns (staged, persons created, created, conflicts)."""
+        cur = self.cur
         cur.execute("SELECT count(*) FROM import_stage")
         staged = cur.fetchone()[0]
         cur.execute(
-            f"INSERT INTO {person_t} (id_hash, id_cipher, id_masked, name, sex, birth_date, hukou_code_raw,"  # noqa: S608 (table names from model meta, values as parameters)
+            f"INSERT INTO {self.person_t} (id_hash, id_cipher, id_masked, name, sex, birth_date, hukou_code_raw,"  # noqa: S608
             " hukou_code, phone, created_at)"
             " SELECT id_hash, id_cipher, id_masked, name, sex, birth_date, hukou_code_raw, hukou_code, phone, now()"
             " FROM import_stage ORDER BY id_hash ON CONFLICT (id_hash) DO NOTHING"
         )
-        result.persons_created = cur.rowcount
+        persons = cur.rowcount
         cur.execute(
-            f"WITH ins AS (INSERT INTO {reg_t} (person_id, programme_id, employer_id, district_id, start_date,"  # noqa: S608 (table names from model meta, values as parameters)
+            f"WITH ins AS (INSERT INTO {self.reg_t} (person_id, programme_id, employer_id, district_id, start_date,"  # noqa: S608
             " end_date, duty_days, seniority_years, category, bank_name, account_cipher, account_masked, status,"
             " status_note, source, import_job_id, created_at, updated_at)"
             " SELECT p.id, %(programme)s, %(employer)s, %(district)s, s.start_date, s.end_date, s.duty_days,"
             " s.seniority_years, s.category, s.bank_name, s.account_cipher, s.account_masked,"
-            f" CASE WHEN {other_active} THEN 'conflict' ELSE 'active' END,"
-            f" CASE WHEN {other_active} THEN %(note)s ELSE '' END,"
+            f" CASE WHEN {self.other_active} THEN 'conflict' ELSE 'active' END,"
+            f" CASE WHEN {self.other_active} THEN %(note)s ELSE '' END,"
             " %(source)s, %(job)s, now(), now()"
-            f" FROM import_stage s JOIN {person_t} p ON p.id_hash = s.id_hash ORDER BY p.id"
+            f" FROM import_stage s JOIN {self.person_t} p ON p.id_hash = s.id_hash ORDER BY p.id"
             " ON CONFLICT (person_id, programme_id, employer_id) DO NOTHING RETURNING status)"
             " SELECT status, count(*) FROM ins GROUP BY status",
-            {
-                **params,
-                "district": employer.district_id,
-                "note": CONFLICT_NOTE,
-                "source": Source.IMPORT,
-                "job": job.pk if job is not None else None,
-            },
+            self.params,
         )
         by_status = dict(cur.fetchall())
-        result.conflicts = by_status.get(RegistrationStatus.CONFLICT, 0)
-        result.created = sum(by_status.values())
-        result.unchanged = staged - result.created
-        cur.execute(
-            f"SELECT s.row_no FROM import_stage s JOIN {person_t} p ON p.id_hash = s.id_hash"  # noqa: S608 (table names from model meta, values as parameters)
-            f" JOIN {reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
-            " AND r.employer_id = %(employer)s WHERE r.status = 'conflict' ORDER BY s.row_no LIMIT 100",
-            params,
+        return staged, persons, sum(by_status.values()), by_status.get(RegistrationStatus.CONFLICT, 0)
+
+    def conflict_rows(self, limit: int) -> list[int]:
+        self.cur.execute(
+            f"SELECT s.row_no FROM import_stage s JOIN {self.person_t} p ON p.id_hash = s.id_hash"  # noqa: S608
+            f" JOIN {self.reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
+            f" AND r.employer_id = %(employer)s WHERE r.status = 'conflict' ORDER BY s.row_no LIMIT {int(limit)}",
+            self.params,
         )
-        result.conflict_rows = [r[0] for r in cur.fetchall()]
-        cur.execute("DROP TABLE import_stage")
+        return [r[0] for r in self.cur.fetchall()]
+
+    def truncate(self) -> None:
+        self.cur.execute("TRUNCATE import_stage")
+
+    def drop(self) -> None:
+        self.cur.execute("DROP TABLE import_stage")
+
+
+def _apply_copy(clean_path: Path, *, employer, programme, job, dry_run, valid_only, result: ImportResult) -> None:
+    """Phase B in one go, after phase A wrote every clean row to `clean_path`."""
+    outcomes = result.outcomes
+    with transaction.atomic(), connection.cursor() as cur:
+        if not dry_run:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, programme.pk])
+        stage = _Stage(cur, employer=employer, programme=programme, job=job)
+        stage.create()
+        with open(clean_path, encoding="utf-8") as f:
+            stage.load(f)
+        cur.execute("ANALYZE import_stage")
+        for row_no in stage.reject_mismatches():
+            outcomes.reject_late(row_no, [("姓名", NAME_MISMATCH)])
+        if dry_run or not (valid_only or outcomes.rejected == 0):
+            staged, new_persons, unchanged, conflicts = stage.predict()
+            result.persons_created, result.unchanged, result.conflicts = new_persons, unchanged, conflicts
+            result.created = staged - unchanged
+            result.conflict_rows = stage.predicted_conflict_rows(100)
+            stage.drop()
+            return
+        staged, result.persons_created, result.created, result.conflicts = stage.insert()
+        result.unchanged = staged - result.created
+        result.conflict_rows = stage.conflict_rows(100)
+        stage.drop()
         result.written = True
+
+
+class _Pipeline:
+    """Phase B overlapped with phase A: a writer thread (its own database connection
+    and transaction) stages and inserts chunks of clean rows while the main thread
+    validates the next ones, so that Python and PostgreSQL use both cores.
+
+    Everything is written in the writer's one transaction, and rolled back at the end
+    when a rejected row means nothing may be written: the result is the one of
+    `_apply_copy`. Used only when the caller holds no transaction (a Celery job, the
+    CLI): a thread's connection could not see the caller's uncommitted rows.
+    """
+
+    CHUNK = 10_000
+
+    def __init__(self, *, employer, programme, job, valid_only: bool):
+        import queue
+        import threading
+
+        self.employer, self.programme, self.job, self.valid_only = employer, programme, job, valid_only
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.lines: list[str] = []
+        self.late: list[int] = []
+        self.error: BaseException | None = None
+        self.stop_inserting = False  # set when a rejected row already means a rollback
+        self.counts = [0, 0, 0, 0]  # staged, persons, created, conflicts
+        self.conflict_rows: list[int] = []
+        self.written = False
+        self.outcomes = None
+        self.thread = threading.Thread(target=self._run, name="import-writer", daemon=True)
+        self.thread.start()
+
+    # main thread ------------------------------------------------------------------
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+        if len(self.lines) >= self.CHUNK:
+            if not self.valid_only and self.outcomes.rejected:
+                self.stop_inserting = True  # the end will roll back: stage only (for the name check)
+            self._put("".join(self.lines))
+            self.lines = []
+
+    def _put(self, item) -> None:
+        import queue
+
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if not self.thread.is_alive():
+                    raise RuntimeError("import writer stopped") from self.error
+
+    def finish(self, *, rejected_so_far: int) -> None:
+        """Send the last chunk and the verdict inputs; wait for the writer."""
+        if self.lines:
+            self._put("".join(self.lines))
+            self.lines = []
+        self._put(("end", rejected_so_far))
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abort(self) -> None:
+        if self.thread.is_alive():
+            self.error = self.error or RuntimeError("aborted")
+            try:
+                self.queue.put_nowait(("abort", 0))
+            except Exception:  # noqa: S110 (the writer also stops on self.error)
+                pass
+            self.thread.join(timeout=30)
+
+    # writer thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        import io
+
+        from django.db import connection as conn
+
+        try:
+            with transaction.atomic(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, self.programme.pk])
+                stage = _Stage(cur, employer=self.employer, programme=self.programme, job=self.job)
+                stage.create()
+                while True:
+                    item = self.queue.get()
+                    if isinstance(item, tuple):
+                        kind, rejected = item
+                        if kind == "abort":
+                            raise _Rollback
+                        break
+                    if self.error is not None:
+                        raise _Rollback
+                    stage.load(io.StringIO(item))
+                    self.late.extend(stage.reject_mismatches())
+                    if self.late and not self.valid_only:
+                        self.stop_inserting = True
+                    if not self.stop_inserting:
+                        staged, persons, created, conflicts = stage.insert()
+                        for i, v in enumerate((staged, persons, created, conflicts)):
+                            self.counts[i] += v
+                        if len(self.conflict_rows) < 100:
+                            self.conflict_rows += stage.conflict_rows(100 - len(self.conflict_rows))
+                    stage.truncate()
+                if self.stop_inserting or not (self.valid_only or rejected + len(self.late) == 0):
+                    raise _Rollback
+                stage.drop()
+                self.written = True
+        except _Rollback:
+            pass
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+        finally:
+            conn.close()
+
+
+def _run_pipeline(table, positions, *, employer, programme, job, valid_only, progress, result: ImportResult) -> None:
+    outcomes = result.outcomes
+    pipe = _Pipeline(employer=employer, programme=programme, job=job, valid_only=valid_only)
+    pipe.outcomes = outcomes
+    try:
+        _validate(table, positions, programme=programme, outcomes=outcomes, out=pipe, progress=progress, result=result)
+        outcomes.close()
+        progress.advance(outcomes.total, message="数据已校验，正在完成写入…", force=True)
+        pipe.finish(rejected_so_far=outcomes.rejected)
+    except BaseException:
+        pipe.abort()
+        raise
+    for row_no in pipe.late:
+        outcomes.reject_late(row_no, [("姓名", NAME_MISMATCH)])
+    staged, result.persons_created, result.created, result.conflicts = pipe.counts
+    result.unchanged = staged - result.created
+    result.conflict_rows = pipe.conflict_rows[:100]
+    result.written = pipe.written
 
 
 # -- phase B anywhere else (SQLite for `make run`): the ORM in batches ----------------------

@@ -82,6 +82,7 @@ def test_upload_preview_confirm_done_through_the_pages(
     client.force_login(agent_gree)
     rows = [worker_row(i) for i in range(6)]
     rows[2]["姓名"] = "<b>王</b>"
+    rows[3]["银行账号"] = "12"
     rows[4]["手机号"] = "123"
     response = client.post(
         reverse("beneficiaries:import_workers"),
@@ -90,7 +91,7 @@ def test_upload_preview_confirm_done_through_the_pages(
     assert response.status_code == 302
     preview_url = response["Location"]
     page = client.get(preview_url).content.decode()
-    assert "第 4 行" in page and "第 6 行" in page and "仅导入无误的行" in page
+    assert "第 5 行" in page and "第 6 行" in page and "仅导入无误的行" in page
     assert "&lt;b&gt;王&lt;/b&gt;" in page and "<b>王</b>" not in page  # shown as text
     assert Registration.objects.count() == 0  # the preview writes nothing
     token = preview_url.rstrip("/").split("/")[-1]
@@ -105,7 +106,8 @@ def test_upload_preview_confirm_done_through_the_pages(
     report = client.get(reverse("beneficiaries:import_report", args=[token, "import", "xlsx"]))
     ws = openpyxl.load_workbook(io.BytesIO(b"".join(report.streaming_content))).active
     assert [c.value for c in ws[1]] == [*WORKER_HEADERS, "错误原因"]
-    assert [ws.cell(r, 1).value for r in (2, 3)] == ["<b>王</b>", rows[4]["姓名"]]
+    assert [ws.cell(r, 1).value for r in (2, 3)] == [rows[3]["姓名"], rows[4]["姓名"]]
+    assert Registration.objects.filter(person__name="<b>王</b>").exists()
     # a second confirm does not start a second job
     client.post(reverse("beneficiaries:import_confirm", args=[token]), {"valid_only": "1"})
     assert Job.objects.filter(kind="import_workers").count() == 1

@@ -153,11 +153,11 @@ def test_xml_entity_tricks_are_harmless(tmp_path, target, dtd, ref):
         assert all("root:" not in str(e) for e in result.errors)
 
 
-def test_names_with_html_are_rejected_and_quoted_as_text(tmp_path, target):
-    rows = [worker_row(1, 姓名="<script>alert(1)</script>")]
-    result = run(write_csv(tmp_path / "w.csv", rows), target)
-    (error,) = result.errors[0]["errors"]
-    assert error["column"] == "姓名" and "<script>" in error["message"]  # plain text; templates escape it
+def test_names_with_html_are_kept_as_text(tmp_path, target):
+    rows = [worker_row(1, 姓名="<script>alert(1)</script>"), worker_row(2, 姓名="王\x07五")]
+    result = run(write_csv(tmp_path / "w.csv", rows), target, valid_only=True)
+    assert Person.objects.get().name == "<script>alert(1)</script>"  # stored as typed; every page escapes it
+    assert result.errors[0]["row"] == 3 and "无法识别的字符" in result.errors[0]["errors"][0]["message"]
 
 
 FORMULAS = {

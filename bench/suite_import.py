@@ -1,0 +1,270 @@
+"""The workers' import end to end (parse, validate, encrypt, dedupe, write), beside raw
+COPY of the same rows and beside django-import-export's stock ModelResource.
+
+* a 100,000-row CSV (min(BENCH_N, 100,000)) in the template's layout, imported into
+  an empty database: target ≥ 25,000 rows/s; then the same file again (nothing changes);
+* the same rows as .xlsx: target ≥ 15,000 rows/s;
+* raw COPY of the same rows into a scratch table without indexes (the floor);
+* the stock ModelResource.import_data of 10,000 clean person rows (min(BENCH_N, 10,000)):
+  our CSV path must be ≥ 40× faster;
+* peak memory of a BENCH_N-row CSV (1,000,000 by default) imported in a fresh process
+  (`python -m bench.suite_import --memory FILE`): target < 400 MB.
+"""
+
+import csv
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from bench.core import Figure
+
+SUITE = "import"
+MAIN_ROWS = 100_000
+STOCK_ROWS = 10_000
+PROGRAMME = "BENCH-2021"
+
+
+def _setup():
+    from beneficiaries.models import Employer
+    from beneficiaries.uscc import make_uscc
+    from programs.models import Programme
+
+    programme, _ = Programme.objects.get_or_create(
+        code=PROGRAMME,
+        defaults=dict(
+            name="基准测试项目",
+            region_id="130000",
+            start_date=date(2021, 1, 21),
+            end_date=date(2021, 3, 31),
+            holiday_start=date(2021, 2, 11),
+            holiday_end=date(2021, 2, 17),
+            registration_deadline=date(2021, 2, 28),
+        ),
+    )
+    code = make_uscc("91", "130110", "20210121")
+    employer, _ = Employer.objects.get_or_create(
+        credit_code=code,
+        defaults=dict(name="基准测试企业", ownership="private", district_id="130110", status="verified"),
+    )
+    return programme, employer
+
+
+def _truncate(cursor) -> None:
+    cursor.execute("TRUNCATE beneficiaries_registration, beneficiaries_person RESTART IDENTITY CASCADE")
+    cursor.execute("ANALYZE beneficiaries_person")
+    cursor.execute("ANALYZE beneficiaries_registration")
+
+
+def _csv_to_xlsx(src: Path, dst: Path) -> None:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(dst), {"constant_memory": True, "strings_to_numbers": False})
+    ws = wb.add_worksheet("留岗人员名单")
+    with open(src, encoding="utf-8-sig", newline="") as f:
+        for r, row in enumerate(csv.reader(f)):
+            for c, v in enumerate(row):
+                ws.write_string(r, c, v)
+    wb.close()
+
+
+def _import(path: Path, programme, employer, **kw):
+    from beneficiaries.importer.workers import workers_import
+
+    result = workers_import(path=path, employer=employer, programme=programme, max_rows=0, max_bytes=1 << 40, **kw)
+    result.cleanup()
+    return result
+
+
+def _raw_copy(ctx, path: Path) -> tuple[int, float]:
+    cur = ctx.connection.cursor()
+    cur.execute("DROP TABLE IF EXISTS bench_import_scratch")
+    cur.execute(
+        "CREATE UNLOGGED TABLE bench_import_scratch (name text, id_number text, phone text, start_date text,"
+        " end_date text, duty_days text, seniority_years text, category text, bank_name text, account text)"
+    )
+    with open(path, encoding="utf-8-sig") as f:
+        started = time.perf_counter()
+        cur.cursor.copy_expert("COPY bench_import_scratch FROM STDIN WITH (FORMAT csv, HEADER true)", f)
+        seconds = time.perf_counter() - started
+    cur.execute("SELECT count(*) FROM bench_import_scratch")
+    n = cur.fetchone()[0]
+    cur.execute("DROP TABLE bench_import_scratch")
+    return n, seconds
+
+
+def _stock_resource(ctx, path: Path, n: int) -> float:
+    """django-import-export's stock path: a ModelResource, import_data row by row."""
+    import tablib
+    from import_export import resources
+
+    from beneficiaries import pii
+    from beneficiaries.idcard import validate_id_number
+    from beneficiaries.models import Person
+
+    class PersonResource(resources.ModelResource):
+        class Meta:
+            model = Person
+            import_id_fields = ("id_hash",)
+            fields = (
+                "id_hash",
+                "id_cipher",
+                "id_masked",
+                "name",
+                "sex",
+                "birth_date",
+                "hukou_code_raw",
+                "hukou_code",
+                "phone",
+            )
+
+    data = tablib.Dataset(headers=list(PersonResource.Meta.fields))
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for i, row in enumerate(reader):
+            if i >= n:
+                break
+            info = validate_id_number(row[1])
+            data.append(
+                [
+                    pii.blind_index(info.number),
+                    pii.encrypt(info.number),
+                    pii.mask_id(info.number),
+                    row[0],
+                    info.sex,
+                    info.birth_date,
+                    info.address_code,
+                    info.current_code,
+                    row[2],
+                ]
+            )
+    _truncate(ctx.connection.cursor())
+    started = time.perf_counter()
+    result = PersonResource().import_data(data, dry_run=False, raise_errors=True)
+    seconds = time.perf_counter() - started
+    assert not result.has_errors()
+    return len(data) / seconds
+
+
+def run(ctx) -> list[Figure]:
+    from bench.generator import write_worker_csv
+
+    programme, employer = _setup()
+    cur = ctx.connection.cursor()
+    figures: list[Figure] = []
+    n = min(ctx.n, MAIN_ROWS)
+    csv_path = write_worker_csv(ctx.tmpdir / f"workers-{n}.csv", n, seed=ctx.seed)
+    xlsx_path = ctx.tmpdir / f"workers-{n}.xlsx"
+    _csv_to_xlsx(csv_path, xlsx_path)
+
+    copied, copy_seconds = _raw_copy(ctx, csv_path)
+    copy_rate = copied / copy_seconds
+    figures.append(Figure(SUITE, f"raw COPY of the same {copied:,} rows (scratch table)", copy_rate, "rows/s"))
+
+    _truncate(cur)
+    started = time.perf_counter()
+    result = _import(csv_path, programme, employer)
+    csv_seconds = time.perf_counter() - started
+    assert result.created == n and result.rejected == 0, result.message
+    csv_rate = n / csv_seconds
+    figures.append(
+        Figure(
+            SUITE,
+            f"CSV import of {n:,} rows end to end",
+            csv_rate,
+            "rows/s",
+            baseline=copy_rate,
+            baseline_name="raw COPY",
+            target="≥ 25000 rows/s",
+            ok=csv_rate >= 25_000,
+            note=f"{csv_seconds:.2f} s (parse+validate+encrypt+dedupe+write)",
+        )
+    )
+    started = time.perf_counter()
+    again = _import(csv_path, programme, employer)
+    again_seconds = time.perf_counter() - started
+    assert again.created == 0 and again.unchanged == n
+    figures.append(
+        Figure(
+            SUITE,
+            "re-import of the same CSV (changes nothing)",
+            n / again_seconds,
+            "rows/s",
+            note=f"{again_seconds:.2f} s",
+        )
+    )
+
+    _truncate(cur)
+    started = time.perf_counter()
+    result = _import(xlsx_path, programme, employer)
+    xlsx_seconds = time.perf_counter() - started
+    assert result.created == n, result.message
+    xlsx_rate = n / xlsx_seconds
+    figures.append(
+        Figure(
+            SUITE,
+            f"XLSX import of {n:,} rows end to end",
+            xlsx_rate,
+            "rows/s",
+            baseline=copy_rate,
+            baseline_name="raw COPY",
+            target="≥ 15000 rows/s",
+            ok=xlsx_rate >= 15_000,
+            note=f"{xlsx_seconds:.2f} s; file {xlsx_path.stat().st_size / 1e6:.1f} MB",
+        )
+    )
+
+    stock_n = min(ctx.n, STOCK_ROWS)
+    stock_rate = _stock_resource(ctx, csv_path, stock_n)
+    figures.append(Figure(SUITE, f"django-import-export stock ModelResource, {stock_n:,} rows", stock_rate, "rows/s"))
+    figures.append(
+        Figure(
+            SUITE,
+            "CSV import vs stock ModelResource",
+            csv_rate / stock_rate,
+            "×",
+            target="≥ 40×",
+            ok=csv_rate / stock_rate >= 40,
+            note=f"{csv_rate:,.0f} vs {stock_rate:,.0f} rows/s",
+        )
+    )
+
+    big = ctx.n
+    big_path = csv_path if big == n else write_worker_csv(ctx.tmpdir / f"workers-{big}.csv", big, seed=ctx.seed)
+    _truncate(cur)
+    from django.db import connection
+
+    connection.close()  # the child process imports into the same database
+    seconds, peak_mb = ctx.peak_memory_of(["bench.suite_import", "--memory", str(big_path)])
+    figures.append(
+        Figure(
+            SUITE,
+            f"peak memory importing a {big:,}-row CSV (own process)",
+            peak_mb,
+            "MB",
+            target="< 400 MB",
+            ok=peak_mb < 400,
+            note=f"{seconds:.1f} s including start-up ≈ {big / seconds:,.0f} rows/s",
+        )
+    )
+    _truncate(ctx.connection.cursor())
+    return figures
+
+
+def _memory_main(path: str) -> None:
+    """Child process: set up Django on the bench database and import one file."""
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.test_settings")
+    django.setup()
+    programme, employer = _setup()
+    result = _import(Path(path), programme, employer)
+    sys.stderr.write(result.message + "\n")
+    assert result.rejected == 0, result.errors[:3]
+
+
+if __name__ == "__main__" and len(sys.argv) >= 3 and sys.argv[1] == "--memory":
+    _memory_main(sys.argv[2])
