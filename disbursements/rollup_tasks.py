@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
 
-from disbursements.rollups import rollups_refresh, rollups_refresh_all
+from disbursements.rollups import rollups_refresh, rollups_refresh_all, rollups_refreshed
 from programs.surveys import survey_changed
 
 PENDING_KEY = "rollups:pending:{}"
@@ -22,12 +22,17 @@ PENDING_TTL = 600  # a lost task (worker killed) blocks new ones at most this lo
 @shared_task(name="disbursements.rollups_refresh", acks_late=True)
 def rollups_refresh_task(programme_id: int) -> dict:
     cache.delete(PENDING_KEY.format(programme_id))
-    return rollups_refresh(programme=programme_id)
+    result = rollups_refresh(programme=programme_id)
+    rollups_refreshed.send(sender=None, programme_id=programme_id)
+    return result
 
 
 @shared_task(name="disbursements.rollups_refresh_all", acks_late=True)
 def rollups_refresh_all_task() -> list[dict]:
-    return rollups_refresh_all()
+    results = rollups_refresh_all()
+    for result in results:
+        rollups_refreshed.send(sender=None, programme_id=result["programme_id"])
+    return results
 
 
 def rollups_refresh_soon(programme_id: int) -> None:

@@ -29,11 +29,16 @@ zero-setup `make run`).
 """
 
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from disbursements.models import Entitlement, PaymentLine, RegionRollup, RuleRollup
 from programs.models import Programme, SubsidyRule, SurveyReport
 from regions.models import Region
+
+# Sent by the Celery tasks (disbursements.rollup_tasks) after a refresh, with programme_id:
+# the dashboards (portal, a higher layer) warm their cached panels on it.
+rollups_refreshed = Signal()
 
 # pg_advisory_xact_lock(namespace, programme_id): two refreshes of one programme queue up
 # instead of deleting each other's rows half way.
@@ -224,7 +229,12 @@ def rollups_refresh(*, programme) -> dict:
         cursor.execute(upper_sql, params)
         cursor.execute(RULE_DISTRICT_SQL.format(**t), params)
         cursor.execute(RULE_UPPER_SQL.format(**t), params)
-    return {"programme": programme.code, "districts": districts, "refreshed_at": now.isoformat()}
+    return {
+        "programme": programme.code,
+        "programme_id": programme.pk,
+        "districts": districts,
+        "refreshed_at": now.isoformat(),
+    }
 
 
 def rollups_refresh_all() -> list[dict]:

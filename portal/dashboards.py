@@ -14,12 +14,16 @@ import datetime
 import io
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Sum
+from django.dispatch import receiver
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.choices import Role
 from disbursements.models import RegionRollup, RuleRollup
-from disbursements.rollups import rollups_refresh
+from disbursements.rollups import rollups_refresh, rollups_refreshed
 from portal.lib.money import format_yuan
 from programs.choices import ProgrammeStatus, RuleKind, SurveyStatus
 from programs.models import Programme, SurveyReport
@@ -182,30 +186,50 @@ def _ranking(programme: Programme, region: Region, budget: Decimal, *, limit: in
     return out
 
 
+PANEL_TTL = 600  # seconds; a refresh makes a new version anyway
+
+
 def dashboard_panel(
     *, programme: Programme, region: Region, today: datetime.date | None = None, full: bool = False
 ) -> dict:
-    """Everything the dashboard page, the API and the export show for one region."""
-    rows = {
-        r.region_id: r
-        for r in RegionRollup.objects.filter(programme=programme).filter(
-            region_id__in=[region.code, *Region.objects.filter(parent=region).values_list("code", flat=True)]
-        )
-    }
-    if region.code not in rows and not RegionRollup.objects.filter(programme=programme).exists():
+    """Everything the dashboard page, the API and the export show for one region.
+
+    Cached per (programme, region, rollup version, day): the version is the region's
+    rollup `refreshed_at`, so a refresh (on change, by beat) makes the next request
+    build a new panel; the day is in the key because the overdue list depends on it.
+    """
+    today = today or timezone.localdate()
+    version = (
+        RegionRollup.objects.filter(programme=programme, region=region).values_list("refreshed_at", flat=True).first()
+    )
+    if version is None and not RegionRollup.objects.filter(programme=programme).exists():
         # Never refreshed (a new programme): build them now, once; from then on Celery
         # keeps them current.
         rollups_refresh(programme=programme)
-        rows = {
-            r.region_id: r
-            for r in RegionRollup.objects.filter(programme=programme).filter(
-                region_id__in=[region.code, *Region.objects.filter(parent=region).values_list("code", flat=True)]
-            )
-        }
+        version = (
+            RegionRollup.objects.filter(programme=programme, region=region)
+            .values_list("refreshed_at", flat=True)
+            .first()
+        )
+    key = f"dashboard:panel:{programme.pk}:{region.code}:{int(full)}:{today.isoformat()}:{version.isoformat() if version else '-'}"
+    panel = cache.get(key)
+    if panel is None:
+        panel = _build_panel(programme=programme, region=region, today=today, full=full)
+        cache.set(key, panel, PANEL_TTL)
+    return panel
+
+
+def _build_panel(*, programme: Programme, region: Region, today: datetime.date, full: bool) -> dict:
+    children = list(Region.objects.filter(parent=region).order_by("code"))
+    rows = {
+        r.region_id: r
+        for r in RegionRollup.objects.filter(
+            programme=programme, region_id__in=[region.code, *(c.code for c in children)]
+        )
+    }
     budget = programme.budget
     own = rows.get(region.code)
     panel = _figures(own, region, budget)
-    children = list(Region.objects.filter(parent=region).order_by("code"))
     panel.update(
         programme={
             "code": programme.code,
@@ -214,7 +238,7 @@ def dashboard_panel(
             "start_date": programme.start_date.isoformat(),
             "end_date": programme.end_date.isoformat(),
         },
-        parent=region.parent.code if region.parent_id and region.code != programme.region_id else None,
+        parent=region.parent_id if region.parent_id and region.code != programme.region_id else None,
         children=[_figures(rows.get(c.code), c, budget) for c in children],
         by_rule=_rules(programme, region),
         trend=_trend(programme, region),
@@ -225,6 +249,29 @@ def dashboard_panel(
         updated_at=own.refreshed_at.isoformat() if own is not None else None,
     )
     return panel
+
+
+def dashboard_warm(*, programme: Programme) -> int:
+    """Build and cache the panel of every region of the programme (after a refresh), so
+    that no reader waits for a panel to be built. Returns the number of panels."""
+    regions = Region.objects.filter(path__startswith=programme.region.path).select_related("parent")
+    today = timezone.localdate()
+    count = 0
+    for region in regions:
+        dashboard_panel(programme=programme, region=region, today=today)
+        count += 1
+    return count
+
+
+@receiver(rollups_refreshed, dispatch_uid="dashboard_warm_on_refresh")
+def _warm_on_refresh(sender, programme_id: int, **kwargs) -> None:
+    # Only with a real worker: in-process (eager) tasks would make the request that
+    # triggered the refresh wait for every panel; there panels are built on first view.
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    programme = Programme.objects.select_related("region").filter(pk=programme_id).first()
+    if programme is not None:
+        dashboard_warm(programme=programme)
 
 
 def _overdue(programme: Programme, region: Region, today) -> dict:

@@ -41,7 +41,8 @@ from programs.models import Programme, SurveyReport
 from regions.choices import Level
 from regions.models import Region
 
-# Sent (after commit) with programme_id when the approved figures may have changed.
+# Sent (after commit) with programme_id when what the dashboards show may have changed
+# (approved figures, the overdue list): on submit, approve, return and lock.
 survey_changed = Signal()
 
 COUNT_FIELDS = [
@@ -400,6 +401,7 @@ def survey_submit(*, report: SurveyReport, acting_user: User, confirm_jump: bool
         },
     )
     audit_record(user=acting_user, action="survey_submit", obj=report)
+    _changed_after_commit(report.programme_id)  # the overdue list changes
     return report
 
 

@@ -191,7 +191,11 @@ def test_the_dashboard_reads_rollups_not_the_registrations(
     client, filled, province_staff, django_assert_max_num_queries
 ):
     client.force_login(province_staff)
-    RegionRollup.objects.filter(programme=filled, region_id="130723").update(registered_workers=1)
+    from django.utils import timezone
+
+    RegionRollup.objects.filter(programme=filled, region_id="130723").update(
+        registered_workers=1, refreshed_at=timezone.now()
+    )
     r = client.get(reverse("api-dashboard"), {"programme": "DASH-2021", "region": "130723"})
     assert r.json()["registered_workers"] == 1  # the rollup, not a count of the 6,608 rows
     with django_assert_max_num_queries(16):
@@ -247,3 +251,21 @@ def test_district_officer_sees_own_panel_only(client, filled):
     officer = make_user("officer_kangbao", Role.DISTRICT, "130723")
     body = api(client, officer, programme="DASH-2021").json()
     assert body["entitled"]["amount"] == "1982400.00" and body["ranking"] == []
+
+
+def test_a_refresh_by_the_worker_warms_every_panel(filled, settings, django_assert_max_num_queries):
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from disbursements.rollup_tasks import rollups_refresh_task
+    from portal.dashboards import dashboard_panel
+    from regions.models import Region
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in a real worker
+    rollups_refresh_task(filled.pk)
+    version = RegionRollup.objects.get(programme=filled, region_id="130700").refreshed_at
+    key = f"dashboard:panel:{filled.pk}:130700:0:{timezone.localdate().isoformat()}:{version.isoformat()}"
+    assert cache.get(key)["survey"]["staying"] == 71151
+    kangbao = Region.objects.get(code="130723")
+    with django_assert_max_num_queries(1):  # the version lookup; the rest comes from the cache
+        assert dashboard_panel(programme=filled, region=kangbao)["entitled"]["amount"] == "1982400.00"
