@@ -358,33 +358,52 @@ def _compute_district(
         for sql, params in candidates_sql(programme, applicable, regions, code):
             cur.execute(f"INSERT INTO {TMP} ({cols}) {sql}", params)
             candidates += max(cur.rowcount, 0)
-        # The anti-joins below look rows up in the candidates by (person, rule_key): with
-        # an index they stay cheap even when the planner's estimates are stale (right
-        # after a first run has filled Entitlement, its statistics still say "empty").
-        cur.execute(f"CREATE INDEX {TMP}_person_rule ON {TMP} (person_id, rule_key)")
-        if pg:
-            cur.execute(f"ANALYZE {TMP}")
+        ent, in_batch_x, in_batch_ent = t["ent"], _in_batch("x"), _in_batch("ent")
+        cur.execute(f"SELECT 1 FROM {ent} WHERE programme_id = %s AND district_id = %s LIMIT 1", [programme.pk, code])  # noqa: S608
+        fresh = cur.fetchone() is None  # the district's first computation: nothing to compare or withdraw
+        if not fresh:
+            # The anti-joins below look rows up in the candidates by (person, rule_key):
+            # with an index they stay cheap even when the planner's estimates are stale
+            # (right after a first run has filled Entitlement its statistics say "empty").
+            cur.execute(f"CREATE INDEX {TMP}_person_rule ON {TMP} (person_id, rule_key)")
+            if pg and candidates > 50000:
+                cur.execute(f"ANALYZE {TMP}")
 
         # New rows, and rows whose amount or facts changed and that are not in a batch.
-        ent, in_batch_x, in_batch_ent = t["ent"], _in_batch("x"), _in_batch("ent")
+        # (A fresh district may still meet a person's row from another district, moved
+        # here: ON CONFLICT updates it.)
+        changed = (
+            "TRUE"
+            if fresh
+            else f"x.id IS NULL OR (NOT {in_batch_x} AND (x.amount <> t.amount"
+            " OR x.registration_id <> t.registration_id OR x.district_id <> t.district_id"
+            " OR x.channel <> t.channel OR x.status <> %s OR x.reason IS DISTINCT FROM t.reason))"
+        )
+        join = (
+            ""
+            if fresh
+            else f" LEFT JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
+            " AND x.rule_key = t.rule_key"
+        )
         cur.execute(
             f"INSERT INTO {ent} AS ent ({cols}, status, computed_at)"  # noqa: S608
             f" SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,"
             f" t.channel, t.amount, t.reason, %s, %s"
-            f" FROM {TMP} t LEFT JOIN {ent} x ON x.programme_id = t.programme_id"
-            f" AND x.person_id = t.person_id AND x.rule_key = t.rule_key"
-            f" WHERE x.id IS NULL OR (NOT {in_batch_x} AND (x.amount <> t.amount"
-            f" OR x.registration_id <> t.registration_id OR x.district_id <> t.district_id"
-            f" OR x.channel <> t.channel OR x.status <> %s OR x.reason IS DISTINCT FROM t.reason))"
+            f" FROM {TMP} t{join} WHERE {changed}"
             f" ORDER BY t.person_id, t.rule_key"
             f" ON CONFLICT (programme_id, person_id, rule_key) DO UPDATE SET rule_id = excluded.rule_id,"
             f" registration_id = excluded.registration_id, district_id = excluded.district_id,"
             f" channel = excluded.channel, amount = excluded.amount, reason = excluded.reason,"
             f" status = excluded.status, computed_at = excluded.computed_at"
             f" WHERE NOT {in_batch_ent}",
-            [EntitlementStatus.GRANTED, at, EntitlementStatus.GRANTED],
+            [EntitlementStatus.GRANTED, at] + ([] if fresh else [EntitlementStatus.GRANTED]),
         )
         written = max(cur.rowcount, 0)
+        if fresh:
+            cur.execute(f"DROP TABLE IF EXISTS {TMP}")
+            if pg and written > 20000:
+                cur.execute(f"ANALYZE {ent}")
+            return {"candidates": candidates, "written": written, "withdrawn": 0, "flagged": 0}
 
         # In a batch and no longer granted as it stands: a person decides (复核).
         cur.execute(
