@@ -27,7 +27,7 @@ from accounts.services import audit_record
 from beneficiaries import pii
 from disbursements.batches import batch_integrity_problems, can_submit
 from disbursements.choices import BatchStatus
-from disbursements.models import Batch, BatchExport, PaymentLine, line_reference
+from disbursements.models import Batch, BatchExport, PaymentLine
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from portal.lib.money import ZERO
 
@@ -100,9 +100,10 @@ SELECT l.seq, l.name, l.id_cipher, l.account_cipher, l.bank_name, l.amount, r.na
 FROM disbursements_paymentline l
 JOIN disbursements_entitlement e ON e.id = l.entitlement_id
 JOIN programs_subsidyrule r ON r.id = e.rule_id
-WHERE l.batch_id = {batch_id}
+WHERE l.batch_id = {batch_id} AND l.seq BETWEEN {lo} AND {hi}
 ORDER BY l.seq
 """
+CHUNK_BYTES = 1 << 20
 
 
 def _unescape_copy(field: str) -> str:
@@ -120,110 +121,94 @@ def _unescape_copy(field: str) -> str:
     return "".join(out)
 
 
-def _raw_rows_copy(batch: Batch) -> Iterator[list]:
-    """Rows streamed from COPY … TO STDOUT: psycopg2 pushes bytes into a sink; the sink
-    keeps only the current chunk, and a generator pulls complete rows from it."""
-    import queue
-    import threading
+def _copy_chunks(raw_cursor, batch_id: int, lo: int, hi: int) -> Iterator[list[list[str]]]:
+    """Raw rows of seq lo..hi, in chunks, from COPY (SELECT …) TO STDOUT.
 
-    # COPY is push-based; run it in a thread that feeds a small bounded queue, so that the
-    # writer (the caller) pulls rows at its own pace in constant memory.
-    q: queue.Queue = queue.Queue(maxsize=8)
-    sql = _SQL.format(batch_id=int(batch.pk))
-    raw = connection.cursor().cursor  # the psycopg2 cursor (COPY needs the driver's API)
+    COPY writes into an anonymous temporary file (psycopg2 calls its C `write` per row,
+    which is cheap), and the file is then read back in 1 MB pieces: memory stays
+    constant whatever the batch size; the file is gone when closed."""
+    import tempfile
 
-    class Sink(io.RawIOBase):
-        def __init__(self):
-            self.buf = []
-            self.size = 0
-
-        def writable(self):
-            return True
-
-        def write(self, data):
-            self.buf.append(bytes(data))
-            self.size += len(data)
-            if self.size >= 1 << 20:
-                self.flush_chunk()
-            return len(data)
-
-        def flush_chunk(self):
-            if self.buf:
-                q.put(b"".join(self.buf))
-                self.buf, self.size = [], 0
-
-    error: list = []
-
-    def produce():
-        sink = Sink()
-        try:
-            raw.copy_expert(f"COPY ({sql}) TO STDOUT", sink, size=1 << 16)
-            sink.flush_chunk()
-        except Exception as exc:  # re-raised in the consumer
-            error.append(exc)
-        finally:
-            q.put(None)
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    tail = b""
-    try:
+    sql = _SQL.format(batch_id=int(batch_id), lo=int(lo), hi=int(hi))
+    with tempfile.TemporaryFile(dir=bank_files_dir()) as tmp:
+        raw_cursor.copy_expert(f"COPY ({sql}) TO STDOUT", tmp)
+        tmp.seek(0)
+        tail = b""
         while True:
-            chunk = q.get()
-            if chunk is None:
+            piece = tmp.read(CHUNK_BYTES)
+            if not piece:
                 break
-            data = tail + chunk
+            data = tail + piece
             cut = data.rfind(b"\n")
             if cut < 0:
                 tail = data
                 continue
             tail = data[cut + 1 :]
-            for line in data[:cut].decode("utf-8").split("\n"):
-                fields = line.split("\t")
-                if "\\" in line:
-                    fields = [_unescape_copy(f) for f in fields]
-                yield fields
-    finally:
-        # If the consumer stopped early, drain so that the producer can finish.
-        while thread.is_alive():
-            try:
-                q.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        thread.join()
-        raw.close()
-    if error:
-        raise error[0]
+            text = data[:cut].decode("utf-8")
+            if "\\" in text:
+                yield [[_unescape_copy(f) for f in line.split("\t")] for line in text.split("\n")]
+            else:
+                yield [line.split("\t") for line in text.split("\n")]
 
 
-def _raw_rows_portable(batch: Batch) -> Iterator[list]:
+def _portable_chunks(batch: Batch, lo: int, hi: int) -> Iterator[list[list[str]]]:
     qs = (
-        PaymentLine.objects.filter(batch=batch)
+        PaymentLine.objects.filter(batch=batch, seq__gte=lo, seq__lte=hi)
         .order_by("seq")
         .values_list("seq", "name", "id_cipher", "account_cipher", "bank_name", "amount", "entitlement__rule__name")
     )
+    chunk = []
     for seq, name, idc, acc, bank, amount, purpose in qs.iterator(chunk_size=5000):
-        yield [str(seq), name, idc, acc, bank, f"{amount:.2f}", purpose]
+        chunk.append([str(seq), name, idc, acc, bank, f"{amount:.2f}", purpose])
+        if len(chunk) >= 5000:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _render(raw_chunks: Iterator[list[list[str]]], number: str) -> Iterator[list[list[str]]]:
+    """Decrypt and make formula-safe, chunk by chunk (the hot loop of every export)."""
+    decrypt = _decrypter()
+    safe = {}  # bank names and purposes repeat: check each distinct value once
+    formula = _FORMULA_START
+    for raw in raw_chunks:
+        out = []
+        append = out.append
+        for seq, name, idc, acc, bank, amount, purpose in raw:
+            if name[:1] and name.startswith(formula):
+                name = "'" + name
+            b = safe.get(bank)
+            if b is None:
+                b = safe[bank] = safe_cell(bank)
+            pu = safe.get(purpose)
+            if pu is None:
+                pu = safe[purpose] = safe_cell(purpose)
+            id_number, account = decrypt(idc), decrypt(acc)
+            if id_number.startswith(formula):
+                id_number = "'" + id_number
+            if account.startswith(formula):
+                account = "'" + account
+            append([seq, name, id_number, account, b, amount, pu, f"{number}-{int(seq):07d}"])
+        yield out
+
+
+def file_row_chunks(batch: Batch, *, fast: bool | None = None, lo: int = 1, hi: int | None = None):
+    """The file's data rows (decrypted, formula-safe, seq order), in chunks."""
+    if fast is None:
+        fast = connection.vendor == "postgresql"
+    hi = batch.line_count if hi is None else hi
+    if hi < lo:
+        return iter(())
+    if fast:
+        raw = connection.cursor().cursor  # the psycopg2 cursor: COPY needs the driver's API
+        return _render(_copy_chunks(raw, batch.pk, lo, hi), batch.number)
+    return _render(_portable_chunks(batch, lo, hi), batch.number)
 
 
 def file_rows(batch: Batch, *, fast: bool | None = None) -> Iterator[list[str]]:
-    """The file's data rows, decrypted, formula-safe, in seq order (without header and total)."""
-    if fast is None:
-        fast = connection.vendor == "postgresql"
-    decrypt = _decrypter()
-    rows = _raw_rows_copy(batch) if fast else _raw_rows_portable(batch)
-    number = batch.number
-    for seq, name, idc, acc, bank, amount, purpose in rows:
-        yield [
-            seq,
-            safe_cell(name),
-            safe_cell(decrypt(idc)),
-            safe_cell(decrypt(acc)),
-            safe_cell(bank),
-            amount,
-            safe_cell(purpose),
-            line_reference(number, int(seq)),
-        ]
+    for chunk in file_row_chunks(batch, fast=fast):
+        yield from chunk
 
 
 def total_row(batch: Batch) -> list[str]:
@@ -232,33 +217,105 @@ def total_row(batch: Batch) -> list[str]:
 
 # --------------------------------------------------------------------------- writers
 
+# A CSV of more lines than this is written by two processes (the second half by a
+# forked child with its own database connection), then joined: decryption is CPU-bound
+# and a province-sized batch would otherwise keep one core busy and the other idle.
+PARALLEL_MIN_LINES = 200_000
+
+
+def _write_rows(text, chunks, progress=None, done: int = 0) -> tuple[int, Decimal]:
+    writer = csv.writer(text, lineterminator="\r\n")
+    count, total = 0, ZERO
+    for chunk in chunks:
+        writer.writerows(chunk)
+        count += len(chunk)
+        total += sum(Decimal(r[5]) for r in chunk)
+        if progress:
+            progress(done + count)
+    return count, total
+
+
+def _child_part(batch: Batch, lo: int, hi: int, part: Path, encoding: str) -> None:
+    """In a forked child: write rows lo..hi to `part` on a connection of its own (the
+    parent's socket must never be touched by the child), then a summary line."""
+    import psycopg2
+
+    db = settings.DATABASES["default"]
+    conn = psycopg2.connect(
+        dbname=db["NAME"],
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+    )
+    try:
+        with open(part, "wb") as fh:
+            text = io.TextIOWrapper(fh, encoding=encoding, newline="")
+            count, total = _write_rows(text, _render(_copy_chunks(conn.cursor(), batch.pk, lo, hi), batch.number))
+            text.flush()
+            text.detach()
+        part.with_suffix(".sum").write_text(f"{count} {total}")
+    finally:
+        conn.close()
+
 
 def write_csv(
-    batch: Batch, out: io.RawIOBase, *, encoding: str = "utf-8", progress=None, fast=None
+    batch: Batch, out: io.RawIOBase, *, encoding: str = "utf-8", progress=None, fast=None, parallel: bool | None = None
 ) -> tuple[int, Decimal]:
     """Write the CSV to a binary stream. Returns (lines, total) as written, for checking."""
+    if fast is None:
+        fast = connection.vendor == "postgresql"
+    if parallel is None:
+        parallel = fast and batch.line_count >= PARALLEL_MIN_LINES and hasattr(os, "fork")
     text = io.TextIOWrapper(out, encoding=encoding, newline="", write_through=False)
     if encoding == "utf-8":
         text.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    count, total, chunk = 0, ZERO, []
-    for row in file_rows(batch, fast=fast):
-        chunk.append(row)
-        if len(chunk) >= CHUNK:
-            writer.writerows(chunk)
-            count += len(chunk)
-            total += sum(Decimal(r[5]) for r in chunk)
-            chunk = []
-            if progress:
-                progress(count)
-    writer.writerows(chunk)
-    count += len(chunk)
-    total += sum((Decimal(r[5]) for r in chunk), ZERO)
-    writer.writerow(total_row(batch))
+    csv.writer(text, lineterminator="\r\n").writerow(HEADER)
+    if parallel:
+        count, total = _write_parallel(batch, text, encoding, progress)
+    else:
+        count, total = _write_rows(text, file_row_chunks(batch, fast=fast), progress)
+    csv.writer(text, lineterminator="\r\n").writerow(total_row(batch))
     text.flush()
     text.detach()
     return count, total
+
+
+def _write_parallel(batch: Batch, text, encoding: str, progress) -> tuple[int, Decimal]:
+    import shutil
+    import tempfile
+
+    middle = batch.line_count // 2
+    workdir = Path(tempfile.mkdtemp(dir=bank_files_dir()))
+    part = workdir / "part2.csv"
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            _child_part(batch, middle + 1, batch.line_count, part, encoding)
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        count, total = _write_rows(text, file_row_chunks(batch, fast=True, lo=1, hi=middle), progress)
+        _pid, status = os.waitpid(pid, 0)
+        if status != 0 or not part.with_suffix(".sum").exists():
+            raise DomainError("导出进程异常退出，银行文件未生成，请重试。")
+        text.flush()
+        with open(part, "rb") as fh:
+            shutil.copyfileobj(fh, text.buffer, 1 << 20)
+        n2, t2 = part.with_suffix(".sum").read_text().split()
+        count += int(n2)
+        total += Decimal(t2)
+        if progress:
+            progress(count)
+        return count, total
+    finally:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def write_xlsx(batch: Batch, path: Path, *, progress=None, fast=None) -> tuple[int, Decimal]:

@@ -221,3 +221,20 @@ def test_two_concurrent_builds_give_one_set_of_batches(regions):
     assert not errors, errors
     assert sum(len(r) for r in results) == len(_expected(programme))
     _assert_complete(programme)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_process_csv_export_writes_the_same_bytes(regions):
+    """A large CSV is written by two processes (the child on its own connection, which
+    sees only committed rows: hence a transactional test)."""
+    import io
+
+    from disbursements.batches import batches_build
+    from disbursements.payment_files import write_csv
+
+    programme = _population()
+    batch = max(batches_build(programme=programme, acting_user=None), key=lambda b: b.line_count)
+    single, forked = io.BytesIO(), io.BytesIO()
+    assert write_csv(batch, single, parallel=False) == write_csv(batch, forked, parallel=True)
+    assert single.getvalue() == forked.getvalue()
+    assert single.getvalue().count(b"\r\n") == batch.line_count + 2
