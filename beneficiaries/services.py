@@ -415,11 +415,27 @@ def registration_create(
     # second one sees the first one's active registration and becomes a conflict.
     Person.objects.select_for_update().filter(pk=person.pk).first()
     existing = Registration.objects.filter(person=person, programme=programme, employer=employer).first()
-    if existing is not None:
+    if existing is not None and existing.status != RegistrationStatus.WITHDRAWN:
         return existing
-    others_active = Registration.objects.filter(
-        person=person, programme=programme, status=RegistrationStatus.ACTIVE
-    ).exists()
+    others_active = (
+        Registration.objects.filter(person=person, programme=programme, status=RegistrationStatus.ACTIVE)
+        .exclude(employer=employer)
+        .exists()
+    )
+    if existing is not None:
+        # Withdrawn by mistake and registered again: reinstate it with the new details.
+        for field, value in values.items():
+            setattr(existing, field, value)
+        existing.bank_name = _text(bank_name, "bank_name", "开户银行", max_length=100, required=False)
+        existing.account_cipher, existing.account_masked = account_cipher, account_masked
+        existing.status = RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE
+        existing.status_note = "该人员已由其他单位登记，待区县人社专员核实" if others_active else "重新登记"
+        existing.updated_at = timezone.now()
+        existing.save()
+        audit_record(
+            user=acting_user, action="registration_reinstate", obj=existing, changes={"status": existing.status}
+        )
+        return existing
     registration = Registration.objects.create(
         person=person,
         programme=programme,

@@ -12,17 +12,6 @@ from conftest import make_user
 from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
 
 
-@pytest.fixture(scope="module")
-def regions_reloaded(django_db_blocker):
-    """A transactional test ends by flushing every table, the region tree included; put
-    it back (module teardown runs after the flush) for the tests that run after this one."""
-    from regions.services import regions_load
-
-    yield regions_load
-    with django_db_blocker.unblock():
-        regions_load()
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_agent_registers_a_worker_on_a_phone(browser, live_server, regions_reloaded):  # noqa: F811

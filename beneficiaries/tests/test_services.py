@@ -191,3 +191,11 @@ def test_pii_reveal_is_audited_and_refused_without_permission(
     with pytest.raises(PermissionDenied):
         services.pii_reveal(acting_user=agent_other, obj=reg, field="id_number")
     assert AuditEntry.objects.filter(action="reveal").count() == 3
+
+
+def test_registering_again_after_withdrawal_reinstates(agent_other, employer_luquan, programme):
+    reg = register(agent_other, employer_luquan, programme)
+    services.registration_withdraw(registration=reg, acting_user=agent_other, reason="误撤")
+    again = register(agent_other, employer_luquan, programme, duty_days=2)
+    assert again.pk == reg.pk and again.status == "active" and again.duty_days == 2
+    assert AuditEntry.objects.filter(action="registration_reinstate", object_id=str(reg.pk)).exists()
