@@ -2,6 +2,7 @@
 writes through the services."""
 
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -62,12 +63,14 @@ class EmployerViewSet(_ValuesViewSet, mixins.ListModelMixin):
     def get_queryset(self):
         return Employer.objects.for_user(self.request.user)
 
+    @extend_schema(request=EmployerCreateSerializer, responses={201: EmployerRowSerializer})
     def create(self, request):
         data = EmployerCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         employer = services.employer_register(acting_user=request.user, **data.validated_data)
         return Response(EmployerRowSerializer(self._row(employer.pk)).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=EmployerUpdateSerializer, responses=EmployerRowSerializer)
     def partial_update(self, request, pk=None):
         employer = self._scoped(pk)
         data = EmployerUpdateSerializer(data=request.data, partial=True)
@@ -75,14 +78,17 @@ class EmployerViewSet(_ValuesViewSet, mixins.ListModelMixin):
         services.employer_update(employer=employer, acting_user=request.user, **data.validated_data)
         return Response(EmployerRowSerializer(self._row(pk)).data)
 
+    @extend_schema(request=EmployerUpdateSerializer, responses=EmployerRowSerializer)
     def update(self, request, pk=None):
         return self.partial_update(request, pk)
 
+    @extend_schema(request=None, responses=EmployerRowSerializer)
     @action(detail=True, methods=["post"])
     def verify(self, request, pk=None):
         services.employer_verify(employer=self._scoped(pk), acting_user=request.user)
         return Response(EmployerRowSerializer(self._row(pk)).data)
 
+    @extend_schema(request=ReasonSerializer, responses=EmployerRowSerializer)
     @action(detail=True, methods=["post"], url_path="return")
     def return_(self, request, pk=None):
         data = ReasonSerializer(data=request.data)
@@ -101,6 +107,7 @@ class WorkerViewSet(_ValuesViewSet):
     def get_queryset(self):
         return Registration.objects.for_user(self.request.user)
 
+    @extend_schema(request=WorkerCreateSerializer, responses={201: WorkerRowSerializer})
     def create(self, request):
         data = WorkerCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -111,6 +118,7 @@ class WorkerViewSet(_ValuesViewSet):
         registration = services.registration_create(acting_user=request.user, employer=employer, **fields)
         return Response(WorkerRowSerializer(self._row(registration.pk)).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=WorkerUpdateSerializer, responses=WorkerRowSerializer)
     def partial_update(self, request, pk=None):
         registration = self._scoped(pk)
         data = WorkerUpdateSerializer(data=request.data, partial=True)
@@ -118,9 +126,11 @@ class WorkerViewSet(_ValuesViewSet):
         services.registration_update(registration=registration, acting_user=request.user, **data.validated_data)
         return Response(WorkerRowSerializer(self._row(pk)).data)
 
+    @extend_schema(request=WorkerUpdateSerializer, responses=WorkerRowSerializer)
     def update(self, request, pk=None):
         return self.partial_update(request, pk)
 
+    @extend_schema(request=ResolveSerializer, responses=WorkerRowSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         """Keep this registration active; reject the competing ones."""
@@ -129,6 +139,7 @@ class WorkerViewSet(_ValuesViewSet):
         services.registration_resolve_conflict(keep=self._scoped(pk), acting_user=request.user, **data.validated_data)
         return Response(WorkerRowSerializer(self._row(pk)).data)
 
+    @extend_schema(request=ReasonSerializer, responses=WorkerRowSerializer)
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         services.registration_withdraw(
