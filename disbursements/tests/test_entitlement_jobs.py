@@ -1,0 +1,78 @@
+"""The thin callers: the CLI, the Celery task and its Job, the nightly beat task, and
+the recompute after an import (beneficiaries.signals.import_finished)."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from accounts.choices import JobKind
+from accounts.models import Job
+from beneficiaries.models import Registration
+from beneficiaries.signals import import_finished
+from disbursements.models import Entitlement
+from disbursements.tasks import compute_start, recompute_nightly_task
+from disbursements.tests.test_entitlement_support import programme, reg
+
+pytestmark = pytest.mark.django_db
+
+
+def test_cli_json_output():
+    p = programme()
+    reg(p, "130723", "130723", category="hardship")
+    reg(p, "130723", "130723", category="hardship")
+    reg(p, "131102", "410102", duty_days=2)
+    out = StringIO()
+    call_command("compute_entitlements", "--programme", "HEBEI-2021", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["programme"] == "HEBEI-2021"
+    assert data["count"] == 4 and data["amount"] == "1200.00"
+    by_name = {r["name"]: r for r in data["rules"]}
+    kangbao = by_name["康保县困难群众春节慰问金"]
+    assert kangbao == {
+        "rule": p.rules.get(rule_key="KANGBAO-RELIEF").pk,
+        "name": "康保县困难群众春节慰问金",
+        "region": "130723",
+        "count": 2,
+        "amount": "600.00",
+    }
+    # One district only; a second run prints the same totals.
+    out = StringIO()
+    call_command("compute_entitlements", "--programme", "HEBEI-2021", "--district", "131102", "--json", stdout=out)
+    assert json.loads(out.getvalue())["amount"] == "600.00"
+
+
+def test_cli_unknown_programme():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="找不到项目"):
+        call_command("compute_entitlements", "--programme", "NOPE")
+
+
+def test_a_second_start_returns_the_queued_job(province_staff):
+    p = programme()
+    first = compute_start(programme=p, acting_user=province_staff)  # on_commit never fires in this test
+    assert compute_start(programme=p, acting_user=province_staff).pk == first.pk
+    assert Job.objects.filter(kind=JobKind.COMPUTE).count() == 1
+
+
+def test_import_finished_recomputes_that_district(django_capture_on_commit_callbacks):
+    p = programme()
+    r = reg(p, "130903", "410102")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_finished.send(sender=Registration, programme_id=p.pk, district_code="130903", job_id=None)
+    job = Job.objects.get(kind=JobKind.COMPUTE)
+    assert job.state == "done" and job.params["district"] == "130903"
+    assert Entitlement.objects.get(registration=r).amount == 500
+
+
+def test_nightly_task_forces_every_active_programme(django_capture_on_commit_callbacks):
+    p = programme()
+    reg(p, "130110", "410102")
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = recompute_nightly_task()
+    job = Job.objects.get(pk=ids[0])
+    assert job.params["force"] is True and job.state == "done" and job.result["amount"] == "500.00"
+    assert "entitlements-recompute-nightly" in settings.CELERY_BEAT_SCHEDULE
