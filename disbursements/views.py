@@ -167,12 +167,23 @@ def batch_detail(request, pk: int):
             "can_results": svc.can_submit(user, batch)
             and batch.status in (BatchStatus.EXPORTED, BatchStatus.RECONCILED),
             "can_correct": svc.can_submit(user, batch),
+            "is_voucher": batch.channel == Channel.E_VOUCHER,
+            "voucher_counts": _voucher_counts(batch) if batch.channel == Channel.E_VOUCHER else None,
             "supplements": batch.supplements.all(),
             "reissuable": PaymentLine.objects.filter(
                 batch=batch, status=LineStatus.FAILED, corrected_at__isnull=False, reissues__isnull=True
             ).count(),
         },
     )
+
+
+def _voucher_counts(batch):
+    from django.db.models import Count
+
+    from disbursements.models import Voucher
+
+    rows = Voucher.objects.filter(entitlement__lines__batch=batch).values("status").annotate(n=Count("id"))
+    return {r["status"]: r["n"] for r in rows}
 
 
 EXPORT_CHOICES = [
@@ -298,6 +309,70 @@ def batch_supplement(request, pk: int):
         return redirect("disbursements:batch_detail", pk=batch.pk)
     messages.success(request, f"已生成补发批次 {supplement.number}。")
     return redirect("disbursements:batch_detail", pk=supplement.pk)
+
+
+@login_required
+@require_POST
+def batch_vouchers_issue(request, pk: int):
+    from disbursements.vouchers import vouchers_issue
+
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    try:
+        result = vouchers_issue(batch=batch, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, result["message"])
+    return redirect("disbursements:batch_detail", pk=batch.pk)
+
+
+@login_required
+def batch_vouchers_list(request, pk: int):
+    import io
+
+    from django.http import HttpResponse
+
+    from accounts.services import audit_record
+    from disbursements.vouchers import issuance_csv
+
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    if not (request.user.is_superuser or svc.can_submit(request.user, batch)):
+        raise Http404
+    buf = io.BytesIO()
+    count = issuance_csv(batch, buf)
+    audit_record(user=request.user, action="voucher_list_download", obj=batch, changes={"vouchers": count})
+    response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{batch.number}-vouchers.csv"'
+    return response
+
+
+@login_required
+@require_POST
+def vouchers_redemptions(request, pk: int):
+    import tempfile
+
+    from disbursements.vouchers import vouchers_import_redemptions
+
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        messages.error(request, "请选择核销文件。")
+        return redirect("disbursements:batch_detail", pk=batch.pk)
+    suffix = Path(uploaded.name).suffix.lower() or ".csv"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        for chunk in uploaded.chunks():
+            tmp.write(chunk)
+        tmp.flush()
+        try:
+            result = vouchers_import_redemptions(path=Path(tmp.name), acting_user=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message + " " + "；".join(str(e) for e in (exc.errors or [])[:10]))
+        else:
+            messages.success(request, result["message"])
+    return redirect("disbursements:batch_detail", pk=batch.pk)
 
 
 @login_required

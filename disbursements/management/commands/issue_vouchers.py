@@ -1,0 +1,29 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from disbursements.models import Batch
+from disbursements.vouchers import issuance_csv, vouchers_issue
+from portal.errors import DomainError
+
+
+class Command(BaseCommand):
+    help = "为已审批的电子消费券批次发券，并可导出发券清单（--out）供消费券平台导入。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("batch_id", type=int)
+        parser.add_argument("--out", help="发券清单 CSV 的输出路径")
+
+    def handle(self, *args, **opts):
+        batch = Batch.objects.filter(pk=opts["batch_id"]).first()
+        if batch is None:
+            raise CommandError(f"找不到批次 {opts['batch_id']}")
+        try:
+            if batch.status in ("approved", "exported"):
+                self.stdout.write(vouchers_issue(batch=batch, acting_user=None)["message"])
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        if opts.get("out"):
+            with open(Path(opts["out"]), "wb") as fh:
+                count = issuance_csv(batch, fh)
+            self.stdout.write(f"发券清单 {opts['out']}：{count} 张")
