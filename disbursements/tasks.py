@@ -1,18 +1,23 @@
 """Celery tasks of the entitlement computation (helper C's batch tasks live in batch_tasks.py).
 
-Thin: a task takes a Job id, claims the Job row (`job_run`), and calls
+Thin: a task takes a Job id, claims the Job row, and calls
 `disbursements.entitlements.entitlements_compute`, which works district by district —
-one transaction per district, progress reported per district. The computation is
-idempotent, so a task delivered twice or killed half way and run again ends the same.
+one transaction per district, progress reported per district. With a real broker the
+districts of a run are fanned out, one task each, so that many workers share a run;
+in-process (make run, tests) they run in a loop. The computation is idempotent, so a
+task delivered twice or killed half way and run again ends the same.
 """
 
 from celery import shared_task
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
 from accounts.models import Job
-from accounts.services import job_create, job_enqueue, job_run
-from disbursements.entitlements import entitlements_compute
+from accounts.services import job_claim, job_create, job_enqueue, job_failed, job_run
+from disbursements.entitlements import entitlement_districts, entitlement_totals, entitlements_compute
+from portal.errors import DomainError
 from portal.lib.money import format_yuan
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
@@ -53,8 +58,96 @@ def compute_start(
     return job
 
 
+# Above this many districts a run is split: one Celery task per district, so that every
+# worker on the queue takes a share (PostgreSQL and a real broker only).
+FANOUT_MIN_DISTRICTS = 2
+
+
 @shared_task(name="disbursements.compute_entitlements", acks_late=True)
 def compute_entitlements_task(job_id: int) -> None:
+    """Compute a programme (or a region) for a Job. With a real broker the districts are
+    fanned out to `compute_district_task`, one each; in-process they run in a loop."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        return
+    programme = Programme.objects.get(pk=job.params["programme_id"])
+    district = Region.objects.filter(code=job.params.get("district") or "").first()
+    codes = entitlement_districts(programme=programme, region=district)
+    if (
+        not settings.CELERY_TASK_ALWAYS_EAGER
+        and connection.vendor == "postgresql"
+        and len(codes) >= FANOUT_MIN_DISTRICTS
+    ):
+        claimed = job_claim(job_id)
+        if claimed is None:  # another delivery has it
+            return
+        Job.objects.filter(pk=job_id).update(
+            progress_total=len(codes), progress_done=0, result={"done": {}}, message=f"已分派 {len(codes)} 个区县"
+        )
+        for code in codes:
+            # After commit: the subtasks must see the job as running.
+            transaction.on_commit(lambda code=code: compute_district_task.delay(job_id, code))
+        return
+    _compute_in_loop(job_id)
+
+
+@shared_task(name="disbursements.compute_district", acks_late=True)
+def compute_district_task(job_id: int, code: str) -> None:
+    """One district of a fanned-out Job. Idempotent: the Job row (locked) records which
+    districts are done, so a redelivered task adds nothing; the last one closes the Job."""
+    job = Job.objects.filter(pk=job_id, state=JobState.RUNNING).first()
+    if job is None or code in (job.result or {}).get("done", {}):
+        return
+    programme = Programme.objects.get(pk=job.params["programme_id"])
+    try:
+        result = entitlements_compute(
+            programme=programme, district=code, acting_user=job.requested_by, force=bool(job.params.get("force"))
+        )
+    except DomainError as exc:
+        job_failed(job, message=f"{code}：{exc.message}")
+        return
+    except Exception:
+        job_failed(job, message=f"区县 {code} 计算出错，请重试。")
+        raise
+    stats = result.districts.get(code, {"written": 0, "withdrawn": 0, "flagged": 0})
+    with transaction.atomic():
+        # The row lock orders the districts' reports; two workers never lose one.
+        job = Job.objects.select_for_update().get(pk=job_id)
+        done = dict((job.result or {}).get("done", {}))
+        if job.state != JobState.RUNNING or code in done:
+            return
+        done[code] = stats
+        name = Region.objects.filter(code=code).values_list("name", flat=True).first() or code
+        job.result = {**(job.result or {}), "done": done}
+        job.progress_done = len(done)
+        job.heartbeat_at = timezone.now()
+        job.message = f"已完成 {len(done)}/{job.progress_total} 个区县（{name}）"
+        fields = ["result", "progress_done", "heartbeat_at", "message"]
+        if len(done) >= job.progress_total:
+            totals = entitlement_totals(
+                programme=programme, region=Region.objects.filter(code=job.params.get("district") or "").first()
+            )
+            written = sum(d.get("written", 0) for d in done.values())
+            withdrawn = sum(d.get("withdrawn", 0) for d in done.values())
+            flagged = sum(d.get("flagged", 0) for d in done.values())
+            job.result = {
+                "programme": programme.code,
+                "district": job.params.get("district"),
+                "written": written,
+                "withdrawn": withdrawn,
+                "flagged": flagged,
+                "skipped": sum(1 for d in done.values() if d.get("skipped")),
+                "districts": done,
+                "count": totals["count"],
+                "amount": format_yuan(totals["amount"]),
+            }
+            job.state, job.finished_at = JobState.DONE, timezone.now()
+            job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，待复核 {flagged} 条"
+            fields += ["state", "finished_at"]
+        job.save(update_fields=fields)
+
+
+def _compute_in_loop(job_id: int) -> None:
     def work(job, progress):
         programme = Programme.objects.get(pk=job.params["programme_id"])
         district = Region.objects.filter(code=job.params.get("district") or "").first()

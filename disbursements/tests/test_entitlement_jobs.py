@@ -76,3 +76,40 @@ def test_nightly_task_forces_every_active_programme(django_capture_on_commit_cal
     job = Job.objects.get(pk=ids[0])
     assert job.params["force"] is True and job.state == "done" and job.result["amount"] == "500.00"
     assert "entitlements-recompute-nightly" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_fanout_one_task_per_district_closes_the_job_once(settings, monkeypatch, django_capture_on_commit_callbacks):
+    """With a real broker the run is split by district; here the subtasks are collected
+    and run by hand, one of them twice (a redelivery), in a different order."""
+    from disbursements import tasks
+
+    p = programme()
+    reg(p, "130110", "410102")
+    reg(p, "130903", "410102")
+    reg(p, "130723", "130723", category="hardship")
+    job = compute_start(programme=p)
+    sent = []
+    monkeypatch.setattr(tasks.compute_district_task, "delay", lambda job_id, code: sent.append((job_id, code)))
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.compute_entitlements_task(job.pk)
+    job.refresh_from_db()
+    assert (
+        job.state == "running"
+        and job.progress_total == 3
+        and sorted(c for _, c in sent)
+        == [
+            "130110",
+            "130723",
+            "130903",
+        ]
+    )
+    for job_id, code in reversed(sent):
+        tasks.compute_district_task(job_id, code)
+        job.refresh_from_db()
+        assert job.progress_done == len(job.result.get("done", job.result.get("districts", {})))
+    tasks.compute_district_task(*sent[0])  # redelivered after the end: nothing changes
+    job.refresh_from_db()
+    assert job.state == "done" and job.progress_done == 3
+    assert job.result["amount"] == "1300.00" and set(job.result["districts"]) == {"130110", "130723", "130903"}
+    assert Entitlement.objects.filter(programme=p, status="granted").count() == 3
