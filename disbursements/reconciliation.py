@@ -215,3 +215,17 @@ def reconciliation_alarms(user, programme=None) -> list[str]:
                     )
             alarms.extend(f"{prog.name}：{p}" for p in batch_total_problems(prog, district))
     return alarms
+
+
+def reconciliation_alarms_cached(user, programme, *, seconds: int = 60) -> list[str]:
+    """The same alarms for the dashboard, computed at most once a minute per programme
+    and scope (the dashboard reads summary tables and must stay fast)."""
+    from django.core.cache import cache
+
+    scope = "all" if user.sees_everything or user.region_id is None else user.region.path
+    key = f"recon-alarms:{programme.pk}:{programme.created_at.timestamp()}:{scope}"
+    alarms = cache.get(key)
+    if alarms is None:
+        alarms = reconciliation_alarms(user, programme)
+        cache.set(key, alarms, seconds)
+    return alarms

@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 
 from accounts.services import audit_record
+from disbursements.reconciliation import reconciliation_alarms_cached
 from portal import dashboards
 
 
@@ -43,6 +44,8 @@ def dashboard(request):
         "charts": charts,
         "updated_at": parse_datetime(panel["updated_at"]) if panel["updated_at"] else None,
         "tables": dashboards.TABLES,
+        # An imbalance in reconciliation is an alarm here, never a silent number.
+        "recon_alarms": reconciliation_alarms_cached(request.user, programme),
     }
     return render(request, "portal/dashboard.html", context)
 

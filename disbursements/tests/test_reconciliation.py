@@ -97,7 +97,7 @@ def test_figures_balance_through_payment_failure_and_reissue(
     }
 
 
-def test_an_imbalance_is_an_alarm(officer_luquan, city_shijiazhuang, province_staff, tmp_path):
+def test_an_imbalance_is_an_alarm(officer_luquan, city_shijiazhuang, province_staff, tmp_path, client):
     programme = make_programme("HB-A")
     cash = make_rule(programme, "luquan_cash", amount="500.00")
     make_entitlements(programme, cash, 3, start=300)
@@ -116,6 +116,9 @@ def test_an_imbalance_is_an_alarm(officer_luquan, city_shijiazhuang, province_st
     out = StringIO()
     call_command("reconcile", "--programme", "HB-A", "--json", stdout=out)
     assert json.loads(out.getvalue())["balanced"] is False
+    client.force_login(city_shijiazhuang)
+    page = client.get("/dashboard/?programme=HB-A").content.decode()
+    assert "data-recon-alarm" in page and "对账不平" in page
     # A batch whose stored total was edited.
     Entitlement.objects.filter(pk=ent.pk).update(amount=Decimal("500.00"))
     Batch.objects.filter(pk=batch.pk).update(total=Decimal("1.00"))
