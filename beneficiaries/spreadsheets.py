@@ -250,7 +250,10 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list]]:
         try:
             for cells in reader:
                 row_no = reader.line_num
-                yield row_no, [_unguard(c) for c in cells]
+                joined = "\x00".join(cells)
+                if "\x00'" in joined or joined.startswith("'"):  # rare: only then look at each cell
+                    cells = [_unguard(c) for c in cells]
+                yield row_no, cells
         except csv.Error as exc:
             raise SpreadsheetError(
                 f"CSV 文件第 {row_no + 1} 行附近格式错误（{exc}），请用 Excel 打开后另存为 CSV (UTF-8) 再上传。"

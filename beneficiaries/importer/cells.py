@@ -79,6 +79,10 @@ def identifier(value, label: str) -> str:
 def date_value(value, label: str) -> dt.date:
     """A date from a date cell, an Excel serial number, or text such as 2021-01-21,
     2021/1/21, 2021.1.21, 2021年1月21日 or 20210121."""
+    if type(value) is str:
+        hit = _dates.get(value)
+        if hit is not None:
+            return hit
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):

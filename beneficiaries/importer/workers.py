@@ -24,13 +24,19 @@ Re-importing the same file changes nothing: persons are found by blind index and
 registration is unique on person × programme × employer.
 """
 
+import base64
 import datetime as dt
+import hmac
+import os
+import re
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
@@ -263,6 +269,39 @@ def workers_import(
     return result
 
 
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+
+
+def fast_pii():
+    """(encrypt, blind_index) for values that are already normalized (ASCII digits and
+    X, no spaces), as beneficiaries.pii defines them but without re-reading settings
+    and re-normalizing for every row (a third of the per-row cost at a million rows).
+
+    Checked against beneficiaries.pii before use: a token must decrypt with
+    pii.decrypt and the index must equal pii.blind_index; otherwise pii's own
+    functions are used."""
+    try:
+        key_id, _, b64 = str(settings.PII_KEYS[0]).strip().partition(":")
+        aes = AESGCM(base64.b64decode(b64, validate=True))
+        index_key = settings.PII_INDEX_KEY.encode("utf-8")
+        urandom, b64encode, digest = os.urandom, base64.b64encode, hmac.digest
+        prefix = f"{key_id}:"
+
+        def encrypt(value: str) -> str:
+            nonce = urandom(12)
+            return prefix + b64encode(nonce + aes.encrypt(nonce, value.encode(), None)).decode("ascii")
+
+        def blind_index(value: str) -> str:
+            return digest(index_key, value.encode(), "sha256").hex()
+
+        probe = "13010219900101123X"
+        if pii.decrypt(encrypt(probe)) == probe and blind_index(probe) == pii.blind_index(probe):
+            return encrypt, blind_index
+    except Exception:  # noqa: S110 (any doubt: use pii's own functions)
+        pass
+    return pii.encrypt, pii.blind_index
+
+
 # -- phase A: validate in Python, stream clean rows to disk ---------------------------------
 
 
@@ -284,7 +323,8 @@ def _validate(table, positions, *, programme, outcomes: Outcomes, out, progress,
     period = f"{p_start:%Y-%m-%d} 至 {p_end:%Y-%m-%d}"
     today = dt.date.today()
     seen: dict[int, int] = {}  # ID number as an int → the first row that has it
-    encrypt, blind_index, mask_id, mask_account = pii.encrypt, pii.blind_index, pii.mask_id, pii.mask_account
+    encrypt, blind_index = fast_pii()
+    mask_id, mask_account = pii.mask_id, pii.mask_account
     write = out.write
     sample = result.sample
     done = 0
@@ -311,7 +351,9 @@ def _validate(table, positions, *, programme, outcomes: Outcomes, out, progress,
             if first != row_no:
                 errors.append(("身份证号", f"与第{first}行的身份证号重复：同一人只需登记一次，请删除本行"))
         try:
-            phone = validate_mobile(identifier(cells[i_phone], "手机号"))
+            phone = cells[i_phone]
+            if not (type(phone) is str and _MOBILE.fullmatch(phone)):  # else the full cleaning
+                phone = validate_mobile(identifier(phone, "手机号"))
         except (CellError, PhoneError) as exc:
             errors.append(("手机号", str(exc)))
         start = end = None
@@ -443,6 +485,8 @@ class _Stage:
         )
 
     def create(self) -> None:
+        # Sorting and hashing 100,000s of staged rows in memory, not in temp files.
+        self.cur.execute("SET LOCAL work_mem = '64MB'")
         # ON COMMIT DROP does not fire inside an outer transaction (tests, a caller's
         # atomic block): drop a leftover explicitly; drop() at the end does too.
         self.cur.execute("DROP TABLE IF EXISTS pg_temp.import_stage")
@@ -507,10 +551,10 @@ class _Stage:
             " status_note, source, import_job_id, created_at, updated_at)"
             " SELECT p.id, %(programme)s, %(employer)s, %(district)s, s.start_date, s.end_date, s.duty_days,"
             " s.seniority_years, s.category, s.bank_name, s.account_cipher, s.account_masked,"
-            f" CASE WHEN {self.other_active} THEN 'conflict' ELSE 'active' END,"
-            f" CASE WHEN {self.other_active} THEN %(note)s ELSE '' END,"
+            " CASE WHEN c.other THEN 'conflict' ELSE 'active' END, CASE WHEN c.other THEN %(note)s ELSE '' END,"
             " %(source)s, %(job)s, now(), now()"
-            f" FROM import_stage s JOIN {self.person_t} p ON p.id_hash = s.id_hash ORDER BY p.id"
+            f" FROM import_stage s JOIN {self.person_t} p ON p.id_hash = s.id_hash"
+            f" CROSS JOIN LATERAL (SELECT {self.other_active} AS other) c ORDER BY p.id"
             " ON CONFLICT (person_id, programme_id, employer_id) DO NOTHING RETURNING status)"
             " SELECT status, count(*) FROM ins GROUP BY status",
             self.params,
