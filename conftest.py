@@ -19,6 +19,28 @@ def django_db_setup(django_db_setup, django_db_blocker):
         regions_load()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A transactional test (transaction=True, live_server) ends by flushing every table,
+    the region tree included: put it back, after the flush, for the tests that follow.
+    (pytest-django runs transactional tests last, so only they can meet a flushed tree.)"""
+    yield
+    marker = item.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or {
+        "transactional_db",
+        "live_server",
+    } & set(item.fixturenames)
+    if not transactional or nextitem is None:  # after the last test the test database is gone
+        return
+    from pytest_django.plugin import blocking_manager_key
+
+    from regions.services import regions_load
+
+    with item.config.stash[blocking_manager_key].unblock():
+        if not Region.objects.filter(code="130000").exists():
+            regions_load()
+
+
 def make_user(username: str, role: str, region_code: str | None = None, **extra) -> User:
     region = Region.objects.get(code=region_code) if region_code else None
     user = User.objects.create_user(username=username, password="Test-pass-2021", role=role, region=region, **extra)
