@@ -119,3 +119,33 @@ def test_build_through_the_web_queues_a_job(client, batch, officer_luquan, djang
     response = client.get(response.url)
     assert response.status_code == 200
     assert Batch.objects.filter(programme=batch.programme).count() == 2  # eager in tests
+
+
+def test_an_officer_retries_a_stuck_job(client, batch, officer_luquan, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from accounts.choices import JobKind, JobState
+    from accounts.models import Job
+    from accounts.services import job_create
+    from disbursements.batch_tasks import retry_stuck_jobs, stuck_jobs
+    from disbursements.tests.batch_factories import make_entitlement
+
+    make_entitlement(batch.programme, batch.lines.first().entitlement.rule, n=998)
+    # A build whose worker died: running, heartbeat long gone.
+    job = job_create(
+        kind=JobKind.BUILD_BATCHES,
+        requested_by=officer_luquan,
+        params={"programme_id": batch.programme_id, "district": None},
+    )
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.RUNNING, heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    assert list(stuck_jobs()) == [Job.objects.get(pk=job.pk)]
+    client.force_login(officer_luquan)
+    assert "任务卡住了" in client.get(reverse("disbursements:batch_list")).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("disbursements:job_retry", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.state == JobState.DONE and job.attempts == 1
+    assert Batch.objects.filter(programme=batch.programme).count() == 2
+    assert retry_stuck_jobs() == []  # nothing left for beat
