@@ -69,7 +69,22 @@ class Worker:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "portal", "-c", "1", "--pool", "solo", "-l", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "-Q",
+                "portal",
+                "-c",
+                "1",
+                "--pool",
+                "solo",
+                "-l",
+                "warning",
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
