@@ -63,22 +63,45 @@ def dashboard_programmes(user):
 
 
 def dashboard_scope(user, *, programme_code: str | None, region_code: str | None) -> tuple[Programme, Region]:
-    """The programme and region the user asked for, or 404 when either is unknown or out of scope."""
+    """The programme and region the user asked for, or 404 when either is unknown or out of scope.
+
+    Two queries: the programme, then the region's rollup row with the region (whose
+    `refreshed_at` is the panel's cache version, kept on the region as `rollup_version`).
+    """
     programmes = dashboard_programmes(user)
     programme = programmes.filter(code=programme_code).first() if programme_code else programmes.first()
     if programme is None:
         raise Http404("没有可查看的项目")
-    home = programme.region if _sees_everything(user) else user.region
-    if home is None:
+    home_code = programme.region_id if _sees_everything(user) else user.region_id
+    if home_code is None:
         raise Http404("没有可查看的区域")
-    if not region_code:
-        region = home
-    else:
-        region = Region.objects.filter(code=region_code).select_related("parent").first()
-        if region is None or not region.path.startswith(home.path):
-            raise Http404("区域不存在或不在您的管辖范围内")
+    code = region_code or home_code
+    row = (
+        RegionRollup.objects.filter(programme=programme, region_id=code)
+        .select_related("region__parent")
+        .only(
+            "refreshed_at",
+            "region__code",
+            "region__name",
+            "region__level",
+            "region__path",
+            "region__parent_id",
+            "region__kind",
+            "region__parent__code",
+            "region__parent__name",
+            "region__parent__level",
+            "region__parent__path",
+            "region__parent__parent_id",
+        )
+        .first()
+    )
+    region = row.region if row is not None else Region.objects.filter(code=code).select_related("parent").first()
+    # The path holds every ancestor's code: in scope when the home region is one of them.
+    if region is None or home_code not in region.path.split("/"):
+        raise Http404("区域不存在或不在您的管辖范围内")
     if not region.path.startswith(programme.region.path):
         raise Http404("区域不在项目范围内")
+    region.rollup_version = row.refreshed_at if row is not None else None
     return programme, region
 
 
@@ -132,13 +155,12 @@ def _breadcrumb(region: Region, top: Region) -> list[dict]:
 def _trend(programme: Programme, region: Region) -> list[dict]:
     """Sums of approved reports per reporting period (by the period's last day)."""
     periods = survey_periods(programme)
+    reports = SurveyReport.objects.filter(programme=programme, status__in=[SurveyStatus.APPROVED, SurveyStatus.LOCKED])
+    if region.code != programme.region_id:  # an IN list of codes, not a join on the path (see survey_overdue)
+        codes = Region.objects.filter(path__startswith=region.path, level=Level.DISTRICT).values_list("code", flat=True)
+        reports = reports.filter(district_id__in=list(codes))
     rows = (
-        SurveyReport.objects.filter(
-            programme=programme,
-            status__in=[SurveyStatus.APPROVED, SurveyStatus.LOCKED],
-            district__path__startswith=region.path,
-        )
-        .values("as_of")
+        reports.values("as_of")
         .annotate(**{key: Sum(key) for key in ("enterprises_surveyed", "outside_workers", "staying")})
         .order_by("as_of")
     )
@@ -199,9 +221,13 @@ def dashboard_panel(
     build a new panel; the day is in the key because the overdue list depends on it.
     """
     today = today or timezone.localdate()
-    version = (
-        RegionRollup.objects.filter(programme=programme, region=region).values_list("refreshed_at", flat=True).first()
-    )
+    version = getattr(region, "rollup_version", None)  # dashboard_scope read it with the region
+    if version is None:
+        version = (
+            RegionRollup.objects.filter(programme=programme, region=region)
+            .values_list("refreshed_at", flat=True)
+            .first()
+        )
     if version is None and not RegionRollup.objects.filter(programme=programme).exists():
         # Never refreshed (a new programme): build them now, once; from then on Celery
         # keeps them current.

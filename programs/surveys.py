@@ -485,8 +485,14 @@ def survey_overdue(*, programme: Programme, region: Region, today: datetime.date
     if not due:
         return {"period": None, "rows": []}
     period = due[-1]
+    # District codes first, then an IN list: a join on the path LIKE misleads the planner
+    # when the survey table's statistics are stale.
+    districts = {
+        r.code: r
+        for r in Region.objects.filter(path__startswith=region.path, level=Level.DISTRICT).select_related("parent")
+    }
     reports = SurveyReport.objects.filter(
-        programme=programme, district__path__startswith=region.path, as_of__lte=period.end
+        programme=programme, district_id__in=list(districts), as_of__lte=period.end
     ).values_list("district_id", "as_of", "status")
     expected, filed, in_period, last = set(), set(), {}, {}
     for district_id, as_of, status in reports:
@@ -498,7 +504,6 @@ def survey_overdue(*, programme: Programme, region: Region, today: datetime.date
         if district_id not in last or as_of > last[district_id]:
             last[district_id] = as_of
     late = sorted(expected - filed)
-    districts = {r.code: r for r in Region.objects.filter(code__in=late).select_related("parent")}
     rows = []
     for code in late:
         district = districts[code]
