@@ -55,7 +55,8 @@ def regions(regions_back_after_flush, transactional_db):
 class Worker:
     """Start, SIGKILL and restart `celery -A portal worker` on the test database."""
 
-    def __init__(self):
+    def __init__(self, queue: str):
+        self.queue = queue
         db = settings.DATABASES["default"]
         self.env = {
             **os.environ,
@@ -77,7 +78,7 @@ class Worker:
                 "portal",
                 "worker",
                 "-Q",
-                "portal",
+                self.queue,
                 "-c",
                 "1",
                 "--pool",
@@ -109,18 +110,31 @@ class Worker:
             self.logs.append(out)
 
 
+class OnQueue:
+    """`task.delay(...)` sent to a given queue (what job_enqueue and job_retry call)."""
+
+    def __init__(self, task, queue: str):
+        self.task, self.queue = task, queue
+
+    def delay(self, *args):
+        return self.task.apply_async(args=args, queue=self.queue)
+
+
 @pytest.fixture
-def worker(regions):
-    import redis
+def worker(regions, monkeypatch):
+    """A worker on a queue of its own; the build task is sent there (by the service and
+    by the retry of stuck jobs), so no other test's messages are touched."""
+    from accounts.choices import JobKind
+    from disbursements import batch_tasks
 
-    from disbursements.batch_tasks import build_batches_task
-
-    # Only this test uses this Redis database; start from an empty queue.
-    redis.Redis.from_url(settings.REDIS_URL).delete("portal", "unacked", "unacked_index")
-    app = build_batches_task.app
+    app = batch_tasks.build_batches_task.app
+    queue = f"test-batches-{os.getpid()}-{time.time_ns()}"
+    shim = OnQueue(batch_tasks.build_batches_task, queue)
+    monkeypatch.setattr(batch_tasks, "build_batches_task", shim)
+    monkeypatch.setitem(batch_tasks.TASKS, JobKind.BUILD_BATCHES, shim)
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = False
-    w = Worker()
+    w = Worker(queue)
     try:
         yield w
     finally:
