@@ -219,3 +219,27 @@ def test_survey_approval_refreshes_rollups_through_celery(programme, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         surveys.survey_approve(report=report, acting_user=city)
     assert row(programme, "130800").enterprises_surveyed == 42
+
+
+def test_beat_refreshes_every_programme_and_the_task_is_registered(programme, settings):
+    from disbursements.rollup_tasks import rollups_refresh_all_task
+    from portal.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["rollups-refresh-all"]
+    assert entry["task"] in app.tasks and "disbursements.rollups_refresh" in app.tasks
+    survey(programme, "130802", D(2021, 1, 29), enterprises_surveyed=9)
+    results = rollups_refresh_all_task()
+    assert programme.code in [r["programme"] for r in results]
+    assert row(programme, "130800").enterprises_surveyed == 9
+
+
+def test_refresh_soon_waits_for_the_commit(programme, django_capture_on_commit_callbacks):
+    from disbursements.rollup_tasks import rollups_refresh_soon
+
+    survey(programme, "130802", D(2021, 1, 29), enterprises_surveyed=3)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        rollups_refresh_soon(programme.pk)
+    assert not RegionRollup.objects.exists()  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert row(programme, "130800").enterprises_surveyed == 3
