@@ -29,7 +29,7 @@ from disbursements.batch_tasks import (
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
 from disbursements.payment_files import can_export, export_download_audit
-from disbursements.reconciliation import batch_total_problems, reconcile, reconciliation_alarms
+from disbursements.reconciliation import batch_total_problems, reconcile, reconciliation_alarms_cached
 from portal.errors import DomainError
 from programs.choices import Channel
 from programs.models import Programme
@@ -78,7 +78,7 @@ def batch_list(request):
     if user.role == Role.DISTRICT or user.is_superuser:
         build_districts = list(Region.objects.within(user.region).districts()) if user.region else []
     alarm_programme = programme or (programmes[0] if programmes else None)
-    alarms = reconciliation_alarms(user, alarm_programme) if alarm_programme else []
+    alarms = reconciliation_alarms_cached(user, alarm_programme) if alarm_programme else []
     jobs = Job.objects.filter(requested_by=user, kind__in=list(TASKS)).order_by("-created_at")[:5]
     return render(
         request,
