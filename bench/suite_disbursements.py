@@ -227,6 +227,21 @@ def run(ctx) -> list[Figure]:
             note=f"process total {seconds:.1f} s",
         )
     )
+    from disbursements.reconciliation import reconcile
+
+    with ctx.timer() as recon:
+        total, rows = reconcile(programme=Programme.objects.get(pk=pay_id))
+    figures.append(
+        Figure(
+            "disbursements",
+            f"reconciliation of {n:,} entitlements by district × rule ({len(rows)} rows)",
+            recon.seconds,
+            "s",
+            ok=total.balanced,
+            target="balanced",
+            note=f"entitled {total.entitled} = paid {total.paid} + failed {total.failed} + pending {total.pending}",
+        )
+    )
     limit = min(n, 100_000)
     small = Batch.objects.filter(programme_id=pay_id).order_by("-line_count").first()
     if small is not None and small.line_count:
