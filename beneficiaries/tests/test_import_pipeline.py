@@ -3,12 +3,15 @@ thread validates) runs only outside a transaction, as in a Celery job or the CLI
 these tests commit for real and check it gives the sequential path's result."""
 
 import pytest
+from django.db import connection
 
 from beneficiaries import pii
 from beneficiaries.importer import workers as workers_module
 from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pipelined COPY path needs PostgreSQL")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ valid-only, what is stored, and the same result on the COPY and the ORM path."""
 import datetime as dt
 
 import pytest
+from django.db import connection
 
 from accounts.models import AuditEntry
 from beneficiaries import pii
@@ -37,7 +38,7 @@ def test_valid_file_imports_every_row_with_person_fields(tmp_path, employer, pro
     rows[0]["户籍地区代码"] = "130185"  # abolished 鹿泉市: counts as today's 鹿泉区
     result = run(write_csv(tmp_path / "w.csv", rows), employer, programme, acting_user=agent_gree)
     assert (result.total, result.accepted, result.rejected, result.created) == (30, 30, 0, 30)
-    assert result.written and result.engine == "copy"
+    assert result.written and result.engine == ("copy" if connection.vendor == "postgresql" else "orm")
     assert Registration.objects.filter(employer=employer, status="active", source="import").count() == 30
     number = rows[0]["身份证号"]
     person = Person.objects.get(id_hash=pii.blind_index(number))
@@ -132,6 +133,7 @@ def test_known_id_under_another_name_is_rejected(tmp_path, employer, programme):
     assert result.errors[0]["row"] == 2 and result.errors[0]["errors"][0]["column"] == "姓名"
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path needs PostgreSQL")
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_copy_and_orm_paths_give_the_same_result(tmp_path, employer, programme, agent_other, fmt):
     other = make_employer("另一家公司", "130110", agents=[agent_other])
