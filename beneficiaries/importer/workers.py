@@ -685,6 +685,10 @@ class _Pipeline:
         try:
             with transaction.atomic(), conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, self.programme.pk])
+                # Django's foreign keys are deferred to COMMIT, where their per-row checks
+                # (four or five per registration) would run after validation has ended:
+                # checked with each chunk's INSERT instead, they overlap with it too.
+                cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 stage = _Stage(cur, employer=self.employer, programme=self.programme, job=self.job)
                 stage.create()
                 while True:
