@@ -75,7 +75,10 @@ def build_job_start(*, programme, district=None, acting_user: User | None, delay
     or running is returned instead of starting another (a double click)."""
     params = {"programme_id": programme.pk, "district": district.code if district else None}
     existing = Job.objects.filter(
-        kind=JobKind.BUILD_BATCHES, state__in=[JobState.QUEUED, JobState.RUNNING], params__contains=params
+        kind=JobKind.BUILD_BATCHES,
+        state__in=[JobState.QUEUED, JobState.RUNNING],
+        params__programme_id=params["programme_id"],
+        params__district=params["district"],
     ).first()
     if existing is not None:
         return existing

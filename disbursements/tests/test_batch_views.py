@@ -149,3 +149,17 @@ def test_an_officer_retries_a_stuck_job(client, batch, officer_luquan, django_ca
     assert job.state == JobState.DONE and job.attempts == 1
     assert Batch.objects.filter(programme=batch.programme).count() == 2
     assert retry_stuck_jobs() == []  # nothing left for beat
+
+
+def test_a_second_build_request_while_one_is_queued_returns_the_same_job(batch, officer_luquan):
+    from disbursements.batch_tasks import build_job_start
+
+    first = build_job_start(programme=batch.programme, acting_user=officer_luquan)  # on_commit never fires here
+    second = build_job_start(programme=batch.programme, acting_user=officer_luquan)
+    assert first.pk == second.pk
+    from regions.models import Region
+
+    other = build_job_start(
+        programme=batch.programme, district=Region.objects.get(code="130110"), acting_user=officer_luquan
+    )
+    assert other.pk != first.pk
