@@ -16,6 +16,10 @@ B. In one transaction: COPY the clean rows into a TEMP staging table (never logg
    `INSERT … SELECT … ON CONFLICT DO NOTHING` for persons (by the blind index) and one
    for registrations, which marks a person already registered by another employer in
    the programme as a conflict for the district officer, in SQL.
+   In a job or the CLI (no surrounding transaction) the two phases overlap: a writer
+   thread with its own connection stages and inserts chunks of 10,000 clean rows while
+   the main thread validates the next ones (`_Pipeline`), and rolls everything back at
+   the end when a rejected row means nothing may be written.
    Databases other than PostgreSQL (SQLite for `make run`) take the ORM path instead:
    the same checks with bulk_create in batches, rolled back when nothing may be
    written. Both give the same result.
