@@ -128,13 +128,15 @@ def _cleanup(cur, programme_id: int) -> None:
     cur.execute("SET session_replication_role = DEFAULT")
 
 
-RAW_SQL = """
-SELECT c.code, c.name,
-       (SELECT COUNT(*) FROM beneficiaries_registration r JOIN regions_region d ON d.code = r.district_id
-         WHERE r.programme_id = %(pid)s AND r.status = 'active' AND d.path LIKE c.path || '%%') AS registered,
-       x.entitled_count, x.entitled_amount, x.paid_count, x.paid_amount
-FROM regions_region c
-LEFT JOIN (
+# What a dashboard without rollups would run per request: two plain GROUP BYs by city.
+RAW_SQL = [
+    """
+    SELECT substr(d.path, 8, 6) AS city, COUNT(*) AS registered
+    FROM beneficiaries_registration r JOIN regions_region d ON d.code = r.district_id
+    WHERE r.programme_id = %(pid)s AND r.status = 'active'
+    GROUP BY 1
+    """,
+    """
     SELECT substr(d.path, 8, 6) AS city, COUNT(*) AS entitled_count, SUM(e.amount) AS entitled_amount,
            COUNT(l.id) AS paid_count, COALESCE(SUM(l.amount), 0) AS paid_amount
     FROM disbursements_entitlement e
@@ -142,10 +144,8 @@ LEFT JOIN (
     LEFT JOIN disbursements_paymentline l ON l.entitlement_id = e.id AND l.status = 'paid'
     WHERE e.programme_id = %(pid)s AND e.status = 'granted'
     GROUP BY 1
-) x ON x.city = c.code
-WHERE c.parent_id = '130000'
-ORDER BY c.code
-"""
+    """,
+]
 
 
 def run(ctx) -> list[Figure]:
@@ -205,8 +205,9 @@ def run(ctx) -> list[Figure]:
         raw = []
         for _ in range(RAW_RUNS):
             start = time.perf_counter()
-            cur.execute(RAW_SQL, {"pid": programme.pk})
-            cur.fetchall()
+            for sql in RAW_SQL:
+                cur.execute(sql, {"pid": programme.pk})
+                cur.fetchall()
             raw.append(time.perf_counter() - start)
         raw_p95 = _p95(raw) * 1000
 
