@@ -6,7 +6,7 @@ import re
 
 # 18-character ID numbers (last may be X) and 15-digit old ones; bank accounts of 12-19 digits.
 _ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_ACCOUNT_RE = re.compile(r"(?<!\d)(\d{4})\d{4,11}(\d{4})(?!\d)")
+_ACCOUNT_RE = re.compile(r"(?<![\d.])(\d{4})\d{4,11}(\d{4})(?![\d.])")
 
 
 def mask_text(text: str) -> str:
