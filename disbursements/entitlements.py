@@ -448,7 +448,9 @@ def entitlement_totals(*, programme: Programme, region: Region | None = None) ->
         cur.execute(sql, params)
         rows = {key: (count, Decimal(int(fen)) / 100) for key, count, fen in cur.fetchall()}
     latest: dict[str, SubsidyRule] = {}
-    for rule in SubsidyRule.objects.filter(programme=programme).order_by("rule_key", "version"):
+    for rule in (
+        SubsidyRule.objects.filter(programme=programme).select_related("region").order_by("rule_key", "version")
+    ):
         if rule.status == RuleStatus.ACTIVE or rule.rule_key not in latest or latest[rule.rule_key].status != "active":
             latest[rule.rule_key] = rule
     out = []
@@ -461,6 +463,7 @@ def entitlement_totals(*, programme: Programme, region: Region | None = None) ->
                 "rule_key": key,
                 "name": rule.name if rule else key,
                 "region": rule.region_id if rule else "",
+                "region_name": rule.region.name if rule else "",
                 "channel": rule.channel if rule else "",
                 "count": count,
                 "amount": amount.quantize(Decimal("0.01")),
