@@ -6,8 +6,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.viewsets import ViewSet
 
-from portal.errors import PermissionDenied
+from portal.errors import DomainError, PermissionDenied
 from programs import selectors, services
+from programs.choices import ProgrammeStatus
 from programs.models import Programme, SubsidyRule
 from programs.rules import rule_preview
 from regions.models import Region
@@ -89,7 +90,31 @@ class RuleInput(serializers.Serializer):
         return data
 
 
+class ProgrammeInput(serializers.Serializer):
+    code = serializers.SlugField(max_length=40, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    region = serializers.CharField(required=False)
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False)
+    holiday_start = serializers.DateField(required=False)
+    holiday_end = serializers.DateField(required=False)
+    registration_deadline = serializers.DateField(required=False)
+    budget = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    status = serializers.ChoiceField(choices=ProgrammeStatus.choices, required=False)
+
+    def data_for_service(self) -> dict:
+        data = dict(self.validated_data)
+        data.pop("code", None)
+        if "region" in data:
+            data["region"] = Region.objects.filter(code=data["region"]).first()
+            if data["region"] is None:
+                raise DomainError("找不到该区划代码。", errors={"region": "区划代码不存在。"})
+        return data
+
+
 class ProgrammeViewSet(ViewSet):
+    """Read for staff in scope; create and change for province staff (services check)."""
+
     lookup_field = "code"
 
     def list(self, request):
@@ -97,6 +122,25 @@ class ProgrammeViewSet(ViewSet):
 
     def retrieve(self, request, code=None):
         return Response(ProgrammeSerializer(selectors.programme_get(request.user, code)).data)
+
+    def create(self, request):
+        body = ProgrammeInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.data_for_service()
+        missing = [f for f in services.PROGRAMME_FIELDS if f not in data and f not in ("budget", "status")]
+        if missing or not body.validated_data.get("code"):
+            raise DomainError("请填写项目的全部必填项。", errors={f: "必填" for f in missing or ["code"]})
+        programme = services.programme_create(code=body.validated_data["code"], data=data, acting_user=request.user)
+        return Response(ProgrammeSerializer(programme).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, code=None):
+        programme = selectors.programme_get(request.user, code)
+        body = ProgrammeInput(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        programme = services.programme_update(
+            programme=programme, data=body.data_for_service(), acting_user=request.user
+        )
+        return Response(ProgrammeSerializer(programme).data)
 
 
 class RuleViewSet(ViewSet):

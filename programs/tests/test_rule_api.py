@@ -81,3 +81,43 @@ def test_compute_endpoint_starts_a_job(province_staff, django_capture_on_commit_
     assert r.status_code == 202
     job = api(province_staff).get(r.json()["status_url"]).json()
     assert job["state"] == "done"
+
+
+def test_programme_write_for_province_staff_only(province_staff, city_cangzhou):
+    body = {
+        "code": "HEBEI-2022",
+        "name": "2022年稳岗留工",
+        "region": "130000",
+        "start_date": "2022-01-10",
+        "end_date": "2022-03-15",
+        "holiday_start": "2022-01-31",
+        "holiday_end": "2022-02-06",
+        "registration_deadline": "2022-02-20",
+        "budget": "1000000.00",
+    }
+    denied = api(city_cangzhou).post("/api/v1/programmes/", body, format="json")
+    assert denied.status_code == 400 and denied.json()["code"] == "forbidden"
+    bad = api(province_staff).post("/api/v1/programmes/", {**body, "holiday_end": "2022-04-01"}, format="json")
+    assert bad.status_code == 400 and "holiday_start" in bad.json()["errors"]
+    created = api(province_staff).post("/api/v1/programmes/", body, format="json")
+    assert created.status_code == 201 and created.json()["budget"] == "1000000.00"
+    changed = api(province_staff).patch("/api/v1/programmes/HEBEI-2022/", {"budget": "2000000"}, format="json")
+    assert changed.json()["budget"] == "2000000.00"
+    assert api(city_cangzhou).patch("/api/v1/programmes/HEBEI-2022/", {"budget": "1"}, format="json").status_code == 400
+
+
+def test_list_queries_do_not_grow_with_rows(city_cangzhou, django_assert_max_num_queries):
+    p = programme()
+    for _ in range(3):
+        reg(p, "130903", "410102")
+    entitlements_compute(programme=p)
+    c = api(city_cangzhou)
+    with django_assert_max_num_queries(8):
+        assert len(c.get("/api/v1/entitlements/").json()["results"]) == 3
+    for _ in range(10):
+        reg(p, "130903", "410102")
+    entitlements_compute(programme=p)
+    with django_assert_max_num_queries(8):
+        assert len(c.get("/api/v1/entitlements/").json()["results"]) == 13
+    with django_assert_max_num_queries(8):
+        c.get("/api/v1/rules/?programme=HEBEI-2021")

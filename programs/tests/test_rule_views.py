@@ -124,3 +124,11 @@ def test_compute_page_of_a_city_is_limited_to_the_city(client, city_cangzhou, dj
         client.post(f"/payments/compute/{p.code}/")
     job = Job.objects.get(kind=JobKind.COMPUTE)
     assert list(job.result["districts"]) == ["130903"]
+
+
+def test_rule_list_query_count_is_fixed(client, province_staff, django_assert_max_num_queries):
+    programme()
+    client.force_login(province_staff)
+    with django_assert_max_num_queries(10):
+        page = client.get("/programmes/rules/?programme=HEBEI-2021")
+    assert page.status_code == 200 and len(page.context["rules"]) == 11
