@@ -251,7 +251,7 @@ def run(ctx) -> list[Figure]:
                 refresh.seconds * 1000,
                 "ms",
                 baseline=raw_p95,
-                baseline_name="one raw GROUP BY",
+                baseline_name=f"raw GROUP BY p95 of {RAW_RUNS}",
                 note="the Celery task's work, on change and by beat",
             ),
             Figure(
