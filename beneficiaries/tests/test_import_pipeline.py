@@ -82,7 +82,7 @@ def test_pipeline_rolls_back_everything_when_a_row_is_rejected(tmp_path, committ
     first, _, programme = committed
     rows = [worker_row(i) for i in range(30)]
     rows[25]["留岗开始日期"] = "无"  # the last chunk: earlier chunks were already inserted
-    result = run(write_csv(tmp_path / "w.csv", rows), first, programme)
+    result = run(write_csv(tmp_path / "w.csv", rows), first, programme, pipeline=True)
     assert result.engine == "copy+pipeline" and not result.written and result.rejected == 1
     assert Registration.objects.count() == 0 and Person.objects.count() == 0
 
@@ -90,8 +90,8 @@ def test_pipeline_rolls_back_everything_when_a_row_is_rejected(tmp_path, committ
 def test_pipeline_reimport_changes_nothing(tmp_path, committed):
     first, _, programme = committed
     path = write_csv(tmp_path / "w.csv", [worker_row(i) for i in range(20)])
-    assert run(path, first, programme).created == 20
+    assert run(path, first, programme, pipeline=True).created == 20
     before = _state()
-    again = run(path, first, programme)
+    again = run(path, first, programme, pipeline=True)
     assert again.created == 0 and again.unchanged == 20 and _state() == before
     assert Person.objects.filter(id_hash=pii.blind_index(worker_row(3)["身份证号"])).exists()
