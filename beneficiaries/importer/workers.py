@@ -56,6 +56,7 @@ from beneficiaries.importer.columns import CATEGORY_BY_LABEL, WORKER_COLUMNS, he
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.phone import PhoneError, validate_mobile
+from beneficiaries.signals import import_finished
 from beneficiaries.spreadsheets import open_table
 from portal.errors import DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus
@@ -267,6 +268,16 @@ def workers_import(
                 },
                 comment=filename[:200],
             )
+            if result.created:
+                # Entitlements of this programme and district are recomputed (disbursements
+                # listens), once the rows are committed and visible to the compute job.
+                district_code = employer.district_id
+                job_id = job.pk if job is not None else None
+                transaction.on_commit(
+                    lambda: import_finished.send(
+                        sender=Registration, programme_id=programme.pk, district_code=district_code, job_id=job_id
+                    )
+                )
     except BaseException:
         outcomes.close()
         if own_dir:

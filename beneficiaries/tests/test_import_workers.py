@@ -187,3 +187,25 @@ def test_15_digit_numbers_and_foreign_format_are_accepted(tmp_path, employer, pr
     assert result.created == 2
     assert Person.objects.filter(id_masked__startswith="130102").get().birth_date == dt.date(1985, 3, 15)
     assert id_number(1)  # the helper makes valid numbers
+
+
+def test_an_import_that_wrote_rows_announces_it(tmp_path, employer, programme, django_capture_on_commit_callbacks):
+    from beneficiaries.signals import import_finished
+
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append(kwargs)
+
+    import_finished.connect(receiver, dispatch_uid="test-import-announce")
+    try:
+        with django_capture_on_commit_callbacks() as callbacks:
+            run(write_csv(tmp_path / "w.csv", [worker_row(1)]), employer, programme)
+        for callback in callbacks:
+            callback()
+        with django_capture_on_commit_callbacks() as again:
+            run(write_csv(tmp_path / "w.csv", [worker_row(1)]), employer, programme)  # nothing new
+    finally:
+        import_finished.disconnect(dispatch_uid="test-import-announce")
+    assert [(r["programme_id"], r["district_code"]) for r in received] == [(programme.pk, "130110")]
+    assert again == []
