@@ -26,7 +26,10 @@ POOL = 1000
 def _populate(cur, n: int) -> tuple[int, int, int]:
     """Two programmes over the same N persons and registrations: BENCH-PAY spreads its
     entitlements over every Hebei district (90 % bank card, 10 % social security card),
-    BENCH-ONE puts them all in one district and channel (one batch of N lines)."""
+    BENCH-ONE puts them all in one district and channel (one batch of N lines).
+    Entitlements are written district by district, as `entitlements_compute` writes
+    them; persons and registrations are interleaved across districts (the worst case
+    for reading their snapshot)."""
     from beneficiaries import pii
 
     cur.execute("SELECT code FROM regions_region WHERE level = 'district' ORDER BY code")
@@ -87,7 +90,9 @@ def _populate(cur, n: int) -> tuple[int, int, int]:
         " SELECT %s, r.id, r.rule_key, g.person_id, g.id, g.district_id, r.channel, r.amount, 'granted', '{}', now()"
         " FROM beneficiaries_registration g"
         " JOIN programs_subsidyrule r ON r.programme_id = %s AND r.rule_key = CASE WHEN g.person_id %% 10 = 0 THEN 'bench_ss' ELSE 'bench_cash' END"
-        " WHERE g.programme_id = %s",
+        " WHERE g.programme_id = %s"
+        # The rule engine writes district by district: so do we.
+        " ORDER BY g.district_id, g.id",
         [pay_id, pay_id, pay_id],
     )
     cur.execute(
