@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
@@ -388,7 +389,12 @@ def job_retry(request, job_pk: int):
         messages.error(request, exc.message)
     else:
         messages.info(request, f"任务 #{job.pk} 已重新排队。")
-    return redirect(request.POST.get("next") or "disbursements:batch_list")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("disbursements:batch_list")
+    return redirect(target)
 
 
 @login_required
