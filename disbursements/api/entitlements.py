@@ -4,7 +4,7 @@ POST /api/v1/programmes/{code}/compute/ (starts a compute Job)."""
 from decimal import Decimal
 
 from django.db.models import Count, Sum
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,6 +47,35 @@ FILTERS = {
 }
 
 
+class EntitlementRow(serializers.Serializer):
+    """The shape of one row (for the OpenAPI schema; rows are built from values())."""
+
+    id = serializers.IntegerField()
+    programme = serializers.CharField()
+    rule_id = serializers.IntegerField()
+    rule_key = serializers.CharField()
+    rule__version = serializers.IntegerField()
+    rule__name = serializers.CharField()
+    person_id = serializers.IntegerField()
+    person__name = serializers.CharField()
+    person__id_masked = serializers.CharField()
+    registration_id = serializers.IntegerField()
+    registration__employer__name = serializers.CharField()
+    district_id = serializers.CharField()
+    district__name = serializers.CharField()
+    channel = serializers.CharField()
+    amount = serializers.CharField()
+    status = serializers.CharField()
+    reason = serializers.JSONField()
+    computed_at = serializers.DateTimeField()
+
+
+class ComputeStarted(serializers.Serializer):
+    job = serializers.IntegerField()
+    state = serializers.CharField()
+    status_url = serializers.CharField()
+
+
 class EntitlementPagination(DefaultCursorPagination):
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
@@ -60,6 +89,7 @@ class EntitlementList(ListAPIView):
     whole filtered set, not the page: count and amount, and by status."""
 
     pagination_class = EntitlementPagination
+    serializer_class = EntitlementRow
     filter_backends: list = []
 
     def get_queryset(self):
@@ -99,6 +129,8 @@ class EntitlementList(ListAPIView):
 class ProgrammeCompute(APIView):
     """Start computing a programme's entitlements (the caller's region only, for city
     and district staff). 202 with the Job; poll /api/v1/jobs/{id}/."""
+
+    serializer_class = ComputeStarted  # for the OpenAPI schema
 
     def post(self, request, code: str):
         programme = programme_get(request.user, code)

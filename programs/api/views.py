@@ -116,6 +116,8 @@ class ProgrammeViewSet(ViewSet):
     """Read for staff in scope; create and change for province staff (services check)."""
 
     lookup_field = "code"
+    serializer_class = ProgrammeSerializer  # for the OpenAPI schema
+    queryset = Programme.objects.none()  # for the schema's path types; reads go through selectors
 
     def list(self, request):
         return Response(ProgrammeSerializer(selectors.programmes_for(request.user), many=True).data)
@@ -144,6 +146,9 @@ class ProgrammeViewSet(ViewSet):
 
 
 class RuleViewSet(ViewSet):
+    serializer_class = RuleSerializer  # for the OpenAPI schema
+    queryset = SubsidyRule.objects.none()  # for the schema's path types; reads go through selectors
+
     def list(self, request):
         programme = None
         if request.query_params.get("programme"):
