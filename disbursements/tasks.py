@@ -8,6 +8,9 @@ in-process (make run, tests) they run in a loop. The computation is idempotent, 
 task delivered twice or killed half way and run again ends the same.
 """
 
+import os
+import socket
+
 from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
@@ -63,8 +66,8 @@ def compute_start(
 FANOUT_MIN_DISTRICTS = 2
 
 
-@shared_task(name="disbursements.compute_entitlements", acks_late=True)
-def compute_entitlements_task(job_id: int) -> None:
+@shared_task(name="disbursements.compute_entitlements", acks_late=True, bind=True)
+def compute_entitlements_task(self, job_id: int) -> None:
     """Compute a programme (or a region) for a Job. With a real broker the districts are
     fanned out to `compute_district_task`, one each; in-process they run in a loop."""
     job = Job.objects.filter(pk=job_id).first()
@@ -84,9 +87,11 @@ def compute_entitlements_task(job_id: int) -> None:
         Job.objects.filter(pk=job_id).update(
             progress_total=len(codes), progress_done=0, result={"done": {}}, message=f"已分派 {len(codes)} 个区县"
         )
+        # The districts go to the queue this task came from (the workers serving it).
+        queue = (getattr(self.request, "delivery_info", None) or {}).get("routing_key") or None
         for code in codes:
             # After commit: the subtasks must see the job as running.
-            transaction.on_commit(lambda code=code: compute_district_task.delay(job_id, code))
+            transaction.on_commit(lambda code=code: compute_district_task.apply_async(args=[job_id, code], queue=queue))
         return
     _compute_in_loop(job_id)
 
@@ -109,7 +114,10 @@ def compute_district_task(job_id: int, code: str) -> None:
     except Exception:
         job_failed(job, message=f"区县 {code} 计算出错，请重试。")
         raise
-    stats = result.districts.get(code, {"written": 0, "withdrawn": 0, "flagged": 0})
+    stats = {
+        **result.districts.get(code, {"written": 0, "withdrawn": 0, "flagged": 0}),
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
     with transaction.atomic():
         # The row lock orders the districts' reports; two workers never lose one.
         job = Job.objects.select_for_update().get(pk=job_id)

@@ -94,7 +94,7 @@ def test_fanout_one_task_per_district_closes_the_job_once(settings, monkeypatch,
     reg(p, "130723", "130723", category="hardship")
     job = compute_start(programme=p)
     sent = []
-    monkeypatch.setattr(tasks.compute_district_task, "delay", lambda job_id, code: sent.append((job_id, code)))
+    monkeypatch.setattr(tasks.compute_district_task, "apply_async", lambda args, queue=None: sent.append(tuple(args)))
     settings.CELERY_TASK_ALWAYS_EAGER = False
     with django_capture_on_commit_callbacks(execute=True):
         tasks.compute_entitlements_task(job.pk)
