@@ -10,10 +10,12 @@ task delivered twice or killed half way and run again ends the same.
 
 import os
 import socket
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
@@ -45,8 +47,14 @@ def compute_start(
     with transaction.atomic():
         # Serialize the check-then-create per programme (a row lock on the programme).
         Programme.objects.select_for_update().filter(pk=programme.pk).first()
+        now = timezone.now()
+        # A job whose message was lost (queued for long) or whose worker died (no
+        # heartbeat) does not block a new one.
+        alive = Q(state=JobState.QUEUED, created_at__gte=now - timedelta(minutes=30)) | Q(
+            state=JobState.RUNNING, heartbeat_at__gte=now - timedelta(minutes=15)
+        )
         existing = (
-            Job.objects.filter(kind=JobKind.COMPUTE, state__in=[JobState.QUEUED, JobState.RUNNING])
+            Job.objects.filter(alive, kind=JobKind.COMPUTE)
             .filter(params__programme_id=programme.pk, params__district=params["district"])
             .order_by("created_at")
             .first()

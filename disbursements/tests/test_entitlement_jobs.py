@@ -118,3 +118,15 @@ def test_fanout_one_task_per_district_closes_the_job_once(settings, monkeypatch,
     assert job.state == "done" and job.progress_done == 3
     assert job.result["amount"] == "1300.00" and set(job.result["districts"]) == {"130110", "130723", "130903"}
     assert Entitlement.objects.filter(programme=p, status="granted").count() == 3
+
+
+def test_a_stuck_job_does_not_block_a_new_one(province_staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    p = programme()
+    stuck = compute_start(programme=p, acting_user=province_staff)
+    Job.objects.filter(pk=stuck.pk).update(state="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+    fresh = compute_start(programme=p, acting_user=province_staff)
+    assert fresh.pk != stuck.pk
