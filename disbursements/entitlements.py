@@ -35,6 +35,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import AuditEntry
 from accounts.services import audit_record
 from beneficiaries.models import Registration
 from disbursements.choices import EntitlementStatus, LineStatus
@@ -125,7 +126,7 @@ def entitlements_compute(
             ):
                 stats = {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "skipped": True}
             else:
-                stats = _compute_district(programme, code, rules, regions, now)
+                stats = _compute_district(programme, code, rules, regions, now, _user_id(acting_user))
                 if inputs is not None:
                     # The inputs as read before computing, the outputs as written: a change
                     # made meanwhile by someone else makes the next run's fingerprint differ.
@@ -261,11 +262,22 @@ def _fingerprint(inputs: str, outputs: str) -> str:
     return hashlib.sha256(f"{inputs}\n{outputs}".encode()).hexdigest()
 
 
+def _user_id(user) -> int | None:
+    return user.pk if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def _json_fns() -> tuple[str, str]:
+    if connection.vendor == "postgresql":
+        return "jsonb_build_object", "jsonb_build_array"
+    return "json_object", "json_array"
+
+
 def _t() -> dict[str, str]:
     return {
         "ent": Entitlement._meta.db_table,
         "line": PaymentLine._meta.db_table,
         "registration": Registration._meta.db_table,
+        "audit": AuditEntry._meta.db_table,
         "person": Registration._meta.get_field("person").related_model._meta.db_table,
         "employer": Registration._meta.get_field("employer").related_model._meta.db_table,
     }
@@ -341,7 +353,7 @@ def candidates_sql(
 
 
 def _compute_district(
-    programme: Programme, code: str, rules: list[SubsidyRule], regions: RegionIndex, now
+    programme: Programme, code: str, rules: list[SubsidyRule], regions: RegionIndex, now, user_id: int | None = None
 ) -> dict[str, int]:
     t = _t()
     cols = "programme_id, rule_id, rule_key, person_id, registration_id, district_id, channel, amount, reason"
@@ -385,6 +397,23 @@ def _compute_district(
             else f" LEFT JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
             " AND x.rule_key = t.rule_key"
         )
+        if not fresh:
+            # Every change to an existing entitlement leaves a row in the audit trail
+            # (what it was, what it becomes); new rows are traced by computed_at and the
+            # run's own audit entry.
+            obj, arr = _json_fns()
+            cur.execute(
+                f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
+                f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(x.id AS TEXT),"
+                f" {obj}('amount', {arr}(x.amount, t.amount), 'status', {arr}(x.status, %s),"
+                f" 'rule', {arr}(x.rule_id, t.rule_id), 'registration', {arr}(x.registration_id, t.registration_id),"
+                f" 'district', {arr}(x.district_id, t.district_id)), %s"
+                f" FROM {TMP} t JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
+                f" AND x.rule_key = t.rule_key"
+                f" WHERE NOT {in_batch_x} AND (x.amount <> t.amount OR x.registration_id <> t.registration_id"
+                f" OR x.district_id <> t.district_id OR x.channel <> t.channel OR x.status <> %s)",
+                [at, user_id, EntitlementStatus.GRANTED, "重新计算", EntitlementStatus.GRANTED],
+            )
         cur.execute(
             f"INSERT INTO {ent} AS ent ({cols}, status, computed_at)"  # noqa: S608
             f" SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,"
@@ -405,20 +434,46 @@ def _compute_district(
                 cur.execute(f"ANALYZE {ent}")
             return {"candidates": candidates, "written": written, "withdrawn": 0, "flagged": 0}
 
+        obj, arr = _json_fns()
+        review_where = (
+            f"ent.programme_id = %s AND ent.district_id = %s AND ent.status = %s AND {in_batch_ent}"  # noqa: S608
+            f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id"
+            f" AND t.rule_key = ent.rule_key AND t.amount = ent.amount AND t.registration_id = ent.registration_id)"
+        )
+        withdraw_where = (
+            f"ent.programme_id = %s AND ent.district_id = %s AND ent.status <> %s AND NOT {in_batch_ent}"  # noqa: S608
+            f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id AND t.rule_key = ent.rule_key)"
+        )
+        for where, status, comment, wparams in (
+            (
+                review_where,
+                EntitlementStatus.REVIEW,
+                "已进入发放批次，按现行规则不再符合或金额变化：待复核",
+                [EntitlementStatus.GRANTED],
+            ),
+            (
+                withdraw_where,
+                EntitlementStatus.WITHDRAWN,
+                "不再符合条件，尚未进入批次：撤销",
+                [EntitlementStatus.WITHDRAWN],
+            ),
+        ):
+            cur.execute(
+                f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
+                f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(ent.id AS TEXT),"
+                f" {obj}('status', {arr}(ent.status, %s), 'amount', {arr}(ent.amount, ent.amount)), %s"
+                f" FROM {ent} ent WHERE {where}",
+                [at, user_id, status, comment, programme.pk, code, *wparams],
+            )
         # In a batch and no longer granted as it stands: a person decides (复核).
         cur.execute(
-            f"UPDATE {ent} AS ent SET status = %s, computed_at = %s"  # noqa: S608
-            f" WHERE ent.programme_id = %s AND ent.district_id = %s AND ent.status = %s AND {in_batch_ent}"
-            f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id"
-            f" AND t.rule_key = ent.rule_key AND t.amount = ent.amount AND t.registration_id = ent.registration_id)",
+            f"UPDATE {ent} AS ent SET status = %s, computed_at = %s WHERE {review_where}",  # noqa: S608
             [EntitlementStatus.REVIEW, at, programme.pk, code, EntitlementStatus.GRANTED],
         )
         flagged = max(cur.rowcount, 0)
         # Not in a batch and no longer qualifying: withdrawn (it comes back if it qualifies again).
         cur.execute(
-            f"UPDATE {ent} AS ent SET status = %s, computed_at = %s"  # noqa: S608
-            f" WHERE ent.programme_id = %s AND ent.district_id = %s AND ent.status <> %s AND NOT {in_batch_ent}"
-            f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id AND t.rule_key = ent.rule_key)",
+            f"UPDATE {ent} AS ent SET status = %s, computed_at = %s WHERE {withdraw_where}",  # noqa: S608
             [EntitlementStatus.WITHDRAWN, at, programme.pk, code, EntitlementStatus.WITHDRAWN],
         )
         withdrawn = max(cur.rowcount, 0)

@@ -256,3 +256,28 @@ def test_one_district_only():
     assert set(Entitlement.objects.values_list("district_id", flat=True)) == {"130903"}
     totals = entitlement_totals(programme=p, region=Region.objects.get(code="130900"))
     assert totals["count"] == 1 and totals["amount"] == Decimal("500.00")
+
+
+@pytest.mark.django_db
+def test_changes_to_existing_entitlements_are_audited_row_by_row(city_cangzhou):
+    from accounts.models import AuditEntry
+
+    p = programme()
+    free = reg(p, "130903", OUTSIDE)
+    batched = reg(p, "130903", OUTSIDE)
+    entitlements_compute(programme=p)
+    ef, eb = Entitlement.objects.get(registration=free), Entitlement.objects.get(registration=batched)
+    _line(eb)
+    v2 = rule_update(rule=SubsidyRule.objects.get(rule_key="CANGZHOU-RED", status="active"), data={"amount": "600"})
+    rule_activate(rule=v2)
+    entitlements_compute(programme=p, acting_user=city_cangzhou)
+    trail = {
+        e.object_id: e
+        for e in AuditEntry.objects.filter(action="entitlement_recompute", object_type="disbursements.entitlement")
+    }
+    assert trail[str(ef.pk)].changes["amount"] == [500, 600] and trail[str(ef.pk)].user == city_cangzhou
+    assert trail[str(eb.pk)].changes["status"] == ["granted", "review"]
+    Registration.objects.filter(pk=free.pk).update(status="withdrawn")
+    entitlements_compute(programme=p)
+    last = AuditEntry.objects.filter(action="entitlement_recompute", object_id=str(ef.pk)).order_by("-id").first()
+    assert last.changes["status"] == ["granted", "withdrawn"] and last.user is None
