@@ -68,7 +68,7 @@ def test_secret_from_file(tmp_path):
 def test_without_redis_tasks_run_in_process_and_with_it_they_go_to_the_broker():
     code = "from django.conf import settings; print(settings.CELERY_TASK_ALWAYS_EAGER, settings.CELERY_BROKER_URL)"
     no_redis = {k: v for k, v in PRODUCTION.items() if k != "REDIS_URL"}
-    assert manage("shell", "--no-imports", "-c", code, env=no_redis).stdout.split() == ["True", "memory://"]
+    assert manage("shell", "--no-imports", "-c", code, env=no_redis).stdout.split() == ["True", "memory://localhost/"]
     assert manage("shell", "--no-imports", "-c", code, env=PRODUCTION).stdout.split() == [
         "False",
         "redis://127.0.0.1:6379/0",
