@@ -238,7 +238,7 @@ def total_row(batch: Batch) -> list[str]:
 # forked child with its own database connection), then joined: decryption is CPU-bound
 # and a province-sized batch would otherwise keep one core busy and the other idle.
 PARALLEL_MIN_LINES = 200_000
-EXPORT_PROCESSES = int(getattr(settings, "BANK_EXPORT_PROCESSES", 0) or os.environ.get("BANK_EXPORT_PROCESSES", 0) or 2)
+EXPORT_PROCESSES = int(getattr(settings, "BANK_EXPORT_PROCESSES", 0) or os.environ.get("BANK_EXPORT_PROCESSES", 0) or 3)
 
 
 def _write_rows(text, chunks, progress=None, done: int = 0) -> tuple[int, Decimal]:
@@ -252,6 +252,102 @@ def _write_rows(text, chunks, progress=None, done: int = 0) -> tuple[int, Decima
         if progress:
             progress(done + count)
     return count, Decimal(fen).scaleb(-2)
+
+
+# The CSV fast path: PostgreSQL builds each line's text around the two encrypted numbers
+# (formula-safe and CSV-quoted in SQL, exactly as csv.writer quotes), so Python only
+# decrypts two values per line and joins strings. The same bytes as the row-by-row path.
+_SAFE_SQL = (
+    "CASE WHEN left({x}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r', E'\\n', '＝', '＋', '－', '＠')"
+    " THEN '''' || {x} ELSE {x} END"
+)
+_QUOTE_SQL = "CASE WHEN {x} ~ '[\",\\r\\n]' THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
+
+
+def _csv_sql(x: str) -> str:
+    return _QUOTE_SQL.format(x=f"({_SAFE_SQL.format(x=x)})")
+
+
+_FAST_SQL = (  # noqa: S608 (fixed SQL fragments; values are parameters)
+    "SELECT l.seq::text || ',' || {name},"
+    " l.id_cipher, l.account_cipher,"
+    " {bank} || ',' || l.amount::text || ',' || {purpose} || ',' || %s || lpad(l.seq::text, 7, '0')"
+    " FROM disbursements_paymentline l"
+    " JOIN disbursements_entitlement e ON e.id = l.entitlement_id"
+    " JOIN programs_subsidyrule r ON r.id = e.rule_id"
+    " WHERE l.batch_id = %s AND l.seq BETWEEN %s AND %s ORDER BY l.seq"
+).format(name=_csv_sql("l.name"), bank=_csv_sql("l.bank_name"), purpose=_csv_sql("r.name"))
+
+
+def _csv_fast_part(
+    raw_cursor, batch: Batch, lo: int, hi: int, out, encoding: str, progress=None
+) -> tuple[int, Decimal]:
+    """Write lines lo..hi to the binary stream `out` (psycopg2 cursor `raw_cursor`);
+    returns (lines, total)."""
+    import tempfile
+
+    keys = pii._keyring()[1]
+    decrypt = _decrypter()
+    a2b = binascii.a2b_base64
+    nb = pii.NONCE_BYTES
+    quote_row = io.StringIO()
+    quoter = csv.writer(quote_row, lineterminator="")
+
+    def careful(value: str) -> str:
+        quote_row.seek(0)
+        quote_row.truncate()
+        quoter.writerow([safe_cell(value)])
+        return quote_row.getvalue()
+
+    sql = raw_cursor.mogrify(_FAST_SQL, [f"{batch.number}-", batch.pk, lo, hi]).decode()
+    count = 0
+    with tempfile.TemporaryFile(dir=bank_files_dir()) as tmp:
+        raw_cursor.copy_expert(f"COPY ({sql}) TO STDOUT", tmp)
+        tmp.seek(0)
+        tail = b""
+        while True:
+            piece = tmp.read(CHUNK_BYTES)
+            if not piece:
+                break
+            data = tail + piece
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                tail = data
+                continue
+            tail = data[cut + 1 :]
+            lines = []
+            append = lines.append
+            for line in data[:cut].decode("utf-8").split("\n"):
+                fields = line.split("\t")
+                if "\\" in line:
+                    fields = [_unescape_copy(f) for f in fields]
+                pre, idc, acc, post = fields
+                try:
+                    k, _, b64 = idc.partition(":")
+                    blob = a2b(b64)
+                    id_number = keys[k].decrypt(blob[:nb], blob[nb:], None).decode()
+                    if acc:
+                        k, _, b64 = acc.partition(":")
+                        blob = a2b(b64)
+                        account = keys[k].decrypt(blob[:nb], blob[nb:], None).decode()
+                    else:
+                        account = ""
+                except Exception:
+                    id_number, account = decrypt(idc), decrypt(acc)
+                if not id_number.isalnum():
+                    id_number = careful(id_number)
+                if account and not account.isalnum():
+                    account = careful(account)
+                append(f"{pre},{id_number},{account},{post}\r\n")
+            out.write("".join(lines).encode(encoding))
+            count += len(lines)
+            if progress:
+                progress(count)
+    raw_cursor.execute(
+        "SELECT COALESCE(SUM(amount), 0) FROM disbursements_paymentline WHERE batch_id = %s AND seq BETWEEN %s AND %s",
+        [batch.pk, lo, hi],
+    )
+    return count, Decimal(raw_cursor.fetchone()[0])
 
 
 def _child_part(batch: Batch, lo: int, hi: int, part: Path, encoding: str) -> None:
@@ -269,10 +365,7 @@ def _child_part(batch: Batch, lo: int, hi: int, part: Path, encoding: str) -> No
     )
     try:
         with open(part, "wb") as fh:
-            text = io.TextIOWrapper(fh, encoding=encoding, newline="")
-            count, total = _write_rows(text, _render(_copy_chunks(conn.cursor(), batch.pk, lo, hi), batch.number))
-            text.flush()
-            text.detach()
+            count, total = _csv_fast_part(conn.cursor(), batch, lo, hi, fh, encoding)
         part.with_suffix(".sum").write_text(f"{count} {total}")
     finally:
         conn.close()
@@ -292,8 +385,12 @@ def write_csv(
     csv.writer(text, lineterminator="\r\n").writerow(HEADER)
     if parallel:
         count, total = _write_parallel(batch, text, encoding, progress)
+    elif fast:
+        text.flush()
+        raw = connection.cursor().cursor  # the psycopg2 cursor: COPY needs the driver's API
+        count, total = _csv_fast_part(raw, batch, 1, batch.line_count, text.buffer, encoding, progress)
     else:
-        count, total = _write_rows(text, file_row_chunks(batch, fast=fast), progress)
+        count, total = _write_rows(text, file_row_chunks(batch, fast=False), progress)
     csv.writer(text, lineterminator="\r\n").writerow(total_row(batch))
     text.flush()
     text.detach()
@@ -325,8 +422,9 @@ def _write_parallel(batch: Batch, text, encoding: str, progress) -> tuple[int, D
                     os._exit(code)
             children.append((pid, part))
         lo, hi = bounds[0]
-        count, total = _write_rows(text, file_row_chunks(batch, fast=True, lo=lo, hi=hi), progress)
         text.flush()
+        raw = connection.cursor().cursor
+        count, total = _csv_fast_part(raw, batch, lo, hi, text.buffer, encoding, progress)
         for pid, part in children:
             _pid, status = os.waitpid(pid, 0)
             if status != 0 or not part.with_suffix(".sum").exists():
