@@ -30,7 +30,9 @@ class Employer(models.Model):
     return_reason = models.CharField("退回原因", max_length=500, blank=True)
     verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     verified_at = models.DateTimeField(null=True, blank=True)
-    agents = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="employers", verbose_name="经办人")
+    agents = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="employers", verbose_name="经办人"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = EmployerQuerySet.as_manager()
@@ -55,20 +57,23 @@ class Person(models.Model):
     abolished code is mapped to its successor), `hukou_code_raw` the one in the number.
     """
 
-    id_hash = models.CharField(max_length=64, unique=True)
+    # Unique through Meta.constraints, not unique=True: that would add a second,
+    # LIKE-pattern index that no query uses and every import row pays for.
+    id_hash = models.CharField(max_length=64)
     id_cipher = models.TextField()
     id_masked = models.CharField("证件号码", max_length=18)
     name = models.CharField("姓名", max_length=50)
     sex = models.CharField("性别", max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField("出生日期", null=True, blank=True)
     hukou_code_raw = models.CharField("证件地址码", max_length=6, blank=True)
-    hukou_code = models.CharField("户籍地区代码", max_length=6, db_index=True)
+    hukou_code = models.CharField("户籍地区代码", max_length=6)
     phone = models.CharField("手机号", max_length=11, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = "人员"
         verbose_name_plural = "人员"
+        constraints = [models.UniqueConstraint(fields=["id_hash"], name="person_id_hash_unique")]
 
     def __str__(self):
         return f"{self.name} {self.id_masked}"
@@ -87,10 +92,12 @@ class Registration(models.Model):
     unique index), so nobody is paid twice.
     """
 
-    person = models.ForeignKey(Person, models.PROTECT, related_name="registrations")
-    programme = models.ForeignKey(Programme, models.PROTECT, related_name="registrations")
+    # Lean indexes: each one costs every imported row (PERFORMANCE.md). person and
+    # programme lead the unique and batching indexes below, so they need none of their own.
+    person = models.ForeignKey(Person, models.PROTECT, related_name="registrations", db_index=False)
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="registrations", db_index=False)
     employer = models.ForeignKey(Employer, models.PROTECT, related_name="registrations")
-    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="留岗地区")
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="留岗地区", db_index=False)
     start_date = models.DateField("留岗开始日期")
     end_date = models.DateField("留岗结束日期")
     duty_days = models.PositiveSmallIntegerField("春节在岗天数", default=0)
@@ -99,10 +106,12 @@ class Registration(models.Model):
     bank_name = models.CharField("开户银行", max_length=100, blank=True)
     account_cipher = models.TextField(blank=True)
     account_masked = models.CharField("银行账号", max_length=30, blank=True)
-    status = models.CharField("状态", max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACTIVE)
+    status = models.CharField(
+        "状态", max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACTIVE
+    )
     status_note = models.CharField("处理说明", max_length=500, blank=True)
     source = models.CharField("来源", max_length=10, choices=Source.choices, default=Source.FORM)
-    import_job = models.ForeignKey(Job, models.SET_NULL, null=True, blank=True, related_name="+")
+    import_job = models.ForeignKey(Job, models.SET_NULL, null=True, blank=True, related_name="+", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -119,9 +128,15 @@ class Registration(models.Model):
                 condition=models.Q(status="active"),
                 name="registration_one_active_per_programme",
             ),
-            models.CheckConstraint(name="registration_dates_ordered", condition=models.Q(start_date__lte=models.F("end_date"))),
+            models.CheckConstraint(
+                name="registration_dates_ordered", condition=models.Q(start_date__lte=models.F("end_date"))
+            ),
         ]
-        indexes = [models.Index(fields=["programme", "district", "status"], name="registration_prog_district")]
+        indexes = [
+            models.Index(fields=["programme", "district", "status"], name="registration_prog_district"),
+            # A plain b-tree for scoped lists (the FK's own index would add a LIKE-pattern twin).
+            models.Index(fields=["district"], name="registration_district"),
+        ]
 
     def __str__(self):
         return f"{self.person} @ {self.employer}"

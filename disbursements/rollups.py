@@ -222,6 +222,10 @@ def rollups_refresh(*, programme) -> dict:
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, programme.pk])
+            # These are whole-table aggregations: hash joins are always the right plan. Without
+            # fresh statistics (rows just loaded, not yet analyzed) the planner picks nested
+            # loops over "empty" tables and a refresh of ten thousand rows takes minutes.
+            cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute(f"DELETE FROM {t['rulerollup']} WHERE programme_id = %s", [programme.pk])  # noqa: S608
         cursor.execute(f"DELETE FROM {t['rollup']} WHERE programme_id = %s", [programme.pk])  # noqa: S608
         cursor.execute(district_sql, params)
