@@ -40,6 +40,7 @@ from accounts.services import audit_record
 from beneficiaries.models import Registration
 from disbursements.choices import EntitlementStatus, LineStatus
 from disbursements.models import Entitlement, EntitlementComputeState, PaymentLine
+from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import DomainError
 from programs.choices import RuleStatus
 from programs.models import Programme, SubsidyRule
@@ -159,6 +160,8 @@ def entitlements_compute(
             "flagged": result.flagged,
         },
     )
+    # The dashboards read rollups: refresh them once this commits (debounced per programme).
+    rollups_refresh_soon(programme.pk)
     return result
 
 

@@ -34,14 +34,41 @@ def regions_load() -> dict:
                 parent, official_parent, direct = PROVINCE_CODE, row["parent_code"], True
             elif row["code"] in XIONGAN_COUNTIES:
                 parent, official_parent = XIONGAN_CODE, row["parent_code"]
-            rows.append(dict(code=row["code"], name=row["name"], level=level, kind=Kind.OFFICIAL,
-                             parent=parent, official_parent_code=official_parent, direct_report=direct))
-    rows.append(dict(code=XIONGAN_CODE, name="雄安新区", level=Level.CITY, kind=Kind.FUNCTIONAL_ZONE,
-                     parent=PROVINCE_CODE, official_parent_code="", direct_report=True))
+            rows.append(
+                dict(
+                    code=row["code"],
+                    name=row["name"],
+                    level=level,
+                    kind=Kind.OFFICIAL,
+                    parent=parent,
+                    official_parent_code=official_parent,
+                    direct_report=direct,
+                )
+            )
+    rows.append(
+        dict(
+            code=XIONGAN_CODE,
+            name="雄安新区",
+            level=Level.CITY,
+            kind=Kind.FUNCTIONAL_ZONE,
+            parent=PROVINCE_CODE,
+            official_parent_code="",
+            direct_report=True,
+        )
+    )
     with open(DATA_DIR / "hebei_functional_zones.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            rows.append(dict(code=row["code"], name=row["name"], level=Level.DISTRICT, kind=Kind.FUNCTIONAL_ZONE,
-                             parent=row["parent_code"], official_parent_code="", direct_report=False))
+            rows.append(
+                dict(
+                    code=row["code"],
+                    name=row["name"],
+                    level=Level.DISTRICT,
+                    kind=Kind.FUNCTIONAL_ZONE,
+                    parent=row["parent_code"],
+                    official_parent_code="",
+                    direct_report=False,
+                )
+            )
 
     by_code = {r["code"]: r for r in rows}
 
@@ -54,9 +81,15 @@ def regions_load() -> dict:
     for r in rows:
         Region.objects.update_or_create(
             code=r["code"],
-            defaults=dict(name=r["name"], level=r["level"], kind=r["kind"], parent_id=r["parent"],
-                          official_parent_code=r["official_parent_code"], direct_report=r["direct_report"],
-                          path=path_of(r["code"])),
+            defaults=dict(
+                name=r["name"],
+                level=r["level"],
+                kind=r["kind"],
+                parent_id=r["parent"],
+                official_parent_code=r["official_parent_code"],
+                direct_report=r["direct_report"],
+                path=path_of(r["code"]),
+            ),
         )
 
     codes: dict[str, dict] = {}
@@ -66,15 +99,22 @@ def regions_load() -> dict:
             active = row["status"] == "active"
             if entry is None or active:  # the active row of a reused code wins
                 codes[row["code"]] = dict(
-                    name=row["name"], province=row["province"], level=row["level"], active=active,
+                    name=row["name"],
+                    province=row["province"],
+                    level=row["level"],
+                    active=active,
                     from_year=int(row["from_year"]) if row["from_year"] else None,
                     until_year=int(row["until_year"]) if row["until_year"] else None,
                     successor="" if active else _first_code(row["successor_codes"]),
                 )
     # Residence permits of Hong Kong, Macau and Taiwan residents use these prefixes.
     for code, name in (("810000", "香港特别行政区"), ("820000", "澳门特别行政区"), ("830000", "台湾地区")):
-        codes.setdefault(code, dict(name=name, province=name, level="province", active=True,
-                                    from_year=None, until_year=None, successor=""))
+        codes.setdefault(
+            code,
+            dict(
+                name=name, province=name, level="province", active=True, from_year=None, until_year=None, successor=""
+            ),
+        )
 
     def current(code: str, seen=()) -> str:
         entry = codes.get(code)
@@ -82,16 +122,23 @@ def regions_load() -> dict:
             return code
         return current(entry["successor"], (*seen, code))
 
-    existing = set(DivisionCode.objects.values_list("code", flat=True))
+    fields = ["name", "province", "level", "active", "from_year", "until_year", "current_code"]
+    existing = {row[0]: row[1:] for row in DivisionCode.objects.values_list("code", *fields)}
     objs = [
-        DivisionCode(code=code, name=e["name"], province=e["province"], level=e["level"], active=e["active"],
-                     from_year=e["from_year"], until_year=e["until_year"], current_code=current(code))
+        DivisionCode(
+            code=code,
+            name=e["name"],
+            province=e["province"],
+            level=e["level"],
+            active=e["active"],
+            from_year=e["from_year"],
+            until_year=e["until_year"],
+            current_code=current(code),
+        )
         for code, e in codes.items()
     ]
     DivisionCode.objects.bulk_create([o for o in objs if o.code not in existing], batch_size=2000)
-    DivisionCode.objects.bulk_update(
-        [o for o in objs if o.code in existing],
-        ["name", "province", "level", "active", "from_year", "until_year", "current_code"],
-        batch_size=2000,
-    )
+    # Only rows whose data changed: a second load writes nothing (bulk_update is slow).
+    changed = [o for o in objs if o.code in existing and existing[o.code] != tuple(getattr(o, f) for f in fields)]
+    DivisionCode.objects.bulk_update(changed, fields, batch_size=2000)
     return {"regions": len(rows), "division_codes": len(objs)}

@@ -15,6 +15,8 @@ officer's subtree): anything else is 404, as is another user's upload.
 
 from django.http import FileResponse, Http404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -63,6 +65,11 @@ def _describe(request, upload) -> dict:
 class ImportListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(
+        request=UploadSerializer,
+        responses={201: OpenApiTypes.OBJECT},
+        summary="上传并预检一个导入文件（不写入任何数据）",
+    )
     def post(self, request):
         s = UploadSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -95,12 +102,14 @@ class ImportListView(APIView):
 
 
 class ImportDetailView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="上传文件及其预检结果、导入任务")
     def get(self, request, token: str):
         upload = _upload(request, token)
         return Response({**_describe(request, upload), "preview": upload.preview})
 
 
 class ImportPreviewView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="预检结果：每一行的问题（行号、列名、原因）")
     def get(self, request, token: str):
         upload = _upload(request, token)
         preview = upload.preview or uploads.import_upload_preview(upload=upload, user=request.user)
@@ -110,6 +119,20 @@ class ImportPreviewView(APIView):
 class ImportConfirmView(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
+    @extend_schema(
+        request=ConfirmSerializer,
+        responses={
+            202: inline_serializer(
+                "ImportConfirmed",
+                {
+                    "job": serializers.IntegerField(),
+                    "state": serializers.CharField(),
+                    "status_url": serializers.CharField(),
+                },
+            )
+        },
+        summary="确认导入：启动导入任务",
+    )
     def post(self, request, token: str):
         upload = _upload(request, token)
         s = ConfirmSerializer(data=request.data)
@@ -122,6 +145,14 @@ class ImportConfirmView(APIView):
 
 
 class ImportReportView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("stage", str, enum=["preview", "import"]),
+            OpenApiParameter("type", str, enum=["xlsx", "csv"]),
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        summary="被拒绝的行（与模板同样的列，另加错误原因）",
+    )
     def get(self, request, token: str):
         upload = _upload(request, token)
         stage = request.query_params.get("stage", "import" if upload.job_id else "preview")
