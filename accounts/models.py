@@ -17,9 +17,7 @@ class User(AbstractUser):
     """
 
     role = models.CharField("角色", max_length=10, choices=Role.choices, default=Role.EMPLOYER)
-    region = models.ForeignKey(
-        Region, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="管辖区域"
-    )
+    region = models.ForeignKey(Region, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="管辖区域")
     phone = models.CharField("手机号", max_length=20, blank=True)
     can_view_pii = models.BooleanField(
         "可查看完整证件号和账号", default=False, help_text="查看完整号码时会记录审计日志。"

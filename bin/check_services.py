@@ -11,8 +11,12 @@ problems = []
 db = dj_database_url.parse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal"))
 try:
     psycopg2.connect(
-        dbname="postgres", user=db["USER"] or "postgres", password=db["PASSWORD"] or None,
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, connect_timeout=3,
+        dbname="postgres",
+        user=db["USER"] or "postgres",
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        connect_timeout=3,
     ).close()
 except psycopg2.OperationalError as exc:
     problems.append(

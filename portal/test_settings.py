@@ -6,7 +6,9 @@ import tempfile
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("PII_KEYS", "t2:dGVzdC1waWkta2V5LTIyMjIyMjIyMjIyMjIyMjIyMjI=,t1:dGVzdC1waWkta2V5LTExMTExMTExMTExMTExMTExMTE=")
+os.environ.setdefault(
+    "PII_KEYS", "t2:dGVzdC1waWkta2V5LTIyMjIyMjIyMjIyMjIyMjIyMjI=,t1:dGVzdC1waWkta2V5LTExMTExMTExMTExMTExMTExMTE="
+)
 os.environ.setdefault("PII_INDEX_KEY", "test-blind-index-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")

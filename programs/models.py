@@ -32,7 +32,9 @@ class Programme(models.Model):
         verbose_name = "项目"
         verbose_name_plural = "项目"
         constraints = [
-            models.CheckConstraint(name="programme_dates_ordered", condition=models.Q(start_date__lte=models.F("end_date"))),
+            models.CheckConstraint(
+                name="programme_dates_ordered", condition=models.Q(start_date__lte=models.F("end_date"))
+            ),
             models.CheckConstraint(
                 name="programme_holiday_ordered", condition=models.Q(holiday_start__lte=models.F("holiday_end"))
             ),
@@ -101,8 +103,12 @@ class SubsidyRule(models.Model):
                 condition=models.Q(status="active"),
                 name="rule_one_active_version",
             ),
-            models.CheckConstraint(name="rule_amount_nonneg", condition=models.Q(amount__gte=0) | models.Q(amount__isnull=True)),
-            models.CheckConstraint(name="rule_cap_nonneg", condition=models.Q(budget_cap__gte=0) | models.Q(budget_cap__isnull=True)),
+            models.CheckConstraint(
+                name="rule_amount_nonneg", condition=models.Q(amount__gte=0) | models.Q(amount__isnull=True)
+            ),
+            models.CheckConstraint(
+                name="rule_cap_nonneg", condition=models.Q(budget_cap__gte=0) | models.Q(budget_cap__isnull=True)
+            ),
         ]
 
     def __str__(self):
@@ -161,7 +167,9 @@ class SurveyReport(models.Model):
         verbose_name_plural = "摸排报表"
         constraints = [
             models.UniqueConstraint(fields=["programme", "district", "as_of"], name="survey_one_per_date"),
-            models.CheckConstraint(name="survey_staying_le_parts", condition=models.Q(staying_on_duty__lte=models.F("staying"))),
+            models.CheckConstraint(
+                name="survey_staying_le_parts", condition=models.Q(staying_on_duty__lte=models.F("staying"))
+            ),
             # No part exceeds its whole (programs.surveys checks the same with a message per field).
             models.CheckConstraint(
                 name="survey_origins_le_outside",
@@ -175,7 +183,9 @@ class SurveyReport(models.Model):
                 name="survey_hukou_le_staying",
                 condition=models.Q(staying__gte=models.F("staying_local") + models.F("staying_nonlocal")),
             ),
-            models.CheckConstraint(name="survey_poverty_le_staying", condition=models.Q(poverty_staying__lte=models.F("staying"))),
+            models.CheckConstraint(
+                name="survey_poverty_le_staying", condition=models.Q(poverty_staying__lte=models.F("staying"))
+            ),
             models.CheckConstraint(
                 name="survey_benefit_firms_le_surveyed",
                 condition=models.Q(enterprises_with_benefits__lte=models.F("enterprises_surveyed")),
