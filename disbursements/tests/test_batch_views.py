@@ -163,3 +163,27 @@ def test_a_second_build_request_while_one_is_queued_returns_the_same_job(batch, 
         programme=batch.programme, district=Region.objects.get(code="130110"), acting_user=officer_luquan
     )
     assert other.pk != first.pk
+
+
+def test_list_queries_do_not_grow_with_batches(client, province_staff, superuser):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    programme = make_programme("HB-Q")
+    rule = make_rule(programme, "sjz", region="130100")
+
+    def count_queries():
+        client.force_login(province_staff)
+        client.get(reverse("disbursements:batch_list"))  # warm the cached alarms
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("disbursements:batch_list")).status_code == 200
+        return len(ctx.captured_queries)
+
+    make_entitlements(programme, rule, 2, district="130102", start=100)
+    batches_build(programme=programme, acting_user=superuser)
+    few = count_queries()
+    for i, code in enumerate(["130104", "130105", "130107", "130108"]):
+        make_entitlements(programme, rule, 2, district=code, start=200 + 10 * i)
+    batches_build(programme=programme, acting_user=superuser)
+    assert Batch.objects.filter(programme=programme).count() == 5
+    assert count_queries() == few <= 12
