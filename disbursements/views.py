@@ -147,6 +147,7 @@ def batch_detail(request, pk: int):
             object_id__in=[str(i) for i in page.object_list.values_list("id", flat=True)],
         )
     ).select_related("user")[:200]
+    audit = [_audit_row(a) for a in audit]
     jobs = Job.objects.filter(params__batch_id=batch.pk).order_by("-created_at")[:5]
     return render(
         request,
@@ -189,6 +190,39 @@ def _voucher_counts(batch):
 
     rows = Voucher.objects.filter(entitlement__lines__batch=batch).values("status").annotate(n=Count("id"))
     return {r["status"]: r["n"] for r in rows}
+
+
+AUDIT_LABELS = {
+    "batch_build": "生成批次",
+    "batch_build_supplement": "生成补发批次",
+    "batch_submit": "提交",
+    "batch_review": "复核通过",
+    "batch_approve": "审批通过",
+    "batch_return": "退回",
+    "batch_export": "导出银行文件",
+    "bank_file_download": "下载银行文件",
+    "batch_results": "导入银行结果",
+    "batch_reconcile": "对账完成",
+    "line_result": "银行结果",
+    "line_correct": "更正账号",
+    "line_reissue": "补发",
+    "vouchers_issue": "发放消费券",
+    "line_voucher": "发券",
+    "voucher_list_download": "下载发券清单",
+}
+
+
+def _audit_row(entry):
+    """An audit entry for display: a Chinese action label and its changes as text."""
+    parts = []
+    for key, value in (entry.changes or {}).items():
+        if isinstance(value, list) and len(value) == 2:
+            parts.append(f"{key}：{value[0] if value[0] is not None else '—'} → {value[1]}")
+        else:
+            parts.append(f"{key}：{value}")
+    entry.label = AUDIT_LABELS.get(entry.action, entry.action)
+    entry.changes_text = "；".join(parts)
+    return entry
 
 
 VERIFY_ON_PAGE_MAX = 100_000
