@@ -114,6 +114,7 @@ def _export_work(job: Job, progress: Progress) -> dict:
         acting_user=job.requested_by,
         job=job,
         progress=lambda done: progress.advance(done),
+        delay=float(job.params.get("delay", 0)),
     )
     return {
         "export_id": record.pk,

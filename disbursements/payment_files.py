@@ -52,7 +52,7 @@ def safe_cell(value: str) -> str:
 def bank_files_dir() -> Path:
     """Bank files hold whole ID and account numbers: they live outside MEDIA_ROOT (which
     a proxy may serve) and are downloaded only through a scoped, audited view."""
-    configured = getattr(settings, "BANK_FILES_DIR", None)
+    configured = getattr(settings, "BANK_FILES_DIR", None) or os.environ.get("BANK_FILES_DIR")
     path = Path(configured) if configured else Path(str(settings.MEDIA_ROOT).rstrip("/") + "-private") / "bankfiles"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -494,7 +494,14 @@ def write_xlsx(batch: Batch, path: Path, *, progress=None, fast=None) -> tuple[i
 
 
 def batch_export(
-    *, batch: Batch, fmt: str, encoding: str = "utf-8", acting_user: User | None, job: Job | None = None, progress=None
+    *,
+    batch: Batch,
+    fmt: str,
+    encoding: str = "utf-8",
+    acting_user: User | None,
+    job: Job | None = None,
+    progress=None,
+    delay: float = 0.0,
 ) -> BatchExport:
     """Write the bank file of an approved batch and record it (checksum, who, when).
 
@@ -534,6 +541,10 @@ def batch_export(
                 f"导出的笔数或金额（{count} 笔，{total} 元）与批次（{batch.line_count} 笔，{batch.total} 元）不符，已停止导出。"
             )
         checksum = sha256_file(tmp)
+        if delay:  # the kill-and-resume test's window between writing and recording
+            import time
+
+            time.sleep(delay)
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -267,3 +267,61 @@ def test_two_process_csv_export_writes_the_same_bytes(regions):
     assert write_csv(batch, single, parallel=False) == write_csv(batch, forked, parallel=True)
     assert single.getvalue() == forked.getvalue()
     assert single.getvalue().count(b"\r\n") == batch.line_count + 2
+
+
+@pytest.mark.worker
+def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatch, tmp_path):
+    """A bank file export killed after writing but before recording: no file under the
+    real name, no record, the batch still approved; the retried job writes exactly the
+    bytes an uninterrupted export writes."""
+    import io
+    from pathlib import Path
+
+    from accounts.choices import JobKind
+    from accounts.services import job_create, job_enqueue
+    from conftest import make_user
+    from disbursements import batch_tasks
+    from disbursements.batches import batch_approve, batch_review, batch_submit, batches_build
+    from disbursements.models import BatchExport
+    from disbursements.payment_files import bank_files_dir, file_name, write_csv
+
+    # The worker and this process must share the bank files directory.
+    monkeypatch.setenv("BANK_FILES_DIR", str(tmp_path))
+    worker.env["BANK_FILES_DIR"] = str(tmp_path)
+    shim = OnQueue(batch_tasks.export_batch_task, worker.queue)
+    monkeypatch.setitem(batch_tasks.TASKS, JobKind.EXPORT_BATCH, shim)
+    programme = _population()
+    officer = make_user("kill_off", "district", "130102")
+    batch = next(b for b in batches_build(programme=programme, acting_user=officer) if b.district_id == "130102")
+    batch_submit(batch=batch, acting_user=officer)
+    batch_review(batch=batch, acting_user=make_user("kill_city", "city", "130100"))
+    batch = batch_approve(batch=batch, acting_user=make_user("kill_prov", "province", "130000"))
+    expected = io.BytesIO()
+    write_csv(batch, expected)
+
+    worker.start()
+    job = job_create(
+        kind=JobKind.EXPORT_BATCH,
+        requested_by=officer,
+        params={"batch_id": batch.pk, "fmt": "csv", "encoding": "utf-8", "delay": 30},
+    )
+    job_enqueue(job, shim)
+    final = Path(bank_files_dir()) / file_name(batch, "csv")
+    _wait(lambda: any(Path(bank_files_dir()).glob(f"{final.name}.part-*")), 90, "the export to write its file")
+    worker.kill()
+    batch.refresh_from_db()
+    assert batch.status == "approved" and not BatchExport.objects.filter(batch=batch).exists()
+    assert not final.exists()
+
+    worker.start()
+    Job.objects.filter(pk=job.pk).update(params={"batch_id": batch.pk, "fmt": "csv", "encoding": "utf-8"})
+    from disbursements.batch_tasks import retry_stuck_jobs
+
+    assert retry_stuck_jobs(stuck_after=0) == [job.pk]
+    _wait(lambda: Job.objects.get(pk=job.pk).state in (JobState.DONE, JobState.FAILED), 120, "the retried export")
+    job.refresh_from_db()
+    assert job.state == JobState.DONE, job.message
+    batch.refresh_from_db()
+    assert batch.status == "exported"
+    assert final.read_bytes() == expected.getvalue()
+    assert BatchExport.objects.get(batch=batch).checksum == batch.file_checksum
