@@ -217,7 +217,10 @@ class Table:
         count = 0
         limit = self.row_limit
         for row_no, cells in self._rows:
-            if is_blank(cells):
+            first = cells[0] if cells else None
+            # The first cell (the name) is filled in almost every row: only look at the
+            # others when it is not (is_blank costs a loop over the row).
+            if not (type(first) is str and first and not first.isspace()) and is_blank(cells):
                 continue
             count += 1
             if limit and count > limit:
