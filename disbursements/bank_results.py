@@ -21,6 +21,7 @@ from accounts.services import audit_record
 from disbursements.batches import can_submit
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, PaymentLine
+from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import ConflictError, DomainError, PermissionDenied
 
 REFERENCE_HEADERS = ("备注", "参考号", "业务参考号", "交易参考号", "reference", "ref")
@@ -200,6 +201,7 @@ def batch_import_results(*, batch: Batch, path: Path, acting_user: User | None, 
         f"已导入 {len(rows)} 条结果：成功 {result['paid']} 笔，失败 {result['failed']} 笔，待定 {remaining} 笔"
     )
     batch.refresh_from_db()
+    rollups_refresh_soon(batch.programme_id)  # the dashboards' paid / failed figures
     return result
 
 

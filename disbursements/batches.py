@@ -24,6 +24,7 @@ from accounts.models import User
 from accounts.services import audit_record
 from disbursements.choices import BatchStatus, EntitlementStatus, LineStatus
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
+from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from portal.lib.money import ZERO
 from programs.choices import Channel
@@ -88,6 +89,8 @@ def batches_build(
     finally:
         with connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
+    if built:
+        rollups_refresh_soon(programme.pk)  # the dashboards' "batched" figures
     return built
 
 
