@@ -137,3 +137,34 @@ def normalize_account(raw) -> str:
     if n.endswith(".0") and n[:-2].isdigit():
         n = n[:-2]
     return n
+
+
+def rotate_rows(queryset, fields: list[str], *, batch_size: int = 5000) -> int:
+    """Re-encrypt `fields` of the rows in `queryset` under the current key, in primary-key
+    batches, each in a transaction of its own (stop and run again at any time). Returns
+    how many rows changed. Rows already under the current key are left alone."""
+    from django.db import transaction
+    from django.db.models import Q
+
+    current = current_key_id() + ":"
+    stale = Q()
+    for field in fields:
+        stale |= ~Q(**{f"{field}__startswith": current}) & ~Q(**{field: ""})
+    changed, last_pk = 0, 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                queryset.filter(stale, pk__gt=last_pk)
+                .order_by("pk")
+                .select_for_update()
+                .only("pk", *fields)[:batch_size]
+            )
+            if not rows:
+                return changed
+            for row in rows:
+                for field in fields:
+                    if getattr(row, field):
+                        setattr(row, field, reencrypt(getattr(row, field)))
+            queryset.model.objects.bulk_update(rows, fields, batch_size=batch_size)
+            changed += len(rows)
+            last_pk = rows[-1].pk
