@@ -698,7 +698,13 @@ class _Stage:
             " CASE WHEN c.other THEN 'conflict' ELSE 'active' END, CASE WHEN c.other THEN %(note)s ELSE '' END,"
             " %(source)s, %(job)s, now(), now()"
             f" FROM import_stage s JOIN {self.person_t} p ON p.id_hash = s.id_hash"
-            f" CROSS JOIN LATERAL (SELECT {self.other_active} AS other) c ORDER BY p.id{self.lock_persons}"
+            # "Active with another employer" as one index probe per row (LIMIT 1 keeps it
+            # a probe): as EXISTS the planner may hash every registration of the
+            # programme instead, once per statement, which the pipeline runs per chunk.
+            f" LEFT JOIN LATERAL (SELECT true AS other FROM {self.reg_t} o WHERE o.person_id = p.id"
+            " AND o.programme_id = %(programme)s AND o.employer_id <> %(employer)s"
+            " AND o.status IN ('active', 'conflict') LIMIT 1) c ON true"
+            f" ORDER BY p.id{self.lock_persons}"
             " ON CONFLICT (person_id, programme_id, employer_id) DO NOTHING RETURNING status)"
             " SELECT status, count(*) FROM ins GROUP BY status",
             self.params,
