@@ -15,7 +15,9 @@ B. In one transaction: COPY the clean rows into a TEMP staging table (never logg
    another name, then (unless a rejected row means nothing may be written) one
    `INSERT … SELECT … ON CONFLICT DO NOTHING` for persons (by the blind index) and one
    for registrations, which marks a person already registered by another employer in
-   the programme as a conflict for the district officer, in SQL.
+   the programme as a conflict for the district officer, in SQL. The registrations'
+   foreign keys are checked set-based rather than by a trigger per row and key where
+   the database role allows it (`_Stage.check_references_here`).
    In a job or the CLI (no surrounding transaction), unless settings.IMPORT_PIPELINE
    is False (or pipeline=False), the two phases overlap instead: a writer thread with
    its own connection stages and inserts chunks of 10,000 clean rows while the main
