@@ -237,3 +237,11 @@ def retry_stuck_jobs(stuck_after: int = STUCK_AFTER_SECONDS, lost_after: int = L
             job_retry_batch(job=job, acting_user=None)
         retried.append(job.pk)
     return retried
+
+
+@shared_task(name="disbursements.vouchers_expire")
+def vouchers_expire_task() -> int:
+    """Daily: issued vouchers past their expiry (衡水's: 2021-03-08) become expired."""
+    from disbursements.vouchers import vouchers_expire
+
+    return vouchers_expire()

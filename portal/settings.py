@@ -207,6 +207,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "disbursements.recompute_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Uploaded files and their reports carry personal data: kept a week, then deleted.
+    "imports-purge-uploads": {"task": "beneficiaries.purge_import_uploads", "schedule": crontab(hour=3, minute=15)},
+    "vouchers-expire-daily": {"task": "disbursements.vouchers_expire", "schedule": crontab(hour=0, minute=5)},
 }
 
 CACHES = {
