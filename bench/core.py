@@ -84,11 +84,17 @@ class Context:
 
 
 # Runs a module as __main__, then prints the child's peak RSS (kB) as the last line.
+# VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across fork+exec, so a child
+# started from the (large) runner would report the runner's own resident set.
 _MAXRSS_WRAPPER = (
     "import runpy, sys, resource\n"
     "mod = sys.argv[1]; sys.argv = sys.argv[1:]\n"
     "runpy.run_module(mod, run_name='__main__')\n"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    "try:\n"
+    "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+    "except (OSError, IndexError):\n"
+    "    hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "print(hwm)\n"
 )
 
 
