@@ -121,15 +121,14 @@ def _unescape_copy(field: str) -> str:
     return "".join(out)
 
 
-def _copy_chunks(raw_cursor, batch_id: int, lo: int, hi: int) -> Iterator[list[list[str]]]:
-    """Raw rows of seq lo..hi, in chunks, from COPY (SELECT …) TO STDOUT.
+def _copy_text_blocks(raw_cursor, sql: str) -> Iterator[str]:
+    """The text of `COPY (sql) TO STDOUT`, in blocks of whole lines (no final newline).
 
     COPY writes into an anonymous temporary file (psycopg2 calls its C `write` per row,
     which is cheap), and the file is then read back in 1 MB pieces: memory stays
     constant whatever the batch size; the file is gone when closed."""
     import tempfile
 
-    sql = _SQL.format(batch_id=int(batch_id), lo=int(lo), hi=int(hi))
     with tempfile.TemporaryFile(dir=bank_files_dir()) as tmp:
         raw_cursor.copy_expert(f"COPY ({sql}) TO STDOUT", tmp)
         tmp.seek(0)
@@ -144,11 +143,17 @@ def _copy_chunks(raw_cursor, batch_id: int, lo: int, hi: int) -> Iterator[list[l
                 tail = data
                 continue
             tail = data[cut + 1 :]
-            text = data[:cut].decode("utf-8")
-            if "\\" in text:
-                yield [[_unescape_copy(f) for f in line.split("\t")] for line in text.split("\n")]
-            else:
-                yield [line.split("\t") for line in text.split("\n")]
+            yield data[:cut].decode("utf-8")
+
+
+def _copy_chunks(raw_cursor, batch_id: int, lo: int, hi: int) -> Iterator[list[list[str]]]:
+    """Raw rows of seq lo..hi, in chunks, from COPY (SELECT …) TO STDOUT."""
+    sql = _SQL.format(batch_id=int(batch_id), lo=int(lo), hi=int(hi))
+    for text in _copy_text_blocks(raw_cursor, sql):
+        if "\\" in text:
+            yield [[_unescape_copy(f) for f in line.split("\t")] for line in text.split("\n")]
+        else:
+            yield [line.split("\t") for line in text.split("\n")]
 
 
 def _portable_chunks(batch: Batch, lo: int, hi: int) -> Iterator[list[list[str]]]:
@@ -284,8 +289,6 @@ def _csv_fast_part(
 ) -> tuple[int, Decimal]:
     """Write lines lo..hi to the binary stream `out` (psycopg2 cursor `raw_cursor`);
     returns (lines, total)."""
-    import tempfile
-
     keys = pii._keyring()[1]
     decrypt = _decrypter()
     a2b = binascii.a2b_base64
@@ -301,48 +304,35 @@ def _csv_fast_part(
 
     sql = raw_cursor.mogrify(_FAST_SQL, [f"{batch.number}-", batch.pk, lo, hi]).decode()
     count = 0
-    with tempfile.TemporaryFile(dir=bank_files_dir()) as tmp:
-        raw_cursor.copy_expert(f"COPY ({sql}) TO STDOUT", tmp)
-        tmp.seek(0)
-        tail = b""
-        while True:
-            piece = tmp.read(CHUNK_BYTES)
-            if not piece:
-                break
-            data = tail + piece
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                tail = data
-                continue
-            tail = data[cut + 1 :]
-            lines = []
-            append = lines.append
-            for line in data[:cut].decode("utf-8").split("\n"):
-                fields = line.split("\t")
-                if "\\" in line:
-                    fields = [_unescape_copy(f) for f in fields]
-                pre, idc, acc, post = fields
-                try:
-                    k, _, b64 = idc.partition(":")
+    for text in _copy_text_blocks(raw_cursor, sql):
+        lines = []
+        append = lines.append
+        for line in text.split("\n"):
+            fields = line.split("\t")
+            if "\\" in line:
+                fields = [_unescape_copy(f) for f in fields]
+            pre, idc, acc, post = fields
+            try:
+                k, _, b64 = idc.partition(":")
+                blob = a2b(b64)
+                id_number = keys[k].decrypt(blob[:nb], blob[nb:], None).decode()
+                if acc:
+                    k, _, b64 = acc.partition(":")
                     blob = a2b(b64)
-                    id_number = keys[k].decrypt(blob[:nb], blob[nb:], None).decode()
-                    if acc:
-                        k, _, b64 = acc.partition(":")
-                        blob = a2b(b64)
-                        account = keys[k].decrypt(blob[:nb], blob[nb:], None).decode()
-                    else:
-                        account = ""
-                except Exception:
-                    id_number, account = decrypt(idc), decrypt(acc)
-                if not id_number.isalnum():
-                    id_number = careful(id_number)
-                if account and not account.isalnum():
-                    account = careful(account)
-                append(f"{pre},{id_number},{account},{post}\r\n")
-            out.write("".join(lines).encode(encoding))
-            count += len(lines)
-            if progress:
-                progress(count)
+                    account = keys[k].decrypt(blob[:nb], blob[nb:], None).decode()
+                else:
+                    account = ""
+            except Exception:
+                id_number, account = decrypt(idc), decrypt(acc)
+            if not id_number.isalnum():
+                id_number = careful(id_number)
+            if account and not account.isalnum():
+                account = careful(account)
+            append(f"{pre},{id_number},{account},{post}\r\n")
+        out.write("".join(lines).encode(encoding))
+        count += len(lines)
+        if progress:
+            progress(count)
     raw_cursor.execute(
         "SELECT COALESCE(SUM(amount), 0) FROM disbursements_paymentline WHERE batch_id = %s AND seq BETWEEN %s AND %s",
         [batch.pk, lo, hi],
