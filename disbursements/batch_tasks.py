@@ -10,12 +10,20 @@ from pathlib import Path
 
 from celery import shared_task
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
 from accounts.models import Job, User
-from accounts.services import Progress, job_create, job_enqueue, job_retry
-from portal.errors import DomainError
+from accounts.services import Progress, audit_record, job_create, job_enqueue, job_retry, job_run
+from disbursements.bank_results import batch_import_results, can_import_results
+from disbursements.batches import batches_build
+from disbursements.models import Batch
+from disbursements.payment_files import EXPORTABLE, FORMATS, bank_files_dir, batch_export, can_export
+from disbursements.vouchers import vouchers_expire
+from portal.errors import ConflictError, DomainError, PermissionDenied
+from programs.models import Programme
+from regions.models import Region
 
 # A running job whose heartbeat is older than this has lost its worker.
 STUCK_AFTER_SECONDS = 900
@@ -40,15 +48,11 @@ def _progress_cb(progress: Progress):
 
 @shared_task(name="disbursements.build_batches", acks_late=True)
 def build_batches_task(job_id: int) -> None:
-    from accounts.services import job_run
 
     job_run(job_id, _build_work)
 
 
 def _build_work(job: Job, progress: Progress) -> dict:
-    from disbursements.batches import batches_build
-    from programs.models import Programme
-    from regions.models import Region
 
     params = job.params
     programme = Programme.objects.get(pk=params["programme_id"])
@@ -96,14 +100,11 @@ def build_job_start(*, programme, district=None, acting_user: User | None, delay
 
 @shared_task(name="disbursements.export_batch", acks_late=True)
 def export_batch_task(job_id: int) -> None:
-    from accounts.services import job_run
 
     job_run(job_id, _export_work)
 
 
 def _export_work(job: Job, progress: Progress) -> dict:
-    from disbursements.models import Batch
-    from disbursements.payment_files import batch_export
 
     batch = Batch.objects.get(pk=job.params["batch_id"])
     progress.set_total(batch.line_count)
@@ -126,17 +127,12 @@ def _export_work(job: Job, progress: Progress) -> dict:
 
 
 def export_job_start(*, batch, fmt: str, encoding: str, acting_user: User | None) -> Job:
-    from disbursements.payment_files import EXPORTABLE, FORMATS, can_export
 
     if fmt not in FORMATS:
         raise DomainError(f"不支持的文件格式“{fmt}”。")
     if acting_user is not None and not can_export(acting_user, batch):
-        from portal.errors import PermissionDenied
-
         raise PermissionDenied("只有本区县人社专员或省级人员可以导出银行文件。")
     if batch.status not in EXPORTABLE:
-        from portal.errors import ConflictError
-
         raise ConflictError("省级审批通过后才能导出银行文件。")
     job = job_create(
         kind=JobKind.EXPORT_BATCH,
@@ -152,14 +148,11 @@ def export_job_start(*, batch, fmt: str, encoding: str, acting_user: User | None
 
 @shared_task(name="disbursements.import_bank_results", acks_late=True)
 def import_results_task(job_id: int) -> None:
-    from accounts.services import job_run
 
     job_run(job_id, _results_work)
 
 
 def _results_work(job: Job, progress: Progress) -> dict:
-    from disbursements.bank_results import batch_import_results
-    from disbursements.models import Batch
 
     batch = Batch.objects.get(pk=job.params["batch_id"])
     return batch_import_results(
@@ -169,9 +162,6 @@ def _results_work(job: Job, progress: Progress) -> dict:
 
 def results_job_start(*, batch, uploaded, acting_user: User | None) -> Job:
     """Save the uploaded result file beside the bank files and queue its import."""
-    from disbursements.bank_results import can_import_results
-    from disbursements.payment_files import bank_files_dir
-    from portal.errors import PermissionDenied
 
     if acting_user is not None and not can_import_results(acting_user, batch):
         raise PermissionDenied("只有本区县的人社专员可以导入银行结果。")
@@ -205,8 +195,6 @@ TASKS = {
 
 def stuck_jobs(*, stuck_after: int = STUCK_AFTER_SECONDS, lost_after: int = LOST_AFTER_SECONDS):
     now = timezone.now()
-    from django.db.models import Q
-
     return Job.objects.filter(kind__in=list(TASKS)).filter(
         Q(state=JobState.RUNNING, heartbeat_at__lt=now - timezone.timedelta(seconds=stuck_after))
         | Q(state=JobState.QUEUED, created_at__lt=now - timezone.timedelta(seconds=lost_after))
@@ -222,8 +210,6 @@ def job_retry_batch(*, job: Job, acting_user: User | None) -> Job:
         raise DomainError("任务已完成，无需重试。")
     if job.state == JobState.QUEUED:
         # Its message may be lost: send another; the claim makes a duplicate harmless.
-        from accounts.services import audit_record
-
         audit_record(user=acting_user, action="job_retry", obj=job)
         return job_enqueue(job, task)
     return job_retry(job=job, acting_user=acting_user, task=task)
@@ -242,6 +228,5 @@ def retry_stuck_jobs(stuck_after: int = STUCK_AFTER_SECONDS, lost_after: int = L
 @shared_task(name="disbursements.vouchers_expire")
 def vouchers_expire_task() -> int:
     """Daily: issued vouchers past their expiry (衡水's: 2021-03-08) become expired."""
-    from disbursements.vouchers import vouchers_expire
 
     return vouchers_expire()
