@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, Job
+from accounts.selectors import jobs_for_user
 from disbursements import batches as svc
 from disbursements.batch_tasks import (
     TASKS,
@@ -419,9 +420,7 @@ def vouchers_redemptions(request, pk: int):
 @require_POST
 def job_retry(request, job_pk: int):
     _staff(request)
-    job = get_object_or_404(Job.objects.filter(kind__in=list(TASKS)), pk=job_pk)
-    if not (request.user.is_superuser or job.requested_by_id == request.user.pk):
-        raise Http404
+    job = get_object_or_404(jobs_for_user(request.user).filter(kind__in=list(TASKS)), pk=job_pk)
     try:
         job_retry_batch(job=job, acting_user=request.user)
     except DomainError as exc:
