@@ -95,3 +95,69 @@ def test_pipeline_reimport_changes_nothing(tmp_path, committed):
     again = run(path, first, programme, pipeline=True)
     assert again.created == 0 and again.unchanged == 20 and _state() == before
     assert Person.objects.filter(id_hash=pii.blind_index(worker_row(3)["身份证号"])).exists()
+
+
+def _commit_elsewhere(rows: dict[int, str]):
+    """A reject_mismatches that, the first time, lets another connection commit persons
+    for these rows (row index → name) right after it looked: the race that the plain
+    person INSERT of a new person must survive."""
+    import threading
+
+    from beneficiaries.importer.workers import _Stage
+
+    original = _Stage.reject_mismatches
+    done = []
+
+    def commit_persons():
+        for seq, name in rows.items():
+            number = worker_row(seq)["身份证号"]
+            Person.objects.create(
+                id_hash=pii.blind_index(number),
+                id_cipher=pii.encrypt(number),
+                id_masked=pii.mask_id(number),
+                name=name,
+                hukou_code="410102",
+            )
+        connection.close()
+
+    def racing(self):
+        late = original(self)
+        if not done:
+            done.append(True)
+            other = threading.Thread(target=commit_persons)  # its own connection, autocommit
+            other.start()
+            other.join()
+        return late
+
+    return racing
+
+
+@pytest.mark.parametrize("pipeline", [True, False])
+def test_persons_committed_meanwhile_by_someone_else_are_used(tmp_path, committed, monkeypatch, pipeline):
+    from beneficiaries.importer.workers import NAME_MISMATCH, _Stage
+
+    first, _, programme = committed
+    rows = [worker_row(i) for i in range(6)]  # one chunk
+    monkeypatch.setattr(workers_module._Pipeline, "CHUNK", 100)
+    monkeypatch.setattr(_Stage, "reject_mismatches", _commit_elsewhere({2: rows[2]["姓名"], 4: "别的名字"}))
+    result = run(write_csv(tmp_path / "w.csv", rows), first, programme, valid_only=True, pipeline=pipeline)
+
+    assert result.written and (result.accepted, result.rejected, result.created) == (5, 1, 5)
+    assert result.persons_created == 4  # rows 0, 1, 3, 5; row 2's person came from elsewhere
+    assert [(e["row"], e["errors"][0]["message"]) for e in result.errors] == [(6, NAME_MISMATCH)]
+    assert Person.objects.count() == 6
+    registered = Registration.objects.filter(employer=first).values_list("person__id_hash", "person__name")
+    assert sorted(registered) == sorted(
+        (pii.blind_index(r["身份证号"]), r["姓名"]) for i, r in enumerate(rows) if i != 4
+    )
+
+
+def test_a_late_name_mismatch_still_writes_nothing_by_default(tmp_path, committed, monkeypatch):
+    from beneficiaries.importer.workers import _Stage
+
+    first, _, programme = committed
+    monkeypatch.setattr(workers_module._Pipeline, "CHUNK", 100)
+    monkeypatch.setattr(_Stage, "reject_mismatches", _commit_elsewhere({1: "别的名字"}))
+    result = run(write_csv(tmp_path / "w.csv", [worker_row(i) for i in range(4)]), first, programme, pipeline=True)
+    assert not result.written and result.rejected == 1
+    assert Registration.objects.count() == 0 and Person.objects.count() == 1  # only the other one's
