@@ -2,7 +2,8 @@
 COPY of the same rows and beside django-import-export's stock ModelResource.
 
 * a 100,000-row CSV (min(BENCH_N, 100,000)) in the template's layout, imported into
-  an empty database: target ≥ 25,000 rows/s; then the same file again (nothing changes);
+  an empty database (the median of three runs): target ≥ 25,000 rows/s; then the same
+  file again (nothing changes);
 * the same rows as .xlsx: target ≥ 15,000 rows/s;
 * raw COPY of the same rows into a scratch table without indexes (the floor);
 * the stock ModelResource.import_data of 10,000 clean person rows (min(BENCH_N, 10,000)):
@@ -12,6 +13,7 @@ COPY of the same rows and beside django-import-export's stock ModelResource.
 """
 
 import csv
+import statistics
 import sys
 import time
 from datetime import date
@@ -22,6 +24,7 @@ from bench.core import Figure
 SUITE = "import"
 MAIN_ROWS = 100_000
 STOCK_ROWS = 10_000
+REPEAT = 3  # imports timed per file; the median is reported
 PROGRAMME = "BENCH-2021"
 
 
@@ -155,6 +158,19 @@ def _stock_resource(ctx, path: Path, n: int) -> float:
     return len(data) / seconds
 
 
+def _median_fresh_import(cur, path: Path, programme, employer, n: int) -> float:
+    """Seconds of the median of REPEAT imports of `path` into an empty database: one
+    run on this noisy 2-core VM varies by ±15 % (the same import took 3.2–3.9 s)."""
+    times = []
+    for _ in range(REPEAT):
+        _truncate(cur)
+        started = time.perf_counter()
+        result = _import(path, programme, employer)
+        times.append(time.perf_counter() - started)
+        assert result.created == n and result.rejected == 0, result.message
+    return statistics.median(times)
+
+
 def run(ctx) -> list[Figure]:
     from bench.generator import write_worker_csv
 
@@ -171,11 +187,7 @@ def run(ctx) -> list[Figure]:
     copy_rate = copied / copy_seconds
     figures.append(Figure(SUITE, f"raw COPY of the same {copied:,} rows (scratch table)", copy_rate, "rows/s"))
 
-    _truncate(cur)
-    started = time.perf_counter()
-    result = _import(csv_path, programme, employer)
-    csv_seconds = time.perf_counter() - started
-    assert result.created == n and result.rejected == 0, result.message
+    csv_seconds = _median_fresh_import(cur, csv_path, programme, employer, n)
     csv_rate = n / csv_seconds
     figures.append(
         Figure(
@@ -187,7 +199,7 @@ def run(ctx) -> list[Figure]:
             baseline_name="raw COPY",
             target="≥ 25000 rows/s",
             ok=csv_rate >= 25_000,
-            note=f"{csv_seconds:.2f} s (parse+validate+encrypt+dedupe+write)",
+            note=f"median of {REPEAT}: {csv_seconds:.2f} s (parse+validate+encrypt+dedupe+write)",
         )
     )
     started = time.perf_counter()
@@ -204,11 +216,7 @@ def run(ctx) -> list[Figure]:
         )
     )
 
-    _truncate(cur)
-    started = time.perf_counter()
-    result = _import(xlsx_path, programme, employer)
-    xlsx_seconds = time.perf_counter() - started
-    assert result.created == n, result.message
+    xlsx_seconds = _median_fresh_import(cur, xlsx_path, programme, employer, n)
     xlsx_rate = n / xlsx_seconds
     figures.append(
         Figure(
@@ -220,7 +228,7 @@ def run(ctx) -> list[Figure]:
             baseline_name="raw COPY",
             target="≥ 15000 rows/s",
             ok=xlsx_rate >= 15_000,
-            note=f"{xlsx_seconds:.2f} s; file {xlsx_path.stat().st_size / 1e6:.1f} MB",
+            note=f"median of {REPEAT}: {xlsx_seconds:.2f} s; file {xlsx_path.stat().st_size / 1e6:.1f} MB",
         )
     )
 
