@@ -29,6 +29,7 @@ from regions.choices import Level
 from regions.models import Region
 
 EMPLOYER_EDITABLE = ("name", "ownership", "district", "industry", "contact_name", "contact_phone", "address")
+NAME_MISMATCH = "该身份证号在系统中已登记的姓名与填写的姓名不一致：请核对姓名和身份证号是否填错"
 REGISTRATION_EDITABLE = ("start_date", "end_date", "duty_days", "seniority_years", "category", "bank_name", "account")
 
 
@@ -259,7 +260,10 @@ def person_upsert(*, id_number: str, name: str, phone: str = "", hukou_code: str
 
     Sex and birth date come from the number; the hukou region is the given code, or
     the number's address code counted as its current code (鹿泉市 130185 → 130110).
-    An existing person's name and phone are updated to the latest given.
+    An existing person's phone (and a given hukou region) are updated to the latest
+    given; their name is not: a known ID number under another name is refused, as the
+    importer refuses it, because it is most likely a mistyped number that would put
+    the registration (and the money) on someone else.
     """
     try:
         info = validate_id_number(id_number)
@@ -298,9 +302,9 @@ def person_upsert(*, id_number: str, name: str, phone: str = "", hukou_code: str
                     )
             except IntegrityError:  # created concurrently by another registration
                 person = Person.objects.get(id_hash=id_hash)
-        update = {}
         if person.name != name:
-            update["name"] = name
+            raise DomainError(NAME_MISMATCH + "。", errors={"id_number": NAME_MISMATCH, "name": NAME_MISMATCH})
+        update = {}
         if phone and person.phone != phone:
             update["phone"] = phone
         if hukou_code and person.hukou_code != hukou:
@@ -330,8 +334,12 @@ def _registration_values(programme: Programme, *, start_date, end_date, duty_day
         seniority_years = int(seniority_years or 0)
     except (TypeError, ValueError):
         raise DomainError("在岗天数和工龄应为整数。", errors={"duty_days": "应为整数"}) from None
-    if not 0 <= duty_days <= 366:
-        errors["duty_days"] = "春节在岗天数应在0至366之间"
+    holiday_days = (programme.holiday_end - programme.holiday_start).days + 1  # as the importer
+    if not 0 <= duty_days <= holiday_days:
+        errors["duty_days"] = (
+            f"春节在岗天数应在0至{holiday_days}天之间"
+            f"（春节假期 {programme.holiday_start:%Y-%m-%d} 至 {programme.holiday_end:%Y-%m-%d}）"
+        )
     if not 0 <= seniority_years <= 60:
         errors["seniority_years"] = "工龄应在0至60年之间"
     if category not in Category.values:

@@ -199,3 +199,20 @@ def test_registering_again_after_withdrawal_reinstates(agent_other, employer_luq
     again = register(agent_other, employer_luquan, programme, duty_days=2)
     assert again.pk == reg.pk and again.status == "active" and again.duty_days == 2
     assert AuditEntry.objects.filter(action="registration_reinstate", object_id=str(reg.pk)).exists()
+
+
+def test_a_known_id_number_under_another_name_is_refused_as_the_importer_does(agent_other, employer_luquan, programme):
+    """Most likely a mistyped ID number: registering it would put the money on someone else."""
+    register(agent_other, employer_luquan, programme)
+    with pytest.raises(DomainError, match="已登记的姓名与填写的姓名不一致") as caught:
+        register(agent_other, employer_luquan, programme, name="赵建军")
+    assert set(caught.value.errors) == {"id_number", "name"}
+    assert Person.objects.get().name == "赵建国" and Registration.objects.count() == 1
+
+
+def test_duty_days_are_capped_by_the_programmes_holiday_as_in_the_importer(agent_other, employer_luquan, programme):
+    days = (programme.holiday_end - programme.holiday_start).days + 1
+    with pytest.raises(DomainError, match=f"春节在岗天数应在0至{days}天之间") as caught:
+        register(agent_other, employer_luquan, programme, duty_days=days + 1)
+    assert "duty_days" in caught.value.errors
+    assert register(agent_other, employer_luquan, programme, duty_days=days).duty_days == days
