@@ -578,6 +578,7 @@ class _Stage:
         )
         self.saved_role: str | None = None  # see check_references_here
         self.lock_persons = ""
+        self.optimistic = True  # see insert()
 
     def create(self, *, reserve_ids: bool = True) -> None:
         """The staging table. With `reserve_ids`, COPY draws each row a person id from
@@ -697,30 +698,33 @@ class _Stage:
 
     def insert(self) -> tuple[int, int, int, int, list[int]]:
         """Persons, then registrations. Returns (staged, persons created, registrations
-        created, conflicts, rows rejected late); reject_mismatches must have run.
+        created, conflicts, rows rejected late: a known ID number under another name).
 
-        Rows whose person is new (no person_id after reject_mismatches) are inserted as
-        person (with the id reserved in create) and registration by two plain INSERTs:
-        no lookup of the person by blind index, no check for other employers'
-        registrations, no lock and no ON CONFLICT, because a person this transaction
-        creates is invisible to everyone else. That is most of a first import, and it
-        halves the registration insert. Only persons known before go through the full
-        statement (`_insert_known`).
+        Persons not known yet are inserted (with the id reserved in create) by a plain
+        INSERT, and their registrations by another: no lookup of the person by blind
+        index, no check for other employers' registrations, no lock and no ON CONFLICT,
+        because a person this transaction creates is invisible to everyone else. Only
+        persons known before go through the full statement (`_insert_known`).
 
-        If someone else (another programme's import, a form) committed one of these
-        persons since reject_mismatches looked, the plain person INSERT fails on the
-        blind index: it is rolled back to a savepoint and the chunk takes the full path,
-        with their person."""
+        Optimistically, while no chunk of this import has met a known person, the plain
+        INSERT is tried on the whole chunk before any lookup: an employer's list is
+        mostly people nobody registered before. A known person makes it fail on the
+        blind index; the chunk is rolled back to a savepoint, and from then on each
+        chunk first looks its persons up (reject_mismatches). The same savepoint covers
+        a person committed by someone else (another programme's import, a form) after
+        the lookup."""
         cur = self.cur
-        cur.execute("SELECT count(*), count(*) FILTER (WHERE person_id IS NULL) FROM import_stage")
-        staged, new = cur.fetchone()
+        cur.execute("SELECT count(*) FROM import_stage")
+        staged = cur.fetchone()[0]
+        late = [] if self.optimistic else self.reject_mismatches()
+        cur.execute("SELECT count(*) FILTER (WHERE person_id IS NULL) FROM import_stage")
+        new = cur.fetchone()[0]
         columns = (
             f"INSERT INTO {self.reg_t} (person_id, programme_id, employer_id, district_id, start_date,"
             " end_date, duty_days, seniority_years, category, bank_name, account_cipher, account_masked, status,"
             " status_note, source, import_job_id, created_at, updated_at)"
         )
         persons = created = conflicts = 0
-        late: list[int] = []
         if new:
             # Sorted by blind index: two imports inserting the same persons take their
             # index locks in the same order.
@@ -743,15 +747,23 @@ class _Stage:
                     )
                     created = cur.rowcount
             except IntegrityError:
-                cur.execute(insert_persons + " ON CONFLICT (id_hash) DO NOTHING")
-                persons = cur.rowcount
-                late = self.reject_mismatches()  # now every row has its person_id
-                staged -= len(late)
-                created = 0
+                persons = created = 0
+                if self.optimistic:  # a known person: look them up, this chunk and the next ones
+                    self.optimistic = False
+                    late = self.reject_mismatches()
+                    cur.execute("SELECT count(*) FILTER (WHERE person_id IS NULL) FROM import_stage")
+                    if cur.fetchone()[0]:
+                        cur.execute(insert_persons + " ON CONFLICT (id_hash) DO NOTHING")
+                        persons = cur.rowcount
+                else:  # committed by someone else since the lookup
+                    cur.execute(insert_persons + " ON CONFLICT (id_hash) DO NOTHING")
+                    persons = cur.rowcount
+                late += self.reject_mismatches()  # now every row has its person_id
+        staged -= len(late)
         if staged > created:
             known_created, conflicts = self._insert_known(columns)
             created += known_created
-        return staged, persons, created, conflicts, late
+        return staged, persons, created, conflicts, sorted(late)
 
     def _insert_known(self, columns: str) -> tuple[int, int]:
         """Registrations of persons known before this chunk: a conflict when the person
@@ -807,6 +819,7 @@ def _apply_copy(clean_path: Path, *, employer, programme, job, dry_run, valid_on
         # sizes the temp table from its pages, which is enough to choose the hash joins.
         for row_no in stage.reject_mismatches():
             outcomes.reject_late(row_no, [("姓名", NAME_MISMATCH)])
+        stage.optimistic = False  # the persons were just looked up
         if dry_run or not (valid_only or outcomes.rejected == 0):
             staged, new_persons, unchanged, conflicts = stage.predict()
             result.persons_created, result.unchanged, result.conflicts = new_persons, unchanged, conflicts
@@ -936,12 +949,13 @@ class _Pipeline:
                     if self.error is not None:
                         raise _Rollback
                     stage.load(io.StringIO(item))
-                    self.late.extend(stage.reject_mismatches())
-                    if self.late and not self.valid_only:
-                        self.stop_inserting = True
-                    if not self.stop_inserting:
+                    if self.stop_inserting:  # staged only for the name check, for the report
+                        self.late.extend(stage.reject_mismatches())
+                    else:
                         staged, persons, created, conflicts, late = stage.insert()
                         self.late.extend(late)
+                        if late and not self.valid_only:
+                            self.stop_inserting = True
                         for i, v in enumerate((staged, persons, created, conflicts)):
                             self.counts[i] += v
                         if len(self.conflict_rows) < 100:

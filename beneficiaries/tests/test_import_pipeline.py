@@ -97,15 +97,16 @@ def test_pipeline_reimport_changes_nothing(tmp_path, committed):
     assert Person.objects.filter(id_hash=pii.blind_index(worker_row(3)["身份证号"])).exists()
 
 
-def _commit_elsewhere(rows: dict[int, str]):
-    """A reject_mismatches that, the first time, lets another connection commit persons
-    for these rows (row index → name) right after it looked: the race that the plain
-    person INSERT of a new person must survive."""
+def _commit_elsewhere(monkeypatch, rows: dict[int, str], *, after: str = "reject_mismatches"):
+    """Let another connection commit persons for these rows (row index → name) the
+    first time the import's stage has run `after`: "load" (the persons exist before the
+    import's optimistic plain INSERT) or "reject_mismatches" (they appear between the
+    lookup and the INSERT: the race; the optimistic first try is turned off)."""
     import threading
 
     from beneficiaries.importer.workers import _Stage
 
-    original = _Stage.reject_mismatches
+    original = getattr(_Stage, after)
     done = []
 
     def commit_persons():
@@ -120,26 +121,35 @@ def _commit_elsewhere(rows: dict[int, str]):
             )
         connection.close()
 
-    def racing(self):
-        late = original(self)
+    def hooked(self, *args, **kwargs):
+        value = original(self, *args, **kwargs)
         if not done:
             done.append(True)
             other = threading.Thread(target=commit_persons)  # its own connection, autocommit
             other.start()
             other.join()
-        return late
+        return value
 
-    return racing
+    monkeypatch.setattr(_Stage, after, hooked)
+    if after == "reject_mismatches":
+        original_init = _Stage.__init__
+
+        def pessimistic(self, *args, **kwargs):
+            original_init(self, *args, **kwargs)
+            self.optimistic = False
+
+        monkeypatch.setattr(_Stage, "__init__", pessimistic)
 
 
+@pytest.mark.parametrize("after", ["load", "reject_mismatches"])
 @pytest.mark.parametrize("pipeline", [True, False])
-def test_persons_committed_meanwhile_by_someone_else_are_used(tmp_path, committed, monkeypatch, pipeline):
-    from beneficiaries.importer.workers import NAME_MISMATCH, _Stage
+def test_persons_committed_meanwhile_by_someone_else_are_used(tmp_path, committed, monkeypatch, pipeline, after):
+    from beneficiaries.importer.workers import NAME_MISMATCH
 
     first, _, programme = committed
     rows = [worker_row(i) for i in range(6)]  # one chunk
     monkeypatch.setattr(workers_module._Pipeline, "CHUNK", 100)
-    monkeypatch.setattr(_Stage, "reject_mismatches", _commit_elsewhere({2: rows[2]["姓名"], 4: "别的名字"}))
+    _commit_elsewhere(monkeypatch, {2: rows[2]["姓名"], 4: "别的名字"}, after=after)
     result = run(write_csv(tmp_path / "w.csv", rows), first, programme, valid_only=True, pipeline=pipeline)
 
     assert result.written and (result.accepted, result.rejected, result.created) == (5, 1, 5)
@@ -152,12 +162,25 @@ def test_persons_committed_meanwhile_by_someone_else_are_used(tmp_path, committe
     )
 
 
-def test_a_late_name_mismatch_still_writes_nothing_by_default(tmp_path, committed, monkeypatch):
-    from beneficiaries.importer.workers import _Stage
-
+@pytest.mark.parametrize("after", ["load", "reject_mismatches"])
+def test_a_late_name_mismatch_still_writes_nothing_by_default(tmp_path, committed, monkeypatch, after):
     first, _, programme = committed
     monkeypatch.setattr(workers_module._Pipeline, "CHUNK", 100)
-    monkeypatch.setattr(_Stage, "reject_mismatches", _commit_elsewhere({1: "别的名字"}))
+    _commit_elsewhere(monkeypatch, {1: "别的名字"}, after=after)
     result = run(write_csv(tmp_path / "w.csv", [worker_row(i) for i in range(4)]), first, programme, pipeline=True)
     assert not result.written and result.rejected == 1
     assert Registration.objects.count() == 0 and Person.objects.count() == 1  # only the other one's
+
+
+def test_a_known_person_ends_the_optimistic_inserts_and_every_chunk_is_right(tmp_path, committed):
+    """Chunks of 7: chunk 1 all new (optimistic INSERT), chunk 2 meets a person known
+    from another employer (the INSERT fails, is rolled back, the chunk is looked up),
+    chunks 3 and later are looked up first."""
+    first, second, programme = committed
+    rows = [worker_row(i) for i in range(30)]
+    run(write_csv(tmp_path / "seed.csv", [rows[9], rows[20]]), second, programme)
+    result = run(write_csv(tmp_path / "w.csv", rows), first, programme, pipeline=True)
+    assert result.written and (result.created, result.conflicts, result.persons_created) == (30, 2, 28)
+    assert result.conflict_rows == [11, 22]
+    assert Person.objects.count() == 30
+    assert Registration.objects.filter(employer=first, status="active").count() == 28
