@@ -19,7 +19,9 @@ and below; only active registrations count; an employer must be verified unless 
 rule says otherwise; in an exclusivity group a person gets one rule, the highest
 amount (ties: lower priority number, then lower rule id); a budget cap grants in the
 order registrations became verified (the later of the employer's verification and
-the registration's creation, then registration id) and stops exactly at the cap.
+the registration's creation, then registration id) and stops exactly at the cap; a
+person a cap turns away from their best rule of a group falls back to the next best
+(in rounds: see programs.rules._allocation_sql).
 Employer-funded rules (channel "employer") produce entitlements for statistics only;
 batching skips that channel.
 """
@@ -44,7 +46,7 @@ from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import DomainError
 from programs.choices import RuleStatus
 from programs.models import Programme, SubsidyRule
-from programs.rules import RegionIndex, region_index, rule_compile
+from programs.rules import GRANT_COLUMNS, RegionIndex, grants_sql, region_index, rules_for_district
 from regions.models import Region
 
 LOCK_NAMESPACE = 0x454E  # "EN": keeps these advisory lock keys apart from other apps'
@@ -178,7 +180,9 @@ def entitlement_districts(*, programme: Programme, region: Region | None = None)
     return sorted(codes)
 
 
-FINGERPRINT_VERSION = "1"  # bump when the computation's meaning changes: every district recomputes
+# Bump when the computation's meaning changes: every district recomputes once.
+# 2: a person turned away by a cap falls back to the next rule of the group.
+FINGERPRINT_VERSION = "2"
 
 
 # A cheap digest of a row: a weighted sum of hashes of its fields (no text formatting,
@@ -224,12 +228,13 @@ def _registration_digests(programme: Programme, codes: list[str], rules: list[Su
 def _fingerprint_inputs(
     programme: Programme, code: str, rules: list[SubsidyRule], regions: RegionIndex, digests: dict | None
 ) -> str | None:
-    """The district's inputs: its registrations' digest, the applicable rules' content,
-    for a capped rule the digests of its region's districts, the holiday window."""
+    """The district's inputs: its registrations' digest, the content of the rules it
+    reads (the applicable ones and the whole of their capped groups), for a capped rule
+    the digests of its region's districts, the holiday window."""
     if digests is None:
         return None
     parts = [FINGERPRINT_VERSION, str(programme.holiday_start), str(programme.holiday_end), digests.get(code, "0")]
-    for rule in sorted(_applicable(rules, code, regions), key=lambda r: r.pk):
+    for rule in sorted(_district_rules(rules, code, regions), key=lambda r: r.pk):
         fields = (
             rule.pk,
             rule.region_id,
@@ -297,72 +302,20 @@ def _applicable(rules: list[SubsidyRule], code: str, regions: RegionIndex) -> li
     return [r for r in rules if path.startswith(regions.path[r.region_id])]
 
 
-def candidates_sql(
-    programme: Programme, rules: list[SubsidyRule], regions: RegionIndex, district: str | None
-) -> list[tuple[str, list]]:
-    """SELECT statements giving the entitlement rows of `rules` (for one district or all).
-
-    Rules in no exclusivity group and without a cap are plain selects. The others go
-    through one statement with window functions: ROW_NUMBER per (person, group) keeps
-    the highest amount, then a running sum in fen per rule stops at the cap. A capped
-    rule (and every rule sharing a group with one) is selected over its whole region,
-    because the cap counts across districts, and filtered to the district afterwards.
-    """
-    cols = "programme_id, rule_id, rule_key, person_id, registration_id, district_id, channel, amount, reason"
-    statements: list[tuple[str, list]] = []
-    capped_groups = {r.exclusivity_group for r in rules if r.budget_cap is not None and r.exclusivity_group}
-    windowed, wparts = [], []
-    for rule in rules:
-        is_windowed = bool(rule.exclusivity_group) or rule.budget_cap is not None
-        is_global = rule.budget_cap is not None or (rule.exclusivity_group and rule.exclusivity_group in capped_groups)
-        compiled = rule_compile(rule, programme=programme, regions=regions, district=None if is_global else district)
-        if is_windowed:
-            compiled.joins.add("e")
-        head = (
-            f"SELECT %s AS programme_id, %s AS rule_id, %s AS rule_key, r.person_id AS person_id,"
-            f" r.id AS registration_id, r.district_id AS district_id, %s AS channel,"
-            f" {compiled.amount} AS amount, {compiled.reason} AS reason"
-        )
-        params = [programme.pk, rule.pk, rule.rule_key, rule.channel, *compiled.amount_params, *compiled.reason_params]
-        if not is_windowed:
-            sql = f"{head} FROM {compiled.from_clause()} WHERE {compiled.where}"
-            statements.append((sql, params + compiled.where_params))
-            continue
-        cap_fen = int(rule.budget_cap * 100) if rule.budget_cap is not None else None
-        group = rule.exclusivity_group or f"#{rule.pk}"
-        sql = (
-            f"{head}, CAST(%s AS TEXT) AS grp, %s AS prio, CAST(%s AS BIGINT) AS cap_fen,"
-            " CASE WHEN e.verified_at IS NOT NULL AND e.verified_at > r.created_at"
-            " THEN e.verified_at ELSE r.created_at END AS vkey"
-            f" FROM {compiled.from_clause()} WHERE {compiled.where}"
-        )
-        windowed.append(rule)
-        wparts.append((sql, [*params, group, rule.priority, cap_fen, *compiled.where_params]))
-    if wparts:
-        union = " UNION ALL ".join(s for s, _ in wparts)
-        params = [p for _, ps in wparts for p in ps]
-        district_filter, dparams = ("AND district_id = %s", [district]) if district else ("", [])
-        sql = (
-            f"WITH wc AS ({union}),"  # noqa: S608
-            " wr AS (SELECT wc.*, ROW_NUMBER() OVER (PARTITION BY person_id, grp"
-            " ORDER BY amount DESC, prio, rule_id) AS rn FROM wc),"
-            " wk AS (SELECT * FROM wr WHERE rn = 1),"
-            " ws AS (SELECT wk.*, SUM(CAST(ROUND(amount * 100) AS BIGINT)) OVER (PARTITION BY rule_id"
-            " ORDER BY vkey, registration_id ROWS UNBOUNDED PRECEDING) AS running FROM wk)"
-            f" SELECT {cols} FROM ws WHERE (cap_fen IS NULL OR running <= cap_fen) {district_filter}"
-        )
-        statements.append((sql, params + dparams))
-    return statements
+def _district_rules(rules: list[SubsidyRule], code: str, regions: RegionIndex) -> list[SubsidyRule]:
+    """The rules a district's computation reads: the applicable ones, and the whole of
+    every budget-capped exclusivity group among them (programs.rules.rules_for_district)."""
+    return rules_for_district(rules, _applicable(rules, code, regions))
 
 
 def _compute_district(
     programme: Programme, code: str, rules: list[SubsidyRule], regions: RegionIndex, now, user_id: int | None = None
 ) -> dict[str, int]:
     t = _t()
-    cols = "programme_id, rule_id, rule_key, person_id, registration_id, district_id, channel, amount, reason"
+    cols = GRANT_COLUMNS
     at = connection.ops.adapt_datetimefield_value(now)
     pg = connection.vendor == "postgresql"
-    applicable = _applicable(rules, code, regions)
+    needed = _district_rules(rules, code, regions)
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {TMP}")
         # Same column types as Entitlement (numeric(14,2), jsonb on PostgreSQL).
@@ -370,7 +323,7 @@ def _compute_district(
             f"CREATE TEMP TABLE {TMP} {'ON COMMIT DROP ' if pg else ''}AS SELECT {cols} FROM {t['ent']} WHERE 1 = 0"  # noqa: S608
         )
         candidates = 0
-        for sql, params in candidates_sql(programme, applicable, regions, code):
+        for sql, params in grants_sql(programme, needed, regions, code):
             cur.execute(f"INSERT INTO {TMP} ({cols}) {sql}", params)
             candidates += max(cur.rowcount, 0)
         ent, in_batch_x, in_batch_ent = t["ent"], _in_batch("x"), _in_batch("ent")

@@ -281,3 +281,130 @@ def test_changes_to_existing_entitlements_are_audited_row_by_row(city_cangzhou):
     entitlements_compute(programme=p)
     last = AuditEntry.objects.filter(action="entitlement_recompute", object_id=str(ef.pk)).order_by("-id").first()
     assert last.changes["status"] == ["granted", "withdrawn"] and last.user is None
+
+
+def _group_rule(p, name, code, amount, group, *, cap=None, conditions=None):
+    rule = rule_create(
+        programme=p,
+        data=dict(
+            name=name,
+            region=Region.objects.get(code=code),
+            kind="cash",
+            amount=Decimal(amount),
+            budget_cap=Decimal(cap) if cap is not None else None,
+            exclusivity_group=group,
+            conditions=conditions or {},
+        ),
+    )
+    rule_activate(rule=rule)
+    return rule
+
+
+def _at(i):
+    return dt.datetime(2021, 1, 25, 8, 0, i, tzinfo=dt.UTC)
+
+
+def _granted(rule):
+    return sorted(Entitlement.objects.filter(rule=rule, status="granted").values_list("registration_id", flat=True))
+
+
+def _assert_caps_hold(p):
+    for rule in SubsidyRule.objects.filter(programme=p, budget_cap__isnull=False):
+        total = sum(Entitlement.objects.filter(rule=rule, status="granted").values_list("amount", flat=True))
+        assert total <= rule.budget_cap, rule.name
+
+
+@pytest.mark.django_db
+def test_a_cap_that_cuts_people_off_their_best_rule_gives_them_the_next_best():
+    p = programme()
+    high = _group_rule(p, "高", "130104", "900", "G", cap="1800")  # two people
+    low = _group_rule(p, "低", "130104", "300", "G")
+    regs = [reg(p, "130104", OUTSIDE, created_at=_at(i)) for i in range(5)]
+    entitlements_compute(programme=p)
+    assert _granted(high) == [regs[0].pk, regs[1].pk]
+    assert _granted(low) == [regs[2].pk, regs[3].pk, regs[4].pk]  # not nothing: the next best of the group
+    assert Entitlement.objects.filter(programme=p, status="granted").count() == 5  # one rule of the group each
+    _assert_caps_hold(p)
+    before = snapshot(p)
+    again = entitlements_compute(programme=p)
+    assert (again.written, again.withdrawn, again.flagged) == (0, 0, 0)
+    assert entitlements_compute(programme=p, force=True).written == 0  # the full computation agrees too
+    assert snapshot(p) == before
+    # A place under the cap comes free: the earliest of those who fell back moves up,
+    # and the fast path notices (the district's registrations changed).
+    Registration.objects.filter(pk=regs[0].pk).update(status="withdrawn")
+    entitlements_compute(programme=p)
+    assert _granted(high) == [regs[1].pk, regs[2].pk]
+    assert _granted(low) == [regs[3].pk, regs[4].pk]
+    assert Entitlement.objects.get(registration=regs[2], rule=low).status == "withdrawn"
+    _assert_caps_hold(p)
+
+
+@pytest.mark.django_db
+def test_fallback_runs_in_rounds_and_never_passes_a_cap():
+    """Round 1: first choices; round 2: the second choice of those turned away; … A rule
+    turned to in round 2 has already taken its round-1 claims, whoever registered first."""
+    p = programme()
+    a = _group_rule(p, "甲", "130104", "900", "G", cap="900", conditions={"on_duty_min_days": 1})
+    b = _group_rule(p, "乙", "130104", "500", "G", cap="1000")
+    c = _group_rule(p, "丙", "130104", "100", "G")
+    on_duty = [reg(p, "130104", OUTSIDE, duty_days=2, created_at=_at(i)) for i in range(4)]
+    late = reg(p, "130104", OUTSIDE, created_at=_at(9))  # not on duty: 乙 is its first choice
+    entitlements_compute(programme=p)
+    assert _granted(a) == [on_duty[0].pk]
+    assert _granted(b) == sorted([late.pk, on_duty[1].pk])
+    assert _granted(c) == [on_duty[2].pk, on_duty[3].pk]
+    _assert_caps_hold(p)
+    assert sum(Entitlement.objects.filter(programme=p, status="granted").values_list("amount", flat=True)) == (
+        Decimal("900") + 500 + 500 + 100 + 100
+    )
+    assert entitlements_compute(programme=p).written == 0
+
+
+@pytest.mark.django_db
+def test_a_rule_with_seniority_tiers_stops_at_the_first_claim_that_would_pass_its_cap():
+    p = programme()
+    tiered = rule_create(
+        programme=p,
+        data=dict(
+            name="工龄",
+            region=Region.objects.get(code="130104"),
+            kind="cash",
+            tiers=[{"min_years": 0, "amount": "200"}, {"min_years": 5, "amount": "700"}],
+            budget_cap=Decimal("1000"),
+            exclusivity_group="G",
+            conditions={},
+        ),
+    )
+    rule_activate(rule=tiered)
+    low = _group_rule(p, "低", "130104", "100", "G")
+    regs = [
+        reg(p, "130104", OUTSIDE, seniority=6, created_at=_at(0)),  # 700
+        reg(p, "130104", OUTSIDE, seniority=6, created_at=_at(1)),  # 700: would pass 1000, turned away
+        reg(p, "130104", OUTSIDE, seniority=1, created_at=_at(2)),  # 200 would fit, but the rule has stopped
+    ]
+    entitlements_compute(programme=p)
+    assert _granted(tiered) == [regs[0].pk]
+    assert _granted(low) == [regs[1].pk, regs[2].pk]
+
+
+@pytest.mark.django_db
+def test_a_cap_is_shared_with_the_whole_group_across_districts():
+    """Someone in another district who gets a better rule of the group (one that does not
+    cover this district) does not use up the cap here; when they stop qualifying for it,
+    they claim the capped rule first and the fast path of this district notices."""
+    p = programme()
+    near = _group_rule(p, "运河区", "130903", "900", "H", conditions={"on_duty_min_days": 1})
+    city = _group_rule(p, "沧州市", "130900", "450", "H", cap="450")  # one person
+    first = reg(p, "130903", OUTSIDE, duty_days=3, created_at=_at(0))
+    second = reg(p, "130921", OUTSIDE, created_at=_at(1))
+    entitlements_compute(programme=p)
+    assert _granted(near) == [first.pk]
+    assert _granted(city) == [second.pk]
+    assert entitlements_compute(programme=p, district="130921").written == 0
+    Registration.objects.filter(pk=first.pk).update(duty_days=0)
+    entitlements_compute(programme=p)
+    assert _granted(near) == []
+    assert _granted(city) == [first.pk]
+    assert Entitlement.objects.get(registration=second, rule=city).status == "withdrawn"
+    _assert_caps_hold(p)
