@@ -132,3 +132,74 @@ def test_rule_list_query_count_is_fixed(client, province_staff, django_assert_ma
     with django_assert_max_num_queries(10):
         page = client.get("/programmes/rules/?programme=HEBEI-2021")
     assert page.status_code == 200 and len(page.context["rules"]) == 11
+
+
+def _grouped(p, name, amount, *, cap=None, group="G"):
+    from programs.services import rule_activate, rule_create
+    from regions.models import Region
+
+    r = rule_create(
+        programme=p,
+        data=dict(
+            name=name,
+            region=Region.objects.get(code="130104"),
+            kind="cash",
+            amount=Decimal(amount),
+            budget_cap=Decimal(cap) if cap is not None else None,
+            exclusivity_group=group,
+            conditions={},
+        ),
+    )
+    rule_activate(rule=r)
+    return r
+
+
+def _computed(rule):
+    from disbursements.models import Entitlement
+
+    got = Entitlement.objects.filter(rule=rule, status="granted")
+    return got.count(), sum(got.values_list("amount", flat=True), Decimal("0.00"))
+
+
+def test_preview_of_a_rule_in_a_group_is_what_the_computation_grants(client, city_shijiazhuang):
+    import datetime as dt
+
+    from programs.rules import rule_preview
+    from programs.services import rule_activate, rule_create
+    from regions.models import Region
+
+    p = programme()
+    high = _grouped(p, "高", "900", cap="1800")  # two people; the others fall back
+    low = _grouped(p, "低", "300")
+    for i in range(5):
+        reg(p, "130104", "410102", created_at=dt.datetime(2021, 1, 25, 8, 0, i, tzinfo=dt.UTC))
+    # Before computing: the preview says what the computation will grant.
+    previews = {r.pk: rule_preview(r) for r in (high, low)}
+    entitlements_compute(programme=p)
+    for r in (high, low):
+        assert (previews[r.pk]["count"], previews[r.pk]["amount"]) == _computed(r)
+    assert (previews[low.pk]["count"], previews[low.pk]["amount"]) == (3, Decimal("900.00"))  # not 5: an upper bound
+
+    # A draft joining the group is previewed as if activated: those who fell back get it instead of 低.
+    mid = rule_create(
+        programme=p,
+        data=dict(
+            name="中",
+            region=Region.objects.get(code="130104"),
+            kind="cash",
+            amount=Decimal("600"),
+            exclusivity_group="G",
+            conditions={},
+        ),
+    )
+    client.force_login(city_shijiazhuang)
+    page = client.get(f"/programmes/rules/{mid.pk}/preview/")
+    assert page.status_code == 200
+    assert (page.context["preview"]["count"], page.context["preview"]["amount"]) == (3, Decimal("1800.00"))
+    body = page.content.decode()
+    assert "互斥组“G”" in body and "按其次优一项计入" in body
+    rule_activate(rule=mid)
+    entitlements_compute(programme=p)
+    assert _computed(mid) == (3, Decimal("1800.00"))
+    assert _computed(low) == (0, Decimal("0.00"))
+    assert rule_preview(low)["count"] == 0
