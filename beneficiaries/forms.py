@@ -1,6 +1,8 @@
 """Forms of the registry pages. They check formats; the services check the rules."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from beneficiaries.choices import Category, Ownership
 from beneficiaries.idcard import IdNumberError, validate_id_number
@@ -31,31 +33,31 @@ def apply_domain_error(form: forms.Form, exc) -> None:
 
 class EmployerRegisterForm(forms.Form):
     credit_code = forms.CharField(
-        label="统一社会信用代码",
+        label=_("统一社会信用代码"),
         max_length=30,
-        help_text="营业执照上的18位代码",
+        help_text=_("营业执照上的18位代码"),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "latin", "class": "form-control"}),
     )
-    name = forms.CharField(label="单位名称", max_length=200, widget=forms.TextInput(attrs={"class": "form-control"}))
+    name = forms.CharField(label=_("单位名称"), max_length=200, widget=forms.TextInput(attrs={"class": "form-control"}))
     ownership = forms.ChoiceField(
-        label="经济类型", choices=Ownership.choices, widget=forms.Select(attrs={"class": "form-select"})
+        label=_("经济类型"), choices=Ownership.choices, widget=forms.Select(attrs={"class": "form-select"})
     )
     district = DistrictField(
-        label="所在区县（或功能区）",
+        label=_("所在区县（或功能区）"),
         queryset=Region.objects.none(),
         widget=forms.Select(attrs={"class": "form-select"}),
     )
     industry = forms.CharField(
-        label="行业", max_length=100, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
+        label=_("行业"), max_length=100, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
     )
     contact_name = forms.CharField(
-        label="联系人", max_length=50, widget=forms.TextInput(attrs={"class": "form-control"})
+        label=_("联系人"), max_length=50, widget=forms.TextInput(attrs={"class": "form-control"})
     )
     contact_phone = forms.CharField(
-        label="联系电话", max_length=20, widget=forms.TextInput(attrs={"class": "form-control", "inputmode": "tel"})
+        label=_("联系电话"), max_length=20, widget=forms.TextInput(attrs={"class": "form-control", "inputmode": "tel"})
     )
     address = forms.CharField(
-        label="地址", max_length=200, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
+        label=_("地址"), max_length=200, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
     )
 
     def __init__(self, *args, districts=None, **kwargs):
@@ -79,57 +81,59 @@ class EmployerEditForm(EmployerRegisterForm):
 
 class ReturnForm(forms.Form):
     reason = forms.CharField(
-        label="退回原因",
+        label=_("退回原因"),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
-        help_text="告诉企业需要修改什么",
+        help_text=_("告诉企业需要修改什么"),
     )
 
 
 class RegistrationForm(forms.Form):
-    programme = forms.ModelChoiceField(label="项目", queryset=None, widget=forms.Select(attrs={"class": "form-select"}))
+    programme = forms.ModelChoiceField(
+        label=_("项目"), queryset=None, widget=forms.Select(attrs={"class": "form-select"})
+    )
     employer = forms.ModelChoiceField(
-        label="用人单位", queryset=None, widget=forms.Select(attrs={"class": "form-select"})
+        label=pgettext_lazy("field", "用人单位"), queryset=None, widget=forms.Select(attrs={"class": "form-select"})
     )
     id_number = forms.CharField(
-        label="身份证号",
+        label=_("身份证号"),
         max_length=30,
         widget=forms.TextInput(attrs={"autocomplete": "off", "class": "form-control", "inputmode": "latin"}),
-        help_text="18位居民身份证号（15位旧号码自动转换）；港澳台居住证、外国人永久居留身份证也可",
+        help_text=_("18位居民身份证号（15位旧号码自动转换）；港澳台居住证、外国人永久居留身份证也可"),
     )
-    name = forms.CharField(label="姓名", max_length=50, widget=forms.TextInput(attrs={"class": "form-control"}))
+    name = forms.CharField(label=_("姓名"), max_length=50, widget=forms.TextInput(attrs={"class": "form-control"}))
     phone = forms.CharField(
-        label="手机号",
+        label=_("手机号"),
         max_length=20,
         widget=forms.TextInput(attrs={"class": "form-control", "inputmode": "tel", "autocomplete": "off"}),
     )
-    start_date = forms.DateField(label="留岗开始日期", widget=DATE)
-    end_date = forms.DateField(label="留岗结束日期", widget=DATE)
+    start_date = forms.DateField(label=_("留岗开始日期"), widget=DATE)
+    end_date = forms.DateField(label=_("留岗结束日期"), widget=DATE)
     duty_days = forms.IntegerField(
-        label="春节在岗天数",
+        label=_("春节在岗天数"),
         min_value=0,
         max_value=366,
         initial=0,
         widget=forms.NumberInput(attrs={"class": "form-control"}),
     )
     seniority_years = forms.IntegerField(
-        label="工龄（年）",
+        label=_("工龄（年）"),
         min_value=0,
         max_value=60,
         initial=0,
         widget=forms.NumberInput(attrs={"class": "form-control"}),
     )
     category = forms.ChoiceField(
-        label="人员类别",
+        label=_("人员类别"),
         choices=Category.choices,
         initial=Category.MIGRANT,
         widget=forms.Select(attrs={"class": "form-select"}),
     )
     bank_name = forms.CharField(
-        label="开户银行", max_length=100, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
+        label=_("开户银行"), max_length=100, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
     )
     account = forms.CharField(
-        label="银行账号",
+        label=_("银行账号"),
         max_length=40,
         required=False,
         widget=forms.TextInput(attrs={"class": "form-control", "inputmode": "numeric", "autocomplete": "off"}),
@@ -162,8 +166,8 @@ class RegistrationForm(forms.Form):
 class ResolveForm(forms.Form):
     keep = forms.IntegerField(widget=forms.HiddenInput)
     note = forms.CharField(
-        label="处理说明",
+        label=_("处理说明"),
         max_length=500,
         widget=forms.TextInput(attrs={"class": "form-control"}),
-        help_text="例如：经核实该人员春节期间在本单位留岗",
+        help_text=_("例如：经核实该人员春节期间在本单位留岗"),
     )
