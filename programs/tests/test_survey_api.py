@@ -480,3 +480,19 @@ def test_openapi_schema_has_the_survey_api_without_warnings(db):
     assert set(surveys.DATA_FIELDS) <= set(components["SurveyRow"]["properties"])
     assert {"programme", "as_of", "confirm_jump"} <= set(components["SurveyCreate"]["properties"])
     assert "reason" in components["SurveyReturn"]["properties"]
+
+
+def test_submit_asks_to_confirm_a_jump_from_an_earlier_report(programme, officer_luquan, settings):
+    settings.SURVEY_JUMP_FACTOR = 2
+    # The later report is entered first (no previous one then); the earlier one arrives after.
+    later = report_for(programme, officer_luquan, as_of=D(2021, 2, 5), staying=1001, staying_on_duty=0)
+    report_for(programme, officer_luquan, as_of=D(2021, 1, 29))
+    url = f"{URL}{later.pk}/submit/"
+    asked = api(officer_luquan).post(url, {}, format="json")
+    assert asked.status_code == 400 and asked.json()["code"] == "confirm_jump"
+    assert "staying" in asked.json()["errors"]
+    later.refresh_from_db()
+    assert later.status == SurveyStatus.DRAFT
+    confirmed = api(officer_luquan).post(url, {"confirm_jump": True}, format="json")
+    assert confirmed.status_code == 200
+    assert confirmed.json()["status"] == "submitted" and confirmed.json()["jump_confirmed"] is True
