@@ -16,6 +16,7 @@ the state machine, the validation and the audit trail. Its errors come back as 4
 """
 
 import django_filters
+from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -229,9 +230,12 @@ class SurveyViewSet(GenericViewSet):
             raise Http404
         return row
 
-    def _report(self, pk) -> SurveyReport:
+    def _report(self, pk, *, lock: bool = False) -> SurveyReport:
         """The report for a write: 404 when missing or out of scope."""
-        report = self.get_queryset().select_related("programme", "district").filter(pk=_id(pk)).first()
+        qs = self.get_queryset().select_related("programme", "district")
+        if lock:
+            qs = qs.select_for_update(of=("self",))
+        report = qs.filter(pk=_id(pk)).first()
         if report is None:
             raise Http404
         return report
@@ -285,17 +289,20 @@ class SurveyViewSet(GenericViewSet):
         summary="修改草稿或被退回的报表（未给出的数字不变）",
     )
     def partial_update(self, request, pk=None):
-        report = self._report(pk)
         body = SurveyUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         changes = dict(body.validated_data)
         as_of = changes.pop("as_of", None)
         confirm_jump = changes.pop("confirm_jump")
         # The service takes the whole set of figures: the ones not sent stay as they are.
-        data = {f: getattr(report, f) for f in surveys.DATA_FIELDS} | changes
-        surveys.survey_update(
-            report=report, data=data, as_of=as_of, confirm_jump=confirm_jump, acting_user=request.user
-        )
+        # The row is locked before it is read, or two PATCHes of different fields at once
+        # would each write back the other's old value.
+        with transaction.atomic():
+            report = self._report(pk, lock=True)
+            data = {f: getattr(report, f) for f in surveys.DATA_FIELDS} | changes
+            surveys.survey_update(
+                report=report, data=data, as_of=as_of, confirm_jump=confirm_jump, acting_user=request.user
+            )
         return self._answer(pk)
 
     @extend_schema(
