@@ -19,7 +19,14 @@ from accounts.services import Progress, audit_record, job_create, job_enqueue, j
 from disbursements.bank_results import batch_import_results, can_import_results
 from disbursements.batches import batches_build
 from disbursements.models import Batch
-from disbursements.payment_files import EXPORTABLE, FORMATS, bank_files_dir, batch_export, can_export
+from disbursements.payment_files import (
+    EXPORTABLE,
+    FORMATS,
+    bank_files_dir,
+    bank_leftovers_purge,
+    batch_export,
+    can_export,
+)
 from disbursements.vouchers import vouchers_expire
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from programs.models import Programme
@@ -213,6 +220,14 @@ def job_retry_batch(*, job: Job, acting_user: User | None) -> Job:
         audit_record(user=acting_user, action="job_retry", obj=job)
         return job_enqueue(job, task)
     return job_retry(job=job, acting_user=acting_user, task=task)
+
+
+@shared_task(name="disbursements.bank_leftovers_purge")
+def bank_leftovers_purge_task() -> list[str]:
+    """Hourly: half-written bank files and scratch directories of exports killed half way
+    (an export also purges them as it starts; this covers a directory nobody exports to)."""
+
+    return bank_leftovers_purge()
 
 
 @shared_task(name="disbursements.retry_stuck_jobs", acks_late=True)

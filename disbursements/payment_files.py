@@ -12,7 +12,13 @@ import binascii
 import csv
 import hashlib
 import io
+import logging
 import os
+import re
+import shutil
+import socket
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,6 +36,8 @@ from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from portal.lib.money import ZERO
+
+log = logging.getLogger(__name__)
 
 HEADER = ["序号", "姓名", "证件号码", "银行账号", "开户行", "金额", "用途", "备注"]
 FORMATS = {"csv", "xlsx"}
@@ -66,6 +74,102 @@ def file_name(batch: Batch, fmt: str, encoding: str = "utf-8") -> str:
     if fmt == "xlsx":
         return f"{batch.number}.xlsx"
     return f"{batch.number}.csv" if encoding == "utf-8" else f"{batch.number}.{encoding}.csv"
+
+
+# --------------------------------------------------------------------------- leftovers
+#
+# Everything an export writes in the bank files directory before the file is renamed
+# into place carries its writer in its name: `<final>.part-<pid>@<host>` (the file) and
+# `….part-<pid>@<host>` directories (scratch space of XLSX and of the parallel CSV).
+# A worker killed half way (SIGKILL, OOM, the hard time limit) runs no `finally`, and
+# these hold whole ID and account numbers: `bank_leftovers_purge` removes them. The
+# host is in the name because a pid means something only on its own host: workers in
+# other containers or on other machines sharing the directory number their processes
+# independently, so there only age can tell a leftover from a file being written.
+
+_PART_NAME = re.compile(r"\.part-(?P<pid>[0-9]+)(?:@(?P<host>[A-Za-z0-9._-]+))?$")
+# No export writes for this long: a Celery export is killed at CELERY_TASK_TIME_LIMIT,
+# and a province-sized one takes minutes. Older leftovers go whoever wrote them.
+PART_MAX_AGE = max(24 * 3600, 2 * int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600) or 3600))
+# /proc/<pid>/stat counts in clock ticks from a boot time given in whole seconds.
+_START_SLACK = 5.0
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "localhost"
+
+
+def part_owner() -> str:
+    """`<pid>@<host>`: the writer named in the temporary names of this process."""
+    return f"{os.getpid()}@{_host()}"
+
+
+def _process_start(pid: int) -> tuple[str, float] | None:
+    """(state, start time as a Unix timestamp) of a process on this host, from /proc;
+    None when there is no such process (or no /proc to ask)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/stat").read_text()
+        btime = next(int(line.split()[1]) for line in boot.splitlines() if line.startswith("btime "))
+        fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
+        return fields[0], btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _writer_alive(pid: int, modified: float) -> bool:
+    """Is the process that wrote a file (last modified at `modified`) still running here?"""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        pass  # another user's process: it exists
+    proc = _process_start(pid)
+    if proc is None:
+        # With /proc, the process ended this instant; without it (not Linux) os.kill
+        # is all there is to go by.
+        return not Path("/proc/self").exists()
+    state, started = proc
+    if state == "Z":  # killed, not yet reaped by its parent: it writes nothing more
+        return False
+    # A reused pid (a restarted worker numbers its processes the same way): a process
+    # that started after the file was last written is not the one that wrote it.
+    return started <= modified + _START_SLACK
+
+
+def bank_leftovers_purge(*, directory: Path | None = None, max_age: float = PART_MAX_AGE) -> list[str]:
+    """Remove the temporary files and directories of exports that died half way: those
+    whose writer was a process on this host that is no longer running, and any older
+    than `max_age`, whoever wrote them (no export runs that long). A running export's
+    files stay. Returns the names removed. Called as an export starts, and by beat."""
+    directory = directory or bank_files_dir()
+    here = _host()
+    now = time.time()
+    removed = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            match = _PART_NAME.search(entry.name)
+            if match is None:
+                continue
+            try:
+                modified = entry.stat(follow_symlinks=False).st_mtime
+                # A legacy `.part-<pid>` (no host) or another host's: only age tells.
+                dead = match["host"] == here and not _writer_alive(int(match["pid"]), modified)
+                if not dead and now - modified <= max_age:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                continue  # gone meanwhile (its export finished, or another purge took it)
+            except OSError as exc:
+                log.warning("bank file leftover %s not removed: %s", entry.name, exc)
+                continue
+            log.info("removed bank file leftover %s", entry.name)
+            removed.append(entry.name)
+    return removed
 
 
 # --------------------------------------------------------------------------- rows
@@ -127,8 +231,6 @@ def _copy_text_blocks(raw_cursor, sql: str) -> Iterator[str]:
     COPY writes into an anonymous temporary file (psycopg2 calls its C `write` per row,
     which is cheap), and the file is then read back in 1 MB pieces: memory stays
     constant whatever the batch size; the file is gone when closed."""
-    import tempfile
-
     with tempfile.TemporaryFile(dir=bank_files_dir()) as tmp:
         raw_cursor.copy_expert(f"COPY ({sql}) TO STDOUT", tmp)
         tmp.seek(0)
@@ -391,13 +493,11 @@ def _write_parallel(batch: Batch, text, encoding: str, progress) -> tuple[int, D
     """The first part in this process, the others in forked children (each with its own
     connection), then the children's parts appended in order: the same bytes as one
     process would write. While one process waits for its COPY, the others decrypt."""
-    import shutil
-    import tempfile
-
     n = batch.line_count
     parts = max(2, EXPORT_PROCESSES)
     bounds = [(i * n // parts + 1, (i + 1) * n // parts) for i in range(parts)]
-    workdir = Path(tempfile.mkdtemp(dir=bank_files_dir()))
+    # Named for this process: bank_leftovers_purge removes it if we are killed.
+    workdir = Path(tempfile.mkdtemp(dir=bank_files_dir(), prefix="csv-", suffix=f".part-{part_owner()}"))
     children = []
     try:
         for index, (lo, hi) in enumerate(bounds[1:], start=2):
@@ -439,6 +539,16 @@ def _write_parallel(batch: Batch, text, encoding: str, progress) -> tuple[int, D
 def write_xlsx(batch: Batch, path: Path, *, progress=None, fast=None) -> tuple[int, Decimal]:
     """XLSX through XlsxWriter in constant-memory mode; every cell is written as text
     (write_string), so nothing is a formula and amounts keep their two decimals exactly."""
+    # XlsxWriter keeps each sheet's decrypted rows in temporary files until close: in a
+    # directory named for this process, which bank_leftovers_purge removes if we are killed.
+    scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix="xlsx-", suffix=f".part-{part_owner()}"))
+    try:
+        return _write_xlsx(batch, path, scratch, progress=progress, fast=fast)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _write_xlsx(batch: Batch, path: Path, scratch: Path, *, progress=None, fast=None) -> tuple[int, Decimal]:
     import xlsxwriter
 
     workbook = xlsxwriter.Workbook(
@@ -448,7 +558,7 @@ def write_xlsx(batch: Batch, path: Path, *, progress=None, fast=None) -> tuple[i
             "strings_to_formulas": False,
             "strings_to_numbers": False,
             "strings_to_urls": False,
-            "tmpdir": str(path.parent),
+            "tmpdir": str(scratch),
         },
     )
     workbook.set_properties(
@@ -497,7 +607,8 @@ def batch_export(
 
     The file is written to a temporary name and renamed into place, so a worker killed
     half way leaves no half file under the real name; exporting again writes the same
-    bytes. The first export moves the batch from approved to exported.
+    bytes (and first removes what killed exports left, `bank_leftovers_purge`). The
+    first export moves the batch from approved to exported.
     """
     fmt = (fmt or "").lower()
     if fmt not in FORMATS:
@@ -516,8 +627,9 @@ def batch_export(
         raise DomainError("批次数据校验未通过，不能导出：" + "；".join(problems))
 
     directory = bank_files_dir()
+    bank_leftovers_purge(directory=directory)  # of exports killed before (never a running one's)
     final = directory / file_name(batch, fmt, encoding or "utf-8")
-    tmp = final.with_name(final.name + f".part-{os.getpid()}")
+    tmp = final.with_name(final.name + f".part-{part_owner()}")
     try:
         if fmt == "csv":
             with open(tmp, "wb") as fh:
@@ -532,8 +644,6 @@ def batch_export(
             )
         checksum = sha256_file(tmp)
         if delay:  # the kill-and-resume test's window between writing and recording
-            import time
-
             time.sleep(delay)
         os.replace(tmp, final)
     finally:

@@ -202,6 +202,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Batch build / bank file export / result import jobs whose worker died are re-queued.
     "disbursements-retry-stuck-jobs": {"task": "disbursements.retry_stuck_jobs", "schedule": 300},
+    # Half-written bank files (full ID and account numbers) of exports killed half way.
+    "bank-files-purge-leftovers": {"task": "disbursements.bank_leftovers_purge", "schedule": 3600},
     # Nightly recompute of every active programme's entitlements (02:30; idempotent).
     "entitlements-recompute-nightly": {
         "task": "disbursements.recompute_nightly",

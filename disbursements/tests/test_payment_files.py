@@ -4,6 +4,10 @@ and the bank's result files (paid, failed, idempotent, refused when wrong)."""
 import csv
 import io
 import os
+import signal
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +19,7 @@ from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import PaymentLine
-from disbursements.payment_files import batch_export, safe_cell, write_csv
+from disbursements.payment_files import bank_leftovers_purge, batch_export, part_owner, safe_cell, write_csv
 from disbursements.tests.batch_factories import approve, make_employer, make_entitlement, make_programme, make_rule
 from portal.errors import ConflictError, DomainError, PermissionDenied
 
@@ -181,3 +185,128 @@ def test_a_paid_line_cannot_become_failed(approved, officer_luquan, tmp_path):
 def test_results_only_after_export(approved, officer_luquan, tmp_path):
     with pytest.raises(ConflictError):
         batch_import_results(batch=approved, path=_result_file(tmp_path, approved, {}), acting_user=officer_luquan)
+
+
+# --------------------------------------------------------------------------- leftovers of killed exports
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def live_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    time.sleep(0.05)  # it has started before any file named for it below is written
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def _touch(path: Path, *, age: float = 0.0) -> Path:
+    path.write_bytes(b"130102199001011234,6222020200001234567\r\n")
+    if age:
+        past = time.time() - age
+        os.utime(path, (past, past))
+    return path
+
+
+def test_purge_removes_dead_writers_and_old_files_and_keeps_live_ones(tmp_path, live_pid):
+    host = part_owner().split("@", 1)[1]
+    dead = _dead_pid()
+    day = 24 * 3600
+    keep = [
+        _touch(tmp_path / "PB-1.csv"),  # finished files and anything else are never looked at
+        _touch(tmp_path / "PB-1.csv.sum"),
+        _touch(tmp_path / "PB-1.csv.part-12x"),
+        _touch(tmp_path / f"PB-2.csv.part-{part_owner()}"),  # this process: an export running here
+        _touch(tmp_path / f"PB-3.xlsx.part-{live_pid}@{host}"),  # another live process on this host
+        _touch(tmp_path / f"PB-4.csv.part-{dead}@other-host"),  # another host's pids mean nothing here …
+        _touch(tmp_path / f"PB-5.csv.part-{dead}"),  # … nor do those of a name without a host
+    ]
+    (tmp_path / "results").mkdir()
+    keep.append(_touch(tmp_path / "results" / f"PB-6.csv.part-{dead}@{host}"))  # only the top level
+    gone = [
+        _touch(tmp_path / f"PB-7.csv.part-{dead}@{host}"),  # its writer was killed
+        _touch(tmp_path / f"PB-8.csv.part-{dead}@other-host", age=2 * day),  # too old to be written still
+        _touch(tmp_path / f"PB-9.csv.part-{dead}", age=2 * day),
+    ]
+    scratch = tmp_path / f"xlsx-k2j4.part-{dead}@{host}"  # XLSX scratch of a killed export, with its rows
+    scratch.mkdir()
+    _touch(scratch / "tmpabc123")
+    gone.append(scratch)
+    if Path("/proc/self/stat").exists():
+        # The pid of a process that started after the file was last written: reused, not its writer.
+        gone.append(_touch(tmp_path / f"PB-10.csv.part-{live_pid}@{host}", age=600))
+
+    removed = bank_leftovers_purge(directory=tmp_path)
+
+    assert sorted(removed) == sorted(p.name for p in gone)
+    assert all(p.exists() for p in keep) and not any(p.exists() for p in gone)
+    assert bank_leftovers_purge(directory=tmp_path) == []
+
+
+def test_a_killed_writer_s_file_is_kept_while_it_runs_and_purged_after(tmp_path):
+    """A real process writes under the name an export gives its file, and is killed."""
+    ready = tmp_path / "ready"
+    pid = os.fork()
+    if pid == 0:  # the child: write like an export, then hang until killed
+        try:
+            with open(tmp_path / f"PB-1.csv.part-{part_owner()}", "wb") as fh:
+                fh.write(b"\xef\xbb\xbf\xe5\xba\x8f\xe5\x8f\xb7\r\n")
+                fh.flush()
+                ready.touch()
+                time.sleep(120)
+        finally:
+            os._exit(0)
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ready.exists()
+        part = next(tmp_path.glob("PB-1.csv.part-*"))
+        assert part.name.endswith(f".part-{pid}@{part_owner().split('@', 1)[1]}")
+        assert bank_leftovers_purge(directory=tmp_path) == []  # being written: untouched
+        os.kill(pid, signal.SIGKILL)
+        # Killed (a zombie until its parent reaps it, which it writes nothing as): purged.
+        deadline = time.monotonic() + 10
+        while not (removed := bank_leftovers_purge(directory=tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert removed == [part.name]
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+    assert not part.exists()
+
+
+def test_an_export_purges_leftovers_and_leaves_none_of_its_own(approved, officer_luquan, tmp_path, settings, live_pid):
+    settings.BANK_FILES_DIR = str(tmp_path)
+    host = part_owner().split("@", 1)[1]
+    killed = _touch(tmp_path / f"{approved.number}.csv.part-{_dead_pid()}@{host}")
+    running = _touch(tmp_path / f"{approved.number}.csv.part-{live_pid}@{host}")
+
+    csv_export = batch_export(batch=approved, fmt="csv", acting_user=officer_luquan)
+    xlsx_export = batch_export(batch=approved, fmt="xlsx", acting_user=officer_luquan)
+
+    assert not killed.exists() and running.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [Path(csv_export.path).name, Path(xlsx_export.path).name, running.name]
+    )
+
+
+def test_beat_purges_leftovers_hourly(tmp_path, settings):
+    from disbursements.batch_tasks import bank_leftovers_purge_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["bank-files-purge-leftovers"]
+    assert entry["task"] == bank_leftovers_purge_task.name == "disbursements.bank_leftovers_purge"
+    assert entry["schedule"] <= 3600
+    settings.BANK_FILES_DIR = str(tmp_path)
+    killed = _touch(tmp_path / f"PB-1.csv.part-{_dead_pid()}@{part_owner().split('@', 1)[1]}")
+    assert bank_leftovers_purge_task.apply().get() == [killed.name]
+    assert not killed.exists()
