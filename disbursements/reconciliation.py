@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 
 from disbursements.batches import PAID_CHANNELS
-from disbursements.models import Batch, Entitlement
+from disbursements.models import Batch, Entitlement, RegionRollup
 from portal.lib.money import ZERO, format_yuan, to_yuan
 
 FIGURES = ("entitled", "batched", "paid", "failed", "pending")
@@ -248,13 +248,29 @@ def reconciliation_alarms(user, programme=None) -> list[str]:
     return alarms
 
 
-def reconciliation_alarms_cached(user, programme, *, seconds: int = 60) -> list[str]:
-    """The same alarms for the dashboard, computed at most once a minute per programme
-    and scope (the dashboard reads summary tables and must stay fast)."""
+def reconciliation_alarms_cached(user, programme, *, version=None, seconds: int = 60) -> list[str]:
+    """The same alarms for the dashboard and the batch list, cached per programme, scope
+    and rollup version (the dashboard reads summary tables and must stay fast).
+
+    The version is the programme's rollup `refreshed_at`, as for the dashboard panels
+    (pass it when it is at hand: the dashboard has it as `region.rollup_version`): a
+    refresh (queued after a computation, a batch build or a bank-result import, and run
+    by beat) makes the next request compute the alarms afresh, so they never lag behind
+    the figures shown beside them. `seconds` still bounds the age of a version's alarms,
+    for the changes that queue no refresh.
+    """
     from django.core.cache import cache
 
+    if version is None:
+        # The programme's own region's row: every row of a refresh has the same time.
+        version = (
+            RegionRollup.objects.filter(programme=programme, region_id=programme.region_id)
+            .values_list("refreshed_at", flat=True)
+            .first()
+        )
     scope = "all" if user.sees_everything or user.region_id is None else user.region.path
-    key = f"recon-alarms:{programme.pk}:{programme.created_at.timestamp()}:{scope}"
+    stamp = version.isoformat() if version is not None else "-"
+    key = f"recon-alarms:{programme.pk}:{programme.created_at.timestamp()}:{stamp}:{scope}"
     alarms = cache.get(key)
     if alarms is None:
         alarms = reconciliation_alarms(user, programme)

@@ -45,7 +45,8 @@ def dashboard(request):
         "updated_at": parse_datetime(panel["updated_at"]) if panel["updated_at"] else None,
         "tables": dashboards.TABLES,
         # An imbalance in reconciliation is an alarm here, never a silent number.
-        "recon_alarms": reconciliation_alarms_cached(request.user, programme),
+        # Cached per rollup version, like the panel: refreshed figures, fresh alarms.
+        "recon_alarms": reconciliation_alarms_cached(request.user, programme, version=region.rollup_version),
     }
     return render(request, "portal/dashboard.html", context)
 

@@ -20,7 +20,8 @@ from disbursements.batches import (
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, Entitlement, PaymentLine
 from disbursements.payment_files import batch_export
-from disbursements.reconciliation import reconcile, reconciliation_alarms
+from disbursements.reconciliation import reconcile, reconciliation_alarms, reconciliation_alarms_cached
+from disbursements.rollups import rollups_refresh
 from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from regions.models import Region
 
@@ -188,3 +189,36 @@ def test_demo_step_is_idempotent():
     assert demo_batches() == {"skipped": "batches exist"}
     assert Batch.objects.count() == count
     assert reconcile(programme=Programme_get())[0].balanced
+
+
+def test_the_cached_alarm_follows_the_rollup_version(
+    officer_luquan, city_shijiazhuang, province_staff, tmp_path, client
+):
+    """The dashboard's alarm is cached like its panels, per rollup version: once the
+    rollups are refreshed after a change, the alarm shows it at once (not a minute later)."""
+    from django.urls import reverse
+
+    programme = make_programme("HB-AV")
+    cash = make_rule(programme, "luquan_cash", amount="500.00")
+    make_entitlements(programme, cash, 3, start=400)
+    batch = batches_build(programme=programme, acting_user=officer_luquan)[0]
+    _pay(approve(batch, officer_luquan, city_shijiazhuang, province_staff), officer_luquan, tmp_path, {})
+    rollups_refresh(programme=programme)
+    client.force_login(city_shijiazhuang)
+    dashboard = "/dashboard/?programme=HB-AV"
+    batch_list = reverse("disbursements:batch_list") + "?programme=HB-AV"
+    assert "data-recon-alarm" not in client.get(dashboard).content.decode()
+    assert "data-recon-alarm" not in client.get(batch_list).content.decode()
+
+    # Someone changes a paid entitlement's amount behind the services' back.
+    ent = Entitlement.objects.filter(programme=programme).first()
+    Entitlement.objects.filter(pk=ent.pk).update(amount=Decimal("600.00"))
+    # Until the rollups are refreshed the alarm, like the figures beside it, is the cached one …
+    assert reconciliation_alarms_cached(city_shijiazhuang, programme) == []
+    # … and as soon as they are, it is computed afresh.
+    rollups_refresh(programme=programme)
+    alarms = reconciliation_alarms_cached(city_shijiazhuang, programme)
+    assert alarms and "对账不平" in alarms[0]
+    page = client.get(dashboard).content.decode()
+    assert "data-recon-alarm" in page and "对账不平" in page
+    assert "data-recon-alarm" in client.get(batch_list).content.decode()
