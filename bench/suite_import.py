@@ -53,6 +53,17 @@ def _setup():
     return programme, employer
 
 
+def _other_employer():
+    from beneficiaries.models import Employer
+    from beneficiaries.uscc import make_uscc
+
+    employer, _ = Employer.objects.get_or_create(
+        credit_code=make_uscc("91", "130110", "20210122"),
+        defaults=dict(name="基准测试企业二", ownership="private", district_id="130110", status="verified"),
+    )
+    return employer
+
+
 def _truncate(cursor) -> None:
     cursor.execute("TRUNCATE beneficiaries_registration, beneficiaries_person RESTART IDENTITY CASCADE")
     cursor.execute("ANALYZE beneficiaries_person")
@@ -213,6 +224,23 @@ def run(ctx) -> list[Figure]:
             n / again_seconds,
             "rows/s",
             note=f"{again_seconds:.2f} s",
+        )
+    )
+
+    # The same people listed by a second employer: every row becomes a conflict for the
+    # district officer (the known persons' path: lookup, lock, conflict check).
+    other = _other_employer()
+    started = time.perf_counter()
+    conflicting = _import(csv_path, programme, other)
+    conflict_seconds = time.perf_counter() - started
+    assert conflicting.created == n and conflicting.conflicts == n, conflicting.message
+    figures.append(
+        Figure(
+            SUITE,
+            "the same CSV from a second employer (every row a conflict)",
+            n / conflict_seconds,
+            "rows/s",
+            note=f"{conflict_seconds:.2f} s",
         )
     )
 
