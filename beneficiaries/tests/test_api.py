@@ -74,10 +74,10 @@ def test_employer_create_by_agent_and_verify_by_officer(agent_gree, officer_luqu
         api(officer_luquan)
         .post("/api/v1/employers/", {**body, "credit_code": make_uscc("91", "130110", "88800002")}, format="json")
         .status_code
-        == 400
+        == 403  # officers do not sign employers up
     )
     # An agent cannot verify its own employer.
-    assert api(agent_gree).post(f"/api/v1/employers/{pk}/verify/").status_code == 400
+    assert api(agent_gree).post(f"/api/v1/employers/{pk}/verify/").status_code == 403
     assert api(officer_cangzhou).post(f"/api/v1/employers/{pk}/verify/").status_code == 404
     assert api(officer_luquan).post(f"/api/v1/employers/{pk}/return/", {"reason": ""}, format="json").status_code == 400
     response = api(officer_luquan).post(f"/api/v1/employers/{pk}/return/", {"reason": "地址不详"}, format="json")
@@ -163,7 +163,7 @@ def test_worker_create_update_conflict_resolve(
     assert patched.json()["duty_days"] == 2
     assert (
         api(agent_gree).post(f"/api/v1/workers/{second['id']}/resolve/", {"note": "x"}, format="json").status_code
-        == 400
+        == 403  # an agent does not resolve conflicts
     )
     assert (
         api(officer_luquan).post(f"/api/v1/workers/{second['id']}/resolve/", {"note": "x"}, format="json").status_code

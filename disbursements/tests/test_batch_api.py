@@ -46,7 +46,7 @@ def test_chain_export_results_and_reconciliation(
     batch, officer_luquan, city_shijiazhuang, province_staff, tmp_path, django_capture_on_commit_callbacks
 ):
     officer, city, prov = api(officer_luquan), api(city_shijiazhuang), api(province_staff)
-    assert officer.post(f"/api/v1/batches/{batch.pk}/review/").status_code == 400  # not a city user
+    assert officer.post(f"/api/v1/batches/{batch.pk}/review/").status_code == 403  # not a city user
     assert (
         officer.post(f"/api/v1/batches/{batch.pk}/submit/", {"comment": "请复核"}, format="json").json()["status"]
         == "submitted"
@@ -85,4 +85,4 @@ def test_build_via_api(officer_luquan, django_capture_on_commit_callbacks):
     response = api(officer_luquan).post(
         "/api/v1/batches/build/", {"programme": "HB-API2", "district": "130903"}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 403  # a district outside the officer's own

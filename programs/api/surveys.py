@@ -25,7 +25,6 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from accounts.scopes import regions_q
-from portal.errors import PermissionDenied
 from programs import selectors, surveys
 from programs.choices import SurveyStatus
 from programs.models import SurveyReport
@@ -212,17 +211,6 @@ class SurveyViewSet(GenericViewSet):
 
     def get_queryset(self):
         return SurveyReport.objects.for_user(self.request.user)
-
-    def handle_exception(self, exc):
-        # The services refuse a role with portal.errors.PermissionDenied. Here it is 403:
-        # it is only ever raised about a report found through get_queryset, or a district
-        # found in the user's own regions, so the answer tells nothing about objects out
-        # of scope (those are 404 before any service runs).
-        if isinstance(exc, PermissionDenied):
-            response = Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_403_FORBIDDEN)
-            response.exception = True
-            return response
-        return super().handle_exception(exc)
 
     def _row(self, pk) -> dict:
         row = self.get_queryset().filter(pk=_id(pk)).values(*SURVEY_VALUES).first()

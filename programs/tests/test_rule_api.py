@@ -41,7 +41,7 @@ def test_rule_write_validation_scope_and_versions(city_cangzhou, officer_cangzho
     assert "hukou_outside" in c.post("/api/v1/rules/", body, format="json").json()["errors"]
     body["conditions"] = {"hukou_outside": "city"}
     outside = c.post("/api/v1/rules/", {**body, "region": "130110"}, format="json")
-    assert outside.status_code == 400 and outside.json()["code"] == "forbidden"
+    assert outside.status_code == 403 and outside.json()["code"] == "forbidden"
     created = c.post("/api/v1/rules/", body, format="json")
     assert created.status_code == 201, created.json()
     rid = created.json()["id"]
@@ -96,14 +96,14 @@ def test_programme_write_for_province_staff_only(province_staff, city_cangzhou):
         "budget": "1000000.00",
     }
     denied = api(city_cangzhou).post("/api/v1/programmes/", body, format="json")
-    assert denied.status_code == 400 and denied.json()["code"] == "forbidden"
+    assert denied.status_code == 403 and denied.json()["code"] == "forbidden"
     bad = api(province_staff).post("/api/v1/programmes/", {**body, "holiday_end": "2022-04-01"}, format="json")
     assert bad.status_code == 400 and "holiday_start" in bad.json()["errors"]
     created = api(province_staff).post("/api/v1/programmes/", body, format="json")
     assert created.status_code == 201 and created.json()["budget"] == "1000000.00"
     changed = api(province_staff).patch("/api/v1/programmes/HEBEI-2022/", {"budget": "2000000"}, format="json")
     assert changed.json()["budget"] == "2000000.00"
-    assert api(city_cangzhou).patch("/api/v1/programmes/HEBEI-2022/", {"budget": "1"}, format="json").status_code == 400
+    assert api(city_cangzhou).patch("/api/v1/programmes/HEBEI-2022/", {"budget": "1"}, format="json").status_code == 403
 
 
 def test_list_queries_do_not_grow_with_rows(city_cangzhou, django_assert_max_num_queries):
