@@ -9,6 +9,13 @@
   var num = function (v) { return Number(v); };  // display only: the tables show exact yuan
   var yuan = function (v) { return "¥" + num(v).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }); };
 
+  // Chart labels come translated from the page (data-label-* on each chart's element, written
+  // with {% translate %}), so the charts speak the page's language; Chinese if one is missing.
+  function label(id, key, fallback) {
+    var el = document.getElementById(id);
+    return (el && el.dataset["label" + key.charAt(0).toUpperCase() + key.slice(1)]) || fallback;
+  }
+
   function make(id, option) {
     var el = document.getElementById(id);
     if (!el) { return null; }
@@ -22,16 +29,19 @@
   }
 
   if (data.children && data.children.length) {
+    var staying = label("chart-children", "staying", "留岗人数");
+    var registered = label("chart-children", "registered", "登记人员");
+    var entitled = label("chart-children", "entitled", "核定金额（元）");
     var chart = make("chart-children", {
       tooltip: { trigger: "axis" },
-      legend: { data: ["留岗人数", "登记人员", "核定金额（元）"] },
+      legend: { data: [staying, registered, entitled] },
       grid: { left: 60, right: 70, bottom: 70, top: 40 },
       xAxis: { type: "category", data: data.children.map(function (c) { return c.name; }), axisLabel: { rotate: 40, interval: 0 } },
-      yAxis: [{ type: "value", name: "人" }, { type: "value", name: "元" }],
+      yAxis: [{ type: "value", name: label("chart-children", "people", "人") }, { type: "value", name: label("chart-children", "yuan", "元") }],
       series: [
-        { name: "留岗人数", type: "bar", data: data.children.map(function (c) { return c.staying; }) },
-        { name: "登记人员", type: "bar", data: data.children.map(function (c) { return c.registered; }) },
-        { name: "核定金额（元）", type: "line", yAxisIndex: 1, data: data.children.map(function (c) { return num(c.entitled); }) }
+        { name: staying, type: "bar", data: data.children.map(function (c) { return c.staying; }) },
+        { name: registered, type: "bar", data: data.children.map(function (c) { return c.registered; }) },
+        { name: entitled, type: "line", yAxisIndex: 1, data: data.children.map(function (c) { return num(c.entitled); }) }
       ]
     });
     // Click a bar to drill down into that region.
@@ -52,24 +62,29 @@
     series: [{
       type: "pie", radius: ["35%", "65%"], center: ["50%", "45%"],
       data: data.rules.length ? data.rules.map(function (r) { return { name: r.name, value: num(r.amount) }; })
-                              : [{ name: "尚无核定", value: 0 }],
+                              : [{ name: label("chart-rules", "none", "尚无核定"), value: 0 }],
       label: { show: data.rules.length > 0, formatter: "{b}" }
     }],
-    graphic: data.rules.length ? [] : [{ type: "text", left: "center", top: "middle", style: { text: "尚无核定数据", fill: "#888", fontSize: 14 } }]
+    graphic: data.rules.length ? [] : [{ type: "text", left: "center", top: "middle", style: { text: label("chart-rules", "empty", "尚无核定数据"), fill: "#888", fontSize: 14 } }]
   });
 
+  var trendNames = [
+    label("chart-trend", "enterprises", "摸排企业"),
+    label("chart-trend", "outside", "外地务工人员"),
+    label("chart-trend", "staying", "留岗人数")
+  ];
   make("chart-trend", {
     tooltip: { trigger: "axis" },
-    legend: { data: ["摸排企业", "外地务工人员", "留岗人数"], bottom: 0 },
+    legend: { data: trendNames, bottom: 0 },
     grid: { left: 60, right: 20, top: 20, bottom: 80 },
     xAxis: { type: "category", data: data.trend.map(function (p) { return p.as_of; }) },
     yAxis: { type: "value" },
     series: [
-      { name: "摸排企业", type: "line", data: data.trend.map(function (p) { return p.enterprises_surveyed; }) },
-      { name: "外地务工人员", type: "line", data: data.trend.map(function (p) { return p.outside_workers; }) },
-      { name: "留岗人数", type: "line", data: data.trend.map(function (p) { return p.staying; }) }
+      { name: trendNames[0], type: "line", data: data.trend.map(function (p) { return p.enterprises_surveyed; }) },
+      { name: trendNames[1], type: "line", data: data.trend.map(function (p) { return p.outside_workers; }) },
+      { name: trendNames[2], type: "line", data: data.trend.map(function (p) { return p.staying; }) }
     ],
-    graphic: data.trend.length ? [] : [{ type: "text", left: "center", top: "middle", style: { text: "尚无已审核的摸排报表", fill: "#888", fontSize: 14 } }]
+    graphic: data.trend.length ? [] : [{ type: "text", left: "center", top: "middle", style: { text: label("chart-trend", "empty", "尚无已审核的摸排报表"), fill: "#888", fontSize: 14 } }]
   });
 
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
