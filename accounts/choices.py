@@ -11,19 +11,19 @@ class Role(models.TextChoices):
 
 
 class JobState(models.TextChoices):
-    QUEUED = "queued", "排队中"
-    RUNNING = "running", "运行中"
-    DONE = "done", "已完成"
-    FAILED = "failed", "失败"
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("运行中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
 
 
 class JobKind(models.TextChoices):
-    DEMO = "demo", "演示任务"
-    IMPORT_EMPLOYERS = "import_employers", "导入企业"
-    IMPORT_WORKERS = "import_workers", "导入留岗人员"
-    COMPUTE = "compute", "计算补贴"
-    BUILD_BATCHES = "build_batches", "生成发放批次"
-    EXPORT_BATCH = "export_batch", "导出银行文件"
-    IMPORT_RESULTS = "import_results", "导入银行结果"
-    IMPORT_REDEMPTIONS = "import_redemptions", "导入消费券核销"
-    REFRESH_ROLLUPS = "refresh_rollups", "刷新统计"
+    DEMO = "demo", _("演示任务")
+    IMPORT_EMPLOYERS = "import_employers", _("导入企业")
+    IMPORT_WORKERS = "import_workers", _("导入留岗人员")
+    COMPUTE = "compute", _("计算补贴")
+    BUILD_BATCHES = "build_batches", _("生成发放批次")
+    EXPORT_BATCH = "export_batch", _("导出银行文件")
+    IMPORT_RESULTS = "import_results", _("导入银行结果")
+    IMPORT_REDEMPTIONS = "import_redemptions", _("导入消费券核销")
+    REFRESH_ROLLUPS = "refresh_rollups", _("刷新统计")

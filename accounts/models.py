@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import JobKind, JobState, Role
 from regions.models import Region
@@ -16,18 +17,20 @@ class User(AbstractUser):
     beneficiaries and may not import it.
     """
 
-    role = models.CharField("角色", max_length=10, choices=Role.choices, default=Role.EMPLOYER)
-    region = models.ForeignKey(Region, models.PROTECT, null=True, blank=True, related_name="+", verbose_name="管辖区域")
-    phone = models.CharField("手机号", max_length=20, blank=True)
+    role = models.CharField(_("角色"), max_length=10, choices=Role.choices, default=Role.EMPLOYER)
+    region = models.ForeignKey(
+        Region, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("管辖区域")
+    )
+    phone = models.CharField(_("手机号"), max_length=20, blank=True)
     can_view_pii = models.BooleanField(
-        "可查看完整证件号和账号", default=False, help_text="查看完整号码时会记录审计日志。"
+        _("可查看完整证件号和账号"), default=False, help_text=_("查看完整号码时会记录审计日志。")
     )
 
     objects = UserManager()
 
     class Meta:
-        verbose_name = "用户"
-        verbose_name_plural = "用户"
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
         constraints = [
             models.CheckConstraint(
                 name="user_staff_role_has_region",
@@ -51,16 +54,16 @@ class Job(models.Model):
     `/api/v1/jobs/<id>/` for progress, and a task that runs twice finds the row done.
     """
 
-    kind = models.CharField("类型", max_length=30, choices=JobKind.choices)
+    kind = models.CharField(_("类型"), max_length=30, choices=JobKind.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True)
-    state = models.CharField("状态", max_length=10, choices=JobState.choices, default=JobState.QUEUED)
-    params = models.JSONField("参数", default=dict, blank=True)
+    state = models.CharField(_("状态"), max_length=10, choices=JobState.choices, default=JobState.QUEUED)
+    params = models.JSONField(_("参数"), default=dict, blank=True)
     progress_done = models.PositiveBigIntegerField(default=0)
     progress_total = models.PositiveBigIntegerField(default=0)
-    message = models.CharField("说明", max_length=500, blank=True)
-    errors = models.JSONField("错误", default=list, blank=True)
-    result = models.JSONField("结果", default=dict, blank=True)
-    result_file = models.FileField("结果文件", upload_to="jobs/%Y/%m/", blank=True)
+    message = models.CharField(_("说明"), max_length=500, blank=True)
+    errors = models.JSONField(_("错误"), default=list, blank=True)
+    result = models.JSONField(_("结果"), default=dict, blank=True)
+    result_file = models.FileField(_("结果文件"), upload_to="jobs/%Y/%m/", blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -69,8 +72,8 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "后台任务"
-        verbose_name_plural = "后台任务"
+        verbose_name = _("后台任务")
+        verbose_name_plural = _("后台任务")
         indexes = [models.Index(fields=["state", "kind"], name="job_state_kind")]
 
     def __str__(self):
@@ -99,16 +102,16 @@ class AuditEntry(models.Model):
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True)
-    action = models.CharField("操作", max_length=40)
-    object_type = models.CharField("对象类型", max_length=60)
-    object_id = models.CharField("对象", max_length=40)
-    changes = models.JSONField("变更", default=dict, blank=True)
-    comment = models.CharField("备注", max_length=500, blank=True)
+    action = models.CharField(_("操作"), max_length=40)
+    object_type = models.CharField(_("对象类型"), max_length=60)
+    object_id = models.CharField(_("对象"), max_length=40)
+    changes = models.JSONField(_("变更"), default=dict, blank=True)
+    comment = models.CharField(_("备注"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = "审计记录"
-        verbose_name_plural = "审计记录"
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
 
     def __str__(self):

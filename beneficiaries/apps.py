@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BeneficiariesConfig(AppConfig):
     name = "beneficiaries"
-    verbose_name = "企业与留岗人员"
+    verbose_name = _("企业与留岗人员")

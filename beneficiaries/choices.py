@@ -1,41 +1,42 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Ownership(models.TextChoices):
-    STATE = "state", "国有"
-    COLLECTIVE = "collective", "集体"
-    PRIVATE = "private", "私营/非公"
-    INDIVIDUAL = "individual", "个体工商户"
-    FOREIGN = "foreign", "外资"
-    CONSTRUCTION = "construction", "施工项目"
-    OTHER = "other", "其他"
+    STATE = "state", _("国有")
+    COLLECTIVE = "collective", _("集体")
+    PRIVATE = "private", _("私营/非公")
+    INDIVIDUAL = "individual", _("个体工商户")
+    FOREIGN = "foreign", _("外资")
+    CONSTRUCTION = "construction", _("施工项目")
+    OTHER = "other", _("其他")
 
 
 class EmployerStatus(models.TextChoices):
-    PENDING = "pending", "待审核"
-    VERIFIED = "verified", "已核实"
-    RETURNED = "returned", "已退回"
+    PENDING = "pending", _("待审核")
+    VERIFIED = "verified", _("已核实")
+    RETURNED = "returned", _("已退回")
 
 
 class Category(models.TextChoices):
-    MIGRANT = "migrant", "外来务工人员"
-    HARDSHIP = "hardship", "困难群众"
-    UNEMPLOYED = "unemployed", "失业人员"
+    MIGRANT = "migrant", _("外来务工人员")
+    HARDSHIP = "hardship", _("困难群众")
+    UNEMPLOYED = "unemployed", _("失业人员")
 
 
 class RegistrationStatus(models.TextChoices):
-    ACTIVE = "active", "有效"
-    CONFLICT = "conflict", "重复登记待处理"
-    REJECTED = "rejected", "已驳回"
-    WITHDRAWN = "withdrawn", "已撤销"
+    ACTIVE = "active", _("有效")
+    CONFLICT = "conflict", _("重复登记待处理")
+    REJECTED = "rejected", _("已驳回")
+    WITHDRAWN = "withdrawn", _("已撤销")
 
 
 class Source(models.TextChoices):
-    FORM = "form", "表单登记"
-    IMPORT = "import", "批量导入"
-    DEMO = "demo", "演示数据"
+    FORM = "form", _("表单登记")
+    IMPORT = "import", _("批量导入")
+    DEMO = "demo", _("演示数据")
 
 
 class Sex(models.TextChoices):
-    MALE = "M", "男"
-    FEMALE = "F", "女"
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")

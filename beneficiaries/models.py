@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Job
 from accounts.scopes import scope_q
@@ -18,20 +19,20 @@ class Employer(models.Model):
     """An employer that registers stay-behind staff. Its staff count only once a
     district officer has verified it."""
 
-    credit_code = models.CharField("统一社会信用代码", max_length=18, unique=True)
-    name = models.CharField("单位名称", max_length=200)
-    ownership = models.CharField("经济类型", max_length=12, choices=Ownership.choices)
-    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="所在区县")
-    industry = models.CharField("行业", max_length=100, blank=True)
-    address = models.CharField("地址", max_length=200, blank=True)
-    contact_name = models.CharField("联系人", max_length=50, blank=True)
-    contact_phone = models.CharField("联系电话", max_length=20, blank=True)
-    status = models.CharField("状态", max_length=10, choices=EmployerStatus.choices, default=EmployerStatus.PENDING)
-    return_reason = models.CharField("退回原因", max_length=500, blank=True)
+    credit_code = models.CharField(_("统一社会信用代码"), max_length=18, unique=True)
+    name = models.CharField(_("单位名称"), max_length=200)
+    ownership = models.CharField(_("经济类型"), max_length=12, choices=Ownership.choices)
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name=_("所在区县"))
+    industry = models.CharField(_("行业"), max_length=100, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=EmployerStatus.choices, default=EmployerStatus.PENDING)
+    return_reason = models.CharField(_("退回原因"), max_length=500, blank=True)
     verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     verified_at = models.DateTimeField(null=True, blank=True)
     agents = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="employers", verbose_name="经办人"
+        settings.AUTH_USER_MODEL, blank=True, related_name="employers", verbose_name=_("经办人")
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -39,8 +40,8 @@ class Employer(models.Model):
 
     class Meta:
         ordering = ["district", "name"]
-        verbose_name = "用人单位"
-        verbose_name_plural = "用人单位"
+        verbose_name = _("用人单位")
+        verbose_name_plural = _("用人单位")
         indexes = [models.Index(fields=["district", "status"], name="employer_district_status")]
 
     def __str__(self):
@@ -61,18 +62,18 @@ class Person(models.Model):
     # LIKE-pattern index that no query uses and every import row pays for.
     id_hash = models.CharField(max_length=64)
     id_cipher = models.TextField()
-    id_masked = models.CharField("证件号码", max_length=18)
-    name = models.CharField("姓名", max_length=50)
-    sex = models.CharField("性别", max_length=1, choices=Sex.choices, blank=True)
-    birth_date = models.DateField("出生日期", null=True, blank=True)
-    hukou_code_raw = models.CharField("证件地址码", max_length=6, blank=True)
-    hukou_code = models.CharField("户籍地区代码", max_length=6)
-    phone = models.CharField("手机号", max_length=11, blank=True)
+    id_masked = models.CharField(_("证件号码"), max_length=18)
+    name = models.CharField(_("姓名"), max_length=50)
+    sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(_("出生日期"), null=True, blank=True)
+    hukou_code_raw = models.CharField(_("证件地址码"), max_length=6, blank=True)
+    hukou_code = models.CharField(_("户籍地区代码"), max_length=6)
+    phone = models.CharField(_("手机号"), max_length=11, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = "人员"
-        verbose_name_plural = "人员"
+        verbose_name = _("人员")
+        verbose_name_plural = _("人员")
         constraints = [models.UniqueConstraint(fields=["id_hash"], name="person_id_hash_unique")]
 
     def __str__(self):
@@ -97,20 +98,20 @@ class Registration(models.Model):
     person = models.ForeignKey(Person, models.PROTECT, related_name="registrations", db_index=False)
     programme = models.ForeignKey(Programme, models.PROTECT, related_name="registrations", db_index=False)
     employer = models.ForeignKey(Employer, models.PROTECT, related_name="registrations")
-    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="留岗地区", db_index=False)
-    start_date = models.DateField("留岗开始日期")
-    end_date = models.DateField("留岗结束日期")
-    duty_days = models.PositiveSmallIntegerField("春节在岗天数", default=0)
-    seniority_years = models.PositiveSmallIntegerField("工龄（年）", default=0)
-    category = models.CharField("人员类别", max_length=12, choices=Category.choices, default=Category.MIGRANT)
-    bank_name = models.CharField("开户银行", max_length=100, blank=True)
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name=_("留岗地区"), db_index=False)
+    start_date = models.DateField(_("留岗开始日期"))
+    end_date = models.DateField(_("留岗结束日期"))
+    duty_days = models.PositiveSmallIntegerField(_("春节在岗天数"), default=0)
+    seniority_years = models.PositiveSmallIntegerField(_("工龄（年）"), default=0)
+    category = models.CharField(_("人员类别"), max_length=12, choices=Category.choices, default=Category.MIGRANT)
+    bank_name = models.CharField(_("开户银行"), max_length=100, blank=True)
     account_cipher = models.TextField(blank=True)
-    account_masked = models.CharField("银行账号", max_length=30, blank=True)
+    account_masked = models.CharField(_("银行账号"), max_length=30, blank=True)
     status = models.CharField(
-        "状态", max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACTIVE
+        _("状态"), max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACTIVE
     )
-    status_note = models.CharField("处理说明", max_length=500, blank=True)
-    source = models.CharField("来源", max_length=10, choices=Source.choices, default=Source.FORM)
+    status_note = models.CharField(_("处理说明"), max_length=500, blank=True)
+    source = models.CharField(_("来源"), max_length=10, choices=Source.choices, default=Source.FORM)
     import_job = models.ForeignKey(Job, models.SET_NULL, null=True, blank=True, related_name="+", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -119,8 +120,8 @@ class Registration(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        verbose_name = "留岗登记"
-        verbose_name_plural = "留岗登记"
+        verbose_name = _("留岗登记")
+        verbose_name_plural = _("留岗登记")
         constraints = [
             models.UniqueConstraint(fields=["person", "programme", "employer"], name="registration_unique"),
             models.UniqueConstraint(

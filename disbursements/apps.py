@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DisbursementsConfig(AppConfig):
     name = "disbursements"
-    verbose_name = "补贴发放"
+    verbose_name = _("补贴发放")
 
     def ready(self):
         # Register the rollup tasks (Celery's autodiscovery imports only tasks.py) and

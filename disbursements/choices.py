@@ -1,28 +1,30 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class EntitlementStatus(models.TextChoices):
-    GRANTED = "granted", "已核定"
-    WITHDRAWN = "withdrawn", "已撤销"
-    REVIEW = "review", "待复核"
+    GRANTED = "granted", _("已核定")
+    WITHDRAWN = "withdrawn", _("已撤销")
+    REVIEW = "review", _("待复核")
 
 
 class BatchStatus(models.TextChoices):
-    DRAFT = "draft", "草稿"
-    SUBMITTED = "submitted", "区县已提交"
-    REVIEWED = "reviewed", "市级已复核"
-    APPROVED = "approved", "省级已审批"
-    EXPORTED = "exported", "已导出"
-    RECONCILED = "reconciled", "已对账"
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("区县已提交")
+    REVIEWED = "reviewed", _("市级已复核")
+    APPROVED = "approved", _("省级已审批")
+    EXPORTED = "exported", _("已导出")
+    RECONCILED = "reconciled", _("已对账")
 
 
 class LineStatus(models.TextChoices):
-    PENDING = "pending", "待发放"
-    PAID = "paid", "已发放"
-    FAILED = "failed", "发放失败"
+    PENDING = "pending", _("待发放")
+    PAID = "paid", _("已发放")
+    FAILED = "failed", _("发放失败")
 
 
 class VoucherStatus(models.TextChoices):
-    ISSUED = "issued", "已发放"
-    REDEEMED = "redeemed", "已核销"
-    EXPIRED = "expired", "已过期"
+    ISSUED = "issued", pgettext_lazy("voucher", "已发放")
+    REDEEMED = "redeemed", _("已核销")
+    EXPIRED = "expired", _("已过期")

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Job
 from accounts.scopes import scope_q
@@ -37,7 +38,7 @@ class Entitlement(models.Model):
     registration = models.ForeignKey(Registration, models.PROTECT, related_name="entitlements")
     district = models.ForeignKey(Region, models.PROTECT, related_name="+")
     channel = models.CharField(max_length=12, choices=Channel.choices)
-    amount = models.DecimalField("金额（元）", **MONEY)
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
     status = models.CharField(max_length=10, choices=EntitlementStatus.choices, default=EntitlementStatus.GRANTED)
     reason = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
@@ -45,8 +46,8 @@ class Entitlement(models.Model):
     objects = EntitlementQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "补贴核定"
-        verbose_name_plural = "补贴核定"
+        verbose_name = _("补贴核定")
+        verbose_name_plural = _("补贴核定")
         constraints = [
             models.UniqueConstraint(fields=["programme", "person", "rule_key"], name="entitlement_person_rule_unique"),
             models.CheckConstraint(name="entitlement_amount_nonneg", condition=models.Q(amount__gte=0)),
@@ -73,11 +74,11 @@ class Batch(models.Model):
     programme = models.ForeignKey(Programme, models.PROTECT, related_name="batches")
     district = models.ForeignKey(Region, models.PROTECT, related_name="+")
     channel = models.CharField(max_length=12, choices=Channel.choices)
-    number = models.CharField("批次号", max_length=40, unique=True)
+    number = models.CharField(_("批次号"), max_length=40, unique=True)
     parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="supplements")
     status = models.CharField(max_length=12, choices=BatchStatus.choices, default=BatchStatus.DRAFT)
-    line_count = models.PositiveIntegerField("笔数", default=0)
-    total = models.DecimalField("金额（元）", default=Decimal("0"), **MONEY)
+    line_count = models.PositiveIntegerField(_("笔数"), default=0)
+    total = models.DecimalField(_("金额（元）"), default=Decimal("0"), **MONEY)
     content_hash = models.CharField(max_length=64, blank=True)
     file_checksum = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
@@ -94,8 +95,8 @@ class Batch(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "发放批次"
-        verbose_name_plural = "发放批次"
+        verbose_name = _("发放批次")
+        verbose_name_plural = _("发放批次")
         constraints = [models.CheckConstraint(name="batch_total_nonneg", condition=models.Q(total__gte=0))]
 
     def __str__(self):
@@ -111,9 +112,9 @@ class PaymentLine(models.Model):
 
     batch = models.ForeignKey(Batch, models.PROTECT, related_name="lines")
     entitlement = models.ForeignKey(Entitlement, models.PROTECT, related_name="lines")
-    seq = models.PositiveIntegerField("序号")
-    amount = models.DecimalField("金额（元）", **MONEY)
-    name = models.CharField("姓名", max_length=50)
+    seq = models.PositiveIntegerField(_("序号"))
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
+    name = models.CharField(_("姓名"), max_length=50)
     id_cipher = models.TextField()
     id_masked = models.CharField(max_length=18)
     account_cipher = models.TextField(blank=True)
@@ -129,8 +130,8 @@ class PaymentLine(models.Model):
 
     class Meta:
         ordering = ["batch", "seq"]
-        verbose_name = "发放明细"
-        verbose_name_plural = "发放明细"
+        verbose_name = _("发放明细")
+        verbose_name_plural = _("发放明细")
         constraints = [
             models.UniqueConstraint(fields=["batch", "seq"], name="line_batch_seq_unique"),
             models.UniqueConstraint(
@@ -163,18 +164,18 @@ class BatchStep(models.Model):
     """
 
     batch = models.ForeignKey(Batch, models.PROTECT, related_name="steps")
-    action = models.CharField("操作", max_length=12)
-    level = models.CharField("环节", max_length=10)
+    action = models.CharField(_("操作"), max_length=12)
+    level = models.CharField(_("环节"), max_length=10)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
     from_status = models.CharField(max_length=12, blank=True)
     to_status = models.CharField(max_length=12, blank=True)
-    comment = models.CharField("意见", max_length=500, blank=True)
+    comment = models.CharField(_("意见"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
-        verbose_name = "批次审批记录"
-        verbose_name_plural = "批次审批记录"
+        verbose_name = _("批次审批记录")
+        verbose_name_plural = _("批次审批记录")
 
     def __str__(self):
         return f"{self.batch_id} {self.action} {self.user_id}"
@@ -185,21 +186,21 @@ class BatchExport(models.Model):
     always give the same bytes, so `checksum` is stable across re-exports."""
 
     batch = models.ForeignKey(Batch, models.PROTECT, related_name="exports")
-    fmt = models.CharField("格式", max_length=5)
-    encoding = models.CharField("编码", max_length=10, blank=True)
+    fmt = models.CharField(_("格式"), max_length=5)
+    encoding = models.CharField(_("编码"), max_length=10, blank=True)
     path = models.CharField(max_length=500)
     checksum = models.CharField("SHA-256", max_length=64)
     size = models.PositiveBigIntegerField(default=0)
     line_count = models.PositiveIntegerField(default=0)
-    total = models.DecimalField("金额（元）", default=Decimal("0"), **MONEY)
+    total = models.DecimalField(_("金额（元）"), default=Decimal("0"), **MONEY)
     exported_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     exported_at = models.DateTimeField(default=timezone.now)
     job = models.ForeignKey(Job, models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-exported_at", "-id"]
-        verbose_name = "银行文件"
-        verbose_name_plural = "银行文件"
+        verbose_name = _("银行文件")
+        verbose_name_plural = _("银行文件")
 
     def __str__(self):
         return f"{self.batch_id}.{self.fmt}"
@@ -209,17 +210,17 @@ class Voucher(models.Model):
     """An electronic consumption voucher (消费券) issued for a voucher entitlement."""
 
     entitlement = models.OneToOneField(Entitlement, models.PROTECT, related_name="voucher")
-    code = models.CharField("券码", max_length=24, unique=True)
-    face_value = models.DecimalField("面值（元）", **MONEY)
-    expires_on = models.DateField("有效期至")
+    code = models.CharField(_("券码"), max_length=24, unique=True)
+    face_value = models.DecimalField(_("面值（元）"), **MONEY)
+    expires_on = models.DateField(_("有效期至"))
     status = models.CharField(max_length=10, choices=VoucherStatus.choices, default=VoucherStatus.ISSUED)
     issued_at = models.DateTimeField(default=timezone.now)
     redeemed_at = models.DateTimeField(null=True, blank=True)
-    merchant = models.CharField("核销商户", max_length=200, blank=True)
+    merchant = models.CharField(_("核销商户"), max_length=200, blank=True)
 
     class Meta:
-        verbose_name = "消费券"
-        verbose_name_plural = "消费券"
+        verbose_name = _("消费券")
+        verbose_name_plural = _("消费券")
 
     def __str__(self):
         return self.code
@@ -275,8 +276,8 @@ class RegionRollup(models.Model):
     refreshed_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = "看板汇总（区域）"
-        verbose_name_plural = "看板汇总（区域）"
+        verbose_name = _("看板汇总（区域）")
+        verbose_name_plural = _("看板汇总（区域）")
         constraints = [models.UniqueConstraint(fields=["programme", "region"], name="rollup_programme_region")]
         indexes = [models.Index(fields=["programme", "level"], name="rollup_programme_level")]
 
@@ -299,8 +300,8 @@ class RuleRollup(models.Model):
     refreshed_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = "看板汇总（规则）"
-        verbose_name_plural = "看板汇总（规则）"
+        verbose_name = _("看板汇总（规则）")
+        verbose_name_plural = _("看板汇总（规则）")
         constraints = [
             models.UniqueConstraint(fields=["programme", "region", "rule_key"], name="rulerollup_programme_region_rule")
         ]
@@ -324,8 +325,8 @@ class EntitlementComputeState(models.Model):
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = "补贴计算状态"
-        verbose_name_plural = "补贴计算状态"
+        verbose_name = _("补贴计算状态")
+        verbose_name_plural = _("补贴计算状态")
         constraints = [
             models.UniqueConstraint(fields=["programme", "district"], name="entitlement_state_unique"),
         ]

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PortalConfig(AppConfig):
     name = "portal"
-    verbose_name = "门户"
+    verbose_name = _("门户")
 
     def ready(self):
         # Connect the dashboards' receiver (warms cached panels after a rollup refresh)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.scopes import scope_q
 from programs.choices import Channel, ProgrammeStatus, RuleKind, RuleStatus, SurveyStatus
@@ -15,22 +16,22 @@ MONEY = {"max_digits": 14, "decimal_places": 2, "validators": [MinValueValidator
 class Programme(models.Model):
     """One relief programme, e.g. HEBEI-2021 (2021-01-21 → 2021-03-31)."""
 
-    code = models.SlugField("项目代码", max_length=40, unique=True)
-    name = models.CharField("项目名称", max_length=200)
-    region = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="实施区域")
-    start_date = models.DateField("开始日期")
-    end_date = models.DateField("结束日期")
-    holiday_start = models.DateField("春节假期开始")
-    holiday_end = models.DateField("春节假期结束")
-    registration_deadline = models.DateField("登记截止日期")
-    budget = models.DecimalField("预算（元）", default=Decimal("0"), **MONEY)
-    status = models.CharField("状态", max_length=10, choices=ProgrammeStatus.choices, default=ProgrammeStatus.ACTIVE)
+    code = models.SlugField(_("项目代码"), max_length=40, unique=True)
+    name = models.CharField(_("项目名称"), max_length=200)
+    region = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name=_("实施区域"))
+    start_date = models.DateField(_("开始日期"))
+    end_date = models.DateField(_("结束日期"))
+    holiday_start = models.DateField(_("春节假期开始"))
+    holiday_end = models.DateField(_("春节假期结束"))
+    registration_deadline = models.DateField(_("登记截止日期"))
+    budget = models.DecimalField(_("预算（元）"), default=Decimal("0"), **MONEY)
+    status = models.CharField(_("状态"), max_length=10, choices=ProgrammeStatus.choices, default=ProgrammeStatus.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-start_date", "code"]
-        verbose_name = "项目"
-        verbose_name_plural = "项目"
+        verbose_name = _("项目")
+        verbose_name_plural = _("项目")
         constraints = [
             models.CheckConstraint(
                 name="programme_dates_ordered", condition=models.Q(start_date__lte=models.F("end_date"))
@@ -70,22 +71,22 @@ class SubsidyRule(models.Model):
     """
 
     programme = models.ForeignKey(Programme, models.PROTECT, related_name="rules")
-    rule_key = models.CharField("规则编号", max_length=40, db_index=True)
-    version = models.PositiveIntegerField("版本", default=1)
-    name = models.CharField("规则名称", max_length=200)
-    region = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="适用区域")
-    kind = models.CharField("类型", max_length=12, choices=RuleKind.choices)
-    amount = models.DecimalField("金额（元）", null=True, blank=True, **MONEY)
-    tiers = models.JSONField("工龄档次", default=list, blank=True)
-    months = models.PositiveSmallIntegerField("发放月数", default=1)
-    channel = models.CharField("发放渠道", max_length=12, choices=Channel.choices, default=Channel.BANK_CARD)
-    conditions = models.JSONField("条件", default=dict, blank=True)
-    valid_until = models.DateField("有效期至", null=True, blank=True)
-    budget_cap = models.DecimalField("预算上限（元）", null=True, blank=True, **MONEY)
-    exclusivity_group = models.CharField("互斥组", max_length=40, blank=True)
-    priority = models.IntegerField("优先级", default=100)
-    status = models.CharField("状态", max_length=12, choices=RuleStatus.choices, default=RuleStatus.DRAFT)
-    description = models.TextField("政策依据", blank=True)
+    rule_key = models.CharField(_("规则编号"), max_length=40, db_index=True)
+    version = models.PositiveIntegerField(_("版本"), default=1)
+    name = models.CharField(_("规则名称"), max_length=200)
+    region = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name=_("适用区域"))
+    kind = models.CharField(_("类型"), max_length=12, choices=RuleKind.choices)
+    amount = models.DecimalField(_("金额（元）"), null=True, blank=True, **MONEY)
+    tiers = models.JSONField(_("工龄档次"), default=list, blank=True)
+    months = models.PositiveSmallIntegerField(_("发放月数"), default=1)
+    channel = models.CharField(_("发放渠道"), max_length=12, choices=Channel.choices, default=Channel.BANK_CARD)
+    conditions = models.JSONField(_("条件"), default=dict, blank=True)
+    valid_until = models.DateField(_("有效期至"), null=True, blank=True)
+    budget_cap = models.DecimalField(_("预算上限（元）"), null=True, blank=True, **MONEY)
+    exclusivity_group = models.CharField(_("互斥组"), max_length=40, blank=True)
+    priority = models.IntegerField(_("优先级"), default=100)
+    status = models.CharField(_("状态"), max_length=12, choices=RuleStatus.choices, default=RuleStatus.DRAFT)
+    description = models.TextField(_("政策依据"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
@@ -94,8 +95,8 @@ class SubsidyRule(models.Model):
 
     class Meta:
         ordering = ["programme", "priority", "rule_key", "-version"]
-        verbose_name = "补贴规则"
-        verbose_name_plural = "补贴规则"
+        verbose_name = _("补贴规则")
+        verbose_name_plural = _("补贴规则")
         constraints = [
             models.UniqueConstraint(fields=["programme", "rule_key", "version"], name="rule_key_version_unique"),
             models.UniqueConstraint(
@@ -128,22 +129,22 @@ class SurveyReport(models.Model):
     """A district's survey counts (摸排) as of one date, reviewed by the city."""
 
     programme = models.ForeignKey(Programme, models.PROTECT, related_name="surveys")
-    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name="区县")
-    as_of = models.DateField("统计截止日期")
-    enterprises_surveyed = models.PositiveIntegerField("摸排企业数", default=0)
-    outside_workers = models.PositiveIntegerField("外地务工人员", default=0)
-    outside_other_province = models.PositiveIntegerField("其中：外省", default=0)
-    outside_other_city = models.PositiveIntegerField("其中：省内外市", default=0)
-    outside_other_county = models.PositiveIntegerField("其中：市内外县", default=0)
-    staying = models.PositiveIntegerField("留岗（就地过年）人数", default=0)
-    staying_on_duty = models.PositiveIntegerField("其中：春节在岗", default=0)
-    staying_local = models.PositiveIntegerField("其中：本地户籍", default=0)
-    staying_nonlocal = models.PositiveIntegerField("其中：非本地户籍", default=0)
-    poverty_staying = models.PositiveIntegerField("贫困劳动力就地过年", default=0)
-    enterprises_with_benefits = models.PositiveIntegerField("自发福利企业数", default=0)
-    benefits_amount = models.DecimalField("企业自发福利金额（元）", default=Decimal("0"), **MONEY)
-    status = models.CharField("状态", max_length=10, choices=SurveyStatus.choices, default=SurveyStatus.DRAFT)
-    return_reason = models.CharField("退回原因", max_length=500, blank=True)
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+", verbose_name=_("区县"))
+    as_of = models.DateField(_("统计截止日期"))
+    enterprises_surveyed = models.PositiveIntegerField(_("摸排企业数"), default=0)
+    outside_workers = models.PositiveIntegerField(_("外地务工人员"), default=0)
+    outside_other_province = models.PositiveIntegerField(_("其中：外省"), default=0)
+    outside_other_city = models.PositiveIntegerField(_("其中：省内外市"), default=0)
+    outside_other_county = models.PositiveIntegerField(_("其中：市内外县"), default=0)
+    staying = models.PositiveIntegerField(_("留岗（就地过年）人数"), default=0)
+    staying_on_duty = models.PositiveIntegerField(_("其中：春节在岗"), default=0)
+    staying_local = models.PositiveIntegerField(_("其中：本地户籍"), default=0)
+    staying_nonlocal = models.PositiveIntegerField(_("其中：非本地户籍"), default=0)
+    poverty_staying = models.PositiveIntegerField(_("贫困劳动力就地过年"), default=0)
+    enterprises_with_benefits = models.PositiveIntegerField(_("自发福利企业数"), default=0)
+    benefits_amount = models.DecimalField(_("企业自发福利金额（元）"), default=Decimal("0"), **MONEY)
+    status = models.CharField(_("状态"), max_length=10, choices=SurveyStatus.choices, default=SurveyStatus.DRAFT)
+    return_reason = models.CharField(_("退回原因"), max_length=500, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -155,7 +156,7 @@ class SurveyReport(models.Model):
     returned_at = models.DateTimeField(null=True, blank=True)
     locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     locked_at = models.DateTimeField(null=True, blank=True)
-    jump_confirmed = models.BooleanField("已确认数据大幅变化", default=False)
+    jump_confirmed = models.BooleanField(_("已确认数据大幅变化"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -163,8 +164,8 @@ class SurveyReport(models.Model):
 
     class Meta:
         ordering = ["-as_of", "district"]
-        verbose_name = "摸排报表"
-        verbose_name_plural = "摸排报表"
+        verbose_name = _("摸排报表")
+        verbose_name_plural = _("摸排报表")
         constraints = [
             models.UniqueConstraint(fields=["programme", "district", "as_of"], name="survey_one_per_date"),
             models.CheckConstraint(

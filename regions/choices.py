@@ -1,12 +1,13 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Level(models.TextChoices):
-    PROVINCE = "province", "省"
-    CITY = "city", "市"
-    DISTRICT = "district", "区县"
+    PROVINCE = "province", _("省")
+    CITY = "city", _("市")
+    DISTRICT = "district", _("区县")
 
 
 class Kind(models.TextChoices):
-    OFFICIAL = "official", "法定行政区划"
-    FUNCTIONAL_ZONE = "zone", "功能区"
+    OFFICIAL = "official", _("法定行政区划")
+    FUNCTIONAL_ZONE = "zone", _("功能区")

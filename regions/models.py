@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from regions.choices import Kind, Level
 
@@ -24,21 +25,21 @@ class Region(models.Model):
     codes from the root ("130000/130100/130110/"), so a subtree is a prefix match.
     """
 
-    code = models.CharField("区划代码", max_length=6, primary_key=True)
-    name = models.CharField("名称", max_length=50)
-    level = models.CharField("层级", max_length=10, choices=Level.choices)
-    kind = models.CharField("类别", max_length=10, choices=Kind.choices, default=Kind.OFFICIAL)
+    code = models.CharField(_("区划代码"), max_length=6, primary_key=True)
+    name = models.CharField(_("名称"), max_length=50)
+    level = models.CharField(_("层级"), max_length=10, choices=Level.choices)
+    kind = models.CharField(_("类别"), max_length=10, choices=Kind.choices, default=Kind.OFFICIAL)
     parent = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="children")
-    official_parent_code = models.CharField("法定上级代码", max_length=6, blank=True)
-    direct_report = models.BooleanField("省直管", default=False)
+    official_parent_code = models.CharField(_("法定上级代码"), max_length=6, blank=True)
+    direct_report = models.BooleanField(_("省直管"), default=False)
     path = models.CharField(max_length=40, db_index=True, editable=False)
 
     objects = RegionQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
-        verbose_name = "区划"
-        verbose_name_plural = "区划"
+        verbose_name = _("区划")
+        verbose_name_plural = _("区划")
         indexes = [models.Index(fields=["path"], name="region_path_like", opclasses=["varchar_pattern_ops"])]
 
     def __str__(self):
@@ -66,21 +67,21 @@ class DivisionCode(models.Model):
     as its successor's region for rules (an old 鹿泉市 130185 number is still 石家庄).
     """
 
-    code = models.CharField("代码", max_length=6, primary_key=True)
-    name = models.CharField("名称", max_length=50)
-    province = models.CharField("省份", max_length=20)
-    level = models.CharField("层级", max_length=10)
-    active = models.BooleanField("现行", default=True)
+    code = models.CharField(_("代码"), max_length=6, primary_key=True)
+    name = models.CharField(_("名称"), max_length=50)
+    province = models.CharField(_("省份"), max_length=20)
+    level = models.CharField(_("层级"), max_length=10)
+    active = models.BooleanField(_("现行"), default=True)
     from_year = models.PositiveSmallIntegerField(null=True, blank=True)
     until_year = models.PositiveSmallIntegerField(null=True, blank=True)
     # The current code this one is counted as (itself when active; the first successor,
     # followed to the end of the chain, when abolished).
-    current_code = models.CharField("现行对应代码", max_length=6)
+    current_code = models.CharField(_("现行对应代码"), max_length=6)
 
     class Meta:
         ordering = ["code"]
-        verbose_name = "全国区划代码"
-        verbose_name_plural = "全国区划代码"
+        verbose_name = _("全国区划代码")
+        verbose_name_plural = _("全国区划代码")
 
     def __str__(self):
         return f"{self.code} {self.name}"

@@ -6,8 +6,18 @@ the layout of the rejected-rows report, so the three can never drift apart.
 
 from dataclasses import dataclass
 
+from django.utils import translation
+
 from beneficiaries.choices import Category, Ownership
 from beneficiaries.spreadsheets import SpreadsheetError, normalize_header
+
+
+def chinese(label) -> str:
+    """A choice label as the import files, previews and reports write it: Chinese, by
+    design, whatever the page language (the choices' labels are translatable)."""
+    with translation.override("zh-hans"):
+        return str(label)
+
 
 BANKS = (
     "中国工商银行",
@@ -176,7 +186,9 @@ EMPLOYER_COLUMNS = (
         "必填。从下拉列表选择：国有、集体、私营/非公、个体工商户、外资、施工项目、其他。",
         ("企业类型", "所有制", "经济性质", "单位性质"),
         width=14,
-        choices=tuple(Ownership.labels),
+        # Written out, like the categories': the template and its drop-down stay Chinese
+        # whatever the language of the page it is downloaded from.
+        choices=("国有", "集体", "私营/非公", "个体工商户", "外资", "施工项目", "其他"),
     ),
     Column(
         "district_code",

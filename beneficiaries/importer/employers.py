@@ -19,7 +19,7 @@ from accounts.choices import Role
 from accounts.services import audit_record
 from beneficiaries.choices import EmployerStatus
 from beneficiaries.importer.cells import CellError, identifier, plain_text, text
-from beneficiaries.importer.columns import EMPLOYER_COLUMNS, OWNERSHIP_BY_LABEL, header_scorer, map_headers
+from beneficiaries.importer.columns import EMPLOYER_COLUMNS, OWNERSHIP_BY_LABEL, chinese, header_scorer, map_headers
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.importer.workers import ImportResult, NoProgress
 from beneficiaries.models import Employer
@@ -214,7 +214,7 @@ def _validate(table, positions, *, acting_user, outcomes, progress, result) -> l
                         "row": row_no,
                         "credit_code": row["credit_code"],
                         "name": row["name"],
-                        "ownership": ownership.label,
+                        "ownership": chinese(ownership.label),
                         "district": district,
                     }
                 )

@@ -56,10 +56,10 @@ from django.db.models import Q
 
 from accounts.services import audit_record
 from beneficiaries import pii
-from beneficiaries.choices import Category, EmployerStatus, RegistrationStatus, Source
+from beneficiaries.choices import EmployerStatus, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
 from beneficiaries.importer.cells import CellError, date_value, identifier, int_value, person_name, plain_text, text
-from beneficiaries.importer.columns import CATEGORY_BY_LABEL, WORKER_COLUMNS, header_scorer, map_headers
+from beneficiaries.importer.columns import CATEGORY_BY_LABEL, WORKER_COLUMNS, chinese, header_scorer, map_headers
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.phone import PhoneError, validate_mobile
@@ -93,7 +93,6 @@ STAGE_COLUMNS = (
     "account_masked",
 )
 HEADER = {c.key: c.header for c in WORKER_COLUMNS}
-CATEGORY_LABELS = dict(Category.choices)
 _ID_CHECK_VALUE = {c: i for i, c in enumerate("0123456789X")}
 
 
@@ -533,7 +532,7 @@ def _validate(table, positions, *, programme, outcomes: Outcomes, out, progress,
                         "start_date": start.isoformat(),
                         "end_date": end.isoformat(),
                         "duty_days": duty,
-                        "category": CATEGORY_LABELS[category.value],
+                        "category": chinese(category.label),
                         "bank_name": bank,
                         "account_masked": mask_account(account) if account else "",
                     }
