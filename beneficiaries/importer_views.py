@@ -13,6 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
@@ -28,9 +30,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class WorkerUploadForm(forms.Form):
-    employer = forms.ModelChoiceField(label="用人单位", queryset=Employer.objects.none(), empty_label="请选择单位")
-    programme = forms.ModelChoiceField(label="项目", queryset=Programme.objects.none(), empty_label=None)
-    file = forms.FileField(label="名单文件", help_text="Excel 工作簿 (.xlsx) 或 CSV 文件；请使用下载的模板填写。")
+    employer = forms.ModelChoiceField(
+        label=pgettext_lazy("field", "用人单位"), queryset=Employer.objects.none(), empty_label=_("请选择单位")
+    )
+    programme = forms.ModelChoiceField(label=_("项目"), queryset=Programme.objects.none(), empty_label=None)
+    file = forms.FileField(label=_("名单文件"), help_text=_("Excel 工作簿 (.xlsx) 或 CSV 文件；请使用下载的模板填写。"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,7 +46,9 @@ class WorkerUploadForm(forms.Form):
 
 
 class EmployerUploadForm(forms.Form):
-    file = forms.FileField(label="单位名单文件", help_text="Excel 工作簿 (.xlsx) 或 CSV 文件；请使用下载的模板填写。")
+    file = forms.FileField(
+        label=_("单位名单文件"), help_text=_("Excel 工作簿 (.xlsx) 或 CSV 文件；请使用下载的模板填写。")
+    )
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -114,7 +120,7 @@ def import_workers(request):
         request.user.is_superuser
     ):
         raise Http404
-    return _upload_page(request, kind="workers", form_class=WorkerUploadForm, title="批量导入留岗人员")
+    return _upload_page(request, kind="workers", form_class=WorkerUploadForm, title=_("批量导入留岗人员"))
 
 
 @login_required
@@ -122,7 +128,7 @@ def import_employers(request):
     """Upload a list of employers (HR staff only)."""
     if not _staff(request.user):
         raise Http404
-    return _upload_page(request, kind="employers", form_class=EmployerUploadForm, title="批量导入用人单位")
+    return _upload_page(request, kind="employers", form_class=EmployerUploadForm, title=_("批量导入用人单位"))
 
 
 @login_required

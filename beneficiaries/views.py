@@ -8,6 +8,7 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
@@ -107,7 +108,7 @@ def employer_detail(request, pk: int):
 def employer_register(request):
     user = request.user
     if not (user.role == Role.EMPLOYER or user.is_superuser):
-        messages.error(request, "只有企业经办人可以登记用人单位。区县人社专员请使用“导入企业名单”。")
+        messages.error(request, gettext("只有企业经办人可以登记用人单位。区县人社专员请使用“导入企业名单”。"))
         return redirect("beneficiaries:employer_list")
     form = EmployerRegisterForm(request.POST or None, districts=selectors.district_choices(user))
     if request.method == "POST" and form.is_valid():
@@ -116,7 +117,9 @@ def employer_register(request):
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
-            messages.success(request, f"已提交“{employer.name}”的登记，等待所在区县人社专员审核。")
+            messages.success(
+                request, gettext("已提交“%(name)s”的登记，等待所在区县人社专员审核。") % {"name": employer.name}
+            )
             return redirect("beneficiaries:employer_detail", pk=employer.pk)
     return render(request, "beneficiaries/employer_register.html", {"form": form})
 
@@ -136,7 +139,10 @@ def employer_edit(request, pk: int):
             apply_domain_error(form, exc)
         else:
             messages.success(
-                request, "已保存。" if employer.status != EmployerStatus.RETURNED else "已保存并重新提交审核。"
+                request,
+                gettext("已保存。")
+                if employer.status != EmployerStatus.RETURNED
+                else gettext("已保存并重新提交审核。"),
             )
             return redirect("beneficiaries:employer_detail", pk=pk)
     return render(request, "beneficiaries/employer_edit.html", {"form": form, "employer": employer})
@@ -151,7 +157,7 @@ def employer_verify(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已审核通过：{employer.name}")
+        messages.success(request, gettext("已审核通过：%(name)s") % {"name": employer.name})
     return redirect(_next(request, reverse("beneficiaries:employer_detail", args=[pk])))
 
 
@@ -161,14 +167,14 @@ def employer_return(request, pk: int):
     employer = _get_or_404(selectors.employer_get, request.user, pk)
     form = ReturnForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "退回时必须填写原因，告诉企业需要修改什么。")
+        messages.error(request, gettext("退回时必须填写原因，告诉企业需要修改什么。"))
     else:
         try:
             services.employer_return(employer=employer, acting_user=request.user, reason=form.cleaned_data["reason"])
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"已退回：{employer.name}")
+            messages.success(request, gettext("已退回：%(name)s") % {"name": employer.name})
     return redirect(_next(request, reverse("beneficiaries:employer_detail", args=[pk])))
 
 
@@ -213,9 +219,9 @@ def registration_create(request):
             apply_domain_error(form, exc)
         else:
             if registration.status == RegistrationStatus.CONFLICT:
-                messages.warning(request, "已登记，但该人员已由其他单位登记，需区县人社专员核实后才有效。")
+                messages.warning(request, gettext("已登记，但该人员已由其他单位登记，需区县人社专员核实后才有效。"))
             else:
-                messages.success(request, f"已登记：{registration.person.name}")
+                messages.success(request, gettext("已登记：%(name)s") % {"name": registration.person.name})
             if "add_another" in request.POST:
                 return redirect(f"{reverse('beneficiaries:registration_create')}?employer={data['employer'].pk}")
             return redirect("beneficiaries:registration_detail", pk=registration.pk)
@@ -278,7 +284,7 @@ def registration_resolve(request, pk: int):
     registration = _get_or_404(selectors.registration_get, request.user, pk)
     form = ResolveForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "请填写处理说明。")
+        messages.error(request, gettext("请填写处理说明。"))
         return redirect("beneficiaries:registration_detail", pk=pk)
     keep = _get_or_404(selectors.registration_get, request.user, form.cleaned_data["keep"])
     if keep.person_id != registration.person_id or keep.programme_id != registration.programme_id:
@@ -288,7 +294,9 @@ def registration_resolve(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"已处理重复登记：保留{keep.employer.name}的登记，其余已驳回。")
+        messages.success(
+            request, gettext("已处理重复登记：保留%(employer)s的登记，其余已驳回。") % {"employer": keep.employer.name}
+        )
     return redirect("beneficiaries:registration_detail", pk=keep.pk)
 
 
@@ -303,5 +311,5 @@ def registration_withdraw(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "已撤销该登记。")
+        messages.success(request, gettext("已撤销该登记。"))
     return redirect("beneficiaries:registration_detail", pk=pk)

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from accounts.choices import JobKind, Role
@@ -30,7 +31,7 @@ def programme_compute(request, code: str):
     region = compute_region(request.user, programme)
     if request.method == "POST":
         job = compute_start(programme=programme, district=region, acting_user=request.user)
-        messages.info(request, f"已开始计算（任务 #{job.pk}），进度见下方。")
+        messages.info(request, gettext("已开始计算（任务 #%(id)s），进度见下方。") % {"id": job.pk})
         return redirect("disbursements:programme_compute", programme.code)
     job = (
         Job.objects.filter(kind=JobKind.COMPUTE, params__programme_id=programme.pk)

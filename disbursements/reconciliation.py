@@ -17,6 +17,8 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Sum
+from django.utils import translation
+from django.utils.translation import gettext
 
 from disbursements.batches import PAID_CHANNELS
 from disbursements.models import Batch, Entitlement, RegionRollup
@@ -173,7 +175,7 @@ def reconcile(
         )
         if r["odd"]:
             # Lines whose amount is not their entitlement's, or that pay a withdrawn one.
-            row.problems.append(f"{r['odd']} 笔发放明细与核定记录不一致（金额不同或核定已撤销）")
+            row.problems.append(gettext("%(n)s 笔发放明细与核定记录不一致（金额不同或核定已撤销）") % {"n": r["odd"]})
     total = Recon(key=())
     for row in rows.values():
         total.add(row)
@@ -217,7 +219,10 @@ def batch_total_problems(programme, district=None) -> list[str]:
     for number, line_count, total, n, s in qs.values_list("number", "line_count", "total", "n", "s"):
         if line_count != n or total != (s or ZERO):
             problems.append(
-                f"批次 {number} 的笔数或金额（{line_count} 笔，{total} 元）与明细（{n} 笔，{s or ZERO} 元）不符"
+                gettext(
+                    "批次 %(number)s 的笔数或金额（%(count)s 笔，%(total)s 元）与明细（%(lines)s 笔，%(sum)s 元）不符"
+                )
+                % {"number": number, "count": line_count, "total": total, "lines": n, "sum": s or ZERO}
             )
     return problems
 
@@ -239,12 +244,23 @@ def reconciliation_alarms(user, programme=None) -> list[str]:
         if not total.balanced:
             for row in rows:
                 if not row.balanced:
+                    sep = gettext("；")
                     alarms.append(
-                        f"{prog.name} · {row.label}：对账不平，核定 {format_yuan(row.entitled)} 元 ≠ 已发 {format_yuan(row.paid)} + "
-                        f"失败 {format_yuan(row.failed)} + 待发 {format_yuan(row.pending)} 元"
-                        + ("；" + "；".join(row.problems) if row.problems else "")
+                        gettext(
+                            "%(programme)s · %(row)s：对账不平，核定 %(entitled)s 元 ≠ 已发 %(paid)s + "
+                            "失败 %(failed)s + 待发 %(pending)s 元"
+                        )
+                        % {
+                            "programme": prog.name,
+                            "row": row.label,
+                            "entitled": format_yuan(row.entitled),
+                            "paid": format_yuan(row.paid),
+                            "failed": format_yuan(row.failed),
+                            "pending": format_yuan(row.pending),
+                        }
+                        + (sep + sep.join(row.problems) if row.problems else "")
                     )
-            alarms.extend(f"{prog.name}：{p}" for p in batch_total_problems(prog, district))
+            alarms.extend(f"{prog.name}{gettext('：')}{p}" for p in batch_total_problems(prog, district))
     return alarms
 
 
@@ -270,7 +286,8 @@ def reconciliation_alarms_cached(user, programme, *, version=None, seconds: int 
         )
     scope = "all" if user.sees_everything or user.region_id is None else user.region.path
     stamp = version.isoformat() if version is not None else "-"
-    key = f"recon-alarms:{programme.pk}:{programme.created_at.timestamp()}:{stamp}:{scope}"
+    # The alarms are sentences in the page's language: one cache entry per language.
+    key = f"recon-alarms:{programme.pk}:{programme.created_at.timestamp()}:{stamp}:{scope}:{translation.get_language()}"
     alarms = cache.get(key)
     if alarms is None:
         alarms = reconciliation_alarms(user, programme)

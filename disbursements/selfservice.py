@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext, gettext_lazy
 
 from beneficiaries import pii
 from beneficiaries.idcard import IdNumberError, validate_id_number
@@ -24,7 +25,7 @@ from disbursements.models import Entitlement, PaymentLine
 IP_LIMIT = getattr(settings, "LOOKUP_IP_LIMIT", (20, 600))
 ID_LIMIT = getattr(settings, "LOOKUP_ID_LIMIT", (5, 3600))
 KEY_PREFIX = "lookup"
-NOT_FOUND = (
+NOT_FOUND = gettext_lazy(
     "未查询到与所填信息一致的记录。请核对身份证号、姓名和手机号后四位；如确已登记，请联系用人单位或所在区县人社部门。"
 )
 
@@ -60,11 +61,11 @@ def _hit(key: str, limit: tuple[int, int]) -> bool:
 def check_rate(*, ip: str, id_number: str) -> None:
     ip_key = f"{KEY_PREFIX}:ip:{ip}"
     if _hit(ip_key, IP_LIMIT):
-        raise RateLimited("查询过于频繁，请稍后再试。", IP_LIMIT[1])
+        raise RateLimited(gettext("查询过于频繁，请稍后再试。"), IP_LIMIT[1])
     if id_number:
         # Keyed by the blind index: the cache never holds an ID number.
         if _hit(f"{KEY_PREFIX}:id:{pii.blind_index(id_number)}", ID_LIMIT):
-            raise RateLimited("该证件号码查询次数过多，请一小时后再试。", ID_LIMIT[1])
+            raise RateLimited(gettext("该证件号码查询次数过多，请一小时后再试。"), ID_LIMIT[1])
 
 
 def mask_name(name: str) -> str:
@@ -107,7 +108,8 @@ def _registrations(person) -> list[dict]:
             "programme": r.programme.name,
             "employer": r.employer.name,
             "district": r.district.name,
-            "period": f"{r.start_date:%Y-%m-%d} 至 {r.end_date:%Y-%m-%d}",
+            "period": gettext("%(start)s 至 %(end)s")
+            % {"start": f"{r.start_date:%Y-%m-%d}", "end": f"{r.end_date:%Y-%m-%d}"},
             "status": r.get_status_display(),
             "account": r.account_masked,
         }
@@ -127,13 +129,15 @@ def _payments(person) -> list[dict]:
         if ent.status != "granted":
             status = ent.get_status_display()
         elif current is None:
-            status = "已核定，待发放"
+            status = gettext("已核定，待发放")
         elif current.status == LineStatus.PAID:
-            status = f"已发放（{current.updated_at:%Y-%m-%d}）"
+            status = gettext("已发放（%(date)s）") % {"date": f"{current.updated_at:%Y-%m-%d}"}
         elif current.status == LineStatus.PENDING:
-            status = "补发中" if current.reissue_of_id else "发放中"
+            status = gettext("补发中") if current.reissue_of_id else gettext("发放中")
         else:
-            status = f"发放失败：{current.failure_reason}。请联系所在区县人社部门更正账号后补发"
+            status = gettext("发放失败：%(reason)s。请联系所在区县人社部门更正账号后补发") % {
+                "reason": current.failure_reason
+            }
         out.append(
             {
                 "programme": ent.programme.name,
@@ -142,7 +146,10 @@ def _payments(person) -> list[dict]:
                 "channel": ent.get_channel_display(),
                 "status": status,
                 "account": current.account_masked if current else "",
-                "voucher": f"尾号 {voucher.code[-4:]}，有效期至 {voucher.expires_on:%Y-%m-%d}" if voucher else "",
+                "voucher": gettext("尾号 %(tail)s，有效期至 %(until)s")
+                % {"tail": voucher.code[-4:], "until": f"{voucher.expires_on:%Y-%m-%d}"}
+                if voucher
+                else "",
             }
         )
     return out

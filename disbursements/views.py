@@ -15,6 +15,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
@@ -119,7 +121,7 @@ def batch_build(request):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("disbursements:batch_list")
-    messages.info(request, "已开始生成发放批次，完成后刷新本页即可看到新批次。")
+    messages.info(request, gettext("已开始生成发放批次，完成后刷新本页即可看到新批次。"))
     return redirect(reverse("disbursements:batch_list") + f"?programme={programme.code}&job={job.pk}")
 
 
@@ -194,22 +196,22 @@ def _voucher_counts(batch):
 
 
 AUDIT_LABELS = {
-    "batch_build": "生成批次",
-    "batch_build_supplement": "生成补发批次",
-    "batch_submit": "提交",
-    "batch_review": "复核通过",
-    "batch_approve": "审批通过",
-    "batch_return": "退回",
-    "batch_export": "导出银行文件",
-    "bank_file_download": "下载银行文件",
-    "batch_results": "导入银行结果",
-    "batch_reconcile": "对账完成",
-    "line_result": "银行结果",
-    "line_correct": "更正账号",
-    "line_reissue": "补发",
-    "vouchers_issue": "发放消费券",
-    "line_voucher": "发券",
-    "voucher_list_download": "下载发券清单",
+    "batch_build": _("生成批次"),
+    "batch_build_supplement": _("生成补发批次"),
+    "batch_submit": _("提交"),
+    "batch_review": _("复核通过"),
+    "batch_approve": _("审批通过"),
+    "batch_return": _("退回"),
+    "batch_export": _("导出银行文件"),
+    "bank_file_download": _("下载银行文件"),
+    "batch_results": _("导入银行结果"),
+    "batch_reconcile": _("对账完成"),
+    "line_result": _("银行结果"),
+    "line_correct": _("更正账号"),
+    "line_reissue": _("补发"),
+    "vouchers_issue": _("发放消费券"),
+    "line_voucher": _("发券"),
+    "voucher_list_download": _("下载发券清单"),
 }
 
 
@@ -228,18 +230,32 @@ def _audit_row(entry):
 
 VERIFY_ON_PAGE_MAX = 100_000
 EXPORT_CHOICES = [
-    ("csv", "utf-8", "导出 CSV（UTF-8）"),
-    ("csv", "gb18030", "导出 CSV（GB18030）"),
-    ("xlsx", "", "导出 XLSX"),
+    ("csv", "utf-8", _("导出 CSV（UTF-8）")),
+    ("csv", "gb18030", _("导出 CSV（GB18030）")),
+    ("xlsx", "", _("导出 XLSX")),
 ]
+
+# The approval steps as the batch page names them (batches.ACTION_LABELS and LEVEL_LABELS
+# stay Chinese: the service's refusals quote them).
+STEP_LABELS = {
+    "build": _("生成批次"),
+    "submit": _("提交"),
+    "review": _("复核通过"),
+    "approve": _("审批通过"),
+    "return": _("退回"),
+    "export": _("导出银行文件"),
+    "results": _("导入银行结果"),
+    "reconcile": _("对账完成"),
+}
+LEVEL_LABELS = {svc.LEVEL_DISTRICT: _("区县经办"), svc.LEVEL_CITY: _("市级复核"), svc.LEVEL_PROVINCE: _("省级审批")}
 
 
 def _steps(batch):
     steps = list(batch.steps.select_related("user"))
     for step in steps:
-        step.label = svc.ACTION_LABELS.get(step.action, step.action)
+        step.label = STEP_LABELS.get(step.action, step.action)
         if step.action == "return":
-            step.label = f"退回（{svc.LEVEL_LABELS.get(step.level, '')}）"
+            step.label = gettext("退回（%(level)s）") % {"level": LEVEL_LABELS.get(step.level, "")}
     return steps
 
 
@@ -264,7 +280,9 @@ def batch_action(request, pk: int, action: str):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"批次 {batch.number}：{svc.ACTION_LABELS[action]}。")
+        messages.success(
+            request, gettext("批次 %(number)s：%(step)s。") % {"number": batch.number, "step": STEP_LABELS[action]}
+        )
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 
@@ -280,7 +298,7 @@ def batch_export_start(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.info(request, "正在生成银行文件，完成后可在“银行文件”中下载。")
+        messages.info(request, gettext("正在生成银行文件，完成后可在“银行文件”中下载。"))
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 
@@ -304,14 +322,14 @@ def batch_results_upload(request, pk: int):
     batch = get_object_or_404(_batches(request), pk=pk)
     uploaded = request.FILES.get("file")
     if uploaded is None:
-        messages.error(request, "请选择银行回盘文件（CSV 或 XLSX）。")
+        messages.error(request, gettext("请选择银行回盘文件（CSV 或 XLSX）。"))
         return redirect("disbursements:batch_detail", pk=batch.pk)
     try:
         results_job_start(batch=batch, uploaded=uploaded, acting_user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.info(request, "正在导入银行结果。")
+        messages.info(request, gettext("正在导入银行结果。"))
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 
@@ -332,9 +350,9 @@ def line_correct(request, pk: int, line_pk: int):
             comment=request.POST.get("comment", ""),
         )
     except DomainError as exc:
-        messages.error(request, f"第 {line.seq} 笔：{exc.message}")
+        messages.error(request, gettext("第 %(seq)s 笔：%(message)s") % {"seq": line.seq, "message": exc.message})
     else:
-        messages.success(request, f"第 {line.seq} 笔已更正账号，可生成补发批次。")
+        messages.success(request, gettext("第 %(seq)s 笔已更正账号，可生成补发批次。") % {"seq": line.seq})
     return redirect(reverse("disbursements:batch_detail", args=[batch.pk]) + "?lines=failed")
 
 
@@ -348,7 +366,7 @@ def batch_supplement(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("disbursements:batch_detail", pk=batch.pk)
-    messages.success(request, f"已生成补发批次 {supplement.number}。")
+    messages.success(request, gettext("已生成补发批次 %(number)s。") % {"number": supplement.number})
     return redirect("disbursements:batch_detail", pk=supplement.pk)
 
 
@@ -400,7 +418,7 @@ def vouchers_redemptions(request, pk: int):
     batch = get_object_or_404(_batches(request), pk=pk)
     uploaded = request.FILES.get("file")
     if uploaded is None:
-        messages.error(request, "请选择核销文件。")
+        messages.error(request, gettext("请选择核销文件。"))
         return redirect("disbursements:batch_detail", pk=batch.pk)
     suffix = Path(uploaded.name).suffix.lower() or ".csv"
     with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
@@ -426,7 +444,7 @@ def job_retry(request, job_pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.info(request, f"任务 #{job.pk} 已重新排队。")
+        messages.info(request, gettext("任务 #%(id)s 已重新排队。") % {"id": job.pk})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -476,13 +494,13 @@ def worker_lookup(request):
         context["values"] = {"name": values["name"]}
         missing = [
             label
-            for key, label in (("id_number", "身份证号"), ("name", "姓名"), ("phone_tail", "手机号后四位"))
+            for key, label in (("id_number", _("身份证号")), ("name", _("姓名")), ("phone_tail", _("手机号后四位")))
             if not values[key]
         ]
         if missing:
-            context["error"] = f"请填写{'、'.join(missing)}。"
+            context["error"] = gettext("请填写%(fields)s。") % {"fields": gettext("、").join(str(m) for m in missing)}
         elif not (len(values["phone_tail"]) == 4 and values["phone_tail"].isdigit()):
-            context["error"] = "手机号后四位应为 4 位数字。"
+            context["error"] = gettext("手机号后四位应为 4 位数字。")
         else:
             try:
                 result = lookup(ip=client_ip(request), **values)

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from programs.choices import Channel, HukouScope, RuleKind
 from programs.rules import CATEGORIES, OWNERSHIPS
@@ -26,61 +27,67 @@ def parse_tiers(text: str) -> list[dict]:
 
 
 class RuleForm(forms.Form):
-    name = forms.CharField(label="规则名称", max_length=200)
+    name = forms.CharField(label=_("规则名称"), max_length=200)
     region = forms.ModelChoiceField(
-        label="适用区域", queryset=Region.objects.none(), help_text="适用于在该区域及其下级区域留岗的人员。"
+        label=_("适用区域"), queryset=Region.objects.none(), help_text=_("适用于在该区域及其下级区域留岗的人员。")
     )
-    kind = forms.ChoiceField(label="补贴类型", choices=RuleKind.choices)
+    kind = forms.ChoiceField(label=_("补贴类型"), choices=RuleKind.choices)
     amount = forms.DecimalField(
-        label="金额（元/人）", required=False, min_value=Decimal("0"), decimal_places=2, max_digits=14
+        label=_("金额（元/人）"), required=False, min_value=Decimal("0"), decimal_places=2, max_digits=14
     )
     tiers = forms.CharField(
-        label="按工龄分档（可选）",
+        label=_("按工龄分档（可选）"),
         required=False,
-        help_text="如 0:200, 3:400, 5:600（工龄满 N 年的金额）。与“金额”二选一。",
+        help_text=_("如 0:200, 3:400, 5:600（工龄满 N 年的金额）。与“金额”二选一。"),
     )
     months = forms.IntegerField(
-        label="发放月数", initial=1, min_value=1, max_value=24, help_text="按月发放的补助金填写月数，其他类型为 1。"
+        label=_("发放月数"),
+        initial=1,
+        min_value=1,
+        max_value=24,
+        help_text=_("按月发放的补助金填写月数，其他类型为 1。"),
     )
-    channel = forms.ChoiceField(label="发放渠道", choices=Channel.choices)
-    hukou_outside = forms.ChoiceField(label="户籍条件", required=False, choices=[("", "不限"), *HukouScope.choices])
+    channel = forms.ChoiceField(label=_("发放渠道"), choices=Channel.choices)
+    hukou_outside = forms.ChoiceField(
+        label=_("户籍条件"), required=False, choices=[("", _("不限")), *HukouScope.choices]
+    )
     ownership_in = forms.MultipleChoiceField(
-        label="用人单位经济类型",
+        label=_("用人单位经济类型"),
         required=False,
         choices=list(OWNERSHIPS.items()),
         widget=forms.CheckboxSelectMultiple,
-        help_text="不选为不限。",
+        help_text=_("不选为不限。"),
     )
     category_in = forms.MultipleChoiceField(
-        label="人员类别",
+        label=_("人员类别"),
         required=False,
         choices=list(CATEGORIES.items()),
         widget=forms.CheckboxSelectMultiple,
-        help_text="不选为不限。",
+        help_text=_("不选为不限。"),
     )
-    on_duty_min_days = forms.IntegerField(label="春节在岗至少（天）", required=False, min_value=0)
-    stayed_through_holiday = forms.BooleanField(label="须春节假期全程留岗", required=False)
-    employer_verified = forms.BooleanField(label="用人单位须经区县核实", required=False, initial=True)
+    on_duty_min_days = forms.IntegerField(label=_("春节在岗至少（天）"), required=False, min_value=0)
+    stayed_through_holiday = forms.BooleanField(label=_("须春节假期全程留岗"), required=False)
+    employer_verified = forms.BooleanField(label=_("用人单位须经区县核实"), required=False, initial=True)
     employer_codes = forms.CharField(
-        label="限定企业（统一社会信用代码）",
+        label=_("限定企业（统一社会信用代码）"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="企业自发福利填写发放企业；多个用逗号或换行分隔。",
+        help_text=_("企业自发福利填写发放企业；多个用逗号或换行分隔。"),
     )
-    valid_until = forms.DateField(label="有效期至", required=False, widget=DATE, help_text="消费券必填。")
+    valid_until = forms.DateField(label=_("有效期至"), required=False, widget=DATE, help_text=_("消费券必填。"))
     budget_cap = forms.DecimalField(
-        label="预算上限（元）",
+        label=_("预算上限（元）"),
         required=False,
         min_value=Decimal("0"),
         decimal_places=2,
         max_digits=14,
-        help_text="按核实先后顺序发放，达到上限即止。",
+        help_text=_("按核实先后顺序发放，达到上限即止。"),
     )
     exclusivity_group = forms.CharField(
-        label="互斥组", required=False, max_length=40, help_text="同组规则一人只享受金额最高的一项。"
+        label=_("互斥组"), required=False, max_length=40, help_text=_("同组规则一人只享受金额最高的一项。")
     )
-    priority = forms.IntegerField(label="优先级", initial=100, help_text="数字小者优先（互斥组内金额相同时）。")
-    description = forms.CharField(label="政策依据", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    priority = forms.IntegerField(label=_("优先级"), initial=100, help_text=_("数字小者优先（互斥组内金额相同时）。"))
+    description = forms.CharField(label=_("政策依据"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, user=None, programme=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,6 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
@@ -123,7 +125,8 @@ def survey_create(request):
             else:
                 messages.success(
                     request,
-                    f"已保存{report.district.name} {report.as_of:%Y-%m-%d} 的摸排报表（草稿），核对后请提交市级审核。",
+                    gettext("已保存%(district)s %(as_of)s 的摸排报表（草稿），核对后请提交市级审核。")
+                    % {"district": report.district.name, "as_of": f"{report.as_of:%Y-%m-%d}"},
                 )
                 return redirect("programs:survey_detail", pk=report.pk)
     else:
@@ -158,7 +161,7 @@ def survey_edit(request, pk):
                     form.is_valid()
                 _apply(form, exc)
             else:
-                messages.success(request, "已保存修改。")
+                messages.success(request, gettext("已保存修改。"))
                 return redirect("programs:survey_detail", pk=report.pk)
     else:
         form = SurveyForm(programmes=programmes, initial=SurveyForm.initial_from(report))
@@ -180,7 +183,7 @@ def survey_detail(request, pk):
     for field in [*surveys.COUNT_FIELDS, "benefits_amount"]:
         value = getattr(report, field)
         before = getattr(previous, field) if previous else None
-        rows.append({"label": surveys.label(field), "value": value, "previous": before, "field": field})
+        rows.append({"label": surveys.display_label(field), "value": value, "previous": before, "field": field})
     period = surveys.survey_period_of(report.programme, report.as_of)
     history = (
         AuditEntry.objects.filter(object_type="programs.surveyreport", object_id=str(report.pk))
@@ -226,7 +229,7 @@ def survey_submit(request, pk):
         request,
         pk,
         lambda r: surveys.survey_submit(report=r, acting_user=request.user, confirm_jump=confirm),
-        "已提交市级审核。",
+        _("已提交市级审核。"),
     )
 
 
@@ -237,7 +240,7 @@ def survey_approve(request, pk):
         request,
         pk,
         lambda r: surveys.survey_approve(report=r, acting_user=request.user),
-        "已审核通过，看板数据将随之更新。",
+        _("已审核通过，看板数据将随之更新。"),
     )
 
 
@@ -250,11 +253,11 @@ def survey_return(request, pk):
         request,
         pk,
         lambda r: surveys.survey_return(report=r, acting_user=request.user, reason=reason),
-        "已退回区县修改。",
+        _("已退回区县修改。"),
     )
 
 
 @login_required
 @require_POST
 def survey_lock(request, pk):
-    return _action(request, pk, lambda r: surveys.survey_lock(report=r, acting_user=request.user), "报表已锁定。")
+    return _action(request, pk, lambda r: surveys.survey_lock(report=r, acting_user=request.user), _("报表已锁定。"))

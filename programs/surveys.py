@@ -29,7 +29,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.dispatch import Signal
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.models import User
@@ -75,7 +76,15 @@ EDITABLE = (SurveyStatus.DRAFT, SurveyStatus.RETURNED)
 
 
 def label(field: str) -> str:
-    return str(SurveyReport._meta.get_field(field).verbose_name)
+    """The field's Chinese name, for messages and the API: those stay Chinese whatever
+    the page language (the pages show `display_label`)."""
+    with translation.override("zh-hans"):
+        return str(SurveyReport._meta.get_field(field).verbose_name)
+
+
+def display_label(field: str):
+    """The field's name in the language of the page (lazy: resolved when rendered)."""
+    return SurveyReport._meta.get_field(field).verbose_name
 
 
 def jump_factor() -> Decimal:
@@ -517,7 +526,7 @@ def survey_overdue(*, programme: Programme, region: Region, today: datetime.date
                 "period_end": period.end,
                 "deadline": period.deadline,
                 "days_late": (today - period.deadline).days,
-                "status": SurveyStatus(status).label if status else "未填报",
+                "status": SurveyStatus(status).label if status else _("未填报"),
                 "last_as_of": last.get(code),
             }
         )

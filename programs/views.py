@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.choices import JobKind
@@ -82,7 +83,7 @@ def rule_create(request):
         except DomainError as exc:
             apply_rule_error(form, exc)
         else:
-            messages.success(request, f"已创建规则“{rule.name}”（草稿）。请预览后启用。")
+            messages.success(request, gettext("已创建规则“%(name)s”（草稿）。请预览后启用。") % {"name": rule.name})
             return redirect("programs:rule_detail", rule.pk)
     return render(request, "programs/rule_form.html", {"form": form, "programme": programme, "rule": None})
 
@@ -103,10 +104,12 @@ def rule_edit(request, pk: int):
         else:
             if changed.pk != rule.pk:
                 messages.success(
-                    request, f"该规则已产生补贴核定，修改已保存为第 {changed.version} 版（草稿），原版本保持不变。"
+                    request,
+                    gettext("该规则已产生补贴核定，修改已保存为第 %(version)s 版（草稿），原版本保持不变。")
+                    % {"version": changed.version},
                 )
             else:
-                messages.success(request, "规则已修改。")
+                messages.success(request, gettext("规则已修改。"))
             return redirect("programs:rule_detail", changed.pk)
     has_entitlements = rule.entitlements.exists()
     return render(
@@ -137,7 +140,11 @@ def rule_activate(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"规则“{rule.name}”第 {rule.version} 版已启用。重新计算补贴后生效。")
+        messages.success(
+            request,
+            gettext("规则“%(name)s”第 %(version)s 版已启用。重新计算补贴后生效。")
+            % {"name": rule.name, "version": rule.version},
+        )
     return redirect("programs:rule_detail", rule.pk)
 
 
@@ -150,5 +157,7 @@ def rule_retire(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"规则“{rule.name}”已停用。重新计算后，尚未进入批次的核定将被撤销。")
+        messages.success(
+            request, gettext("规则“%(name)s”已停用。重新计算后，尚未进入批次的核定将被撤销。") % {"name": rule.name}
+        )
     return redirect("programs:rule_detail", rule.pk)
