@@ -82,3 +82,27 @@ def test_same_pages_stay_chinese_without_the_cookie(client, officer_luquan, empl
     html = page(client, reverse("beneficiaries:employer_list"))
     assert "统一社会信用代码" in html and "全部区县" in html and "审核通过" in html
     assert "All districts" not in html
+
+
+def test_status_labels_and_import_title_in_english(english, officer_luquan, employer_luquan):
+    """Choice labels (models' TextChoices) and a title built in a view come from the catalog too."""
+    Employer.objects.filter(pk=employer_luquan.pk).update(status="pending")
+    english.force_login(officer_luquan)
+    html = page(english, reverse("beneficiaries:employer_list"))
+    assert '<span class="badge text-bg-warning">Awaiting review</span>' in html  # EmployerStatus.PENDING
+    assert '<option value="verified">Verified</option>' in html  # the status filter's choices
+    html = page(english, reverse("beneficiaries:import_employers"))
+    assert '<h1 class="h3 mb-1">Import employers</h1>' in html
+    assert "Employer list file" in html  # the upload form's label
+    assert "批量导入用人单位" not in html and "待审核" not in html
+
+
+def test_status_labels_and_import_title_stay_chinese_without_the_cookie(client, officer_luquan, employer_luquan):
+    Employer.objects.filter(pk=employer_luquan.pk).update(status="pending")
+    client.force_login(officer_luquan)
+    html = page(client, reverse("beneficiaries:employer_list"))
+    assert '<span class="badge text-bg-warning">待审核</span>' in html
+    assert "Awaiting review" not in html
+    html = page(client, reverse("beneficiaries:import_employers"))
+    assert '<h1 class="h3 mb-1">批量导入用人单位</h1>' in html and "单位名单文件" in html
+    assert "Import employers" not in html

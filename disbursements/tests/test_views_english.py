@@ -86,3 +86,28 @@ def test_same_pages_stay_chinese_without_the_cookie(client, batch, officer_luqua
     html = page(client, reverse("disbursements:batch_detail", args=[batch.pk]))
     assert "4 笔" in html and "发放明细" in html and "提交市级复核" in html
     assert "Payment lines" not in html
+
+
+def test_batch_status_and_steps_in_english(english, batch, officer_luquan):
+    """The batch's status (a TextChoices label), its approval steps and audit labels (built in
+    the view) and the worker lookup's messages come from the catalog."""
+    english.force_login(officer_luquan)
+    html = page(english, reverse("disbursements:batch_detail", args=[batch.pk]))
+    assert 'data-status="draft">Draft</span>' in html
+    assert 'data-status="pending">Pending</span>' in html  # a line's status
+    assert "Create batch" in html  # the audit trail's label of batch_build
+    assert "草稿" not in html and "生成批次" not in html
+    english.logout()  # a logout drops the cookies: set the language again
+    english.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = english.post(reverse("disbursements:worker_lookup"), {"name": "张三"})
+    assert "Please enter ID number, Last 4 digits of mobile." in response.content.decode()
+
+
+def test_batch_status_and_steps_stay_chinese_without_the_cookie(client, batch, officer_luquan):
+    client.force_login(officer_luquan)
+    html = page(client, reverse("disbursements:batch_detail", args=[batch.pk]))
+    assert 'data-status="draft">草稿</span>' in html and "生成批次" in html
+    assert ">Draft</span>" not in html
+    client.logout()
+    response = client.post(reverse("disbursements:worker_lookup"), {"name": "张三"})
+    assert "请填写身份证号、手机号后四位。" in response.content.decode()
