@@ -42,20 +42,6 @@ def api(user=None):
 
 
 @pytest.fixture
-def programme(db):
-    return Programme.objects.create(
-        code="T-2021",
-        name="测试项目",
-        region_id="130000",
-        start_date=D(2021, 1, 21),
-        end_date=D(2021, 3, 31),
-        holiday_start=D(2021, 2, 11),
-        holiday_end=D(2021, 2, 17),
-        registration_deadline=D(2021, 2, 28),
-    )
-
-
-@pytest.fixture
 def officer_changan(db):
     # 石家庄长安区: another district of the same city as Luquan.
     return make_user("officer_changan", Role.DISTRICT, "130102", first_name="长安专员")

@@ -2,27 +2,12 @@
 
 import datetime as dt
 
-import pytest
 from django.urls import reverse
 
 from programs.choices import SurveyStatus
-from programs.models import Programme, SurveyReport
+from programs.models import SurveyReport
 
 D = dt.date
-
-
-@pytest.fixture
-def programme(db):
-    return Programme.objects.create(
-        code="T-2021",
-        name="测试项目",
-        region_id="130000",
-        start_date=D(2021, 1, 21),
-        end_date=D(2021, 3, 31),
-        holiday_start=D(2021, 2, 11),
-        holiday_end=D(2021, 2, 17),
-        registration_deadline=D(2021, 2, 28),
-    )
 
 
 def form_data(programme, as_of="2021-01-29", **changes):

@@ -11,24 +11,10 @@ from conftest import make_user
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from programs import surveys
 from programs.choices import SurveyStatus
-from programs.models import Programme, SurveyReport
+from programs.models import SurveyReport
 from regions.models import Region
 
 D = dt.date
-
-
-@pytest.fixture
-def programme(db):
-    return Programme.objects.create(
-        code="T-2021",
-        name="测试项目",
-        region_id="130000",
-        start_date=D(2021, 1, 21),
-        end_date=D(2021, 3, 31),
-        holiday_start=D(2021, 2, 11),
-        holiday_end=D(2021, 2, 17),
-        registration_deadline=D(2021, 2, 28),
-    )
 
 
 @pytest.fixture
