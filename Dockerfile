@@ -3,10 +3,9 @@ FROM node:20-bookworm-slim AS assets
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-RUN mkdir -p static/vendor/bootstrap static/vendor/echarts static/vendor/htmx \
- && cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/js/bootstrap.bundle.min.js static/vendor/bootstrap/ \
- && cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts/ \
- && cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
+# The same copy as `make assets` (source maps included: collectstatic follows them).
+COPY bin/vendor_assets.sh bin/
+RUN sh bin/vendor_assets.sh
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -15,9 +14,10 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 COPY --from=assets /app/static/vendor ./static/vendor
+# The production static build, the same script the production smoke test runs (tests/test_production.py).
 # collectstatic needs settings that parse; these throwaway values never reach a running container.
 RUN SECRET_KEY=build-only PII_KEYS=b:YnVpbGQtb25seS1rZXktMDAwMDAwMDAwMDAwMDAwMDA= PII_INDEX_KEY=build \
-    python manage.py collectstatic --noinput
+    sh bin/build_static.sh
 RUN useradd --system --uid 1000 portal && mkdir -p /app/media && chown portal /app/media
 USER portal
 EXPOSE 8000

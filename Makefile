@@ -20,13 +20,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 # Front-end libraries come from npm and are copied into static/vendor (not committed).
-static/vendor/.installed: package.json package-lock.json
+# bin/vendor_assets.sh is the one list of files, shared with the Dockerfile.
+static/vendor/.installed: package.json package-lock.json bin/vendor_assets.sh
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p static/vendor/bootstrap static/vendor/echarts static/vendor/htmx
-	cp node_modules/bootstrap/dist/css/bootstrap.min.css static/vendor/bootstrap/
-	cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js static/vendor/bootstrap/
-	cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts/
-	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
+	bin/vendor_assets.sh
 	touch $@
 
 assets: static/vendor/.installed
