@@ -1,6 +1,7 @@
 """Reads of programmes and rules, always from the user's scope (out of scope = 404)."""
 
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.choices import Role
@@ -34,7 +35,10 @@ def rules_for(user, *, programme: Programme | None = None, status: str = ""):
     return qs.order_by("programme__code", "priority", "rule_key", "-version")
 
 
-def rule_get(user, pk: int) -> SubsidyRule:
+def rule_get(user, pk: int | str) -> SubsidyRule:
+    # A non-numeric or overlong id is simply not found (the query would raise, a 500).
+    if not str(pk).isdigit() or len(str(pk)) > 18:
+        raise Http404
     return get_object_or_404(rules_for(user), pk=pk)
 
 

@@ -22,7 +22,7 @@ class EmployerRowSerializer(serializers.Serializer):
     contact_phone = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
     return_reason = serializers.CharField(read_only=True)
-    verified_at = serializers.DateTimeField(read_only=True)
+    verified_at = serializers.DateTimeField(read_only=True, allow_null=True)  # null until verified
     created_at = serializers.DateTimeField(read_only=True)
 
 
@@ -76,7 +76,7 @@ class WorkerRowSerializer(serializers.Serializer):
     name = serializers.CharField(source="person__name", read_only=True)
     id_masked = serializers.CharField(source="person__id_masked", read_only=True)
     sex = serializers.CharField(source="person__sex", read_only=True)
-    birth_date = serializers.DateField(source="person__birth_date", read_only=True)
+    birth_date = serializers.DateField(source="person__birth_date", read_only=True, allow_null=True)
     hukou_code = serializers.CharField(source="person__hukou_code", read_only=True)
     programme = serializers.CharField(source="programme__code", read_only=True)
     employer = serializers.IntegerField(source="employer_id", read_only=True)

@@ -4,7 +4,8 @@ from rest_framework.routers import SimpleRouter
 from beneficiaries.api import imports
 from beneficiaries.api.views import EmployerViewSet, WorkerViewSet
 
-router = SimpleRouter()
+# Path converters (`<int:pk>`), not regexes: a typed id in the route and in the schema.
+router = SimpleRouter(use_regex_path=False)
 router.register("employers", EmployerViewSet, basename="employer")
 router.register("workers", WorkerViewSet, basename="worker")
 

@@ -28,6 +28,9 @@ class _ValuesViewSet(viewsets.GenericViewSet):
     """List and detail read `.values()` rows of the scoped, filtered queryset."""
 
     values: tuple = ()
+    # Ids are numbers (`<int:pk>` routes): anything else matches no route and is a plain
+    # 404, never a ValueError from the query (a 500); the schema says integer.
+    lookup_value_converter = "int"
 
     def _row(self, pk) -> dict:
         row = self.get_queryset().filter(pk=pk).values(*self.values).first()
@@ -91,9 +94,10 @@ class EmployerViewSet(_ValuesViewSet, mixins.ListModelMixin):
     @extend_schema(request=ReasonSerializer, responses=EmployerRowSerializer)
     @action(detail=True, methods=["post"], url_path="return")
     def return_(self, request, pk=None):
+        employer = self._scoped(pk)  # scope before the body: out of scope is 404 whatever it says
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.employer_return(employer=self._scoped(pk), acting_user=request.user, **data.validated_data)
+        services.employer_return(employer=employer, acting_user=request.user, **data.validated_data)
         return Response(EmployerRowSerializer(self._row(pk)).data)
 
 
@@ -134,9 +138,11 @@ class WorkerViewSet(_ValuesViewSet):
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         """Keep this registration active; reject the competing ones."""
+        # Scope first: out of scope is 404 whatever the body says.
+        keep = self._scoped(pk)
         data = ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.registration_resolve_conflict(keep=self._scoped(pk), acting_user=request.user, **data.validated_data)
+        services.registration_resolve_conflict(keep=keep, acting_user=request.user, **data.validated_data)
         return Response(WorkerRowSerializer(self._row(pk)).data)
 
     @extend_schema(request=ReasonSerializer, responses=WorkerRowSerializer)

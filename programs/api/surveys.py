@@ -208,6 +208,7 @@ class SurveyViewSet(GenericViewSet):
     serializer_class = SurveyRowSerializer
     filterset_class = SurveyFilter
     queryset = SurveyReport.objects.none()  # for the schema's path types; reads go through get_queryset
+    lookup_value_converter = "int"  # a non-numeric id matches no route: 404, never a 500
 
     def get_queryset(self):
         return SurveyReport.objects.for_user(self.request.user)

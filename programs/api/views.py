@@ -1,6 +1,7 @@
 """/api/v1/programmes/ and /api/v1/rules/: read for staff in scope, write for province
 and city staff (the services check the region). Thin: selectors and services."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -90,6 +91,26 @@ class RuleInput(serializers.Serializer):
         return data
 
 
+class RulePreviewDistrictSerializer(serializers.Serializer):
+    district = serializers.CharField()
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class RulePreviewSerializer(serializers.Serializer):
+    """What activating a rule would cost: people and yuan, by district (schema only)."""
+
+    rule = serializers.IntegerField()
+    count = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    districts = RulePreviewDistrictSerializer(many=True)
+
+
+class RuleRetireInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True)
+
+
 class ProgrammeInput(serializers.Serializer):
     code = serializers.SlugField(max_length=40, required=False)
     name = serializers.CharField(max_length=200, required=False)
@@ -116,6 +137,7 @@ class ProgrammeViewSet(ViewSet):
     """Read for staff in scope; create and change for province staff (services check)."""
 
     lookup_field = "code"
+    lookup_value_converter = "slug"
     serializer_class = ProgrammeSerializer  # for the OpenAPI schema
     queryset = Programme.objects.none()  # for the schema's path types; reads go through selectors
 
@@ -125,6 +147,7 @@ class ProgrammeViewSet(ViewSet):
     def retrieve(self, request, code=None):
         return Response(ProgrammeSerializer(selectors.programme_get(request.user, code)).data)
 
+    @extend_schema(request=ProgrammeInput, responses={201: ProgrammeSerializer})
     def create(self, request):
         body = ProgrammeInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -135,6 +158,7 @@ class ProgrammeViewSet(ViewSet):
         programme = services.programme_create(code=body.validated_data["code"], data=data, acting_user=request.user)
         return Response(ProgrammeSerializer(programme).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=ProgrammeInput, responses=ProgrammeSerializer)
     def partial_update(self, request, code=None):
         programme = selectors.programme_get(request.user, code)
         body = ProgrammeInput(data=request.data, partial=True)
@@ -147,6 +171,7 @@ class ProgrammeViewSet(ViewSet):
 
 class RuleViewSet(ViewSet):
     serializer_class = RuleSerializer  # for the OpenAPI schema
+    lookup_value_converter = "int"  # a non-numeric id matches no route: 404, never a 500
     queryset = SubsidyRule.objects.none()  # for the schema's path types; reads go through selectors
 
     def list(self, request):
@@ -159,6 +184,7 @@ class RuleViewSet(ViewSet):
     def retrieve(self, request, pk=None):
         return Response(RuleSerializer(selectors.rule_get(request.user, pk)).data)
 
+    @extend_schema(request=RuleInput, responses={201: RuleSerializer})
     def create(self, request):
         if not services.can_manage_rules(request.user):
             raise PermissionDenied("只有省级、市级人员可以设置补贴规则。")
@@ -173,6 +199,7 @@ class RuleViewSet(ViewSet):
         )
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=RuleInput, responses={200: RuleSerializer, 201: RuleSerializer})
     def partial_update(self, request, pk=None):
         rule = selectors.rule_get(request.user, pk)
         body = RuleInput(data=request.data, partial=True)
@@ -181,11 +208,13 @@ class RuleViewSet(ViewSet):
         code = status.HTTP_201_CREATED if changed.pk != rule.pk else status.HTTP_200_OK
         return Response(RuleSerializer(changed).data, status=code)
 
+    @extend_schema(request=None, responses=RuleSerializer)
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         rule = services.rule_activate(rule=selectors.rule_get(request.user, pk), acting_user=request.user)
         return Response(RuleSerializer(rule).data)
 
+    @extend_schema(request=RuleRetireInput, responses=RuleSerializer)
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         rule = services.rule_retire(
@@ -195,6 +224,7 @@ class RuleViewSet(ViewSet):
         )
         return Response(RuleSerializer(rule).data)
 
+    @extend_schema(responses=RulePreviewSerializer)
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
         rule = selectors.rule_get(request.user, pk)
