@@ -32,7 +32,6 @@ assets: static/vendor/.installed
 run: venv assets
 	DEBUG=true $(PY) manage.py migrate --noinput
 	DEBUG=true $(PY) manage.py load_demo --if-empty
-	DEBUG=true $(PY) manage.py load_demo --logins
 	@if [ -n "$$REDIS_URL" ]; then \
 		echo "REDIS_URL is set: starting a Celery worker and beat beside the server"; \
 		DEBUG=true $(VENV)/bin/celery -A portal worker -l info -c 2 & \

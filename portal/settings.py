@@ -96,6 +96,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
             ],
+            # `|yuan`, the one amount format, in every template (portal/templatetags/money.py).
+            "builtins": ["portal.templatetags.money"],
         },
     },
 ]

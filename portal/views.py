@@ -1,5 +1,6 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from accounts.choices import Role
 from portal.home import home_todos
@@ -20,3 +21,10 @@ def home(request):
     role = Role.ADMIN if user.is_superuser else Role(user.role)
     context = {"role": role, "scope_region": user.region, "todos": home_todos(user)}
     return render(request, HOME_TEMPLATES[role], context)
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links (JSON and file responses
+    too): send them to the icon in static/ (resolved per request, so a hashed name from
+    the production manifest is found)."""
+    return redirect(static("favicon.svg"), permanent=True)

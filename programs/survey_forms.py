@@ -16,7 +16,10 @@ HELP = {
 class SurveyForm(forms.Form):
     programme = forms.ModelChoiceField(label=_("项目"), queryset=Programme.objects.none(), empty_label=None)
     as_of = forms.DateField(
-        label=_("统计截止日期"), widget=forms.DateInput(attrs={"type": "date", "class": "form-control"})
+        label=_("统计截止日期"),
+        # An <input type="date"> accepts only ISO dates: without the format the zh-hans
+        # locale renders "2021/03/31" and the browser shows an empty field.
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
     )
     confirm_jump = forms.BooleanField(
         label=_("确认数据无误（与上期相比变化较大时需勾选）"),

@@ -5,12 +5,16 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import JobDetailView
 from portal.api.dashboard import DashboardView
+from portal.api.root import ApiRootView
 from regions.api.views import RegionViewSet
 
 router = DefaultRouter()
+# The root lists every app's API, not only this router's (portal/api/root.py).
+router.include_root_view = False
 router.register("regions", RegionViewSet, basename="region")
 
 urlpatterns = [
+    path("", ApiRootView.as_view(), name="api-root"),
     path("", include(router.urls)),
     path("jobs/<int:pk>/", JobDetailView.as_view(), name="api-job-detail"),
     path("dashboard/", DashboardView.as_view(), name="api-dashboard"),

@@ -101,3 +101,13 @@ def test_list_shows_the_overdue_districts_to_the_city(client, programme, city_sh
     client.force_login(city_shijiazhuang)
     html = client.get(reverse("programs:survey_list")).content.decode()
     assert "逾期未报" in html and "鹿泉区" in html and "未填报" in html
+
+
+def test_edit_form_shows_the_saved_date_in_the_date_inputs_format(client, programme, officer_luquan):
+    """<input type="date"> takes only YYYY-MM-DD: "2021/01/29" would show an empty field."""
+    client.force_login(officer_luquan)
+    client.post(reverse("programs:survey_create"), form_data(programme, as_of="2021-01-29"))
+    report = SurveyReport.objects.get()
+    html = client.get(reverse("programs:survey_edit", args=[report.pk])).content.decode()
+    assert 'type="date"' in html and 'value="2021-01-29"' in html
+    assert "2021/01/29" not in html

@@ -17,7 +17,9 @@ class Command(BaseCommand):
             self._print_logins()
             return
         if options["if_empty"] and User.objects.exists():
+            # `make run` calls only this: the logins are printed here, once, either way.
             self.stdout.write("数据库已有数据，跳过演示数据加载。")
+            self._print_logins()
             return
         for label, step in demo_steps():
             self.stdout.write(f"· {label} …", ending="")
