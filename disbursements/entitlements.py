@@ -503,8 +503,8 @@ def entitlement_totals(*, programme: Programme, region: Region | None = None) ->
     and in all, in `region` (or the whole programme). Amounts are exact Decimals."""
     t = _t()
     sql = (
-        f"SELECT rule_key, SUM(CASE WHEN kind = 'adjustment' THEN 0 ELSE 1 END),"
-        f" SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM {t['ent']} ent"  # noqa: S608
+        "SELECT rule_key, SUM(CASE WHEN kind = 'adjustment' THEN 0 ELSE 1 END),"  # noqa: S608
+        f" SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM {t['ent']} ent"
         " WHERE programme_id = %s AND status = %s"
     )
     params: list = [programme.pk, EntitlementStatus.GRANTED]
