@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.choices import Role
 from accounts.models import User
 from accounts.services import audit_record
-from disbursements.choices import BatchStatus, EntitlementStatus, LineStatus
+from disbursements.choices import BatchStatus, EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
 from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import ConflictError, DomainError, PermissionDenied
@@ -104,9 +104,12 @@ def _check_builder(user: User, district: Region | None) -> None:
 def unbatched_entitlements(programme: Programme):
     """Granted, programme-paid entitlements that are in no batch at all. (A failed line
     is re-issued only through 补发, linked to the original, never by a new build.)"""
-    return Entitlement.objects.filter(
-        programme=programme, status=EntitlementStatus.GRANTED, channel__in=PAID_CHANNELS
-    ).exclude(Exists(PaymentLine.objects.filter(entitlement=OuterRef("pk"))))
+    return (
+        Entitlement.objects.filter(programme=programme, status=EntitlementStatus.GRANTED, channel__in=PAID_CHANNELS)
+        # A recovery (negative adjustment) is never paid out.
+        .exclude(kind=EntitlementKind.ADJUSTMENT)
+        .exclude(Exists(PaymentLine.objects.filter(entitlement=OuterRef("pk"))))
+    )
 
 
 # The entitlements to batch, staged once per build in a temporary table of the session:
@@ -504,7 +507,13 @@ def batch_build_supplement(*, batch: Batch, acting_user: User) -> Batch:
     with transaction.atomic():
         _lock(batch.programme_id, batch.district_id)
         failed = (
-            PaymentLine.objects.filter(batch=batch, status=LineStatus.FAILED, corrected_at__isnull=False)
+            PaymentLine.objects.filter(
+                batch=batch,
+                status=LineStatus.FAILED,
+                corrected_at__isnull=False,
+                # Withdrawn since it failed (a top-up no longer needed): nothing to re-issue.
+                entitlement__status=EntitlementStatus.GRANTED,
+            )
             .exclude(Exists(PaymentLine.objects.filter(reissue_of=OuterRef("pk"))))
             .exclude(
                 Exists(

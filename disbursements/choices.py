@@ -9,6 +9,22 @@ class EntitlementStatus(models.TextChoices):
     REVIEW = "review", _("待复核")
 
 
+class EntitlementKind(models.TextChoices):
+    # base: what a rule grants; topup (补差): what a raised rule adds on top of money
+    # already paid or on its way; adjustment (追回): a negative amount recorded when an
+    # officer decides to recover an overpayment (多发) — the paid line is never edited.
+    BASE = "base", _("核定")
+    TOPUP = "topup", _("补差")
+    ADJUSTMENT = "adjustment", _("追回")
+
+
+class OverpaymentStatus(models.TextChoices):
+    OPEN = "open", _("待核查")
+    KEPT = "kept", _("不予追回")
+    RECOVERED = "recovered", _("追回")
+    CLEARED = "cleared", _("已自动解除")
+
+
 class BatchStatus(models.TextChoices):
     DRAFT = "draft", _("草稿")
     SUBMITTED = "submitted", _("区县已提交")

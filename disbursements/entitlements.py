@@ -11,8 +11,12 @@ transaction holding an advisory lock on (programme, district):
    Entitlement (INSERT … SELECT … ON CONFLICT (programme, person, rule_key) DO
    UPDATE), so a second run with nothing changed writes nothing;
 3. a stored entitlement that no longer qualifies is withdrawn when it is not in a
-   batch (no pending or paid payment line), and flagged for review (status review)
-   when it is — money already on its way is never taken back silently.
+   batch (no pending or paid payment line);
+4. money already settled for a (person, rule key) — a row with a pending or paid line,
+   or a recovery — is never rewritten: a raised amount adds a 补差 top-up row, a lowered
+   one or a person no longer qualifying is listed as an overpayment (多发/待核查) for an
+   officer to decide (disbursements.settlement);
+5. the people a budget cap turned away are stored (CapRefusal, 预算已用完).
 
 Clauses this implements (DESIGN.md, "SubsidyRule"): a rule covers stays in its region
 and below; only active registrations count; an employer must be verified unless the
@@ -41,12 +45,13 @@ from accounts.models import AuditEntry
 from accounts.services import audit_record
 from beneficiaries.models import Registration
 from disbursements.choices import EntitlementStatus, LineStatus
-from disbursements.models import Entitlement, EntitlementComputeState, PaymentLine
+from disbursements.models import CapRefusal, Entitlement, EntitlementComputeState, PaymentLine
 from disbursements.rollup_tasks import rollups_refresh_soon
+from disbursements.settlement import settle_district
 from portal.errors import DomainError
 from programs.choices import RuleStatus
 from programs.models import Programme, SubsidyRule
-from programs.rules import GRANT_COLUMNS, RegionIndex, grants_sql, region_index, rules_for_district
+from programs.rules import GRANT_COLUMNS, RegionIndex, capped_groups, grants_sql, region_index, rules_for_district
 from regions.models import Region
 
 LOCK_NAMESPACE = 0x454E  # "EN": keeps these advisory lock keys apart from other apps'
@@ -62,6 +67,8 @@ class ComputeResult:
     written: int = 0
     withdrawn: int = 0
     flagged: int = 0
+    topups: int = 0
+    refusals_changed: bool = False
     seconds: float = 0.0
 
     def totals(self) -> dict:
@@ -127,7 +134,7 @@ def entitlements_compute(
                 and state is not None
                 and state.fingerprint == _fingerprint(inputs, _fingerprint_outputs(programme, code))
             ):
-                stats = {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "skipped": True}
+                stats = {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "topups": 0, "skipped": True}
             else:
                 stats = _compute_district(programme, code, rules, regions, now, _user_id(acting_user))
                 if inputs is not None:
@@ -145,10 +152,12 @@ def entitlements_compute(
         result.written += stats["written"]
         result.withdrawn += stats["withdrawn"]
         result.flagged += stats["flagged"]
+        result.topups += stats.get("topups", 0)
+        result.refusals_changed |= bool(stats.get("refusals_changed"))
         if progress is not None:
             progress(i, len(codes), code)
     result.seconds = time.perf_counter() - started
-    if not (result.written or result.withdrawn or result.flagged):
+    if not (result.written or result.withdrawn or result.flagged or result.topups or result.refusals_changed):
         return result  # nothing changed, nothing to trace (the Job row, if any, records the run)
     audit_record(
         user=acting_user,
@@ -160,6 +169,7 @@ def entitlements_compute(
             "written": result.written,
             "withdrawn": result.withdrawn,
             "flagged": result.flagged,
+            "topups": result.topups,
         },
     )
     # The dashboards read rollups: refresh them once this commits (debounced per programme).
@@ -182,7 +192,8 @@ def entitlement_districts(*, programme: Programme, region: Region | None = None)
 
 # Bump when the computation's meaning changes: every district recomputes once.
 # 2: a person turned away by a cap falls back to the next rule of the group.
-FINGERPRINT_VERSION = "2"
+# 3: settled money (top-ups, overpayments) and cap refusals are stored.
+FINGERPRINT_VERSION = "3"
 
 
 # A cheap digest of a row: a weighted sum of hashes of its fields (no text formatting,
@@ -198,7 +209,7 @@ _REG_DIGEST = (
 _ENT_DIGEST = (
     "hashint8(id)::bigint * 3 + hashint8(rule_id)::bigint * 5 + hashint8(person_id)::bigint * 7"
     " + hashint8(registration_id)::bigint * 11 + hashtext(status)::bigint * 13 + hashtext(channel)::bigint * 17"
-    " + (amount * 100)::bigint * 19"
+    " + (amount * 100)::bigint * 19 + hashtext(kind)::bigint * 23 + part::bigint * 29"
 )
 
 
@@ -291,6 +302,19 @@ def _t() -> dict[str, str]:
     }
 
 
+def _settled_key(alias: str) -> str:
+    """SQL: the (person, rule key) of row `alias` has settled money — a row with a pending
+    or paid line, or a recovery. Such a key is never rewritten by the upsert; the
+    settlement step (disbursements.settlement) adds top-ups or lists overpayments."""
+    t = _t()
+    live = ", ".join(f"'{s}'" for s in (LineStatus.PENDING, LineStatus.PAID))
+    return (
+        f"EXISTS (SELECT 1 FROM {t['ent']} s WHERE s.programme_id = {alias}.programme_id"  # noqa: S608
+        f" AND s.person_id = {alias}.person_id AND s.rule_key = {alias}.rule_key AND (s.kind = 'adjustment'"
+        f" OR EXISTS (SELECT 1 FROM {t['line']} sl WHERE sl.entitlement_id = s.id AND sl.status IN ({live}))))"
+    )
+
+
 def _in_batch(alias: str) -> str:
     t = _t()
     paid = ", ".join(f"'{s}'" for s in (LineStatus.PENDING, LineStatus.PAID))
@@ -326,7 +350,7 @@ def _compute_district(
         for sql, params in grants_sql(programme, needed, regions, code):
             cur.execute(f"INSERT INTO {TMP} ({cols}) {sql}", params)
             candidates += max(cur.rowcount, 0)
-        ent, in_batch_x, in_batch_ent = t["ent"], _in_batch("x"), _in_batch("ent")
+        ent, in_batch_x, in_batch_ent = t["ent"], _settled_key("x"), _settled_key("ent")
         cur.execute(f"SELECT 1 FROM {ent} WHERE programme_id = %s AND district_id = %s LIMIT 1", [programme.pk, code])  # noqa: S608
         fresh = cur.fetchone() is None  # the district's first computation: nothing to compare or withdraw
         if not fresh:
@@ -351,7 +375,7 @@ def _compute_district(
             ""
             if fresh
             else f" LEFT JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
-            " AND x.rule_key = t.rule_key"
+            " AND x.rule_key = t.rule_key AND x.kind = 'base'"
         )
         if not fresh:
             # Every change to an existing entitlement leaves a row in the audit trail
@@ -365,18 +389,18 @@ def _compute_district(
                 f" 'rule', {arr}(x.rule_id, t.rule_id), 'registration', {arr}(x.registration_id, t.registration_id),"
                 f" 'district', {arr}(x.district_id, t.district_id)), %s"
                 f" FROM {TMP} t JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
-                f" AND x.rule_key = t.rule_key"
+                f" AND x.rule_key = t.rule_key AND x.kind = 'base'"
                 f" WHERE NOT {in_batch_x} AND (x.amount <> t.amount OR x.registration_id <> t.registration_id"
                 f" OR x.district_id <> t.district_id OR x.channel <> t.channel OR x.status <> %s)",
                 [at, user_id, EntitlementStatus.GRANTED, "重新计算", EntitlementStatus.GRANTED],
             )
         cur.execute(
-            f"INSERT INTO {ent} AS ent ({cols}, status, computed_at)"  # noqa: S608
+            f"INSERT INTO {ent} AS ent ({cols}, status, computed_at, kind, part)"  # noqa: S608
             f" SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,"
-            f" t.channel, t.amount, t.reason, %s, %s"
+            f" t.channel, t.amount, t.reason, %s, %s, 'base', 0"
             f" FROM {TMP} t{join} WHERE {changed}"
             f" ORDER BY t.person_id, t.rule_key"
-            f" ON CONFLICT (programme_id, person_id, rule_key) DO UPDATE SET rule_id = excluded.rule_id,"
+            f" ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,"
             f" registration_id = excluded.registration_id, district_id = excluded.district_id,"
             f" channel = excluded.channel, amount = excluded.amount, reason = excluded.reason,"
             f" status = excluded.status, computed_at = excluded.computed_at"
@@ -384,61 +408,94 @@ def _compute_district(
             [EntitlementStatus.GRANTED, at] + ([] if fresh else [EntitlementStatus.GRANTED]),
         )
         written = max(cur.rowcount, 0)
+        refusals_changed = _store_refusals(cur, programme, code, needed, regions, at)
         if fresh:
             cur.execute(f"DROP TABLE IF EXISTS {TMP}")
             if pg and written > 20000:
                 cur.execute(f"ANALYZE {ent}")
-            return {"candidates": candidates, "written": written, "withdrawn": 0, "flagged": 0}
+            return {
+                "candidates": candidates,
+                "written": written,
+                "withdrawn": 0,
+                "flagged": 0,
+                "topups": 0,
+                "refusals_changed": refusals_changed,
+            }
 
         obj, arr = _json_fns()
-        review_where = (
-            f"ent.programme_id = %s AND ent.district_id = %s AND ent.status = %s AND {in_batch_ent}"  # noqa: S608
-            f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id"
-            f" AND t.rule_key = ent.rule_key AND t.amount = ent.amount AND t.registration_id = ent.registration_id)"
-        )
+        # Not settled and no longer qualifying: withdrawn (it comes back if it qualifies
+        # again). Keys with settled money are the settlement step's (below).
         withdraw_where = (
-            f"ent.programme_id = %s AND ent.district_id = %s AND ent.status <> %s AND NOT {in_batch_ent}"  # noqa: S608
+            f"ent.programme_id = %s AND ent.district_id = %s AND ent.kind = 'base' AND ent.status <> %s"  # noqa: S608
+            f" AND NOT {in_batch_ent}"
             f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id AND t.rule_key = ent.rule_key)"
         )
-        for where, status, comment, wparams in (
-            (
-                review_where,
-                EntitlementStatus.REVIEW,
-                "已进入发放批次，按现行规则不再符合或金额变化：待复核",
-                [EntitlementStatus.GRANTED],
-            ),
-            (
-                withdraw_where,
+        cur.execute(
+            f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
+            f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(ent.id AS TEXT),"
+            f" {obj}('status', {arr}(ent.status, %s), 'amount', {arr}(ent.amount, ent.amount)), %s"
+            f" FROM {ent} ent WHERE {withdraw_where}",
+            [
+                at,
+                user_id,
                 EntitlementStatus.WITHDRAWN,
                 "不再符合条件，尚未进入批次：撤销",
-                [EntitlementStatus.WITHDRAWN],
-            ),
-        ):
-            cur.execute(
-                f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
-                f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(ent.id AS TEXT),"
-                f" {obj}('status', {arr}(ent.status, %s), 'amount', {arr}(ent.amount, ent.amount)), %s"
-                f" FROM {ent} ent WHERE {where}",
-                [at, user_id, status, comment, programme.pk, code, *wparams],
-            )
-        # In a batch and no longer granted as it stands: a person decides (复核).
-        cur.execute(
-            f"UPDATE {ent} AS ent SET status = %s, computed_at = %s WHERE {review_where}",  # noqa: S608
-            [EntitlementStatus.REVIEW, at, programme.pk, code, EntitlementStatus.GRANTED],
+                programme.pk,
+                code,
+                EntitlementStatus.WITHDRAWN,
+            ],
         )
-        flagged = max(cur.rowcount, 0)
-        # Not in a batch and no longer qualifying: withdrawn (it comes back if it qualifies again).
         cur.execute(
             f"UPDATE {ent} AS ent SET status = %s, computed_at = %s WHERE {withdraw_where}",  # noqa: S608
             [EntitlementStatus.WITHDRAWN, at, programme.pk, code, EntitlementStatus.WITHDRAWN],
         )
         withdrawn = max(cur.rowcount, 0)
+        settled = settle_district(
+            cursor=cur,
+            programme=programme,
+            district=code,
+            candidates=TMP,
+            active_keys={r.rule_key for r in rules},
+            at=now,
+            user_id=user_id,
+        )
+        withdrawn += settled["withdrawn"]
         cur.execute(f"DROP TABLE IF EXISTS {TMP}")
         if pg and written > 20000:
             # Keep the planner's picture of Entitlement current for the next districts
             # (autovacuum would do it too, later). ANALYZE samples: cheap on any size.
             cur.execute(f"ANALYZE {ent}")
-    return {"candidates": candidates, "written": written, "withdrawn": withdrawn, "flagged": flagged}
+    return {
+        "candidates": candidates,
+        "written": written,
+        "withdrawn": withdrawn,
+        "flagged": settled["flagged"],
+        "topups": settled["topups"],
+        "refusals_changed": refusals_changed,
+    }
+
+
+def _store_refusals(cur, programme: Programme, code: str, rules: list[SubsidyRule], regions, at) -> bool:
+    """Replace the district's cap refusals (预算已用完) by what the rules turn away now.
+    Returns whether anything changed. Only capped groups turn anybody away."""
+    table = CapRefusal._meta.db_table
+    current = f"SELECT person_id, rule_id, amount FROM {table} WHERE programme_id = %s AND district_id = %s"  # noqa: S608
+    cur.execute(current, [programme.pk, code])
+    before = set(cur.fetchall())
+    cur.execute(f"DELETE FROM {table} WHERE programme_id = %s AND district_id = %s", [programme.pk, code])  # noqa: S608
+    if capped_groups(rules):
+        for sql, params in grants_sql(programme, rules, regions, code, refused=True):
+            cur.execute(
+                f"INSERT INTO {table} (programme_id, rule_id, rule_key, person_id, registration_id, district_id,"  # noqa: S608
+                f" amount, reason, computed_at) SELECT q.programme_id, q.rule_id, q.rule_key, q.person_id,"
+                f" q.registration_id, q.district_id, q.amount, %s, %s FROM ({sql}) q WHERE 1 = 1"
+                f" ON CONFLICT (programme_id, person_id, rule_key) DO UPDATE SET rule_id = excluded.rule_id,"
+                f" registration_id = excluded.registration_id, district_id = excluded.district_id,"
+                f" amount = excluded.amount, computed_at = excluded.computed_at",
+                ["预算已用完", at, *params],
+            )
+    cur.execute(current, [programme.pk, code])
+    return set(cur.fetchall()) != before
 
 
 def entitlement_totals(*, programme: Programme, region: Region | None = None) -> dict:
@@ -446,7 +503,8 @@ def entitlement_totals(*, programme: Programme, region: Region | None = None) ->
     and in all, in `region` (or the whole programme). Amounts are exact Decimals."""
     t = _t()
     sql = (
-        f"SELECT rule_key, COUNT(*), SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM {t['ent']} ent"  # noqa: S608
+        "SELECT rule_key, SUM(CASE WHEN kind = 'adjustment' THEN 0 ELSE 1 END),"  # noqa: S608
+        f" SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM {t['ent']} ent"
         " WHERE programme_id = %s AND status = %s"
     )
     params: list = [programme.pk, EntitlementStatus.GRANTED]

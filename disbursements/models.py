@@ -9,7 +9,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Job
 from accounts.scopes import scope_q
 from beneficiaries.models import Person, Registration
-from disbursements.choices import BatchStatus, EntitlementStatus, LineStatus, VoucherStatus
+from disbursements.choices import (
+    BatchStatus,
+    EntitlementKind,
+    EntitlementStatus,
+    LineStatus,
+    OverpaymentStatus,
+    VoucherStatus,
+)
 from programs.choices import Channel
 from programs.models import Programme, SubsidyRule
 from regions.models import Region
@@ -25,10 +32,13 @@ class EntitlementQuerySet(models.QuerySet):
 class Entitlement(models.Model):
     """What one person is granted by one rule, and why.
 
-    Unique on (person, rule_key): a person gets each rule at most once, whichever
-    employer registered them, whichever version of the rule, however often the
-    computation runs. `rule` is the version that made it. `reason` keeps the
-    condition values that decided the amount.
+    Unique on (person, rule_key, kind, part): a person gets each rule at most once
+    (one `base` row), whichever employer registered them, whichever version of the
+    rule, however often the computation runs. Money already paid or on its way is
+    settled: a raised rule adds a `topup` row (补差, part = 1, 2, … in the order they
+    settle), a recovery decided on an overpayment (多发) adds an `adjustment` row with a
+    negative amount (part = the Overpayment id). `rule` is the version that made the
+    row. `reason` keeps the condition values that decided the amount.
     """
 
     programme = models.ForeignKey(Programme, models.PROTECT, related_name="+")
@@ -38,8 +48,11 @@ class Entitlement(models.Model):
     registration = models.ForeignKey(Registration, models.PROTECT, related_name="entitlements")
     district = models.ForeignKey(Region, models.PROTECT, related_name="+")
     channel = models.CharField(max_length=12, choices=Channel.choices)
-    amount = models.DecimalField(_("金额（元）"), **MONEY)
+    # Negative only for kind=adjustment (a recovery), hence no MinValueValidator here.
+    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
     status = models.CharField(max_length=10, choices=EntitlementStatus.choices, default=EntitlementStatus.GRANTED)
+    kind = models.CharField(_("类别"), max_length=10, choices=EntitlementKind.choices, default=EntitlementKind.BASE)
+    part = models.PositiveIntegerField(default=0)
     reason = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
@@ -49,8 +62,23 @@ class Entitlement(models.Model):
         verbose_name = _("补贴核定")
         verbose_name_plural = _("补贴核定")
         constraints = [
-            models.UniqueConstraint(fields=["programme", "person", "rule_key"], name="entitlement_person_rule_unique"),
-            models.CheckConstraint(name="entitlement_amount_nonneg", condition=models.Q(amount__gte=0)),
+            models.UniqueConstraint(
+                fields=["programme", "person", "rule_key", "kind", "part"], name="entitlement_person_rule_part_unique"
+            ),
+            # One base row per (person, rule key): "paid at most once per rule key".
+            models.UniqueConstraint(
+                fields=["programme", "person", "rule_key"],
+                condition=models.Q(kind="base"),
+                name="entitlement_person_rule_base_unique",
+            ),
+            models.CheckConstraint(
+                name="entitlement_amount_sign",
+                condition=(models.Q(amount__gte=0) & ~models.Q(kind="adjustment"))
+                | (models.Q(amount__lte=0) & models.Q(kind="adjustment")),
+            ),
+            models.CheckConstraint(
+                name="entitlement_base_part_zero", condition=~models.Q(kind="base") | models.Q(part=0)
+            ),
         ]
         indexes = [models.Index(fields=["programme", "district", "channel", "status"], name="entitlement_batching")]
 
@@ -273,6 +301,13 @@ class RegionRollup(models.Model):
     paid_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
     failed_count = models.PositiveBigIntegerField(default=0)
     failed_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    # Recoveries decided on overpayments (negative; part of entitled_amount).
+    adjusted_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    # People a budget cap turned away (预算已用完) and open overpayments (多发/待核查).
+    refused_count = models.PositiveBigIntegerField(default=0)
+    refused_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
+    overpaid_count = models.PositiveBigIntegerField(default=0)
+    overpaid_amount = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
     refreshed_at = models.DateTimeField()
 
     class Meta:
@@ -333,3 +368,98 @@ class EntitlementComputeState(models.Model):
 
     def __str__(self):
         return f"{self.programme_id}·{self.district_id}"
+
+
+class OverpaymentQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(scope_q(user, region="district", employer="entitlement__registration__employer"))
+
+
+class Overpayment(models.Model):
+    """多发/待核查: money settled (paid, or on its way in a batch) for a rule key above
+    what the rules in force now grant — a lowered amount, or a person who no longer
+    qualifies. Nothing is clawed back automatically: the computation lists it, an
+    officer of the district decides (keep, or recover with a note). A recovery is an
+    `adjustment` Entitlement with the negative difference; the paid line stays as the
+    bank paid it. At most one open item per (person, rule key); the computation
+    updates it while it is open, and clears it when the rules grant the settled sum
+    again.
+    """
+
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="+")
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, models.PROTECT, related_name="+")
+    rule_key = models.CharField(max_length=40)
+    entitlement = models.ForeignKey(Entitlement, models.PROTECT, related_name="overpayments")
+    paid_rule = models.ForeignKey(SubsidyRule, models.PROTECT, related_name="+")
+    new_rule = models.ForeignKey(SubsidyRule, models.PROTECT, null=True, blank=True, related_name="+")
+    settled_amount = models.DecimalField(_("已发（含在途）"), max_digits=14, decimal_places=2)
+    new_amount = models.DecimalField(_("现行规则金额"), **MONEY)
+    amount = models.DecimalField(_("多发金额"), **MONEY)
+    reason = models.CharField(_("原因"), max_length=200)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=OverpaymentStatus.choices, default=OverpaymentStatus.OPEN
+    )
+    note = models.CharField(_("处理意见"), max_length=500, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    adjustment = models.ForeignKey(Entitlement, models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OverpaymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["district", "-created_at", "-id"]
+        verbose_name = _("多发待核查")
+        verbose_name_plural = _("多发待核查")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme", "person", "rule_key"],
+                condition=models.Q(status="open"),
+                name="overpayment_one_open",
+            ),
+            models.CheckConstraint(name="overpayment_amount_pos", condition=models.Q(amount__gt=0)),
+        ]
+        indexes = [models.Index(fields=["programme", "district", "status"], name="overpayment_district_status")]
+
+    def __str__(self):
+        return f"{self.person_id}·{self.rule_key} ¥{self.amount}"
+
+
+class CapRefusalQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(scope_q(user, region="district", employer="registration__employer"))
+
+
+class CapRefusal(models.Model):
+    """A person who meets a rule but whom its budget cap turned away (预算已用完): of an
+    exclusivity group, one who got no rule of it at all. Recorded per (person, rule key)
+    of their first choice by every computation of the district (replaced, not edited),
+    so raising the cap and recomputing grants them — in the same countable order — and
+    removes the row. Never money: counted on the rule page, the preview, the dashboard,
+    the registration page and the worker lookup so that nobody is turned away silently.
+    """
+
+    programme = models.ForeignKey(Programme, models.CASCADE, related_name="+")
+    rule = models.ForeignKey(SubsidyRule, models.CASCADE, related_name="cap_refusals")
+    rule_key = models.CharField(max_length=40)
+    person = models.ForeignKey(Person, models.CASCADE, related_name="cap_refusals")
+    registration = models.ForeignKey(Registration, models.CASCADE, related_name="cap_refusals")
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+")
+    amount = models.DecimalField(_("应得金额"), **MONEY)
+    reason = models.CharField(_("原因"), max_length=100, default="预算已用完")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = CapRefusalQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("预算不足未发")
+        verbose_name_plural = _("预算不足未发")
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "person", "rule_key"], name="caprefusal_person_rule"),
+        ]
+        indexes = [models.Index(fields=["programme", "district"], name="caprefusal_district")]
+
+    def __str__(self):
+        return f"{self.person_id}·{self.rule_key} 预算已用完"

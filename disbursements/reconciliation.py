@@ -1,6 +1,6 @@
 """Reconciliation (对账) of a programme, by district and rule, to the fen.
 
-    entitled = paid + failed + pending
+    entitled = paid + failed + pending + adjusted
 
 `entitled` is what granted, programme-paid entitlements add up to. `paid` is the sum
 of paid payment lines (the bank's word, taken from the lines, not from the
@@ -10,6 +10,12 @@ batches now (pending or paid lines). The equation holds by construction only whe
 every paid line pays exactly its entitlement: a changed amount, a paid line of a
 withdrawn entitlement or a batch whose total is not the sum of its lines breaks it,
 and an imbalance is shown as an alarm, never as a silent number.
+
+Settled money (disbursements.settlement): a 补差 top-up is an entitlement of its own and
+is counted like any other; a recovery decided on an overpayment (多发) is a negative
+`adjustment` entitlement: part of `entitled`, and its own term `adjusted` (never paid,
+never batched). The alarm also carries what needs a person: a frozen batch whose content
+hash no longer matches its lines, and open 多发/待核查 items.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -24,7 +30,7 @@ from disbursements.batches import PAID_CHANNELS
 from disbursements.models import Batch, Entitlement, RegionRollup
 from portal.lib.money import ZERO, format_yuan, to_yuan
 
-FIGURES = ("entitled", "batched", "paid", "failed", "pending")
+FIGURES = ("entitled", "batched", "paid", "failed", "pending", "adjusted")
 
 
 @dataclass
@@ -36,6 +42,7 @@ class Recon:
     paid: Decimal = ZERO
     failed: Decimal = ZERO
     pending: Decimal = ZERO
+    adjusted: Decimal = ZERO
     entitled_count: int = 0
     paid_count: int = 0
     failed_count: int = 0
@@ -44,7 +51,7 @@ class Recon:
 
     @property
     def difference(self) -> Decimal:
-        return self.entitled - (self.paid + self.failed + self.pending)
+        return self.entitled - (self.paid + self.failed + self.pending + self.adjusted)
 
     @property
     def balanced(self) -> bool:
@@ -103,11 +110,12 @@ def _figures(programme, district, rule_key, by) -> list[dict]:
         params.append(rule_key)
     live = "l.status IN ('pending', 'paid')"
     granted = "status = 'granted'"
+    adjusted = f"{granted} AND kind = 'adjustment'"
     failed = f"{granted} AND has_live = 0 AND has_failed = 1"
-    pending = f"{granted} AND has_paid = 0 AND (has_live = 1 OR has_failed = 0)"
+    pending = f"{granted} AND kind <> 'adjustment' AND has_paid = 0 AND (has_live = 1 OR has_failed = 0)"
     sql = f"""
         WITH per AS (
-            SELECT e.district_id, e.rule_key, e.status, e.amount,
+            SELECT e.district_id, e.rule_key, e.status, e.amount, e.kind,
                    MAX(CASE WHEN l.status = 'paid' THEN 1 ELSE 0 END) AS has_paid,
                    MAX(CASE WHEN {live} THEN 1 ELSE 0 END) AS has_live,
                    MAX(CASE WHEN l.status = 'failed' THEN 1 ELSE 0 END) AS has_failed,
@@ -118,13 +126,15 @@ def _figures(programme, district, rule_key, by) -> list[dict]:
             FROM disbursements_entitlement e
             LEFT JOIN disbursements_paymentline l ON l.entitlement_id = e.id
             WHERE {" AND ".join(where)}
-            GROUP BY e.id, e.district_id, e.rule_key, e.status, e.amount
+            GROUP BY e.id, e.district_id, e.rule_key, e.status, e.amount, e.kind
         )
         SELECT {group},
-               SUM(CASE WHEN {granted} THEN amount ELSE 0 END), SUM(CASE WHEN {granted} THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {granted} THEN amount ELSE 0 END),
+               SUM(CASE WHEN {granted} AND kind <> 'adjustment' THEN 1 ELSE 0 END),
                SUM(CASE WHEN {failed} THEN amount ELSE 0 END), SUM(CASE WHEN {failed} THEN 1 ELSE 0 END),
                SUM(CASE WHEN {pending} THEN amount ELSE 0 END), SUM(CASE WHEN {pending} THEN 1 ELSE 0 END),
-               SUM(paid_amount), SUM(paid_n), SUM(live_amount), SUM(odd_n)
+               SUM(paid_amount), SUM(paid_n), SUM(live_amount), SUM(odd_n),
+               SUM(CASE WHEN {adjusted} THEN amount ELSE 0 END)
         FROM per
         GROUP BY {group}
         ORDER BY {group}
@@ -140,6 +150,7 @@ def _figures(programme, district, rule_key, by) -> list[dict]:
         "paid_count",
         "batched",
         "odd",
+        "adjusted",
     )
     out = []
     with connection.cursor() as cur:
@@ -172,6 +183,7 @@ def reconcile(
             paid=r["paid"],
             paid_count=r["paid_count"],
             batched=r["batched"],
+            adjusted=r["adjusted"],
         )
         if r["odd"]:
             # Lines whose amount is not their entitlement's, or that pay a withdrawn one.

@@ -18,11 +18,15 @@ rules are counted apart; an entitlement's payment state is its best line: paid, 
 pending, else failed):
     registered_workers   active registrations
     employers            employers in the district (verified: employers_verified)
-    entitled             granted entitlements, channel ≠ employer
+    entitled             granted entitlements, channel ≠ employer: base rows, top-ups (补差) and
+                         recoveries (追回, negative; also apart as adjusted); counts leave
+                         recoveries out
+    refused              people a budget cap turned away (预算已用完), at their rule's amount
+    overpaid             open 多发/待核查 items
     batched              entitlements with at least one payment line = pending + paid + failed
     paid / pending       best line paid / pending
     failed               every line failed and none re-issued yet
-So entitled = paid + pending + failed + not yet batched, to the fen.
+So entitled = paid + pending + failed + not yet batched + adjusted, to the fen.
 
 Works on PostgreSQL (advisory lock against two refreshes at once) and on SQLite (the
 zero-setup `make run`).
@@ -32,7 +36,7 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from disbursements.models import Entitlement, PaymentLine, RegionRollup, RuleRollup
+from disbursements.models import CapRefusal, Entitlement, Overpayment, PaymentLine, RegionRollup, RuleRollup
 from programs.models import Programme, SubsidyRule, SurveyReport
 from regions.models import Region
 
@@ -74,6 +78,11 @@ MONEY_SUMS = [
     "paid_amount",
     "failed_count",
     "failed_amount",
+    "adjusted_amount",
+    "refused_count",
+    "refused_amount",
+    "overpaid_count",
+    "overpaid_amount",
 ]
 SUMMED = ["survey_districts", *SURVEY_SUMS, *MONEY_SUMS]
 
@@ -91,6 +100,8 @@ def _tables() -> dict:
         "rule": SubsidyRule._meta.db_table,
         "rollup": RegionRollup._meta.db_table,
         "rulerollup": RuleRollup._meta.db_table,
+        "refusal": CapRefusal._meta.db_table,
+        "overpayment": Overpayment._meta.db_table,
     }
 
 
@@ -114,8 +125,9 @@ WITH d AS (
     FROM {employer} GROUP BY district_id
 ), ent AS (
     SELECT district_id,
-           COUNT(*) FILTER (WHERE channel <> 'employer') AS n,
+           COUNT(*) FILTER (WHERE channel <> 'employer' AND kind <> 'adjustment') AS n,
            SUM(amount) FILTER (WHERE channel <> 'employer') AS amt,
+           SUM(amount) FILTER (WHERE channel <> 'employer' AND kind = 'adjustment') AS adj,
            COUNT(*) FILTER (WHERE channel = 'employer') AS en,
            SUM(amount) FILTER (WHERE channel = 'employer') AS eamt
     FROM {entitlement} WHERE programme_id = %(pid)s AND status = 'granted' GROUP BY district_id
@@ -133,6 +145,12 @@ WITH d AS (
     FROM best b JOIN {entitlement} e ON e.id = b.entitlement_id
     WHERE e.programme_id = %(pid)s AND e.status = 'granted' AND e.channel <> 'employer'
     GROUP BY e.district_id
+), refused AS (
+    SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {refusal}
+    WHERE programme_id = %(pid)s GROUP BY district_id
+), over AS (
+    SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {overpayment}
+    WHERE programme_id = %(pid)s AND status = 'open' GROUP BY district_id
 )
 INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey_as_of, survey_districts,
                       {survey_cols}, {money_cols})
@@ -141,13 +159,17 @@ SELECT %(pid)s, d.code, 'district', d.path, %(now)s, sv.as_of, COALESCE(sv.n, 0)
        COALESCE(emp.n, 0), COALESCE(emp.v, 0), COALESCE(reg.n, 0),
        COALESCE(ent.n, 0), COALESCE(ent.amt, 0), COALESCE(ent.en, 0), COALESCE(ent.eamt, 0),
        COALESCE(pay.bn, 0), COALESCE(pay.bamt, 0), COALESCE(pay.pnn, 0), COALESCE(pay.pnamt, 0),
-       COALESCE(pay.pdn, 0), COALESCE(pay.pdamt, 0), COALESCE(pay.fn, 0), COALESCE(pay.famt, 0)
+       COALESCE(pay.pdn, 0), COALESCE(pay.pdamt, 0), COALESCE(pay.fn, 0), COALESCE(pay.famt, 0),
+       COALESCE(ent.adj, 0), COALESCE(refused.n, 0), COALESCE(refused.amt, 0),
+       COALESCE(over.n, 0), COALESCE(over.amt, 0)
 FROM d
 LEFT JOIN sv ON sv.district_id = d.code
 LEFT JOIN reg ON reg.district_id = d.code
 LEFT JOIN emp ON emp.district_id = d.code
 LEFT JOIN ent ON ent.district_id = d.code
 LEFT JOIN pay ON pay.district_id = d.code
+LEFT JOIN refused ON refused.district_id = d.code
+LEFT JOIN over ON over.district_id = d.code
 """
 
 UPPER_SQL = """
@@ -173,7 +195,7 @@ WITH best AS (
 INSERT INTO {rulerollup} (programme_id, region_id, rule_key, rule_name, kind, entitled_count, entitled_amount,
                           paid_count, paid_amount, refreshed_at)
 SELECT %(pid)s, e.district_id, e.rule_key, COALESCE(MAX(names.name), e.rule_key), COALESCE(MAX(names.kind), ''),
-       COUNT(*), SUM(e.amount),
+       COUNT(*) FILTER (WHERE e.kind <> 'adjustment'), SUM(e.amount),
        COUNT(*) FILTER (WHERE b.st = 3), COALESCE(SUM(b.amt) FILTER (WHERE b.st = 3), 0), %(now)s
 FROM {entitlement} e
 JOIN {region} d ON d.code = e.district_id AND d.level = 'district' AND d.path LIKE %(prefix)s

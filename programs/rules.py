@@ -626,7 +626,9 @@ def rules_for_district(rules, applicable) -> list:
     return [r for r in rules if r.pk in ids or (r.exclusivity_group and r.exclusivity_group in groups)]
 
 
-def grants_sql(programme, rules, regions: RegionIndex, district: str | None) -> list[tuple[str, list]]:
+def grants_sql(
+    programme, rules, regions: RegionIndex, district: str | None, *, refused: bool = False
+) -> list[tuple[str, list]]:
     """SELECT statements giving the entitlement rows (GRANT_COLUMNS) that `rules` grant,
     for one stay district or (None) all of them. The one implementation of what a set
     of rules grants: the computation inserts these rows, the preview counts them.
@@ -636,6 +638,10 @@ def grants_sql(programme, rules, regions: RegionIndex, district: str | None) -> 
     rule, or when a budget cap turns them away the next best, in rounds. A capped rule
     (and every rule sharing a group with one) is selected over its whole region,
     because the cap counts across districts, and filtered to the district afterwards.
+
+    `refused=True` gives instead the people a budget cap turned away (预算已用完): those
+    who qualify for a rule of a capped group and got no rule of it at all, as rows of
+    their first choice (GRANT_COLUMNS). The same statement, so the same order.
     """
     statements: list[tuple[str, list]] = []
     capped = capped_groups(rules)
@@ -655,6 +661,8 @@ def grants_sql(programme, rules, regions: RegionIndex, district: str | None) -> 
         )
         params = [programme.pk, rule.pk, rule.rule_key, rule.channel, *compiled.amount_params, *compiled.reason_params]
         if not is_windowed:
+            if refused:
+                continue
             sql = f"{head} FROM {compiled.from_clause()} WHERE {compiled.where}"
             statements.append((sql, params + compiled.where_params))
             continue
@@ -672,12 +680,12 @@ def grants_sql(programme, rules, regions: RegionIndex, district: str | None) -> 
         rounds = max((size for g, size in group_sizes.items() if g in capped), default=1)
         union = " UNION ALL ".join(s for s, _ in wparts)
         params = [p for _, ps in wparts for p in ps]
-        sql, tail_params = _allocation_sql(union, rounds, district)
+        sql, tail_params = _allocation_sql(union, rounds, district, refused=refused)
         statements.append((sql, params + tail_params))
     return statements
 
 
-def _allocation_sql(union: str, rounds: int, district: str | None) -> tuple[str, list]:
+def _allocation_sql(union: str, rounds: int, district: str | None, *, refused: bool = False) -> tuple[str, list]:
     """One statement over the candidate rows `union` (GRANT_COLUMNS + grp, prio,
     cap_fen, vkey) granting each person at most one rule per group.
 
@@ -722,6 +730,14 @@ def _allocation_sql(union: str, rounds: int, district: str | None) -> tuple[str,
             f" THEN 1 ELSE 0 END AS ok FROM s{k} s)"
         )
     district_filter, params = ("AND district_id = %s", [district]) if district else ("", [])
+    if refused:
+        # First choices of people with no granted row in their group: turned away by caps.
+        granted = " UNION ALL ".join(f"SELECT person_id, grp FROM o{k} WHERE ok = 1" for k in range(1, rounds + 1))  # noqa: S608
+        final = (
+            f"SELECT {GRANT_COLUMNS} FROM wd w WHERE w.choice = 1 {district_filter}"  # noqa: S608
+            f" AND NOT EXISTS (SELECT 1 FROM ({granted}) g WHERE g.person_id = w.person_id AND g.grp = w.grp)"
+        )
+        return f"WITH {', '.join(ctes)} {final}", params
     params = params * rounds
     final = " UNION ALL ".join(
         f"SELECT {GRANT_COLUMNS} FROM o{k} WHERE ok = 1 {district_filter}"  # noqa: S608

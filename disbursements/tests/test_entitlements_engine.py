@@ -11,7 +11,7 @@ from django.db import connection
 from beneficiaries.models import Employer, Registration
 from beneficiaries.uscc import make_uscc
 from disbursements.entitlements import entitlement_totals, entitlements_compute
-from disbursements.models import Batch, Entitlement, PaymentLine
+from disbursements.models import Batch, Entitlement, Overpayment, PaymentLine
 from disbursements.tests.test_entitlement_support import programme, reg
 from programs.choices import RuleStatus
 from programs.models import SubsidyRule
@@ -196,7 +196,7 @@ def _line(ent):
 
 
 @pytest.mark.django_db
-def test_no_longer_qualifying_is_withdrawn_outside_a_batch_and_flagged_inside():
+def test_no_longer_qualifying_is_withdrawn_outside_a_batch_and_listed_as_overpaid_inside():
     p = programme()
     free = reg(p, "130903", OUTSIDE)
     batched = reg(p, "130903", OUTSIDE)
@@ -206,8 +206,18 @@ def test_no_longer_qualifying_is_withdrawn_outside_a_batch_and_flagged_inside():
     result = entitlements_compute(programme=p)
     assert (result.withdrawn, result.flagged) == (1, 1)
     assert Entitlement.objects.get(registration=free).status == "withdrawn"
-    assert Entitlement.objects.get(registration=batched).status == "review"
-    assert entitlements_compute(programme=p).written == 0
+    # Settled: still granted at the amount in the batch, and listed as 多发/待核查.
+    eb = Entitlement.objects.get(registration=batched)
+    assert (eb.status, eb.amount) == ("granted", Decimal("500.00"))
+    item = Overpayment.objects.get(entitlement=eb)
+    assert (item.status, item.amount, item.new_amount, item.reason) == (
+        "open",
+        Decimal("500.00"),
+        Decimal("0.00"),
+        "按现行规则不再符合条件",
+    )
+    again = entitlements_compute(programme=p)
+    assert (again.written, again.flagged) == (0, 0)
     # Qualifying again brings the withdrawn one back.
     Registration.objects.filter(pk=free.pk).update(status="active")
     entitlements_compute(programme=p)
@@ -233,10 +243,13 @@ def test_editing_a_rule_with_entitlements_makes_a_new_version():
     v1.refresh_from_db()
     assert v1.status == RuleStatus.SUPERSEDED
     entitlements_compute(programme=p)
-    ea, eb = Entitlement.objects.get(registration=a), Entitlement.objects.get(registration=b)
+    ea = Entitlement.objects.get(registration=a)
+    eb = Entitlement.objects.get(registration=b, kind="base")
     assert (ea.rule_id, ea.amount, ea.status) == (v2.pk, Decimal("600.00"), "granted")
-    # In a batch at ¥500 under version 1: kept as it was, flagged for review.
-    assert (eb.rule_id, eb.amount, eb.status) == (v1.pk, Decimal("500.00"), "review")
+    # In a batch at ¥500 under version 1: settled as it was, plus a ¥100 top-up on version 2.
+    assert (eb.rule_id, eb.amount, eb.status) == (v1.pk, Decimal("500.00"), "granted")
+    topup = Entitlement.objects.get(person=eb.person, rule_key=eb.rule_key, kind="topup")
+    assert (topup.rule_id, topup.amount, topup.status, topup.part) == (v2.pk, Decimal("100.00"), "granted", 1)
 
 
 @pytest.mark.django_db
@@ -266,7 +279,8 @@ def test_changes_to_existing_entitlements_are_audited_row_by_row(city_cangzhou):
     free = reg(p, "130903", OUTSIDE)
     batched = reg(p, "130903", OUTSIDE)
     entitlements_compute(programme=p)
-    ef, eb = Entitlement.objects.get(registration=free), Entitlement.objects.get(registration=batched)
+    ef = Entitlement.objects.get(registration=free)
+    eb = Entitlement.objects.get(registration=batched, kind="base")
     _line(eb)
     v2 = rule_update(rule=SubsidyRule.objects.get(rule_key="CANGZHOU-RED", status="active"), data={"amount": "600"})
     rule_activate(rule=v2)
@@ -276,7 +290,9 @@ def test_changes_to_existing_entitlements_are_audited_row_by_row(city_cangzhou):
         for e in AuditEntry.objects.filter(action="entitlement_recompute", object_type="disbursements.entitlement")
     }
     assert trail[str(ef.pk)].changes["amount"] == [500, 600] and trail[str(ef.pk)].user == city_cangzhou
-    assert trail[str(eb.pk)].changes["status"] == ["granted", "review"]
+    assert str(eb.pk) not in trail  # settled: never rewritten
+    topup = Entitlement.objects.get(person=eb.person, rule_key=eb.rule_key, kind="topup")
+    assert trail[str(topup.pk)].changes["amount"] == [None, "100.00"]
     Registration.objects.filter(pk=free.pk).update(status="withdrawn")
     entitlements_compute(programme=p)
     last = AuditEntry.objects.filter(action="entitlement_recompute", object_id=str(ef.pk)).order_by("-id").first()

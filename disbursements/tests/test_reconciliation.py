@@ -94,6 +94,7 @@ def test_figures_balance_through_payment_failure_and_reissue(
         "paid": "2500.00",
         "failed": "500.00",
         "pending": "0.03",
+        "adjusted": "0.00",
         "balanced": True,
     }
 

@@ -1,0 +1,193 @@
+"""Settled money under rule changes: top-ups (补差), the 多发/待核查 list and its
+decisions, cap refusals (预算已用完) — through the real computation, batches and bank
+results, reconciled to the fen after every step."""
+
+from decimal import Decimal
+
+import pytest
+
+from beneficiaries.models import Registration
+from beneficiaries.pii import encrypt, mask_account
+from disbursements.bank_results import batch_import_results, example_result_csv
+from disbursements.batches import batches_build
+from disbursements.entitlements import entitlements_compute
+from disbursements.models import CapRefusal, Entitlement, Overpayment, PaymentLine
+from disbursements.payment_files import batch_export
+from disbursements.reconciliation import reconcile
+from disbursements.settlement import overpayment_decide
+from disbursements.tests.batch_factories import approve
+from disbursements.tests.test_entitlement_support import programme, reg
+from portal.errors import ConflictError, DomainError, PermissionDenied
+from programs.models import SubsidyRule
+from programs.services import rule_activate, rule_update
+
+pytestmark = pytest.mark.django_db
+OUTSIDE = "410102"
+
+
+def _with_account(r: Registration, n: int) -> Registration:
+    number = f"62170000{n:08d}"
+    Registration.objects.filter(pk=r.pk).update(
+        account_cipher=encrypt(number), account_masked=mask_account(number), bank_name="中国银行"
+    )
+    return r
+
+
+def _pay_all(p, officer, city, province, tmp_path, failures=None):
+    for batch in batches_build(programme=p, acting_user=officer):
+        batch = approve(batch, officer, city, province)
+        batch_export(batch=batch, fmt="csv", acting_user=officer)
+        batch.refresh_from_db()
+        path = tmp_path / f"{batch.number}.csv"
+        path.write_text(example_result_csv(batch, failures or {}), encoding="utf-8")
+        batch_import_results(batch=batch, path=path, acting_user=officer)
+
+
+def _balanced(p):
+    total, rows = reconcile(programme=p)
+    assert total.balanced, (total.as_dict(), [r.as_dict() for r in rows if not r.balanced])
+    assert total.entitled == total.paid + total.failed + total.pending + total.adjusted
+    return total
+
+
+def _change_amount(amount: str):
+    active = SubsidyRule.objects.get(rule_key="LUQUAN-CASH", status="active")
+    return rule_activate(rule=rule_update(rule=active, data={"amount": Decimal(amount)}))
+
+
+def test_raise_gives_one_topup_per_paid_person_and_leaves_paid_money_alone(
+    officer_luquan, city_shijiazhuang, province_staff, tmp_path
+):
+    p = programme()
+    people = [_with_account(reg(p, "130110", OUTSIDE), i) for i in range(3)]
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    paid_before = _balanced(p).paid
+    assert paid_before == Decimal("1500.00")
+
+    v2 = _change_amount("600")
+    result = entitlements_compute(programme=p)
+    assert (result.topups, result.flagged) == (3, 0)
+    total = _balanced(p)
+    assert total.paid == paid_before and total.pending == Decimal("300.00")
+    for r in people:
+        rows = {e.kind: e for e in Entitlement.objects.filter(registration=r)}
+        assert rows["base"].amount == Decimal("500.00") and rows["base"].rule.version == 1
+        assert (rows["topup"].amount, rows["topup"].rule_id) == (Decimal("100.00"), v2.pk)
+        assert rows["base"].amount + rows["topup"].amount == v2.amount
+    # Idempotent: nothing more on a second run.
+    again = entitlements_compute(programme=p, force=True)
+    assert (again.written, again.topups, again.flagged) == (0, 0, 0)
+
+    # The top-ups are batched like any other entitlement and paid.
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    total = _balanced(p)
+    assert total.paid == Decimal("1800.00") and total.pending == 0
+    assert PaymentLine.objects.filter(entitlement__kind="topup", status="paid").count() == 3
+
+
+def test_raise_before_the_topup_is_paid_rewrites_the_topup_not_the_base(
+    officer_luquan, city_shijiazhuang, province_staff, tmp_path
+):
+    p = programme()
+    r = _with_account(reg(p, "130110", OUTSIDE), 1)
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    _change_amount("600")
+    entitlements_compute(programme=p)
+    v3 = _change_amount("650")
+    entitlements_compute(programme=p)
+    topups = Entitlement.objects.filter(registration=r, kind="topup")
+    assert [(t.amount, t.rule_id, t.status) for t in topups] == [(Decimal("150.00"), v3.pk, "granted")]
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    # A second raise after the first top-up is paid: a second top-up (part 2).
+    _change_amount("700")
+    entitlements_compute(programme=p)
+    rows = list(Entitlement.objects.filter(registration=r, kind="topup").order_by("part"))
+    assert [(t.part, t.amount) for t in rows] == [(1, Decimal("150.00")), (2, Decimal("50.00"))]
+    assert _balanced(p).paid == Decimal("650.00")
+
+
+def test_lowered_or_no_longer_qualifying_is_listed_then_kept_or_recovered(
+    officer_luquan, officer_cangzhou, city_shijiazhuang, province_staff, tmp_path
+):
+    p = programme()
+    a = _with_account(reg(p, "130110", OUTSIDE), 1)
+    b = _with_account(reg(p, "130110", OUTSIDE), 2)
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+
+    _change_amount("400")
+    Registration.objects.filter(pk=b.pk).update(status="withdrawn")
+    result = entitlements_compute(programme=p)
+    assert result.flagged == 2
+    items = {o.entitlement.registration_id: o for o in Overpayment.objects.select_related("entitlement")}
+    assert (items[a.pk].amount, items[a.pk].new_amount, items[a.pk].reason) == (
+        Decimal("100.00"),
+        Decimal("400.00"),
+        "现行规则金额下调",
+    )
+    assert items[a.pk].paid_rule.version == 1 and items[a.pk].new_rule.version == 2
+    assert (items[b.pk].amount, items[b.pk].new_amount) == (Decimal("500.00"), Decimal("0.00"))
+    total = _balanced(p)
+    assert total.paid == Decimal("1000.00") and total.entitled == Decimal("1000.00")  # paid money stays counted
+
+    with pytest.raises(DomainError):
+        overpayment_decide(item=items[a.pk], decision="recover", note="", acting_user=officer_luquan)
+    with pytest.raises(PermissionDenied):
+        overpayment_decide(item=items[a.pk], decision="recover", note="x", acting_user=officer_cangzhou)
+    overpayment_decide(item=items[a.pk], decision="recover", note="已电话通知本人退回", acting_user=officer_luquan)
+    overpayment_decide(item=items[b.pk], decision="keep", note="已离岗，金额小，不予追回", acting_user=officer_luquan)
+    with pytest.raises(ConflictError):
+        overpayment_decide(item=items[b.pk], decision="recover", note="x", acting_user=officer_luquan)
+
+    adjustment = Entitlement.objects.get(kind="adjustment")
+    assert (adjustment.amount, adjustment.part, adjustment.registration_id) == (
+        Decimal("-100.00"),
+        items[a.pk].pk,
+        a.pk,
+    )
+    # The paid line is untouched; the recovery is its own term.
+    assert PaymentLine.objects.filter(entitlement__registration=a, status="paid").get().amount == Decimal("500.00")
+    total = _balanced(p)
+    assert (total.entitled, total.paid, total.adjusted) == (Decimal("900.00"), Decimal("1000.00"), Decimal("-100.00"))
+    # Decided items are not listed again; nothing is batched for the recovery.
+    again = entitlements_compute(programme=p, force=True)
+    assert (again.flagged, again.topups) == (0, 0)
+    assert Overpayment.objects.filter(status="open").count() == 0
+    assert batches_build(programme=p, acting_user=officer_luquan) == []
+
+
+def test_an_open_item_clears_when_the_rule_is_raised_back(officer_luquan, city_shijiazhuang, province_staff, tmp_path):
+    p = programme()
+    _with_account(reg(p, "130110", OUTSIDE), 1)
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    _change_amount("400")
+    entitlements_compute(programme=p)
+    assert Overpayment.objects.get().status == "open"
+    _change_amount("500")
+    entitlements_compute(programme=p)
+    assert Overpayment.objects.get().status == "cleared"
+    _balanced(p)
+
+
+def test_cap_refusals_are_stored_and_granted_in_order_when_the_cap_is_raised():
+    p = programme()
+    kangbao = SubsidyRule.objects.get(rule_key="KANGBAO-RELIEF", status="active")
+    kangbao = rule_activate(rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("600")}))
+    regs = [reg(p, "130723", "130723", category="hardship") for _ in range(5)]
+    result = entitlements_compute(programme=p)
+    assert result.refusals_changed
+    granted = set(Entitlement.objects.filter(rule_key="KANGBAO-RELIEF").values_list("registration_id", flat=True))
+    assert granted == {regs[0].pk, regs[1].pk}
+    refused = CapRefusal.objects.filter(rule_key="KANGBAO-RELIEF").order_by("registration_id")
+    assert [(c.registration_id, c.amount, c.reason) for c in refused] == [
+        (r.pk, Decimal("300.00"), "预算已用完") for r in regs[2:]
+    ]
+    # Raising the cap by one person's amount grants the next one in the countable order.
+    rule_activate(rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("900")}))
+    entitlements_compute(programme=p)
+    granted = set(Entitlement.objects.filter(rule_key="KANGBAO-RELIEF").values_list("registration_id", flat=True))
+    assert granted == {regs[0].pk, regs[1].pk, regs[2].pk}
+    assert set(CapRefusal.objects.values_list("registration_id", flat=True)) == {regs[3].pk, regs[4].pk}
