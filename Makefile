@@ -9,6 +9,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
+# Gossip, mingle and event heartbeats are off: the portal uses none of them, and the
+# gossip consumer's channel is what kills a worker when Redis restarts
+# (AttributeError: 'NoneType' object has no attribute 'hostname'; see docs/operations.md).
+WORKER_FLAGS := --without-gossip --without-mingle --without-heartbeat
+
 .PHONY: run test bench lint assets venv migrate demo worker clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -33,9 +38,10 @@ run: venv assets
 	DEBUG=true $(PY) manage.py migrate --noinput
 	DEBUG=true $(PY) manage.py load_demo --if-empty
 	@if [ -n "$$REDIS_URL" ]; then \
-		echo "REDIS_URL is set: starting a Celery worker and beat beside the server"; \
-		DEBUG=true $(VENV)/bin/celery -A portal worker -l info -c 2 & \
-		DEBUG=true $(VENV)/bin/celery -A portal beat -l info -s /tmp/portal-celerybeat-schedule & \
+		echo "REDIS_URL is set: starting a Celery worker and beat beside the server (restarted if they exit)"; \
+		DEBUG=true $(PY) bin/keep_running.py $(VENV)/bin/celery -A portal worker $(WORKER_FLAGS) -l info -c 2 & W=$$!; \
+		DEBUG=true $(PY) bin/keep_running.py $(VENV)/bin/celery -A portal beat -l info -s /tmp/portal-celerybeat-schedule & B=$$!; \
+		trap 'kill $$W $$B 2>/dev/null' EXIT INT TERM; \
 	fi; \
 	echo "Open http://127.0.0.1:8000/ and log in with one of the accounts above."; \
 	DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000

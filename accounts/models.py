@@ -69,6 +69,9 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # "<node name>|<worker boot id>|<pid>" of the process that holds a running job: the
+    # sweep and a restarted worker tell a dead holder from a live one by it.
+    worker = models.CharField(_("处理进程"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -24,6 +24,7 @@ def job_as_dict(job: Job) -> dict:
         "result": job.result,
         "result_file": job.result_file.url if job.result_file else None,
         "finished": job.finished,
+        "attempts": job.attempts,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,

@@ -1,14 +1,21 @@
 """Writes shared by every app: the audit trail and the lifecycle of a Job."""
 
+import logging
+import os
+import socket
+import threading
 import time
 from collections.abc import Callable
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
 from accounts.models import AuditEntry, Job, User
+
+logger = logging.getLogger(__name__)
 
 
 def audit_record(
@@ -40,27 +47,137 @@ def job_create(*, kind: JobKind, requested_by: User | None, params: dict | None 
 def job_enqueue(job: Job, task) -> Job:
     """Send `task(job.id)` to Celery once the current transaction commits, so the
     worker never looks for a Job row that is not visible yet."""
-    transaction.on_commit(lambda: task.delay(job.id))
+    transaction.on_commit(lambda: _send(task, job.id))
     return job
 
 
-def job_claim(job_id: int, *, stale_after_seconds: int = 900) -> Job | None:
+def _send(task, job_id: int) -> None:
+    """Send a job's message. A broker that is down loses nothing: the row stays queued
+    and the sweep sends it again (`jobs_sweep`), so the web request does not fail."""
+    try:
+        task.delay(job_id)
+    except Exception:
+        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+            raise  # in-process: the task itself failed, let the caller see it
+        logger.warning("job %s: the broker refused its message; the sweep will send it again", job_id, exc_info=True)
+
+
+# --------------------------------------------------------------------------- recovery
+#
+# One mechanism for every job kind: a kind registers its task (`job_task_register`);
+# a running job beats a heartbeat (`Heartbeat`, every JOB_HEARTBEAT_SECONDS); beat's
+# sweep (`jobs_sweep`, every JOB_SWEEP_SECONDS) re-queues a running job whose heartbeat
+# is older than JOB_STALE_SECONDS (or whose worker is gone) and re-sends a queued job
+# whose message is older than that; a job is claimed at most JOB_MAX_ATTEMPTS times,
+# then it is failed with a message the owner reads beside the 重试 button.
+
+# kind -> Celery task taking the job id. Filled by each app's tasks module.
+JOB_TASKS: dict[str, object] = {}
+
+
+def job_task_register(kind: str, task) -> None:
+    JOB_TASKS[str(kind)] = task
+
+
+def stale_seconds() -> int:
+    return int(getattr(settings, "JOB_STALE_SECONDS", 90))
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 5))
+
+
+def worker_identity() -> str:
+    """ "<node>|<boot id>|<pid>" of this process. A Celery worker sets PORTAL_WORKER_ID
+    ("<node>|<boot id>") when it starts (accounts.worker); its pool processes inherit it."""
+    return f"{os.environ.get('PORTAL_WORKER_ID') or socket.gethostname() + '|-'}|{os.getpid()}"
+
+
+def _holder_is_dead(worker: str) -> bool:
+    """True when `worker` was a process of this very worker boot that no longer exists
+    (a pool process killed: its message comes back at once, and may be claimed)."""
+    node_boot, _, pid = worker.rpartition("|")
+    mine = os.environ.get("PORTAL_WORKER_ID")
+    if not mine or node_boot != mine or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def job_claim(job_id: int, *, stale_after_seconds: int | None = None) -> Job | None:
     """Mark a job running and return it, or None when another worker has it.
 
     A conditional update is the claim: of two deliveries of the same task (acks_late
-    redelivery, a retry by beat) only one moves the row from queued, or from a running
-    state whose heartbeat has gone stale (its worker died), to running.
+    redelivery, a re-send by the sweep) only one moves the row from queued, or from a
+    running state whose holder is dead (heartbeat older than JOB_STALE_SECONDS, or a
+    pool process of this worker that is gone), to running.
     """
     now = timezone.now()
-    stale = now - timezone.timedelta(seconds=stale_after_seconds)
+    stale = now - timezone.timedelta(seconds=stale_seconds() if stale_after_seconds is None else stale_after_seconds)
+    claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=stale)
+    holder = Job.objects.filter(pk=job_id, state=JobState.RUNNING).values_list("worker", flat=True).first()
+    if holder and _holder_is_dead(holder):
+        # Compare-and-set on the dead holder: two deliveries still claim it once.
+        claimable |= Q(state=JobState.RUNNING, worker=holder)
     claimed = (
         Job.objects.filter(pk=job_id)
-        .filter(Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=stale))
-        .update(state=JobState.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
+        .filter(claimable)
+        .update(
+            state=JobState.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            worker=worker_identity()[:200],
+        )
     )
     if claimed != 1:
         return None
     return Job.objects.get(pk=job_id)
+
+
+class Heartbeat:
+    """Beats a running job's heartbeat every JOB_HEARTBEAT_SECONDS from a thread of its
+    own (its own database connection), so a job in a long silent step (one district's
+    SQL, a COPY, a commit) still looks alive, and a killed one stops beating.
+
+    Only on PostgreSQL outside a transaction (a real worker): SQLite would lock, and a
+    job run inside a caller's transaction (tests) is invisible to another connection.
+    """
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.stop_event = threading.Event()
+        self.thread = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            self.thread = threading.Thread(target=self._run, name=f"job-{job_id}-heartbeat", daemon=True)
+
+    def __enter__(self):
+        if self.thread is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        from django.db import connection as own  # this thread's own connection
+
+        interval = float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10))
+        try:
+            while not self.stop_event.wait(interval):
+                try:
+                    Job.objects.filter(pk=self.job_id, state=JobState.RUNNING).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    close_broken_connection(own)  # the database restarts: beat again on a new one
+        finally:
+            own.close()
 
 
 class Progress:
@@ -89,6 +206,17 @@ class Progress:
         Job.objects.filter(pk=self.job.pk).update(**fields)
 
 
+def job_checkpoint(job_id: int, **data) -> None:
+    """Merge `data` into the job's result, in the caller's transaction: written in the
+    same transaction as the work it describes, a checkpoint is there exactly when the
+    work is, so a retried attempt resumes after it and its result covers every attempt."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).only("result").first()
+        if job is None:
+            return
+        Job.objects.filter(pk=job_id).update(result={**(job.result or {}), **data}, heartbeat_at=timezone.now())
+
+
 def job_done(job: Job, *, result: dict | None = None, message: str = "", errors: list | None = None) -> None:
     Job.objects.filter(pk=job.pk).update(
         state=JobState.DONE,
@@ -102,39 +230,226 @@ def job_done(job: Job, *, result: dict | None = None, message: str = "", errors:
 
 
 def job_failed(job: Job, *, message: str, errors: list | None = None) -> None:
+    """Record a failure. The connection that raised may be broken (the database
+    restarted): it is closed first, so the record goes over a fresh one."""
+    close_broken_connection()
     Job.objects.filter(pk=job.pk).update(
         state=JobState.FAILED, message=message[:500], errors=errors or [], finished_at=timezone.now()
     )
 
 
+def close_broken_connection(conn=None) -> None:
+    """Close the connection after an error, so the next query opens a fresh one.
+
+    Never inside a transaction (a caller's or a test's): closing would break it, and a
+    broken connection there is the transaction owner's to handle."""
+    conn = conn or connection
+    if conn.in_atomic_block:
+        return
+    try:
+        conn.close()
+    except Exception:  # an already broken socket may fail to close: drop it
+        conn.connection = None
+
+
+def record(fn: Callable[[], object], *, what: str = "job"):
+    """Run a short write that records a job's state, retrying over fresh connections
+    while the database restarts (JOB_RECORD_RETRY_SECONDS). Raises the last error."""
+    deadline = time.monotonic() + float(getattr(settings, "JOB_RECORD_RETRY_SECONDS", 60))
+    delay = 0.5
+    while True:
+        try:
+            return fn()
+        except (OperationalError, InterfaceError):
+            close_broken_connection()
+            if connection.in_atomic_block or time.monotonic() + delay > deadline:
+                raise
+            logger.warning("%s: the database is unreachable, recording again in %.1f s", what, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5)
+
+
+def _not_recorded(exc: BaseException):
+    """The job's state could not be written: do not let the broker forget the message.
+    In a worker the message is put back in the queue (never acked); in-process the
+    error goes to the caller."""
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        raise exc
+    from celery.exceptions import Reject
+
+    raise Reject(exc, requeue=True) from exc
+
+
+def job_attempt_failed(job: Job, *, message: str) -> Job:
+    """An attempt ended in an unexpected error (the database went away, a bug …): put
+    the job back in the queue while attempts are left, else fail it for good."""
+    close_broken_connection()
+    job.refresh_from_db()
+    task = JOB_TASKS.get(job.kind)
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        # In-process (make run, tests): no worker to hand it to; the owner's 重试 runs it again.
+        job_failed(job, message=f"任务出错（{message}），请点击“重试”；如仍失败，请联系系统管理员。")
+    elif task is None or job.attempts >= max_attempts():
+        job_failed(job, message=_give_up_message(job, message))
+    elif (
+        Job.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
+            state=JobState.QUEUED,
+            message=f"第 {job.attempts} 次尝试中断（{message}），稍后自动重试",
+            heartbeat_at=timezone.now(),
+            worker="",
+        )
+        == 1
+    ):
+        _send(task, job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _give_up_message(job: Job, reason: str) -> str:
+    return (
+        f"任务已尝试 {job.attempts} 次仍未完成（{reason}），已停止自动重试。"
+        "请点击“重试”再试一次；如仍失败，请联系系统管理员。"
+    )
+
+
 def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | None:
-    """Claim the job, run `work(job, progress)`, and record done or failed.
+    """Claim the job, run `work(job, progress)` with a heartbeat, and record done or failed.
 
     `work` returns the result dict. A domain error is the user's problem and becomes
-    the job's message; anything else is recorded and re-raised for the worker's log.
+    the job's message. Anything else (the database restarted, a bug) costs one attempt:
+    the job goes back to the queue until JOB_MAX_ATTEMPTS, then fails; the error is
+    re-raised for the worker's log. Every record goes over a fresh connection, and a
+    record that cannot be written at all leaves the message unacknowledged.
     """
     from portal.errors import DomainError
 
-    job = job_claim(job_id)
+    try:
+        job = record(lambda: job_claim(job_id), what=f"job {job_id}")
+    except (OperationalError, InterfaceError) as exc:
+        _not_recorded(exc)
     if job is None:
         return None
     progress = Progress(job)
     try:
-        result = work(job, progress) or {}
+        with Heartbeat(job.pk):
+            result = work(job, progress) or {}
     except DomainError as exc:
-        job_failed(job, message=exc.message, errors=exc.errors if isinstance(exc.errors, list) else [])
+        close_broken_connection()
+        errors = exc.errors if isinstance(exc.errors, list) else []
+        message = exc.message
+        try:
+            record(lambda: job_failed(job, message=message, errors=errors), what=f"job {job_id}")
+        except (OperationalError, InterfaceError) as rec_exc:
+            _not_recorded(rec_exc)
         return job
     except Exception as exc:
-        job_failed(job, message=f"任务出错：{exc.__class__.__name__}，请联系管理员或重试。")
+        close_broken_connection()
+        reason = "数据库连接中断" if isinstance(exc, (OperationalError, InterfaceError)) else exc.__class__.__name__
+        try:
+            record(lambda: job_attempt_failed(job, message=reason), what=f"job {job_id}")
+        except (OperationalError, InterfaceError) as rec_exc:
+            _not_recorded(rec_exc)
         raise
-    job_done(job, result=result, message=result.get("message", "完成"))
+    try:
+        record(lambda: job_done(job, result=result, message=result.get("message", "完成")), what=f"job {job_id}")
+    except (OperationalError, InterfaceError) as exc:
+        _not_recorded(exc)
     return job
 
 
-def job_retry(*, job: Job, acting_user: User | None, task) -> Job:
-    """Put a failed or stuck job back in the queue (an officer's 重试 button, or beat)."""
-    updated = Job.objects.filter(pk=job.pk, state__in=[JobState.FAILED, JobState.RUNNING]).update(
-        state=JobState.QUEUED, message="已重新排队", finished_at=None
+def job_is_dead(job: Job, *, now=None) -> bool:
+    """A queued job whose message is older than JOB_STALE_SECONDS (lost, or waiting so
+    long that another copy does no harm), or a running one whose heartbeat is."""
+    now = now or timezone.now()
+    cutoff = now - timezone.timedelta(seconds=stale_seconds())
+    if job.state == JobState.QUEUED:
+        return (job.heartbeat_at or job.created_at) < cutoff
+    if job.state == JobState.RUNNING:
+        return job.heartbeat_at is None or job.heartbeat_at < cutoff
+    return False
+
+
+def job_recover(*, job: Job, acting_user: User | None = None, reason: str = "处理进程中断") -> Job:
+    """Bring a dead job back: re-send a queued one, re-queue a running one, or fail it
+    when its attempts are used up. Safe to call twice: every step is conditional."""
+    task = JOB_TASKS.get(job.kind)
+    now = timezone.now()
+    if task is None:
+        return job
+    if job.state == JobState.QUEUED:
+        # Its message may be lost: send another (the claim makes a duplicate harmless).
+        if Job.objects.filter(pk=job.pk, state=JobState.QUEUED, heartbeat_at=job.heartbeat_at).update(heartbeat_at=now):
+            job_enqueue(job, task)
+    elif job.state == JobState.RUNNING:
+        if job.attempts >= max_attempts():
+            if Job.objects.filter(pk=job.pk, state=JobState.RUNNING, heartbeat_at=job.heartbeat_at).update(
+                state=JobState.FAILED, message=_give_up_message(job, reason)[:500], finished_at=now
+            ):
+                audit_record(user=acting_user, action="job_give_up", obj=job, comment=reason)
+        elif Job.objects.filter(pk=job.pk, state=JobState.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            state=JobState.QUEUED, message=f"{reason}，已自动重新排队", heartbeat_at=now, worker=""
+        ):
+            audit_record(user=acting_user, action="job_recover", obj=job, comment=reason)
+            job_enqueue(job, task)
+    job.refresh_from_db()
+    return job
+
+
+def jobs_sweep(*, stale_after: int | None = None, live_workers: set[str] | None = None) -> list[int]:
+    """Beat's sweep: recover every dead job of a registered kind. `live_workers` (the
+    "<node>|<boot>" of workers whose liveness key is fresh) lets a running job whose
+    worker is gone be recovered after three missed heartbeats instead of the threshold."""
+    now = timezone.now()
+    stale = stale_seconds() if stale_after is None else stale_after
+    cutoff = now - timezone.timedelta(seconds=stale)
+    quick = now - timezone.timedelta(seconds=3 * float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10)))
+    candidates = Job.objects.filter(kind__in=list(JOB_TASKS)).filter(
+        Q(state=JobState.QUEUED, heartbeat_at__lt=cutoff)
+        | Q(state=JobState.QUEUED, heartbeat_at__isnull=True, created_at__lt=cutoff)
+        | Q(state=JobState.RUNNING, heartbeat_at__lt=cutoff if live_workers is None else quick)
+        | Q(state=JobState.RUNNING, heartbeat_at__isnull=True)
+    )
+    recovered = []
+    for job in candidates.order_by("created_at"):
+        if job.state == JobState.RUNNING and live_workers is not None and job.heartbeat_at:
+            holder = job.worker.rpartition("|")[0]
+            if job.heartbeat_at >= cutoff and (not holder or holder in live_workers):
+                continue  # its worker is alive: only the full threshold counts
+        with transaction.atomic():
+            job_recover(job=job, acting_user=None)
+        recovered.append(job.pk)
+    return recovered
+
+
+def job_revive_or_none(job: Job | None) -> Job | None:
+    """For "return the job already queued or running" checks: a live job as it is, a
+    dead one recovered (re-sent or re-queued), a dead one out of attempts: None (the
+    caller starts a new one)."""
+    if job is None or not job_is_dead(job):
+        return job
+    job = job_recover(job=job, acting_user=None)
+    return None if job.state == JobState.FAILED else job
+
+
+def job_retry(*, job: Job, acting_user: User | None, task=None) -> Job:
+    """Put a failed job, or a dead one, back in the queue (the owner's 重试 button).
+    Its attempts start again; a live job is left alone."""
+    from portal.errors import DomainError
+
+    task = task or JOB_TASKS.get(job.kind)
+    if task is None:
+        raise DomainError("这个任务不能重试，请重新提交。")
+    if job.state == JobState.DONE:
+        raise DomainError("任务已完成，无需重试。")
+    if job.state != JobState.FAILED and not job_is_dead(job):
+        raise DomainError("任务仍在运行中，请稍候。")
+    updated = Job.objects.filter(pk=job.pk, state=job.state).update(
+        state=JobState.QUEUED,
+        message="已重新排队",
+        finished_at=None,
+        heartbeat_at=timezone.now(),
+        attempts=0,
+        worker="",
     )
     if updated:
         audit_record(user=acting_user, action="job_retry", obj=job)

@@ -1,10 +1,13 @@
-"""Celery tasks of accounts: the self-check job that proves the worker pipeline."""
+"""Celery tasks of accounts: the self-check job that proves the worker pipeline, and
+beat's sweep that brings back every dead job of every kind."""
 
 import time
 
 from celery import shared_task
+from django.conf import settings
 
-from accounts.services import job_run
+from accounts.choices import JobKind
+from accounts.services import job_run, job_task_register, jobs_sweep
 
 
 @shared_task(name="accounts.self_check", acks_late=True)
@@ -22,3 +25,29 @@ def self_check(job_id: int) -> None:
         return {"steps": steps, "message": "自检完成：任务队列工作正常"}
 
     job_run(job_id, work)
+
+
+job_task_register(JobKind.DEMO, self_check)
+
+
+@shared_task(name="accounts.sweep_jobs")
+def sweep_jobs() -> list[int]:
+    """Beat, every JOB_SWEEP_SECONDS: recover dead jobs (see accounts.services), and
+    stamp the time so that /healthz knows beat and a worker run."""
+    from accounts import worker
+
+    live = None
+    client = None
+    if settings.REDIS_URL:
+        try:
+            client = worker.redis_client()
+            live = worker.live_workers(client)
+        except Exception:  # Redis restarts: sweep on heartbeats alone
+            client = None
+    recovered = jobs_sweep(live_workers=live)
+    if client is not None:
+        try:
+            worker.sweep_stamp(client)
+        except Exception:  # noqa: S110 (the next sweep stamps it)
+            pass
+    return recovered

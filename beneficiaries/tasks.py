@@ -3,12 +3,14 @@
 Both take the Job id only; the Job row holds the parameters and, through
 accounts.services.job_run's conditional claim, makes a redelivered task (acks_late)
 a no-op once another delivery has the job. A run that died half way left nothing
-behind (the import writes in one transaction) and simply runs again.
+behind (the import writes in one transaction) and simply runs again; one that died
+after its commit finds the checkpoint written in that transaction and only finishes.
 """
 
 from celery import shared_task
 
-from accounts.services import job_run
+from accounts.choices import JobKind
+from accounts.services import job_run, job_task_register
 
 
 @shared_task(name="beneficiaries.import_workers", acks_late=True)
@@ -23,6 +25,10 @@ def import_employers(job_id: int) -> None:
     from beneficiaries.importer.uploads import import_job_work
 
     job_run(job_id, import_job_work)
+
+
+job_task_register(JobKind.IMPORT_WORKERS, import_workers)
+job_task_register(JobKind.IMPORT_EMPLOYERS, import_employers)
 
 
 @shared_task(name="beneficiaries.purge_import_uploads")

@@ -9,13 +9,23 @@ way and run again, ends with the same batches, lines, totals and files.
 from pathlib import Path
 
 from celery import shared_task
-from django.db import transaction
-from django.db.models import Q
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
 from accounts.models import Job, User
-from accounts.services import Progress, audit_record, job_create, job_enqueue, job_retry, job_run
+from accounts.services import (
+    JOB_TASKS,
+    Progress,
+    job_create,
+    job_enqueue,
+    job_is_dead,
+    job_retry,
+    job_revive_or_none,
+    job_run,
+    job_task_register,
+    jobs_sweep,
+)
 from disbursements.bank_results import batch_import_results, can_import_results
 from disbursements.batches import batches_build
 from disbursements.models import Batch
@@ -31,11 +41,6 @@ from disbursements.vouchers import vouchers_expire
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from programs.models import Programme
 from regions.models import Region
-
-# A running job whose heartbeat is older than this has lost its worker.
-STUCK_AFTER_SECONDS = 900
-# A queued job older than this has lost its message (broker restarted, etc.).
-LOST_AFTER_SECONDS = 1800
 
 
 def _progress_cb(progress: Progress):
@@ -64,26 +69,31 @@ def _build_work(job: Job, progress: Progress) -> dict:
     params = job.params
     programme = Programme.objects.get(pk=params["programme_id"])
     district = Region.objects.get(code=params["district"]) if params.get("district") else None
-    built = batches_build(
+    batches_build(
         programme=programme,
         district=district,
         acting_user=job.requested_by,
         progress=_progress_cb(progress),
         delay=float(params.get("delay", 0)),
+        job=job,
     )
-    lines = sum(b.line_count for b in built)
-    total = sum((b.total for b in built), start=0)
+    # The whole job across attempts: every batch that any attempt of it built (a retried
+    # build builds only the districts an earlier attempt had not committed).
+    built = Batch.objects.filter(build_job=job).order_by("pk")
+    agg = built.aggregate(lines=Sum("line_count"), total=Sum("total"))
+    count, lines, total = built.count(), agg["lines"] or 0, agg["total"] or 0
     return {
-        "batches": [b.pk for b in built],
+        "batches": list(built.values_list("pk", flat=True)),
         "lines": lines,
         "total": str(total),
-        "message": f"生成 {len(built)} 个批次，{lines} 笔，{total} 元" if built else "没有待生成批次的补贴核定记录",
+        "message": f"生成 {count} 个批次，{lines} 笔，{total} 元" if count else "没有待生成批次的补贴核定记录",
     }
 
 
 def build_job_start(*, programme, district=None, acting_user: User | None, delay: float = 0) -> Job:
     """Queue a build. A build of the same programme and district that is already queued
-    or running is returned instead of starting another (a double click)."""
+    or running is returned instead of starting another (a double click); a dead one is
+    recovered (re-queued) first, or, out of attempts, replaced by a new one."""
     params = {"programme_id": programme.pk, "district": district.code if district else None}
     existing = Job.objects.filter(
         kind=JobKind.BUILD_BATCHES,
@@ -91,6 +101,7 @@ def build_job_start(*, programme, district=None, acting_user: User | None, delay
         params__programme_id=params["programme_id"],
         params__district=params["district"],
     ).first()
+    existing = job_revive_or_none(existing)
     if existing is not None:
         return existing
     if delay:
@@ -192,34 +203,26 @@ def results_job_start(*, batch, uploaded, acting_user: User | None) -> Job:
 
 # --------------------------------------------------------------------------- retry
 
+# The kinds whose jobs the batch pages list and retry.
+BATCH_KINDS = (JobKind.BUILD_BATCHES, JobKind.EXPORT_BATCH, JobKind.IMPORT_RESULTS)
+job_task_register(JobKind.BUILD_BATCHES, build_batches_task)
+job_task_register(JobKind.EXPORT_BATCH, export_batch_task)
+job_task_register(JobKind.IMPORT_RESULTS, import_results_task)
+# The registry of every kind (accounts.services): tests put a task on a queue of their own here.
+TASKS = JOB_TASKS
 
-TASKS = {
-    JobKind.BUILD_BATCHES: build_batches_task,
-    JobKind.EXPORT_BATCH: export_batch_task,
-    JobKind.IMPORT_RESULTS: import_results_task,
-}
 
-
-def stuck_jobs(*, stuck_after: int = STUCK_AFTER_SECONDS, lost_after: int = LOST_AFTER_SECONDS):
-    now = timezone.now()
-    return Job.objects.filter(kind__in=list(TASKS)).filter(
-        Q(state=JobState.RUNNING, heartbeat_at__lt=now - timezone.timedelta(seconds=stuck_after))
-        | Q(state=JobState.QUEUED, created_at__lt=now - timezone.timedelta(seconds=lost_after))
-    )
+def stuck_jobs():
+    """This app's jobs that are dead (see accounts.services.job_is_dead)."""
+    jobs = Job.objects.filter(kind__in=BATCH_KINDS, state__in=[JobState.QUEUED, JobState.RUNNING])
+    return [job for job in jobs if job_is_dead(job)]
 
 
 def job_retry_batch(*, job: Job, acting_user: User | None) -> Job:
-    """An officer's 重试 (or beat's): back to the queue, with the task of its kind."""
-    task = TASKS.get(job.kind)
-    if task is None:
+    """An officer's 重试: back to the queue, with the task of its kind."""
+    if job.kind not in BATCH_KINDS:
         raise DomainError("这个任务不能在这里重试。")
-    if job.state == JobState.DONE:
-        raise DomainError("任务已完成，无需重试。")
-    if job.state == JobState.QUEUED:
-        # Its message may be lost: send another; the claim makes a duplicate harmless.
-        audit_record(user=acting_user, action="job_retry", obj=job)
-        return job_enqueue(job, task)
-    return job_retry(job=job, acting_user=acting_user, task=task)
+    return job_retry(job=job, acting_user=acting_user, task=TASKS.get(job.kind))
 
 
 @shared_task(name="disbursements.bank_leftovers_purge")
@@ -230,14 +233,10 @@ def bank_leftovers_purge_task() -> list[str]:
     return bank_leftovers_purge()
 
 
-@shared_task(name="disbursements.retry_stuck_jobs", acks_late=True)
-def retry_stuck_jobs(stuck_after: int = STUCK_AFTER_SECONDS, lost_after: int = LOST_AFTER_SECONDS) -> list[int]:
-    retried = []
-    for job in stuck_jobs(stuck_after=stuck_after, lost_after=lost_after):
-        with transaction.atomic():
-            job_retry_batch(job=job, acting_user=None)
-        retried.append(job.pk)
-    return retried
+@shared_task(name="disbursements.retry_stuck_jobs")
+def retry_stuck_jobs(stuck_after: int | None = None) -> list[int]:
+    """Kept for beat schedules of older deployments: the sweep of every job kind."""
+    return jobs_sweep(stale_after=stuck_after)
 
 
 @shared_task(name="disbursements.vouchers_expire")

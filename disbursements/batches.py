@@ -65,6 +65,7 @@ def batches_build(
     acting_user: User | None,
     progress: Callable[[int, int], None] | None = None,
     delay: float = 0.0,
+    job=None,
 ) -> list[Batch]:
     """Build the batches of `programme` (one district, or every district the user may
     build for) from granted entitlements that have no payment line yet.
@@ -73,7 +74,8 @@ def batches_build(
     district): a worker killed half way leaves whole districts built or not built, and
     running again (or a second request at the same time) builds only what is left, so
     the end result is the same batches, lines and totals. `delay` (seconds after each
-    district) exists for the kill-and-resume test.
+    district) exists for the kill-and-resume test. `job`, a build Job, is recorded on
+    each batch, so the job's result counts the batches of all its attempts.
     """
     if acting_user is not None:
         _check_builder(acting_user, district)
@@ -81,7 +83,7 @@ def batches_build(
     try:
         districts = _stage_candidates(programme, district, acting_user)
         for index, district_id in enumerate(districts, start=1):
-            built.extend(_build_district(programme, district_id, acting_user))
+            built.extend(_build_district(programme, district_id, acting_user, job=job))
             if progress:
                 progress(index, len(districts))
             if delay:
@@ -173,7 +175,7 @@ ON CONFLICT (entitlement_id) WHERE status IN ('pending', 'paid') DO NOTHING
 """  # noqa: S608 (a constant table name; values are parameters)
 
 
-def _build_district(programme: Programme, district_id: str, user: User | None) -> list[Batch]:
+def _build_district(programme: Programme, district_id: str, user: User | None, *, job=None) -> list[Batch]:
     built = []
     with transaction.atomic():
         _lock(programme.pk, district_id)
@@ -192,6 +194,7 @@ def _build_district(programme: Programme, district_id: str, user: User | None) -
                 number=_next_number(programme, district_id, channel),
                 created_by=user,
                 created_at=now,
+                build_job=job,
             )
             with connection.cursor() as cur:
                 cur.execute(_LINE_INSERT, [batch.pk, now, district_id, channel])

@@ -10,17 +10,27 @@ task delivered twice or killed half way and run again ends the same.
 
 import os
 import socket
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
 from accounts.models import Job
-from accounts.services import job_claim, job_create, job_enqueue, job_failed, job_run
+from accounts.services import (
+    Heartbeat,
+    close_broken_connection,
+    job_attempt_failed,
+    job_claim,
+    job_create,
+    job_enqueue,
+    job_failed,
+    job_revive_or_none,
+    job_run,
+    job_task_register,
+    record,
+)
 from disbursements.entitlements import entitlement_districts, entitlement_totals, entitlements_compute
 from portal.errors import DomainError
 from portal.lib.money import format_yuan
@@ -36,7 +46,8 @@ def compute_start(
 
     While a compute job of the same programme and district is queued or running, that
     job is returned instead of a second one: pressing the button twice, an import
-    finishing during the nightly run, … all end up in one run.
+    finishing during the nightly run, … all end up in one run. A dead one (no heartbeat
+    for JOB_STALE_SECONDS) is recovered first, or replaced when out of attempts.
     """
     params = {
         "programme_id": programme.pk,
@@ -47,18 +58,13 @@ def compute_start(
     with transaction.atomic():
         # Serialize the check-then-create per programme (a row lock on the programme).
         Programme.objects.select_for_update().filter(pk=programme.pk).first()
-        now = timezone.now()
-        # A job whose message was lost (queued for long) or whose worker died (no
-        # heartbeat) does not block a new one.
-        alive = Q(state=JobState.QUEUED, created_at__gte=now - timedelta(minutes=30)) | Q(
-            state=JobState.RUNNING, heartbeat_at__gte=now - timedelta(minutes=15)
-        )
         existing = (
-            Job.objects.filter(alive, kind=JobKind.COMPUTE)
+            Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING], kind=JobKind.COMPUTE)
             .filter(params__programme_id=programme.pk, params__district=params["district"])
             .order_by("created_at")
             .first()
         )
+        existing = job_revive_or_none(existing)
         if existing is not None:
             return existing
         where = f"{district.name}" if district else "全部区县"
@@ -92,12 +98,21 @@ def compute_entitlements_task(self, job_id: int) -> None:
         claimed = job_claim(job_id)
         if claimed is None:  # another delivery has it
             return
+        # A retried job keeps the districts an earlier attempt finished: only the rest is sent.
+        done = dict((claimed.result or {}).get("done", {}))
+        todo = [code for code in codes if code not in done]
         Job.objects.filter(pk=job_id).update(
-            progress_total=len(codes), progress_done=0, result={"done": {}}, message=f"已分派 {len(codes)} 个区县"
+            progress_total=len(codes),
+            progress_done=len(done),
+            result={"done": done},
+            message=f"已分派 {len(todo)} 个区县" + (f"（{len(done)} 个此前已完成）" if done else ""),
         )
+        if not todo:
+            _finish_if_complete(job_id, programme)
+            return
         # The districts go to the queue this task came from (the workers serving it).
         queue = (getattr(self.request, "delivery_info", None) or {}).get("routing_key") or None
-        for code in codes:
+        for code in todo:
             # After commit: the subtasks must see the job as running.
             transaction.on_commit(lambda code=code: compute_district_task.apply_async(args=[job_id, code], queue=queue))
         return
@@ -107,25 +122,52 @@ def compute_entitlements_task(self, job_id: int) -> None:
 @shared_task(name="disbursements.compute_district", acks_late=True)
 def compute_district_task(job_id: int, code: str) -> None:
     """One district of a fanned-out Job. Idempotent: the Job row (locked) records which
-    districts are done, so a redelivered task adds nothing; the last one closes the Job."""
-    job = Job.objects.filter(pk=job_id, state=JobState.RUNNING).first()
+    districts are done, so a redelivered task adds nothing; the last one closes the Job.
+    An unexpected error (the database restarted …) puts the whole Job back in the queue
+    (its finished districts are kept); the failure is recorded over a fresh connection."""
+    try:
+        job = record(lambda: Job.objects.filter(pk=job_id, state=JobState.RUNNING).first(), what=f"job {job_id}")
+    except (OperationalError, InterfaceError) as exc:
+        _not_recorded(exc)
     if job is None or code in (job.result or {}).get("done", {}):
         return
     programme = Programme.objects.get(pk=job.params["programme_id"])
     try:
-        result = entitlements_compute(
-            programme=programme, district=code, acting_user=job.requested_by, force=bool(job.params.get("force"))
-        )
+        with Heartbeat(job_id):
+            result = entitlements_compute(
+                programme=programme, district=code, acting_user=job.requested_by, force=bool(job.params.get("force"))
+            )
     except DomainError as exc:
-        job_failed(job, message=f"{code}：{exc.message}")
+        close_broken_connection()
+        message = f"{code}：{exc.message}"
+        _record_or_requeue(lambda: job_failed(job, message=message), job_id)
         return
-    except Exception:
-        job_failed(job, message=f"区县 {code} 计算出错，请重试。")
+    except Exception as exc:
+        close_broken_connection()
+        reason = "数据库连接中断" if isinstance(exc, (OperationalError, InterfaceError)) else exc.__class__.__name__
+        _record_or_requeue(lambda: job_attempt_failed(job, message=f"区县 {code}：{reason}"), job_id)
         raise
     stats = {
         **result.districts.get(code, {"written": 0, "withdrawn": 0, "flagged": 0}),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }
+    _record_or_requeue(lambda: _district_done(job_id, code, stats, programme), job_id)
+
+
+def _not_recorded(exc):
+    from accounts.services import _not_recorded as not_recorded
+
+    not_recorded(exc)
+
+
+def _record_or_requeue(fn, job_id: int) -> None:
+    try:
+        record(fn, what=f"job {job_id}")
+    except (OperationalError, InterfaceError) as exc:
+        _not_recorded(exc)
+
+
+def _district_done(job_id: int, code: str, stats: dict, programme: Programme) -> None:
     with transaction.atomic():
         # The row lock orders the districts' reports; two workers never lose one.
         job = Job.objects.select_for_update().get(pk=job_id)
@@ -138,29 +180,39 @@ def compute_district_task(job_id: int, code: str) -> None:
         job.progress_done = len(done)
         job.heartbeat_at = timezone.now()
         job.message = f"已完成 {len(done)}/{job.progress_total} 个区县（{name}）"
-        fields = ["result", "progress_done", "heartbeat_at", "message"]
-        if len(done) >= job.progress_total:
-            totals = entitlement_totals(
-                programme=programme, region=Region.objects.filter(code=job.params.get("district") or "").first()
-            )
-            written = sum(d.get("written", 0) for d in done.values())
-            withdrawn = sum(d.get("withdrawn", 0) for d in done.values())
-            flagged = sum(d.get("flagged", 0) for d in done.values())
-            job.result = {
-                "programme": programme.code,
-                "district": job.params.get("district"),
-                "written": written,
-                "withdrawn": withdrawn,
-                "flagged": flagged,
-                "skipped": sum(1 for d in done.values() if d.get("skipped")),
-                "districts": done,
-                "count": totals["count"],
-                "amount": format_yuan(totals["amount"]),
-            }
-            job.state, job.finished_at = JobState.DONE, timezone.now()
-            job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，待复核 {flagged} 条"
-            fields += ["state", "finished_at"]
-        job.save(update_fields=fields)
+        job.save(update_fields=["result", "progress_done", "heartbeat_at", "message"])
+    _finish_if_complete(job_id, programme)
+
+
+def _finish_if_complete(job_id: int, programme: Programme) -> None:
+    """Close a fanned-out Job once every district is done: its result counts the
+    districts of every attempt."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        done = dict((job.result or {}).get("done", {}))
+        if job.state != JobState.RUNNING or len(done) < job.progress_total:
+            return
+        totals = entitlement_totals(
+            programme=programme, region=Region.objects.filter(code=job.params.get("district") or "").first()
+        )
+        written = sum(d.get("written", 0) for d in done.values())
+        withdrawn = sum(d.get("withdrawn", 0) for d in done.values())
+        flagged = sum(d.get("flagged", 0) for d in done.values())
+        job.result = {
+            "programme": programme.code,
+            "district": job.params.get("district"),
+            "written": written,
+            "withdrawn": withdrawn,
+            "flagged": flagged,
+            "skipped": sum(1 for d in done.values() if d.get("skipped")),
+            "districts": done,
+            "count": totals["count"],
+            "amount": format_yuan(totals["amount"]),
+        }
+        job.state, job.finished_at, job.heartbeat_at = JobState.DONE, timezone.now(), timezone.now()
+        job.progress_done = len(done)
+        job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，待复核 {flagged} 条"
+        job.save(update_fields=["result", "state", "finished_at", "heartbeat_at", "progress_done", "message"])
 
 
 def _compute_in_loop(job_id: int) -> None:
@@ -199,6 +251,9 @@ def _compute_in_loop(job_id: int) -> None:
         }
 
     job_run(job_id, work)
+
+
+job_task_register(JobKind.COMPUTE, compute_entitlements_task)
 
 
 @shared_task(name="disbursements.recompute_nightly")

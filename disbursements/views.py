@@ -24,7 +24,7 @@ from accounts.models import AuditEntry, Job
 from accounts.selectors import jobs_for_user
 from disbursements import batches as svc
 from disbursements.batch_tasks import (
-    TASKS,
+    BATCH_KINDS,
     build_job_start,
     export_job_start,
     job_retry_batch,
@@ -83,7 +83,7 @@ def batch_list(request):
         build_districts = list(Region.objects.within(user.region).districts()) if user.region else []
     alarm_programme = programme or (programmes[0] if programmes else None)
     alarms = reconciliation_alarms_cached(user, alarm_programme) if alarm_programme else []
-    jobs = Job.objects.filter(requested_by=user, kind__in=list(TASKS)).order_by("-created_at")[:5]
+    jobs = Job.objects.filter(requested_by=user, kind__in=BATCH_KINDS).order_by("-created_at")[:5]
     return render(
         request,
         "disbursements/batch_list.html",
@@ -438,7 +438,7 @@ def vouchers_redemptions(request, pk: int):
 @require_POST
 def job_retry(request, job_pk: int):
     _staff(request)
-    job = get_object_or_404(jobs_for_user(request.user).filter(kind__in=list(TASKS)), pk=job_pk)
+    job = get_object_or_404(jobs_for_user(request.user).filter(kind__in=BATCH_KINDS), pk=job_pk)
     try:
         job_retry_batch(job=job, acting_user=request.user)
     except DomainError as exc:

@@ -203,6 +203,37 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60 if CELERY_TASK_TIME_LI
 # A task that runs longer than the visibility timeout would be redelivered: keep it above the hard limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_TASK_DEFAULT_QUEUE = "portal"
+# A message is acknowledged after its task has run, and put back when the pool process
+# running it dies (kill -9 of a child): the Job row's claim makes a second delivery
+# harmless. A task that cannot record its job's state rejects its message (requeue).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# The broker restarts: keep retrying, at start-up too, never give up (the worker would
+# exit); a task running when the connection drops finishes (the claim deduplicates).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] = 30  # a silently dropped connection is noticed
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 5
+CELERY_BROKER_TRANSPORT_OPTIONS["retry_on_timeout"] = True
+CELERY_BROKER_TRANSPORT_OPTIONS["health_check_interval"] = 25
+
+# Job recovery (accounts.services): a running job beats every JOB_HEARTBEAT_SECONDS;
+# beat's sweep runs every JOB_SWEEP_SECONDS and re-queues a job whose heartbeat (or
+# queued message) is older than JOB_STALE_SECONDS; after JOB_MAX_ATTEMPTS claims the job
+# fails with a message and the owner's 重试 button. A failure is recorded for up to
+# JOB_RECORD_RETRY_SECONDS while the database restarts.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10, minimum=1)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 90, minimum=5)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30, minimum=1)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
+JOB_RECORD_RETRY_SECONDS = env_int("JOB_RECORD_RETRY_SECONDS", 60, minimum=0)
+if JOB_STALE_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        f"JOB_STALE_SECONDS={JOB_STALE_SECONDS} must be at least three heartbeats "
+        f"(JOB_HEARTBEAT_SECONDS={JOB_HEARTBEAT_SECONDS}), or live jobs would be taken for dead."
+    )
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic tasks (celery beat). Dashboard rollups are also refreshed on every change;
 # beat is the safety net.
@@ -211,8 +242,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "disbursements.rollups_refresh_all",
         "schedule": env_int("ROLLUP_REFRESH_SECONDS", 600, minimum=30),
     },
-    # Batch build / bank file export / result import jobs whose worker died are re-queued.
-    "disbursements-retry-stuck-jobs": {"task": "disbursements.retry_stuck_jobs", "schedule": 300},
+    # Every job kind: a job whose worker died or whose message was lost is re-queued.
+    "jobs-sweep": {"task": "accounts.sweep_jobs", "schedule": JOB_SWEEP_SECONDS},
     # Half-written bank files (full ID and account numbers) of exports killed half way.
     "bank-files-purge-leftovers": {"task": "disbursements.bank_leftovers_purge", "schedule": 3600},
     # Nightly recompute of every active programme's entitlements (02:30; idempotent).

@@ -21,6 +21,7 @@ class JobSerializer(serializers.Serializer):
     result = serializers.DictField()
     result_file = serializers.CharField(allow_null=True)
     finished = serializers.BooleanField()
+    attempts = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)

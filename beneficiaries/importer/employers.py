@@ -16,7 +16,7 @@ from pathlib import Path
 from django.db import transaction
 
 from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.services import audit_record, job_checkpoint
 from beneficiaries.choices import EmployerStatus
 from beneficiaries.importer.cells import CellError, identifier, plain_text, text
 from beneficiaries.importer.columns import EMPLOYER_COLUMNS, OWNERSHIP_BY_LABEL, chinese, header_scorer, map_headers
@@ -107,7 +107,7 @@ def employers_import(
             table, positions, acting_user=acting_user, outcomes=outcomes, progress=progress, result=result
         )
         progress.advance(outcomes.total, message="数据已校验，正在写入数据库…", force=True)
-        _apply(clean, acting_user=acting_user, dry_run=dry_run, valid_only=valid_only, result=result)
+        _apply(clean, acting_user=acting_user, dry_run=dry_run, valid_only=valid_only, result=result, job=job)
         outcomes.close()
         result.total, result.accepted, result.rejected = outcomes.total, outcomes.accepted, outcomes.rejected
         result.errors = outcomes.summary_errors()
@@ -224,7 +224,7 @@ def _validate(table, positions, *, acting_user, outcomes, progress, result) -> l
     return clean
 
 
-def _apply(clean: list[dict], *, acting_user, dry_run, valid_only, result) -> None:
+def _apply(clean: list[dict], *, acting_user, dry_run, valid_only, result, job=None) -> None:
     outcomes = result.outcomes
     codes_in_scope, _ = _scope_districts(acting_user)
     new: list[dict] = []
@@ -273,5 +273,8 @@ def _apply(clean: list[dict], *, acting_user, dry_run, valid_only, result) -> No
             batch_size=BATCH,
             ignore_conflicts=True,
         )
+        # In the same transaction: a retried attempt finishes from it (uploads.import_job_work).
+        if job is not None:
+            job_checkpoint(job.pk, committed={"created": len(made), "unchanged": result.unchanged})
     result.created = len(made)
     result.written = True

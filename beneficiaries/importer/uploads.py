@@ -242,9 +242,24 @@ def import_job_work(job: Job, progress) -> dict:
     meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
     upload = Upload(job.params["upload"], directory, meta)
     user = job.requested_by
+    # An earlier attempt committed the rows and was killed before it could say so: do
+    # not import again ("新增 0 条"), read the file again (a dry run rebuilds the rejected
+    # rows' report) and report what that attempt wrote, from its checkpoint.
+    committed = (job.result or {}).get("committed")
     result = _run(
-        upload, user=user, dry_run=False, valid_only=job.params.get("valid_only", False), job=job, progress=progress
+        upload,
+        user=user,
+        dry_run=bool(committed),
+        valid_only=job.params.get("valid_only", False),
+        job=job,
+        progress=progress,
     )
+    if committed:
+        result.dry_run, result.written = False, True
+        for name, value in committed.items():
+            setattr(result, name, value)
+        if result.created and upload.kind == "workers":
+            _announce_import(upload, job)
     try:
         data = result.as_dict()
         data["reports"] = _write_reports(upload, result, "import")
@@ -254,6 +269,23 @@ def import_job_work(job: Job, progress) -> dict:
     data.pop("sample", None)
     data["errors"] = data["errors"][:100]
     return data
+
+
+def _announce_import(upload: Upload, job: Job) -> None:
+    """What the killed attempt's commit would have announced: recompute the district
+    (idempotent, and a compute already queued for it absorbs this one)."""
+    from beneficiaries.models import Registration
+    from beneficiaries.signals import import_finished
+
+    employer = upload.employer()
+    transaction.on_commit(
+        lambda: import_finished.send(
+            sender=Registration,
+            programme_id=upload.meta.get("programme_id"),
+            district_code=employer.district_id if employer else None,
+            job_id=job.pk,
+        )
+    )
 
 
 def import_report_path(*, upload: Upload, stage: str, fmt: str) -> Path:

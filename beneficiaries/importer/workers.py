@@ -54,7 +54,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 
-from accounts.services import audit_record
+from accounts.services import audit_record, job_checkpoint
 from beneficiaries import pii
 from beneficiaries.choices import EmployerStatus, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
@@ -854,7 +854,27 @@ def _apply_copy(clean_path: Path, *, employer, programme, job, dry_run, valid_on
         result.unchanged = staged - result.created
         result.conflict_rows = stage.conflict_rows(100)
         stage.drop()
+        _checkpoint_result(job, result)
         result.written = True
+
+
+def _checkpoint(job, **committed) -> None:
+    """Record what this import wrote in the Job row, inside the transaction that writes
+    it: a worker killed after the commit leaves the checkpoint, and the retried attempt
+    finishes from it instead of reporting "新增 0 条" (see uploads.import_job_work)."""
+    if job is not None:
+        job_checkpoint(job.pk, committed=committed)
+
+
+def _checkpoint_result(job, result: ImportResult) -> None:
+    _checkpoint(
+        job,
+        created=result.created,
+        conflicts=result.conflicts,
+        persons_created=result.persons_created,
+        unchanged=result.unchanged,
+        conflict_rows=result.conflict_rows[:100],
+    )
 
 
 class _Pipeline:
@@ -977,6 +997,15 @@ class _Pipeline:
                     raise _Rollback
                 stage.restore_triggers()
                 stage.drop()
+                staged, persons, created, conflicts = self.counts
+                _checkpoint(
+                    self.job,
+                    created=created,
+                    conflicts=conflicts,
+                    persons_created=persons,
+                    unchanged=staged - created,
+                    conflict_rows=self.conflict_rows[:100],
+                )
                 self.written = True
         except _Rollback:
             pass
@@ -1031,6 +1060,7 @@ def _apply_orm(clean_path: Path, *, employer, programme, job, dry_run, valid_onl
             result.conflict_rows = result.conflict_rows[:100]
             if not write:
                 raise _Rollback
+            _checkpoint_result(job, result)
             result.written = True
     except _Rollback:
         pass

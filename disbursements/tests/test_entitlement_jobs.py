@@ -120,13 +120,21 @@ def test_fanout_one_task_per_district_closes_the_job_once(settings, monkeypatch,
     assert Entitlement.objects.filter(programme=p, status="granted").count() == 3
 
 
-def test_a_stuck_job_does_not_block_a_new_one(province_staff):
+def test_a_stuck_job_does_not_block_a_new_one(province_staff, settings):
     from datetime import timedelta
 
     from django.utils import timezone
 
     p = programme()
     stuck = compute_start(programme=p, acting_user=province_staff)
-    Job.objects.filter(pk=stuck.pk).update(state="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+    dead = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    Job.objects.filter(pk=stuck.pk).update(state="running", heartbeat_at=dead, attempts=1)
+    # A dead job with attempts left is brought back (re-queued), not returned as if alive.
+    again = compute_start(programme=p, acting_user=province_staff)
+    assert again.pk == stuck.pk and again.state == "queued" and "重新排队" in again.message
+    # Out of attempts: it fails with a message for its owner, and a new job replaces it.
+    Job.objects.filter(pk=stuck.pk).update(state="running", heartbeat_at=dead, attempts=settings.JOB_MAX_ATTEMPTS)
     fresh = compute_start(programme=p, acting_user=province_staff)
-    assert fresh.pk != stuck.pk
+    assert fresh.pk != stuck.pk and fresh.state == "queued"
+    stuck.refresh_from_db()
+    assert stuck.state == "failed" and "已停止自动重试" in stuck.message

@@ -25,6 +25,8 @@
         a.className = "btn btn-sm btn-outline-primary";
         result.appendChild(a);
       }
+      var retry = el.querySelector("[data-job-retry]");
+      if (retry) { retry.hidden = job.state !== "failed"; }
       el.dispatchEvent(new CustomEvent("job:finished", { bubbles: true, detail: job }));
     }
   }
