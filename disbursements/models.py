@@ -333,3 +333,18 @@ class EntitlementComputeState(models.Model):
 
     def __str__(self):
         return f"{self.programme_id}·{self.district_id}"
+
+
+# 公示, fraud signals and appeals live in their own module; imported here so that
+# Django (and the migrations) find them as models of this app.
+from disbursements.trust_models import (  # noqa: E402, F401
+    AccountIndex,
+    Appeal,
+    FraudSignal,
+    FraudSignalMember,
+    Notice,
+    NoticeLine,
+    Objection,
+    ProgrammeSafeguards,
+    PublicityRequirement,
+)
