@@ -15,6 +15,9 @@ MENU = [
     (_("留岗人员"), "beneficiaries:registration_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
     (_("补贴规则"), "programs:rule_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
     (_("发放批次"), "disbursements:batch_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
+    (_("公示管理"), "gongshi:manage", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
+    (_("风险预警"), "signals:list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
+    (_("申诉"), "appeals:list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
     (_("后台任务"), "accounts:job_list", None),
 ]
 

@@ -15,3 +15,11 @@ class DisbursementsConfig(AppConfig):
         from disbursements.tasks import on_import_finished
 
         import_finished.connect(on_import_finished, dispatch_uid="disbursements.recompute_after_import")
+
+        # Fraud signals are recomputed after every import and every rollup refresh (which
+        # follows each computation, batch build and survey change).
+        from disbursements import fraud
+        from disbursements.rollups import rollups_refreshed
+
+        import_finished.connect(fraud.on_import_finished, dispatch_uid="disbursements.signals_after_import")
+        rollups_refreshed.connect(fraud.on_rollups_refreshed, dispatch_uid="disbursements.signals_after_rollups")

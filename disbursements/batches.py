@@ -106,11 +106,14 @@ def _check_builder(user: User, district: Region | None) -> None:
 def unbatched_entitlements(programme: Programme):
     """Granted, programme-paid entitlements that are in no batch at all. (A failed line
     is re-issued only through 补发, linked to the original, never by a new build.)"""
+    from disbursements.fraud import held_registration_ids  # high fraud signals hold their lines out
+
     return (
         Entitlement.objects.filter(programme=programme, status=EntitlementStatus.GRANTED, channel__in=PAID_CHANNELS)
         # A recovery (negative adjustment) is never paid out.
         .exclude(kind=EntitlementKind.ADJUSTMENT)
         .exclude(Exists(PaymentLine.objects.filter(entitlement=OuterRef("pk"))))
+        .exclude(registration_id__in=held_registration_ids())
     )
 
 
@@ -323,6 +326,11 @@ def batch_submit(*, batch: Batch, acting_user: User, comment: str = "") -> Batch
         raise ConflictError(f"批次当前状态为“{batch.get_status_display()}”，只有草稿可以提交。")
     if batch.line_count == 0:
         raise DomainError("批次没有发放明细，不能提交。")
+    from disbursements.publicity import batch_submission_block  # 公示 and fraud holds (circular at top)
+
+    blocked = batch_submission_block(batch)
+    if blocked:
+        raise ConflictError(blocked)
     _maker_checker(acting_user, batch, LEVEL_DISTRICT)
     return _transition(
         batch=batch,

@@ -463,3 +463,18 @@ class CapRefusal(models.Model):
 
     def __str__(self):
         return f"{self.person_id}·{self.rule_key} 预算已用完"
+
+
+# 公示, fraud signals and appeals live in their own module; imported here so that
+# Django (and the migrations) find them as models of this app.
+from disbursements.trust_models import (  # noqa: E402, F401
+    AccountIndex,
+    Appeal,
+    FraudSignal,
+    FraudSignalMember,
+    Notice,
+    NoticeLine,
+    Objection,
+    ProgrammeSafeguards,
+    PublicityRequirement,
+)

@@ -44,6 +44,7 @@ class LookupResult:
     id_masked: str = ""
     registrations: list = field(default_factory=list)
     payments: list = field(default_factory=list)
+    person_id: int | None = None  # for the appeal form (disbursements.appeals); never shown
 
 
 def _hit(key: str, limit: tuple[int, int]) -> bool:
@@ -98,6 +99,7 @@ def worker_lookup(*, id_number: str, name: str, phone_tail: str, ip: str) -> Loo
         id_masked=person.id_masked,
         registrations=_registrations(person),
         payments=_payments(person),
+        person_id=person.pk,
     )
 
 

@@ -484,6 +484,7 @@ def reconciliation(request):
 
 def worker_lookup(request):
     """Public: no login. CSRF-protected POST, rate limited per IP and per ID number."""
+    from disbursements.appeal_views import lookup_appeal_context
     from disbursements.selfservice import NOT_FOUND, RateLimited, client_ip
     from disbursements.selfservice import worker_lookup as lookup
 
@@ -510,6 +511,7 @@ def worker_lookup(request):
             else:
                 if result.found:
                     context["result"] = result
+                    context.update(lookup_appeal_context(result.person_id))  # 申诉: form and outcomes
                 else:
                     context["error"] = NOT_FOUND
     response = render(request, "disbursements/lookup.html", context, status=status)

@@ -4,6 +4,8 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from disbursements import appeal_views
+from disbursements.trust_urls import appeal_patterns, gongshi_patterns, signal_patterns
 from portal import dashboard_views, views
 from portal.api.root import ApiIndexView
 
@@ -15,7 +17,11 @@ urlpatterns = [
     path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard_export"),
     path("accounts/", include("accounts.urls")),
     path("programmes/", include("programs.urls")),
+    path("gongshi/", include(gongshi_patterns)),
+    path("registry/signals/", include(signal_patterns)),
+    path("registry/appeals/", include(appeal_patterns)),
     path("registry/", include("beneficiaries.urls")),
+    path("payments/lookup/appeal/", appeal_views.worker_appeal_file, name="worker_appeal"),
     path("payments/", include("disbursements.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

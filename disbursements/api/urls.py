@@ -2,6 +2,15 @@ from django.urls import path
 
 from disbursements.api.batches import BatchBuild, BatchViewSet, ExportDownload, Reconciliation
 from disbursements.api.entitlements import EntitlementList, ProgrammeCompute
+from disbursements.api.trust import (
+    AppealDetail,
+    AppealList,
+    AppealResolve,
+    NoticeList,
+    SignalDecide,
+    SignalDetail,
+    SignalList,
+)
 
 urlpatterns: list = [
     # Entitlements (helper B): list in scope with totals; start a computation.
@@ -21,4 +30,13 @@ urlpatterns: list = [
     path("batches/<int:pk>/supplement/", BatchViewSet.as_view({"post": "supplement"}), name="api-batch-supplement"),
     path("bank-files/<int:pk>/", ExportDownload.as_view(), name="api-bank-file"),
     path("programmes/<slug:code>/reconciliation/", Reconciliation.as_view(), name="api-reconciliation"),
+    # 公示, fraud signals and appeals (disbursements/api/trust.py).
+    path("notices/", NoticeList.as_view(), name="api-notice-list"),
+    path("signals/", SignalList.as_view(), name="api-signal-list"),
+    path("signals/<int:pk>/", SignalDetail.as_view(), name="api-signal-detail"),
+    path("signals/<int:pk>/clear/", SignalDecide.as_view(decision="clear"), name="api-signal-clear"),
+    path("signals/<int:pk>/confirm/", SignalDecide.as_view(decision="confirm"), name="api-signal-confirm"),
+    path("appeals/", AppealList.as_view(), name="api-appeal-list"),
+    path("appeals/<int:pk>/", AppealDetail.as_view(), name="api-appeal-detail"),
+    path("appeals/<int:pk>/resolve/", AppealResolve.as_view(), name="api-appeal-resolve"),
 ]

@@ -1,0 +1,570 @@
+"""Fraud signals (风险预警): patterns an officer must look at before money moves.
+
+`signals_compute(programme=…)` finds every pattern of a programme with a handful of
+set-based queries (GROUP BY and EXISTS; no loop over workers) and reconciles them
+with the stored signals: a new pattern opens a signal, a pattern that went away
+closes an open one ("gone"), a cleared pattern that gained a registration opens
+again. It runs after every import and computation (the rollup refresh that follows
+them sends `rollups_refreshed`, see `disbursements/apps.py`), debounced per programme.
+
+| kind | found when | severity |
+|---|---|---|
+| shared_account | ≥ N workers (default 3) behind one bank account, by blind index, across employers | high |
+| shared_phone | ≥ N workers behind one phone number | medium |
+| employer_over_survey | an employer registers more stayers than its district's 摸排 留岗 count | medium |
+| district_over_survey | a district's registrations exceed its latest approved 摸排 留岗 count | medium |
+| overlapping_stays | one person registered in two districts for overlapping stays | high |
+| implausible_age | under 16 or over 75 (settable) on the programme's first day | high |
+| late_registration | a registration created after the programme's registration deadline | low |
+| stacking | employer-funded and public schemes for one person at one employer, where forbidden | high |
+
+A high-severity signal that is open, or confirmed, holds its registrations'
+entitlements out of batches (`held_registration_ids`, used by the batch build) and
+blocks the submission of a draft batch that already has their lines. An officer
+clears it (a note is required: the lines are released) or confirms it (the
+registrations stay held: suspended). Both are audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.utils import timezone
+
+from accounts.choices import Role
+from accounts.models import User
+from accounts.services import audit_record
+from beneficiaries import pii
+from beneficiaries.choices import RegistrationStatus, Source
+from beneficiaries.models import Registration
+from disbursements.choices import EntitlementStatus, LineStatus
+from disbursements.models import Batch, Entitlement, PaymentLine
+from disbursements.trust_models import (
+    AccountIndex,
+    FraudSignal,
+    FraudSignalMember,
+    Severity,
+    SignalKind,
+    SignalStatus,
+)
+from portal.errors import ConflictError, DomainError, PermissionDenied
+from programs.choices import RuleKind, SurveyStatus
+from programs.models import Programme, SurveyReport
+
+LIVE = [RegistrationStatus.ACTIVE, RegistrationStatus.CONFLICT]
+SEVERITY = {
+    SignalKind.SHARED_ACCOUNT: Severity.HIGH,
+    SignalKind.SHARED_PHONE: Severity.MEDIUM,
+    SignalKind.EMPLOYER_OVER_SURVEY: Severity.MEDIUM,
+    SignalKind.DISTRICT_OVER_SURVEY: Severity.MEDIUM,
+    SignalKind.OVERLAPPING_STAYS: Severity.HIGH,
+    SignalKind.IMPLAUSIBLE_AGE: Severity.HIGH,
+    SignalKind.LATE_REGISTRATION: Severity.LOW,
+    SignalKind.STACKING: Severity.HIGH,
+}
+
+
+# --------------------------------------------------------------------------- holds
+
+
+def held_registration_ids():
+    """Registrations held out of batches: members of a high signal that is open or confirmed."""
+    return FraudSignalMember.objects.filter(
+        signal__severity=Severity.HIGH, signal__status__in=[SignalStatus.OPEN, SignalStatus.CONFIRMED]
+    ).values("registration_id")
+
+
+def held_lines(batch: Batch):
+    """The pending lines of `batch` whose registration is held."""
+    return PaymentLine.objects.filter(
+        batch=batch, status=LineStatus.PENDING, entitlement__registration_id__in=held_registration_ids()
+    )
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def _group(kind, key, district_id, summary, *, members=(), employer_id=None, detail=None, count=None) -> dict:
+    members = sorted(set(members))
+    return {
+        "kind": kind,
+        "key": key,
+        "district_id": district_id,
+        "summary": summary[:300],
+        "members": members,
+        "employer_id": employer_id,
+        "detail": detail or {},
+        "count": count if count is not None else len(members),
+    }
+
+
+def _live(programme: Programme):
+    return Registration.objects.filter(programme=programme, status__in=LIVE)
+
+
+def account_index_refresh(programme: Programme) -> int:
+    """Bring the account blind index up to date with the registrations changed since
+    it was written (decrypting each new or changed account once); returns rows written."""
+    stale = (
+        Registration.objects.filter(programme=programme)
+        .exclude(account_cipher="")
+        .exclude(
+            Exists(
+                AccountIndex.objects.filter(
+                    registration_id=OuterRef("pk"), registration_updated_at=OuterRef("updated_at")
+                )
+            )
+        )
+        .values_list("pk", "account_cipher", "updated_at")
+    )
+    written = 0
+    chunk: list[AccountIndex] = []
+
+    def flush():
+        AccountIndex.objects.filter(registration_id__in=[row.registration_id for row in chunk]).delete()
+        AccountIndex.objects.bulk_create(chunk)
+
+    for pk, cipher, updated_at in stale.iterator(chunk_size=5000):
+        chunk.append(
+            AccountIndex(
+                registration_id=pk,
+                programme=programme,
+                account_hash=pii.blind_index(pii.decrypt(cipher)),
+                registration_updated_at=updated_at,
+            )
+        )
+        if len(chunk) >= 5000:
+            flush()
+            written += len(chunk)
+            chunk = []
+    if chunk:
+        flush()
+        written += len(chunk)
+    # An account removed from a registration leaves no index row behind.
+    AccountIndex.objects.filter(programme=programme, registration__account_cipher="").delete()
+    return written
+
+
+def _members_by(qs, field: str) -> dict:
+    out = defaultdict(list)
+    for value, reg_id, district_id in qs.values_list(field, "pk", "district_id"):
+        out[value].append((reg_id, district_id))
+    return out
+
+
+def _main_district(rows) -> str:
+    counts = defaultdict(int)
+    for _reg, district in rows:
+        counts[district] += 1
+    return min(counts, key=lambda d: (-counts[d], d))
+
+
+def _shared_accounts(programme, safeguards) -> list[dict]:
+    account_index_refresh(programme)
+    base = AccountIndex.objects.filter(programme=programme, registration__status__in=LIVE)
+    hashes = list(
+        base.values("account_hash")
+        .annotate(n=Count("registration__person_id", distinct=True))
+        .filter(n__gte=safeguards.shared_account_min)
+        .values_list("account_hash", flat=True)
+    )
+    if not hashes:
+        return []
+    regs = _live(programme).filter(pk__in=base.filter(account_hash__in=hashes).values("registration_id"))
+    by_hash = defaultdict(list)
+    masked = {}
+    rows = AccountIndex.objects.filter(registration__in=regs, account_hash__in=hashes).values_list(
+        "account_hash",
+        "registration_id",
+        "registration__district_id",
+        "registration__employer_id",
+        "registration__account_masked",
+    )
+    employers = defaultdict(set)
+    for account_hash, reg_id, district_id, employer_id, account_masked in rows:
+        by_hash[account_hash].append((reg_id, district_id))
+        employers[account_hash].add(employer_id)
+        masked[account_hash] = account_masked
+    return [
+        _group(
+            SignalKind.SHARED_ACCOUNT,
+            f"acct:{h[:40]}",
+            _main_district(members),
+            f"{len(members)} 名人员登记了同一银行账号（{masked[h]}），涉及 {len(employers[h])} 家单位",
+            members=[m[0] for m in members],
+            detail={"account": masked[h], "employers": len(employers[h])},
+        )
+        for h, members in by_hash.items()
+    ]
+
+
+def _mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+def _shared_phones(programme, safeguards) -> list[dict]:
+    # Groups on the person's phone column. (When phones are stored encrypted, this
+    # groups on their blind index instead: the one line to change is the field name.)
+    live = _live(programme).exclude(person__phone="")
+    phones = list(
+        live.values("person__phone")
+        .annotate(n=Count("person_id", distinct=True))
+        .filter(n__gte=safeguards.shared_phone_min)
+        .values_list("person__phone", flat=True)
+    )
+    if not phones:
+        return []
+    groups = _members_by(live.filter(person__phone__in=phones), "person__phone")
+    return [
+        _group(
+            SignalKind.SHARED_PHONE,
+            f"phone:{pii.blind_index(phone)[:40]}",
+            _main_district(members),
+            f"{len(members)} 名人员登记了同一手机号（{_mask_phone(phone)}）",
+            members=[m[0] for m in members],
+            detail={"phone": _mask_phone(phone)},
+        )
+        for phone, members in groups.items()
+    ]
+
+
+def _survey_staying(programme) -> dict[str, int]:
+    """Each district's 留岗 count in its latest approved (or locked) 摸排 report."""
+    latest = (
+        SurveyReport.objects.filter(programme=programme, status__in=[SurveyStatus.APPROVED, SurveyStatus.LOCKED])
+        .values("district_id")
+        .annotate(last=Max("as_of"))
+    )
+    wanted = {(row["district_id"], row["last"]) for row in latest}
+    rows = SurveyReport.objects.filter(
+        programme=programme,
+        status__in=[SurveyStatus.APPROVED, SurveyStatus.LOCKED],
+        district_id__in={d for d, _ in wanted},
+    ).values_list("district_id", "as_of", "staying")
+    return {district: staying for district, as_of, staying in rows if (district, as_of) in wanted}
+
+
+def _over_survey(programme) -> list[dict]:
+    staying = _survey_staying(programme)
+    if not staying:
+        return []
+    found = []
+    live = _live(programme).filter(district_id__in=list(staying))
+    for district_id, n in live.values("district_id").annotate(n=Count("id")).values_list("district_id", "n"):
+        if n > staying[district_id]:
+            found.append(
+                _group(
+                    SignalKind.DISTRICT_OVER_SURVEY,
+                    f"dist:{district_id}",
+                    district_id,
+                    f"登记 {n:,} 人，超过摸排留岗人数 {staying[district_id]:,} 人",
+                    detail={"registered": n, "surveyed": staying[district_id]},
+                    count=n,
+                )
+            )
+    per_employer = live.values("employer_id", "district_id", "employer__name").annotate(n=Count("id"))
+    for row in per_employer:
+        if row["n"] > staying[row["district_id"]]:
+            found.append(
+                _group(
+                    SignalKind.EMPLOYER_OVER_SURVEY,
+                    f"emp:{row['employer_id']}",
+                    row["district_id"],
+                    f"{row['employer__name']}登记 {row['n']:,} 人，超过所在区县摸排留岗人数 {staying[row['district_id']]:,} 人",
+                    employer_id=row["employer_id"],
+                    detail={"registered": row["n"], "surveyed": staying[row["district_id"]]},
+                    count=row["n"],
+                )
+            )
+    return found
+
+
+def _overlapping_stays(programme) -> list[dict]:
+    live = _live(programme)
+    other = live.filter(
+        person_id=OuterRef("person_id"), start_date__lte=OuterRef("end_date"), end_date__gte=OuterRef("start_date")
+    ).exclude(district_id=OuterRef("district_id"))
+    groups = _members_by(live.filter(Exists(other)), "person_id")
+    return [
+        _group(
+            SignalKind.OVERLAPPING_STAYS,
+            f"overlap:{person_id}",
+            _main_district(members),
+            f"同一人员在 {len({d for _r, d in members})} 个区县的留岗期间重叠",
+            members=[m[0] for m in members],
+        )
+        for person_id, members in groups.items()
+    ]
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _implausible_ages(programme, safeguards) -> list[dict]:
+    first_day = programme.start_date
+    # Younger than min_age: born after the day min_age years before; older than
+    # max_age: born on or before the day (max_age + 1) years before.
+    young = Q(person__birth_date__gt=_years_before(first_day, safeguards.min_age))
+    old = Q(person__birth_date__lte=_years_before(first_day, safeguards.max_age + 1))
+    rows = _live(programme).filter(young | old).values_list("person_id", "pk", "district_id", "person__birth_date")
+    groups = defaultdict(list)
+    births = {}
+    for person_id, reg_id, district_id, birth in rows:
+        groups[person_id].append((reg_id, district_id))
+        births[person_id] = birth
+    found = []
+    for person_id, members in groups.items():
+        birth = births[person_id]
+        age = first_day.year - birth.year - ((first_day.month, first_day.day) < (birth.month, birth.day))
+        found.append(
+            _group(
+                SignalKind.IMPLAUSIBLE_AGE,
+                f"age:{person_id}",
+                _main_district(members),
+                f"项目开始时年龄 {age} 周岁（合理范围 {safeguards.min_age}–{safeguards.max_age} 周岁）",
+                members=[m[0] for m in members],
+                detail={"age": age},
+            )
+        )
+    return found
+
+
+def _late_registrations(programme) -> list[dict]:
+    deadline = programme.registration_deadline + dt.timedelta(days=1)
+    after = timezone.make_aware(dt.datetime.combine(deadline, dt.time.min))
+    # Synthetic demo rows carry the time they were generated, not a registration time.
+    late = _live(programme).filter(created_at__gte=after).exclude(source=Source.DEMO)
+    groups = defaultdict(list)
+    names = {}
+    for employer_id, reg_id, district_id, name in late.values_list(
+        "employer_id", "pk", "district_id", "employer__name"
+    ):
+        groups[employer_id].append((reg_id, district_id))
+        names[employer_id] = name
+    return [
+        _group(
+            SignalKind.LATE_REGISTRATION,
+            f"late:{employer_id}",
+            _main_district(members),
+            f"{names[employer_id]}在登记截止日（{programme.registration_deadline:%Y-%m-%d}）后登记 {len(members)} 人",
+            members=[m[0] for m in members],
+            employer_id=employer_id,
+        )
+        for employer_id, members in groups.items()
+    ]
+
+
+def _stacking(programme, safeguards) -> list[dict]:
+    if not safeguards.forbid_stacking:
+        return []
+    granted = Entitlement.objects.filter(programme=programme, status=EntitlementStatus.GRANTED)
+    employer_funded = granted.filter(registration_id=OuterRef("pk"), rule__kind=RuleKind.EMPLOYER_FUNDED)
+    public = granted.filter(registration_id=OuterRef("pk")).exclude(rule__kind=RuleKind.EMPLOYER_FUNDED)
+    rows = (
+        _live(programme)
+        .filter(Exists(employer_funded), Exists(public))
+        .values_list("pk", "district_id", "employer_id", "employer__name")
+    )
+    return [
+        _group(
+            SignalKind.STACKING,
+            f"stack:{reg_id}",
+            district_id,
+            f"同一人员同时享受{name}的企业自发补贴和政府补贴（本项目不允许叠加）",
+            members=[reg_id],
+            employer_id=employer_id,
+        )
+        for reg_id, district_id, employer_id, name in rows
+    ]
+
+
+def signals_find(programme: Programme) -> list[dict]:
+    """Every pattern of the programme as it stands (nothing written but the account index)."""
+    from disbursements.publicity import safeguards_for
+
+    safeguards = safeguards_for(programme)
+    return (
+        _shared_accounts(programme, safeguards)
+        + _shared_phones(programme, safeguards)
+        + _over_survey(programme)
+        + _overlapping_stays(programme)
+        + _implausible_ages(programme, safeguards)
+        + _late_registrations(programme)
+        + _stacking(programme, safeguards)
+    )
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def signals_compute(*, programme: Programme) -> dict:
+    """Find the programme's patterns and reconcile the stored signals with them."""
+    now = timezone.now()
+    found = signals_find(programme)
+    stats = {"opened": 0, "reopened": 0, "gone": 0, "kept": 0}
+    with transaction.atomic():
+        existing = {(s.kind, s.key): s for s in FraudSignal.objects.select_for_update().filter(programme=programme)}
+        members_of = defaultdict(set)
+        for signal_id, reg_id in FraudSignalMember.objects.filter(signal__programme=programme).values_list(
+            "signal_id", "registration_id"
+        ):
+            members_of[signal_id].add(reg_id)
+        seen = set()
+        for g in found:
+            ident = (g["kind"], g["key"])
+            seen.add(ident)
+            fields = dict(
+                district_id=g["district_id"],
+                severity=SEVERITY[g["kind"]],
+                summary=g["summary"],
+                detail=g["detail"],
+                employer_id=g["employer_id"],
+                member_count=g["count"],
+                last_seen=now,
+            )
+            signal = existing.get(ident)
+            if signal is None:
+                signal = FraudSignal.objects.create(
+                    programme=programme, kind=g["kind"], key=g["key"], first_seen=now, **fields
+                )
+                stats["opened"] += 1
+            else:
+                new_members = set(g["members"]) - members_of[signal.pk]
+                reopen = signal.status == SignalStatus.GONE or (signal.status == SignalStatus.CLEARED and new_members)
+                if reopen:
+                    audit_record(
+                        user=None,
+                        action="signal_reopen",
+                        obj=signal,
+                        changes={
+                            "status": [signal.status, SignalStatus.OPEN],
+                            "new_registrations": sorted(new_members),
+                        },
+                    )
+                    fields["status"] = SignalStatus.OPEN
+                    stats["reopened"] += 1
+                else:
+                    stats["kept"] += 1
+                FraudSignal.objects.filter(pk=signal.pk).update(**fields)
+            wanted = set(g["members"])
+            have = members_of.get(signal.pk, set())
+            if wanted != have:
+                FraudSignalMember.objects.filter(signal=signal, registration_id__in=have - wanted).delete()
+                FraudSignalMember.objects.bulk_create(
+                    [FraudSignalMember(signal=signal, registration_id=r) for r in sorted(wanted - have)],
+                    batch_size=2000,
+                )
+        gone = [s.pk for ident, s in existing.items() if ident not in seen and s.status == SignalStatus.OPEN]
+        if gone:
+            stats["gone"] = FraudSignal.objects.filter(pk__in=gone).update(status=SignalStatus.GONE, last_seen=now)
+    return stats
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def may_decide(user: User, signal: FraudSignal) -> bool:
+    if user.is_superuser:
+        return True
+    if user.role != Role.DISTRICT or user.region_id is None:
+        return False
+    return FraudSignal.objects.for_user(user).filter(pk=signal.pk).exists()
+
+
+def _decide(*, signal: FraudSignal, acting_user: User, note: str, target: str, action: str) -> FraudSignal:
+    from disbursements.publicity import clean_text
+
+    note = clean_text(note, max_length=500)
+    if not note:
+        raise DomainError("请填写核查意见。", errors={"note": ["请填写核查意见"]})
+    if not may_decide(acting_user, signal):
+        raise PermissionDenied("只有涉及区县的人社专员可以处理风险预警。")
+    with transaction.atomic():
+        updated = FraudSignal.objects.filter(pk=signal.pk, status=SignalStatus.OPEN).update(
+            status=target, note=note, decided_by=acting_user, decided_at=timezone.now()
+        )
+        if updated != 1:
+            raise ConflictError("该预警已经处理过了，请刷新页面。")
+        members = list(signal.members.values_list("registration_id", flat=True))
+        audit_record(
+            user=acting_user,
+            action=action,
+            obj=signal,
+            changes={
+                "status": [SignalStatus.OPEN, target],
+                "registrations": members,
+                "held": target == SignalStatus.CONFIRMED and signal.severity == Severity.HIGH,
+            },
+            comment=note,
+        )
+    signal.refresh_from_db()
+    return signal
+
+
+def signal_clear(*, signal: FraudSignal, acting_user: User, note: str) -> FraudSignal:
+    """The officer checked and found nothing wrong: the held lines are released."""
+    return _decide(
+        signal=signal, acting_user=acting_user, note=note, target=SignalStatus.CLEARED, action="signal_clear"
+    )
+
+
+def signal_confirm(*, signal: FraudSignal, acting_user: User, note: str) -> FraudSignal:
+    """The officer confirms the pattern: its registrations stay held (suspended)."""
+    return _decide(
+        signal=signal, acting_user=acting_user, note=note, target=SignalStatus.CONFIRMED, action="signal_confirm"
+    )
+
+
+def open_signals_by_district(user: User, programme: Programme | None = None) -> list[dict]:
+    """Open signals in the user's scope, counted by district (the dashboard panel)."""
+    qs = FraudSignal.objects.for_user(user).filter(status=SignalStatus.OPEN)
+    if programme is not None:
+        qs = qs.filter(programme=programme)
+    rows = (
+        qs.values("district_id", "district__name")
+        .annotate(n=Count("id"), high=Count("id", filter=Q(severity=Severity.HIGH)))
+        .order_by("-high", "-n", "district_id")
+    )
+    return [{"code": r["district_id"], "name": r["district__name"], "open": r["n"], "high": r["high"]} for r in rows]
+
+
+# --------------------------------------------------------------------------- when
+
+
+PENDING_KEY = "signals:pending:{}"
+
+
+@shared_task(name="disbursements.signals_compute", acks_late=True)
+def signals_compute_task(programme_id: int) -> dict:
+    cache.delete(PENDING_KEY.format(programme_id))
+    programme = Programme.objects.filter(pk=programme_id).first()
+    return signals_compute(programme=programme) if programme else {}
+
+
+def signals_compute_soon(programme_id: int) -> None:
+    """Recompute the programme's signals after the current transaction commits; a burst
+    of triggers sends one task (the flag is cleared as the task starts)."""
+
+    def send():
+        if cache.add(PENDING_KEY.format(programme_id), 1, 600):
+            signals_compute_task.delay(programme_id)
+
+    transaction.on_commit(send)
+
+
+def on_rollups_refreshed(sender, *, programme_id: int, **kwargs) -> None:
+    """Receiver: an import, computation, batch build or survey change was just rolled up."""
+    signals_compute_soon(programme_id)
+
+
+def on_import_finished(sender, *, programme_id: int, **kwargs) -> None:
+    signals_compute_soon(programme_id)

@@ -1,0 +1,595 @@
+"""公示: who is to be paid is published, de-identified, for a review period before payment.
+
+A district officer publishes a notice for a built batch, or for the district's granted
+entitlements: one line per person with the name masked (张*三, 欧阳**), the employer,
+the scheme and the amount — the lines are a snapshot, and an ID number, a phone or an
+account never reaches them. The notice runs `notice_days` working days (the
+programme's setting, default 5; statutory holidays skipped). Anyone may object to a
+line, without an account; the officer upholds (the line is withdrawn or sent for
+correction through the normal services) or dismisses it with a reason.
+
+A batch cannot be submitted while a notice covering it is open, while it has an
+unresolved objection, or — where the programme requires 公示 for its district — before
+a notice has run at all (`batch_submission_block`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import unicodedata
+from io import BytesIO
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from accounts.choices import Role
+from accounts.models import User
+from accounts.services import audit_record
+from disbursements.choices import BatchStatus, EntitlementStatus, LineStatus
+from disbursements.models import Batch, Entitlement, PaymentLine
+from disbursements.trust_models import (
+    Notice,
+    NoticeLine,
+    NoticeLineStatus,
+    NoticeStatus,
+    Objection,
+    ObjectionStatus,
+    ProgrammeSafeguards,
+    PublicityRequirement,
+)
+from portal.errors import ConflictError, DomainError, PermissionDenied
+from portal.lib.money import ZERO
+from portal.lib.workdays import period_end
+from programs.models import Programme
+from regions.models import Region
+
+# Objections from one address: (count, window seconds), overall and per notice.
+OBJECTION_IP_LIMIT = getattr(settings, "GONGSHI_OBJECTION_IP_LIMIT", (5, 3600))
+OBJECTION_NOTICE_LIMIT = getattr(settings, "GONGSHI_OBJECTION_NOTICE_LIMIT", (3, 86400))
+REASON_MAX, CONTACT_MAX, RESOLUTION_MAX = 1000, 100, 500
+
+# Two-character surnames keep both characters (欧阳**), as notice boards print them.
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 独孤 南宫 端木 西门 "
+    "申屠 太史 濮阳 澹台 公冶 宗政 单于 呼延 万俟 闻人 赫连 拓跋 百里 东郭 南门 羊舌 微生 梁丘 左丘 第五".split()
+)
+
+
+class RateLimited(Exception):
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+# --------------------------------------------------------------------------- text
+
+
+def mask_person_name(name: str) -> str:
+    """张三 → 张*, 张小三 → 张*三, 欧阳娜娜 → 欧阳**: enough for a neighbour to recognise
+    a line, not enough to identify a stranger."""
+    name = (name or "").strip()
+    if len(name) >= 3 and name[:2] in COMPOUND_SURNAMES:
+        return name[:2] + "*" * (len(name) - 2)
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def clean_text(value, *, max_length: int) -> str:
+    """Free text from the public, as it is stored: Unicode NFC, control and invisible
+    format characters removed (bidi overrides, zero-width joiners), spaces collapsed,
+    capped. Markup is kept as typed and escaped wherever it is shown, so a reader sees
+    "<script>" as text instead of running it."""
+    text = unicodedata.normalize("NFC", str(value or ""))
+    kept = "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch)[0] != "C")
+    lines = [" ".join(line.split()) for line in kept.split("\n")]
+    return "\n".join(line for line in lines if line).strip()[:max_length]
+
+
+def source_hash(ip: str) -> str:
+    """A keyed hash of the filer's address: enough to count abuse, not to find anyone."""
+    return hmac.new(settings.SECRET_KEY.encode(), f"gongshi:{ip}".encode(), hashlib.sha256).hexdigest()
+
+
+def _hit(key: str, limit: tuple[int, int]) -> bool:
+    """Count one attempt; True when over the limit (cache.add + incr is atomic in Redis)."""
+    count, window = limit
+    cache.add(key, 0, timeout=window)
+    try:
+        n = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        n = 1
+    return n > count
+
+
+def objection_rate_check(*, notice: Notice, ip: str) -> None:
+    who = source_hash(ip)[:32]
+    if _hit(f"gongshi:obj:ip:{who}", OBJECTION_IP_LIMIT):
+        raise RateLimited(
+            "提交异议过于频繁，请一小时后再试；如情况紧急，请拨打公示所列监督电话。", OBJECTION_IP_LIMIT[1]
+        )
+    if _hit(f"gongshi:obj:n{notice.pk}:{who}", OBJECTION_NOTICE_LIMIT):
+        raise RateLimited("您对本公示提交的异议已达上限，请拨打公示所列监督电话反映。", OBJECTION_NOTICE_LIMIT[1])
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def safeguards_for(programme: Programme) -> ProgrammeSafeguards:
+    """The programme's settings, or the defaults (unsaved) when it has none."""
+    found = ProgrammeSafeguards.objects.filter(programme=programme).first()
+    return found or ProgrammeSafeguards(programme=programme)
+
+
+def publicity_required(*, programme: Programme, district: Region) -> bool:
+    """Does the programme require 公示 before paying in `district`? (A requirement for a
+    city covers its districts.)"""
+    paths = [district.path[:i] for i in range(7, len(district.path) + 1, 7)]
+    return PublicityRequirement.objects.filter(programme=programme, region__path__in=paths).exists()
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def _may_publish(user: User, district: Region) -> bool:
+    if user.is_superuser:
+        return True
+    return user.role == Role.DISTRICT and user.region_id is not None and district.path.startswith(user.region.path)
+
+
+def notice_create(
+    *,
+    acting_user: User,
+    contact_phone: str,
+    batch: Batch | None = None,
+    programme: Programme | None = None,
+    district: Region | None = None,
+    title: str = "",
+    days: int | None = None,
+    starts_on: dt.date | None = None,
+) -> Notice:
+    """Publish a notice for `batch` (a draft), or for `district`'s granted, programme-paid
+    entitlements of `programme` that are not in a submitted batch yet."""
+    if batch is not None:
+        programme, district = batch.programme, batch.district
+        if batch.status != BatchStatus.DRAFT:
+            raise ConflictError("只能为草稿状态的批次发布公示（公示须在提交前完成）。")
+    if programme is None or district is None:
+        raise DomainError("请选择批次，或选择项目和区县。")
+    if not _may_publish(acting_user, district):
+        raise PermissionDenied("只有本区县的人社专员可以发布公示。")
+    contact_phone = clean_text(contact_phone, max_length=30)
+    if not contact_phone:
+        raise DomainError("请填写监督电话（区县人社局的联系电话）。", errors={"contact_phone": ["请填写监督电话"]})
+    days = days or safeguards_for(programme).notice_days
+    if not 1 <= days <= 30:
+        raise DomainError("公示期应为 1–30 个工作日。", errors={"days": ["公示期应为 1–30 个工作日"]})
+    starts_on = starts_on or timezone.localdate()
+    title = clean_text(title, max_length=200) or f"{district.name}{programme.name}拟发放人员名单公示"
+    with transaction.atomic():
+        if batch is not None:
+            # One notice at a time per batch: two officers clicking at once get one.
+            Batch.objects.select_for_update().filter(pk=batch.pk).first()
+            if Notice.objects.filter(batch=batch, status=NoticeStatus.PUBLISHED, ends_on__gte=starts_on).exists():
+                raise ConflictError("本批次已有公示正在进行中。")
+            source = (
+                PaymentLine.objects.filter(batch=batch, status=LineStatus.PENDING)
+                .order_by("seq")
+                .values_list("entitlement_id", flat=True)
+            )
+            entitlements = Entitlement.objects.filter(pk__in=list(source))
+        else:
+            entitlements = _district_entitlements(programme, district)
+        rows = list(
+            entitlements.order_by("registration__employer__name", "person__name", "id").values_list(
+                "id", "person__name", "registration__employer__name", "rule__name", "amount"
+            )
+        )
+        if not rows:
+            raise DomainError("没有可公示的发放人员。")
+        notice = Notice.objects.create(
+            programme=programme,
+            district=district,
+            batch=batch,
+            title=title,
+            contact_phone=contact_phone,
+            starts_on=starts_on,
+            ends_on=period_end(starts_on, days),
+            days=days,
+            line_count=len(rows),
+            total=sum((row[4] for row in rows), ZERO),
+            created_by=acting_user,
+        )
+        NoticeLine.objects.bulk_create(
+            [
+                NoticeLine(
+                    notice=notice,
+                    seq=seq,
+                    entitlement_id=ent_id,
+                    name_masked=mask_person_name(name),
+                    employer_name=employer,
+                    scheme=scheme,
+                    amount=amount,
+                )
+                for seq, (ent_id, name, employer, scheme, amount) in enumerate(rows, start=1)
+            ],
+            batch_size=2000,
+        )
+        audit_record(
+            user=acting_user,
+            action="notice_publish",
+            obj=notice,
+            changes={
+                "batch": batch.number if batch else None,
+                "district": district.code,
+                "period": [str(notice.starts_on), str(notice.ends_on)],
+                "lines": notice.line_count,
+                "total": str(notice.total),
+            },
+        )
+    return notice
+
+
+def _district_entitlements(programme: Programme, district: Region):
+    from disbursements.batches import PAID_CHANNELS
+
+    in_chain = PaymentLine.objects.filter(
+        status__in=[LineStatus.PENDING, LineStatus.PAID],
+        batch__status__in=[s for s in BatchStatus.values if s != "draft"],
+    ).values("entitlement_id")
+    return Entitlement.objects.filter(
+        programme=programme,
+        district__path__startswith=district.path,
+        status=EntitlementStatus.GRANTED,
+        channel__in=PAID_CHANNELS,
+    ).exclude(pk__in=in_chain)
+
+
+def notice_withdraw(*, notice: Notice, acting_user: User, reason: str) -> Notice:
+    """Take a notice down (published in error). The reason is audited."""
+    reason = clean_text(reason, max_length=RESOLUTION_MAX)
+    if not reason:
+        raise DomainError("撤回公示时必须填写原因。", errors={"reason": ["请填写撤回原因"]})
+    if not _may_publish(acting_user, notice.district):
+        raise PermissionDenied("只有本区县的人社专员可以撤回公示。")
+    updated = Notice.objects.filter(pk=notice.pk, status=NoticeStatus.PUBLISHED).update(
+        status=NoticeStatus.WITHDRAWN, version=notice.version + 1
+    )
+    if updated != 1:
+        raise ConflictError("公示已撤回。")
+    audit_record(
+        user=acting_user,
+        action="notice_withdraw",
+        obj=notice,
+        changes={"status": [NoticeStatus.PUBLISHED, NoticeStatus.WITHDRAWN]},
+        comment=reason,
+    )
+    notice.refresh_from_db()
+    return notice
+
+
+def notices_public(*, region: Region | None = None):
+    """Published notices, newest first, optionally within a city or district."""
+    qs = Notice.objects.public().select_related("district", "district__parent", "programme")
+    if region is not None:
+        qs = qs.filter(district__path__startswith=region.path)
+    return qs.order_by("-starts_on", "-id")
+
+
+def notice_totals(notice: Notice) -> dict:
+    """Totals of the lines still listed (withdrawn ones are shown struck out, not counted)."""
+    agg = notice.lines.filter(status=NoticeLineStatus.LISTED).aggregate(n=Count("id"), total=Sum("amount"))
+    return {"count": agg["n"] or 0, "total": agg["total"] or ZERO}
+
+
+# --------------------------------------------------------------------------- objections
+
+
+def objection_file(*, notice: Notice, line_seq: int | None, reason: str, contact: str = "", ip: str = "") -> Objection:
+    """Anyone files an objection to an open notice (the view checks the rate first)."""
+    if not notice.is_open():
+        raise ConflictError("该公示不在公示期内，不能再提出异议；如有问题请拨打监督电话。")
+    reason = clean_text(reason, max_length=REASON_MAX)
+    if len(reason) < 5:
+        raise DomainError("请写明异议理由（至少 5 个字）。", errors={"reason": ["请写明异议理由（至少 5 个字）"]})
+    line = None
+    if line_seq:
+        line = NoticeLine.objects.filter(notice=notice, seq=line_seq).first()
+        if line is None:
+            raise DomainError(
+                f"公示中没有序号为 {line_seq} 的人员，请核对序号。", errors={"line": ["公示中没有该序号"]}
+            )
+    objection = Objection.objects.create(
+        notice=notice,
+        line=line,
+        reason=reason,
+        contact=clean_text(contact, max_length=CONTACT_MAX),
+        source_hash=source_hash(ip) if ip else "",
+    )
+    audit_record(
+        user=None,
+        action="objection_file",
+        obj=objection,
+        changes={"notice": notice.pk, "line": line.seq if line else None, "status": [None, ObjectionStatus.OPEN]},
+    )
+    return objection
+
+
+OUTCOME_WITHDRAW, OUTCOME_CORRECT = "withdraw", "correct"
+
+
+def objection_resolve(
+    *, objection: Objection, acting_user: User, decision: str, resolution: str, outcome: str = ""
+) -> Objection:
+    """Uphold or dismiss an objection, with a reason.
+
+    Upheld with `withdraw`: the person's registration is withdrawn (beneficiaries'
+    normal service), the pending line leaves the draft batch and the entitlement is
+    withdrawn. Upheld with `correct`: the line leaves the draft batch and waits for the
+    officer to correct the registration; the next computation and batch pick it up.
+    """
+    resolution = clean_text(resolution, max_length=RESOLUTION_MAX)
+    if decision not in (ObjectionStatus.UPHELD, ObjectionStatus.DISMISSED):
+        raise DomainError("请选择“异议成立”或“异议不成立”。")
+    if not resolution:
+        raise DomainError("请填写处理意见。", errors={"resolution": ["请填写处理意见"]})
+    if not _may_publish(acting_user, objection.notice.district):
+        raise PermissionDenied("只有本区县的人社专员可以处理异议。")
+    if decision == ObjectionStatus.UPHELD:
+        if objection.line is None:
+            outcome = ""
+        elif outcome not in (OUTCOME_WITHDRAW, OUTCOME_CORRECT):
+            raise DomainError("异议成立时请选择：撤销该人员，或待更正后再发放。")
+    else:
+        outcome = ""
+    with transaction.atomic():
+        updated = Objection.objects.filter(pk=objection.pk, status=ObjectionStatus.OPEN).update(
+            status=decision, outcome=outcome, resolution=resolution, resolved_by=acting_user, resolved_at=timezone.now()
+        )
+        if updated != 1:
+            raise ConflictError("该异议已经处理过了，请刷新页面。")
+        if outcome:
+            _apply_upheld(objection, outcome, acting_user, resolution)
+        audit_record(
+            user=acting_user,
+            action="objection_resolve",
+            obj=objection,
+            changes={"status": [ObjectionStatus.OPEN, decision], "outcome": outcome or None},
+            comment=resolution,
+        )
+    objection.refresh_from_db()
+    return objection
+
+
+def _apply_upheld(objection: Objection, outcome: str, user: User, resolution: str) -> None:
+    from beneficiaries.services import registration_withdraw
+
+    line = objection.line
+    entitlement = Entitlement.objects.select_related("registration").get(pk=line.entitlement_id)
+    new_status = NoticeLineStatus.WITHDRAWN if outcome == OUTCOME_WITHDRAW else NoticeLineStatus.CORRECTED
+    NoticeLine.objects.filter(pk=line.pk).update(status=new_status)
+    Notice.objects.filter(pk=line.notice_id).update(version=objection.notice.version + 1)
+    audit_record(
+        user=user,
+        action="notice_line_" + new_status,
+        obj=line,
+        changes={"status": [line.status, new_status]},
+        comment=f"异议#{objection.pk}成立：{resolution}",
+    )
+    batch_line_remove_pending(entitlement=entitlement, acting_user=user, reason=f"公示异议#{objection.pk}成立")
+    if outcome == OUTCOME_WITHDRAW:
+        registration_withdraw(
+            registration=entitlement.registration, acting_user=user, reason=f"公示异议成立：{resolution}"
+        )
+        if entitlement.status == EntitlementStatus.GRANTED:
+            Entitlement.objects.filter(pk=entitlement.pk).update(status=EntitlementStatus.WITHDRAWN)
+            audit_record(
+                user=user,
+                action="entitlement_withdraw",
+                obj=entitlement,
+                changes={
+                    "status": [EntitlementStatus.GRANTED, EntitlementStatus.WITHDRAWN],
+                    "amount": str(entitlement.amount),
+                },
+                comment=f"公示异议#{objection.pk}成立",
+            )
+
+
+def batch_line_remove_pending(*, entitlement: Entitlement, acting_user: User, reason: str) -> PaymentLine | None:
+    """Take an entitlement's pending line out of its draft batch (a 公示 objection was
+    upheld before submission). Batches past draft are frozen for good: refused."""
+    from disbursements.batches import _close_gaps, _recount
+
+    line = (
+        PaymentLine.objects.select_related("batch").filter(entitlement=entitlement, status=LineStatus.PENDING).first()
+    )
+    if line is None:
+        return None
+    batch = Batch.objects.select_for_update().get(pk=line.batch_id)
+    if batch.status != BatchStatus.DRAFT:
+        raise ConflictError(f"该人员所在批次 {batch.number} 已提交，不能再移出；请先退回批次。")
+    old_count, old_total = batch.line_count, batch.total
+    line.delete()
+    _recount(batch)
+    _close_gaps(batch)
+    audit_record(
+        user=acting_user,
+        action="batch_line_remove",
+        obj=batch,
+        changes={
+            "line_count": [old_count, batch.line_count],
+            "total": [str(old_total), str(batch.total)],
+            "entitlement": entitlement.pk,
+            "amount": str(line.amount),
+        },
+        comment=reason,
+    )
+    return line
+
+
+# --------------------------------------------------------------------------- the rule at submission
+
+
+def notices_covering(batch: Batch):
+    """Notices of this batch, and district notices that list any of its entitlements."""
+    return Notice.objects.filter(
+        Q(batch=batch) | Q(batch__isnull=True, lines__entitlement__lines__batch=batch), status=NoticeStatus.PUBLISHED
+    ).distinct()
+
+
+def batch_submission_block(batch: Batch, *, today: dt.date | None = None) -> str | None:
+    """Why `batch` may not be submitted yet (in Chinese, with until when), or None."""
+    from disbursements.fraud import held_lines
+
+    today = today or timezone.localdate()
+    notices = list(notices_covering(batch).order_by("-ends_on"))
+    open_notice = next((n for n in notices if n.ends_on >= today), None)
+    if open_notice is not None:
+        return (
+            f"本批次正在公示（“{open_notice.title}”，公示期 {open_notice.starts_on:%Y-%m-%d} 至 "
+            f"{open_notice.ends_on:%Y-%m-%d}），公示期满后（{open_notice.ends_on + dt.timedelta(days=1):%Y-%m-%d} 起）方可提交。"
+        )
+    pending = Objection.objects.filter(notice__in=[n.pk for n in notices], status=ObjectionStatus.OPEN).count()
+    if pending:
+        return f"本批次的公示还有 {pending} 条异议尚未处理，请在“公示管理”中处理完毕后再提交。"
+    if not notices and publicity_required(programme=batch.programme, district=batch.district):
+        days = safeguards_for(batch.programme).notice_days
+        until = period_end(today, days)
+        return (
+            f"本项目要求{batch.district.name}的发放名单先公示 {days} 个工作日才能提交。"
+            f"请先发布公示；今天发布的公示到 {until:%Y-%m-%d} 结束，{until + dt.timedelta(days=1):%Y-%m-%d} 起可提交。"
+        )
+    held = held_lines(batch).count()
+    if held:
+        return f"本批次有 {held} 笔明细存在待核查的高风险预警，请先在“风险预警”中排除或确认，确认的人员须移出批次。"
+    return None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _file_rows(notice: Notice):
+    return notice.lines.order_by("seq").values_list("seq", "name_masked", "employer_name", "scheme", "amount", "status")
+
+
+def notice_xlsx(notice: Notice) -> bytes:
+    """The notice as an .xlsx for a notice board (XlsxWriter, in memory: a notice is one
+    district's list)."""
+    import xlsxwriter
+
+    from disbursements.payment_files import safe_cell
+
+    out = BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet("公示名单")
+    bold = book.add_format({"bold": True})
+    money = book.add_format({"num_format": "#,##0.00"})
+    sheet.write(0, 0, safe_cell(notice.title), bold)
+    sheet.write(
+        1,
+        0,
+        f"公示期：{notice.starts_on:%Y-%m-%d} 至 {notice.ends_on:%Y-%m-%d}    监督电话：{safe_cell(notice.contact_phone)}",
+    )
+    sheet.write_row(3, 0, ["序号", "姓名", "用人单位", "补贴项目", "金额（元）", "备注"], bold)
+    row = 4
+    for seq, name, employer, scheme, amount, status in _file_rows(notice).iterator(chunk_size=2000):
+        sheet.write_row(row, 0, [seq, safe_cell(name), safe_cell(employer), safe_cell(scheme)])
+        sheet.write_number(row, 4, float(amount), money)  # display only; the figure is also in the total row
+        sheet.write(row, 5, "" if status == NoticeLineStatus.LISTED else NoticeLineStatus(status).label)
+        row += 1
+    totals = notice_totals(notice)
+    sheet.write(row + 1, 0, f"合计：{totals['count']} 人，{totals['total']:,.2f} 元", bold)
+    sheet.set_column(1, 1, 10)
+    sheet.set_column(2, 3, 36)
+    sheet.set_column(4, 4, 12)
+    book.close()
+    return out.getvalue()
+
+
+_FONT = "STSong-Light"
+
+
+def notice_pdf(notice: Notice) -> bytes:
+    """The notice as a PDF (ReportLab; Chinese through the CID font STSong-Light, which
+    needs no font file and no network)."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+
+    if _FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
+    title_style = ParagraphStyle("t", fontName=_FONT, fontSize=15, leading=20, alignment=1)
+    body = ParagraphStyle("b", fontName=_FONT, fontSize=9.5, leading=13)
+    cell = ParagraphStyle("c", fontName=_FONT, fontSize=8.5, leading=11)
+    out = BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=notice.title,
+        author=notice.district.name,
+    )
+    totals = notice_totals(notice)
+    story = [
+        Paragraph(escape(notice.title), title_style),
+        Spacer(1, 4 * mm),
+        Paragraph(
+            escape(
+                f"根据稳岗留工补贴发放规定，现将拟发放人员名单予以公示。公示期为 {notice.starts_on:%Y年%m月%d日} 至 "
+                f"{notice.ends_on:%Y年%m月%d日}（{notice.days} 个工作日）。如有异议，请在公示期内通过公示网页提出，"
+                f"或拨打监督电话 {notice.contact_phone}。"
+            ),
+            body,
+        ),
+        Spacer(1, 4 * mm),
+    ]
+    data = [["序号", "姓名", "用人单位", "补贴项目", "金额（元）"]]
+    for seq, name, employer, scheme, amount, status in _file_rows(notice).iterator(chunk_size=2000):
+        mark = "" if status == NoticeLineStatus.LISTED else f"（{NoticeLineStatus(status).label}）"
+        data.append(
+            [
+                str(seq),
+                Paragraph(escape(name + mark), cell),
+                Paragraph(escape(employer), cell),
+                Paragraph(escape(scheme), cell),
+                f"{amount:,.2f}",
+            ]
+        )
+    data.append(["", "合计", f"{totals['count']} 人", "", f"{totals['total']:,.2f}"])
+    table = LongTable(data, colWidths=[14 * mm, 26 * mm, 70 * mm, 50 * mm, 20 * mm], repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), _FONT),
+                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f2f2f2")),
+                ("ALIGN", (-1, 0), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    story += [table, Spacer(1, 5 * mm)]
+    story.append(
+        Paragraph(escape(f"{notice.district.name}人力资源和社会保障局    {notice.starts_on:%Y年%m月%d日}"), body)
+    )
+    doc.build(story)
+    return out.getvalue()

@@ -1,0 +1,24 @@
+"""The 公示 box on a batch page: its notices, whether one is required, what blocks submission."""
+
+from django import template
+
+from disbursements import publicity
+
+register = template.Library()
+
+
+@register.inclusion_tag("disbursements/gongshi/_batch_notice.html", takes_context=True)
+def batch_publicity(context, batch):
+    user = context["request"].user
+    notices = list(publicity.notices_covering(batch).order_by("-created_at")) + list(
+        batch.notices.exclude(status="published").order_by("-created_at")
+    )
+    return {
+        "batch": batch,
+        "notices": notices,
+        "required": publicity.publicity_required(programme=batch.programme, district=batch.district),
+        "block": publicity.batch_submission_block(batch) if batch.status == "draft" else None,
+        "can_publish": batch.status == "draft" and publicity._may_publish(user, batch.district),
+        "default_days": publicity.safeguards_for(batch.programme).notice_days,
+        "csrf_token": context.get("csrf_token"),
+    }
