@@ -7,7 +7,7 @@ numbers with a count.
 """
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -29,6 +29,20 @@ class Pages(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+def paged_schema(serializer):
+    """The response schema of `_paged`: a page-number envelope around the rows (an APIView's
+    own `many=True` would promise a bare list)."""
+    return inline_serializer(
+        name=f"Paged{serializer.__name__.removesuffix('Serializer')}List",
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer(many=True),
+        },
+    )
 
 
 def _paged(view, request, qs, serializer):
@@ -88,7 +102,7 @@ def _signals(request):
 class SignalList(APIView):
     """Fraud signals in scope. Filters: programme, district, kind, severity, status."""
 
-    @extend_schema(responses=SignalSerializer(many=True))
+    @extend_schema(operation_id="v1_signals_list", responses=paged_schema(SignalSerializer))
     def get(self, request):
         qs = _signals(request)
         params = request.query_params
@@ -192,7 +206,7 @@ def _appeals(request):
 class AppealList(APIView):
     """Appeals in scope (filters: status, overdue=1, district); POST files one (employer agents)."""
 
-    @extend_schema(responses=AppealSerializer(many=True))
+    @extend_schema(operation_id="v1_appeals_list", responses=paged_schema(AppealSerializer))
     def get(self, request):
         qs = _appeals(request)
         params = request.query_params
@@ -282,7 +296,7 @@ class NoticeSerializer(serializers.ModelSerializer):
 class NoticeList(APIView):
     """Notices in scope (the officer's view; the public reads /gongshi/)."""
 
-    @extend_schema(responses=NoticeSerializer(many=True))
+    @extend_schema(operation_id="v1_notices_list", responses=paged_schema(NoticeSerializer))
     def get(self, request):
         _staff_only(request.user)
         qs = Notice.objects.for_user(request.user).select_related("programme", "district")
