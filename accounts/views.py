@@ -12,6 +12,14 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.is_busy:
+            # Every password-hashing slot is taken (accounts/login_gate.py): ask to retry soon.
+            response.status_code = 503
+            response["Retry-After"] = "2"
+        return response
+
 
 class LogoutView(auth_views.LogoutView):
     pass
