@@ -33,7 +33,7 @@ def gate(settings, tmp_path):
 
 def _hold_slot_as_another_worker(directory, slot=0):
     """flock belongs to an open file: a second open file in this process is another worker to the kernel."""
-    handle = open(directory / f"slot-{slot}", "a+")  # noqa: SIM115 (closed by the caller)
+    handle = open(directory / f"slot-{slot}", "a+")
     fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
 
