@@ -18,6 +18,9 @@ timeout = 60
 graceful_timeout = 30
 # Idle keep-alive connections of the TLS proxy hold a thread each: keep them short.
 keepalive = 5
+# No runtime control socket: compose restarts the container instead, and two gunicorns on one host
+# (tests, the load bench) would otherwise fight over the one default path in $HOME.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 # The access log line names the status and the time taken (microseconds), for the smoke test and for operators.

@@ -1,3 +1,5 @@
+import logging
+
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -5,6 +7,8 @@ from django.shortcuts import get_object_or_404, render
 
 from accounts.forms import LoginForm
 from accounts.selectors import job_as_dict, jobs_for_user
+
+logger = logging.getLogger(__name__)
 
 
 class LoginView(auth_views.LoginView):
@@ -18,6 +22,9 @@ class LoginView(auth_views.LoginView):
             # Every password-hashing slot is taken (accounts/login_gate.py): ask to retry soon.
             response.status_code = 503
             response["Retry-After"] = "2"
+            # Expected in a 9:00 login storm, not a fault: a warning, not django.request's ERROR for a 5xx.
+            logger.warning("login asked to retry: every password-hashing slot is busy")
+            response._has_been_logged = True
         return response
 
 

@@ -134,6 +134,55 @@ class MachineLoad:
         }
 
 
+class ServerCPU:
+    """CPU seconds spent by the portal's own processes over a window: the gunicorn and Celery process
+    groups, and the PostgreSQL backends connected to the load database. Unlike latency, this does not
+    depend on how many other programs share the machine, so it says what the portal itself costs."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, groups: dict[str, int], database: str):
+        self.groups, self.database = groups, database
+        self.start = self.sample()
+
+    def _postgres_pids(self) -> set[int]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.database]
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        out: dict[str, dict[int, float]] = {name: {} for name in [*self.groups, "postgres"]}
+        postgres = self._postgres_pids()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, pgrp, cpu = int(entry), int(fields[2]), (int(fields[11]) + int(fields[12])) / self.TICK
+            for name, group in self.groups.items():
+                if pgrp == group:
+                    out[name][pid] = cpu
+            if pid in postgres:
+                out["postgres"][pid] = cpu
+        return out
+
+    def per_request_ms(self, requests: int) -> dict:
+        end = self.sample()
+        used = {name: sum(cpu - self.start[name].get(pid, 0.0) for pid, cpu in end[name].items()) for name in end}
+        result = {name: round(1000 * seconds / max(1, requests), 1) for name, seconds in used.items()}
+        result["total"] = round(sum(result.values()), 1)
+        # What the portal could serve if it had the machine's cores to itself (generator aside).
+        result["capacity_req_per_s_on_free_cores"] = round((os.cpu_count() or 1) * 1000 / max(0.1, result["total"]), 1)
+        return result
+
+
 # --------------------------------------------------------------------------- the virtual users
 
 
@@ -309,10 +358,12 @@ async def anonymous(user: User, stop: asyncio.Event, rng) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-async def run_load(base: str, args, drafts: dict[str, int], recorder: Recorder) -> dict:
+async def run_load(base: str, args, drafts: dict[str, int], recorder: Recorder, groups: dict, database: str) -> dict:
     import aiohttp
 
-    http = aiohttp.TCPConnector(limit=0, force_close=False)
+    # A connection per request: a pooled keep-alive connection that the server closes after its idle
+    # timeout races the next request and resets it, which a browser would retry but aiohttp does not.
+    http = aiohttp.TCPConnector(limit=0, force_close=True)
     rng = random.Random(16)
     stop = asyncio.Event()
     users: list[User] = []
@@ -341,12 +392,17 @@ async def run_load(base: str, args, drafts: dict[str, int], recorder: Recorder) 
             add_user(len(users))
             await asyncio.sleep(ramp / max(1, new))
         await asyncio.sleep(5)  # the arrivals' logins settle
-        load = MachineLoad()
+        load, cpu = MachineLoad(), ServerCPU(groups, database)
         start = time.monotonic()
         await asyncio.sleep(args.seconds)
         end = time.monotonic()
         summary = summarise(recorder.window(start, end), end - start)
-        summary.update(users=level, seconds=round(end - start, 1), machine=load.result(end - start))
+        summary.update(
+            users=level,
+            seconds=round(end - start, 1),
+            machine=load.result(end - start),
+            server_cpu_ms_per_request=cpu.per_request_ms(summary["requests"]),
+        )
         results["levels"].append(summary)
         print_level(summary)
 
@@ -363,7 +419,7 @@ async def run_load(base: str, args, drafts: dict[str, int], recorder: Recorder) 
             add_user(i)
             await asyncio.sleep(5.0 / args.storm_background)
         await asyncio.sleep(10)
-        results["storm"] = await login_storm(base, args, recorder, http)
+        results["storm"] = await login_storm(base, args, recorder, http, ServerCPU(groups, database))
 
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -373,7 +429,7 @@ async def run_load(base: str, args, drafts: dict[str, int], recorder: Recorder) 
     return results
 
 
-async def login_storm(base: str, args, recorder: Recorder, http) -> dict:
+async def login_storm(base: str, args, recorder: Recorder, http, cpu: "ServerCPU") -> dict:
     """`args.storm_logins` people press 登录 within `args.storm_seconds`, while the background browses."""
     rng = random.Random(9)
     outcomes = []
@@ -409,6 +465,7 @@ async def login_storm(base: str, args, recorder: Recorder, http) -> dict:
         "storm_seconds": round(end - start, 1),
         "others": summarise(others, end - start),
         "machine": load.result(end - start),
+        "server_cpu_seconds": round(cpu.per_request_ms(1000)["total"], 2),  # per 1000 requests = seconds
     }
     print_storm(result)
     return result
@@ -437,6 +494,12 @@ def print_level(s: dict) -> None:
         f"p50 / p95 / p99 {s['p50_ms']} / {s['p95_ms']} / {s['p99_ms']} ms, errors {s['errors']} "
         f"(machine {m['machine_cpu_busy_percent']}% busy, generator {m['generator_cpu_percent_of_machine']}%, "
         f"load {m['loadavg_1min_start']}→{m['loadavg_1min_end']})"
+    )
+    c = s["server_cpu_ms_per_request"]
+    print(
+        "   portal CPU per request: "
+        + ", ".join(f"{k} {v} ms" for k, v in c.items() if k != "capacity_req_per_s_on_free_cores")
+        + f" → about {c['capacity_req_per_s_on_free_cores']} req/s if the portal had the cores to itself"
     )
     print(f"   {'endpoint':24} {'n':>6} {'err':>4} {'p50':>8} {'p95':>8} {'p99':>8}")
     for name, e in s["endpoints"].items():
@@ -567,7 +630,7 @@ def servers(env: dict, work: Path):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        yield web
+        yield web, worker
     finally:
         for process in (web, worker):
             with contextlib.suppress(ProcessLookupError):
@@ -634,9 +697,11 @@ def main(argv: list[str]) -> int:
     started_at = timezone.now()
     base = "http://" + env["GUNICORN_BIND"]
     recorder = Recorder()
-    with servers(env, work) as web:
+    database = env["DATABASE_URL"].rsplit("/", 1)[-1]
+    with servers(env, work) as (web, worker):
         wait_until_serving(base, web)
-        results = asyncio.run(run_load(base, args, drafts, recorder))
+        groups = {"gunicorn": web.pid, "celery": worker.pid}  # each started as its own process group
+        results = asyncio.run(run_load(base, args, drafts, recorder, groups, database))
     audited = AuditEntry.objects.filter(action="survey_update", at__gte=started_at).count()
     results["writes"]["audited"] = audited
     results["knee"] = knee(results["levels"])
