@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # (AttributeError: 'NoneType' object has no attribute 'hostname'; see docs/operations.md).
 WORKER_FLAGS := --without-gossip --without-mingle --without-heartbeat
 
-.PHONY: run test bench lint assets venv migrate demo worker clean
+.PHONY: run test bench bench-load lint assets venv migrate demo worker clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,9 +59,16 @@ test: venv assets
 	@echo "--- smoke run of the demo on SQLite with in-process tasks"
 	REDIS_URL= DATABASE_URL=sqlite:///$(CURDIR)/.smoke.sqlite3 CELERY_EAGER=true $(PY) -m pytest -m smoke -p no:randomly $(PYTEST_ARGS)
 
-bench: venv
+bench: venv assets
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bin/check_services.py
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench $(BENCH_ARGS)
+	$(MAKE) --no-print-directory bench-load
+
+# The portal as deployed (gunicorn, Celery, DEBUG=0 build) under 50/100/200 users and a login storm;
+# about 8 minutes, bounded. LOAD_ARGS e.g. "--seconds 300" or "--levels 50,100,150,200" (python -m bench.load -h).
+bench-load: venv assets
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bin/check_services.py
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor staticfiles db.sqlite3 .smoke.sqlite3

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts.login_gate import LoginBusy
+
 
 class LoginForm(AuthenticationForm):
     """The stock form with Chinese labels and messages."""
@@ -15,4 +17,16 @@ class LoginForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("用户名或密码不正确。连续输错多次后账号将被暂时锁定。"),
         "inactive": _("该账号已停用，请联系管理员。"),
+        "busy": _("此刻登录的人较多，系统正在排队核对密码。请等几秒后再点一次“登录”。"),
     }
+
+    def clean(self):
+        try:
+            return super().clean()
+        except LoginBusy:
+            # Not a failed login (django-axes counts nothing): the password was never checked.
+            raise forms.ValidationError(self.error_messages["busy"], code="busy") from None
+
+    @property
+    def is_busy(self) -> bool:
+        return any(e.code == "busy" for e in self.non_field_errors().as_data())

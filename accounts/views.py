@@ -1,3 +1,5 @@
+import logging
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -13,11 +15,24 @@ from accounts.selectors import job_as_dict, jobs_for_user
 from accounts.services import job_retry as job_retry_service
 from portal.errors import DomainError
 
+logger = logging.getLogger(__name__)
+
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.is_busy:
+            # Every password-hashing slot is taken (accounts/login_gate.py): ask to retry soon.
+            response.status_code = 503
+            response["Retry-After"] = "2"
+            # Expected in a 9:00 login storm, not a fault: a warning, not django.request's ERROR for a 5xx.
+            logger.warning("login asked to retry: every password-hashing slot is busy")
+            response._has_been_logged = True
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

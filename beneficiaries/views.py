@@ -28,7 +28,9 @@ PAGE_SIZE = 50
 
 
 def _page(request, qs, size: int = PAGE_SIZE):
-    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page."""
+    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page.
+
+    For lists ordered by district and name (employers), whose pages stay small per district."""
     try:
         page = max(1, int(request.GET.get("page", 1)))
     except ValueError:
@@ -36,12 +38,49 @@ def _page(request, qs, size: int = PAGE_SIZE):
     rows = list(qs[(page - 1) * size : page * size + 1])
     params = request.GET.copy()
     params.pop("page", None)
+    prev_params, next_params = params.copy(), params.copy()
+    prev_params["page"], next_params["page"] = page - 1, page + 1
     return {
         "rows": rows[:size],
-        "page": page,
+        "number": page,
         "has_next": len(rows) > size,
         "has_prev": page > 1,
-        "query": params.urlencode(),
+        "prev_query": prev_params.urlencode(),
+        "next_query": next_params.urlencode(),
+    }
+
+
+def _cursor_page(request, qs, size: int = PAGE_SIZE):
+    """Keyset ("cursor") paging on the primary key, newest first: `?after=<id>` / `?before=<id>`.
+
+    A page costs the same at the millionth row as at the first (an index range, no OFFSET to
+    skip and no COUNT(*)), and rows added meanwhile do not shift what the next page shows."""
+    params = request.GET.copy()
+    for key in ("after", "before", "page"):
+        params.pop(key, None)
+    try:
+        after, before = int(request.GET.get("after", 0)), int(request.GET.get("before", 0))
+    except ValueError:
+        after = before = 0
+    if before > 0:
+        rows = list(qs.filter(pk__gt=before).order_by("pk")[: size + 1])
+        has_prev, has_next = len(rows) > size, True
+        rows = rows[:size][::-1]
+    else:
+        rows = list((qs.filter(pk__lt=after) if after > 0 else qs).order_by("-pk")[: size + 1])
+        has_prev, has_next = after > 0, len(rows) > size
+        rows = rows[:size]
+    prev_params, next_params = params.copy(), params.copy()
+    if rows:
+        prev_params["before"], next_params["after"] = rows[0].pk, rows[-1].pk
+    return {
+        "rows": rows,
+        "number": None,
+        "has_next": has_next and bool(rows),
+        "has_prev": has_prev and bool(rows),
+        "prev_query": prev_params.urlencode(),
+        "next_query": next_params.urlencode(),
+        "first_query": params.urlencode(),
     }
 
 
@@ -186,18 +225,31 @@ def registration_list(request):
     user = request.user
     filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category")}
     qs = selectors.registration_list(user, **filters)
+    page = _cursor_page(request, qs)
+    # Labels and links worked out once per page, not per row: the per-row get_*_display,
+    # {% url %} and {% blocktranslate %} were most of this page's CPU (profiled, docs/operations.md).
+    statuses, categories = dict(RegistrationStatus.choices), dict(Category.choices)
+    span = gettext("%(start)s 至 %(end)s")
+    for r in page["rows"]:
+        r.status_label = str(statuses.get(r.status, r.status))
+        r.category_label = str(categories.get(r.category, r.category))
+        r.stay_span = span % {"start": f"{r.start_date:%m-%d}", "end": f"{r.end_date:%m-%d}"}
+    is_staff = user.is_staff_role or user.is_superuser
     context = {
-        "page": _page(request, qs),
+        "page": page,
         "filters": filters,
         "statuses": RegistrationStatus.choices,
         "categories": Category.choices,
-        "districts": selectors.district_choices(user) if user.is_staff_role or user.is_superuser else [],
+        # Evaluated only when the cached fragment of the district filter is missing (see the template).
+        "districts": (lambda: selectors.district_choices(user)) if is_staff else None,
+        "district_scope": user.region_id or "all",
         "employers": selectors.employer_list(user).select_related(None).only("id", "name")[:500]
         if user.role == Role.EMPLOYER
         else [],
         "programmes": selectors.active_programmes(),
         "is_staff": user.is_staff_role,
         "import_url": _url_or_none("beneficiaries:import_workers"),
+        "list_url": reverse("beneficiaries:registration_list"),
     }
     return render(request, "beneficiaries/registration_list.html", context)
 

@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.services import audit_record
@@ -44,6 +45,12 @@ def dashboard(request):
         "charts": charts,
         "updated_at": parse_datetime(panel["updated_at"]) if panel["updated_at"] else None,
         "tables": dashboards.TABLES,
+        # The key of the page's cached fragment: the panel's own cache key (rollup version and day).
+        "body_cache": {
+            "ttl": dashboards.PANEL_TTL,
+            "version": region.rollup_version.isoformat() if getattr(region, "rollup_version", None) else "-",
+            "day": timezone.localdate().isoformat(),
+        },
         # An imbalance in reconciliation is an alarm here, never a silent number.
         # Cached per rollup version, like the panel: refreshed figures, fresh alarms.
         "recon_alarms": reconciliation_alarms_cached(request.user, programme, version=region.rollup_version),

@@ -4,6 +4,7 @@ One file, driven by environment variables (see README "Configuration"). Environm
 differ only by variables; `portal.env` readers stop start-up on a bad value.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -118,8 +119,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out credentials
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with its password check bounded host-wide (accounts/login_gate.py).
+    "accounts.backends.HashBoundModelBackend",
 ]
+# Argon2id measured for this machine (accounts/hashers.py, docs/operations.md "Serving"). The others
+# only verify old hashes, which are re-hashed with Argon2 on the user's next login.
+PASSWORD_HASHERS = [
+    "accounts.hashers.PortalArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# At most this many password checks at once on the host (default: all cores but one), at most
+# LOGIN_WAITING_PER_WORKER logins waiting or hashing in one gunicorn worker, and a login that
+# finds no slot within LOGIN_HASH_WAIT_SECONDS is asked to retry (503).
+LOGIN_HASH_SLOTS = env_int("LOGIN_HASH_SLOTS", max(1, (os.cpu_count() or 2) - 1), minimum=1)
+LOGIN_WAITING_PER_WORKER = env_int("LOGIN_WAITING_PER_WORKER", 2, minimum=1)
+LOGIN_HASH_WAIT_SECONDS = env_int("LOGIN_HASH_WAIT_SECONDS", 5, minimum=1)
+LOGIN_HASH_LOCK_DIR = env_str("LOGIN_HASH_LOCK_DIR")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -177,6 +194,9 @@ SESSION_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
 SESSION_COOKIE_SAMESITE = "Lax"
+# Sessions read from the cache (Redis in production), written through to the database: one
+# query less on every page, and sessions still survive a cache flush.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

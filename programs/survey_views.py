@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -71,10 +72,14 @@ def survey_list(request):
     )
     params = request.GET.copy()
     params.pop("page", None)
+    statuses = dict(SurveyStatus.choices)
+    for r in rows:  # once per page, not a get_status_display per row (profiled: docs/operations.md)
+        r.status_label = str(statuses.get(r.status, r.status))
     return render(
         request,
         "programs/survey_list.html",
         {
+            "list_url": reverse("programs:survey_list"),
             "rows": rows[:PAGE_SIZE],
             "page": page,
             "has_next": len(rows) > PAGE_SIZE,

@@ -250,6 +250,34 @@ def test_list_query_count_is_constant(client, django_assert_max_num_queries, off
         assert client.get(reverse("beneficiaries:employer_list")).status_code == 200
 
 
+def test_registration_list_pages_by_cursor_newest_first_without_gaps_or_repeats(
+    client, officer_luquan, agent_other, programme, settings
+):
+    import re
+
+    employer = make_employer("鹿泉翻页厂", "130110", agents=[agent_other])
+    ids = [register(agent_other, employer, programme, make_id("410102", "19900708", 300 + i)).pk for i in range(55)]
+    login(client, officer_luquan)
+    url = reverse("beneficiaries:registration_list")
+
+    def shown(html):
+        return [int(x) for x in re.findall(r'href="/registry/registrations/(\d+)/"', html)]
+
+    first = client.get(url + "?status=active").content.decode()
+    assert shown(first) == sorted(ids, reverse=True)[:50]
+    assert "上一页" not in first
+    next_query = re.search(r'href="\?([^"]*after=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
+    assert "status=active" in next_query  # the filters travel with the cursor
+    second = client.get(url + "?" + next_query).content.decode()
+    assert shown(second) == sorted(ids, reverse=True)[50:]
+    assert "下一页" not in second
+    # Back from the second page gives the first page again, and a link to the very first page.
+    prev_query = re.search(r'href="\?([^"]*before=\d+[^"]*)"', second).group(1).replace("&amp;", "&")
+    assert shown(client.get(url + "?" + prev_query).content.decode()) == shown(first)
+    # A cursor that is not a number is the first page, not an error.
+    assert shown(client.get(url + "?after=x").content.decode()) == shown(first)
+
+
 def test_agent_edits_a_returned_employer_and_resubmits(client, agent_other, agent_gree, officer_luquan):
     employer = make_employer("鹿泉退回厂", "130110", agents=[agent_other], status="returned", return_reason="地址不详")
     login(client, agent_gree)

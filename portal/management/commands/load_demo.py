@@ -26,7 +26,18 @@ class Command(BaseCommand):
             self.stdout.flush()
             step()
             self.stdout.write(" 完成")
+        self._analyze()
         self._print_logins()
+
+    def _analyze(self):
+        """Fresh statistics for the planner: right after a bulk load autovacuum has not run yet, and
+        a scoped list planned on empty-table estimates joins every row before its LIMIT (the
+        registrations list took 83 ms instead of 0.2 ms on the demo database)."""
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
 
     def _print_logins(self):
         self.stdout.write("\n演示账号（密码相同）：")
