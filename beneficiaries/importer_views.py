@@ -21,6 +21,7 @@ from accounts.choices import Role
 from accounts.selectors import jobs_for_user
 from beneficiaries.importer import uploads
 from beneficiaries.models import Employer
+from beneficiaries.spreadsheets import limit_upload
 from beneficiaries.xlsx_templates import employer_template, worker_template
 from portal.errors import DomainError
 from programs.choices import ProgrammeStatus
@@ -113,6 +114,7 @@ def _upload_page(request, *, kind: str, form_class, title: str):
     )
 
 
+@limit_upload
 @login_required
 def import_workers(request):
     """Upload a workers' list (employer agents for their employers, staff in their region)."""
@@ -123,6 +125,7 @@ def import_workers(request):
     return _upload_page(request, kind="workers", form_class=WorkerUploadForm, title=_("批量导入留岗人员"))
 
 
+@limit_upload
 @login_required
 def import_employers(request):
     """Upload a list of employers (HR staff only)."""

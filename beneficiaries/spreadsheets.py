@@ -61,6 +61,13 @@ def max_bytes() -> int:
     return int(getattr(settings, "IMPORT_MAX_BYTES", 20 * 1024 * 1024))
 
 
+def limit_upload(view):
+    """Mark an upload view (function or DRF view class) with the import size limit, so
+    that portal.middleware.UploadSizeLimitMiddleware refuses a larger body unread."""
+    view.upload_max_bytes = staticmethod(max_bytes) if isinstance(view, type) else max_bytes
+    return view
+
+
 def max_rows() -> int:
     return int(getattr(settings, "IMPORT_MAX_ROWS", 200_000))
 
