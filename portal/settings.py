@@ -4,6 +4,7 @@ One file, driven by environment variables (see README "Configuration"). Environm
 differ only by variables; `portal.env` readers stop start-up on a bad value.
 """
 
+import datetime
 from pathlib import Path
 
 import dj_database_url
@@ -48,7 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # expiring, hashed API tokens (docs/api.md); replaces DRF's never-expiring authtoken
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -227,7 +228,7 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -237,6 +238,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# API tokens for clients (django-rest-knox): stored hashed, valid for this many hours.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 8, minimum=1)),
+    "TOKEN_LIMIT_PER_USER": 20,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "稳岗留工 portal API",
     "DESCRIPTION": "迎新春送温暖、稳岗留工: registrations, subsidy rules, entitlements, disbursements and dashboards.",
@@ -246,6 +254,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema maps every endpoint and field: for signed-in users unless API_DOCS_PUBLIC.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"]
+    if API_DOCS_PUBLIC
+    else ["rest_framework.permissions.IsAuthenticated"],
 }
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
