@@ -43,7 +43,7 @@ class WorkerUploadForm(forms.Form):
         self.fields["programme"].queryset = Programme.objects.filter(status=ProgrammeStatus.ACTIVE)
         if self.fields["employer"].queryset.count() == 1:
             self.fields["employer"].initial = self.fields["employer"].queryset.first()
-        self.fields["file"].widget.attrs["accept"] = ".xlsx,.csv"
+        self.fields["file"].widget.attrs["accept"] = ".xlsx,.xls,.ods,.csv"
 
 
 class EmployerUploadForm(forms.Form):
@@ -53,7 +53,7 @@ class EmployerUploadForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["file"].widget.attrs["accept"] = ".xlsx,.csv"
+        self.fields["file"].widget.attrs["accept"] = ".xlsx,.xls,.ods,.csv"
 
 
 def _staff(user) -> bool:

@@ -19,6 +19,7 @@ from accounts.services import audit_record
 from beneficiaries import pii
 from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
+from beneficiaries.importer.cells import CellError, bank_name
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.uscc import USCCError, validate_uscc
@@ -433,6 +434,14 @@ def _registration_values(programme: Programme, *, start_date, end_date, duty_day
     )
 
 
+def _bank(raw) -> str:
+    """The same check as the import's (beneficiaries.importer.cells.bank_name)."""
+    try:
+        return bank_name(" ".join(str(raw or "").split()))
+    except CellError as exc:
+        raise DomainError(str(exc), errors={"bank_name": str(exc)}) from None
+
+
 def _account(raw) -> tuple[str, str]:
     number = pii.normalize_account(raw)
     if not number:
@@ -512,7 +521,7 @@ def registration_create(
         # Withdrawn by mistake and registered again: reinstate it with the new details.
         for field, value in values.items():
             setattr(existing, field, value)
-        existing.bank_name = _text(bank_name, "bank_name", "开户银行", max_length=100, required=False)
+        existing.bank_name = _bank(bank_name)
         existing.account_cipher, existing.account_masked = account_cipher, account_masked
         existing.status = RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE
         existing.status_note = "该人员已由其他单位登记，待区县人社专员核实" if others_active else "重新登记"
@@ -527,7 +536,7 @@ def registration_create(
         programme=programme,
         employer=employer,
         district_id=employer.district_id,
-        bank_name=_text(bank_name, "bank_name", "开户银行", max_length=100, required=False),
+        bank_name=_bank(bank_name),
         account_cipher=account_cipher,
         account_masked=account_masked,
         status=RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE,
@@ -575,7 +584,7 @@ def registration_update(*, registration: Registration, acting_user: User, **fiel
             changes[field] = [str(getattr(registration, field)), str(value)]
             setattr(registration, field, value)
     if "bank_name" in fields:
-        bank = _text(fields["bank_name"], "bank_name", "开户银行", max_length=100, required=False)
+        bank = _bank(fields["bank_name"])
         if bank != registration.bank_name:
             changes["bank_name"] = [registration.bank_name, bank]
             registration.bank_name = bank
