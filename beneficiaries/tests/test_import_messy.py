@@ -177,5 +177,5 @@ def test_text_garbled_by_a_wrong_encoding_is_recognised(tmp_path, target):
     garbled = tmp_path / "garbled.csv"
     # What a spreadsheet program does when it opens UTF-8 as Windows-1252 and saves again.
     garbled.write_text(good.read_bytes().decode("cp1252", errors="replace"), encoding="utf-8")
-    with pytest.raises(SpreadsheetError, match="乱码.*编码"):
+    with pytest.raises(SpreadsheetError, match=r"乱码.*编码"):
         run(garbled, target)
