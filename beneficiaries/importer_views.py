@@ -21,6 +21,7 @@ from accounts.choices import Role
 from accounts.selectors import jobs_for_user
 from beneficiaries.importer import uploads
 from beneficiaries.models import Employer
+from beneficiaries.spreadsheets import limit_upload
 from beneficiaries.xlsx_templates import employer_template, worker_template
 from portal.errors import DomainError
 from programs.choices import ProgrammeStatus
@@ -42,7 +43,7 @@ class WorkerUploadForm(forms.Form):
         self.fields["programme"].queryset = Programme.objects.filter(status=ProgrammeStatus.ACTIVE)
         if self.fields["employer"].queryset.count() == 1:
             self.fields["employer"].initial = self.fields["employer"].queryset.first()
-        self.fields["file"].widget.attrs["accept"] = ".xlsx,.csv"
+        self.fields["file"].widget.attrs["accept"] = ".xlsx,.xls,.ods,.csv"
 
 
 class EmployerUploadForm(forms.Form):
@@ -52,7 +53,7 @@ class EmployerUploadForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["file"].widget.attrs["accept"] = ".xlsx,.csv"
+        self.fields["file"].widget.attrs["accept"] = ".xlsx,.xls,.ods,.csv"
 
 
 def _staff(user) -> bool:
@@ -113,6 +114,7 @@ def _upload_page(request, *, kind: str, form_class, title: str):
     )
 
 
+@limit_upload
 @login_required
 def import_workers(request):
     """Upload a workers' list (employer agents for their employers, staff in their region)."""
@@ -123,6 +125,7 @@ def import_workers(request):
     return _upload_page(request, kind="workers", form_class=WorkerUploadForm, title=_("批量导入留岗人员"))
 
 
+@limit_upload
 @login_required
 def import_employers(request):
     """Upload a list of employers (HR staff only)."""

@@ -78,6 +78,11 @@ def active_programmes() -> QuerySet[Programme]:
     return Programme.objects.filter(status=ProgrammeStatus.ACTIVE).order_by("-start_date", "code")
 
 
+def all_district_choices() -> QuerySet[Region]:
+    """Every district, for choosing where an employer is (its sign-up, a move)."""
+    return Region.objects.districts().select_related("parent").order_by("path")
+
+
 def district_choices(user) -> QuerySet[Region]:
     """Districts in the user's scope, for filters (all of them for an agent's sign-up form)."""
     qs = Region.objects.districts().select_related("parent").order_by("path")

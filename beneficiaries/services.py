@@ -14,11 +14,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.choices import Role
-from accounts.models import User
+from accounts.models import AuditEntry, User
 from accounts.services import audit_record
 from beneficiaries import pii
 from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
+from beneficiaries.importer.cells import CellError, bank_name
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.uscc import USCCError, validate_uscc
@@ -164,20 +165,23 @@ def employer_register(
 
 @transaction.atomic
 def employer_update(*, employer: Employer, acting_user: User, **fields) -> Employer:
-    """Correct an employer's details. A returned employer goes back to pending (resubmitted);
-    a verified one stays verified unless its district changes."""
+    """Correct an employer's details. A returned employer goes back to pending (resubmitted).
+
+    A change of district is a move (`employer_move`): before verification its agent may
+    move it; after verification only the officer of its district may, because a move
+    takes its staff, and what they are granted, into another district's rules."""
     employer = Employer.objects.select_for_update().select_related("district").get(pk=employer.pk)
     if not may_edit_employer(acting_user, employer):
         raise PermissionDenied("只有本单位经办人或所在区县人社专员可以修改单位信息。")
     unknown = set(fields) - set(EMPLOYER_EDITABLE)
     if unknown:
         raise DomainError(f"不能修改这些字段：{'、'.join(sorted(unknown))}。")
+    district = fields.pop("district", None)
+    if district is not None and _district(district).code != employer.district_id:
+        employer = employer_move(employer=employer, district=district, acting_user=acting_user)
     changes = {}
     for field, value in fields.items():
-        if field == "district":
-            value = _district(value)
-            old, new = employer.district_id, value.code
-        elif field == "ownership":
+        if field == "ownership":
             if value not in Ownership.values:
                 raise DomainError("请选择经济类型。", errors={"ownership": "请选择经济类型"})
             old, new = employer.ownership, value
@@ -200,14 +204,89 @@ def employer_update(*, employer: Employer, acting_user: User, **fields) -> Emplo
     if not changes:
         return employer
     update_fields = [f for f in changes]
-    if employer.status == EmployerStatus.RETURNED or (
-        "district" in changes and employer.status == EmployerStatus.VERIFIED
-    ):
+    if employer.status == EmployerStatus.RETURNED:
         employer.status, employer.verified_by, employer.verified_at = EmployerStatus.PENDING, None, None
         update_fields += ["status", "verified_by", "verified_at"]
         changes["status"] = "pending"
     employer.save(update_fields=update_fields)
     audit_record(user=acting_user, action="employer_update", obj=employer, changes=changes)
+    return employer
+
+
+def may_move_employer(user: User, employer: Employer) -> bool:
+    """Before verification its agents (and the officer); after, only the officer of its
+    district (or an administrator): a verified employer's staff count in that district."""
+    if _is_admin(user) or is_district_officer_for(user, employer):
+        return True
+    return employer.status != EmployerStatus.VERIFIED and may_edit_employer(user, employer)
+
+
+# Registrations that still count: they move with their employer. Rejected and withdrawn
+# ones stay where they were registered (a record of what happened there).
+MOVING_REGISTRATIONS = (RegistrationStatus.ACTIVE, RegistrationStatus.CONFLICT)
+
+
+@transaction.atomic
+def employer_move(*, employer: Employer, district, acting_user: User, reason: str = "") -> Employer:
+    """Move an employer to another district, and its registrations with it.
+
+    A registration's stay district is its employer's: the staff move too, so that the
+    new district's officer sees them and its rules decide their grants (the next
+    computation withdraws the old district's unbatched entitlements and grants the new
+    ones). Refused while any of them has money on its way (a pending payment line):
+    that batch belongs to the old district and must finish first. A verified employer
+    stays verified: its officer moved it. Audited for the employer and for each
+    registration (old and new district)."""
+    employer = Employer.objects.select_for_update().select_related("district").get(pk=employer.pk)
+    if not may_move_employer(acting_user, employer):
+        if employer.status == EmployerStatus.VERIFIED and may_edit_employer(acting_user, employer):
+            raise PermissionDenied(
+                "单位已通过审核，不能自行更改所在区县：请联系所在区县人社专员办理迁移。",
+                errors={"district": "已审核的单位由区县人社专员迁移"},
+            )
+        raise PermissionDenied("只有单位所在区县的人社专员可以迁移用人单位。")
+    target = _district(district)
+    old = employer.district
+    if target.code == old.code:
+        return employer
+    moving = Registration.objects.select_for_update().filter(
+        employer=employer, district_id=old.code, status__in=MOVING_REGISTRATIONS
+    )
+    # Money on its way: a pending payment line of one of these registrations. Read through
+    # the reverse relations so that this app needs nothing from disbursements.
+    in_flight = moving.filter(entitlements__lines__status="pending").count()
+    if in_flight:
+        raise ConflictError(
+            f"该单位有{in_flight}名人员在尚未完成的发放批次中，批次完成（银行结果导入）后才能迁移所在区县。",
+            errors={"district": "有未完成的发放批次"},
+        )
+    moved = list(moving.values_list("pk", flat=True))
+    now = timezone.now()
+    Registration.objects.filter(pk__in=moved).update(district=target, updated_at=now)
+    employer.district = target
+    employer.save(update_fields=["district"])
+    comment = _text(reason, "reason", "迁移原因", max_length=500, required=False)
+    audit_record(
+        user=acting_user,
+        action="employer_move",
+        obj=employer,
+        changes={"district": [old.code, target.code], "registrations_moved": len(moved)},
+        comment=comment,
+    )
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                user=acting_user if acting_user.is_authenticated else None,
+                action="registration_move",
+                object_type=Registration._meta.label_lower,
+                object_id=str(pk),
+                changes={"district": [old.code, target.code], "employer": employer.pk},
+                comment=comment,
+            )
+            for pk in moved
+        ],
+        batch_size=1000,
+    )
     return employer
 
 
@@ -355,6 +434,14 @@ def _registration_values(programme: Programme, *, start_date, end_date, duty_day
     )
 
 
+def _bank(raw) -> str:
+    """The same check as the import's (beneficiaries.importer.cells.bank_name)."""
+    try:
+        return bank_name(" ".join(str(raw or "").split()))
+    except CellError as exc:
+        raise DomainError(str(exc), errors={"bank_name": str(exc)}) from None
+
+
 def _account(raw) -> tuple[str, str]:
     number = pii.normalize_account(raw)
     if not number:
@@ -434,7 +521,7 @@ def registration_create(
         # Withdrawn by mistake and registered again: reinstate it with the new details.
         for field, value in values.items():
             setattr(existing, field, value)
-        existing.bank_name = _text(bank_name, "bank_name", "开户银行", max_length=100, required=False)
+        existing.bank_name = _bank(bank_name)
         existing.account_cipher, existing.account_masked = account_cipher, account_masked
         existing.status = RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE
         existing.status_note = "该人员已由其他单位登记，待区县人社专员核实" if others_active else "重新登记"
@@ -449,7 +536,7 @@ def registration_create(
         programme=programme,
         employer=employer,
         district_id=employer.district_id,
-        bank_name=_text(bank_name, "bank_name", "开户银行", max_length=100, required=False),
+        bank_name=_bank(bank_name),
         account_cipher=account_cipher,
         account_masked=account_masked,
         status=RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE,
@@ -497,7 +584,7 @@ def registration_update(*, registration: Registration, acting_user: User, **fiel
             changes[field] = [str(getattr(registration, field)), str(value)]
             setattr(registration, field, value)
     if "bank_name" in fields:
-        bank = _text(fields["bank_name"], "bank_name", "开户银行", max_length=100, required=False)
+        bank = _bank(fields["bank_name"])
         if bank != registration.bank_name:
             changes["bank_name"] = [registration.bank_name, bank]
             registration.bank_name = bank

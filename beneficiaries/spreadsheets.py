@@ -1,4 +1,4 @@
-"""Reading uploaded spreadsheets (.xlsx and .csv) safely, as a stream of rows.
+"""Reading uploaded spreadsheets (.xlsx, .xls, .ods and .csv) safely, as a stream of rows.
 
 What employers upload is hostile until proven otherwise, so every file goes through
 the same gate before any parser sees it:
@@ -26,6 +26,7 @@ calamine (about 90 MB per 100,000 rows), which the row limit bounds.
 
 import codecs
 import csv
+import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
@@ -51,6 +52,30 @@ OLE_FILE = (
 )
 
 
+NOT_A_SPREADSHEET = "只能上传 Excel 工作簿 (.xlsx/.xls)、WPS/LibreOffice 表格 (.ods) 或 CSV 文件，请使用下载的模板。"
+NOT_ODS = (
+    "文件不是有效的 OpenDocument 表格 (.ods) 文件（可能已损坏）。"
+    "请用 WPS 或 LibreOffice 打开后另存为 Excel 工作簿 (.xlsx) 或 CSV (UTF-8) 后重新上传。"
+)
+UNCACHED_FORMULAS = (
+    "文件中有公式没有计算结果（例如单元格 {cell}），系统无法读出它们的值："
+    "请用 Excel 或 WPS 打开文件、确认数据显示正确后保存，再重新上传（或把公式列复制后“粘贴为数值”）。"
+)
+GARBLED = (
+    "文件中的文字是乱码（例如“{sample}”）：文件曾用错误的编码打开后又保存过，中文已被改坏。"
+    "请回到原始文件，用 Excel“另存为” Excel 工作簿 (.xlsx) 或 “CSV UTF-8（逗号分隔）”后重新上传；"
+    "也可以直接在下载的模板中填写。"
+)
+ONLY_EXAMPLES = (
+    "只在“{sheet}”工作表中找到了示例行，没有找到名单：请把名单填写在模板的“名单”工作表中"
+    "（不要填在填写说明或示例里），保存后重新上传。"
+)
+# Sheets that explain the template rather than hold the list.
+INSTRUCTION_SHEET = re.compile(r"说明|示例|样例|范例|填写要求|instruction|readme|example|sample", re.IGNORECASE)
+EXAMPLE_MARKS = ("示例", "样例", "范例", "例：", "例:")
+PEEK_ROWS = 20  # data rows looked at after the header to tell a list from an example
+
+
 class SpreadsheetError(DomainError):
     """The file as a whole cannot be read; the message (Chinese) says what to do."""
 
@@ -59,6 +84,13 @@ class SpreadsheetError(DomainError):
 
 def max_bytes() -> int:
     return int(getattr(settings, "IMPORT_MAX_BYTES", 20 * 1024 * 1024))
+
+
+def limit_upload(view):
+    """Mark an upload view (function or DRF view class) with the import size limit, so
+    that portal.middleware.UploadSizeLimitMiddleware refuses a larger body unread."""
+    view.upload_max_bytes = staticmethod(max_bytes) if isinstance(view, type) else max_bytes
+    return view
 
 
 def max_rows() -> int:
@@ -88,26 +120,35 @@ def check_size(size: int, *, limit: int | None = None) -> None:
 
 
 def sniff_format(path: Path, filename: str = "") -> str:
-    """ "xlsx" or "csv", from the file's first bytes (the name only decides the message)."""
+    """ "xlsx", "ods", "xls" or "csv", from the file's first bytes (the name only decides
+    the message). A zip is an .ods when its first member says so (OpenDocument's
+    `mimetype`), else it must be an .xlsx; an OLE compound file is an Excel 97-2003
+    .xls (or a password-protected workbook, which calamine then fails to open)."""
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(128)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "xlsx"
+        return "ods" if b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet" in head else "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise SpreadsheetError(OLE_FILE)
+        return "xls"
     name = filename.lower()
-    if name.endswith((".xlsx", ".xlsm", ".xls")):
+    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
         raise SpreadsheetError(NOT_XLSX)
     if not name.endswith((".csv", ".txt")) and name:
-        raise SpreadsheetError("只能上传 Excel 工作簿 (.xlsx) 或 CSV 文件，请使用下载的模板。")
+        raise SpreadsheetError(NOT_A_SPREADSHEET)
     return "csv"
 
 
-def check_xlsx_container(path: Path, *, limit: int | None = None, ratio: int | None = None) -> None:
-    """Refuse a zip that is not a workbook, is encrypted, or inflates too far.
+def check_xlsx_container(
+    path: Path, *, limit: int | None = None, ratio: int | None = None, row_limit: int = 0, fmt: str = "xlsx"
+) -> None:
+    """Refuse a zip that is not a workbook, is encrypted, or inflates too far; refuse an
+    .xlsx whose sheet has more than `row_limit` data rows, or formulas without results.
 
     Every member is inflated here in chunks and the bytes that come out are counted, so
-    a header that understates the size cannot get a bomb past this check."""
+    a header that understates the size cannot get a bomb past this check. The worksheets'
+    XML is read on the way (rows with values are counted, stopping at the limit; a
+    formula cell without a cached value is found), so both refusals come before calamine
+    spends seconds loading a sheet."""
     limit = max_unzipped_bytes() if limit is None else limit
     ratio = max_zip_ratio() if ratio is None else ratio
     bomb = (
@@ -118,7 +159,10 @@ def check_xlsx_container(path: Path, *, limit: int | None = None, ratio: int | N
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             names = {i.filename for i in infos}
-            if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+            if fmt == "ods":
+                if "content.xml" not in names:
+                    raise SpreadsheetError(NOT_ODS)
+            elif "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
                 raise SpreadsheetError(NOT_XLSX)
             if "xl/workbook.bin" in names:
                 raise SpreadsheetError(
@@ -136,18 +180,68 @@ def check_xlsx_container(path: Path, *, limit: int | None = None, ratio: int | N
                 if info.file_size > ZIP_RATIO_MIN_SIZE and info.file_size > ratio * max(info.compress_size, 1):
                     raise SpreadsheetError(bomb)
                 member = 0
+                scan = _SheetScan(row_limit) if fmt == "xlsx" and _WORKSHEET.match(info.filename) else None
                 with zf.open(info) as stream:
                     while chunk := stream.read(ZIP_CHUNK):
                         member += len(chunk)
                         total += len(chunk)
                         if total > limit:
                             raise SpreadsheetError(bomb)
+                        if scan is not None:
+                            scan.feed(chunk)
                 if member > ZIP_RATIO_MIN_SIZE and member > ratio * max(info.compress_size, 1):
                     raise SpreadsheetError(bomb)
     except SpreadsheetError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise SpreadsheetError(NOT_XLSX) from exc
+        raise SpreadsheetError(NOT_ODS if fmt == "ods" else NOT_XLSX) from exc
+
+
+_WORKSHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+# A formula cell with no cached value: <f>…</f> (or a shared <f …/>) followed by no
+# <v> or an empty one (openpyxl writes <v />), then </c>.
+_UNCACHED = re.compile(
+    rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>"
+)
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*\br="([A-Z]{1,3}[0-9]{1,7})"')
+
+
+def too_many_rows(row_limit: int) -> SpreadsheetError:
+    return SpreadsheetError(f"文件超过 {row_limit:,} 行数据的上限，未导入任何数据。请把名单拆分成几个文件分别上传。")
+
+
+class _SheetScan:
+    """Reads a worksheet's XML as it is inflated: counts the rows that hold a value
+    (the header among them) and stops the file at `row_limit` + 1 data rows; finds the
+    first formula cell without a cached value."""
+
+    def __init__(self, row_limit: int):
+        self.row_limit = row_limit
+        self.rows = 0
+        self.carry = b""
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.carry + chunk if self.carry else chunk
+        end = data.rfind(b"row>")  # the last complete </row> (or </x:row>)
+        if end < 0:
+            self.carry = data[-4 * ZIP_CHUNK :]
+            return
+        end += 4
+        self.carry = data[end:]
+        # Searched in place (no copy of the block). Every formula has a closing </f>
+        # (a shared formula's first cell holds it).
+        if data.find(b"</f", 0, end) >= 0 or data.find(b":f>", 0, end) >= 0:
+            hit = _UNCACHED.search(data, 0, end)
+            if hit:
+                ref = _CELL_REF.findall(data, 0, hit.start())
+                raise SpreadsheetError(UNCACHED_FORMULAS.format(cell=ref[-1].decode() if ref else "?"))
+        if self.row_limit:
+            # A row with cells ends with </row>; an empty row is self-closing (<row …/>).
+            # Counted in C (a quarter of a second for 250,000 rows, where looking inside
+            # each row took seconds); a row of formatted but empty cells counts too.
+            self.rows += data.count(b"row>", 0, end)
+            if self.rows - 1 > self.row_limit:
+                raise too_many_rows(self.row_limit)
 
 
 def detect_encoding(path: Path) -> str:
@@ -211,6 +305,7 @@ class Table:
     estimated_rows: int  # for the progress bar; blank rows included
     _rows: Iterator[tuple[int, list]] = field(repr=False, default=iter(()))
     row_limit: int = 0
+    other_sheets: list[str] = field(default_factory=list)  # other sheets that have data rows
 
     def __iter__(self) -> Iterator[tuple[int, list]]:
         """(sheet row number, cells) for every non-blank row after the header."""
@@ -224,9 +319,7 @@ class Table:
                 continue
             count += 1
             if limit and count > limit:
-                raise SpreadsheetError(
-                    f"文件超过 {limit:,} 行数据的上限，未导入任何数据。请把名单拆分成几个文件分别上传。"
-                )
+                raise too_many_rows(limit)
             yield row_no, cells
 
 
@@ -288,7 +381,7 @@ def open_csv(path: Path, *, score: HeaderScore, min_score: int, row_limit: int) 
             break
     index = _find_header(head, score, min_score)
     if index is None:
-        raise _no_header()
+        raise _no_header(head)
     header_row, headers = head[index]
 
     def rest():
@@ -296,20 +389,59 @@ def open_csv(path: Path, *, score: HeaderScore, min_score: int, row_limit: int) 
         yield from rows
 
     total = max(0, _count_lines(path) - header_row)
+    if row_limit and total > row_limit:
+        # More lines than the limit (blank lines and line breaks inside cells count too):
+        # count the records, without validating them, and stop at limit + 1.
+        _count_csv_or_refuse(path, encoding, header_row, row_limit)
     return Table("csv", "", encoding, header_row, [str(h) for h in headers], total, rest(), row_limit)
 
 
-def open_xlsx(path: Path, *, score: HeaderScore, min_score: int, row_limit: int) -> Table:
+def _count_csv_or_refuse(path: Path, encoding: str, header_row: int, row_limit: int) -> None:
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        first = f.readline()
+        f.seek(0)
+        reader = csv.reader(f, delimiter=_delimiter(first))
+        count = 0
+        try:
+            for cells in reader:
+                if cells and (cells[0].strip() or any(c.strip() for c in cells)) and reader.line_num > header_row:
+                    count += 1
+                    if count > row_limit:
+                        raise too_many_rows(row_limit)
+        except csv.Error:
+            return  # the validating read reports where the file is broken
+
+
+def _count_or_refuse(rows: Iterator[tuple[int, list]], header_row: int, row_limit: int) -> None:
+    count = 0
+    for row_no, cells in rows:
+        if row_no > header_row and not is_blank(cells):
+            count += 1
+            if count > row_limit:
+                raise too_many_rows(row_limit)
+
+
+def open_xlsx(path: Path, *, score: HeaderScore, min_score: int, row_limit: int, fmt: str = "xlsx") -> Table:
+    """The data sheet of a workbook (.xlsx, .xls or .ods, all read by calamine).
+
+    The data sheet is the one with the template's header and data rows; a sheet named
+    like an instructions sheet (填写说明, 示例 …), or whose rows are all marked as
+    examples, never is, even when it comes first and holds a header and a 示例张三 row.
+    Other sheets that also have data are named in `other_sheets` (the preview says
+    which sheet was read and which were not)."""
     from python_calamine import CalamineError, CalamineWorkbook
 
+    unreadable = {"xlsx": NOT_XLSX, "ods": NOT_ODS, "xls": OLE_FILE}[fmt]
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         metas = list(workbook.sheets_metadata)
     except (CalamineError, OSError, ValueError) as exc:
-        raise SpreadsheetError(NOT_XLSX) from exc
-    # Visible sheets first: an instructions sheet or a hidden lookup sheet is skipped.
+        raise SpreadsheetError(unreadable) from exc
+    # Visible worksheets first: a hidden lookup sheet is looked at last.
     ordered = [m.name for m in metas if "Visible" in str(m.visible) and "WorkSheet" in str(m.typ)]
     ordered += [m.name for m in metas if m.name not in ordered]
+    candidates = []
+    first_rows: list[tuple[int, list]] = []
     for name in ordered:
         try:
             sheet = workbook.get_sheet_by_name(name)
@@ -327,25 +459,77 @@ def open_xlsx(path: Path, *, score: HeaderScore, min_score: int, row_limit: int)
             head.append(item)
             if len(head) >= SCAN_ROWS:
                 break
+        first_rows = first_rows or head
         index = _find_header(head, score, min_score)
         if index is None:
             continue
-        header_row, headers = head[index]
+        after = head[index + 1 :]
+        while len(after) < PEEK_ROWS:  # checked before taking a row, so none is dropped
+            item = next(rows, None)
+            if item is None:
+                break
+            after.append(item)
+        data = [cells for _, cells in after if not is_blank(cells)]
+        examples = bool(data) and all(_is_example(cells) for cells in data)
+        candidates.append(
+            {
+                "name": name,
+                "sheet": sheet,
+                "header": head[index],
+                "after": after,
+                "rows": rows,
+                "has_data": bool(data),
+                "instructions": bool(INSTRUCTION_SHEET.search(name)) or examples,
+            }
+        )
+    lists = [c for c in candidates if not c["instructions"]]
+    with_data = [c for c in lists if c["has_data"]]
+    chosen = (with_data or lists or [None])[0]
+    if chosen is None:
+        if candidates:
+            raise SpreadsheetError(ONLY_EXAMPLES.format(sheet=candidates[0]["name"]))
+        raise _no_header(first_rows)
+    header_row, headers = chosen["header"]
+    sheet = chosen["sheet"]
+    total = max(0, (sheet.end[0] + 1 if sheet.end else 0) - header_row)
+    if row_limit and total > row_limit:
+        _count_or_refuse(((i + 1, cells) for i, cells in enumerate(sheet.iter_rows())), header_row, row_limit)
 
-        def rest(head=head, index=index, rows=rows):
-            yield from head[index + 1 :]
-            yield from rows
+    def rest(after=chosen["after"], rows=chosen["rows"]):
+        yield from after
+        yield from rows
 
-        total = max(0, (sheet.end[0] + 1 if sheet.end else 0) - header_row)
-        return Table("xlsx", name, "", header_row, [_text(h) for h in headers], total, rest(), row_limit)
-    raise _no_header()
+    others = [c["name"] for c in with_data if c is not chosen]
+    return Table(fmt, chosen["name"], "", header_row, [_text(h) for h in headers], total, rest(), row_limit, others)
+
+
+def _is_example(cells) -> bool:
+    return any(isinstance(c, str) and any(mark in c for mark in EXAMPLE_MARKS) for c in cells)
+
+
+def _garbled_sample(rows) -> str:
+    """A cell of `rows` that ftfy can repair into Chinese text, or ""."""
+    import ftfy
+
+    for _, cells in rows:
+        for cell in cells:
+            if isinstance(cell, str) and cell and not cell.isascii():
+                fixed = ftfy.fix_encoding(cell)
+                if fixed != cell and any("\u3400" <= c <= "\u9fff" for c in fixed):
+                    return cell[:20]
+    return ""
 
 
 def _text(value) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def _no_header() -> SpreadsheetError:
+def _no_header(first_rows=()) -> SpreadsheetError:
+    """No header found. When the text of the first rows is mojibake (UTF-8 read as
+    Latin-1/Windows-1252 and saved again: "å§“å" for 姓名), say so: that is why."""
+    garbled = _garbled_sample(first_rows)
+    if garbled:
+        return SpreadsheetError(GARBLED.format(sample=garbled))
     return SpreadsheetError(
         f"没有找到表头：请确认表格前 {SCAN_ROWS} 行中有一行列名（如“姓名”“身份证号”），"
         "列名与下载的模板一致。建议直接在模板中填写。"
@@ -367,7 +551,8 @@ def open_table(
     check_size(path.stat().st_size, limit=size_limit)
     fmt = sniff_format(path, filename or path.name)
     row_limit = max_rows() if row_limit is None else row_limit
-    if fmt == "xlsx":
-        check_xlsx_container(path)
-        return open_xlsx(path, score=score, min_score=min_score, row_limit=row_limit)
+    if fmt in ("xlsx", "ods"):
+        check_xlsx_container(path, row_limit=row_limit, fmt=fmt)
+    if fmt in ("xlsx", "ods", "xls"):
+        return open_xlsx(path, score=score, min_score=min_score, row_limit=row_limit, fmt=fmt)
     return open_csv(path, score=score, min_score=min_score, row_limit=row_limit)

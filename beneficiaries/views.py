@@ -169,7 +169,12 @@ def employer_edit(request, pk: int):
     employer = _get_or_404(selectors.employer_get, request.user, pk)
     initial = {f: getattr(employer, f) for f in services.EMPLOYER_EDITABLE if f != "district"}
     initial["district"] = employer.district_id
-    form = EmployerEditForm(request.POST or None, initial=initial, districts=selectors.district_choices(request.user))
+    # A move may go to any district (the officer hands the employer over); whether this
+    # user may move it at all is the service's rule, shown here as a locked field.
+    form = EmployerEditForm(request.POST or None, initial=initial, districts=selectors.all_district_choices())
+    if not services.may_move_employer(request.user, employer):
+        form.fields["district"].disabled = True
+        form.fields["district"].help_text = gettext("单位已通过审核：迁移所在区县请联系所在区县人社专员办理。")
     if request.method == "POST" and form.is_valid():
         changed = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
         try:

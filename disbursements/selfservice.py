@@ -4,8 +4,9 @@ The worker gives ID number, name and the last 4 digits of their phone. The perso
 found by the blind index of the ID number (nothing is decrypted); name and phone tail
 are compared in constant time. "No such person" and "details don't match" give the
 same answer, so the page cannot be used to learn whether somebody is registered.
-Attempts are limited per IP address and per ID number, in Redis (the cache), so that
-nobody can walk through ID numbers or guess a phone tail. Everything shown is masked.
+Attempts are limited per IP address, per (ID number, IP address) and, higher, per ID
+number from anywhere, in Redis (the cache), so that nobody can walk through ID numbers
+or guess a phone tail, and strangers' tries do not lock the real worker out. Everything shown is masked.
 """
 
 import hmac
@@ -23,7 +24,12 @@ from disbursements.models import Entitlement, PaymentLine
 
 # attempts, window seconds
 IP_LIMIT = getattr(settings, "LOOKUP_IP_LIMIT", (20, 600))
-ID_LIMIT = getattr(settings, "LOOKUP_ID_LIMIT", (5, 3600))
+# Per (ID number, client): a stranger guessing phone tails from one address is stopped
+# after a few tries, without locking the real worker, who asks from another address.
+ID_CLIENT_LIMIT = getattr(settings, "LOOKUP_ID_CLIENT_LIMIT", (5, 3600))
+# Per ID number from anywhere: higher, so that many strangers together cannot lock the
+# worker out quickly, yet a distributed guess of the 10,000 tails stays hopeless.
+ID_LIMIT = getattr(settings, "LOOKUP_ID_LIMIT", (60, 3600))
 KEY_PREFIX = "lookup"
 NOT_FOUND = gettext_lazy(
     "未查询到与所填信息一致的记录。请核对身份证号、姓名和手机号后四位；如确已登记，请联系用人单位或所在区县人社部门。"
@@ -65,7 +71,10 @@ def check_rate(*, ip: str, id_number: str) -> None:
         raise RateLimited(gettext("查询过于频繁，请稍后再试。"), IP_LIMIT[1])
     if id_number:
         # Keyed by the blind index: the cache never holds an ID number.
-        if _hit(f"{KEY_PREFIX}:id:{pii.blind_index(id_number)}", ID_LIMIT):
+        index = pii.blind_index(id_number)
+        if _hit(f"{KEY_PREFIX}:idc:{index}:{ip}", ID_CLIENT_LIMIT):
+            raise RateLimited(gettext("该证件号码查询次数过多，请一小时后再试。"), ID_CLIENT_LIMIT[1])
+        if _hit(f"{KEY_PREFIX}:id:{index}", ID_LIMIT):
             raise RateLimited(gettext("该证件号码查询次数过多，请一小时后再试。"), ID_LIMIT[1])
 
 

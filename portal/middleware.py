@@ -1,9 +1,14 @@
-"""Chinese first: the language is the user's explicit choice (the 中文/English switch,
+"""Request middleware of the portal.
+
+Chinese first: the language is the user's explicit choice (the 中文/English switch,
 kept in a cookie), otherwise zh-hans — never the browser's Accept-Language, because
 a district office's borrowed English-locale browser must still show Chinese."""
 
 from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.utils import translation
+from django.utils.translation import gettext
 
 
 class ChineseFirstLocaleMiddleware:
@@ -19,3 +24,53 @@ class ChineseFirstLocaleMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class UploadSizeLimitMiddleware:
+    """Refuse an upload over the limit of the view it goes to *before* its body is read.
+
+    A view opts in with an `upload_max_bytes` attribute (a function returning the limit
+    of its file; beneficiaries.spreadsheets.limit_upload sets it). From the request's
+    Content-Length the answer is 413 at once, without reading a byte of the body
+    (Django never reads past the declared length, and reads nothing of a body without
+    one). This middleware must come before CsrfViewMiddleware, whose process_view reads
+    the body of every POST to find the CSRF token."""
+
+    # Room for the multipart framing and the small form fields beside the file.
+    OVERHEAD = 64 * 1024
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        limit_of = getattr(view_func, "upload_max_bytes", None) or getattr(
+            getattr(view_func, "cls", None), "upload_max_bytes", None
+        )
+        if limit_of is None or request.method not in ("POST", "PUT", "PATCH"):
+            return None
+        limit = limit_of() + self.OVERHEAD
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            return _too_large(request, limit_of())
+        return None
+
+
+def _too_large(request, limit: int):
+    message = gettext(
+        "文件超过上限 %(limit)s MB，未上传。请删除空白行和无关的工作表，或把名单拆分成几个文件分别上传。"
+    ) % {"limit": f"{limit / 1024 / 1024:.0f}"}
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {"detail": message, "code": "too_large"}, status=413, json_dumps_params={"ensure_ascii": False}
+        )
+    else:
+        response = render(request, "413.html", {"message": message}, status=413)
+    # (No "Connection: close" here: hop-by-hop headers are the WSGI server's; gunicorn and
+    # runserver close a connection whose request body was not read.)
+    return response

@@ -4,11 +4,13 @@ One file, driven by environment variables (see README "Configuration"). Environm
 differ only by variables; `portal.env` readers stop start-up on a bad value.
 """
 
+import datetime
 import os
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from whitenoise.compress import Compressor
@@ -50,7 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "csp",
+    "knox",  # expiring, hashed API tokens (docs/api.md); replaces DRF's never-expiring authtoken
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -68,10 +71,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every response (below)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, whose process_view reads every POST body: an oversized upload is refused unread.
+    "portal.middleware.UploadSizeLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -287,7 +293,7 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -297,6 +303,32 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# Content-Security-Policy (django-csp): scripts and styles only from our own files —
+# no 'unsafe-inline', so an injected <script> or style="" does nothing. Templates carry
+# no inline scripts, event handlers or style attributes (static/js/portal.js,
+# static/css/portal.css). data: images are Bootstrap's and Swagger UI's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# API tokens for clients (django-rest-knox): stored hashed, valid for this many hours.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 8, minimum=1)),
+    "TOKEN_LIMIT_PER_USER": 20,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "稳岗留工 portal API",
     "DESCRIPTION": "迎新春送温暖、稳岗留工: registrations, subsidy rules, entitlements, disbursements and dashboards.",
@@ -308,6 +340,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Several models have a `status`; name each choice set so the schema is stable.
     "ENUM_NAME_OVERRIDES": {"ProgrammeStatusEnum": "programs.choices.ProgrammeStatus"},
+    # The schema maps every endpoint and field: for signed-in users unless API_DOCS_PUBLIC.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"]
+    if API_DOCS_PUBLIC
+    else ["rest_framework.permissions.IsAuthenticated"],
 }
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})

@@ -1,13 +1,22 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from disbursements import appeal_views
 from disbursements.trust_urls import appeal_patterns, gongshi_patterns, signal_patterns
 from portal import dashboard_views, views
 from portal.api.root import ApiIndexView
+
+
+def _docs_view(view):
+    """Swagger UI: a person who is not signed in goes to the login page (the schema it
+    loads answers 401/403 to them anyway) unless API_DOCS_PUBLIC. The split view serves
+    its start-up script as a file, not inline, for the Content-Security-Policy."""
+    return view if settings.API_DOCS_PUBLIC else login_required(view)
+
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -28,7 +37,7 @@ urlpatterns = [
     path("api/", ApiIndexView.as_view(), name="api-index"),
     path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", _docs_view(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
 ]
 
 admin.site.site_header = "稳岗留工管理平台"

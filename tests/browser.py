@@ -50,10 +50,24 @@ def browser():
         "--lang=zh-CN",
     ):
         options.add_argument(arg)
+    # The console, to catch what the Content-Security-Policy refused on any page visited.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(0)
     yield driver
+    refused = csp_violations(driver)
     driver.quit()
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
+
+
+def csp_violations(driver) -> list[str]:
+    """Console messages of the pages visited so far in which the browser refused a
+    script, style or other resource under the Content-Security-Policy."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if "Content Security Policy" in entry["message"] or "Content-Security-Policy" in entry["message"]
+    ]
 
 
 def screenshot(driver, name: str) -> Path:

@@ -45,12 +45,46 @@ def test_anonymous_is_sent_to_login(client):
 
 
 def test_api_needs_authentication_and_accepts_tokens(client, officer_luquan):
-    from rest_framework.authtoken.models import Token
-
     assert client.get("/api/v1/regions/").status_code in (401, 403)
-    token = Token.objects.create(user=officer_luquan)
-    response = client.get("/api/v1/regions/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    got = client.post("/api/v1/auth/token/", {"username": "officer_luquan", "password": "Test-pass-2021"})
+    assert got.status_code == 200, got.content
+    token = got.json()["token"]
+    response = client.get("/api/v1/regions/", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
+
+
+def test_api_tokens_expire_and_can_be_revoked(client, officer_luquan, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    got = client.post("/api/v1/auth/token/", {"username": "officer_luquan", "password": "Test-pass-2021"}).json()
+    expiry = dt.datetime.fromisoformat(got["expiry"])
+    hours = (expiry - timezone.now()).total_seconds() / 3600
+    assert 7.9 < hours <= 8  # API_TOKEN_TTL_HOURS
+    auth = {"HTTP_AUTHORIZATION": f"Token {got['token']}"}
+    assert client.get("/api/v1/regions/", **auth).status_code == 200
+    # Stored as a hash only: the database never holds the token itself.
+    assert not AuthToken.objects.filter(digest__contains=got["token"]).exists()
+    AuthToken.objects.filter(user=officer_luquan).update(expiry=timezone.now() - dt.timedelta(seconds=1))
+    assert client.get("/api/v1/regions/", **auth).status_code in (401, 403)
+    # Logout revokes a live token.
+    again = client.post("/api/v1/auth/token/", {"username": "officer_luquan", "password": "Test-pass-2021"}).json()
+    auth = {"HTTP_AUTHORIZATION": f"Token {again['token']}"}
+    assert client.post("/api/v1/auth/token/logout/", **auth).status_code == 204
+    assert client.get("/api/v1/regions/", **auth).status_code in (401, 403)
+
+
+def test_api_token_refuses_a_wrong_password_in_chinese(client, officer_luquan):
+    response = client.post("/api/v1/auth/token/", {"username": "officer_luquan", "password": "wrong"})
+    assert response.status_code == 400 and "密码不正确" in response.json()["detail"]
+
+
+def test_schema_and_docs_need_a_login(client):
+    assert client.get("/api/schema/").status_code in (401, 403)
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 302 and "/accounts/login/" in docs["Location"]
 
 
 def test_schema_and_swagger_are_served_locally(client, officer_luquan):

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from beneficiaries.importer import uploads
 from beneficiaries.models import Employer
+from beneficiaries.spreadsheets import limit_upload
 from programs.models import Programme
 
 
@@ -62,6 +63,7 @@ def _describe(request, upload) -> dict:
     }
 
 
+@limit_upload
 class ImportListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 

@@ -79,7 +79,10 @@ class EmployerViewSet(_ValuesViewSet, mixins.ListModelMixin):
         data = EmployerUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.employer_update(employer=employer, acting_user=request.user, **data.validated_data)
-        return Response(EmployerRowSerializer(self._row(pk)).data)
+        # An officer who moved the employer to another district no longer has it in scope;
+        # the answer still shows what they just did (this one row, nothing else).
+        row = Employer.objects.filter(pk=employer.pk).values(*self.values).get()
+        return Response(EmployerRowSerializer(row).data)
 
     @extend_schema(request=EmployerUpdateSerializer, responses=EmployerRowSerializer)
     def update(self, request, pk=None):

@@ -153,7 +153,10 @@ def int_value(value, label: str, *, default: int = 0, low: int = 0, high: int = 
             s = s[: -len(unit)].strip()
         if s.endswith(".0"):
             s = s[:-2]
-        if not (s.isascii() and s.isdigit()):
+        # A sign is still a whole number: "-1" is out of range (the same message as a
+        # number cell's -1), not "not an integer".
+        digits = s[1:] if s[:1] in "+-" else s
+        if not (digits.isascii() and digits.isdigit()):
             raise CellError(f"{label}“{text(value)}”应为整数（如 7），请核对")
         n = int(s)
     if not low <= n <= high:
@@ -203,6 +206,61 @@ def plain_text(value, label: str, *, max_length: int, required: bool = False) ->
     if key is not None and len(_plain) < 5000:
         _plain[key] = s
     return s
+
+
+# Names that identify a bank when the full name (with its branch) is written: the
+# template's list, the banks a Hebei worker is paid through, and the kinds of rural
+# bank whose names start with their county.
+KNOWN_BANKS = (
+    "工商银行",
+    "农业银行",
+    "中国银行",
+    "建设银行",
+    "交通银行",
+    "邮政储蓄银行",
+    "邮储银行",
+    "招商银行",
+    "中信银行",
+    "光大银行",
+    "华夏银行",
+    "民生银行",
+    "兴业银行",
+    "广发银行",
+    "平安银行",
+    "浦发银行",
+    "浦东发展银行",
+    "渤海银行",
+    "浙商银行",
+    "恒丰银行",
+    "北京银行",
+    "天津银行",
+    "河北银行",
+    "沧州银行",
+    "邯郸银行",
+    "承德银行",
+    "张家口银行",
+    "廊坊银行",
+    "唐山银行",
+    "衡水银行",
+    "邢台银行",
+    "保定银行",
+    "秦皇岛银行",
+    "国家开发银行",
+    "农业发展银行",
+)
+RURAL_BANK_ENDINGS = ("农村商业银行", "农商银行", "农村合作银行", "村镇银行", "信用社", "信用合作联社", "农信社")
+
+
+def bank_name(value) -> str:
+    """The bank of an account: from the template's list, or a full name that names a
+    known bank (a branch such as 中国工商银行石家庄分行, a county's 农村商业银行). Anything
+    else ("火星银行", a typo) is refused: the bank file would fail at the bank."""
+    s = plain_text(value, "开户银行", max_length=100)
+    if not s or any(b in s for b in KNOWN_BANKS) or s.endswith(RURAL_BANK_ENDINGS):
+        return s
+    raise CellError(
+        f"开户银行“{s[:30]}”不是可识别的银行：请从下拉列表选择，或填写银行全称（如“中国工商银行石家庄分行”）"
+    )
 
 
 def _plain_text(value, label: str, *, max_length: int, required: bool) -> str:

@@ -83,16 +83,17 @@ def employers_import(
     ):
         raise PermissionDenied("只有人社部门工作人员可以批量导入用人单位；企业请在“用人单位”页面登记本单位。")
     progress = progress or NoProgress()
-    own_dir = workdir is None
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
     table = open_table(Path(path), filename=filename, score=header_scorer(EMPLOYER_COLUMNS), row_limit=max_rows)
     positions = map_headers(EMPLOYER_COLUMNS, table.headers)
+    own_dir = workdir is None  # made only now: a refused file leaves no folder behind
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
     result = ImportResult(
         kind="employers",
         dry_run=dry_run,
         valid_only=valid_only,
         format=table.format,
         sheet=table.sheet_name,
+        other_sheets=table.other_sheets,
         encoding=table.encoding,
         header_row=table.header_row,
         headers=table.headers,

@@ -112,7 +112,7 @@ def import_upload_create(*, user, kind: str, fileobj, filename: str, employer=No
     directory = import_root() / token
     directory.mkdir(parents=True, mode=0o700)
     suffix = Path(filename or "").suffix.lower()
-    stored = "source" + (suffix if suffix in (".xlsx", ".csv", ".txt", ".xls", ".xlsm") else ".bin")
+    stored = "source" + (suffix if suffix in (".xlsx", ".csv", ".txt", ".xls", ".xlsm", ".ods") else ".bin")
     written = 0
     with open(directory / stored, "wb") as out:
         chunks = fileobj.chunks() if hasattr(fileobj, "chunks") else iter(lambda: fileobj.read(1024 * 1024), b"")

@@ -58,7 +58,15 @@ from accounts.services import audit_record, job_checkpoint
 from beneficiaries import pii
 from beneficiaries.choices import EmployerStatus, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
-from beneficiaries.importer.cells import CellError, date_value, identifier, int_value, person_name, plain_text, text
+from beneficiaries.importer.cells import (
+    CellError,
+    bank_name,
+    date_value,
+    identifier,
+    int_value,
+    person_name,
+    text,
+)
 from beneficiaries.importer.columns import CATEGORY_BY_LABEL, WORKER_COLUMNS, chinese, header_scorer, map_headers
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.models import Employer, Person, Registration
@@ -126,6 +134,7 @@ class ImportResult:
     sample: list[dict] = field(default_factory=list)  # the first accepted rows, masked
     format: str = ""
     sheet: str = ""
+    other_sheets: list[str] = field(default_factory=list)  # sheets with data that were not read
     encoding: str = ""
     header_row: int = 0
     headers: list[str] = field(default_factory=list)
@@ -205,20 +214,22 @@ def workers_import(
     if employer.status == EmployerStatus.RETURNED:
         raise DomainError(f"单位已被退回（{employer.return_reason}），请先修改单位信息重新提交审核后再导入。")
     progress = progress or NoProgress()
-    own_dir = workdir is None
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-
     table = open_table(
         Path(path), filename=filename, score=header_scorer(WORKER_COLUMNS), row_limit=max_rows, size_limit=max_bytes
     )
     positions = map_headers(WORKER_COLUMNS, table.headers)
+    # The working folder only once the file is known to be readable: a refused file
+    # leaves no empty portal-import-* folder behind.
+    own_dir = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     result = ImportResult(
         kind="workers",
         dry_run=dry_run,
         valid_only=valid_only,
         format=table.format,
         sheet=table.sheet_name,
+        other_sheets=table.other_sheets,
         encoding=table.encoding,
         header_row=table.header_row,
         headers=table.headers,
@@ -478,7 +489,7 @@ def _validate(table, positions, *, programme, outcomes: Outcomes, out, progress,
         bank = banks.get(raw_bank) if type(raw_bank) is str else None  # a file names a handful of banks
         if bank is None:
             try:
-                bank = plain_text(raw_bank, "开户银行", max_length=100)
+                bank = bank_name(raw_bank)
                 if type(raw_bank) is str and len(banks) < 1000:
                     banks[raw_bank] = bank
             except CellError as exc:

@@ -56,12 +56,29 @@ def test_unknown_and_mismatch_give_the_same_answer(client, worker):
     assert "data-lookup-result" not in wrong_tail
 
 
-def test_rate_limited_per_id_number_and_per_ip(client, worker):
-    for i in range(5):
-        assert _ask(client, worker, tail="0000", ip=f"10.1.0.{i}").status_code == 200
-    # The 6th attempt on this ID number is refused, even from a new address and with the right details.
-    refused = _ask(client, worker, ip="10.1.0.99")
+def test_rate_limited_per_id_and_client_so_strangers_cannot_lock_the_worker_out(client, worker):
+    for _ in range(5):
+        assert _ask(client, worker, tail="0000", ip="10.1.0.1").status_code == 200
+    # The stranger's 6th attempt on this ID number is refused, even with the right details…
+    refused = _ask(client, worker, ip="10.1.0.1")
     assert refused.status_code == 429 and "查询次数过多" in refused.content.decode()
+    # …and other strangers each get their own few tries…
+    for i in range(2, 8):
+        for _ in range(5):
+            assert _ask(client, worker, tail="0000", ip=f"10.1.0.{i}").status_code == 200
+    # …while the real worker, from their own phone, still finds their record.
+    mine = _ask(client, worker, ip="10.9.9.9")
+    assert mine.status_code == 200 and "data-lookup-result" in mine.content.decode()
+
+
+def test_a_global_limit_per_id_stops_a_distributed_guess(client, worker, monkeypatch):
+    monkeypatch.setattr("disbursements.selfservice.ID_LIMIT", (12, 3600))
+    for i in range(12):
+        assert _ask(client, worker, tail="0000", ip=f"10.3.0.{i}").status_code == 200
+    assert _ask(client, worker, ip="10.3.1.1").status_code == 429
+
+
+def test_rate_limited_per_ip(client, worker):
     for i in range(20):
         _ask(client, make_id(8000 + i), ip="10.2.0.1")
     assert _ask(client, make_id(9999), ip="10.2.0.1").status_code == 429

@@ -42,6 +42,9 @@
   function start(root) {
     (root || document).querySelectorAll("[data-job-progress]:not([data-polling])").forEach(function (el) {
       el.setAttribute("data-polling", "1");
+      // The server renders the percentage as data (a style="" attribute would break the CSP).
+      var bar = el.querySelector("[data-job-bar]");
+      if (bar && bar.dataset.percent) { bar.style.width = bar.dataset.percent + "%"; }
       poll(el);
     });
   }
