@@ -161,6 +161,7 @@ def batch_detail(request, pk: int):
             "line_filter": line_filter,
             "line_statuses": LineStatus.choices,
             "by_status": svc.batch_totals_by_status(batch),
+            "reissued": _reissued(batch),
             "steps": _steps(batch),
             "export_choices": EXPORT_CHOICES,
             "actions": svc.allowed_actions(user, batch),
@@ -184,6 +185,17 @@ def batch_detail(request, pk: int):
             ).count(),
         },
     )
+
+
+def _reissued(batch) -> dict:
+    """Failed lines of the batch already paid again in a 补发 batch: the batch's own
+    "发放失败" counts them, reconciliation does not (it counts failed and not re-issued),
+    so the page says how the two figures differ."""
+    from django.db.models import Count, Sum
+
+    failed_again = PaymentLine.objects.filter(reissue_of__batch=batch).values("reissue_of_id")
+    row = PaymentLine.objects.filter(pk__in=failed_again).aggregate(n=Count("id"), total=Sum("amount"))
+    return {"count": row["n"] or 0, "total": row["total"] or 0}
 
 
 def _voucher_counts(batch):
