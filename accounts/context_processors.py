@@ -15,6 +15,8 @@ MENU = [
     (_("留岗人员"), "beneficiaries:registration_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
     (_("补贴规则"), "programs:rule_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
     (_("发放批次"), "disbursements:batch_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
+    (_("补贴发放"), "disbursements:employer_payments", {Role.EMPLOYER}),
+    (_("审计记录"), "audit_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}),
     (_("后台任务"), "accounts:job_list", None),
 ]
 

@@ -28,7 +28,8 @@ PAGE_SIZE = 50
 
 
 def _page(request, qs, size: int = PAGE_SIZE):
-    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page."""
+    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page.
+    The pager says where you are by rows ("第 51–100 条") and page, without counting the whole list."""
     try:
         page = max(1, int(request.GET.get("page", 1)))
     except ValueError:
@@ -36,12 +37,15 @@ def _page(request, qs, size: int = PAGE_SIZE):
     rows = list(qs[(page - 1) * size : page * size + 1])
     params = request.GET.copy()
     params.pop("page", None)
+    shown = rows[:size]
     return {
-        "rows": rows[:size],
+        "rows": shown,
         "page": page,
         "has_next": len(rows) > size,
         "has_prev": page > 1,
         "query": params.urlencode(),
+        "first": (page - 1) * size + 1 if shown else 0,
+        "last": (page - 1) * size + len(shown),
     }
 
 
@@ -184,7 +188,8 @@ def employer_return(request, pk: int):
 @login_required
 def registration_list(request):
     user = request.user
-    filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category")}
+    filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category", "q")}
+    filters["q"] = filters["q"].strip()[:50]
     qs = selectors.registration_list(user, **filters)
     context = {
         "page": _page(request, qs),

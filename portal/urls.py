@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from portal import dashboard_views, views
+from portal import audit_views, dashboard_views, views
 from portal.api.root import ApiIndexView
 
 urlpatterns = [
@@ -13,6 +13,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard_export"),
+    path("audit/", audit_views.audit_list, name="audit_list"),
+    path("audit/export.xlsx", audit_views.audit_export, name="audit_export"),
     path("accounts/", include("accounts.urls")),
     path("programmes/", include("programs.urls")),
     path("registry/", include("beneficiaries.urls")),

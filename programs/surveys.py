@@ -493,8 +493,8 @@ def survey_overdue(*, programme: Programme, region: Region, today: datetime.date
     today = today or timezone.localdate()
     # Lateness is counted on the programme's calendar: once it has ended nobody grows
     # later (a 2021 report is not "2,077 days" late in 2026), so the day of reference
-    # is the last day of the programme.
-    reference = min(today, programme.end_date)
+    # is at most the day after the programme's last day (its last period is then due).
+    reference = min(today, programme.end_date + datetime.timedelta(days=1))
     ended = today > programme.end_date
     due = [p for p in survey_periods(programme) if p.deadline < reference]
     if not due:

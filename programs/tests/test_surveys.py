@@ -277,7 +277,7 @@ def test_overdue_days_stop_at_the_end_of_the_programme(programme, luquan, office
     during = surveys.survey_overdue(programme=programme, region=city, today=D(2021, 2, 8))
     assert [r["days_late"] for r in during["rows"]] == [3] and not during["ended"]
     later = surveys.survey_overdue(programme=programme, region=city, today=D(2026, 12, 6))
-    assert later["ended"] and later["as_of"] == programme.end_date
-    # The last period due before the programme's last day (it ends on Wednesday 03-31).
-    assert later["period"].end == D(2021, 3, 26)
-    assert [r["days_late"] for r in later["rows"]] == [5]
+    assert later["ended"] and later["as_of"] == D(2021, 4, 1)
+    # The programme's last period (to Wednesday 03-31) is due; late by one day, not by 2,077.
+    assert later["period"].end == D(2021, 3, 31)
+    assert [r["days_late"] for r in later["rows"]] == [1]
