@@ -17,6 +17,7 @@ MENU = [
     (_("发放批次"), "disbursements:batch_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
     (_("补贴发放"), "disbursements:employer_payments", {Role.EMPLOYER}),
     (_("审计记录"), "audit_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}),
+    (_("用户管理"), "accounts:user_list", {Role.PROVINCE, Role.CITY, Role.ADMIN}),
     (_("后台任务"), "accounts:job_list", None),
 ]
 

@@ -6,6 +6,10 @@
   (entitlement with the "why", payment lines, audit), the batch page with the bank result
   as one audit row, and the audit trail with a filter.
 - anonymous worker: looks up their own payment and reads the date it was paid.
+- city staff: creates a district officer of its city (one-time password), disables it,
+  and finds both changes in the audit trail.
+- provincial staff: reads the reconciliation and the whole audit trail (bank results as
+  one row, the export link) and every user of the province.
 
 Screenshots go to test-artifacts/day_*.png. The browser's console must stay free of errors.
 """
@@ -13,7 +17,7 @@ Screenshots go to test-artifacts/day_*.png. The browser's console must stay free
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from accounts.choices import Role
 from conftest import make_user
@@ -146,3 +150,55 @@ def test_anonymous_worker_reads_the_day_they_were_paid(browser, live_server, tmp
     assert paid.person.name not in result.text  # masked
     screenshot(browser, "day_worker_lookup")
     _no_console_errors(browser)
+
+
+def test_city_staff_creates_and_disables_a_district_officer(browser, live_server, tmp_path):
+    _people(tmp_path)
+    login(browser, live_server, "city_shijiazhuang")
+    browser.get(live_server.url + "/accounts/users/")
+    assert [r.get_attribute("data-user") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-user]")] == [
+        "officer_luquan"
+    ]
+    browser.find_element(By.CSS_SELECTOR, "a[data-user-create]").click()
+    browser.find_element(By.NAME, "username").send_keys("gaocheng")
+    browser.find_element(By.NAME, "full_name").send_keys("藁城专员")
+    Select(browser.find_element(By.NAME, "region")).select_by_value("130109")
+    browser.find_element(By.CSS_SELECTOR, "form[data-user-form] button[type=submit]").click()
+    password = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-password]")))
+    assert len(password.text) == 12
+    screenshot(browser, "day_city_1_user_created")
+    browser.find_element(By.LINK_TEXT, "返回用户列表").click()
+    row = browser.find_element(By.CSS_SELECTOR, "tr[data-user='gaocheng']")
+    row.find_element(By.CSS_SELECTOR, "button[data-toggle-active]").click()
+    row = WebDriverWait(browser, 10).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-user='gaocheng']"))
+    )
+    assert "已停用" in row.text
+    browser.get(live_server.url + "/audit/?object_type=accounts.user")
+    actions = {
+        r.get_attribute("data-audit-action") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-audit-action]")
+    }
+    assert {"user_create", "user_disable"} <= actions
+    screenshot(browser, "day_city_2_audit")
+    _no_console_errors(browser)
+    _logout(browser)
+
+
+def test_province_staff_reads_reconciliation_and_the_audit_and_exports_it(browser, live_server, tmp_path):
+    _people(tmp_path)
+    login(browser, live_server, "province_staff")
+    browser.get(live_server.url + "/payments/reconciliation/?programme=HB-DAY")
+    recon = browser.find_element(By.CSS_SELECTOR, "[data-recon]").text
+    assert "3,000.00" in recon  # 6 granted × 500
+    assert not ungrouped_amounts(browser.page_source)
+    browser.get(live_server.url + "/audit/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "[data-audit] tbody tr[data-audit-action]")
+    assert rows and "line_result" in {r.get_attribute("data-audit-action") for r in rows}
+    assert browser.find_element(By.CSS_SELECTOR, "a[data-export]").get_attribute("href").endswith("/audit/export.xlsx")
+    browser.get(live_server.url + "/accounts/users/")
+    assert {"officer_luquan", "city_shijiazhuang", "employer_agent"} <= {
+        r.get_attribute("data-user") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-user]")
+    }
+    screenshot(browser, "day_province_users")
+    _no_console_errors(browser)
+    _logout(browser)
