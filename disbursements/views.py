@@ -506,11 +506,21 @@ def worker_lookup(request):
 # --------------------------------------------------------------------------- 企业：补贴发放情况
 
 
+def _employer_only(request):
+    """The employer's view reads every entitlement of its scope at once (an employer has
+    hundreds, not a district's hundred thousands): officers use the batch pages."""
+    from django.core.exceptions import PermissionDenied as PageForbidden
+
+    if not (request.user.is_superuser or request.user.role == Role.EMPLOYER):
+        raise PageForbidden(gettext("此页面供企业经办人查看本单位人员的补贴发放情况；人社部门请使用“发放批次”。"))
+
+
 @login_required
 def employer_payments(request):
     """Each worker of the employer(s) in the user's scope: grants, versions, payment state."""
     from disbursements.employer_payments import STATES, employer_payment_rows, employer_payment_summary
 
+    _employer_only(request)
     state = request.GET.get("state", "")
     state = state if state in STATES else ""
     try:
@@ -549,6 +559,7 @@ def employer_payments_export(request):
     from accounts.services import audit_record
     from disbursements.employer_payments import STATES, employer_payment_rows, employer_payments_xlsx
 
+    _employer_only(request)
     state = request.GET.get("state", "")
     state = state if state in STATES else ""
     rows, _more, total = employer_payment_rows(request.user, state=state, limit=1_000_000)

@@ -114,3 +114,9 @@ def test_staff_pages_answer_an_agent_with_the_friendly_chinese_403(client, agent
     html = response.content.decode()
     assert 'data-error-page="403"' in html and "供人社部门工作人员使用" in html and "企业经办人" in html
     assert "返回首页" in html and "Traceback" not in html
+
+
+def test_the_page_is_the_employers(client, officer_luquan):
+    client.force_login(officer_luquan)
+    response = client.get(reverse("disbursements:employer_payments"))
+    assert response.status_code == 403 and "发放批次" in response.content.decode()
