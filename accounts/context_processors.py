@@ -18,6 +18,9 @@ MENU = [
     (_("公示管理"), "gongshi:manage", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
     (_("风险预警"), "signals:list", {Role.PROVINCE, Role.CITY, Role.DISTRICT}),
     (_("申诉"), "appeals:list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.EMPLOYER}),
+    (_("补贴发放"), "disbursements:employer_payments", {Role.EMPLOYER}),
+    (_("审计记录"), "audit_list", {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}),
+    (_("用户管理"), "accounts:user_list", {Role.PROVINCE, Role.CITY, Role.ADMIN}),
     (_("后台任务"), "accounts:job_list", None),
 ]
 

@@ -91,6 +91,13 @@ class Job(models.Model):
         return min(100, int(self.progress_done * 100 / self.progress_total))
 
     @property
+    def message_text(self) -> str:
+        """The message in the page's language (workers store it in Chinese)."""
+        from accounts.job_messages import job_message
+
+        return job_message(self.message)
+
+    @property
     def finished(self) -> bool:
         return self.state in (JobState.DONE, JobState.FAILED)
 

@@ -6,7 +6,9 @@ sees what belongs to its employer(s); a superuser sees everything; anybody else
 sees nothing. An object outside the scope is then simply not found (404).
 """
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from accounts.choices import Role
 
@@ -47,3 +49,17 @@ def regions_q(user, *, region: str = "") -> Q:
     if user.region_id is None:
         return NOTHING
     return Q(**{f"{prefix}path__startswith": user.region.path})
+
+
+STAFF_ROLES = (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
+
+
+def require_staff(user) -> None:
+    """Pages of the HR departments: another role gets the friendly 403 page (templates/403.html)
+    saying whose page it is. This is about the page, not an object: no existence leaks,
+    so 403 here, while an object outside one's scope stays 404."""
+    if user.is_superuser or user.role in STAFF_ROLES:
+        return
+    raise PermissionDenied(
+        gettext("此页面供人社部门工作人员使用，%(role)s不能使用。") % {"role": Role(user.role).label}
+    )

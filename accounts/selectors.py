@@ -19,7 +19,7 @@ def job_as_dict(job: Job) -> dict:
         "done": job.progress_done,
         "total": job.progress_total,
         "percent": job.percent,
-        "message": job.message,
+        "message": job.message_text,
         "errors": job.errors[:50],
         "result": job.result,
         "result_file": job.result_file.url if job.result_file else None,

@@ -29,8 +29,8 @@ PAGE_SIZE = 50
 
 def _page(request, qs, size: int = PAGE_SIZE):
     """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page.
-
-    For lists ordered by district and name (employers), whose pages stay small per district."""
+    For lists ordered by district and name (employers), whose pages stay small per district.
+    The pager says where you are by rows ("第 51–100 条") and page, without counting the whole list."""
     try:
         page = max(1, int(request.GET.get("page", 1)))
     except ValueError:
@@ -38,15 +38,15 @@ def _page(request, qs, size: int = PAGE_SIZE):
     rows = list(qs[(page - 1) * size : page * size + 1])
     params = request.GET.copy()
     params.pop("page", None)
-    prev_params, next_params = params.copy(), params.copy()
-    prev_params["page"], next_params["page"] = page - 1, page + 1
+    shown = rows[:size]
     return {
-        "rows": rows[:size],
-        "number": page,
+        "rows": shown,
+        "page": page,
         "has_next": len(rows) > size,
         "has_prev": page > 1,
-        "prev_query": prev_params.urlencode(),
-        "next_query": next_params.urlencode(),
+        "query": params.urlencode(),
+        "first": (page - 1) * size + 1 if shown else 0,
+        "last": (page - 1) * size + len(shown),
     }
 
 
@@ -54,7 +54,8 @@ def _cursor_page(request, qs, size: int = PAGE_SIZE):
     """Keyset ("cursor") paging on the primary key, newest first: `?after=<id>` / `?before=<id>`.
 
     A page costs the same at the millionth row as at the first (an index range, no OFFSET to
-    skip and no COUNT(*)), and rows added meanwhile do not shift what the next page shows."""
+    skip and no COUNT(*)), and rows added meanwhile do not shift what the next page shows.
+    The page number travels in the links (`page=`) only to say where you are ("第 51–100 条")."""
     params = request.GET.copy()
     for key in ("after", "before", "page"):
         params.pop(key, None)
@@ -62,6 +63,10 @@ def _cursor_page(request, qs, size: int = PAGE_SIZE):
         after, before = int(request.GET.get("after", 0)), int(request.GET.get("before", 0))
     except ValueError:
         after = before = 0
+    try:
+        number = max(1, int(request.GET.get("page", 1))) if (after > 0 or before > 0) else 1
+    except ValueError:
+        number = 1
     if before > 0:
         rows = list(qs.filter(pk__gt=before).order_by("pk")[: size + 1])
         has_prev, has_next = len(rows) > size, True
@@ -70,17 +75,23 @@ def _cursor_page(request, qs, size: int = PAGE_SIZE):
         rows = list((qs.filter(pk__lt=after) if after > 0 else qs).order_by("-pk")[: size + 1])
         has_prev, has_next = after > 0, len(rows) > size
         rows = rows[:size]
+    if not has_prev:
+        number = 1
     prev_params, next_params = params.copy(), params.copy()
     if rows:
         prev_params["before"], next_params["after"] = rows[0].pk, rows[-1].pk
+        prev_params["page"], next_params["page"] = max(1, number - 1), number + 1
     return {
         "rows": rows,
-        "number": None,
+        "cursor": True,
+        "page": number,
         "has_next": has_next and bool(rows),
         "has_prev": has_prev and bool(rows),
         "prev_query": prev_params.urlencode(),
         "next_query": next_params.urlencode(),
         "first_query": params.urlencode(),
+        "first": (number - 1) * size + 1 if rows else 0,
+        "last": (number - 1) * size + len(rows),
     }
 
 
@@ -228,7 +239,8 @@ def employer_return(request, pk: int):
 @login_required
 def registration_list(request):
     user = request.user
-    filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category")}
+    filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category", "q")}
+    filters["q"] = filters["q"].strip()[:50]
     qs = selectors.registration_list(user, **filters)
     page = _cursor_page(request, qs)
     # Labels and links worked out once per page, not per row: the per-row get_*_display,

@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db import connection, models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.choices import Role
 from accounts.models import User
@@ -26,7 +27,7 @@ from disbursements.choices import BatchStatus, EntitlementKind, EntitlementStatu
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
 from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import ConflictError, DomainError, PermissionDenied
-from portal.lib.money import ZERO
+from portal.lib.money import ZERO, yuan_text
 from programs.choices import Channel
 from programs.models import Programme
 from regions.models import Region
@@ -449,15 +450,21 @@ def batch_integrity_problems(batch: Batch, *, check_hash: bool = True) -> list[s
     problems = []
     agg = PaymentLine.objects.filter(batch=batch).aggregate(n=Count("id"), total=Sum("amount"))
     total = agg["total"] or ZERO
+    # In the language of the page that shows the alarm (a task's refusal: Chinese).
     if agg["n"] != batch.line_count:
-        problems.append(f"明细笔数 {agg['n']} 与批次笔数 {batch.line_count} 不符")
+        problems.append(
+            gettext("明细笔数 %(lines)s 与批次笔数 %(count)s 不符") % {"lines": agg["n"], "count": batch.line_count}
+        )
     if total != batch.total:
-        problems.append(f"明细金额合计 {total} 元与批次金额 {batch.total} 元不符")
+        problems.append(
+            gettext("明细金额合计 %(sum)s 元与批次金额 %(total)s 元不符")
+            % {"sum": yuan_text(total), "total": yuan_text(batch.total)}
+        )
     differing = PaymentLine.objects.filter(batch=batch).exclude(entitlement__amount=F("amount")).count()
     if differing:
-        problems.append(f"{differing} 笔明细金额与核定金额不符")
+        problems.append(gettext("%(n)s 笔明细金额与核定金额不符") % {"n": differing})
     if check_hash and batch.content_hash and batch_content_hash(batch) != batch.content_hash:
-        problems.append("批次已冻结，但明细内容的校验值已改变（数据可能被篡改）")
+        problems.append(gettext("批次已冻结，但明细内容的校验值已改变（数据可能被篡改）"))
     return problems
 
 

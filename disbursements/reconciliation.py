@@ -28,7 +28,7 @@ from django.utils.translation import gettext
 
 from disbursements.batches import PAID_CHANNELS
 from disbursements.models import Batch, Entitlement, RegionRollup
-from portal.lib.money import ZERO, format_yuan, to_yuan
+from portal.lib.money import ZERO, format_yuan, to_yuan, yuan_text
 
 FIGURES = ("entitled", "batched", "paid", "failed", "pending", "adjusted")
 
@@ -234,7 +234,7 @@ def batch_total_problems(programme, district=None) -> list[str]:
                 gettext(
                     "批次 %(number)s 的笔数或金额（%(count)s 笔，%(total)s 元）与明细（%(lines)s 笔，%(sum)s 元）不符"
                 )
-                % {"number": number, "count": line_count, "total": total, "lines": n, "sum": s or ZERO}
+                % {"number": number, "count": line_count, "total": yuan_text(total), "lines": n, "sum": yuan_text(s)}
             )
     return problems
 
@@ -265,10 +265,10 @@ def reconciliation_alarms(user, programme=None) -> list[str]:
                         % {
                             "programme": prog.name,
                             "row": row.label,
-                            "entitled": format_yuan(row.entitled),
-                            "paid": format_yuan(row.paid),
-                            "failed": format_yuan(row.failed),
-                            "pending": format_yuan(row.pending),
+                            "entitled": yuan_text(row.entitled),
+                            "paid": yuan_text(row.paid),
+                            "failed": yuan_text(row.failed),
+                            "pending": yuan_text(row.pending),
                         }
                         + (sep + sep.join(row.problems) if row.problems else "")
                     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from beneficiaries import pii
@@ -142,7 +143,8 @@ def _payments(person) -> list[dict]:
         elif current is None:
             status = gettext("已核定，待发放")
         elif current.status == LineStatus.PAID:
-            status = gettext("已发放（%(date)s）") % {"date": f"{current.updated_at:%Y-%m-%d}"}
+            # The day the bank's result recorded it, in the portal's time zone.
+            status = gettext("已发放（%(date)s）") % {"date": f"{timezone.localdate(current.updated_at):%Y-%m-%d}"}
         elif current.status == LineStatus.PENDING:
             status = gettext("补发中") if current.reissue_of_id else gettext("发放中")
         else:

@@ -19,6 +19,9 @@ urlpatterns = [
     path("exports/<int:pk>/download/", views.export_download, name="export_download"),
     path("jobs/<int:job_pk>/retry/", views.job_retry, name="job_retry"),
     path("lookup/", views.worker_lookup, name="worker_lookup"),
+    path("employer/", views.employer_payments, name="employer_payments"),
+    path("registrations/<int:pk>/", views.registration_payments, name="registration_payments"),
+    path("employer/export.xlsx", views.employer_payments_export, name="employer_payments_export"),
     # Entitlement computation (disbursements/entitlement_views.py, helper B)
     path("compute/<slug:code>/", entitlement_views.programme_compute, name="programme_compute"),
 ]

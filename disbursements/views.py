@@ -10,7 +10,8 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import CharField, Q
+from django.db.models.functions import Cast
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,8 +20,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from accounts.audit_display import audit_rows_grouped
 from accounts.choices import Role
 from accounts.models import AuditEntry, Job
+from accounts.scopes import require_staff
 from accounts.selectors import jobs_for_user
 from disbursements import batches as svc
 from disbursements.batch_tasks import (
@@ -43,9 +46,7 @@ STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
 
 
 def _staff(request):
-    user = request.user
-    if not (user.is_superuser or user.role in STAFF):
-        raise Http404
+    require_staff(request.user)
 
 
 def _batches(request):
@@ -143,14 +144,20 @@ def batch_detail(request, pk: int):
     verify = batch.line_count <= VERIFY_ON_PAGE_MAX or request.GET.get("verify") == "1"
     problems = svc.batch_integrity_problems(batch, check_hash=verify)
     recon_total, recon_rows = reconcile(programme=batch.programme, district=batch.district, by=("rule_key",))
-    audit = AuditEntry.objects.filter(
-        Q(object_type="disbursements.batch", object_id=str(batch.pk))
-        | Q(
-            object_type="disbursements.paymentline",
-            object_id__in=[str(i) for i in page.object_list.values_list("id", flat=True)],
-        )
-    ).select_related("user")[:200]
-    audit = [_audit_row(a) for a in audit]
+    # The batch's own entries and those of all its lines; a bank result's one row per
+    # line is one row here ("银行结果 605 笔：已发放 602，发放失败 3").
+    audit, _more = audit_rows_grouped(
+        AuditEntry.objects.filter(
+            Q(object_type="disbursements.batch", object_id=str(batch.pk))
+            | Q(
+                object_type="disbursements.paymentline",
+                object_id__in=PaymentLine.objects.filter(batch=batch)
+                .annotate(sid=Cast("id", CharField()))
+                .values("sid"),
+            )
+        ),
+        limit=100,
+    )
     jobs = Job.objects.filter(params__batch_id=batch.pk).order_by("-created_at")[:5]
     return render(
         request,
@@ -161,6 +168,7 @@ def batch_detail(request, pk: int):
             "line_filter": line_filter,
             "line_statuses": LineStatus.choices,
             "by_status": svc.batch_totals_by_status(batch),
+            "reissued": _reissued(batch),
             "steps": _steps(batch),
             "export_choices": EXPORT_CHOICES,
             "actions": svc.allowed_actions(user, batch),
@@ -186,6 +194,17 @@ def batch_detail(request, pk: int):
     )
 
 
+def _reissued(batch) -> dict:
+    """Failed lines of the batch already paid again in a 补发 batch: the batch's own
+    "发放失败" counts them, reconciliation does not (it counts failed and not re-issued),
+    so the page says how the two figures differ."""
+    from django.db.models import Count, Sum
+
+    failed_again = PaymentLine.objects.filter(reissue_of__batch=batch).values("reissue_of_id")
+    row = PaymentLine.objects.filter(pk__in=failed_again).aggregate(n=Count("id"), total=Sum("amount"))
+    return {"count": row["n"] or 0, "total": row["total"] or 0}
+
+
 def _voucher_counts(batch):
     from django.db.models import Count
 
@@ -193,39 +212,6 @@ def _voucher_counts(batch):
 
     rows = Voucher.objects.filter(entitlement__lines__batch=batch).values("status").annotate(n=Count("id"))
     return {r["status"]: r["n"] for r in rows}
-
-
-AUDIT_LABELS = {
-    "batch_build": _("生成批次"),
-    "batch_build_supplement": _("生成补发批次"),
-    "batch_submit": _("提交"),
-    "batch_review": _("复核通过"),
-    "batch_approve": _("审批通过"),
-    "batch_return": _("退回"),
-    "batch_export": _("导出银行文件"),
-    "bank_file_download": _("下载银行文件"),
-    "batch_results": _("导入银行结果"),
-    "batch_reconcile": _("对账完成"),
-    "line_result": _("银行结果"),
-    "line_correct": _("更正账号"),
-    "line_reissue": _("补发"),
-    "vouchers_issue": _("发放消费券"),
-    "line_voucher": _("发券"),
-    "voucher_list_download": _("下载发券清单"),
-}
-
-
-def _audit_row(entry):
-    """An audit entry for display: a Chinese action label and its changes as text."""
-    parts = []
-    for key, value in (entry.changes or {}).items():
-        if isinstance(value, list) and len(value) == 2:
-            parts.append(f"{key}：{value[0] if value[0] is not None else '—'} → {value[1]}")
-        else:
-            parts.append(f"{key}：{value}")
-    entry.label = AUDIT_LABELS.get(entry.action, entry.action)
-    entry.changes_text = "；".join(parts)
-    return entry
 
 
 VERIFY_ON_PAGE_MAX = 100_000
@@ -517,3 +503,132 @@ def worker_lookup(request):
     response = render(request, "disbursements/lookup.html", context, status=status)
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --------------------------------------------------------------------------- 企业：补贴发放情况
+
+
+def _employer_only(request):
+    """The employer's view reads every entitlement of its scope at once (an employer has
+    hundreds, not a district's hundred thousands): officers use the batch pages."""
+    from django.core.exceptions import PermissionDenied as PageForbidden
+
+    if not (request.user.is_superuser or request.user.role == Role.EMPLOYER):
+        raise PageForbidden(gettext("此页面供企业经办人查看本单位人员的补贴发放情况；人社部门请使用“发放批次”。"))
+
+
+@login_required
+def employer_payments(request):
+    """Each worker of the employer(s) in the user's scope: grants, versions, payment state."""
+    from disbursements.employer_payments import STATES, employer_payment_rows, employer_payment_summary
+
+    _employer_only(request)
+    state = request.GET.get("state", "")
+    state = state if state in STATES else ""
+    try:
+        page = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page = 1
+    size = 100
+    rows, has_next, total = employer_payment_rows(request.user, state=state, offset=(page - 1) * size, limit=size)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "disbursements/employer_payments.html",
+        {
+            "rows": rows,
+            "summary": employer_payment_summary(request.user),
+            "states": STATES,
+            "state": state,
+            "page": {
+                "page": page,
+                "has_prev": page > 1,
+                "has_next": has_next,
+                "query": params.urlencode(),
+                "row_count": total,
+                "first": (page - 1) * size + 1 if rows else 0,
+                "last": (page - 1) * size + len(rows),
+            },
+        },
+    )
+
+
+@login_required
+def employer_payments_export(request):
+    from django.http import HttpResponse
+
+    from accounts.services import audit_record
+    from disbursements.employer_payments import STATES, employer_payment_rows, employer_payments_xlsx
+
+    _employer_only(request)
+    state = request.GET.get("state", "")
+    state = state if state in STATES else ""
+    rows, _more, total = employer_payment_rows(request.user, state=state, limit=1_000_000)
+    body = employer_payments_xlsx(rows)
+    audit_record(
+        user=request.user,
+        action="employer_payments_export",
+        object_type="accounts.user",
+        object_id=str(request.user.pk),
+        changes={"rows": total, "state": state},
+    )
+    response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = 'attachment; filename="employer-payments.xlsx"'
+    return response
+
+
+# --------------------------------------------------------------------------- a registration's money
+
+
+@login_required
+def registration_payments(request, pk: int):
+    """The part of a registration's page that belongs to this app (loaded into it by htmx):
+    the entitlements with the rule version and the "why", every payment line, and the
+    audit of changes to the registration, its entitlements and its lines."""
+    from accounts.audit_display import audit_rows
+    from beneficiaries.models import Registration
+    from disbursements.entitlement_why import why_texts
+    from disbursements.models import Entitlement
+
+    registration = get_object_or_404(Registration.objects.for_user(request.user), pk=pk)
+    ents = list(
+        Entitlement.objects.for_user(request.user)
+        .filter(registration=registration)
+        .select_related("rule", "district")
+        .order_by("rule_key", "id")
+    )
+    why = why_texts(ents)
+    lines = list(
+        PaymentLine.objects.filter(entitlement__in=[e.pk for e in ents]).select_related("batch").order_by("id")
+    )
+    by_ent: dict[int, list] = {}
+    for line in lines:
+        by_ent.setdefault(line.entitlement_id, []).append(line)
+    for ent in ents:
+        ent.why = why[ent.pk]
+        ent.payment_lines = by_ent.get(ent.pk, [])
+    as_text = CharField()
+    audit = AuditEntry.objects.filter(
+        Q(object_type="beneficiaries.registration", object_id=str(registration.pk))
+        | Q(
+            object_type="disbursements.entitlement",
+            object_id__in=[str(e.pk) for e in ents],
+        )
+        | Q(
+            object_type="disbursements.paymentline",
+            object_id__in=PaymentLine.objects.filter(entitlement__registration=registration)
+            .annotate(sid=Cast("id", as_text))
+            .values("sid"),
+        )
+    ).select_related("user", "user__region")[:200]
+    return render(
+        request,
+        "disbursements/_registration_payments.html",
+        {
+            "reg": registration,
+            "entitlements": ents,
+            "audit": audit_rows(audit),
+            "is_staff": request.user.is_superuser or request.user.is_staff_role,
+        },
+    )

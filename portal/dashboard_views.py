@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.scopes import require_staff
 from accounts.services import audit_record
 from disbursements.reconciliation import reconciliation_alarms_cached
 from portal import dashboards
@@ -13,6 +14,7 @@ from portal import dashboards
 
 @login_required
 def dashboard(request):
+    require_staff(request.user)
     programme, region = dashboards.dashboard_scope(
         request.user, programme_code=request.GET.get("programme"), region_code=request.GET.get("region")
     )
@@ -60,6 +62,7 @@ def dashboard(request):
 
 @login_required
 def dashboard_export(request):
+    require_staff(request.user)
     programme, region = dashboards.dashboard_scope(
         request.user, programme_code=request.GET.get("programme"), region_code=request.GET.get("region")
     )

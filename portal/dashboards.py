@@ -311,6 +311,8 @@ def _overdue(programme: Programme, region: Region, today) -> dict:
         }
         if period
         else None,
+        "as_of": result["as_of"].isoformat(),
+        "ended": result["ended"],
         "rows": [
             {
                 **row,

@@ -12,6 +12,7 @@ from accounts.choices import Role
 from beneficiaries.choices import EmployerStatus, RegistrationStatus
 from beneficiaries.models import Employer, Registration
 from disbursements.choices import BatchStatus
+from disbursements.employer_payments import failed_payments_count
 from disbursements.models import Batch
 from programs.choices import SurveyStatus
 from programs.models import SurveyReport
@@ -91,6 +92,12 @@ def home_todos(user) -> list[Todo]:
     elif role == Role.EMPLOYER:
         employers = Employer.objects.for_user(user)
         todos += [
+            Todo(
+                _("发放失败，需更正账号"),
+                failed_payments_count(user),
+                _url("disbursements:employer_payments", "state=failed"),
+                _("核对开户银行和账号，报区县人社专员更正后补发"),
+            ),
             Todo(
                 _("本单位留岗人员"),
                 Registration.objects.for_user(user).filter(status=RegistrationStatus.ACTIVE).count(),

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from disbursements import appeal_views
 from disbursements.trust_urls import appeal_patterns, gongshi_patterns, signal_patterns
-from portal import dashboard_views, views
+from portal import audit_views, dashboard_views, views
 from portal.api.root import ApiIndexView
 
 
@@ -24,6 +24,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard_export"),
+    path("audit/", audit_views.audit_list, name="audit_list"),
+    path("audit/export.xlsx", audit_views.audit_export, name="audit_export"),
     path("accounts/", include("accounts.urls")),
     path("programmes/", include("programs.urls")),
     path("gongshi/", include(gongshi_patterns)),

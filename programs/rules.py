@@ -36,22 +36,26 @@ from functools import lru_cache
 
 from django.apps import apps
 from django.db import connection
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.errors import DomainError
 from portal.lib.money import MoneyError, to_yuan
 from programs.choices import Channel, HukouScope, RuleKind
 
 # Mirrors beneficiaries.choices.Ownership / Category (checked by a test).
+# Labels are lazy translations: pages show them in the page's language (the catalog
+# already has them, as beneficiaries' choices use the same words).
 OWNERSHIPS = {
-    "state": "国有",
-    "collective": "集体",
-    "private": "私营/非公",
-    "individual": "个体工商户",
-    "foreign": "外资",
-    "construction": "施工项目",
-    "other": "其他",
+    "state": _("国有"),
+    "collective": _("集体"),
+    "private": _("私营/非公"),
+    "individual": _("个体工商户"),
+    "foreign": _("外资"),
+    "construction": _("施工项目"),
+    "other": _("其他"),
 }
-CATEGORIES = {"migrant": "外来务工人员", "hardship": "困难群众", "unemployed": "失业人员"}
+CATEGORIES = {"migrant": _("外来务工人员"), "hardship": _("困难群众"), "unemployed": _("失业人员")}
 CONDITION_KEYS = {
     "hukou_outside",
     "ownership_in",
@@ -582,25 +586,30 @@ def rule_evaluate(rule, facts: Facts, *, programme=None, regions: RegionIndex | 
 
 
 def describe_conditions(rule) -> list[str]:
-    """The conditions in words, for the rule pages."""
+    """The conditions in words, for the rule pages, in the active language."""
     c = rule.conditions or {}
     out = []
+    sep = gettext("、")
     if c.get("hukou_outside"):
-        out.append(HukouScope(c["hukou_outside"]).label)
+        out.append(str(HukouScope(c["hukou_outside"]).label))
     if c.get("ownership_in"):
-        out.append("经济类型：" + "、".join(OWNERSHIPS.get(v, v) for v in c["ownership_in"]))
+        out.append(
+            gettext("经济类型：%(values)s") % {"values": sep.join(str(OWNERSHIPS.get(v, v)) for v in c["ownership_in"])}
+        )
     if c.get("category_in"):
-        out.append("人员类别：" + "、".join(CATEGORIES.get(v, v) for v in c["category_in"]))
+        out.append(
+            gettext("人员类别：%(values)s") % {"values": sep.join(str(CATEGORIES.get(v, v)) for v in c["category_in"])}
+        )
     if c.get("on_duty_min_days"):
-        out.append(f"春节期间在岗不少于 {c['on_duty_min_days']} 天")
+        out.append(gettext("春节期间在岗不少于 %(days)s 天") % {"days": c["on_duty_min_days"]})
     if c.get("stayed_through_holiday"):
-        out.append("春节假期全程留岗")
+        out.append(gettext("春节假期全程留岗"))
     if c.get("employer_codes"):
-        out.append("限定企业：" + "、".join(c["employer_codes"]))
+        out.append(gettext("限定企业：%(values)s") % {"values": sep.join(c["employer_codes"])})
     if c.get("employer_verified", True):
-        out.append("用人单位已核实")
+        out.append(gettext("用人单位已核实"))
     if rule.valid_until:
-        out.append(f"有效期至 {rule.valid_until}")
+        out.append(gettext("有效期至 %(date)s") % {"date": str(rule.valid_until)})
     return out
 
 

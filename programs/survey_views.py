@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.models import AuditEntry
+from accounts.scopes import require_staff
 from portal.errors import DomainError
 from programs import surveys
 from programs.choices import ProgrammeStatus, SurveyStatus
@@ -24,8 +25,7 @@ STAFF = (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
 
 
 def _staff_only(user):
-    if not (user.is_superuser or user.role in STAFF):
-        raise Http404("没有可查看的摸排报表")
+    require_staff(user)  # another role: the friendly 403 page
 
 
 def _programmes():

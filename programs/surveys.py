@@ -486,13 +486,19 @@ def survey_overdue(*, programme: Programme, region: Region, today: datetime.date
     """Districts under `region` that are late with the latest period whose deadline has passed.
 
     A district is expected to report once it has filed any report for the programme
-    up to that period. Returns {"period": Period | None, "rows": [...]}, rows ordered by
+    up to that period. Returns {"period": Period | None, "rows": [...], "as_of": the day
+    lateness is counted to, "ended": whether the programme is over}, rows ordered by
     city and district code.
     """
     today = today or timezone.localdate()
-    due = [p for p in survey_periods(programme) if p.deadline < today]
+    # Lateness is counted on the programme's calendar: once it has ended nobody grows
+    # later (a 2021 report is not "2,077 days" late in 2026), so the day of reference
+    # is at most the day after the programme's last day (its last period is then due).
+    reference = min(today, programme.end_date + datetime.timedelta(days=1))
+    ended = today > programme.end_date
+    due = [p for p in survey_periods(programme) if p.deadline < reference]
     if not due:
-        return {"period": None, "rows": []}
+        return {"period": None, "rows": [], "as_of": reference, "ended": ended}
     period = due[-1]
     # District codes first, then an IN list: a join on the path LIKE misleads the planner
     # when the survey table's statistics are stale.
@@ -525,9 +531,9 @@ def survey_overdue(*, programme: Programme, region: Region, today: datetime.date
                 "period_start": period.start,
                 "period_end": period.end,
                 "deadline": period.deadline,
-                "days_late": (today - period.deadline).days,
+                "days_late": (reference - period.deadline).days,
                 "status": SurveyStatus(status).label if status else _("未填报"),
                 "last_as_of": last.get(code),
             }
         )
-    return {"period": period, "rows": rows}
+    return {"period": period, "rows": rows, "as_of": reference, "ended": ended}

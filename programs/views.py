@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import JobKind
 from accounts.models import Job
+from accounts.scopes import require_staff
 from portal.errors import DomainError
 from programs import selectors, services
 from programs.choices import RuleStatus
@@ -20,8 +21,7 @@ from programs.rules import describe_conditions, rule_preview
 
 
 def _staff_or_404(user):
-    if not (user.is_superuser or user.role in ("province", "city", "district", "admin")):
-        raise Http404
+    require_staff(user)  # another role: the friendly 403 page
 
 
 @login_required
@@ -57,6 +57,7 @@ def rule_list(request):
 
 @login_required
 def rule_detail(request, pk: int):
+    _staff_or_404(request.user)
     rule = selectors.rule_get(request.user, pk)
     versions = list(selectors.rule_versions(rule).annotate(n=Count("entitlements")))
     return render(

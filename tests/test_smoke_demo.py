@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from portal.demo import demo_logins
+from tests.test_amount_format import ungrouped_amounts
 
 
 @pytest.mark.smoke
@@ -26,7 +27,47 @@ def test_demo_loads_twice_and_every_login_reaches_its_home(settings):
         response = client.post("/accounts/login/", {"username": username, "password": password}, follow=True)
         assert response.status_code == 200, username
         assert "退出登录" in response.content.decode(), username
-        # Every page in the user's menu opens.
+        # Every page in the user's menu opens, and shows amounts only in the common format.
         for item in response.context["nav_items"]:
             page = client.get(item["url"])
             assert page.status_code == 200, (username, item["url"])
+            assert not ungrouped_amounts(page.content.decode()), (username, item["url"])
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db(transaction=True)
+def test_every_page_of_the_demo_shows_amounts_in_the_common_format():
+    """The pages each role works on, with the demo's figures: no "302500.00" anywhere."""
+    from accounts.models import User
+    from beneficiaries.models import Registration
+    from disbursements.models import Batch
+
+    call_command("load_demo", verbosity=0)
+    batch = Batch.objects.get(district_id="130110", channel="bank_card", parent__isnull=True)
+    registration = Registration.objects.filter(entitlements__lines__batch=batch).first()
+    pages = {
+        "luquan": [
+            "/",
+            "/payments/",
+            f"/payments/batches/{batch.pk}/",
+            f"/payments/batches/{batch.pk}/?lines=failed",
+            "/payments/reconciliation/",
+            "/registry/registrations/",
+            f"/registry/registrations/{registration.pk}/",
+            f"/payments/registrations/{registration.pk}/",
+            "/dashboard/",
+            "/audit/",
+            "/programmes/rules/",
+        ],
+        "sheng": ["/", "/dashboard/", "/payments/reconciliation/", "/programmes/rules/", "/audit/"],
+        "qiye_luquan": ["/", "/payments/employer/", "/registry/registrations/"],
+    }
+    for username, urls in pages.items():
+        client = Client()
+        client.force_login(User.objects.get(username=username))
+        for url in urls:
+            for language in ("zh-hans", "en"):
+                client.cookies["django_language"] = language
+                page = client.get(url)
+                assert page.status_code == 200, (username, url, language)
+                assert not ungrouped_amounts(page.content.decode()), (username, url, language)

@@ -2,6 +2,7 @@ import django_filters
 
 from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus
 from beneficiaries.models import Employer, Registration
+from beneficiaries.selectors import registration_search
 from regions.models import Region
 
 
@@ -32,10 +33,16 @@ class WorkerFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=RegistrationStatus.choices)
     category = django_filters.ChoiceFilter(choices=Category.choices)
     programme = django_filters.CharFilter(field_name="programme__code")
+    q = django_filters.CharFilter(
+        method="filter_q", label="查找：完整身份证号、姓名（含部分）、银行卡后四位、单位名称或统一社会信用代码"
+    )
 
     class Meta:
         model = Registration
-        fields = ["region", "employer", "status", "category", "programme"]
+        fields = ["region", "employer", "status", "category", "programme", "q"]
 
     def filter_region(self, queryset, name, value):
         return _subtree(queryset, "district", value)
+
+    def filter_q(self, queryset, name, value):
+        return registration_search(queryset, value[:50])

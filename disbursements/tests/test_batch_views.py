@@ -95,6 +95,11 @@ def test_export_download_and_results_through_the_web(
     response = client.post(reverse("disbursements:batch_supplement", args=[batch.pk]), follow=True)
     supplement = Batch.objects.get(parent=batch)
     assert supplement.number in response.content.decode()
+    # The batch's own figures count the failed line; reconciliation counts it no more
+    # (it is pending in the 补发 batch): the page says so beside both figures.
+    html = client.get(reverse("disbursements:batch_detail", args=[batch.pk])).content.decode()
+    assert "data-reissued" in html and "其中已更正并补发" in html
+    assert "只计失败且尚未补发的金额" in html
 
 
 def test_reconciliation_page_and_alarm(client, batch, officer_luquan, city_shijiazhuang):

@@ -223,3 +223,25 @@ def test_the_cached_alarm_follows_the_rollup_version(
     page = client.get(dashboard).content.decode()
     assert "data-recon-alarm" in page and "对账不平" in page
     assert "data-recon-alarm" in client.get(batch_list).content.decode()
+
+
+def test_demo_history_is_dated_on_the_programme_calendar_and_the_lookup_shows_that_day():
+    """The demo plays the 2021 programme: a paid line reads 已发放（2021-02-05）, not today."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from disbursements.demo_batches import demo_batches
+    from disbursements.models import BatchStep
+    from disbursements.selfservice import _payments
+
+    _load_demo_until_entitlements()
+    demo_batches()
+    batch = Batch.objects.get(district_id="130110", channel="bank_card", parent__isnull=True)
+    steps = {s.action: timezone.localdate(s.at) for s in BatchStep.objects.filter(batch=batch)}
+    assert steps["build"] == dt.date(2021, 2, 1) and steps["approve"] == dt.date(2021, 2, 3)
+    assert steps["build"] <= steps["submit"] <= steps["review"] <= steps["approve"]
+    paid = batch.lines.filter(status=LineStatus.PAID).select_related("entitlement__person").first()
+    assert timezone.localdate(paid.updated_at) == dt.date(2021, 2, 5)
+    statuses = [p["status"] for p in _payments(paid.entitlement.person)]
+    assert "已发放（2021-02-05）" in statuses

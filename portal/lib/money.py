@@ -29,3 +29,9 @@ def to_yuan(value) -> Decimal:
 def format_yuan(amount: Decimal | None) -> str:
     """'1982400.00' for APIs and files: plain digits, two places."""
     return str(to_yuan(amount if amount is not None else ZERO))
+
+
+def yuan_text(amount) -> str:
+    """'1,982,400.00' for what people read (pages, alarms, messages): the common amount
+    format, the same as the templates' `|yuan`."""
+    return f"{to_yuan(amount if amount is not None else ZERO):,.2f}"

@@ -8,7 +8,7 @@ goes through it and that no page shows an amount in another format.
 
 from django import template
 
-from portal.lib.money import MoneyError, to_yuan
+from portal.lib.money import MoneyError, yuan_text
 
 register = template.Library()
 
@@ -20,7 +20,6 @@ def yuan(value):
     if isinstance(value, float):  # display only (a chart's JSON); money is never kept as float
         value = repr(value)
     try:
-        amount = to_yuan(value)
+        return yuan_text(value)
     except MoneyError:
         return value
-    return f"{amount:,.2f}"

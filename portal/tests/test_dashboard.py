@@ -171,7 +171,7 @@ def test_scope_city_district_and_others(client, filled, city_shijiazhuang, offic
     client.force_login(city_shijiazhuang)
     assert client.get(reverse("dashboard"), {"region": "130700"}).status_code == 404
     client.force_login(agent_gree)
-    assert client.get(reverse("dashboard")).status_code == 404
+    assert client.get(reverse("dashboard")).status_code == 403  # not an employer's page
 
 
 def test_page_shows_figures_freshness_and_chart_data(client, filled, province_staff):

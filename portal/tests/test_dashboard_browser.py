@@ -129,3 +129,22 @@ def test_province_drills_into_city_and_district_and_sees_charts(browser, live_se
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-children") == []  # a district has no children
     path = full_page_screenshot(browser, "dashboard_3_district_kangbao")
     assert path.stat().st_size > 20_000
+    # The district's two charts fill its row: nothing is left empty beside them.
+    row = browser.find_element(By.CSS_SELECTOR, "#chart-rules").find_element(
+        By.XPATH, "ancestor::div[contains(@class,'row')][1]"
+    )
+    columns = row.find_elements(By.CSS_SELECTOR, "[data-chart-col]")
+    assert len(columns) == 2
+    used = sum(c.size["width"] for c in columns)
+    assert used >= row.size["width"] * 0.95, (used, row.size["width"])
+
+    # In English the trend legend sits above the plot, clear of the axis labels below it.
+    click(browser, "footer button[name=language]")
+    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+    wait_drawn(browser, "#chart-rules", "#chart-trend")
+    legend_bottom = browser.execute_script(
+        "const c = echarts.getInstanceByDom(document.getElementById('chart-trend'));"
+        "const m = c.getModel().getComponent('legend'); return m && m.get('top');"
+    )
+    assert legend_bottom == 0
+    full_page_screenshot(browser, "dashboard_4_district_kangbao_english")

@@ -50,8 +50,9 @@ def test_district_officer_reads_but_cannot_edit(client, officer_luquan):
 def test_employer_agent_sees_no_rules(client, agent_gree):
     programme()
     client.force_login(agent_gree)
-    assert client.get("/programmes/rules/").status_code == 404
-    assert client.get(f"/programmes/rules/{rule('GREE-RED').pk}/").status_code == 404
+    # Not their page: the friendly Chinese 403 (never Django's debug page), whatever the id.
+    assert client.get("/programmes/rules/").status_code == 403
+    assert client.get(f"/programmes/rules/{rule('GREE-RED').pk}/").status_code == 403
 
 
 def test_create_validate_activate_edit_new_version(client, city_cangzhou):

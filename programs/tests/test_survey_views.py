@@ -87,10 +87,15 @@ def test_a_jump_asks_for_confirmation_then_saves(client, programme, officer_luqu
 
 def test_scope_other_district_and_city_get_404(client, programme, officer_cangzhou, city_cangzhou, agent_gree):
     report = SurveyReport.objects.create(programme=programme, district_id="130110", as_of=D(2021, 1, 29))
-    for user in (officer_cangzhou, city_cangzhou, agent_gree):
+    for user in (officer_cangzhou, city_cangzhou):
         client.force_login(user)
         assert client.get(reverse("programs:survey_detail", args=[report.pk])).status_code == 404
         assert client.post(reverse("programs:survey_approve", args=[report.pk])).status_code == 404
+    # An employer agent may not use survey pages at all: the friendly 403, whatever the id.
+    client.force_login(agent_gree)
+    for pk in (report.pk, report.pk + 1000):
+        response = client.get(reverse("programs:survey_detail", args=[pk]))
+        assert response.status_code == 403 and "供人社部门工作人员使用" in response.content.decode()
     client.force_login(city_cangzhou)
     assert "鹿泉区" not in client.get(reverse("programs:survey_list")).content.decode()
     assert client.get(reverse("programs:survey_create")).status_code == 404

@@ -266,3 +266,18 @@ def test_batched_changes_announce_once(
     finally:
         surveys.survey_changed.disconnect(receiver)
     assert seen == [programme.pk]
+
+
+def test_overdue_days_stop_at_the_end_of_the_programme(programme, luquan, officer_luquan):
+    """Years later a missing report is late by the days the programme still ran, not by today."""
+    surveys.survey_submit(
+        report=create(programme, luquan, officer_luquan, as_of=D(2021, 1, 29)), acting_user=officer_luquan
+    )
+    city = Region.objects.get(code="130100")
+    during = surveys.survey_overdue(programme=programme, region=city, today=D(2021, 2, 8))
+    assert [r["days_late"] for r in during["rows"]] == [3] and not during["ended"]
+    later = surveys.survey_overdue(programme=programme, region=city, today=D(2026, 12, 6))
+    assert later["ended"] and later["as_of"] == D(2021, 4, 1)
+    # The programme's last period (to Wednesday 03-31) is due; late by one day, not by 2,077.
+    assert later["period"].end == D(2021, 3, 31)
+    assert [r["days_late"] for r in later["rows"]] == [1]

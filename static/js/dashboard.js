@@ -2,6 +2,10 @@
 // <script id="dashboard-data" type="application/json">, the same numbers as the tables.
 (function () {
   "use strict";
+  // The programme picker submits on change (no inline handler: the CSP forbids them).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
   var node = document.getElementById("dashboard-data");
   if (!node || typeof echarts === "undefined") { return; }
   var data = JSON.parse(node.textContent);
@@ -58,12 +62,15 @@
 
   make("chart-rules", {
     tooltip: { trigger: "item", formatter: function (p) { return p.name + "<br>" + yuan(p.value) + "（" + p.percent + "%）"; } },
-    legend: { type: "scroll", bottom: 0 },
+    // Rule names are long: a slice shows its share, the legend (scrolling) and the
+    // tooltip the whole name, so nothing is cut to "…".
+    legend: { type: "scroll", bottom: 0, left: "center", width: "92%" },
     series: [{
-      type: "pie", radius: ["35%", "65%"], center: ["50%", "45%"],
+      type: "pie", radius: ["32%", "62%"], center: ["50%", "42%"], minShowLabelAngle: 12,
       data: data.rules.length ? data.rules.map(function (r) { return { name: r.name, value: num(r.amount) }; })
                               : [{ name: label("chart-rules", "none", "尚无核定"), value: 0 }],
-      label: { show: data.rules.length > 0, formatter: "{b}" }
+      label: { show: data.rules.length > 0, position: "inside", formatter: "{d}%", color: "#fff", fontWeight: 600 },
+      labelLine: { show: false }
     }],
     graphic: data.rules.length ? [] : [{ type: "text", left: "center", top: "middle", style: { text: label("chart-rules", "empty", "尚无核定数据"), fill: "#888", fontSize: 14 } }]
   });
@@ -75,9 +82,11 @@
   ];
   make("chart-trend", {
     tooltip: { trigger: "axis" },
-    legend: { data: trendNames, bottom: 0 },
-    grid: { left: 60, right: 20, top: 20, bottom: 80 },
-    xAxis: { type: "category", data: data.trend.map(function (p) { return p.as_of; }) },
+    // The legend sits above the plot and scrolls: the longer English names never run
+    // into the axis labels below.
+    legend: { type: "scroll", data: trendNames, top: 0, left: "center", width: "92%" },
+    grid: { left: 12, right: 16, top: 40, bottom: 12, containLabel: true },
+    xAxis: { type: "category", data: data.trend.map(function (p) { return p.as_of; }), axisLabel: { hideOverlap: true } },
     yAxis: { type: "value" },
     series: [
       { name: trendNames[0], type: "line", data: data.trend.map(function (p) { return p.enterprises_surveyed; }) },

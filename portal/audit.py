@@ -1,0 +1,144 @@
+"""The audit trail in the portal (/audit/): which entries a user may read, filters, export.
+
+Reads every app (hence here, on the top floor). Scope: provincial staff and
+superusers read everything; city and district staff read what was done by users of
+their region or to the objects of their region (batches and their lines, employers,
+registrations, surveys); an employer agent reads nothing here.
+"""
+
+import datetime as dt
+import io
+
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS, changes_text, value_label
+from accounts.choices import Role
+from accounts.models import AuditEntry, User
+from beneficiaries.models import Employer, Registration
+from disbursements.models import Batch, PaymentLine
+from programs.models import SurveyReport
+from regions.choices import Level
+
+
+def _ids(qs) -> QuerySet:
+    return qs.annotate(sid=Cast("id", CharField())).values("sid")
+
+
+def audit_for_user(user) -> QuerySet[AuditEntry]:
+    qs = AuditEntry.objects.select_related("user", "user__region")
+    if user.is_superuser or user.role == Role.ADMIN:
+        return qs
+    if user.role not in (Role.PROVINCE, Role.CITY, Role.DISTRICT) or user.region_id is None:
+        return qs.none()
+    if user.region.level == Level.PROVINCE:
+        return qs
+    path = user.region.path
+    return qs.filter(
+        Q(user__region__path__startswith=path)
+        | Q(object_type="disbursements.batch", object_id__in=_ids(Batch.objects.for_user(user)))
+        | Q(
+            object_type="disbursements.paymentline",
+            object_id__in=_ids(PaymentLine.objects.filter(batch__district__path__startswith=path)),
+        )
+        | Q(object_type="beneficiaries.employer", object_id__in=_ids(Employer.objects.for_user(user)))
+        | Q(object_type="beneficiaries.registration", object_id__in=_ids(Registration.objects.for_user(user)))
+        | Q(object_type="programs.surveyreport", object_id__in=_ids(SurveyReport.objects.for_user(user)))
+    )
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+
+
+def audit_filter(
+    qs, *, who: str = "", action: str = "", object_type: str = "", object_id: str = "", since="", until=""
+):
+    """Filters of the page: who (login or name, part of it), what (the action), which
+    object (type and id), and dates (inclusive, in the portal's time zone)."""
+    who = (who or "").strip()
+    if who:
+        qs = qs.filter(
+            Q(user__username__icontains=who) | Q(user__first_name__contains=who) | Q(user__last_name__contains=who)
+        )
+    if action in ACTION_LABELS:
+        qs = qs.filter(action=action)
+    if object_type in OBJECT_LABELS:
+        qs = qs.filter(object_type=object_type)
+        if object_id.strip():
+            qs = qs.filter(object_id=object_id.strip())
+    start, end = _date(since), _date(until)
+    tz = timezone.get_current_timezone()
+    if start:
+        qs = qs.filter(at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=tz))
+    if end:
+        qs = qs.filter(at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+    return qs
+
+
+EXPORT_MAX = 100_000
+
+
+def audit_xlsx(qs) -> tuple[bytes, int]:
+    """The filtered entries, one line each (bulk entries too: the file is for checking),
+    newest first, at most EXPORT_MAX; text cells stay text."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    sheet = book.add_worksheet(gettext("审计记录"))
+    bold = book.add_format({"bold": True})
+    heads = [
+        gettext("时间"),
+        gettext("人员"),
+        gettext("登录名"),
+        gettext("角色"),
+        gettext("操作"),
+        gettext("对象"),
+        gettext("对象编号"),
+        gettext("变更"),
+        gettext("备注"),
+    ]
+    for c, h in enumerate(heads):
+        sheet.write_string(0, c, h, bold)
+    n = 0
+    for n, entry in enumerate(qs.order_by("-at", "-id")[:EXPORT_MAX].iterator(chunk_size=2000), start=1):
+        user = entry.user
+        values = [
+            f"{timezone.localtime(entry.at):%Y-%m-%d %H:%M:%S}",
+            (user.get_full_name() or user.username) if user else gettext("系统"),
+            user.username if user else "",
+            value_label("accounts.user", "role", Role.ADMIN if user and user.is_superuser else user.role)
+            if user
+            else "",
+            str(ACTION_LABELS.get(entry.action, entry.action)),
+            str(OBJECT_LABELS.get(entry.object_type, entry.object_type)),
+            entry.object_id,
+            changes_text(entry.object_type, entry.action, entry.changes),
+            entry.comment,
+        ]
+        for c, value in enumerate(values):
+            sheet.write_string(n, c, str(value))
+    sheet.set_column(0, 0, 20)
+    sheet.set_column(1, 6, 14)
+    sheet.set_column(7, 7, 60)
+    book.close()
+    return buf.getvalue(), n
+
+
+def user_may_read_audit(user: User) -> bool:
+    return user.is_superuser or user.role in (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
