@@ -1,5 +1,7 @@
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
 from accounts.choices import Role
 from portal.home import home_todos
@@ -20,3 +22,18 @@ def home(request):
     role = Role.ADMIN if user.is_superuser else Role(user.role)
     context = {"role": role, "scope_region": user.region, "todos": home_todos(user)}
     return render(request, HOME_TEMPLATES[role], context)
+
+
+@never_cache
+def healthz(request):
+    """For load balancers and the smoke test: 200 when the database, the broker, a live
+    worker and beat are fine, else 503 naming what is down. No login, and no data: only
+    the names of the checks (the details are in `manage.py check_services`)."""
+    from portal.health import check_all
+
+    checks = check_all()
+    down = [c.name for c in checks if not c.ok]
+    body = {"status": "down" if down else "ok", "checks": {c.name: "ok" if c.ok else "down" for c in checks}}
+    if down:
+        body["down"] = down
+    return JsonResponse(body, status=503 if down else 200)
