@@ -66,6 +66,7 @@ from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.signals import import_finished
 from beneficiaries.spreadsheets import open_table
 from portal.errors import DomainError, PermissionDenied
+from portal.lib.private_files import open_private, private_dir
 from programs.choices import ProgrammeStatus
 
 BATCH = 2000
@@ -206,8 +207,7 @@ def workers_import(
         raise DomainError(f"单位已被退回（{employer.return_reason}），请先修改单位信息重新提交审核后再导入。")
     progress = progress or NoProgress()
     own_dir = workdir is None
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = private_dir(workdir or tempfile.mkdtemp(prefix="portal-import-"))
 
     table = open_table(
         Path(path), filename=filename, score=header_scorer(WORKER_COLUMNS), row_limit=max_rows, size_limit=max_bytes
@@ -239,7 +239,7 @@ def workers_import(
         if engine == "copy+pipeline":
             _run_pipeline(table, positions, progress=progress, **common)
         else:
-            with open(clean_path, "w", encoding="utf-8") as clean:
+            with open_private(clean_path, "w", encoding="utf-8") as clean:
                 _validate(
                     table,
                     positions,
