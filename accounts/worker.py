@@ -141,7 +141,8 @@ def recover_jobs_of_earlier_boots(identity: str) -> list[int]:
         recovered.append(job.pk)
     if recovered:
         logger.warning("recovered jobs %s left running by an earlier start of %s", recovered, node)
-    connection.close()  # opened in the main process: never share it with forked pool processes
+    if not connection.in_atomic_block:
+        connection.close()  # opened in the main process: never share it with forked pool processes
     return recovered
 
 
