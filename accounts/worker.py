@@ -98,8 +98,19 @@ def on_worker_ready(sender=None, **kwargs) -> None:
     _liveness.start()
     try:
         recover_jobs_of_earlier_boots(identity)
-    except Exception:
-        logger.exception("could not recover the jobs of an earlier start of this worker; the sweep will")
+    except Exception as exc:
+        from django.db import DatabaseError
+
+        from portal.env import redact_url
+
+        if isinstance(exc, DatabaseError):
+            # Said once, in one line: a DATABASE_URL that points at nothing.
+            logger.error(
+                "DATABASE_URL: the database does not answer (%s). Jobs wait in the queue until it does.",
+                redact_url(str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__),
+            )
+        else:
+            logger.exception("could not recover the jobs of an earlier start of this worker; the sweep will")
 
 
 def on_worker_shutdown(sender=None, **kwargs) -> None:
@@ -130,7 +141,8 @@ def recover_jobs_of_earlier_boots(identity: str) -> list[int]:
         recovered.append(job.pk)
     if recovered:
         logger.warning("recovered jobs %s left running by an earlier start of %s", recovered, node)
-    connection.close()  # opened in the main process: never share it with forked pool processes
+    if not connection.in_atomic_block:
+        connection.close()  # opened in the main process: never share it with forked pool processes
     return recovered
 
 

@@ -1,6 +1,10 @@
-"""Stop `make test` at once, with the fix, when PostgreSQL or Redis is not reachable."""
+"""Stop `make test` at once, with the fix, when PostgreSQL or Redis is not reachable.
+
+(Runs before Django is set up. For a running deployment, `manage.py check_services`
+checks the database, the broker, a live worker and beat.)"""
 
 import os
+import re
 import sys
 
 import dj_database_url
@@ -24,11 +28,12 @@ except psycopg2.OperationalError as exc:
         "  Start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
     )
 url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+shown = re.sub(r"(://[^:/@]*:)[^@]+@", r"\1***@", url)  # never print a password
 try:
     redis.Redis.from_url(url, socket_connect_timeout=3).ping()
 except redis.RedisError as exc:
     problems.append(
-        f"Redis is not reachable at {url} ({exc}).\n"
+        f"Redis is not reachable at {shown} ({exc}).\n"
         "  Start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
     )
 if problems:

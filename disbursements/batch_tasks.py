@@ -39,6 +39,7 @@ from disbursements.payment_files import (
 )
 from disbursements.vouchers import vouchers_expire
 from portal.errors import ConflictError, DomainError, PermissionDenied
+from portal.lib.private_files import open_private, private_dir
 from programs.models import Programme
 from regions.models import Region
 
@@ -186,10 +187,9 @@ def results_job_start(*, batch, uploaded, acting_user: User | None) -> Job:
     suffix = Path(getattr(uploaded, "name", "result.csv")).suffix.lower()
     if suffix not in (".csv", ".xlsx", ".txt"):
         raise DomainError("结果文件应为 CSV 或 XLSX。")
-    directory = bank_files_dir() / "results"
-    directory.mkdir(exist_ok=True)
+    directory = private_dir(bank_files_dir() / "results")
     path = directory / f"{batch.number}-{timezone.now():%Y%m%d%H%M%S%f}{suffix}"
-    with open(path, "wb") as fh:
+    with open_private(path, "wb") as fh:
         for chunk in uploaded.chunks() if hasattr(uploaded, "chunks") else [uploaded.read()]:
             fh.write(chunk)
     job = job_create(

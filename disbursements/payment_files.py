@@ -36,6 +36,7 @@ from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from portal.lib.money import ZERO
+from portal.lib.private_files import open_private, private_dir, private_file, write_private_text
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,10 @@ def bank_files_dir() -> Path:
     """Bank files hold whole ID and account numbers: they live outside MEDIA_ROOT (which
     a proxy may serve) and are downloaded only through a scoped, audited view."""
     configured = getattr(settings, "BANK_FILES_DIR", None) or os.environ.get("BANK_FILES_DIR")
-    path = Path(configured) if configured else Path(str(settings.MEDIA_ROOT).rstrip("/") + "-private") / "bankfiles"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    if configured:
+        return private_dir(configured)
+    private_dir(str(settings.MEDIA_ROOT).rstrip("/") + "-private")
+    return private_dir(Path(str(settings.MEDIA_ROOT).rstrip("/") + "-private") / "bankfiles")
 
 
 def can_export(user: User, batch: Batch) -> bool:
@@ -456,9 +458,9 @@ def _child_part(batch: Batch, lo: int, hi: int, part: Path, encoding: str) -> No
         port=db.get("PORT") or None,
     )
     try:
-        with open(part, "wb") as fh:
+        with open_private(part, "wb") as fh:
             count, total = _csv_fast_part(conn.cursor(), batch, lo, hi, fh, encoding)
-        part.with_suffix(".sum").write_text(f"{count} {total}")
+        write_private_text(part.with_suffix(".sum"), f"{count} {total}")
     finally:
         conn.close()
 
@@ -551,6 +553,7 @@ def write_xlsx(batch: Batch, path: Path, *, progress=None, fast=None) -> tuple[i
 def _write_xlsx(batch: Batch, path: Path, scratch: Path, *, progress=None, fast=None) -> tuple[int, Decimal]:
     import xlsxwriter
 
+    private_file(path)  # 0600 before a single decrypted number is written into it
     workbook = xlsxwriter.Workbook(
         str(path),
         {
@@ -632,7 +635,7 @@ def batch_export(
     tmp = final.with_name(final.name + f".part-{part_owner()}")
     try:
         if fmt == "csv":
-            with open(tmp, "wb") as fh:
+            with open_private(tmp, "wb") as fh:
                 count, total = write_csv(batch, fh, encoding=encoding, progress=progress)
                 fh.flush()
                 os.fsync(fh.fileno())

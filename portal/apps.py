@@ -9,4 +9,4 @@ class PortalConfig(AppConfig):
     def ready(self):
         # Connect the dashboards' receiver (warms cached panels after a rollup refresh)
         # in every process, the Celery worker included.
-        from portal import dashboards  # noqa: F401
+        from portal import checks, dashboards  # noqa: F401 (checks: DATABASE_URL that points at nothing)

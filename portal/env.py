@@ -7,6 +7,7 @@ usual way secrets are handed to containers.
 """
 
 import os
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -80,3 +81,12 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(sorted(choices))}.")
     return value
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]+)@")
+
+
+def redact_url(text: str) -> str:
+    """Every URL's password in `text` replaced by ***: `postgres://portal:***@db:5432/portal`.
+    Used wherever a URL may reach a message or a log line."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", str(text))

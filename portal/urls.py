@@ -20,6 +20,7 @@ def _docs_view(view):
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico whatever the page says (JSON and file responses too).
     path("favicon.ico", views.favicon),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),

@@ -12,19 +12,21 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from portal.lib.private_files import open_private, private_dir
+
 Errors = list[tuple[str, str]]  # [(column header, Chinese message)]
 
 
 class Outcomes:
     def __init__(self, directory: Path, *, keep: int = 500):
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         self.path = directory / "outcomes.tsv"
         self.late_path = directory / "late.tsv"
         self.keep = keep
         self.total = 0
         self.rejected = 0
         self.first_errors: list[dict] = []
-        self._f = open(self.path, "w", encoding="utf-8")
+        self._f = open_private(self.path, "w", encoding="utf-8")
         self._late = None
         self._late_rows: set[int] = set()
         self._last_late = 0
@@ -49,7 +51,7 @@ class Outcomes:
         if row_no <= self._last_late:
             raise ValueError("late rejections must come in ascending row order")
         if self._late is None:
-            self._late = open(self.late_path, "w", encoding="utf-8")
+            self._late = open_private(self.late_path, "w", encoding="utf-8")
         self._last_late = row_no
         self.rejected += 1
         self._late.write(f"{row_no}\t{json.dumps(errors, ensure_ascii=False)}\n")

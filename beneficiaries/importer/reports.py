@@ -18,6 +18,7 @@ from beneficiaries.importer.cells import text
 from beneficiaries.importer.columns import EMPLOYER_COLUMNS, WORKER_COLUMNS, header_scorer, map_headers
 from beneficiaries.spreadsheets import open_table
 from beneficiaries.xlsx_templates import formats, write_data_header
+from portal.lib.private_files import open_private, private_file
 
 REASON = "错误原因"
 COLUMNS = {"workers": WORKER_COLUMNS, "employers": EMPLOYER_COLUMNS}
@@ -49,6 +50,7 @@ def rejected_rows(*, source: Path, filename: str, kind: str, outcomes):
 
 
 def write_rejected_xlsx(target, *, source: Path, filename: str, kind: str, outcomes) -> int:
+    private_file(target)  # 0600: the rejected rows carry ID and account numbers
     workbook = xlsxwriter.Workbook(
         str(target),
         {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
@@ -77,7 +79,7 @@ def guard(value: str) -> str:
 def write_rejected_csv(target, *, source: Path, filename: str, kind: str, outcomes) -> int:
     columns = COLUMNS[kind]
     n = 0
-    with open(target, "w", encoding="utf-8-sig", newline="") as f:
+    with open_private(target, "w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)
         writer.writerow([c.header for c in columns] + [REASON])
         for _, values, reason in rejected_rows(source=source, filename=filename, kind=kind, outcomes=outcomes):

@@ -32,6 +32,7 @@ from beneficiaries.importer.workers import may_import_for, workers_import
 from beneficiaries.models import Employer
 from beneficiaries.spreadsheets import check_size
 from portal.errors import DomainError, PermissionDenied
+from portal.lib.private_files import open_private, private_dir, write_private_text
 from programs.models import Programme
 
 KINDS = ("workers", "employers")
@@ -87,7 +88,7 @@ class Upload:
 
     def save_meta(self) -> None:
         tmp = self.directory / "meta.json.tmp"
-        tmp.write_text(json.dumps(self.meta, ensure_ascii=False), encoding="utf-8")
+        write_private_text(tmp, json.dumps(self.meta, ensure_ascii=False))
         os.replace(tmp, self.directory / "meta.json")
 
     def report_path(self, stage: str, fmt: str) -> Path:
@@ -109,12 +110,12 @@ def import_upload_create(*, user, kind: str, fileobj, filename: str, employer=No
     elif not (user.is_superuser or user.is_staff_role):
         raise PermissionDenied("只有人社部门工作人员可以批量导入用人单位。")
     token = secrets.token_urlsafe(18)
-    directory = import_root() / token
-    directory.mkdir(parents=True, mode=0o700)
+    directory = private_dir(import_root()) / token
+    directory.mkdir(mode=0o700)
     suffix = Path(filename or "").suffix.lower()
     stored = "source" + (suffix if suffix in (".xlsx", ".csv", ".txt", ".xls", ".xlsm", ".ods") else ".bin")
     written = 0
-    with open(directory / stored, "wb") as out:
+    with open_private(directory / stored, "wb") as out:
         chunks = fileobj.chunks() if hasattr(fileobj, "chunks") else iter(lambda: fileobj.read(1024 * 1024), b"")
         for chunk in chunks:
             written += len(chunk)
@@ -192,7 +193,7 @@ def import_upload_preview(*, upload: Upload, user) -> dict:
         data["reports"] = _write_reports(upload, result, "preview")
     finally:
         result.cleanup()
-    (upload.directory / "preview.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    write_private_text(upload.directory / "preview.json", json.dumps(data, ensure_ascii=False))
     return data
 
 

@@ -74,6 +74,7 @@ from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.signals import import_finished
 from beneficiaries.spreadsheets import open_table
 from portal.errors import DomainError, PermissionDenied
+from portal.lib.private_files import open_private, private_dir
 from programs.choices import ProgrammeStatus
 
 BATCH = 2000
@@ -221,8 +222,7 @@ def workers_import(
     # The working folder only once the file is known to be readable: a refused file
     # leaves no empty portal-import-* folder behind.
     own_dir = workdir is None
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = private_dir(workdir or tempfile.mkdtemp(prefix="portal-import-"))
     result = ImportResult(
         kind="workers",
         dry_run=dry_run,
@@ -250,7 +250,7 @@ def workers_import(
         if engine == "copy+pipeline":
             _run_pipeline(table, positions, progress=progress, **common)
         else:
-            with open(clean_path, "w", encoding="utf-8") as clean:
+            with open_private(clean_path, "w", encoding="utf-8") as clean:
                 _validate(
                     table,
                     positions,
