@@ -51,8 +51,16 @@ class Entitlement(models.Model):
     # Negative only for kind=adjustment (a recovery), hence no MinValueValidator here.
     amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
     status = models.CharField(max_length=10, choices=EntitlementStatus.choices, default=EntitlementStatus.GRANTED)
-    kind = models.CharField(_("类别"), max_length=10, choices=EntitlementKind.choices, default=EntitlementKind.BASE)
-    part = models.PositiveIntegerField(default=0)
+    # Database defaults too: set-based INSERTs (the computation, bulk loaders) name only
+    # the columns they know.
+    kind = models.CharField(
+        _("类别"),
+        max_length=10,
+        choices=EntitlementKind.choices,
+        default=EntitlementKind.BASE,
+        db_default=EntitlementKind.BASE,
+    )
+    part = models.PositiveIntegerField(default=0, db_default=0)
     reason = models.JSONField(default=dict, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 

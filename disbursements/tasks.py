@@ -158,7 +158,7 @@ def compute_district_task(job_id: int, code: str) -> None:
                 "amount": format_yuan(totals["amount"]),
             }
             job.state, job.finished_at = JobState.DONE, timezone.now()
-            job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，待复核 {flagged} 条"
+            job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，多发待核查 {flagged} 条"
             fields += ["state", "finished_at"]
         job.save(update_fields=fields)
 
@@ -185,7 +185,7 @@ def _compute_in_loop(job_id: int) -> None:
         )
         totals = result.totals()
         return {
-            "message": f"计算完成：写入 {result.written} 条，撤销 {result.withdrawn} 条，待复核 {result.flagged} 条",
+            "message": f"计算完成：写入 {result.written} 条，撤销 {result.withdrawn} 条，多发待核查 {result.flagged} 条",
             "programme": programme.code,
             "district": district.code if district else None,
             "written": result.written,
