@@ -1,50 +1,115 @@
 """Admin for reference upkeep. Personal numbers appear masked only; ciphertexts and
-blind indexes are never shown or edited here (they are written by the services)."""
+blind indexes are never shown or edited here (they are written by the services).
 
-from django.contrib import admin
+Every field that decides eligibility or money (a person's hukou, a registration's
+category, dates and duty days, an employer's ownership, district and verification) is
+changed only through the services of beneficiaries.services, which check who may do it
+and write the audit trail with old and new values: the change forms below call them
+(`save_model`), fields no service corrects are read-only, and nothing is deleted here.
+"""
 
+from django.contrib import admin, messages
+
+from beneficiaries import services
 from beneficiaries.models import Employer, Person, Registration
+from portal.errors import DomainError
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """A change form whose save calls a service with the changed fields only."""
+
+    service_fields: tuple[str, ...] = ()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # rows others refer to (payments, audit) are never deleted by hand
+
+    def save_model(self, request, obj, form, change):
+        changed = {f: form.cleaned_data[f] for f in form.changed_data if f in self.service_fields}
+        if not changed:
+            return
+        try:
+            self.call_service(request, obj, changed)
+        except DomainError as exc:
+            # The row is left as it was; the officer sees why, in Chinese.
+            messages.error(request, f"未保存：{exc.message}")
+
+    def call_service(self, request, obj, changed: dict) -> None:
+        raise NotImplementedError
 
 
 @admin.register(Employer)
-class EmployerAdmin(admin.ModelAdmin):
+class EmployerAdmin(ServiceAdmin):
     list_display = ["name", "credit_code", "ownership", "district", "status", "verified_at"]
     list_filter = ["status", "ownership"]
     search_fields = ["name", "credit_code"]
     autocomplete_fields = ["district"]
     filter_horizontal = ["agents"]
-    readonly_fields = ["credit_code", "verified_by", "verified_at", "created_at"]
+    # Verification decides whether its staff count: only the district officer's service does it.
+    readonly_fields = ["credit_code", "status", "return_reason", "verified_by", "verified_at", "created_at"]
+    service_fields = services.EMPLOYER_EDITABLE
+
+    # `agents` (who may act for the employer) is not money: saved as plain upkeep by
+    # save_related.
+
+    def call_service(self, request, obj, changed):
+        original = Employer.objects.get(pk=obj.pk)
+        services.employer_update(employer=original, acting_user=request.user, **changed)
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(ServiceAdmin):
     list_display = ["name", "id_masked", "sex", "birth_date", "hukou_code"]
     search_fields = ["name", "id_masked"]
     fields = ["name", "id_masked", "sex", "birth_date", "hukou_code_raw", "hukou_code", "phone", "created_at"]
-    readonly_fields = ["id_masked", "sex", "birth_date", "hukou_code_raw", "created_at"]
+    readonly_fields = ["name", "id_masked", "sex", "birth_date", "hukou_code_raw", "created_at"]
+    service_fields = ("hukou_code", "phone")
 
-    def has_add_permission(self, request):
-        return False  # a person is created from an ID number by beneficiaries.services.person_upsert
+    def call_service(self, request, obj, changed):
+        original = Person.objects.get(pk=obj.pk)
+        services.person_correct(person=original, acting_user=request.user, comment="管理后台更正", **changed)
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(ServiceAdmin):
     list_display = ["id", "person", "employer", "programme", "district", "status", "source", "created_at"]
     list_filter = ["status", "source", "category", "programme"]
     search_fields = ["person__name", "employer__name"]
     list_select_related = ["person", "employer", "programme", "district"]
-    raw_id_fields = ["import_job"]
-    exclude = ["account_cipher"]
+    fields = [
+        "person",
+        "employer",
+        "programme",
+        "district",
+        "start_date",
+        "end_date",
+        "duty_days",
+        "seniority_years",
+        "category",
+        "bank_name",
+        "account_masked",
+        "status",
+        "status_note",
+        "source",
+        "created_at",
+        "updated_at",
+    ]
     readonly_fields = [
         "person",
         "employer",
         "programme",
         "district",
-        "status",
         "account_masked",
+        "status",
+        "status_note",
+        "source",
         "created_at",
         "updated_at",
     ]
+    service_fields = ("start_date", "end_date", "duty_days", "seniority_years", "category", "bank_name")
 
-    def has_add_permission(self, request):
-        return False  # registrations go through beneficiaries.services (conflicts, audit)
+    def call_service(self, request, obj, changed):
+        original = Registration.objects.get(pk=obj.pk)
+        services.registration_update(registration=original, acting_user=request.user, **changed)

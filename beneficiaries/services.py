@@ -334,7 +334,9 @@ def employer_return(*, employer: Employer, acting_user: User, reason: str) -> Em
 # -- persons ---------------------------------------------------------------------------
 
 
-def person_upsert(*, id_number: str, name: str, phone: str = "", hukou_code: str | None = None) -> Person:
+def person_upsert(
+    *, id_number: str, name: str, phone: str = "", hukou_code: str | None = None, acting_user: User | None = None
+) -> Person:
     """Find the person by the blind index of the ID number, or create them.
 
     Sex and birth date come from the number; the hukou region is the given code, or
@@ -389,10 +391,79 @@ def person_upsert(*, id_number: str, name: str, phone: str = "", hukou_code: str
         if hukou_code and person.hukou_code != hukou:
             update["hukou_code"] = hukou
         if update:
+            # The hukou region decides eligibility: its change is traced like any correction.
+            changes = {
+                k: [
+                    getattr(person, k) if k != "phone" else _mask_phone(person.phone),
+                    _mask_phone(v) if k == "phone" else v,
+                ]
+                for k, v in update.items()
+            }
             for k, v in update.items():
                 setattr(person, k, v)
             person.save(update_fields=list(update))
+            audit_record(user=acting_user, action="person_update", obj=person, changes=changes, comment="登记时更新")
         return person
+
+
+def _mask_phone(phone: str) -> str:
+    return f"{phone[:3]}****{phone[7:]}" if phone and len(phone) == 11 else ("*" * len(phone or ""))
+
+
+def may_correct_person(user: User, person: Person) -> bool:
+    """Administrators, and staff whose region holds one of the person's registrations."""
+    if user is None or not user.is_authenticated:
+        return False
+    if _is_admin(user):
+        return True
+    if not user.is_staff_role or user.region_id is None:
+        return False
+    return person.registrations.filter(district__path__startswith=user.region.path).exists()
+
+
+@transaction.atomic
+def person_correct(
+    *,
+    person: Person,
+    acting_user: User,
+    hukou_code: str | None = None,
+    phone: str | None = None,
+    comment: str = "",
+) -> Person:
+    """Correct a person's hukou region (an input that decides eligibility) or phone.
+
+    The code is checked against the region codes (an abolished code counts as its
+    successor, as for a new ID number). The audit row keeps the old and new values; the
+    next computation recomputes the person, with the settled-money rules (a paid
+    entitlement is never rewritten: a raise becomes a 补差 top-up, a loss a 多发 item)."""
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if not may_correct_person(acting_user, person):
+        raise PermissionDenied("只有该人员登记所在地的人社工作人员可以更正其户籍或手机号。")
+    changes = {}
+    if hukou_code is not None:
+        given = str(hukou_code).strip()
+        current = current_code_of(given) if given else None
+        if current is None:
+            raise DomainError(
+                f"户籍地区代码“{given}”不存在，请填写 6 位行政区划代码（如 130110）。",
+                errors={"hukou_code": "户籍地区代码不存在"},
+            )
+        if current != person.hukou_code:
+            changes["hukou_code"] = [person.hukou_code, current]
+            person.hukou_code = current
+    if phone is not None:
+        try:
+            value = validate_mobile(phone) if str(phone).strip() else ""
+        except PhoneError as exc:
+            raise DomainError(str(exc), errors={"phone": str(exc)}) from None
+        if value != person.phone:
+            changes["phone"] = [_mask_phone(person.phone), _mask_phone(value)]
+            person.phone = value
+    if not changes:
+        return person
+    person.save(update_fields=list(changes))
+    audit_record(user=acting_user, action="person_correct", obj=person, changes=changes, comment=comment)
+    return person
 
 
 # -- registrations ---------------------------------------------------------------------
@@ -505,7 +576,7 @@ def registration_create(
         category=category,
     )
     account_cipher, account_masked = _account(account)
-    person = person_upsert(id_number=id_number, name=name, phone=phone, hukou_code=hukou_code)
+    person = person_upsert(id_number=id_number, name=name, phone=phone, hukou_code=hukou_code, acting_user=acting_user)
     # Lock the person: two employers registering them at once queue up here, so the
     # second one sees the first one's active registration and becomes a conflict.
     Person.objects.select_for_update().filter(pk=person.pk).first()

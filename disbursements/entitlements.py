@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import AuditEntry
@@ -500,7 +501,8 @@ def _store_refusals(cur, programme: Programme, code: str, rules: list[SubsidyRul
 
 def entitlement_totals(*, programme: Programme, region: Region | None = None) -> dict:
     """Granted entitlements per rule (by rule_key, reported under its current version)
-    and in all, in `region` (or the whole programme). Amounts are exact Decimals."""
+    and in all, in `region` (or the whole programme), with the people each rule's budget
+    cap turned away (refused, refused_amount: 预算已用完). Amounts are exact Decimals."""
     t = _t()
     sql = (
         "SELECT rule_key, SUM(CASE WHEN kind = 'adjustment' THEN 0 ELSE 1 END),"  # noqa: S608
@@ -516,6 +518,9 @@ def entitlement_totals(*, programme: Programme, region: Region | None = None) ->
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = {key: (count, Decimal(int(fen)) / 100) for key, count, fen in cur.fetchall()}
+    refused = cap_refusal_totals(programme=programme, region=region)
+    for key in refused:
+        rows.setdefault(key, (0, Decimal("0")))
     latest: dict[str, SubsidyRule] = {}
     for rule in (
         SubsidyRule.objects.filter(programme=programme).select_related("region").order_by("rule_key", "version")
@@ -536,10 +541,26 @@ def entitlement_totals(*, programme: Programme, region: Region | None = None) ->
                 "channel": rule.channel if rule else "",
                 "count": count,
                 "amount": amount.quantize(Decimal("0.01")),
+                "refused": refused.get(key, (0, Decimal("0")))[0],
+                "refused_amount": refused.get(key, (0, Decimal("0")))[1].quantize(Decimal("0.01")),
             }
         )
     return {
         "rules": out,
         "count": sum(r["count"] for r in out),
         "amount": sum((r["amount"] for r in out), Decimal("0.00")).quantize(Decimal("0.01")),
+        "refused": sum(r["refused"] for r in out),
     }
+
+
+def cap_refusal_totals(*, programme: Programme, region: Region | None = None, rule_key: str | None = None) -> dict:
+    """People turned away by budget caps (预算已用完), per rule_key: {key: (count, amount)}."""
+    qs = CapRefusal.objects.filter(programme=programme)
+    if region is not None and region.pk != programme.region_id:
+        qs = qs.filter(district__path__startswith=region.path)
+    if rule_key:
+        qs = qs.filter(rule_key=rule_key)
+    out: dict[str, tuple[int, Decimal]] = {}
+    for key, n, amount in qs.order_by().values_list("rule_key").annotate(n=Count("id"), a=Sum("amount")):
+        out[key] = (n, amount or Decimal("0"))
+    return out

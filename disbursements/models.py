@@ -51,8 +51,8 @@ class Entitlement(models.Model):
     # Negative only for kind=adjustment (a recovery), hence no MinValueValidator here.
     amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
     status = models.CharField(max_length=10, choices=EntitlementStatus.choices, default=EntitlementStatus.GRANTED)
-    # db_default too: set-based writers (the engine, the bench's floors, fixtures) insert
-    # plain grants with raw SQL that need not name the columns top-ups brought in.
+    # Database defaults too: set-based INSERTs (the computation, bulk loaders) name only
+    # the columns they know.
     kind = models.CharField(
         _("类别"),
         max_length=10,

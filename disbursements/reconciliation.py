@@ -29,6 +29,7 @@ from django.utils.translation import gettext
 from disbursements.batches import PAID_CHANNELS
 from disbursements.models import Batch, Entitlement, RegionRollup
 from portal.lib.money import ZERO, format_yuan, to_yuan, yuan_text
+from regions.models import Region
 
 FIGURES = ("entitled", "batched", "paid", "failed", "pending", "adjusted")
 
@@ -67,6 +68,12 @@ class Recon:
             **{name: format_yuan(getattr(self, name)) for name in FIGURES},
             "balanced": self.balanced,
         }
+
+    def as_json_with_alarms(self, programme, district=None, rows=None) -> dict:
+        """`reconcile --json`: the figures, and the programme's one alarm list."""
+        data = self.as_json(programme.code)
+        data["alarms"] = programme_alarms(programme, district, total=self, rows=rows)
+        return data
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -239,6 +246,82 @@ def batch_total_problems(programme, district=None) -> list[str]:
     return problems
 
 
+def hash_problems(programme, district=None) -> list[tuple[str, str, str]]:
+    """Frozen batches (approved and after) whose lines no longer give the content hash
+    stored at approval: (district code, batch number, message). Reads every line of
+    the frozen batches of the scope: the dashboard caches the result per rollup version."""
+    from disbursements.batches import batch_content_hash
+
+    qs = Batch.objects.filter(programme=programme).exclude(content_hash="")
+    if district is not None:
+        qs = qs.filter(district__path__startswith=district.path)
+    out = []
+    for batch in qs.order_by("district_id", "number"):
+        if batch_content_hash(batch) != batch.content_hash:
+            out.append(
+                (
+                    batch.district_id,
+                    batch.number,
+                    gettext("批次 %(number)s 已冻结，但明细内容的校验值已改变（数据可能被篡改）")
+                    % {"number": batch.number},
+                )
+            )
+    return out
+
+
+def overpaid_problems(programme, district=None) -> list[tuple[str, str]]:
+    """Open 多发/待核查 items per district: (district code, message)."""
+    from disbursements.settlement import open_overpayments_by_district
+
+    names = dict(Region.objects.values_list("code", "name"))
+    return [
+        (
+            code,
+            gettext("%(district)s：%(n)s 条多发/待核查记录未处理，共 %(amount)s 元")
+            % {"district": names.get(code, code), "n": n, "amount": format_yuan(amount)},
+        )
+        for code, (n, amount) in sorted(open_overpayments_by_district(programme, district).items())
+    ]
+
+
+def programme_alarms(programme, district=None, *, total=None, rows=None) -> list[dict]:
+    """The one alarm of a programme (or a district's subtree): a failed batch hash, an
+    unbalanced district, an unresolved 多发 item. The reconciliation page, `reconcile
+    --json` and the dashboard all read this list. Each item: kind (hash | unbalanced |
+    overpaid | batch_total), district, message."""
+    if total is None or rows is None:
+        total, rows = reconcile(programme=programme, district=district, by=("district_id",))
+    out = []
+    for row in rows:
+        if not row.balanced:
+            out.append(
+                {
+                    "kind": "unbalanced",
+                    "district": row.key[0] if row.key else "",
+                    "message": gettext(
+                        "%(row)s：对账不平，核定 %(entitled)s 元 ≠ 已发 %(paid)s + 失败 %(failed)s + 待发 %(pending)s"
+                        " + 追回 %(adjusted)s 元"
+                    )
+                    % {
+                        "row": row.label,
+                        "entitled": format_yuan(row.entitled),
+                        "paid": format_yuan(row.paid),
+                        "failed": format_yuan(row.failed),
+                        "pending": format_yuan(row.pending),
+                        "adjusted": format_yuan(row.adjusted),
+                    }
+                    + "".join(gettext("；") + p for p in row.problems),
+                }
+            )
+    for problem in batch_total_problems(programme, district):
+        out.append({"kind": "batch_total", "district": "", "message": problem})
+    for code, _number, message in hash_problems(programme, district):
+        out.append({"kind": "hash", "district": code, "message": message})
+    for code, message in overpaid_problems(programme, district):
+        out.append({"kind": "overpaid", "district": code, "message": message})
+    return out
+
+
 def reconcile_programme_json(programme) -> dict:
     total, _rows = reconcile(programme=programme, by=("district_id",))
     return total.as_json(programme.code)
@@ -252,27 +335,7 @@ def reconciliation_alarms(user, programme=None) -> list[str]:
     district = None if user.sees_everything or user.region is None or user.region.level == "province" else user.region
     alarms = []
     for prog in programmes:
-        total, rows = reconcile(programme=prog, district=district, by=("district_id",))
-        if not total.balanced:
-            for row in rows:
-                if not row.balanced:
-                    sep = gettext("；")
-                    alarms.append(
-                        gettext(
-                            "%(programme)s · %(row)s：对账不平，核定 %(entitled)s 元 ≠ 已发 %(paid)s + "
-                            "失败 %(failed)s + 待发 %(pending)s 元"
-                        )
-                        % {
-                            "programme": prog.name,
-                            "row": row.label,
-                            "entitled": yuan_text(row.entitled),
-                            "paid": yuan_text(row.paid),
-                            "failed": yuan_text(row.failed),
-                            "pending": yuan_text(row.pending),
-                        }
-                        + (sep + sep.join(row.problems) if row.problems else "")
-                    )
-            alarms.extend(f"{prog.name}{gettext('：')}{p}" for p in batch_total_problems(prog, district))
+        alarms.extend(f"{prog.name}{gettext('：')}{a['message']}" for a in programme_alarms(prog, district))
     return alarms
 
 

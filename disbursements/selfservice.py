@@ -20,8 +20,8 @@ from django.utils.translation import gettext, gettext_lazy
 from beneficiaries import pii
 from beneficiaries.idcard import IdNumberError, validate_id_number
 from beneficiaries.models import Person
-from disbursements.choices import LineStatus
-from disbursements.models import Entitlement, PaymentLine
+from disbursements.choices import EntitlementKind, LineStatus
+from disbursements.models import CapRefusal, Entitlement, PaymentLine
 
 # attempts, window seconds
 IP_LIMIT = getattr(settings, "LOOKUP_IP_LIMIT", (20, 600))
@@ -138,7 +138,9 @@ def _payments(person) -> list[dict]:
             (ln for ln in lines if ln.status in (LineStatus.PAID, LineStatus.PENDING)), lines[0] if lines else None
         )
         voucher = getattr(ent, "voucher", None) if ent.channel == "e_voucher" else None
-        if ent.status != "granted":
+        if ent.kind == EntitlementKind.ADJUSTMENT and ent.status == "granted":
+            status = gettext("多发核查后追回，请按所在区县人社部门的通知退回")
+        elif ent.status != "granted":
             status = ent.get_status_display()
         elif current is None:
             status = gettext("已核定，待发放")
@@ -154,7 +156,10 @@ def _payments(person) -> list[dict]:
         out.append(
             {
                 "programme": ent.programme.name,
-                "rule": ent.rule.name,
+                # A 补差 top-up is its own line: "已发放 ¥500" and "补差 ¥100 待发放".
+                "rule": ent.rule.name
+                if ent.kind == EntitlementKind.BASE
+                else gettext("%(rule)s · %(kind)s") % {"rule": ent.rule.name, "kind": ent.get_kind_display()},
                 "amount": ent.amount,
                 "channel": ent.get_channel_display(),
                 "status": status,
@@ -163,6 +168,21 @@ def _payments(person) -> list[dict]:
                 % {"tail": voucher.code[-4:], "until": f"{voucher.expires_on:%Y-%m-%d}"}
                 if voucher
                 else "",
+            }
+        )
+    # Turned away by a budget cap: said so, never silently left out.
+    refusals = CapRefusal.objects.filter(person=person).select_related("rule", "programme").order_by("id")
+    for refusal in refusals:
+        out.append(
+            {
+                "programme": refusal.programme.name,
+                "rule": refusal.rule.name,
+                "amount": refusal.amount,
+                "channel": refusal.rule.get_channel_display(),
+                "status": gettext("符合条件，但该项补贴预算已用完，暂未核定；如追加预算，将按登记先后顺序发放"),
+                "account": "",
+                "voucher": "",
+                "refused": True,
             }
         )
     return out

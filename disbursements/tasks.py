@@ -211,7 +211,7 @@ def _finish_if_complete(job_id: int, programme: Programme) -> None:
         }
         job.state, job.finished_at, job.heartbeat_at = JobState.DONE, timezone.now(), timezone.now()
         job.progress_done = len(done)
-        job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，待复核 {flagged} 条"
+        job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，多发待核查 {flagged} 条"
         job.save(update_fields=["result", "state", "finished_at", "heartbeat_at", "progress_done", "message"])
 
 
@@ -237,7 +237,7 @@ def _compute_in_loop(job_id: int) -> None:
         )
         totals = result.totals()
         return {
-            "message": f"计算完成：写入 {result.written} 条，撤销 {result.withdrawn} 条，待复核 {result.flagged} 条",
+            "message": f"计算完成：写入 {result.written} 条，撤销 {result.withdrawn} 条，多发待核查 {result.flagged} 条",
             "programme": programme.code,
             "district": district.code if district else None,
             "written": result.written,

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from disbursements import entitlement_views, views
+from disbursements import entitlement_views, settlement_views, views
 
 app_name = "disbursements"
 urlpatterns = [
     path("", views.batch_list, name="batch_list"),
     path("build/", views.batch_build, name="batch_build"),
     path("reconciliation/", views.reconciliation, name="reconciliation"),
+    path("overpayments/", settlement_views.overpayment_list, name="overpayments"),
+    path("overpayments/<int:pk>/decide/", settlement_views.overpayment_decide_view, name="overpayment_decide"),
     path("batches/<int:pk>/", views.batch_detail, name="batch_detail"),
     path("batches/<int:pk>/export/", views.batch_export_start, name="batch_export"),
     path("batches/<int:pk>/results/", views.batch_results_upload, name="batch_results"),

@@ -36,7 +36,12 @@ from disbursements.batch_tasks import (
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
 from disbursements.payment_files import can_export, export_download_audit
-from disbursements.reconciliation import batch_total_problems, reconcile, reconciliation_alarms_cached
+from disbursements.reconciliation import (
+    batch_total_problems,
+    programme_alarms,
+    reconcile,
+    reconciliation_alarms_cached,
+)
 from portal.errors import DomainError
 from programs.choices import Channel
 from programs.models import Programme
@@ -451,6 +456,8 @@ def reconciliation(request):
     by = ("district_id", "rule_key") if request.GET.get("by") != "district" else ("district_id",)
     total, rows = reconcile(programme=programme, district=district, by=by) if programme else (None, [])
     problems = batch_total_problems(programme, district) if programme else []
+    # The one alarm: tampered frozen batches, unbalanced districts, open 多发 items.
+    alarms = programme_alarms(programme, district) if programme else []
     return render(
         request,
         "disbursements/reconciliation.html",
@@ -460,6 +467,7 @@ def reconciliation(request):
             "total": total,
             "rows": rows,
             "problems": problems,
+            "alarms": [a for a in alarms if a["kind"] in ("hash", "overpaid")],
             "by": by,
         },
     )

@@ -127,7 +127,9 @@ def _figures(row: RegionRollup | None, region: Region, budget: Decimal) -> dict:
     survey["districts_reporting"] = int(get("survey_districts") or 0)
     money = {key: _money(get(f"{key}_count"), get(f"{key}_amount")) for key in MONEY_KEYS}
     entitled = Decimal(money["entitled"]["amount"])
-    unbatched = entitled - Decimal(money["batched"]["amount"])
+    # Recoveries (追回) are part of entitled and never batched: not "unbatched" money.
+    adjusted = Decimal(get("adjusted_amount") or 0)
+    unbatched = entitled - Decimal(money["batched"]["amount"]) - adjusted
     return {
         "region": region.code,
         "region_name": region.name,
@@ -138,6 +140,10 @@ def _figures(row: RegionRollup | None, region: Region, budget: Decimal) -> dict:
         "registered_workers": int(get("registered_workers") or 0),
         **money,
         "unbatched": _money(money["entitled"]["count"] - money["batched"]["count"], unbatched),
+        "adjusted": format_yuan(adjusted),
+        # Turned away by budget caps (预算已用完) and open 多发/待核查 items: said, not hidden.
+        "refused": _money(get("refused_count"), get("refused_amount")),
+        "overpaid": _money(get("overpaid_count"), get("overpaid_amount")),
         "budget_use": {
             "entitled_percent": _share(entitled, budget),
             "paid_percent": _share(Decimal(money["paid"]["amount"]), budget),

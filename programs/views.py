@@ -60,11 +60,17 @@ def rule_detail(request, pk: int):
     _staff_or_404(request.user)
     rule = selectors.rule_get(request.user, pk)
     versions = list(selectors.rule_versions(rule).annotate(n=Count("entitlements")))
+    # People who meet the rule but whom its budget cap turned away (预算已用完), in the
+    # viewer's region: the reverse relation of disbursements.CapRefusal (no import upward).
+    refused = rule.cap_refusals.all()
+    if not (request.user.is_superuser or request.user.region_id is None):
+        refused = refused.filter(district__path__startswith=request.user.region.path)
     return render(
         request,
         "programs/rule_detail.html",
         {
             "rule": rule,
+            "refused": refused.count(),
             "conditions": describe_conditions(rule),
             "versions": versions,
             "can_manage": services.can_manage_rules(request.user, rule.region),

@@ -38,6 +38,8 @@ def test_cli_json_output():
         "region": "130723",
         "count": 2,
         "amount": "600.00",
+        "refused": 0,
+        "refused_amount": "0.00",
     }
     # One district only; a second run prints the same totals.
     out = StringIO()

@@ -96,6 +96,7 @@ def test_figures_balance_through_payment_failure_and_reissue(
         "pending": "0.03",
         "adjusted": "0.00",
         "balanced": True,
+        "alarms": [],
     }
 
 

@@ -191,3 +191,132 @@ def test_cap_refusals_are_stored_and_granted_in_order_when_the_cap_is_raised():
     granted = set(Entitlement.objects.filter(rule_key="KANGBAO-RELIEF").values_list("registration_id", flat=True))
     assert granted == {regs[0].pk, regs[1].pk, regs[2].pk}
     assert set(CapRefusal.objects.values_list("registration_id", flat=True)) == {regs[3].pk, regs[4].pk}
+
+
+def test_overpayment_page_lists_the_district_and_records_a_decision(
+    client, officer_luquan, officer_cangzhou, city_shijiazhuang, province_staff, tmp_path
+):
+    p = programme()
+    _with_account(reg(p, "130110", OUTSIDE), 1)
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    _change_amount("450")
+    entitlements_compute(programme=p)
+    item = Overpayment.objects.get()
+
+    client.force_login(officer_cangzhou)
+    page = client.get("/payments/overpayments/", {"programme": p.code}).content.decode()
+    assert f'data-overpayment="{item.pk}"' not in page  # another district's item is not shown
+    assert (
+        client.post(f"/payments/overpayments/{item.pk}/decide/", {"decision": "keep", "note": "x"}).status_code == 404
+    )
+
+    client.force_login(officer_luquan)
+    page = client.get("/payments/overpayments/", {"programme": p.code}).content.decode()
+    assert f'data-overpayment="{item.pk}"' in page and "50.00" in page and "现行规则金额下调" in page
+    response = client.post(
+        f"/payments/overpayments/{item.pk}/decide/", {"decision": "recover", "note": ""}, follow=True
+    )
+    assert "请填写处理意见" in response.content.decode()
+    client.post(f"/payments/overpayments/{item.pk}/decide/", {"decision": "recover", "note": "本人同意退回"})
+    item.refresh_from_db()
+    assert (item.status, item.decided_by, item.adjustment.amount) == ("recovered", officer_luquan, Decimal("-50.00"))
+    _balanced(p)
+
+
+def test_one_alarm_for_a_tampered_batch_an_unbalanced_district_and_open_overpayments(
+    officer_luquan, city_shijiazhuang, province_staff, tmp_path
+):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from disbursements.reconciliation import reconciliation_alarms
+
+    p = programme()
+    _with_account(reg(p, "130110", OUTSIDE), 1)
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+
+    def alarms_json():
+        out = StringIO()
+        call_command("reconcile", "--programme", p.code, "--json", stdout=out)
+        return json.loads(out.getvalue())
+
+    assert alarms_json()["alarms"] == [] and alarms_json()["balanced"]
+    _change_amount("400")
+    entitlements_compute(programme=p)
+    data = alarms_json()
+    assert data["balanced"] and [a["kind"] for a in data["alarms"]] == ["overpaid"]
+    assert data["alarms"][0]["district"] == "130110"
+    assert any("多发/待核查" in a for a in reconciliation_alarms(province_staff, p))
+
+    # Someone edits a paid line in the database: hash and balance both go off.
+    PaymentLine.objects.filter(entitlement__kind="base").update(amount=Decimal("499.00"))
+    kinds = {a["kind"] for a in alarms_json()["alarms"]}
+    assert kinds == {"overpaid", "hash", "unbalanced", "batch_total"}
+    dashboard = reconciliation_alarms(province_staff, p)
+    assert any("校验值已改变" in a for a in dashboard) and any("对账不平" in a for a in dashboard)
+
+
+def test_worker_lookup_rows_say_paid_topup_pending_and_cap_refused(
+    officer_luquan, city_shijiazhuang, province_staff, tmp_path
+):
+    from disbursements.selfservice import _payments
+
+    p = programme()
+    r = _with_account(reg(p, "130110", OUTSIDE), 1)
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    _change_amount("600")
+    entitlements_compute(programme=p)
+    rows = _payments(r.person)
+    assert [(row["amount"], row["status"][:3]) for row in rows] == [
+        (Decimal("500.00"), "已发放"),
+        (Decimal("100.00"), "已核定"),
+    ]
+    assert "补差" in rows[1]["rule"]
+
+    kangbao = SubsidyRule.objects.get(rule_key="KANGBAO-RELIEF", status="active")
+    rule_activate(rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("300")}))
+    first, second = (reg(p, "130723", "130723", category="hardship") for _ in range(2))
+    entitlements_compute(programme=p)
+    refused = _payments(second.person)
+    assert len(refused) == 1 and "预算已用完" in refused[0]["status"] and refused[0]["amount"] == Decimal("300.00")
+    assert "预算已用完" not in str(_payments(first.person))
+
+
+def test_preview_shows_topups_flags_and_refusals_by_district(
+    officer_luquan, city_shijiazhuang, province_staff, tmp_path
+):
+    from programs.rules import rule_preview
+
+    p = programme()
+    for i in range(2):
+        _with_account(reg(p, "130110", OUTSIDE), i)
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    active = SubsidyRule.objects.get(rule_key="LUQUAN-CASH", status="active")
+    draft = rule_update(rule=active, data={"amount": Decimal("620")})
+    preview = rule_preview(draft)
+    luquan = next(d for d in preview["districts"] if d["district"] == "130110")
+    assert (luquan["count"], luquan["topups"], luquan["topup_amount"], luquan["flagged"]) == (
+        2,
+        2,
+        Decimal("240.00"),
+        0,
+    )
+    lowered = rule_update(rule=draft, data={"amount": Decimal("480")})
+    preview = rule_preview(lowered)
+    assert (preview["topups"], preview["flagged"], preview["flagged_amount"]) == (0, 2, Decimal("40.00"))
+    # Activating and computing does what the preview said.
+    rule_activate(rule=lowered)
+    assert entitlements_compute(programme=p).flagged == 2
+
+    kangbao = SubsidyRule.objects.get(rule_key="KANGBAO-RELIEF", status="active")
+    capped = rule_update(rule=kangbao, data={"budget_cap": Decimal("300")})
+    for _ in range(3):
+        reg(p, "130723", "130723", category="hardship")
+    preview = rule_preview(capped)
+    assert (preview["count"], preview["refused"]) == (1, 2)

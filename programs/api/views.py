@@ -236,6 +236,21 @@ class RuleViewSet(ViewSet):
                 "rule": rule.pk,
                 "count": p["count"],
                 "amount": str(p["amount"]),
-                "districts": [{**d, "amount": str(d["amount"])} for d in p["districts"]],
+                # Turned away by the budget cap; and against money already settled for the
+                # rule key, the 补差 top-ups activating adds and the 多发 items it would list.
+                "refused": p["refused"],
+                "topups": p["topups"],
+                "topup_amount": str(p["topup_amount"]),
+                "flagged": p["flagged"],
+                "flagged_amount": str(p["flagged_amount"]),
+                "districts": [
+                    {
+                        **d,
+                        "amount": str(d["amount"]),
+                        "topup_amount": str(d["topup_amount"]),
+                        "flagged_amount": str(d["flagged_amount"]),
+                    }
+                    for d in p["districts"]
+                ],
             }
         )

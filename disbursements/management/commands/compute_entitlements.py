@@ -42,18 +42,28 @@ class Command(BaseCommand):
                         "region": r["region"],
                         "count": r["count"],
                         "amount": format_yuan(r["amount"]),
+                        # Met the rule, turned away by its budget cap (预算已用完).
+                        "refused": r["refused"],
+                        "refused_amount": format_yuan(r["refused_amount"]),
                     }
                     for r in totals["rules"]
                 ],
                 "count": totals["count"],
                 "amount": format_yuan(totals["amount"]),
+                "refused": totals["refused"],
+                "topups": result.topups,
+                "overpaid": result.flagged,
             }
             self.stdout.write(json.dumps(out, ensure_ascii=False))
             return
         self.stdout.write(
             f"{programme.code}：{len(result.districts)} 个区县，写入 {result.written} 条，"
-            f"撤销 {result.withdrawn} 条，待复核 {result.flagged} 条，用时 {result.seconds:.2f} 秒"
+            f"撤销 {result.withdrawn} 条，补差 {result.topups} 条，多发待核查 {result.flagged} 条，"
+            f"用时 {result.seconds:.2f} 秒"
         )
         for r in totals["rules"]:
-            self.stdout.write(f"  {r['name']}（{r['region']}）：{r['count']} 人，{format_yuan(r['amount'])} 元")
+            line = f"  {r['name']}（{r['region']}）：{r['count']} 人，{format_yuan(r['amount'])} 元"
+            if r["refused"]:
+                line += f"；预算已用完未能核定 {r['refused']} 人（{format_yuan(r['refused_amount'])} 元）"
+            self.stdout.write(line)
         self.stdout.write(f"合计：{totals['count']} 人次，{format_yuan(totals['amount'])} 元")

@@ -2,14 +2,17 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from disbursements.reconciliation import reconcile
+from disbursements.reconciliation import programme_alarms, reconcile
 from portal.lib.money import format_yuan
 from programs.models import Programme
 from regions.models import Region
 
 
 class Command(BaseCommand):
-    help = "对账：核定 = 已发放 + 发放失败 + 待发放，精确到分。--json 输出机器可读结果；不平时退出码为 1。"
+    help = (
+        "对账：核定 = 已发放 + 发放失败 + 待发放 + 追回，精确到分。--json 输出机器可读结果，"
+        "alarms 列出批次校验值不符、区县不平和未处理的多发记录。"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--programme", required=True, help="项目代码，如 HEBEI-2021")
@@ -27,19 +30,23 @@ class Command(BaseCommand):
                 raise CommandError(f"找不到区划 {opts['district']}")
         total, rows = reconcile(programme=programme, district=district)
         if opts["json"]:
-            self.stdout.write(json.dumps(total.as_json(programme.code), ensure_ascii=False))
+            self.stdout.write(json.dumps(total.as_json_with_alarms(programme, district, rows=None), ensure_ascii=False))
             return
         self.stdout.write(f"{programme.code} {programme.name}")
         self.stdout.write(
-            f"{'区县 · 规则':<40}{'核定':>14}{'已入批次':>14}{'已发放':>14}{'失败':>14}{'待发放':>14}  平衡"
+            f"{'区县 · 规则':<40}{'核定':>14}{'已入批次':>14}{'已发放':>14}{'失败':>14}{'待发放':>14}{'追回':>14}  平衡"
         )
         for row in [*rows, total]:
             label = row.label or "合计"
             figures = "".join(
-                f"{format_yuan(getattr(row, n)):>14}" for n in ("entitled", "batched", "paid", "failed", "pending")
+                f"{format_yuan(getattr(row, n)):>14}"
+                for n in ("entitled", "batched", "paid", "failed", "pending", "adjusted")
             )
             self.stdout.write(f"{label:<40}{figures}  {'是' if row.balanced else '否 ⚠'}")
         for problem in total.problems:
             self.stdout.write(self.style.ERROR(f"⚠ {problem}"))
+        for alarm in programme_alarms(programme, district):
+            if alarm["kind"] in ("hash", "overpaid"):
+                self.stdout.write(self.style.ERROR(f"⚠ {alarm['message']}"))
         if not total.balanced:
             self.stderr.write(self.style.ERROR("对账不平！"))
