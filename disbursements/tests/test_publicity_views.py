@@ -2,9 +2,9 @@
 markup shown as text), the officer's side in scope, and the batch page's refusal."""
 
 import datetime as dt
+import uuid
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import AuditEntry
@@ -18,10 +18,9 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 @pytest.fixture(autouse=True)
-def _fresh_limits():
-    cache.clear()
-    yield
-    cache.clear()
+def own_limits(monkeypatch):
+    """Counters of this test only (the real Redis is shared; never flush it)."""
+    monkeypatch.setattr("disbursements.publicity.KEY_PREFIX", f"gongshi-test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture
