@@ -524,11 +524,13 @@ def signal_confirm(*, signal: FraudSignal, acting_user: User, note: str) -> Frau
     )
 
 
-def open_signals_by_district(user: User, programme: Programme | None = None) -> list[dict]:
-    """Open signals in the user's scope, counted by district (the dashboard panel)."""
+def open_signals_by_district(user: User, programme: Programme | None = None, *, region=None) -> list[dict]:
+    """Open signals in the user's scope (and `region`), counted by district (the dashboard panel)."""
     qs = FraudSignal.objects.for_user(user).filter(status=SignalStatus.OPEN)
     if programme is not None:
         qs = qs.filter(programme=programme)
+    if region is not None:
+        qs = qs.filter(district__path__startswith=region.path)
     rows = (
         qs.values("district_id", "district__name")
         .annotate(n=Count("id"), high=Count("id", filter=Q(severity=Severity.HIGH)))
