@@ -11,8 +11,8 @@ them sends `rollups_refreshed`, see `disbursements/apps.py`), debounced per prog
 |---|---|---|
 | shared_account | ≥ N workers (default 3) behind one bank account, by blind index, across employers | high |
 | shared_phone | ≥ N workers behind one phone number | medium |
-| employer_over_survey | an employer registers more stayers than its district's 摸排 留岗 count | medium |
-| district_over_survey | a district's registrations exceed its latest approved 摸排 留岗 count | medium |
+| employer_over_survey | an employer registers more stayers (migrant workers) than its district's 摸排 留岗 count | medium |
+| district_over_survey | a district's registered stayers exceed its latest approved 摸排 留岗 count | medium |
 | overlapping_stays | one person registered in two districts for overlapping stays | high |
 | implausible_age | under 16 or over 75 (settable) on the programme's first day | high |
 | late_registration | a registration created after the programme's registration deadline | low |
@@ -40,7 +40,7 @@ from accounts.choices import Role
 from accounts.models import User
 from accounts.services import audit_record
 from beneficiaries import pii
-from beneficiaries.choices import RegistrationStatus, Source
+from beneficiaries.choices import Category, RegistrationStatus, Source
 from beneficiaries.models import Registration
 from disbursements.choices import EntitlementStatus, LineStatus
 from disbursements.models import Batch, Entitlement, PaymentLine
@@ -254,7 +254,9 @@ def _over_survey(programme) -> list[dict]:
     if not staying:
         return []
     found = []
-    live = _live(programme).filter(district_id__in=list(staying))
+    # 摸排 留岗 counts workers staying at work: the hardship and unemployed categories
+    # (relief recipients, not stayers) are not compared with it.
+    live = _live(programme).filter(district_id__in=list(staying), category=Category.MIGRANT)
     for district_id, n in live.values("district_id").annotate(n=Count("id")).values_list("district_id", "n"):
         if n > staying[district_id]:
             found.append(
