@@ -66,3 +66,55 @@ class VoucherAdmin(ReadOnlyAdmin):
     list_display = ["entitlement", "face_value", "expires_on", "status", "redeemed_at", "merchant"]
     list_filter = ["status", "expires_on"]
     exclude = ["code"]
+
+
+# --------------------------------------------------------------------------- public trust settings
+# A programme's 公示 requirement and fraud/appeal settings decide whether a batch may be
+# submitted and whose lines are held: every change through admin is audited.
+from accounts.services import audit_record  # noqa: E402
+from disbursements.trust_models import ProgrammeSafeguards, PublicityRequirement  # noqa: E402
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    def save_model(self, request, obj, form, change):
+        old = {}
+        if change:
+            before = type(obj).objects.get(pk=obj.pk)
+            old = {f: str(getattr(before, f)) for f in form.changed_data}
+        super().save_model(request, obj, form, change)
+        audit_record(
+            user=request.user,
+            action=f"{obj._meta.model_name}_{'update' if change else 'create'}",
+            obj=obj,
+            changes={f: [old.get(f), str(getattr(obj, f))] for f in form.changed_data},
+        )
+
+    def delete_model(self, request, obj):
+        audit_record(user=request.user, action=f"{obj._meta.model_name}_delete", obj=obj, changes={"deleted": str(obj)})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            audit_record(
+                user=request.user, action=f"{obj._meta.model_name}_delete", obj=obj, changes={"deleted": str(obj)}
+            )
+        super().delete_queryset(request, queryset)
+
+
+@admin.register(PublicityRequirement)
+class PublicityRequirementAdmin(AuditedAdmin):
+    list_display = ["programme", "region"]
+    list_filter = ["programme"]
+    autocomplete_fields = ["region"]
+
+
+@admin.register(ProgrammeSafeguards)
+class ProgrammeSafeguardsAdmin(AuditedAdmin):
+    list_display = [
+        "programme",
+        "notice_days",
+        "shared_account_min",
+        "shared_phone_min",
+        "forbid_stacking",
+        "appeal_days",
+    ]

@@ -34,6 +34,7 @@ TOKEN_SALT = "disbursements.appeal"
 TOKEN_MAX_AGE = 30 * 60  # seconds: long enough to write an appeal, short enough not to linger
 TEXT_MAX, RESOLUTION_MAX = 1000, 500
 IP_LIMIT, PERSON_LIMIT = (5, 3600), (3, 86400)
+KEY_PREFIX = "appeal"  # rate-limit counters in the cache (tests use their own prefix)
 # Audit actions that correct a registration (the fix an appeal resolved as `corrected` links to).
 CORRECTIONS = (
     "registration_update",
@@ -64,9 +65,9 @@ def person_from_token(token: str) -> Person:
 
 
 def worker_rate_check(*, person: Person, ip: str) -> None:
-    if _hit(f"appeal:ip:{source_hash(ip)[:32]}", IP_LIMIT):
+    if _hit(f"{KEY_PREFIX}:ip:{source_hash(ip)[:32]}", IP_LIMIT):
         raise RateLimited("提交申诉过于频繁，请一小时后再试。", IP_LIMIT[1])
-    if _hit(f"appeal:p:{person.pk}", PERSON_LIMIT):
+    if _hit(f"{KEY_PREFIX}:p:{person.pk}", PERSON_LIMIT):
         raise RateLimited("您今天提交的申诉已达上限，请耐心等待答复，或联系所在区县人社部门。", PERSON_LIMIT[1])
 
 

@@ -11,8 +11,8 @@ them sends `rollups_refreshed`, see `disbursements/apps.py`), debounced per prog
 |---|---|---|
 | shared_account | ≥ N workers (default 3) behind one bank account, by blind index, across employers | high |
 | shared_phone | ≥ N workers behind one phone number | medium |
-| employer_over_survey | an employer registers more stayers than its district's 摸排 留岗 count | medium |
-| district_over_survey | a district's registrations exceed its latest approved 摸排 留岗 count | medium |
+| employer_over_survey | an employer registers more stayers (migrant workers) than its district's 摸排 留岗 count | medium |
+| district_over_survey | a district's registered stayers exceed its latest approved 摸排 留岗 count | medium |
 | overlapping_stays | one person registered in two districts for overlapping stays | high |
 | implausible_age | under 16 or over 75 (settable) on the programme's first day | high |
 | late_registration | a registration created after the programme's registration deadline | low |
@@ -40,7 +40,7 @@ from accounts.choices import Role
 from accounts.models import User
 from accounts.services import audit_record
 from beneficiaries import pii
-from beneficiaries.choices import RegistrationStatus, Source
+from beneficiaries.choices import Category, RegistrationStatus, Source
 from beneficiaries.models import Registration
 from disbursements.choices import EntitlementStatus, LineStatus
 from disbursements.models import Batch, Entitlement, PaymentLine
@@ -254,7 +254,9 @@ def _over_survey(programme) -> list[dict]:
     if not staying:
         return []
     found = []
-    live = _live(programme).filter(district_id__in=list(staying))
+    # 摸排 留岗 counts workers staying at work: the hardship and unemployed categories
+    # (relief recipients, not stayers) are not compared with it.
+    live = _live(programme).filter(district_id__in=list(staying), category=Category.MIGRANT)
     for district_id, n in live.values("district_id").annotate(n=Count("id")).values_list("district_id", "n"):
         if n > staying[district_id]:
             found.append(
@@ -285,21 +287,36 @@ def _over_survey(programme) -> list[dict]:
 
 
 def _overlapping_stays(programme) -> list[dict]:
+    # Set-based in two steps, both plain GROUP BY / index reads (a correlated EXISTS on
+    # date ranges can turn into a nested loop over a million rows): the people with live
+    # registrations in two or more districts — few — then their date ranges compared.
     live = _live(programme)
-    other = live.filter(
-        person_id=OuterRef("person_id"), start_date__lte=OuterRef("end_date"), end_date__gte=OuterRef("start_date")
-    ).exclude(district_id=OuterRef("district_id"))
-    groups = _members_by(live.filter(Exists(other)), "person_id")
-    return [
-        _group(
-            SignalKind.OVERLAPPING_STAYS,
-            f"overlap:{person_id}",
-            _main_district(members),
-            f"同一人员在 {len({d for _r, d in members})} 个区县的留岗期间重叠",
-            members=[m[0] for m in members],
-        )
-        for person_id, members in groups.items()
-    ]
+    people = (
+        live.values("person_id").annotate(n=Count("district_id", distinct=True)).filter(n__gt=1).values("person_id")
+    )
+    rows = live.filter(person_id__in=people).values_list("person_id", "pk", "district_id", "start_date", "end_date")
+    by_person = defaultdict(list)
+    for person_id, reg_id, district_id, start, end in rows:
+        by_person[person_id].append((reg_id, district_id, start, end))
+    found = []
+    for person_id, regs in by_person.items():
+        members = {
+            (a[0], a[1])
+            for a in regs
+            for b in regs
+            if a[1] != b[1] and a[2] <= b[3] and b[2] <= a[3]  # two districts, ranges overlap
+        }
+        if members:
+            found.append(
+                _group(
+                    SignalKind.OVERLAPPING_STAYS,
+                    f"overlap:{person_id}",
+                    _main_district(members),
+                    f"同一人员在 {len({d for _r, d in members})} 个区县的留岗期间重叠",
+                    members=[m[0] for m in members],
+                )
+            )
+    return found
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -366,14 +383,17 @@ def _late_registrations(programme) -> list[dict]:
 def _stacking(programme, safeguards) -> list[dict]:
     if not safeguards.forbid_stacking:
         return []
-    granted = Entitlement.objects.filter(programme=programme, status=EntitlementStatus.GRANTED)
-    employer_funded = granted.filter(registration_id=OuterRef("pk"), rule__kind=RuleKind.EMPLOYER_FUNDED)
-    public = granted.filter(registration_id=OuterRef("pk")).exclude(rule__kind=RuleKind.EMPLOYER_FUNDED)
-    rows = (
-        _live(programme)
-        .filter(Exists(employer_funded), Exists(public))
-        .values_list("pk", "district_id", "employer_id", "employer__name")
+    # One pass over the programme's granted entitlements, grouped by registration (a
+    # registration is one person at one employer).
+    employer_funded = Q(rule__kind=RuleKind.EMPLOYER_FUNDED)
+    stacked = (
+        Entitlement.objects.filter(programme=programme, status=EntitlementStatus.GRANTED)
+        .values("registration_id")
+        .annotate(own=Count("id", filter=employer_funded), public=Count("id", filter=~employer_funded))
+        .filter(own__gt=0, public__gt=0)
+        .values("registration_id")
     )
+    rows = _live(programme).filter(pk__in=stacked).values_list("pk", "district_id", "employer_id", "employer__name")
     return [
         _group(
             SignalKind.STACKING,
@@ -524,11 +544,13 @@ def signal_confirm(*, signal: FraudSignal, acting_user: User, note: str) -> Frau
     )
 
 
-def open_signals_by_district(user: User, programme: Programme | None = None) -> list[dict]:
-    """Open signals in the user's scope, counted by district (the dashboard panel)."""
+def open_signals_by_district(user: User, programme: Programme | None = None, *, region=None) -> list[dict]:
+    """Open signals in the user's scope (and `region`), counted by district (the dashboard panel)."""
     qs = FraudSignal.objects.for_user(user).filter(status=SignalStatus.OPEN)
     if programme is not None:
         qs = qs.filter(programme=programme)
+    if region is not None:
+        qs = qs.filter(district__path__startswith=region.path)
     rows = (
         qs.values("district_id", "district__name")
         .annotate(n=Count("id"), high=Count("id", filter=Q(severity=Severity.HIGH)))

@@ -52,6 +52,7 @@ from regions.models import Region
 OBJECTION_IP_LIMIT = getattr(settings, "GONGSHI_OBJECTION_IP_LIMIT", (5, 3600))
 OBJECTION_NOTICE_LIMIT = getattr(settings, "GONGSHI_OBJECTION_NOTICE_LIMIT", (3, 86400))
 REASON_MAX, CONTACT_MAX, RESOLUTION_MAX = 1000, 100, 500
+KEY_PREFIX = "gongshi"  # rate-limit counters in the cache (tests use their own prefix)
 
 # Two-character surnames keep both characters (欧阳**), as notice boards print them.
 COMPOUND_SURNAMES = frozenset(
@@ -113,11 +114,11 @@ def _hit(key: str, limit: tuple[int, int]) -> bool:
 
 def objection_rate_check(*, notice: Notice, ip: str) -> None:
     who = source_hash(ip)[:32]
-    if _hit(f"gongshi:obj:ip:{who}", OBJECTION_IP_LIMIT):
+    if _hit(f"{KEY_PREFIX}:obj:ip:{who}", OBJECTION_IP_LIMIT):
         raise RateLimited(
             "提交异议过于频繁，请一小时后再试；如情况紧急，请拨打公示所列监督电话。", OBJECTION_IP_LIMIT[1]
         )
-    if _hit(f"gongshi:obj:n{notice.pk}:{who}", OBJECTION_NOTICE_LIMIT):
+    if _hit(f"{KEY_PREFIX}:obj:n{notice.pk}:{who}", OBJECTION_NOTICE_LIMIT):
         raise RateLimited("您对本公示提交的异议已达上限，请拨打公示所列监督电话反映。", OBJECTION_NOTICE_LIMIT[1])
 
 

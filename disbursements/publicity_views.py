@@ -6,6 +6,8 @@ columns (masked name, employer, scheme, amount). Officer pages start from
 `Notice.objects.for_user(user)`: out of scope is 404.
 """
 
+import os
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -92,9 +94,11 @@ def _cached_file(notice: Notice, suffix: str, make) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"notice-{notice.pk}-v{notice.version}.{suffix}"
     if not path.exists():
-        part = path.with_suffix(f".{suffix}.part")
+        # A part file of this request's own: two first downloads at once each write
+        # their own, and the rename is atomic, so a reader never gets half a file.
+        part = folder / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.part"
         part.write_bytes(make(notice))
-        part.replace(path)  # atomic: a reader never gets half a file
+        part.replace(path)
     return path
 
 

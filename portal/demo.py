@@ -20,6 +20,7 @@ STEP_MODULES = [
     "beneficiaries.demo_population",
     "disbursements.demo",
     "disbursements.demo_batches",
+    "disbursements.demo_trust",
     "disbursements.demo_rollups",
 ]
 

@@ -33,6 +33,21 @@ def test_demo_loads_twice_and_every_login_reaches_its_home(settings):
             assert page.status_code == 200, (username, item["url"])
             assert not ungrouped_amounts(page.content.decode()), (username, item["url"])
 
+    # Public trust (docs/transparency.md): an open notice with an objection that blocks
+    # 鹿泉's second batch, signals of every kind, two appeals of which one is resolved.
+    from disbursements.models import Appeal, FraudSignal, Notice
+    from disbursements.publicity import batch_submission_block
+
+    notice = Notice.objects.get()
+    assert notice.is_open() and notice.objections.count() == 1 and "正在公示" in batch_submission_block(notice.batch)
+    assert Client().get(f"/gongshi/{notice.pk}/").status_code == 200
+    kinds = set(FraudSignal.objects.values_list("kind", flat=True))
+    assert kinds == {k for k, _label in FraudSignal._meta.get_field("kind").choices}
+    shared = FraudSignal.objects.get(kind="shared_account")
+    assert shared.member_count == 4 and shared.holds
+    assert not notice.batch.lines.filter(entitlement__registration__in=shared.members.values("registration")).exists()
+    assert sorted(Appeal.objects.values_list("status", flat=True)) == ["open", "resolved"]
+
 
 @pytest.mark.smoke
 @pytest.mark.django_db(transaction=True)

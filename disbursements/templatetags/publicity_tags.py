@@ -22,3 +22,11 @@ def batch_publicity(context, batch):
         "default_days": publicity.safeguards_for(batch.programme).notice_days,
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.inclusion_tag("disbursements/signals/_dashboard.html", takes_context=True)
+def open_signals(context, programme, region):
+    """The dashboard's count of open fraud signals by district, within the region shown."""
+    from disbursements.fraud import open_signals_by_district
+
+    return {"rows": open_signals_by_district(context["request"].user, programme, region=region)}

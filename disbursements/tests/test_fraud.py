@@ -261,3 +261,16 @@ def test_signals_follow_an_import_through_the_rollup_refresh(programme, rule, dj
     with django_capture_on_commit_callbacks(execute=True):
         rollups_refreshed.send(sender=None, programme_id=programme.pk)
     assert FraudSignal.objects.filter(kind="shared_account").exists()
+
+
+def test_the_dashboard_counts_open_signals_by_district(programme, rule, officer_luquan, officer_cangzhou):
+    _shared_account(programme, rule, 3)
+    _backdate(programme)
+    signals_compute(programme=programme)
+    own = Client()
+    own.force_login(officer_luquan)
+    page = own.get(f"/dashboard/?programme={programme.code}").content.decode()
+    assert "data-dashboard-signals" in page and "待核查的风险预警" in page and "高 1" in page
+    other = Client()
+    other.force_login(officer_cangzhou)
+    assert "data-dashboard-signals" not in other.get(f"/dashboard/?programme={programme.code}").content.decode()

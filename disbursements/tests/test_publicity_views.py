@@ -2,9 +2,9 @@
 markup shown as text), the officer's side in scope, and the batch page's refusal."""
 
 import datetime as dt
+import uuid
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import AuditEntry
@@ -18,10 +18,9 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 @pytest.fixture(autouse=True)
-def _fresh_limits():
-    cache.clear()
-    yield
-    cache.clear()
+def own_limits(monkeypatch):
+    """Counters of this test only (the real Redis is shared; never flush it)."""
+    monkeypatch.setattr("disbursements.publicity.KEY_PREFIX", f"gongshi-test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture
@@ -155,3 +154,13 @@ def test_an_ended_notice_takes_no_objection(client, notice):
     page = client.get(f"/gongshi/{notice.pk}/").content.decode()
     assert "公示已结束" in page and "data-objection-form" not in page
     assert client.post(f"/gongshi/{notice.pk}/objection/", {"reason": "公示结束后的异议"}).status_code == 400
+
+
+def test_the_public_pages_in_english_with_the_language_cookie(client, notice, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    index = client.get("/gongshi/").content.decode()
+    assert "Public notices of stay-at-work subsidies to be paid" in index and "Open for review" in index
+    page = client.get(f"/gongshi/{notice.pk}/").content.decode()
+    assert "Total 5 people, ¥2500.00" in page and "File an objection" in page and "Download PDF" in page
+    chinese = Client()
+    assert "稳岗留工补贴拟发放人员公示" in chinese.get("/gongshi/").content.decode()
