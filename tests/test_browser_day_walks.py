@@ -163,7 +163,10 @@ def test_city_staff_creates_and_disables_a_district_officer(browser, live_server
     browser.find_element(By.NAME, "username").send_keys("gaocheng")
     browser.find_element(By.NAME, "full_name").send_keys("藁城专员")
     Select(browser.find_element(By.NAME, "region")).select_by_value("130109")
-    browser.find_element(By.CSS_SELECTOR, "form[data-user-form] button[type=submit]").click()
+    submit = browser.find_element(By.CSS_SELECTOR, "form[data-user-form] button[type=submit]")
+    # The form runs below the fold of a 900 px window: bring the button into view first.
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", submit)
+    submit.click()
     password = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-password]")))
     assert len(password.text) == 12
     screenshot(browser, "day_city_1_user_created")

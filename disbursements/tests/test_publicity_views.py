@@ -45,7 +45,7 @@ def test_the_public_finds_the_notice_without_login_and_sees_no_pii(client, notic
     page = client.get(f"/gongshi/{notice.pk}/").content.decode()
     line = batch.lines.order_by("seq").first()
     person = line.entitlement.person
-    assert "鹿泉区留岗职工补贴" in page and "合计 5 人，2500.00 元" in page
+    assert "鹿泉区留岗职工补贴" in page and "合计 5 人，2,500.00 元" in page
     assert notice.lines.get(seq=1).name_masked in page
     for secret in (person.name, person.phone, person.id_masked, line.account_masked, "6222"):
         assert secret not in page
@@ -161,6 +161,6 @@ def test_the_public_pages_in_english_with_the_language_cookie(client, notice, se
     index = client.get("/gongshi/").content.decode()
     assert "Public notices of stay-at-work subsidies to be paid" in index and "Open for review" in index
     page = client.get(f"/gongshi/{notice.pk}/").content.decode()
-    assert "Total 5 people, ¥2500.00" in page and "File an objection" in page and "Download PDF" in page
+    assert "Total 5 people, ¥2,500.00" in page and "File an objection" in page and "Download PDF" in page
     chinese = Client()
     assert "稳岗留工补贴拟发放人员公示" in chinese.get("/gongshi/").content.decode()

@@ -66,7 +66,7 @@ def test_public_notice_objection_and_the_officer_resolving_it(own_limits, browse
     browser.find_element(By.LINK_TEXT, "鹿泉区第二批公示").click()
     _wait(browser, "[data-notice-lines]")
     text = browser.find_element(By.CSS_SELECTOR, "[data-notice]").text
-    assert "合计 6 人，3000.00 元" in text and "鹿泉区留鹿过年补贴" in text
+    assert "合计 6 人，3,000.00 元" in text and "鹿泉区留鹿过年补贴" in text
     person = batch.lines.get(seq=1).entitlement.person
     assert person.name not in browser.page_source and person.id_masked not in browser.page_source
     assert browser.find_element(By.CSS_SELECTOR, "[data-download-pdf]").get_attribute("href").endswith("gongshi.pdf")

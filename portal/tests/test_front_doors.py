@@ -8,6 +8,8 @@ from pathlib import Path
 from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.choices import Role
+from conftest import make_user
 from portal.api.root import v1_endpoints
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -33,6 +35,9 @@ def test_api_index_links_the_docs_the_schema_and_v1(client, db):
     assert body["docs"].endswith("/api/docs/")
     assert body["schema"].endswith("/api/schema/")
     assert body["versions"]["v1"].endswith("/api/v1/")
+    # The docs map every endpoint: for signed-in users unless API_DOCS_PUBLIC (docs/api.md).
+    assert client.get("/api/docs/").status_code == 302
+    client.force_login(make_user("api_reader", Role.PROVINCE, "130000"))
     assert client.get("/api/docs/").status_code == 200
 
 
