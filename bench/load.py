@@ -146,13 +146,21 @@ class ServerCPU:
         self.start = self.sample()
 
     def _postgres_pids(self) -> set[int]:
-        from django.db import connection
+        # psycopg2 directly: Django refuses database calls from inside the client's event loop.
+        import psycopg2
+        from django.conf import settings
 
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.database]
-            )
-            return {row[0] for row in cursor.fetchall()}
+        db = settings.DATABASES["default"]
+        conn = psycopg2.connect(
+            dbname="postgres", user=db["USER"] or "postgres", password=db["PASSWORD"] or None,
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432,
+        )  # fmt: skip
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
+                return {row[0] for row in cursor.fetchall()}
+        finally:
+            conn.close()
 
     def sample(self) -> dict[str, dict[int, float]]:
         out: dict[str, dict[int, float]] = {name: {} for name in [*self.groups, "postgres"]}
