@@ -677,9 +677,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--storm-logins", type=int, default=200)
     parser.add_argument("--storm-seconds", type=float, default=10)
     parser.add_argument("--storm-background", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes (WEB_CONCURRENCY)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (GUNICORN_THREADS)")
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread, sync)")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="WEB_CONCURRENCY")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (GUNICORN_THREADS)")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "load_results.json")
     args = parser.parse_args(argv)
     # A hard bound on the whole run: setup, levels, storm and shutdown.
