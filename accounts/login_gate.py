@@ -1,7 +1,7 @@
 """A bound on how many password hashes are computed at once, so a login storm leaves a core for pages.
 
 A password check is CPU-bound on purpose (accounts/hashers.py). When 200 officers log in at 9:00,
-unbounded hashing takes every core and every other request waits behind it. Two limits:
+unbounded hashing takes every core and every other request waits behind it. Three limits:
 
 - **hash slots, shared by every gunicorn worker on the host**: at most `LOGIN_HASH_SLOTS` checks run
   at once (default: one fewer than the cores, at least one). A slot is an exclusive `flock` on a
