@@ -21,5 +21,5 @@ RUN SECRET_KEY=build-only PII_KEYS=b:YnVpbGQtb25seS1rZXktMDAwMDAwMDAwMDAwMDAwMDA
 RUN useradd --system --uid 1000 portal && mkdir -p /app/media && chown portal /app/media
 USER portal
 EXPOSE 8000
-# Worker class, count and logs: gunicorn.conf.py (WEB_CONCURRENCY, GUNICORN_THREADS).
+# Worker class, count and logs: gunicorn.conf.py (WEB_CONCURRENCY).
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "portal.wsgi"]

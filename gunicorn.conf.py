@@ -1,18 +1,21 @@
 """gunicorn settings of the portal (read from the working directory; the Dockerfile, docker-compose.yml
 and the production smoke test all start `gunicorn -c gunicorn.conf.py portal.wsgi`).
 
-Environment: GUNICORN_BIND (default 0.0.0.0:8000), WEB_CONCURRENCY (worker processes, default 3),
-GUNICORN_THREADS (threads per worker, default 4), GUNICORN_WORKER_CLASS (default gthread; for measuring). The choice is explained in docs/operations.md "Serving".
+Environment: GUNICORN_BIND (default 0.0.0.0:8000), WEB_CONCURRENCY (worker processes, default 2 × cores + 1),
+GUNICORN_WORKER_CLASS (default sync) and GUNICORN_THREADS (default 1; more than 1 makes gunicorn use gthread),
+the last two for measuring alternatives (python -m bench.load --worker-class/--threads). The choice is explained in docs/operations.md "Serving".
 """
 
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# gthread: a login waiting for a password-hashing slot (accounts/login_gate.py) parks one thread,
-# not a whole process, and a page waiting on PostgreSQL lets another thread of the worker render.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# sync workers, 2 × cores + 1: a page is mostly Python CPU, and in the load bench threads in one
+# process cost more CPU per request than processes (gthread 3 × 4: 20 ms; sync 5: 11.5 ms), the
+# GIL handing over between threads on a busy machine. Slow clients are the TLS proxy's to buffer.
+# A login never parks a worker for long: it waits at most LOGIN_HASH_WAIT_MS for a hashing slot.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # Exports and imports run as Celery jobs, so no request needs long; a stuck worker is replaced.
 timeout = 60
 graceful_timeout = 30

@@ -1,17 +1,19 @@
 """A bound on how many password hashes are computed at once, so a login storm leaves a core for pages.
 
 A password check is CPU-bound on purpose (accounts/hashers.py). When 200 officers log in at 9:00,
-unbounded hashing takes every core and every other request waits behind it. Two limits:
+unbounded hashing takes every core and every other request waits behind it. Three limits:
 
 - **hash slots, shared by every gunicorn worker on the host**: at most `LOGIN_HASH_SLOTS` checks run
   at once (default: one fewer than the cores, at least one). A slot is an exclusive `flock` on a
   small file, so the bound crosses processes, and the kernel frees it when a worker dies holding it.
 - **waiting logins per worker process**: at most `LOGIN_WAITING_PER_WORKER` threads of one worker
-  may be in the login path (waiting or hashing). Without it, a storm would park every gunicorn
-  thread in a wait and pages would queue for a thread instead of a core.
+  may be in the login path (waiting or hashing), for threaded workers. Without it, a storm would
+  park every gunicorn thread in a wait and pages would queue for a thread instead of a core.
+- **a short wait**: a sync worker that waits for a slot serves nobody else meanwhile, so a login
+  waits at most `LOGIN_HASH_WAIT_MS` (300 ms, about eight other logins' hashing).
 
 A login that cannot get in (the per-worker bound is full, or no slot frees within
-`LOGIN_HASH_WAIT_SECONDS`) raises `LoginBusy`; the login form says so in Chinese and the view
+`LOGIN_HASH_WAIT_MS`) raises `LoginBusy`; the login form says so in Chinese and the view
 answers 503 with Retry-After, and the browser's user simply presses 登录 again.
 """
 
@@ -62,7 +64,7 @@ def hash_slot():
     try:
         directory = slot_directory()
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        deadline = time.monotonic() + settings.LOGIN_HASH_WAIT_SECONDS
+        deadline = time.monotonic() + settings.LOGIN_HASH_WAIT_MS / 1000
         pause = 0.002
         while True:
             for slot in range(settings.LOGIN_HASH_SLOTS):

@@ -146,13 +146,21 @@ class ServerCPU:
         self.start = self.sample()
 
     def _postgres_pids(self) -> set[int]:
-        from django.db import connection
+        # psycopg2 directly: Django refuses database calls from inside the client's event loop.
+        import psycopg2
+        from django.conf import settings
 
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.database]
-            )
-            return {row[0] for row in cursor.fetchall()}
+        db = settings.DATABASES["default"]
+        conn = psycopg2.connect(
+            dbname="postgres", user=db["USER"] or "postgres", password=db["PASSWORD"] or None,
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432,
+        )  # fmt: skip
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
+                return {row[0] for row in cursor.fetchall()}
+        finally:
+            conn.close()
 
     def sample(self) -> dict[str, dict[int, float]]:
         out: dict[str, dict[int, float]] = {name: {} for name in [*self.groups, "postgres"]}
@@ -669,9 +677,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--storm-logins", type=int, default=200)
     parser.add_argument("--storm-seconds", type=float, default=10)
     parser.add_argument("--storm-background", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes (WEB_CONCURRENCY)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (GUNICORN_THREADS)")
-    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread, sync)")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="WEB_CONCURRENCY")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (GUNICORN_THREADS)")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "load_results.json")
     args = parser.parse_args(argv)
     # A hard bound on the whole run: setup, levels, storm and shutdown.

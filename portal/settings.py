@@ -148,11 +148,12 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 # At most this many password checks at once on the host (default: all cores but one), at most
-# LOGIN_WAITING_PER_WORKER logins waiting or hashing in one gunicorn worker, and a login that
-# finds no slot within LOGIN_HASH_WAIT_SECONDS is asked to retry (503).
+# LOGIN_WAITING_PER_WORKER logins waiting or hashing in one gunicorn worker (threaded workers),
+# and a login that finds no slot within LOGIN_HASH_WAIT_MS is asked to retry (503): a sync
+# worker waiting for a slot serves nobody else, so the wait is short.
 LOGIN_HASH_SLOTS = env_int("LOGIN_HASH_SLOTS", max(1, (os.cpu_count() or 2) - 1), minimum=1)
 LOGIN_WAITING_PER_WORKER = env_int("LOGIN_WAITING_PER_WORKER", 2, minimum=1)
-LOGIN_HASH_WAIT_SECONDS = env_int("LOGIN_HASH_WAIT_SECONDS", 5, minimum=1)
+LOGIN_HASH_WAIT_MS = env_int("LOGIN_HASH_WAIT_MS", 300, minimum=0)
 LOGIN_HASH_LOCK_DIR = env_str("LOGIN_HASH_LOCK_DIR")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -225,7 +225,8 @@ def production_server(tmp_path_factory):
 
     port = _free_port()
     log = work / "gunicorn.log"
-    server_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2"}
+    # gunicorn.conf.py as production has it, only fewer workers for a test.
+    server_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
     with log.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "portal.wsgi"],
