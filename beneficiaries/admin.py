@@ -20,7 +20,7 @@ class EmployerAdmin(admin.ModelAdmin):
 class PersonAdmin(admin.ModelAdmin):
     list_display = ["name", "id_masked", "sex", "birth_date", "hukou_code"]
     search_fields = ["name", "id_masked"]
-    fields = ["name", "id_masked", "sex", "birth_date", "hukou_code_raw", "hukou_code", "phone", "created_at"]
+    fields = ["name", "id_masked", "sex", "birth_date", "hukou_code_raw", "hukou_code", "phone_masked", "created_at"]
     readonly_fields = ["id_masked", "sex", "birth_date", "hukou_code_raw", "created_at"]
 
     def has_add_permission(self, request):

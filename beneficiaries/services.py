@@ -377,15 +377,15 @@ def person_upsert(*, id_number: str, name: str, phone: str = "", hukou_code: str
                         birth_date=info.birth_date,
                         hukou_code_raw=info.address_code,
                         hukou_code=hukou,
-                        phone=phone or "",
+                        **_phone_fields(phone, id_hash),
                     )
             except IntegrityError:  # created concurrently by another registration
                 person = Person.objects.get(id_hash=id_hash)
         if person.name != name:
             raise DomainError(NAME_MISMATCH + "。", errors={"id_number": NAME_MISMATCH, "name": NAME_MISMATCH})
         update = {}
-        if phone and person.phone != phone:
-            update["phone"] = phone
+        if phone and person.phone_hash != pii.blind_index(phone):
+            update.update(_phone_fields(phone, id_hash))
         if hukou_code and person.hukou_code != hukou:
             update["hukou_code"] = hukou
         if update:
@@ -393,6 +393,19 @@ def person_upsert(*, id_number: str, name: str, phone: str = "", hukou_code: str
                 setattr(person, k, v)
             person.save(update_fields=list(update))
         return person
+
+
+def _phone_fields(phone: str, id_hash: str) -> dict:
+    """A person's phone columns: encrypted, blind index, keyed digest of the last four
+    digits (the public lookup), masked. All empty without a phone."""
+    if not phone:
+        return {"phone_cipher": "", "phone_hash": "", "phone_tail": "", "phone_masked": ""}
+    return {
+        "phone_cipher": pii.encrypt(phone),
+        "phone_hash": pii.blind_index(phone),
+        "phone_tail": pii.phone_tail_digest(id_hash, phone[-4:]),
+        "phone_masked": pii.mask_phone(phone),
+    }
 
 
 # -- registrations ---------------------------------------------------------------------
