@@ -73,10 +73,11 @@ class Person(models.Model):
     # database index: exact search is rare, and every imported row would pay for one),
     # shown masked; its last four digits, which the public lookup asks for, only as a
     # keyed digest bound to the person (beneficiaries.pii.phone_tail_digest).
-    phone_cipher = models.TextField(blank=True)
-    phone_hash = models.CharField(max_length=64, blank=True)
-    phone_tail = models.CharField(max_length=64, blank=True)
-    phone_masked = models.CharField(_("手机号"), max_length=11, blank=True)
+    # (A database default too: raw bulk inserts that name no phone columns still work.)
+    phone_cipher = models.TextField(blank=True, db_default="")
+    phone_hash = models.CharField(max_length=64, blank=True, db_default="")
+    phone_tail = models.CharField(max_length=64, blank=True, db_default="")
+    phone_masked = models.CharField(_("手机号"), max_length=11, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

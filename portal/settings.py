@@ -276,6 +276,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A programme's status is one more "status" among the API's: named, not numbered.
+    "ENUM_NAME_OVERRIDES": {"ProgrammeStatusEnum": "programs.choices.ProgrammeStatus"},
     # The schema maps every endpoint and field: for signed-in users unless API_DOCS_PUBLIC.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"]
     if API_DOCS_PUBLIC

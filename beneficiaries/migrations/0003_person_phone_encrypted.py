@@ -51,18 +51,11 @@ class Migration(migrations.Migration):
     dependencies = [("beneficiaries", "0002_lean_person_registration_indexes")]
 
     operations = [
-        migrations.AddField("person", "phone_cipher", models.TextField(blank=True, default=""), preserve_default=False),
+        migrations.AddField("person", "phone_cipher", models.TextField(blank=True, db_default="")),
+        migrations.AddField("person", "phone_hash", models.CharField(blank=True, db_default="", max_length=64)),
+        migrations.AddField("person", "phone_tail", models.CharField(blank=True, db_default="", max_length=64)),
         migrations.AddField(
-            "person", "phone_hash", models.CharField(blank=True, default="", max_length=64), preserve_default=False
-        ),
-        migrations.AddField(
-            "person", "phone_tail", models.CharField(blank=True, default="", max_length=64), preserve_default=False
-        ),
-        migrations.AddField(
-            "person",
-            "phone_masked",
-            models.CharField(blank=True, default="", max_length=11, verbose_name="手机号"),
-            preserve_default=False,
+            "person", "phone_masked", models.CharField(blank=True, db_default="", max_length=11, verbose_name="手机号")
         ),
         migrations.RunPython(encrypt_phones, decrypt_phones),
         migrations.RemoveField("person", "phone"),
