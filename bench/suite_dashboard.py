@@ -54,7 +54,7 @@ def _populate(cur, n: int, programme_id: int, rules: list[tuple[int, str, str]])
     cur.execute("SELECT min(id) FROM beneficiaries_employer WHERE credit_code LIKE 'D%%'")
     emp0 = cur.fetchone()[0]
     cur.execute(
-        "INSERT INTO beneficiaries_person (id_hash, id_cipher, id_masked, name, sex, hukou_code_raw, hukou_code, phone,"
+        "INSERT INTO beneficiaries_person (id_hash, id_cipher, id_masked, name, sex, hukou_code_raw, hukou_code, phone_masked,"
         " created_at) SELECT 'dash' || g, 'x', '1301**', 'p' || g, '', '410101', '410101', '', now()"
         " FROM generate_series(1, %s) g",
         [n],

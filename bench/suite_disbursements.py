@@ -65,9 +65,9 @@ def _populate(cur, n: int) -> tuple[int, int, int]:
         " FROM bench_districts d"
     )
     cur.execute(
-        "INSERT INTO beneficiaries_person (id_hash, id_cipher, id_masked, name, sex, hukou_code_raw, hukou_code, phone, created_at)"
+        "INSERT INTO beneficiaries_person (id_hash, id_cipher, id_masked, name, sex, hukou_code_raw, hukou_code, phone_masked, created_at)"
         " SELECT 'benchpay' || g, t.idc, '410102********' || lpad((g %% 10000)::text, 4, '0'), '职工' || g, 'M', '410102', '410102',"
-        " '138' || lpad(g::text, 8, '0'), now()"
+        " '138****' || lpad((g %% 10000)::text, 4, '0'), now()"
         " FROM generate_series(1, %s) g JOIN bench_tokens t ON t.i = g %% %s",
         [n, POOL],
     )

@@ -63,9 +63,11 @@ class EmployerAdmin(ServiceAdmin):
 class PersonAdmin(ServiceAdmin):
     list_display = ["name", "id_masked", "sex", "birth_date", "hukou_code"]
     search_fields = ["name", "id_masked"]
-    fields = ["name", "id_masked", "sex", "birth_date", "hukou_code_raw", "hukou_code", "phone", "created_at"]
-    readonly_fields = ["name", "id_masked", "sex", "birth_date", "hukou_code_raw", "created_at"]
-    service_fields = ("hukou_code", "phone")
+    fields = ["name", "id_masked", "sex", "birth_date", "hukou_code_raw", "hukou_code", "phone_masked", "created_at"]
+    readonly_fields = ["name", "id_masked", "sex", "birth_date", "hukou_code_raw", "phone_masked", "created_at"]
+    # The phone is stored encrypted (phone_masked is what admin may show): it is corrected
+    # through the registration pages' person_correct form, not here.
+    service_fields = ("hukou_code",)
 
     def call_service(self, request, obj, changed):
         original = Person.objects.get(pk=obj.pk)

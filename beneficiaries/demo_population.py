@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus, Source
 from beneficiaries.models import Employer, Person, Registration
-from beneficiaries.pii import blind_index, encrypt, mask_account, mask_id
+from beneficiaries.pii import blind_index, encrypt, mask_account, mask_id, mask_phone, phone_tail_digest
 from beneficiaries.synthetic import OUTSIDE_PROVINCE_CODES, Synthesizer
 from beneficiaries.uscc import make_uscc
 from programs.demo import DEMO_EMPLOYER_CODES, PROGRAMME_CODE
@@ -312,7 +312,10 @@ def demo_population() -> dict:
                     birth_date=birth,
                     hukou_code_raw=w.hukou_code,
                     hukou_code=w.hukou_code,
-                    phone=w.phone,
+                    phone_cipher=encrypt(w.phone),
+                    phone_hash=blind_index(w.phone),
+                    phone_tail=phone_tail_digest(h, w.phone[-4:]),
+                    phone_masked=mask_phone(w.phone),
                     created_at=now,
                 )
             )

@@ -10,9 +10,11 @@ Accepted:
   check character appended);
 * residence permits of Hong Kong, Macau and Taiwan residents (address code 810000,
   820000, 830000);
-* the 2023 foreigners' permanent residence ID (18 digits starting with 9: province of
-  issue, nationality code, birth date, sequence, the same check character). The
-  address-code rule does not apply to it and it has no hukou (`current_code` is "").
+* the 2023 foreigners' permanent residence ID: 9, the issuing province's code (2
+  digits, a province of the national list), the holder's nationality (3 digits, a
+  GB/T 2659 = ISO 3166-1 numeric country code, China's 156 excepted), birth date,
+  sequence (3 digits, odd = male) and the same check character. The address-code rule
+  does not apply to it and it has no hukou (`current_code` is "").
 
 The importer validates ~100k rows a second, so this module never touches the
 database: the national code list (regions/data/cn_division_codes.csv) is read once,
@@ -95,6 +97,25 @@ def division_codes() -> dict[str, str]:
     if _codes is None:
         _codes = _load_codes()
     return _codes
+
+
+def code_ever_existed(code: str) -> bool:
+    """A GB/T 2260 code that exists or existed since 1981 (the national list)."""
+    codes = _codes if _codes is not None else division_codes()
+    return code in codes and code not in PERMIT_CODES
+
+
+_nationalities: frozenset[str] | None = None
+
+
+def nationality_codes() -> frozenset[str]:
+    """GB/T 2659 (ISO 3166-1) numeric country codes, China's own excepted."""
+    global _nationalities
+    if _nationalities is None:
+        import iso3166
+
+        _nationalities = frozenset(iso3166.countries_by_numeric) - {"156"}
+    return _nationalities
 
 
 def current_code_of(address_code: str) -> str | None:
@@ -191,6 +212,11 @@ def validate_id_number(raw, *, today: dt.date | None = None) -> IdInfo:
     sex = "M" if number[16] in "13579" else "F"
     if number[0] == "9":
         # 2023 format of the foreigners' permanent residence ID card.
+        province = number[1:3] + "0000"
+        if province in PERMIT_CODES or not code_ever_existed(province):
+            raise IdNumberError(f"外国人永久居留身份证号第2至3位“{number[1:3]}”不是有效的省级代码，请核对")
+        if number[3:6] not in nationality_codes():
+            raise IdNumberError(f"外国人永久居留身份证号第4至6位“{number[3:6]}”不是有效的国籍代码，请核对")
         return IdInfo(number, birth, sex, "", "", True)
     address = number[:6]
     current = current_code_of(address)

@@ -52,7 +52,8 @@ class Person(models.Model):
     """One human, unique in the province by ID number.
 
     The ID number is stored encrypted (`id_cipher`), found by its keyed hash
-    (`id_hash`, the blind index) and shown as `id_masked`. Sex, birth date and the
+    (`id_hash`, the blind index) and shown as `id_masked`; the phone number likewise
+    (`phone_cipher`, `phone_hash`, `phone_masked`, and `phone_tail` for the lookup). Sex, birth date and the
     hukou region are derived from it (or given) and kept in the clear for rules and
     statistics. `hukou_code` is the *current* code the address counts as (an
     abolished code is mapped to its successor), `hukou_code_raw` the one in the number.
@@ -68,7 +69,15 @@ class Person(models.Model):
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     hukou_code_raw = models.CharField(_("证件地址码"), max_length=6, blank=True)
     hukou_code = models.CharField(_("户籍地区代码"), max_length=6)
-    phone = models.CharField(_("手机号"), max_length=11, blank=True)
+    # The phone number, like the ID number: encrypted, found by its blind index (no
+    # database index: exact search is rare, and every imported row would pay for one),
+    # shown masked; its last four digits, which the public lookup asks for, only as a
+    # keyed digest bound to the person (beneficiaries.pii.phone_tail_digest).
+    # (A database default too: raw bulk inserts that name no phone columns still work.)
+    phone_cipher = models.TextField(blank=True, db_default="")
+    phone_hash = models.CharField(max_length=64, blank=True, db_default="")
+    phone_tail = models.CharField(max_length=64, blank=True, db_default="")
+    phone_masked = models.CharField(_("手机号"), max_length=11, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,4 +1,5 @@
-"""Protection of sensitive personal information (PIPL): ID and bank account numbers.
+"""Protection of sensitive personal information (PIPL): ID, bank account and phone
+numbers. The one module that encrypts, decrypts and indexes them (docs/privacy.md).
 
 * Encrypted at rest with AES-256-GCM. Keys come from settings.PII_KEYS, a list of
   "key_id:base64-32-bytes": the first key encrypts, every key decrypts, so a new key
@@ -6,14 +7,21 @@
   them at leisure. A token is "<key_id>:<base64(nonce + ciphertext + tag)>".
 * Found by a blind index: HMAC-SHA256 (settings.PII_INDEX_KEY) of the normalized value,
   so a person is looked up and kept unique without decrypting anything.
-* Shown masked: 130108********2316, 6222 **** **** 4321.
+* Shown masked: 130108********2316, 6222 **** **** 4321, 138****5678.
+* A phone number's last four digits, which the worker gives in the public lookup, are
+  kept only as a keyed digest bound to the person (`phone_tail_digest`).
+* Bulk work (an import of a million rows, a bank file) uses `fast()`: the same
+  functions with the keys and HMAC states prepared once, checked against the plain
+  ones before use.
 """
 
 import base64
 import binascii
+import hashlib
 import hmac
 import os
 import unicodedata
+from types import SimpleNamespace
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -137,6 +145,93 @@ def normalize_account(raw) -> str:
     if n.endswith(".0") and n[:-2].isdigit():
         n = n[:-2]
     return n
+
+
+def mask_phone(number: str) -> str:
+    """138****5678: the first 3 and last 4 digits."""
+    n = normalize(number)
+    if len(n) <= 7:
+        return "*" * len(n)
+    return f"{n[:3]}{'*' * (len(n) - 7)}{n[-4:]}"
+
+
+def phone_tail_digest(id_hash: str, tail: str) -> str:
+    """A keyed digest of a phone number's last four digits, bound to the person (their
+    ID number's blind index): the public lookup compares the tail a worker types
+    without the database holding it, and the same four digits of two persons do not
+    give the same digest."""
+    return hmac.digest(_index_key(), f"tail:{id_hash}:{tail}".encode(), "sha256").hex()
+
+
+def fast() -> SimpleNamespace:
+    """encrypt, decrypt, blind_index and phone_tail_digest for bulk work, on values
+    already normalized (ASCII digits and X, no spaces): the same results as the
+    functions above without re-reading settings or re-normalizing per value.
+
+    HMAC-SHA256 (RFC 2104) with the keyed inner and outer hash states computed once:
+    each value then costs two copies and two short updates, ~1.8 µs instead of ~3.2 µs
+    for hmac.digest, which re-derives them every call. AES-GCM objects are made once.
+    Before use they are checked against the plain functions; on any doubt those are
+    used instead."""
+    plain = SimpleNamespace(
+        encrypt=encrypt, decrypt=decrypt, blind_index=blind_index, phone_tail_digest=phone_tail_digest
+    )
+    try:
+        current, keys = _keyring()
+        aes = keys[current]
+        urandom = os.urandom
+        b2a = binascii.b2a_base64  # what base64.b64encode calls, without its Python wrapper
+        a2b = binascii.a2b_base64
+        prefix = f"{current}:"
+        index_key = _index_key()
+        if len(index_key) > 64:  # the block size: longer keys are hashed first (RFC 2104)
+            index_key = hashlib.sha256(index_key).digest()
+        index_key = index_key.ljust(64, b"\0")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in index_key))
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in index_key))
+        inner_copy, outer_copy = inner.copy, outer.copy
+
+        def fast_encrypt(value: str) -> str:
+            nonce = urandom(NONCE_BYTES)
+            return prefix + b2a(nonce + aes.encrypt(nonce, value.encode(), None), newline=False).decode("ascii")
+
+        def fast_decrypt(token: str) -> str:
+            if not token:
+                return ""
+            key_id, _, b64 = token.partition(":")
+            key = keys.get(key_id)
+            if key is None:
+                return decrypt(token)  # raises its clear error
+            try:
+                blob = a2b(b64)
+                return key.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode("utf-8")
+            except Exception:
+                return decrypt(token)
+
+        def fast_blind_index(value: str) -> str:
+            i = inner_copy()
+            i.update(value.encode())
+            o = outer_copy()
+            o.update(i.digest())
+            return o.hexdigest()
+
+        def fast_tail(id_hash: str, tail: str) -> str:
+            return fast_blind_index(f"tail:{id_hash}:{tail}")
+
+        probe = "13010219900101123X"
+        probe_hash = blind_index(probe)
+        if (
+            decrypt(fast_encrypt(probe)) == probe
+            and fast_decrypt(encrypt(probe)) == probe
+            and fast_blind_index(probe) == probe_hash
+            and fast_tail(probe_hash, "5678") == phone_tail_digest(probe_hash, "5678")
+        ):
+            return SimpleNamespace(
+                encrypt=fast_encrypt, decrypt=fast_decrypt, blind_index=fast_blind_index, phone_tail_digest=fast_tail
+            )
+    except Exception:  # noqa: S110 (any doubt: the plain functions)
+        pass
+    return plain
 
 
 def rotate_rows(queryset, fields: list[str], *, batch_size: int = 5000) -> int:

@@ -379,26 +379,22 @@ def person_upsert(
                         birth_date=info.birth_date,
                         hukou_code_raw=info.address_code,
                         hukou_code=hukou,
-                        phone=phone or "",
+                        **_phone_fields(phone, id_hash),
                     )
             except IntegrityError:  # created concurrently by another registration
                 person = Person.objects.get(id_hash=id_hash)
         if person.name != name:
             raise DomainError(NAME_MISMATCH + "。", errors={"id_number": NAME_MISMATCH, "name": NAME_MISMATCH})
         update = {}
-        if phone and person.phone != phone:
-            update["phone"] = phone
+        if phone and person.phone_hash != pii.blind_index(phone):
+            update.update(_phone_fields(phone, id_hash))
         if hukou_code and person.hukou_code != hukou:
             update["hukou_code"] = hukou
         if update:
             # The hukou region decides eligibility: its change is traced like any correction.
-            changes = {
-                k: [
-                    getattr(person, k) if k != "phone" else _mask_phone(person.phone),
-                    _mask_phone(v) if k == "phone" else v,
-                ]
-                for k, v in update.items()
-            }
+            changes = {k: [getattr(person, k), v] for k, v in update.items() if not k.startswith("phone_")}
+            if "phone_masked" in update:  # the phone is audited masked, never in clear
+                changes["phone"] = [person.phone_masked, update["phone_masked"]]
             for k, v in update.items():
                 setattr(person, k, v)
             person.save(update_fields=list(update))
@@ -406,8 +402,17 @@ def person_upsert(
         return person
 
 
-def _mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[7:]}" if phone and len(phone) == 11 else ("*" * len(phone or ""))
+def _phone_fields(phone: str, id_hash: str) -> dict:
+    """A person's phone columns: encrypted, blind index, keyed digest of the last four
+    digits (the public lookup), masked. All empty without a phone."""
+    if not phone:
+        return {"phone_cipher": "", "phone_hash": "", "phone_tail": "", "phone_masked": ""}
+    return {
+        "phone_cipher": pii.encrypt(phone),
+        "phone_hash": pii.blind_index(phone),
+        "phone_tail": pii.phone_tail_digest(id_hash, phone[-4:]),
+        "phone_masked": pii.mask_phone(phone),
+    }
 
 
 def may_correct_person(user: User, person: Person) -> bool:
@@ -439,7 +444,7 @@ def person_correct(
     person = Person.objects.select_for_update().get(pk=person.pk)
     if not may_correct_person(acting_user, person):
         raise PermissionDenied("只有该人员登记所在地的人社工作人员可以更正其户籍或手机号。")
-    changes = {}
+    changes, fields = {}, []
     if hukou_code is not None:
         given = str(hukou_code).strip()
         current = current_code_of(given) if given else None
@@ -451,17 +456,22 @@ def person_correct(
         if current != person.hukou_code:
             changes["hukou_code"] = [person.hukou_code, current]
             person.hukou_code = current
+            fields.append("hukou_code")
     if phone is not None:
         try:
             value = validate_mobile(phone) if str(phone).strip() else ""
         except PhoneError as exc:
             raise DomainError(str(exc), errors={"phone": str(exc)}) from None
-        if value != person.phone:
-            changes["phone"] = [_mask_phone(person.phone), _mask_phone(value)]
-            person.phone = value
+        # The phone is stored encrypted: compare by its blind index, audit only masked values.
+        if (pii.blind_index(value) if value else "") != person.phone_hash:
+            new = _phone_fields(value, person.id_hash)
+            changes["phone"] = [person.phone_masked, new["phone_masked"]]
+            for name, column in new.items():
+                setattr(person, name, column)
+            fields.extend(new)
     if not changes:
         return person
-    person.save(update_fields=list(changes))
+    person.save(update_fields=fields)
     audit_record(user=acting_user, action="person_correct", obj=person, changes=changes, comment=comment)
     return person
 

@@ -203,33 +203,31 @@ def _shared_accounts(programme, safeguards) -> list[dict]:
     ]
 
 
-def _mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
-
-
 def _shared_phones(programme, safeguards) -> list[dict]:
-    # Groups on the person's phone column. (When phones are stored encrypted, this
-    # groups on their blind index instead: the one line to change is the field name.)
-    live = _live(programme).exclude(person__phone="")
-    phones = list(
-        live.values("person__phone")
+    # Groups on the phone's blind index (phones are stored encrypted); the masked number
+    # that the signal shows is the person's own phone_masked.
+    live = _live(programme).exclude(person__phone_hash="")
+    hashes = list(
+        live.values("person__phone_hash")
         .annotate(n=Count("person_id", distinct=True))
         .filter(n__gte=safeguards.shared_phone_min)
-        .values_list("person__phone", flat=True)
+        .values_list("person__phone_hash", flat=True)
     )
-    if not phones:
+    if not hashes:
         return []
-    groups = _members_by(live.filter(person__phone__in=phones), "person__phone")
+    matching = live.filter(person__phone_hash__in=hashes)
+    groups = _members_by(matching, "person__phone_hash")
+    masked = dict(matching.values_list("person__phone_hash", "person__phone_masked"))
     return [
         _group(
             SignalKind.SHARED_PHONE,
-            f"phone:{pii.blind_index(phone)[:40]}",
+            f"phone:{phone_hash[:40]}",
             _main_district(members),
-            f"{len(members)} 名人员登记了同一手机号（{_mask_phone(phone)}）",
+            f"{len(members)} 名人员登记了同一手机号（{masked[phone_hash]}）",
             members=[m[0] for m in members],
-            detail={"phone": _mask_phone(phone)},
+            detail={"phone": masked[phone_hash]},
         )
-        for phone, members in groups.items()
+        for phone_hash, members in groups.items()
     ]
 
 

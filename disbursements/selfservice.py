@@ -100,7 +100,9 @@ def worker_lookup(*, id_number: str, name: str, phone_tail: str, ip: str) -> Loo
     check_rate(ip=ip, id_number=number)
     person = Person.objects.filter(id_hash=pii.blind_index(number)).first()
     name_ok = _same((person.name if person else "\0").strip(), (name or "").strip())
-    tail_ok = _same((person.phone[-4:] if person and person.phone else "\0"), (phone_tail or "").strip())
+    # The tail is compared as its keyed digest: the database holds no phone in clear.
+    given = pii.phone_tail_digest(person.id_hash, (phone_tail or "").strip()) if person else ""
+    tail_ok = _same(person.phone_tail if person and person.phone_tail else "\0", given or "\1")
     if person is None or not (name_ok and tail_ok):
         return LookupResult(found=False)
     return LookupResult(

@@ -126,7 +126,7 @@ def issuance_csv(batch: Batch, out: io.RawIOBase) -> int:
             "entitlement__voucher__code",
             "name",
             "id_cipher",
-            "entitlement__person__phone",
+            "entitlement__person__phone_cipher",
             "entitlement__voucher__face_value",
             "entitlement__voucher__expires_on",
         )
@@ -139,7 +139,7 @@ def issuance_csv(batch: Batch, out: io.RawIOBase) -> int:
                 format_code(code),
                 safe_cell(name),
                 safe_cell(decrypt(idc)),
-                safe_cell(phone or ""),
+                safe_cell(decrypt(phone) if phone else ""),  # decrypted only into the file
                 f"{face:.2f}",
                 expires.isoformat(),
                 batch.number,

@@ -82,7 +82,7 @@ def test_spaces_and_full_width_characters_are_cleaned(tmp_path, target):
     result = run(write_csv(tmp_path / "w.csv", rows), target)
     assert result.created == 1, result.errors
     person = Person.objects.get(id_hash=pii.blind_index(number))
-    assert person.name == "王五甲" and person.phone == "13800138000"
+    assert person.name == "王五甲" and pii.decrypt(person.phone_cipher) == "13800138000"
     reg = person.registrations.get()
     assert reg.duty_days == 7 and pii.decrypt(reg.account_cipher) == "6222021234567890123"
 

@@ -79,9 +79,18 @@ def make_person(n: int | None = None, *, name: str | None = None, phone: str = "
         name=name or f"{SURNAMES[n % 10]}测{n}",
         hukou_code=number[:6],
         hukou_code_raw=number[:6],
-        phone=phone or f"138{n:08d}",
+        **_phone(phone or f"138{n:08d}", pii.blind_index(number)),
     )
     return person, number
+
+
+def _phone(phone: str, id_hash: str) -> dict:
+    return {
+        "phone_cipher": pii.encrypt(phone),
+        "phone_hash": pii.blind_index(phone),
+        "phone_tail": pii.phone_tail_digest(id_hash, phone[-4:]),
+        "phone_masked": pii.mask_phone(phone),
+    }
 
 
 def make_account(n: int) -> str:

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditEntry
+from beneficiaries import pii
 from beneficiaries.choices import RegistrationStatus
 from disbursements.batches import batch_submit, batches_build
 from disbursements.choices import BatchStatus, EntitlementStatus
@@ -181,7 +182,9 @@ def test_pdf_and_xlsx_carry_the_lines_and_no_id_numbers(batch, officer_luquan):
     assert table[0][1] == first.name_masked and table[0][4] == 500
     person = first.entitlement.person
     flat = " ".join(str(c) for r in rows for c in r)
-    assert person.name not in flat and person.phone not in flat and "合计：4 人，2,000.00 元" in flat
+    assert (
+        person.name not in flat and pii.decrypt(person.phone_cipher) not in flat and "合计：4 人，2,000.00 元" in flat
+    )
 
 
 def test_a_person_with_a_compound_surname_appears_masked(programme, officer_luquan):

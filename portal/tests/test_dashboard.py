@@ -54,7 +54,7 @@ def kangbao_relief(programme, people=6608, amount="300.00"):
         employer_id = cur.fetchone()[0]
         cur.execute(
             """
-            INSERT INTO beneficiaries_person (id_hash, id_cipher, id_masked, name, sex, hukou_code_raw, hukou_code, phone, created_at)
+            INSERT INTO beneficiaries_person (id_hash, id_cipher, id_masked, name, sex, hukou_code_raw, hukou_code, phone_masked, created_at)
             SELECT 'kb' || g, 'x', '130723********' || lpad((g %% 10000)::text, 4, '0'), '康保' || g, '', '130723', '130723', '', now()
             FROM generate_series(1, %s) g""",
             [people],

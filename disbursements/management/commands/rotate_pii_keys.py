@@ -2,7 +2,9 @@
 
 Rotation: put the new key first in PII_KEYS (keep the old ones after it), restart,
 run this command, then drop the old key. It covers every encrypted column: persons'
-ID numbers, registrations' bank accounts, and the frozen snapshots of payment lines.
+ID and phone numbers, registrations' bank accounts, and the frozen snapshots of
+payment lines. (The blind indexes and the phone tail digests use PII_INDEX_KEY, which
+this command does not change.)
 
 A frozen (approved) batch carries a hash over its lines' snapshot, ciphertext
 included, so re-encrypting its lines re-seals the hash: batch by batch, under a lock,
@@ -23,13 +25,13 @@ from disbursements.models import Batch, PaymentLine
 
 
 class Command(BaseCommand):
-    help = "把人员证件号、登记银行账号和发放明细快照按当前密钥（PII_KEYS 第一个）重新加密。"
+    help = "把人员证件号和手机号、登记银行账号和发放明细快照按当前密钥（PII_KEYS 第一个）重新加密。"
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=5000)
 
     def handle(self, *args, batch_size: int, **options):
-        people = pii.rotate_rows(Person.objects.all(), ["id_cipher"], batch_size=batch_size)
+        people = pii.rotate_rows(Person.objects.all(), ["id_cipher", "phone_cipher"], batch_size=batch_size)
         accounts = pii.rotate_rows(Registration.objects.all(), ["account_cipher"], batch_size=batch_size)
         lines, resealed, kept_alarm = 0, 0, []
         current = pii.current_key_id() + ":"
@@ -58,7 +60,7 @@ class Command(BaseCommand):
                 elif batch.content_hash:
                     kept_alarm.append(batch.number)
         self.stdout.write(
-            f"已按密钥 {pii.current_key_id()} 重新加密：人员证件号 {people} 条，登记银行账号 {accounts} 条，"
+            f"已按密钥 {pii.current_key_id()} 重新加密：人员证件号和手机号 {people} 条，登记银行账号 {accounts} 条，"
             f"发放明细 {lines} 条；重新封存批次 {resealed} 个。"
         )
         if kept_alarm:
