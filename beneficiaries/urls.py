@@ -2,6 +2,7 @@ import importlib
 import importlib.util
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from beneficiaries import views
 
@@ -14,6 +15,12 @@ urlpatterns: list = [
     path("employers/<int:pk>/verify/", views.employer_verify, name="employer_verify"),
     path("employers/<int:pk>/return/", views.employer_return, name="employer_return"),
     path("registrations/", views.registration_list, name="registration_list"),
+    # The search's other name (/registry/workers/?q=…), as /api/v1/workers/ has it.
+    path(
+        "workers/",
+        RedirectView.as_view(pattern_name="beneficiaries:registration_list", query_string=True),
+        name="worker_search",
+    ),
     path("registrations/new/", views.registration_create, name="registration_create"),
     path("registrations/<int:pk>/", views.registration_detail, name="registration_detail"),
     path("registrations/<int:pk>/reveal/", views.registration_reveal, name="registration_reveal"),

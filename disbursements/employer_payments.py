@@ -28,7 +28,9 @@ STATES = {
     "unbatched": gettext_lazy("已核定，待发放"),
     "other": gettext_lazy("已撤销或待复核"),
 }
-FAILED_TODO = gettext_lazy("请核对该人员的开户银行和账号，把正确的账号报所在区县人社专员更正，更正后将补发。")
+FAILED_TODO = gettext_lazy(
+    "请核对该人员的开户银行和账号，在此填写正确的账号（或报所在区县人社专员更正），更正后将补发。"
+)
 
 
 @dataclass
@@ -49,6 +51,7 @@ class PaymentRow:
     reason: str = ""
     todo: str = ""
     reissue: bool = False
+    correctable: bool = False
     lines: list = field(default_factory=list)
 
 
@@ -80,6 +83,13 @@ def _state(ent: Entitlement, current: PaymentLine | None) -> tuple[str, str, str
             gettext("发放失败：%(reason)s") % {"reason": current.failure_reason},
             gettext("账号已更正，等待补发。"),
         )
+    corrected = employer_corrected_account(current)
+    if corrected:
+        return (
+            "failed",
+            gettext("发放失败：%(reason)s") % {"reason": current.failure_reason},
+            gettext("已更正为 %(account)s，等待区县人社专员补发。") % {"account": corrected},
+        )
     return "failed", gettext("发放失败：%(reason)s") % {"reason": current.failure_reason}, str(FAILED_TODO)
 
 
@@ -91,7 +101,9 @@ def employer_payment_rows(user, *, programme=None, employer=None, state: str = "
         .order_by("registration__employer__name", "person__name", "person_id", "rule_key", "id")
     )
     lines: dict[int, list[PaymentLine]] = {}
-    for line in PaymentLine.objects.filter(entitlement__in=[e.pk for e in ents]).order_by("id"):
+    by_pk = {e.pk: e for e in ents}
+    for line in PaymentLine.objects.filter(entitlement__in=list(by_pk)).order_by("id"):
+        line.entitlement = by_pk[line.entitlement_id]  # no query per line for its registration
         lines.setdefault(line.entitlement_id, []).append(line)
     rows = []
     for ent in ents:
@@ -118,6 +130,7 @@ def employer_payment_rows(user, *, programme=None, employer=None, state: str = "
                 reason=current.failure_reason if current and current.status == LineStatus.FAILED else "",
                 todo=todo,
                 reissue=bool(current and current.reissue_of_id),
+                correctable=row_state == "failed" and todo == str(FAILED_TODO),
                 lines=history,
             )
         )
@@ -242,3 +255,51 @@ def employer_payments_xlsx(rows: list[PaymentRow]) -> bytes:
     sheet.freeze_panes(1, 0)
     book.close()
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- correcting a failed account
+
+
+def employer_corrected_account(line: PaymentLine) -> str:
+    """The masked account the employer has put on the registration since this line failed
+    ("" when none): the officer may take it for the re-issue."""
+    registration = line.entitlement.registration
+    if line.status != LineStatus.FAILED or line.corrected_at or not registration.account_masked:
+        return ""
+    if registration.account_masked == line.account_masked and registration.bank_name == line.bank_name:
+        return ""
+    return registration.account_masked
+
+
+def failed_line_account_correct(*, entitlement: Entitlement, account: str, bank_name: str, acting_user) -> None:
+    """The employer corrects the account of a worker whose payment failed: the registration's
+    account changes (beneficiaries' service checks and audits it); the district officer then
+    takes it for the failed line and re-issues it. Refused when nothing failed."""
+    from beneficiaries.services import registration_update
+    from portal.errors import ConflictError
+
+    latest = PaymentLine.objects.filter(entitlement=entitlement).order_by("-id").first()
+    if latest is None or latest.status != LineStatus.FAILED or latest.corrected_at:
+        raise ConflictError(gettext("该人员没有待更正的发放失败记录。"))
+    registration_update(
+        registration=entitlement.registration, acting_user=acting_user, account=account, bank_name=bank_name
+    )
+
+
+def line_correct_from_registration(*, line: PaymentLine, acting_user):
+    """The officer takes the account the employer corrected for a failed line (the number
+    goes from the registration to the line without being shown to anybody)."""
+    from beneficiaries import pii
+    from disbursements.batches import line_correct
+    from portal.errors import ConflictError
+
+    registration = line.entitlement.registration
+    if not employer_corrected_account(line):
+        raise ConflictError(gettext("单位尚未更正该人员的账号。"))
+    return line_correct(
+        line=line,
+        account=pii.decrypt(registration.account_cipher),
+        bank_name=registration.bank_name,
+        acting_user=acting_user,
+        comment=gettext("采用用人单位更正的账号"),
+    )

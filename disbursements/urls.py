@@ -14,6 +14,11 @@ urlpatterns = [
     path("batches/<int:pk>/results/", views.batch_results_upload, name="batch_results"),
     path("batches/<int:pk>/supplement/", views.batch_supplement, name="batch_supplement"),
     path("batches/<int:pk>/lines/<int:line_pk>/correct/", views.line_correct, name="line_correct"),
+    path(
+        "batches/<int:pk>/lines/<int:line_pk>/take-employer-account/",
+        views.line_take_employer_account,
+        name="line_take_employer_account",
+    ),
     path("batches/<int:pk>/vouchers/issue/", views.batch_vouchers_issue, name="vouchers_issue"),
     path("batches/<int:pk>/vouchers/list/", views.batch_vouchers_list, name="vouchers_list"),
     path("batches/<int:pk>/vouchers/redemptions/", views.vouchers_redemptions, name="vouchers_redemptions"),
@@ -24,6 +29,7 @@ urlpatterns = [
     path("employer/", views.employer_payments, name="employer_payments"),
     path("registrations/<int:pk>/", views.registration_payments, name="registration_payments"),
     path("employer/export.xlsx", views.employer_payments_export, name="employer_payments_export"),
+    path("employer/<int:entitlement_pk>/account/", views.employer_account_correct, name="employer_account_correct"),
     # Entitlement computation (disbursements/entitlement_views.py, helper B)
     path("compute/<slug:code>/", entitlement_views.programme_compute, name="programme_compute"),
 ]

@@ -139,11 +139,17 @@ def batch_detail(request, pk: int):
     _staff(request)
     user = request.user
     batch = get_object_or_404(_batches(request), pk=pk)
-    lines = PaymentLine.objects.filter(batch=batch).select_related("entitlement").order_by("seq")
+    lines = PaymentLine.objects.filter(batch=batch).select_related("entitlement__registration").order_by("seq")
     line_filter = request.GET.get("lines", "")
     if line_filter in LineStatus.values:
         lines = lines.filter(status=line_filter)
     page = Paginator(lines, 50).get_page(request.GET.get("page"))
+    if svc.can_submit(user, batch):
+        from disbursements.employer_payments import employer_corrected_account
+
+        # A failed line whose employer has since given the correct account: one click.
+        for line in page.object_list:
+            line.employer_account = employer_corrected_account(line)
     # The hash check reads every line: on the page for batches of ordinary size (or on
     # request); exports always check it before writing a file.
     verify = batch.line_count <= VERIFY_ON_PAGE_MAX or request.GET.get("verify") == "1"
@@ -640,3 +646,48 @@ def registration_payments(request, pk: int):
             "is_staff": request.user.is_superuser or request.user.is_staff_role,
         },
     )
+
+
+@login_required
+@require_POST
+def employer_account_correct(request, entitlement_pk: int):
+    """The employer gives the correct account of a worker whose payment failed."""
+    from disbursements.employer_payments import failed_line_account_correct
+    from disbursements.models import Entitlement
+
+    _employer_only(request)
+    entitlement = get_object_or_404(
+        Entitlement.objects.for_user(request.user).select_related("registration"), pk=entitlement_pk
+    )
+    try:
+        failed_line_account_correct(
+            entitlement=entitlement,
+            account=request.POST.get("account", ""),
+            bank_name=request.POST.get("bank_name", ""),
+            acting_user=request.user,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, gettext("已更正账号，区县人社专员核实后将补发。"))
+    return redirect(reverse("disbursements:employer_payments") + "?state=failed")
+
+
+@login_required
+@require_POST
+def line_take_employer_account(request, pk: int, line_pk: int):
+    """The officer takes the account the employer corrected for a failed line."""
+    from disbursements.employer_payments import line_correct_from_registration
+
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    line = get_object_or_404(
+        PaymentLine.objects.filter(batch=batch).select_related("batch", "entitlement__registration"), pk=line_pk
+    )
+    try:
+        line_correct_from_registration(line=line, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, gettext("第 %(seq)s 笔：%(message)s") % {"seq": line.seq, "message": exc.message})
+    else:
+        messages.success(request, gettext("第 %(seq)s 笔已更正账号，可生成补发批次。") % {"seq": line.seq})
+    return redirect(reverse("disbursements:batch_detail", args=[batch.pk]) + "?lines=failed")

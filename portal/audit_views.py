@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS, audit_rows_grouped
+from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS, audit_rows_grouped, cursor_parse, cursor_text
 from accounts.scopes import require_staff
 from accounts.services import audit_record
 from portal.audit import audit_filter, audit_for_user, audit_xlsx
@@ -22,13 +22,16 @@ def _filtered(request):
 def audit_list(request):
     require_staff(request.user)
     filters, qs = _filtered(request)
+    # Keyset paging (the trail only grows, and an offset would re-read every page before).
+    before = cursor_parse(request.GET.get("before", ""))
     try:
-        page = max(1, int(request.GET.get("page", 1)))
+        number = max(1, int(request.GET.get("n", 1))) if before else 1
     except ValueError:
-        page = 1
-    rows, has_next = audit_rows_grouped(qs, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        number = 1
+    rows, cursor = audit_rows_grouped(qs, before=before, limit=PAGE_SIZE)
     params = request.GET.copy()
-    params.pop("page", None)
+    for key in ("before", "n"):
+        params.pop(key, None)
     return render(
         request,
         "portal/audit_list.html",
@@ -38,14 +41,8 @@ def audit_list(request):
             "actions": sorted(((k, str(v)) for k, v in ACTION_LABELS.items()), key=lambda kv: kv[1]),
             "object_types": [(k, str(v)) for k, v in OBJECT_LABELS.items()],
             "query": params.urlencode(),
-            "page": {
-                "page": page,
-                "has_prev": page > 1,
-                "has_next": has_next,
-                "query": params.urlencode(),
-                "first": (page - 1) * PAGE_SIZE + 1 if rows else 0,
-                "last": (page - 1) * PAGE_SIZE + len(rows),
-            },
+            "number": number,
+            "next_cursor": cursor_text(cursor),
         },
     )
 

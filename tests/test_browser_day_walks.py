@@ -51,6 +51,12 @@ def _people(tmp_path):
     return people, day
 
 
+def _click(driver, element) -> None:
+    """Scrolled to the middle first: at the window's edge a sticky footer can take the click."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
+    element.click()
+
+
 def _text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
@@ -61,7 +67,7 @@ def _no_console_errors(driver):
 
 
 def _logout(driver):
-    driver.find_element(By.CSS_SELECTOR, "form[action$='/logout/'] button").click()
+    _click(driver, driver.find_element(By.CSS_SELECTOR, "form[action$='/logout/'] button"))
     WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.NAME, "username")))
 
 
@@ -77,7 +83,7 @@ def test_employer_agent_sees_what_was_paid_and_what_to_do(browser, live_server, 
     rows = browser.find_elements(By.CSS_SELECTOR, "[data-payments] tbody tr[data-state]")
     assert [r.get_attribute("data-state") for r in rows] == ["failed"]
     assert "户名不符" in rows[0].text and "报所在区县人社专员更正" in rows[0].text
-    browser.find_element(By.LINK_TEXT, "全部").click()
+    _click(browser, browser.find_element(By.LINK_TEXT, "全部"))
     WebDriverWait(browser, 10).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "tr[data-state]")) == 5)
     states = sorted(r.get_attribute("data-state") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-state]"))
     assert states == ["failed", "paid", "paid", "pending", "unbatched"]
@@ -113,7 +119,7 @@ def test_district_officer_finds_a_person_and_reads_their_money_and_its_audit(bro
     link = browser.find_element(By.CSS_SELECTOR, "table tbody td:first-child a")
     assert link.text == failed.person.name
     screenshot(browser, "day_officer_1_search")
-    link.click()
+    _click(browser, link)
     WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-registration-payments]")))
     money = browser.find_element(By.CSS_SELECTOR, "[data-registration-payments]").text
     assert "鹿泉区留鹿过年补贴" in money and "规则第 1 版" in money
@@ -144,7 +150,7 @@ def test_anonymous_worker_reads_the_day_they_were_paid(browser, live_server, tmp
     browser.find_element(By.NAME, "id_number").send_keys(day.id_numbers[paid.pk])
     browser.find_element(By.NAME, "name").send_keys(paid.person.name)
     browser.find_element(By.NAME, "phone_tail").send_keys(paid.person.phone[-4:])
-    browser.find_element(By.CSS_SELECTOR, "form[data-lookup-form] button[type=submit]").click()
+    _click(browser, browser.find_element(By.CSS_SELECTOR, "form[data-lookup-form] button[type=submit]"))
     result = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-lookup-result]")))
     assert "已发放（" in result.text and "500.00" in result.text
     assert paid.person.name not in result.text  # masked
@@ -159,20 +165,17 @@ def test_city_staff_creates_and_disables_a_district_officer(browser, live_server
     assert [r.get_attribute("data-user") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-user]")] == [
         "officer_luquan"
     ]
-    browser.find_element(By.CSS_SELECTOR, "a[data-user-create]").click()
+    _click(browser, browser.find_element(By.CSS_SELECTOR, "a[data-user-create]"))
     browser.find_element(By.NAME, "username").send_keys("gaocheng")
     browser.find_element(By.NAME, "full_name").send_keys("藁城专员")
     Select(browser.find_element(By.NAME, "region")).select_by_value("130109")
-    submit = browser.find_element(By.CSS_SELECTOR, "form[data-user-form] button[type=submit]")
-    # The form runs below the fold of a 900 px window: bring the button into view first.
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", submit)
-    submit.click()
+    _click(browser, browser.find_element(By.CSS_SELECTOR, "form[data-user-form] button[type=submit]"))
     password = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-password]")))
     assert len(password.text) == 12
     screenshot(browser, "day_city_1_user_created")
-    browser.find_element(By.LINK_TEXT, "返回用户列表").click()
+    _click(browser, browser.find_element(By.LINK_TEXT, "返回用户列表"))
     row = browser.find_element(By.CSS_SELECTOR, "tr[data-user='gaocheng']")
-    row.find_element(By.CSS_SELECTOR, "button[data-toggle-active]").click()
+    _click(browser, row.find_element(By.CSS_SELECTOR, "button[data-toggle-active]"))
     row = WebDriverWait(browser, 10).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-user='gaocheng']"))
     )

@@ -120,3 +120,39 @@ def test_the_page_is_the_employers(client, officer_luquan):
     client.force_login(officer_luquan)
     response = client.get(reverse("disbursements:employer_payments"))
     assert response.status_code == 403 and "发放批次" in response.content.decode()
+
+
+def test_agent_corrects_the_account_and_the_officer_takes_it_for_the_reissue(
+    client, agent_gree, agent_other, officer_luquan, paid_with_failures
+):
+    from accounts.models import AuditEntry
+    from disbursements.models import PaymentLine
+
+    failed = paid_with_failures["ents"][0]
+    paid = paid_with_failures["ents"][2]
+    url = reverse("disbursements:employer_account_correct", args=[failed.pk])
+    client.force_login(agent_other)  # another employer's agent: not found
+    assert client.post(url, {"account": "6217000011112222", "bank_name": "中国银行"}).status_code == 404
+    client.force_login(agent_gree)
+    page = client.get(reverse("disbursements:employer_payments"), {"state": "failed"}).content.decode()
+    assert "data-account-correct" in page
+    response = client.post(
+        reverse("disbursements:employer_account_correct", args=[paid.pk]),
+        {"account": "6217000011112222", "bank_name": "中国银行"},
+        follow=True,
+    )
+    assert "没有待更正的发放失败记录" in response.content.decode()
+    response = client.post(url, {"account": "6217 0000 1111 2222", "bank_name": "中国银行石家庄分行"}, follow=True)
+    assert "已更正账号" in response.content.decode()
+    rows = {r.entitlement_id: r for r in response.context["rows"]}
+    assert "已更正为 6217 **** **** 2222" in rows[failed.pk].todo and not rows[failed.pk].correctable
+    assert AuditEntry.objects.filter(action="registration_update", user=agent_gree).exists()
+
+    line = PaymentLine.objects.get(entitlement=failed)
+    client.force_login(officer_luquan)
+    batch_page = client.get(reverse("disbursements:batch_detail", args=[line.batch_id]), {"lines": "failed"})
+    assert "单位已更正为 6217 **** **** 2222" in batch_page.content.decode()
+    client.post(reverse("disbursements:line_take_employer_account", args=[line.batch_id, line.pk]))
+    line.refresh_from_db()
+    assert line.corrected_at is not None
+    assert AuditEntry.objects.filter(action="line_correct", object_id=str(line.pk), user=officer_luquan).exists()

@@ -41,5 +41,5 @@ def test_city_officer_previews_a_rule_and_computes(browser, live_server):  # noq
     browser.find_element(By.CSS_SELECTOR, "[data-compute-start]").click()
     WebDriverWait(browser, 20).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-job-bar]"), "100%"))
     body = browser.find_element(By.TAG_NAME, "body").text
-    assert "鹿泉区留鹿过年补贴" in body and "1,300.00" in body  # 500 + 800
+    assert "鹿泉区留鹿过年补贴" in body and "1,300.00" in body  # 500 + 800, in the common amount format
     screenshot(browser, "rule_compute_done")
