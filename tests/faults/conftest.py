@@ -56,7 +56,7 @@ def stack(django_db_setup, django_db_blocker):
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{os.environ['FAULTS_PG_PORT']}/{db_name}",
         "CELERY_EAGER": "false",
         # Every progress report pauses: the faults land part way through every kind.
-        "JOB_TEST_SLOWDOWN": os.environ.get("JOB_TEST_SLOWDOWN", "0.4"),
+        "JOB_TEST_SLOWDOWN": os.environ.get("JOB_TEST_SLOWDOWN", "0.3"),
         "PYTHONUNBUFFERED": "1",
     }
     s = Stack(env, work)
