@@ -353,6 +353,14 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
         _not_recorded(exc)
     if job is None:
         return None
+    if job.attempts > max_attempts():
+        # A job whose every attempt killed its pool process (out of memory …): its message
+        # comes back each time (task_reject_on_worker_lost); stop here instead of looping.
+        try:
+            record(lambda: job_failed(job, message=_give_up_message(job, "处理进程异常退出")), what=f"job {job_id}")
+        except (OperationalError, InterfaceError) as exc:
+            _not_recorded(exc)
+        return job
     progress = Progress(job)
     try:
         with Heartbeat(job.pk):
