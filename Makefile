@@ -55,7 +55,9 @@ lint: venv
 test: venv assets
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bin/check_services.py
 	$(MAKE) --no-print-directory lint
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not smoke" $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not smoke and not faults" $(PYTEST_ARGS)
+	@echo "--- fault suite: its own PostgreSQL and Redis; worker killed, PostgreSQL and Redis restarted under every job kind"
+	$(PY) tests/faults/run.py $(FAULTS_ARGS)
 	@echo "--- smoke run of the demo on SQLite with in-process tasks"
 	REDIS_URL= DATABASE_URL=sqlite:///$(CURDIR)/.smoke.sqlite3 CELERY_EAGER=true $(PY) -m pytest -m smoke -p no:randomly $(PYTEST_ARGS)
 

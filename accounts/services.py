@@ -59,7 +59,20 @@ def _send(task, job_id: int) -> None:
     except Exception:
         if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
             raise  # in-process: the task itself failed, let the caller see it
-        logger.warning("job %s: the broker refused its message; the sweep will send it again", job_id, exc_info=True)
+        logger.warning("job %s: the broker refused its message; the next sweep sends it again", job_id)
+        job_message_lost(job_id)
+
+
+def job_message_lost(job_id: int) -> None:
+    """A job whose message could not be sent (the broker is down): queued, and dated
+    back so that the next sweep sends it without waiting for the threshold."""
+    long_ago = timezone.now() - timezone.timedelta(seconds=stale_seconds() + 1)
+    try:
+        Job.objects.filter(pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
+            state=JobState.QUEUED, heartbeat_at=long_ago, worker=""
+        )
+    except DatabaseError:  # the sweep finds it by its heartbeat anyway
+        close_broken_connection()
 
 
 # --------------------------------------------------------------------------- recovery
@@ -180,12 +193,21 @@ class Heartbeat:
             own.close()
 
 
+def job_test_pause() -> None:
+    """The fault suite's window: with JOB_TEST_SLOWDOWN (seconds, test only, 0 in
+    production) every progress report of a job waits that long, so that a worker kill
+    or a database or broker restart lands "part way" through any job kind."""
+    pause = float(getattr(settings, "JOB_TEST_SLOWDOWN", 0) or 0)
+    if pause:
+        time.sleep(pause)
+
+
 class Progress:
     """Reports a job's progress to its row at most about once a second."""
 
     def __init__(self, job: Job, *, total: int = 0, interval: float = 1.0):
         self.job = job
-        self.interval = interval
+        self.interval = 0.0 if getattr(settings, "JOB_TEST_SLOWDOWN", 0) else interval
         self._last = 0.0
         if total:
             self.set_total(total)
@@ -193,6 +215,7 @@ class Progress:
     def set_total(self, total: int) -> None:
         self.job.progress_total = total
         Job.objects.filter(pk=self.job.pk).update(progress_total=total, heartbeat_at=timezone.now())
+        job_test_pause()
 
     def advance(self, done: int, *, message: str | None = None, force: bool = False) -> None:
         self.job.progress_done = done
@@ -204,6 +227,7 @@ class Progress:
         if message is not None:
             fields["message"] = message[:500]
         Job.objects.filter(pk=self.job.pk).update(**fields)
+        job_test_pause()
 
 
 def job_checkpoint(job_id: int, **data) -> None:
@@ -329,6 +353,14 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
         _not_recorded(exc)
     if job is None:
         return None
+    if job.attempts > max_attempts():
+        # A job whose every attempt killed its pool process (out of memory …): its message
+        # comes back each time (task_reject_on_worker_lost); stop here instead of looping.
+        try:
+            record(lambda: job_failed(job, message=_give_up_message(job, "处理进程异常退出")), what=f"job {job_id}")
+        except (OperationalError, InterfaceError) as exc:
+            _not_recorded(exc)
+        return job
     progress = Progress(job)
     try:
         with Heartbeat(job.pk):

@@ -104,11 +104,12 @@ def on_worker_ready(sender=None, **kwargs) -> None:
         from portal.env import redact_url
 
         if isinstance(exc, DatabaseError):
-            # Said once, in one line: a DATABASE_URL that points at nothing.
-            logger.error(
-                "DATABASE_URL: the database does not answer (%s). Jobs wait in the queue until it does.",
-                redact_url(str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__),
-            )
+            # Said once, in one line: a DATABASE_URL that points at nothing (or at an empty database).
+            detail = redact_url(str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__)
+            if "no such table" in detail or "does not exist" in detail:
+                logger.error("DATABASE_URL: the database has no tables yet (%s): run manage.py migrate.", detail)
+            else:
+                logger.error("DATABASE_URL: the database does not answer (%s). Jobs wait until it does.", detail)
         else:
             logger.exception("could not recover the jobs of an earlier start of this worker; the sweep will")
 

@@ -22,15 +22,11 @@ def main(argv: list[str]) -> int:
     state = {"proc": None, "stopping": False}
 
     def stop(signum, _frame):
+        # Forward and return: the loop's wait() sees the command end, then stops.
         state["stopping"] = True
         proc = state["proc"]
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        sys.exit(0)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, stop)

@@ -8,6 +8,7 @@ another one. Beat runs `rollups_refresh_all` as a safety net (CELERY_BEAT_SCHEDU
 """
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
@@ -16,7 +17,9 @@ from disbursements.rollups import rollups_refresh, rollups_refresh_all, rollups_
 from programs.surveys import survey_changed
 
 PENDING_KEY = "rollups:pending:{}"
-PENDING_TTL = 600  # a lost task (worker killed) blocks new ones at most this long; beat covers the gap
+PENDING_TTL = (
+    90  # a lost task (worker killed) holds back new ones at most this long (JOB_STALE_SECONDS); beat covers the gap
+)
 
 
 @shared_task(name="disbursements.rollups_refresh", acks_late=True)
@@ -40,10 +43,24 @@ def rollups_refresh_soon(programme_id: int) -> None:
     task reads the rows that triggered it)."""
 
     def send():
-        if cache.add(PENDING_KEY.format(programme_id), 1, PENDING_TTL):
-            rollups_refresh_task.delay(programme_id)
+        try:
+            if cache.add(PENDING_KEY.format(programme_id), 1, PENDING_TTL):
+                rollups_refresh_task.delay(programme_id)
+        except Exception:
+            # Redis is restarting: the change that called us must not fail for it;
+            # beat's rollups_refresh_all refreshes the figures within its period.
+            if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+                raise
+            cache_delete_quietly(PENDING_KEY.format(programme_id))
 
     transaction.on_commit(send)
+
+
+def cache_delete_quietly(key: str) -> None:
+    try:
+        cache.delete(key)  # a flag left behind would hold back the next change's refresh
+    except Exception:  # noqa: S110 (it expires after PENDING_TTL)
+        pass
 
 
 @receiver(survey_changed, dispatch_uid="rollups_on_survey_changed")

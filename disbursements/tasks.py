@@ -26,9 +26,11 @@ from accounts.services import (
     job_create,
     job_enqueue,
     job_failed,
+    job_message_lost,
     job_revive_or_none,
     job_run,
     job_task_register,
+    job_test_pause,
     record,
 )
 from disbursements.entitlements import entitlement_districts, entitlement_totals, entitlements_compute
@@ -112,11 +114,20 @@ def compute_entitlements_task(self, job_id: int) -> None:
             return
         # The districts go to the queue this task came from (the workers serving it).
         queue = (getattr(self.request, "delivery_info", None) or {}).get("routing_key") or None
-        for code in todo:
-            # After commit: the subtasks must see the job as running.
-            transaction.on_commit(lambda code=code: compute_district_task.apply_async(args=[job_id, code], queue=queue))
+        # After commit: the subtasks must see the job as running.
+        transaction.on_commit(lambda: _fan_out(job_id, todo, queue))
         return
     _compute_in_loop(job_id)
+
+
+def _fan_out(job_id: int, codes: list[str], queue: str | None) -> None:
+    try:
+        for code in codes:
+            compute_district_task.apply_async(args=[job_id, code], queue=queue)
+    except Exception:
+        # The broker went away half way: the next sweep sends the job again, and its
+        # claim fans out only the districts not done yet.
+        job_message_lost(job_id)
 
 
 @shared_task(name="disbursements.compute_district", acks_late=True)
@@ -133,6 +144,7 @@ def compute_district_task(job_id: int, code: str) -> None:
         return
     programme = Programme.objects.get(pk=job.params["programme_id"])
     try:
+        job_test_pause()
         with Heartbeat(job_id):
             result = entitlements_compute(
                 programme=programme, district=code, acting_user=job.requested_by, force=bool(job.params.get("force"))

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from whitenoise.compress import Compressor
 
-from portal.env import env_bool, env_choice, env_int, env_list, env_str, redact_url
+from portal.env import env_bool, env_choice, env_decimal, env_int, env_list, env_str, redact_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -268,6 +268,8 @@ JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 90, minimum=5)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
 JOB_RECORD_RETRY_SECONDS = env_int("JOB_RECORD_RETRY_SECONDS", 60, minimum=0)
+# Test only (the fault suite): every progress report of a job pauses this long. 0 here.
+JOB_TEST_SLOWDOWN = float(env_decimal("JOB_TEST_SLOWDOWN", "0"))
 if JOB_STALE_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(
         f"JOB_STALE_SECONDS={JOB_STALE_SECONDS} must be at least three heartbeats "

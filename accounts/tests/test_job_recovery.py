@@ -223,3 +223,13 @@ def test_a_live_job_is_not_retried_by_hand(client, officer_luquan):
     client.post(reverse("accounts:job_retry", args=[job.pk]))
     job.refresh_from_db()
     assert job.state == JobState.RUNNING and job.attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_job_that_kills_its_process_every_time_stops_after_the_last_attempt(settings):
+    job = job_create(kind=JobKind.DEMO, requested_by=None)
+    Job.objects.filter(pk=job.pk).update(attempts=settings.JOB_MAX_ATTEMPTS)
+    ran = []
+    job_run(job.pk, lambda job, progress: ran.append(job.pk))
+    job.refresh_from_db()
+    assert ran == [] and job.state == JobState.FAILED and "已停止自动重试" in job.message

@@ -261,6 +261,7 @@ def import_job_work(job: Job, progress) -> dict:
             setattr(result, name, value)
         if result.created and upload.kind == "workers":
             _announce_import(upload, job)
+    progress.advance(result.total, message="正在生成导入结果和错误行报告…", force=True)
     try:
         data = result.as_dict()
         data["reports"] = _write_reports(upload, result, "import")
