@@ -350,7 +350,7 @@ def test_money_stays_right_while_the_programme_changes(capsys):
                 max_examples=EXAMPLES,
                 stateful_step_count=STEPS,
                 deadline=None,
-                derandomize=True,
+                derandomize=not os.environ.get("STATEFUL_RANDOM"),
                 database=None,
                 suppress_health_check=list(HealthCheck),
             ),
