@@ -239,6 +239,52 @@ def _close_gaps(batch: Batch) -> None:
         PaymentLine.objects.filter(pk=pk).update(seq=seq)
 
 
+UNAPPROVED = (BatchStatus.DRAFT, BatchStatus.SUBMITTED, BatchStatus.REVIEWED)
+
+
+def lines_pull_unapproved(*, line_ids: list[int], reason: str, user_id: int | None, at) -> int:
+    """Take pending lines out of batches not yet approved, because their entitlement
+    changed before approval (a rule change, a correction). Money is settled only once a
+    batch is approved: until then the line is rebuilt from the new entitlement by the next
+    build. Each removal is audited (what the line was, in which batch); the batch's count,
+    total and numbering are redone. Runs inside the caller's transaction."""
+    if not line_ids:
+        return 0
+    from accounts.models import AuditEntry
+
+    lines = list(PaymentLine.objects.filter(pk__in=line_ids, status=LineStatus.PENDING).select_related("batch"))
+    # Row locks on the batches, re-checked: a batch approved meanwhile keeps its lines.
+    batches = {
+        b.pk: b
+        for b in Batch.objects.select_for_update().filter(pk__in={ln.batch_id for ln in lines}, status__in=UNAPPROVED)
+    }
+    lines = [ln for ln in lines if ln.batch_id in batches]
+    if not lines:
+        return 0
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            at=at,
+            user_id=user_id,
+            action="line_withdraw",
+            object_type="disbursements.paymentline",
+            object_id=str(ln.pk),
+            changes={
+                "batch": ln.batch.number,
+                "seq": ln.seq,
+                "entitlement": ln.entitlement_id,
+                "amount": [str(ln.amount), None],
+            },
+            comment=reason[:500],
+        )
+        for ln in lines
+    )
+    PaymentLine.objects.filter(pk__in=[ln.pk for ln in lines]).delete()
+    for batch in batches.values():
+        _recount(batch)
+        _close_gaps(batch)
+    return len(lines)
+
+
 def _recount(batch: Batch) -> None:
     agg = PaymentLine.objects.filter(batch=batch).aggregate(n=Count("id"), total=Sum("amount"))
     batch.line_count = agg["n"] or 0
@@ -295,6 +341,10 @@ def _transition(
             fields[f"{stamp}_by"] = user
             fields[f"{stamp}_at"] = now
         if target == BatchStatus.APPROVED:
+            # Lock the batch before hashing its lines: a computation taking a line out of
+            # a batch not yet approved (lines_pull_unapproved) holds this lock too, so the
+            # hash never covers lines that are being removed.
+            Batch.objects.select_for_update().filter(pk=batch.pk).first()
             fields["content_hash"] = batch_content_hash(batch)
         if target == BatchStatus.DRAFT:
             fields.update(submitted_by=None, submitted_at=None)

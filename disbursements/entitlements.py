@@ -45,10 +45,11 @@ from django.utils import timezone
 from accounts.models import AuditEntry
 from accounts.services import audit_record
 from beneficiaries.models import Registration
+from disbursements.batches import UNAPPROVED, lines_pull_unapproved
 from disbursements.choices import EntitlementStatus, LineStatus
-from disbursements.models import CapRefusal, Entitlement, EntitlementComputeState, PaymentLine
+from disbursements.models import Batch, CapRefusal, Entitlement, EntitlementComputeState, PaymentLine
 from disbursements.rollup_tasks import rollups_refresh_soon
-from disbursements.settlement import settle_district
+from disbursements.settlement import settle_district, settled_line_sql
 from portal.errors import DomainError
 from programs.choices import RuleStatus
 from programs.models import Programme, SubsidyRule
@@ -296,6 +297,7 @@ def _t() -> dict[str, str]:
     return {
         "ent": Entitlement._meta.db_table,
         "line": PaymentLine._meta.db_table,
+        "batch": Batch._meta.db_table,
         "registration": Registration._meta.db_table,
         "audit": AuditEntry._meta.db_table,
         "person": Registration._meta.get_field("person").related_model._meta.db_table,
@@ -304,22 +306,15 @@ def _t() -> dict[str, str]:
 
 
 def _settled_key(alias: str) -> str:
-    """SQL: the (person, rule key) of row `alias` has settled money — a row with a pending
-    or paid line, or a recovery. Such a key is never rewritten by the upsert; the
+    """SQL: the (person, rule key) of row `alias` has settled money — a row with a paid
+    line or a pending one in an approved (or exported) batch, or a recovery. Such a key is never rewritten by the upsert; the
     settlement step (disbursements.settlement) adds top-ups or lists overpayments."""
     t = _t()
-    live = ", ".join(f"'{s}'" for s in (LineStatus.PENDING, LineStatus.PAID))
     return (
         f"EXISTS (SELECT 1 FROM {t['ent']} s WHERE s.programme_id = {alias}.programme_id"  # noqa: S608
         f" AND s.person_id = {alias}.person_id AND s.rule_key = {alias}.rule_key AND (s.kind = 'adjustment'"
-        f" OR EXISTS (SELECT 1 FROM {t['line']} sl WHERE sl.entitlement_id = s.id AND sl.status IN ({live}))))"
+        f" OR {settled_line_sql('s.id')}))"
     )
-
-
-def _in_batch(alias: str) -> str:
-    t = _t()
-    paid = ", ".join(f"'{s}'" for s in (LineStatus.PENDING, LineStatus.PAID))
-    return f"EXISTS (SELECT 1 FROM {t['line']} l WHERE l.entitlement_id = {alias}.id AND l.status IN ({paid}))"  # noqa: S608
 
 
 def _applicable(rules: list[SubsidyRule], code: str, regions: RegionIndex) -> list[SubsidyRule]:
@@ -379,6 +374,27 @@ def _compute_district(
             " AND x.rule_key = t.rule_key AND x.kind = 'base'"
         )
         if not fresh:
+            # A line pending in a batch not yet approved is not settled money: when the rules
+            # now give its entitlement another amount (or none, or another registration), the
+            # line is taken out of the batch and the entitlement rewritten below; the next
+            # build batches it again. (Keys with settled money: the settlement step.)
+            unapproved = ", ".join(f"'{s}'" for s in UNAPPROVED)
+            cur.execute(
+                f"SELECT l.id FROM {t['line']} l JOIN {t['batch']} b ON b.id = l.batch_id"  # noqa: S608
+                f" JOIN {ent} e ON e.id = l.entitlement_id"
+                f" WHERE e.programme_id = %s AND e.district_id = %s AND e.kind = 'base' AND l.status = %s"
+                f" AND b.status IN ({unapproved}) AND NOT {_settled_key('e')}"
+                f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = e.person_id AND t.rule_key = e.rule_key"
+                " AND t.amount = e.amount AND t.registration_id = e.registration_id AND t.district_id = e.district_id"
+                " AND t.channel = e.channel)",
+                [programme.pk, code, LineStatus.PENDING],
+            )
+            lines_pull_unapproved(
+                line_ids=[row[0] for row in cur.fetchall()],
+                reason="规则或登记信息变化，批次审批前按新的核定重新生成",
+                user_id=user_id,
+                at=now,
+            )
             # Every change to an existing entitlement leaves a row in the audit trail
             # (what it was, what it becomes); new rows are traced by computed_at and the
             # run's own audit entry.

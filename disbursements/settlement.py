@@ -1,10 +1,14 @@
 """Settled money: what a rule change may and may not do to money already paid.
 
-An entitlement with a pending or paid payment line is settled: it stays counted at the
+An entitlement with a paid line, or a pending one in an approved batch, is settled: it stays counted at the
 version and amount that paid it (in reconciliation, dashboards, the worker lookup and
 every export), and no computation rewrites it. For a (person, rule key) with settled
 money the computation compares what the rules in force grant now (`target`) with what
 is settled (`settled` = settled rows + recoveries):
+
+Money is settled once paid, or pending in a batch the province has approved; a line
+pending in a batch not yet approved is taken out when its entitlement changes
+(batches.lines_pull_unapproved) and the next build batches the new amount.
 
 * target > settled: the difference is a 补差 top-up — its own Entitlement row
   (kind topup, pinned to the version in force, batched like any other). If the base row
@@ -25,7 +29,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.choices import Role
@@ -38,10 +42,27 @@ from portal.errors import ConflictError, DomainError, PermissionDenied
 from portal.lib.money import ZERO, to_yuan
 
 LIVE = (LineStatus.PENDING, LineStatus.PAID)
+# Money is settled once paid, or pending in a batch the province has approved (frozen).
+SETTLED_BATCH = ("approved", "exported", "reconciled")
+
+
+def settled_line_sql(entitlement: str) -> str:
+    """SQL: the entitlement `entitlement` (a column) has a paid line, or a pending one in
+    an approved (or later) batch."""
+    line, batch = PaymentLine._meta.db_table, "disbursements_batch"
+    frozen = ", ".join(f"'{s}'" for s in SETTLED_BATCH)
+    return (
+        f"EXISTS (SELECT 1 FROM {line} sl JOIN {batch} sb ON sb.id = sl.batch_id"  # noqa: S608
+        f" WHERE sl.entitlement_id = {entitlement} AND (sl.status = 'paid'"
+        f" OR (sl.status = 'pending' AND sb.status IN ({frozen}))))"
+    )
 
 
 def _live_line():
-    return PaymentLine.objects.filter(entitlement=OuterRef("pk"), status__in=LIVE)
+    """Settled: a paid line, or a pending one in an approved (or later) batch."""
+    return PaymentLine.objects.filter(entitlement=OuterRef("pk")).filter(
+        Q(status=LineStatus.PAID) | Q(status=LineStatus.PENDING, batch__status__in=SETTLED_BATCH)
+    )
 
 
 def _mismatch_sql(ent: str, line: str, tmp: str, over: str) -> str:
@@ -49,8 +70,7 @@ def _mismatch_sql(ent: str, line: str, tmp: str, over: str) -> str:
     district's candidates hold), where the rules' target differs from what is settled
     and unsettled, or an item is open. Returns few rows: a run with nothing changed
     returns only the kept overpayments."""
-    live = "'pending', 'paid'"
-    in_batch = f"EXISTS (SELECT 1 FROM {line} l WHERE l.entitlement_id = x.id AND l.status IN ({live}))"  # noqa: S608
+    in_batch = settled_line_sql("x.id")
     key = "x.programme_id = b.programme_id AND x.person_id = b.person_id AND x.rule_key = b.rule_key"
     settled_key = f"EXISTS (SELECT 1 FROM {ent} x WHERE {key} AND (x.kind = 'adjustment' OR {in_batch}))"  # noqa: S608
     return f"""
@@ -150,6 +170,7 @@ def settle_district(
                 keep.reason = {"补差": str(need), "已发": str(settled), "现行金额": str(target)}
             if before != (keep.amount, keep.status, keep.rule_id):
                 if keep.pk:
+                    _pull([keep.pk], at, user_id)
                     keep.save(
                         update_fields=[
                             "amount",
@@ -183,6 +204,7 @@ def settle_district(
         for row in open_rows:
             if row is keep or row.status != EntitlementStatus.GRANTED:
                 continue
+            _pull([row.pk], at, user_id)
             row.status, row.computed_at = EntitlementStatus.WITHDRAWN, at
             row.save(update_fields=["status", "computed_at"])
             stats["withdrawn"] += 1
@@ -201,6 +223,21 @@ def settle_district(
             audits.append(_audit(at, user_id, item.pk, {"status": ["open", "cleared"]}, item.note, kind="overpayment"))
     AuditEntry.objects.bulk_create(audits)
     return stats
+
+
+def _pull(entitlement_ids: list[int], at, user_id) -> None:
+    """Lines of these (unsettled) entitlements pending in batches not yet approved are
+    taken out: the entitlement changes, the next build batches it again."""
+    from disbursements.batches import UNAPPROVED, lines_pull_unapproved
+
+    ids = list(
+        PaymentLine.objects.filter(
+            entitlement_id__in=entitlement_ids, status=LineStatus.PENDING, batch__status__in=UNAPPROVED
+        ).values_list("pk", flat=True)
+    )
+    lines_pull_unapproved(
+        line_ids=ids, reason="规则或登记信息变化，批次审批前按新的核定重新生成", user_id=user_id, at=at
+    )
 
 
 def _flag(programme, base, item, settled, target, t_rule, rule_key, person_id, at, user_id, audits) -> int:

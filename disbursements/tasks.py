@@ -210,12 +210,14 @@ def _finish_if_complete(job_id: int, programme: Programme) -> None:
         written = sum(d.get("written", 0) for d in done.values())
         withdrawn = sum(d.get("withdrawn", 0) for d in done.values())
         flagged = sum(d.get("flagged", 0) for d in done.values())
+        topups = sum(d.get("topups", 0) for d in done.values())
         job.result = {
             "programme": programme.code,
             "district": job.params.get("district"),
             "written": written,
             "withdrawn": withdrawn,
             "flagged": flagged,
+            "topups": topups,
             "skipped": sum(1 for d in done.values() if d.get("skipped")),
             "districts": done,
             "count": totals["count"],
@@ -223,7 +225,7 @@ def _finish_if_complete(job_id: int, programme: Programme) -> None:
         }
         job.state, job.finished_at, job.heartbeat_at = JobState.DONE, timezone.now(), timezone.now()
         job.progress_done = len(done)
-        job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，多发待核查 {flagged} 条"
+        job.message = f"计算完成：写入 {written} 条，撤销 {withdrawn} 条，补差 {topups} 条，多发待核查 {flagged} 条"
         job.save(update_fields=["result", "state", "finished_at", "heartbeat_at", "progress_done", "message"])
 
 
@@ -249,12 +251,16 @@ def _compute_in_loop(job_id: int) -> None:
         )
         totals = result.totals()
         return {
-            "message": f"计算完成：写入 {result.written} 条，撤销 {result.withdrawn} 条，多发待核查 {result.flagged} 条",
+            "message": (
+                f"计算完成：写入 {result.written} 条，撤销 {result.withdrawn} 条，"
+                f"补差 {result.topups} 条，多发待核查 {result.flagged} 条"
+            ),
             "programme": programme.code,
             "district": district.code if district else None,
             "written": result.written,
             "withdrawn": result.withdrawn,
             "flagged": result.flagged,
+            "topups": result.topups,
             "skipped": sum(1 for d in result.districts.values() if d.get("skipped")),
             "districts": result.districts,
             "count": totals["count"],

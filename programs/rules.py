@@ -870,15 +870,17 @@ def rule_preview(rule, *, within=None) -> dict:
 
 
 def _settled_sql(programme, rule_key: str) -> tuple[str, list]:
-    """Per person, the money settled for `rule_key` (rows with a pending or paid line, and
-    recoveries) and the district of their base row. The tables are looked up through the
+    """Per person, the money settled for `rule_key` (rows with a paid line or a pending one
+    in an approved batch, and recoveries) and the district of their base row. The tables are looked up through the
     app registry: this app sits below disbursements."""
     ent = apps.get_model("disbursements", "Entitlement")._meta.db_table
     line = apps.get_model("disbursements", "PaymentLine")._meta.db_table
+    batch = apps.get_model("disbursements", "Batch")._meta.db_table
     return (
         "SELECT e.person_id, MAX(CASE WHEN e.kind = 'base' THEN e.district_id END) AS district_id,"  # noqa: S608
         f" SUM(e.amount) AS settled FROM {ent} e WHERE e.programme_id = %s AND e.rule_key = %s"
         " AND e.status = 'granted' AND (e.kind = 'adjustment' OR EXISTS (SELECT 1 FROM"
-        f" {line} l WHERE l.entitlement_id = e.id AND l.status IN ('pending', 'paid'))) GROUP BY e.person_id",
+        f" {line} l JOIN {batch} b ON b.id = l.batch_id WHERE l.entitlement_id = e.id AND (l.status = 'paid'"
+        " OR (l.status = 'pending' AND b.status IN ('approved', 'exported', 'reconciled'))))) GROUP BY e.person_id",
         [programme.pk, rule_key],
     )

@@ -33,6 +33,9 @@ FIELDS = (
     "channel",
     "amount",
     "status",
+    # base, topup (补差) or adjustment (追回, negative); part numbers top-ups 1, 2, …
+    "kind",
+    "part",
     "reason",
     "computed_at",
 )
@@ -66,6 +69,8 @@ class EntitlementRow(serializers.Serializer):
     channel = serializers.CharField()
     amount = serializers.CharField()
     status = serializers.CharField()
+    kind = serializers.CharField()
+    part = serializers.IntegerField()
     reason = serializers.JSONField()
     computed_at = serializers.DateTimeField()
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from disbursements.api.batches import BatchBuild, BatchViewSet, ExportDownload, Reconciliation
 from disbursements.api.entitlements import EntitlementList, ProgrammeCompute
+from disbursements.api.overpayments import OverpaymentDecide, OverpaymentList
 from disbursements.api.trust import (
     AppealDetail,
     AppealList,
@@ -16,6 +17,9 @@ urlpatterns: list = [
     # Entitlements (helper B): list in scope with totals; start a computation.
     path("entitlements/", EntitlementList.as_view(), name="api-entitlement-list"),
     path("programmes/<slug:code>/compute/", ProgrammeCompute.as_view(), name="api-programme-compute"),
+    # 多发/待核查 (settled money above what the rules grant now) and the officer's decision.
+    path("overpayments/", OverpaymentList.as_view(), name="api-overpayment-list"),
+    path("overpayments/<int:pk>/decide/", OverpaymentDecide.as_view(), name="api-overpayment-decide"),
     # Batches (helper C): list/detail in scope, chain actions, bank files, results, reconciliation.
     path("batches/build/", BatchBuild.as_view(), name="api-batch-build"),
     path("batches/", BatchViewSet.as_view({"get": "list"}), name="api-batch-list"),

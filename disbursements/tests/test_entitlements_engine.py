@@ -186,9 +186,10 @@ def test_exclusivity_group_gives_the_highest_amount():
     }
 
 
-def _line(ent):
+def _line(ent, status="approved"):
+    """A pending line of `ent` in a batch at `status` (approved: the money is settled)."""
     batch = Batch.objects.create(
-        programme=ent.programme, district=ent.district, channel=ent.channel, number=f"T-{ent.pk}"
+        programme=ent.programme, district=ent.district, channel=ent.channel, number=f"T-{ent.pk}", status=status
     )
     return PaymentLine.objects.create(
         batch=batch, entitlement=ent, seq=1, amount=ent.amount, name="x", id_cipher="x", id_masked="x"

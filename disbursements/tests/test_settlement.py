@@ -320,3 +320,59 @@ def test_preview_shows_topups_flags_and_refusals_by_district(
         reg(p, "130723", "130723", category="hardship")
     preview = rule_preview(capped)
     assert (preview["count"], preview["refused"]) == (1, 2)
+
+
+def test_overpayment_api_lists_in_scope_and_decides(
+    client, officer_luquan, officer_cangzhou, city_shijiazhuang, province_staff, tmp_path
+):
+    p = programme()
+    _with_account(reg(p, "130110", OUTSIDE), 1)
+    entitlements_compute(programme=p)
+    _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
+    _change_amount("450")
+    entitlements_compute(programme=p)
+    item = Overpayment.objects.get()
+
+    client.force_login(officer_cangzhou)
+    assert client.get("/api/v1/overpayments/", {"programme": p.code}).json()["results"] == []
+    response = client.post(f"/api/v1/overpayments/{item.pk}/decide/", {"decision": "keep", "note": "x"})
+    assert response.status_code == 404
+
+    client.force_login(officer_luquan)
+    rows = client.get("/api/v1/overpayments/", {"programme": p.code}).json()["results"]
+    assert [(r["id"], r["amount"], r["paid_version"], r["new_version"]) for r in rows] == [(item.pk, "50.00", 1, 2)]
+    assert client.post(f"/api/v1/overpayments/{item.pk}/decide/", {"decision": "recover"}).status_code == 400
+    response = client.post(f"/api/v1/overpayments/{item.pk}/decide/", {"decision": "recover", "note": "退回"})
+    assert response.status_code == 200 and response.json()["adjustment"] == "-50.00"
+    again = client.post(f"/api/v1/overpayments/{item.pk}/decide/", {"decision": "keep", "note": "x"})
+    assert again.status_code == 409
+    kinds = {r["kind"] for r in client.get("/api/v1/entitlements/", {"programme": p.code}).json()["results"]}
+    assert kinds == {"base", "adjustment"}
+
+
+def test_a_line_in_a_batch_not_yet_approved_is_taken_out_and_rebuilt(officer_luquan, city_shijiazhuang, province_staff):
+    from accounts.models import AuditEntry
+    from disbursements.batches import batch_submit
+
+    p = programme()
+    a = _with_account(reg(p, "130110", OUTSIDE), 1)
+    b = _with_account(reg(p, "130110", OUTSIDE), 2)
+    entitlements_compute(programme=p)
+    (batch,) = batches_build(programme=p, acting_user=officer_luquan)
+    batch = batch_submit(batch=batch, acting_user=officer_luquan)
+    assert (batch.line_count, batch.total) == (2, Decimal("1000.00"))
+
+    _change_amount("400")
+    Registration.objects.filter(pk=b.pk).update(status="withdrawn")
+    result = entitlements_compute(programme=p)
+    assert (result.flagged, result.topups) == (0, 0)  # nothing was settled: no 多发, no 补差
+    batch.refresh_from_db()
+    assert (batch.line_count, batch.total) == (0, Decimal("0.00"))
+    assert AuditEntry.objects.filter(action="line_withdraw").count() == 2
+    ea = Entitlement.objects.get(registration=a)
+    assert (ea.amount, ea.status, ea.rule.version) == (Decimal("400.00"), "granted", 2)
+    assert Entitlement.objects.get(registration=b).status == "withdrawn"
+    _balanced(p)
+    (rebuilt,) = batches_build(programme=p, acting_user=officer_luquan)
+    assert (rebuilt.line_count, rebuilt.total) == (1, Decimal("400.00"))
+    _balanced(p)

@@ -64,8 +64,8 @@ from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_create, rule_retire, rule_update
 from regions.models import Region
 
-EXAMPLES = int(os.environ.get("STATEFUL_EXAMPLES", "20"))
-STEPS = int(os.environ.get("STATEFUL_STEPS", "30"))
+EXAMPLES = int(os.environ.get("STATEFUL_EXAMPLES", "15"))
+STEPS = int(os.environ.get("STATEFUL_STEPS", "28"))
 # 鹿泉 (cash ¥500, outside-石家庄 hukou) and 康保 (relief ¥300 for hardship, capped).
 DISTRICTS = {"130110": ("1301", "130100"), "130723": ("1307", "130700")}
 HUKOU = ["410102", "130110", "130723", "131102"]
@@ -214,10 +214,12 @@ class MoneyMachine(RuleBasedStateMachine):
         for district, officer in self.officers.items():
             batches_build(programme=self.p, district=Region.objects.get(code=district), acting_user=officer)
 
-    @precondition(lambda self: Batch.objects.filter(status=BatchStatus.DRAFT).exists())
+    @precondition(lambda self: Batch.objects.filter(status=BatchStatus.DRAFT, line_count__gt=0).exists())
     @rule()
     def approve_chain(self):
-        for batch in Batch.objects.filter(status=BatchStatus.DRAFT):
+        # A batch whose lines were all taken out before approval (its entitlements changed)
+        # stays an empty draft: nobody submits it.
+        for batch in Batch.objects.filter(status=BatchStatus.DRAFT, line_count__gt=0):
             officer, city = self.officers[batch.district_id], self.cities[batch.district_id]
             batch = batch_submit(batch=batch, acting_user=officer)
             batch = batch_review(batch=batch, acting_user=city)
@@ -267,7 +269,7 @@ class MoneyMachine(RuleBasedStateMachine):
         with random failures), so that short sequences reach paid money too."""
         self.compute(force=False)
         self.build()
-        if Batch.objects.filter(status=BatchStatus.DRAFT).exists():
+        if Batch.objects.filter(status=BatchStatus.DRAFT, line_count__gt=0).exists():
             self.approve_chain()
         if Batch.objects.filter(status=BatchStatus.APPROVED).exists():
             self.export()
@@ -350,7 +352,7 @@ def test_money_stays_right_while_the_programme_changes(capsys):
                 max_examples=EXAMPLES,
                 stateful_step_count=STEPS,
                 deadline=None,
-                derandomize=True,
+                derandomize=not os.environ.get("STATEFUL_RANDOM"),
                 database=None,
                 suppress_health_check=list(HealthCheck),
             ),
