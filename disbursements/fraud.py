@@ -32,7 +32,7 @@ from collections import defaultdict
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
@@ -126,6 +126,22 @@ def account_index_refresh(programme: Programme) -> int:
     chunk: list[AccountIndex] = []
 
     def flush():
+        if connection.vendor == "postgresql":
+            # One upsert statement per chunk (execute_values): several times faster than
+            # bulk_create's per-object preparation on the first run over a province.
+            from psycopg2.extras import execute_values
+
+            with connection.cursor() as cur:
+                execute_values(
+                    cur.cursor,
+                    "INSERT INTO disbursements_accountindex"
+                    " (registration_id, programme_id, account_hash, registration_updated_at) VALUES %s"
+                    " ON CONFLICT (registration_id) DO UPDATE SET account_hash = EXCLUDED.account_hash,"
+                    " registration_updated_at = EXCLUDED.registration_updated_at",
+                    [(r.registration_id, programme.pk, r.account_hash, r.registration_updated_at) for r in chunk],
+                    page_size=5000,
+                )
+            return
         AccountIndex.objects.filter(registration_id__in=[row.registration_id for row in chunk]).delete()
         AccountIndex.objects.bulk_create(chunk)
 
@@ -145,8 +161,15 @@ def account_index_refresh(programme: Programme) -> int:
     if chunk:
         flush()
         written += len(chunk)
-    # An account removed from a registration leaves no index row behind.
-    AccountIndex.objects.filter(programme=programme, registration__account_cipher="").delete()
+    # An account removed from a registration leaves no index row behind. (The subquery
+    # reads registrations, whose statistics are known; a join from a just-filled index
+    # table that the planner still believes empty became a nested loop.)
+    AccountIndex.objects.filter(
+        registration_id__in=Registration.objects.filter(programme=programme, account_cipher="").values("pk")
+    ).delete()
+    if written > 1000 and connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE disbursements_accountindex")
     return written
 
 
