@@ -18,11 +18,10 @@ from disbursements.publicity import (
     clean_text,
     mask_person_name,
     notice_create,
-    notice_pdf,
-    notice_xlsx,
     objection_file,
     objection_resolve,
 )
+from disbursements.publicity_files import notice_pdf, notice_xlsx
 from disbursements.tests.batch_factories import make_entitlements, make_person, make_programme, make_rule
 from portal.errors import ConflictError, DomainError, PermissionDenied
 

@@ -12,7 +12,8 @@ from disbursements.appeals import appeal_file_worker, appeal_resolve
 from disbursements.batches import batches_build
 from disbursements.fraud import signal_clear, signals_compute
 from disbursements.models import FraudSignal, Objection
-from disbursements.publicity import notice_create, notice_pdf, notice_xlsx, objection_file, objection_resolve
+from disbursements.publicity import notice_create, objection_file, objection_resolve
+from disbursements.publicity_files import notice_pdf, notice_xlsx
 from disbursements.tests.batch_factories import (
     make_entitlement,
     make_entitlements,
