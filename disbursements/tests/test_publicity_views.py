@@ -164,3 +164,14 @@ def test_the_public_pages_in_english_with_the_language_cookie(client, notice, se
     assert "Total 5 people, ¥2500.00" in page and "File an objection" in page and "Download PDF" in page
     chinese = Client()
     assert "稳岗留工补贴拟发放人员公示" in chinese.get("/gongshi/").content.decode()
+
+
+def test_the_officers_home_counts_objections_signals_and_appeals(client, notice, officer_luquan, officer_cangzhou):
+    client.post(f"/gongshi/{notice.pk}/objection/", {"reason": "此人并未留岗过年"})
+    staff = Client()
+    staff.force_login(officer_luquan)
+    todos = {str(t.label): t.count for t in staff.get("/").context["todos"]}
+    assert todos["待处理的公示异议"] == 1 and todos["待核查的高风险预警"] == 0 and todos["办理中的申诉"] == 0
+    other = Client()
+    other.force_login(officer_cangzhou)
+    assert {str(t.label): t.count for t in other.get("/").context["todos"]}["待处理的公示异议"] == 0
