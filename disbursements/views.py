@@ -212,6 +212,7 @@ AUDIT_LABELS = {
     "vouchers_issue": _("发放消费券"),
     "line_voucher": _("发券"),
     "voucher_list_download": _("下载发券清单"),
+    "batch_line_remove": _("公示异议成立，移出明细"),
 }
 
 

@@ -175,3 +175,14 @@ def test_the_officers_home_counts_objections_signals_and_appeals(client, notice,
     other = Client()
     other.force_login(officer_cangzhou)
     assert {str(t.label): t.count for t in other.get("/").context["todos"]}["待处理的公示异议"] == 0
+
+
+def test_publishing_out_of_scope_is_404(batch, officer_cangzhou, programme):
+    other = Client()
+    other.force_login(officer_cangzhou)
+    assert other.post("/gongshi/manage/publish/", {"batch": batch.pk, "contact_phone": "1"}).status_code == 404
+    response = other.post(
+        "/gongshi/manage/publish/", {"programme": programme.code, "district": "130110", "contact_phone": "1"}
+    )
+    assert response.status_code == 404
+    assert not batch.notices.exists()
