@@ -49,11 +49,32 @@ def notice_xlsx(notice: Notice) -> bytes:
 
 
 _FONT = "STSong-Light"
+_EMBEDDED = "GongshiEmbedded"
+
+
+def _pdf_font(pdfmetrics, cid_font) -> str:
+    """The font the notice is set in. STSong-Light is one of the Adobe CJK fonts every
+    PDF reader supplies itself, so it needs no font file and no network, but it is not
+    embedded; with GONGSHI_PDF_FONT naming a TrueType file (e.g. WenQuanYi Zen Hei,
+    Debian's fonts-wqy-zenhei) the glyphs used are embedded as a subset, so the file
+    prints the same on any machine."""
+    from django.conf import settings
+
+    path = getattr(settings, "GONGSHI_PDF_FONT", "")
+    registered = pdfmetrics.getRegisteredFontNames()
+    if path:
+        if _EMBEDDED not in registered:
+            from reportlab.pdfbase.ttfonts import TTFont
+
+            pdfmetrics.registerFont(TTFont(_EMBEDDED, path, subfontIndex=0))
+        return _EMBEDDED
+    if _FONT not in registered:
+        pdfmetrics.registerFont(cid_font(_FONT))
+    return _FONT
 
 
 def notice_pdf(notice: Notice) -> bytes:
-    """The notice as a PDF (ReportLab; Chinese through the CID font STSong-Light, which
-    needs no font file and no network)."""
+    """The notice as a PDF (ReportLab; the font: `_pdf_font`)."""
     from xml.sax.saxutils import escape
 
     from reportlab.lib import colors
@@ -64,11 +85,10 @@ def notice_pdf(notice: Notice) -> bytes:
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
-    if _FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
-    title_style = ParagraphStyle("t", fontName=_FONT, fontSize=15, leading=20, alignment=1)
-    body = ParagraphStyle("b", fontName=_FONT, fontSize=9.5, leading=13)
-    cell = ParagraphStyle("c", fontName=_FONT, fontSize=8.5, leading=11)
+    font = _pdf_font(pdfmetrics, UnicodeCIDFont)
+    title_style = ParagraphStyle("t", fontName=font, fontSize=15, leading=20, alignment=1)
+    body = ParagraphStyle("b", fontName=font, fontSize=9.5, leading=13)
+    cell = ParagraphStyle("c", fontName=font, fontSize=8.5, leading=11)
     out = BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -111,7 +131,7 @@ def notice_pdf(notice: Notice) -> bytes:
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (-1, -1), _FONT),
+                ("FONTNAME", (0, 0), (-1, -1), font),
                 ("FONTSIZE", (0, 0), (-1, -1), 8.5),
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f2f2f2")),
