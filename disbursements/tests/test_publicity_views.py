@@ -130,6 +130,7 @@ def test_the_batch_page_shows_the_rule_and_submission_is_refused_with_the_reason
     response = staff.post(f"/payments/batches/{batch.pk}/submit/", {"comment": ""}, follow=True)
     batch.refresh_from_db()
     assert batch.status == "draft" and "公示期满后" in response.content.decode()
+    assert "data-publish-batch" not in response.content.decode()  # one notice at a time
 
 
 def test_officer_resolves_an_objection_from_the_page(client, notice, officer_luquan):
