@@ -75,6 +75,32 @@ ACTION_LABELS = {
     "user_disable": _("停用用户"),
     "user_enable": _("启用用户"),
     "user_password_reset": _("重置密码"),
+    # Corrections, settled money and the 多发 list (docs/rules.md, docs/disbursements.md)
+    "person_correct": _("更正人员信息"),
+    "person_update": _("登记时更新人员信息"),
+    "registration_move": _("迁移登记区县"),
+    "employer_move": _("迁移用人单位区县"),
+    "entitlement_withdraw": _("撤销补贴核定"),
+    "entitlement_adjust": _("追回（负数调整）"),
+    "overpayment_decide": _("处理多发/待核查"),
+    # 公示, fraud signals and appeals (docs/transparency.md)
+    "notice_publish": _("发布公示"),
+    "notice_withdraw": _("撤回公示"),
+    "notice_objections_view": _("查看公示异议"),
+    "objection_file": _("提出公示异议"),
+    "objection_resolve": _("处理公示异议"),
+    "batch_line_remove": _("公示异议成立，移出明细"),
+    "line_withdraw": _("撤回发放明细"),
+    "signal_view": _("查看风险预警"),
+    "signal_clear": _("排除风险预警"),
+    "signal_confirm": _("确认风险（暂停登记）"),
+    "signal_reopen": _("重新打开风险预警"),
+    "appeal_file": _("提出申诉"),
+    "appeal_view": _("查看申诉"),
+    "appeal_resolve": _("办结申诉"),
+    # Jobs (docs/operations.md "Jobs")
+    "job_recover": _("任务自动恢复"),
+    "job_give_up": _("任务多次失败后终止"),
 }
 OBJECT_LABELS = {
     "disbursements.batch": _("发放批次"),

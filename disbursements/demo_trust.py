@@ -98,13 +98,14 @@ def demo_trust() -> dict:
     # New 鹿泉 and 沧州 workers.
     hengda = _employer(admin, luquan, "TR130001", "130110", "鹿泉区恒信建筑劳务有限公司", Ownership.CONSTRUCTION)
     furui = _employer(admin, luquan, "TR130002", "130110", "鹿泉区福瑞商贸有限公司")
+    anda = _employer(admin, luquan, "TR130004", "130110", "鹿泉区安达运输有限公司")
     yunhe_firm = _employer(admin, yunhe, "TR130003", "130903", "沧州运河区鑫达物流有限公司")
     clean = ["孙建国", "周海燕", "吴志强", "郑丽娟", "冯德胜", "陈晓东", "欧阳娜娜", "褚卫东"]
     for i, name in enumerate(clean):
         _register(luquan, hengda, programme, 700 + i, name=name)
     shared = ["马春生", "马秋生", "马冬生", "刘桂兰"]
     for i, name in enumerate(shared):  # four workers, two employers, one account
-        _register(luquan, hengda if i < 2 else furui, programme, 720 + i, name=name, account=SHARED_ACCOUNT)
+        _register(luquan, hengda if i < 2 else anda, programme, 720 + i, name=name, account=SHARED_ACCOUNT)
     for i, name in enumerate(["何文斌", "何文杰", "何文涛"]):  # one phone behind three workers
         _register(yunhe, yunhe_firm, programme, 730 + i, name=name, phone=SHARED_PHONE, address="371302")
     _register(luquan, hengda, programme, 740, name="王小虎", birth="20071001")  # 13 on the first day

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.services import audit_record
 from disbursements import publicity as svc
+from disbursements import publicity_files
 from disbursements.models import Batch
 from disbursements.selfservice import client_ip
 from disbursements.trust_models import Notice, Objection, ObjectionStatus
@@ -104,13 +105,13 @@ def _cached_file(notice: Notice, suffix: str, make) -> Path:
 
 def gongshi_pdf(request, pk: int):
     notice = _public_notice(pk)
-    path = _cached_file(notice, "pdf", svc.notice_pdf)
+    path = _cached_file(notice, "pdf", publicity_files.notice_pdf)
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"公示-{notice.district.name}-{notice.pk}.pdf")
 
 
 def gongshi_xlsx(request, pk: int):
     notice = _public_notice(pk)
-    path = _cached_file(notice, "xlsx", svc.notice_xlsx)
+    path = _cached_file(notice, "xlsx", publicity_files.notice_xlsx)
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"公示-{notice.district.name}-{notice.pk}.xlsx")
 
 

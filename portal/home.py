@@ -65,6 +65,7 @@ def home_todos(user) -> list[Todo]:
                 "",
             ),
         ]
+        todos += _trust_todos(user)
     elif role == Role.CITY:
         todos += [
             Todo(
@@ -118,3 +119,29 @@ def home_todos(user) -> list[Todo]:
             ),
         ]
     return todos
+
+
+def _trust_todos(user) -> list[Todo]:
+    """A district officer's 公示 objections, high fraud signals and appeals (docs/transparency.md)."""
+    from disbursements.models import Appeal, FraudSignal, Objection
+
+    return [
+        Todo(
+            _("待处理的公示异议"),
+            Objection.objects.for_user(user).filter(status="open").count(),
+            _url("gongshi:manage"),
+            _("处理完毕且公示期满后，批次方可提交"),
+        ),
+        Todo(
+            _("待核查的高风险预警"),
+            FraudSignal.objects.for_user(user).filter(status="open", severity="high").count(),
+            _url("signals:list", "status=open&severity=high"),
+            _("排除或确认之前，相关人员不进入发放批次"),
+        ),
+        Todo(
+            _("办理中的申诉"),
+            Appeal.objects.for_user(user).filter(status="open").count(),
+            _url("appeals:list"),
+            _("须在 10 个工作日内答复"),
+        ),
+    ]

@@ -226,6 +226,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=10)
+# 公示 PDFs: a TrueType font file (.ttf/.ttc) to embed; empty: the CID font STSong-Light,
+# which readers supply themselves (docs/transparency.md).
+GONGSHI_PDF_FONT = env_str("GONGSHI_PDF_FONT", "") or ""
 
 # Celery. With REDIS_URL unset, tasks run in-process (the zero-setup `make run`);
 # with it set, they go to the real broker and a worker runs them.

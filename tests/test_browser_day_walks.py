@@ -20,6 +20,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from accounts.choices import Role
+from beneficiaries import pii
 from conftest import make_user
 from tests.browser import login, screenshot
 from tests.day_data import build_day
@@ -149,7 +150,7 @@ def test_anonymous_worker_reads_the_day_they_were_paid(browser, live_server, tmp
     browser.get(live_server.url + "/payments/lookup/")
     browser.find_element(By.NAME, "id_number").send_keys(day.id_numbers[paid.pk])
     browser.find_element(By.NAME, "name").send_keys(paid.person.name)
-    browser.find_element(By.NAME, "phone_tail").send_keys(paid.person.phone[-4:])
+    browser.find_element(By.NAME, "phone_tail").send_keys(pii.decrypt(paid.person.phone_cipher)[-4:])
     _click(browser, browser.find_element(By.CSS_SELECTOR, "form[data-lookup-form] button[type=submit]"))
     result = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-lookup-result]")))
     assert "已发放（" in result.text and "500.00" in result.text

@@ -6,6 +6,7 @@ These tables are small (signals and appeals, not workers), so the lists use page
 numbers with a count.
 """
 
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -290,7 +291,7 @@ class NoticeSerializer(serializers.ModelSerializer):
         return obj.is_open()
 
     def get_open_objections(self, obj) -> int:
-        return obj.objections.filter(status="open").count()
+        return getattr(obj, "open_objections", None) or obj.objections.filter(status="open").count()
 
 
 class NoticeList(APIView):
@@ -299,5 +300,9 @@ class NoticeList(APIView):
     @extend_schema(operation_id="v1_notices_list", responses=paged_schema(NoticeSerializer))
     def get(self, request):
         _staff_only(request.user)
-        qs = Notice.objects.for_user(request.user).select_related("programme", "district")
+        qs = (
+            Notice.objects.for_user(request.user)
+            .select_related("programme", "district")
+            .annotate(open_objections=Count("objections", filter=Q(objections__status="open")))
+        )
         return _paged(self, request, qs.order_by("-created_at", "-id"), NoticeSerializer)

@@ -18,7 +18,10 @@ def batch_publicity(context, batch):
         "notices": notices,
         "required": publicity.publicity_required(programme=batch.programme, district=batch.district),
         "block": publicity.batch_submission_block(batch) if batch.status == "draft" else None,
-        "can_publish": batch.status == "draft" and publicity._may_publish(user, batch.district),
+        # One notice at a time: while one runs, the form would only be refused.
+        "can_publish": batch.status == "draft"
+        and publicity._may_publish(user, batch.district)
+        and not any(n.status == "published" and n.is_open() for n in notices),
         "default_days": publicity.safeguards_for(batch.programme).notice_days,
         "csrf_token": context.get("csrf_token"),
     }

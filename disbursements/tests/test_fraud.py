@@ -274,3 +274,19 @@ def test_the_dashboard_counts_open_signals_by_district(programme, rule, officer_
     other = Client()
     other.force_login(officer_cangzhou)
     assert "data-dashboard-signals" not in other.get(f"/dashboard/?programme={programme.code}").content.decode()
+
+
+def test_lists_take_a_fixed_number_of_queries(programme, rule, officer_luquan, django_assert_max_num_queries):
+    for start in (4000, 4100):
+        for i in range(3):
+            make_entitlement(programme, rule, n=start + i, account=f"62220212345678{start}")
+    _backdate(programme)
+    signals_compute(programme=programme)
+    client = Client()
+    client.force_login(officer_luquan)
+    with django_assert_max_num_queries(12):
+        assert client.get("/registry/signals/").status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get("/api/v1/signals/").json()["count"] >= 2
+    with django_assert_max_num_queries(8):
+        assert client.get("/api/v1/notices/").status_code == 200

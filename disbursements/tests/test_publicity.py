@@ -19,11 +19,10 @@ from disbursements.publicity import (
     clean_text,
     mask_person_name,
     notice_create,
-    notice_pdf,
-    notice_xlsx,
     objection_file,
     objection_resolve,
 )
+from disbursements.publicity_files import notice_pdf, notice_xlsx
 from disbursements.tests.batch_factories import make_entitlements, make_person, make_programme, make_rule
 from portal.errors import ConflictError, DomainError, PermissionDenied
 
@@ -195,3 +194,14 @@ def test_a_person_with_a_compound_surname_appears_masked(programme, officer_luqu
     batch = batches_build(programme=programme, acting_user=officer_luquan)[0]
     notice = notice_create(batch=batch, acting_user=officer_luquan, contact_phone="1")
     assert notice.lines.get().name_masked == "欧阳**"
+
+
+WQY = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(WQY), reason="fonts-wqy-zenhei not installed")
+def test_pdf_embeds_a_truetype_font_when_one_is_configured(batch, officer_luquan, settings):
+    settings.GONGSHI_PDF_FONT = WQY
+    notice = notice_create(batch=batch, acting_user=officer_luquan, contact_phone="0311-82015678")
+    pdf = notice_pdf(notice)
+    assert pdf.startswith(b"%PDF") and b"FontFile2" in pdf and b"STSong-Light" not in pdf

@@ -131,6 +131,7 @@ def test_the_batch_page_shows_the_rule_and_submission_is_refused_with_the_reason
     response = staff.post(f"/payments/batches/{batch.pk}/submit/", {"comment": ""}, follow=True)
     batch.refresh_from_db()
     assert batch.status == "draft" and "公示期满后" in response.content.decode()
+    assert "data-publish-batch" not in response.content.decode()  # one notice at a time
 
 
 def test_officer_resolves_an_objection_from_the_page(client, notice, officer_luquan):
@@ -165,3 +166,25 @@ def test_the_public_pages_in_english_with_the_language_cookie(client, notice, se
     assert "Total 5 people, ¥2,500.00" in page and "File an objection" in page and "Download PDF" in page
     chinese = Client()
     assert "稳岗留工补贴拟发放人员公示" in chinese.get("/gongshi/").content.decode()
+
+
+def test_the_officers_home_counts_objections_signals_and_appeals(client, notice, officer_luquan, officer_cangzhou):
+    client.post(f"/gongshi/{notice.pk}/objection/", {"reason": "此人并未留岗过年"})
+    staff = Client()
+    staff.force_login(officer_luquan)
+    todos = {str(t.label): t.count for t in staff.get("/").context["todos"]}
+    assert todos["待处理的公示异议"] == 1 and todos["待核查的高风险预警"] == 0 and todos["办理中的申诉"] == 0
+    other = Client()
+    other.force_login(officer_cangzhou)
+    assert {str(t.label): t.count for t in other.get("/").context["todos"]}["待处理的公示异议"] == 0
+
+
+def test_publishing_out_of_scope_is_404(batch, officer_cangzhou, programme):
+    other = Client()
+    other.force_login(officer_cangzhou)
+    assert other.post("/gongshi/manage/publish/", {"batch": batch.pk, "contact_phone": "1"}).status_code == 404
+    response = other.post(
+        "/gongshi/manage/publish/", {"programme": programme.code, "district": "130110", "contact_phone": "1"}
+    )
+    assert response.status_code == 404
+    assert not batch.notices.exists()
