@@ -29,6 +29,19 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 NONCE_BYTES = 12
+NONCE_POOL = NONCE_BYTES * 4096  # nonces drawn 4096 at a time by fast() (one read, not 4096)
+
+# Bumped in a forked child: a fast() encryptor inherited through fork() draws a fresh
+# pool instead of the nonces its parent may still use (GCM must never reuse a nonce).
+_fork_generation = [0]
+
+
+def _after_fork_in_child() -> None:
+    _fork_generation[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 # (tuple of the PII_KEYS setting) → (current key id, {key id: AESGCM}); rebuilt only when
 # the setting changes (tests override it), so AESGCM objects are made once per key.
@@ -191,8 +204,19 @@ def fast() -> SimpleNamespace:
         outer = hashlib.sha256(bytes(b ^ 0x5C for b in index_key))
         inner_copy, outer_copy = inner.copy, outer.copy
 
+        # Random nonces read from the OS 4096 at a time: one system call per 4096 values
+        # (~1.9 µs saved per value, three values per imported row). This instance's
+        # pool is its own (an instance belongs to one thread: an import's validation
+        # loop), and a forked child draws a new one.
+        pool, pos, generation = b"", NONCE_POOL, -1
+        generations = _fork_generation
+
         def fast_encrypt(value: str) -> str:
-            nonce = urandom(NONCE_BYTES)
+            nonlocal pool, pos, generation
+            if pos >= NONCE_POOL or generation != generations[0]:
+                pool, pos, generation = urandom(NONCE_POOL), 0, generations[0]
+            nonce = pool[pos : pos + NONCE_BYTES]
+            pos += NONCE_BYTES
             return prefix + b2a(nonce + aes.encrypt(nonce, value.encode(), None), newline=False).decode("ascii")
 
         def fast_decrypt(token: str) -> str:

@@ -76,3 +76,32 @@ def test_rotate_pii_keys_covers_the_phone(settings):
     person.refresh_from_db()
     assert old_key != "t9" and pii.key_id_of(person.phone_cipher) == "t9"
     assert pii.decrypt(person.phone_cipher) == "13931500014"
+
+
+def _nonce(token: str) -> bytes:
+    import base64
+
+    return base64.b64decode(token.partition(":")[2])[: pii.NONCE_BYTES]
+
+
+def test_fast_encryption_never_repeats_a_nonce_across_pools_and_forks():
+    import os
+
+    f = pii.fast()
+    nonces = [_nonce(f.encrypt("13912345678")) for _ in range(10_000)]  # more than two pools
+    assert len(set(nonces)) == len(nonces)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: encrypt with the inherited instance, report the nonces
+        try:
+            os.write(write, b"".join(_nonce(f.encrypt("x")) for _ in range(50)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = b""
+    while chunk := os.read(read, 65536):
+        child += chunk
+    os.waitpid(pid, 0)
+    parent = {_nonce(f.encrypt("x")) for _ in range(50)}
+    child_nonces = {child[i : i + pii.NONCE_BYTES] for i in range(0, len(child), pii.NONCE_BYTES)}
+    assert len(child_nonces) == 50 and not (child_nonces & parent)
