@@ -390,12 +390,13 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
 
 
 def job_is_dead(job: Job, *, now=None) -> bool:
-    """A queued job whose message is older than JOB_STALE_SECONDS (lost, or waiting so
-    long that another copy does no harm), or a running one whose heartbeat is."""
+    """A queued job whose message is older than half JOB_STALE_SECONDS (lost, or waiting
+    so long that another copy does no harm), or a running one whose heartbeat is older
+    than JOB_STALE_SECONDS."""
     now = now or timezone.now()
     cutoff = now - timezone.timedelta(seconds=stale_seconds())
     if job.state == JobState.QUEUED:
-        return (job.heartbeat_at or job.created_at) < cutoff
+        return (job.heartbeat_at or job.created_at) < now - timezone.timedelta(seconds=stale_seconds() / 2)
     if job.state == JobState.RUNNING:
         return job.heartbeat_at is None or job.heartbeat_at < cutoff
     return False
@@ -434,10 +435,13 @@ def jobs_sweep(*, stale_after: int | None = None, live_workers: set[str] | None 
     now = timezone.now()
     stale = stale_seconds() if stale_after is None else stale_after
     cutoff = now - timezone.timedelta(seconds=stale)
+    # A queued message is sent again after half the threshold: a lost one is back within
+    # two minutes with the defaults, and a copy of one that waits in a long queue is harmless.
+    queued_cutoff = now - timezone.timedelta(seconds=stale / 2)
     quick = now - timezone.timedelta(seconds=3 * float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10)))
     candidates = Job.objects.filter(kind__in=list(JOB_TASKS)).filter(
-        Q(state=JobState.QUEUED, heartbeat_at__lt=cutoff)
-        | Q(state=JobState.QUEUED, heartbeat_at__isnull=True, created_at__lt=cutoff)
+        Q(state=JobState.QUEUED, heartbeat_at__lt=queued_cutoff)
+        | Q(state=JobState.QUEUED, heartbeat_at__isnull=True, created_at__lt=queued_cutoff)
         | Q(state=JobState.RUNNING, heartbeat_at__lt=cutoff if live_workers is None else quick)
         | Q(state=JobState.RUNNING, heartbeat_at__isnull=True)
     )
