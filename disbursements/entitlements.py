@@ -501,6 +501,12 @@ def _store_refusals(cur, programme: Programme, code: str, rules: list[SubsidyRul
     before = set(cur.fetchall())
     cur.execute(f"DELETE FROM {table} WHERE programme_id = %s AND district_id = %s", [programme.pk, code])  # noqa: S608
     if capped_groups(rules):
+        pg = connection.vendor == "postgresql"
+        if pg:
+            # The anti-join of this statement must be a hash join: with the statistics of
+            # freshly loaded rows the planner estimates one row per CTE and picks a nested
+            # loop (14 s for 康保's 6,626 people instead of 0.2 s). Only for this statement.
+            cur.execute("SET LOCAL enable_nestloop = off")
         for sql, params in grants_sql(programme, rules, regions, code, refused=True):
             cur.execute(
                 f"INSERT INTO {table} (programme_id, rule_id, rule_key, person_id, registration_id, district_id,"  # noqa: S608
@@ -511,6 +517,8 @@ def _store_refusals(cur, programme: Programme, code: str, rules: list[SubsidyRul
                 f" amount = excluded.amount, computed_at = excluded.computed_at",
                 ["预算已用完", at, *params],
             )
+        if pg:
+            cur.execute("SET LOCAL enable_nestloop = on")
     cur.execute(current, [programme.pk, code])
     return set(cur.fetchall()) != before
 

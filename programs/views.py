@@ -4,6 +4,7 @@ out of scope is 404, a write outside one's role is refused by the service."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -130,7 +131,8 @@ def rule_edit(request, pk: int):
 def rule_preview_view(request, pk: int):
     rule = selectors.rule_get(request.user, pk)
     within = None if request.user.is_superuser or request.user.role == "admin" else request.user.region
-    preview = rule_preview(rule, within=within)
+    with transaction.atomic():  # read-only; lets the preview tune its plan with SET LOCAL
+        preview = rule_preview(rule, within=within)
     return render(
         request,
         "programs/rule_preview.html",

@@ -369,10 +369,32 @@ def test_a_line_in_a_batch_not_yet_approved_is_taken_out_and_rebuilt(officer_luq
     batch.refresh_from_db()
     assert (batch.line_count, batch.total) == (0, Decimal("0.00"))
     assert AuditEntry.objects.filter(action="line_withdraw").count() == 2
+
     ea = Entitlement.objects.get(registration=a)
     assert (ea.amount, ea.status, ea.rule.version) == (Decimal("400.00"), "granted", 2)
     assert Entitlement.objects.get(registration=b).status == "withdrawn"
     _balanced(p)
     (rebuilt,) = batches_build(programme=p, acting_user=officer_luquan)
     assert (rebuilt.line_count, rebuilt.total) == (1, Decimal("400.00"))
+    _balanced(p)
+
+
+def test_regression_a_draft_emptied_by_a_rule_change_is_not_submitted(officer_luquan):
+    """Found by the stateful test (register, build, lower the rule, compute, submit): the
+    draft's only line is taken out; submitting the empty draft is refused in Chinese, and
+    the next build batches the new amount."""
+    from disbursements.batches import batch_submit
+
+    p = programme()
+    _with_account(reg(p, "130110", OUTSIDE), 1)
+    entitlements_compute(programme=p)
+    (draft,) = batches_build(programme=p, acting_user=officer_luquan)
+    _change_amount("300")
+    entitlements_compute(programme=p)
+    draft.refresh_from_db()
+    assert (draft.status, draft.line_count) == ("draft", 0)
+    with pytest.raises(DomainError, match="没有发放明细"):
+        batch_submit(batch=draft, acting_user=officer_luquan)
+    (rebuilt,) = batches_build(programme=p, acting_user=officer_luquan)
+    assert rebuilt.total == Decimal("300.00")
     _balanced(p)

@@ -1,6 +1,7 @@
 """/api/v1/programmes/ and /api/v1/rules/: read for staff in scope, write for province
 and city staff (the services check the region). Thin: selectors and services."""
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -230,7 +231,8 @@ class RuleViewSet(ViewSet):
         rule = selectors.rule_get(request.user, pk)
         user = request.user
         within = None if user.is_superuser or user.role == "admin" else user.region
-        p = rule_preview(rule, within=within)
+        with transaction.atomic():  # read-only; lets the preview tune its plan with SET LOCAL
+            p = rule_preview(rule, within=within)
         return Response(
             {
                 "rule": rule.pk,
