@@ -249,7 +249,7 @@ def production_server(tmp_path_factory):
                 pass
             assert time.monotonic() < deadline, "gunicorn did not answer within 60 s:\n" + log.read_text()[-3000:]
             time.sleep(0.3)
-        yield port, log
+        yield port, log, env
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -265,7 +265,7 @@ ASSET = re.compile(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"')
 def test_every_role_reaches_its_pages_and_assets_under_gunicorn_with_debug_off(production_server):
     from portal.demo import DEMO_PASSWORD
 
-    port, log = production_server
+    port, log, _env = production_server
     assets: set[str] = set()
     opened = []
     for username, list_url, detail_pattern in ROLES:
@@ -303,14 +303,50 @@ def test_every_role_reaches_its_pages_and_assets_under_gunicorn_with_debug_off(p
     status, _h, _b = anonymous.get("/static/css/portal.css")
     assert status == 404
 
-    # --- /healthz (issue #11) ---------------------------------------------------------------------
-    # HEALTHZ CHECK GOES HERE once #11's /healthz is merged: GET /healthz on this same gunicorn must
-    # answer 200 (database, broker, worker heartbeat and beat fine). Left to the lead on purpose:
-    # this branch does not have the view, and a check against a view that does not exist proves nothing.
-
     # The whole log: no 500 answered, no traceback, no error logged by Django or gunicorn.
     text = log.read_text()
     statuses = re.findall(r'" (\d{3}) ', text)
     assert statuses, text[-2000:]
     assert not [s for s in statuses if s.startswith("5")], text[-5000:]
     assert "Traceback" not in text and " ERROR " not in text and "[ERROR]" not in text, text[-5000:]
+
+
+def test_healthz_turns_200_once_a_worker_and_beat_run_beside_gunicorn(production_server, tmp_path):
+    """/healthz on the same gunicorn: no login, no data, 200 only when the database, the
+    broker, a live worker and beat's last sweep are fine (docs/operations.md "Jobs")."""
+    port, _log, env = production_server
+    celery = [sys.executable, "-m", "celery", "-A", "portal"]
+    flags = ["--without-gossip", "--without-mingle", "--without-heartbeat"]  # the Makefile's WORKER_FLAGS
+    procs = []
+    try:
+        for command in (
+            [*celery, "worker", *flags, "-l", "warning", "-c", "1", "-n", f"smoke-{port}@%h"],
+            [*celery, "beat", "-l", "warning", "-s", str(tmp_path / "beat-schedule")],
+        ):
+            out = (tmp_path / f"{command[5]}.log").open("w")
+            procs.append(
+                subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+        deadline = time.monotonic() + 120
+        while True:
+            status, headers, body = Browser(port).get("/healthz")
+            report = json.loads(body)
+            if status == 200:
+                break
+            assert status == 503 and report["status"] == "down" and report["down"], (status, report)
+            assert time.monotonic() < deadline, f"/healthz still 503 after 120 s: {report}"
+            time.sleep(2)
+        assert report == {"status": "ok", "checks": {name: "ok" for name in report["checks"]}}
+        assert set(report["checks"]) == {"database", "broker", "worker", "beat"}
+        assert "no-cache" in headers.get("Cache-Control", "") or "max-age=0" in headers.get("Cache-Control", "")
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
