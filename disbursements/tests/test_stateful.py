@@ -64,8 +64,8 @@ from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_create, rule_retire, rule_update
 from regions.models import Region
 
-EXAMPLES = int(os.environ.get("STATEFUL_EXAMPLES", "15"))
-STEPS = int(os.environ.get("STATEFUL_STEPS", "28"))
+EXAMPLES = int(os.environ.get("STATEFUL_EXAMPLES", "40"))
+STEPS = int(os.environ.get("STATEFUL_STEPS", "30"))
 # 鹿泉 (cash ¥500, outside-石家庄 hukou) and 康保 (relief ¥300 for hardship, capped).
 DISTRICTS = {"130110": ("1301", "130100"), "130723": ("1307", "130700")}
 HUKOU = ["410102", "130110", "130723", "131102"]
