@@ -58,7 +58,8 @@ def test_every_page_of_the_demo_shows_amounts_in_the_common_format():
     from disbursements.models import Batch
 
     call_command("load_demo", verbosity=0)
-    batch = Batch.objects.get(district_id="130110", channel="bank_card", parent__isnull=True)
+    # 鹿泉 has two first batches (the second waits under its open 公示): take the paid one.
+    batch = Batch.objects.filter(district_id="130110", channel="bank_card", parent__isnull=True).order_by("pk").first()
     registration = Registration.objects.filter(entitlements__lines__batch=batch).first()
     pages = {
         "luquan": [
