@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -43,11 +44,18 @@ def click(driver, selector: str) -> None:
     link.click()
 
 
+# A click that loads a new page can leave the wait holding an element of the old one:
+# keep polling instead of failing on it.
+STALE = (StaleElementReferenceException,)
+
+
 def wait_drawn(driver, *selectors: str) -> None:
-    WebDriverWait(driver, 15).until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-charts-ready"))
+    WebDriverWait(driver, 15, ignored_exceptions=STALE).until(
+        lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-charts-ready")
+    )
     for selector in selectors:
         # ECharts animates in: wait for its "finished" event, then look at the pixels.
-        WebDriverWait(driver, 15).until(
+        WebDriverWait(driver, 15, ignored_exceptions=STALE).until(
             lambda b, s=selector: b.find_element(By.CSS_SELECTOR, s).get_attribute("data-finished"),
             message=f"{selector} never finished drawing",
         )
@@ -140,7 +148,7 @@ def test_province_drills_into_city_and_district_and_sees_charts(browser, live_se
 
     # In English the trend legend sits above the plot, clear of the axis labels below it.
     click(browser, "footer button[name=language]")
-    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.documentElement.lang") == "en")
     wait_drawn(browser, "#chart-rules", "#chart-trend")
     legend_bottom = browser.execute_script(
         "const c = echarts.getInstanceByDom(document.getElementById('chart-trend'));"
