@@ -22,6 +22,7 @@ from beneficiaries.forms import (
     ReturnForm,
     apply_domain_error,
 )
+from beneficiaries.holds import registration_holds
 from portal.errors import DomainError
 
 PAGE_SIZE = 50
@@ -312,6 +313,7 @@ def _registration_context(request, registration, **extra):
         "can_withdraw": registration.status in ("active", "conflict")
         and services.may_register_for(user, registration.employer),
         "resolve_form": ResolveForm(),
+        "holds": registration_holds(registration),
     }
     context.update(extra)
     return context

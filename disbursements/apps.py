@@ -23,3 +23,8 @@ class DisbursementsConfig(AppConfig):
 
         import_finished.connect(fraud.on_import_finished, dispatch_uid="disbursements.signals_after_import")
         rollups_refreshed.connect(fraud.on_rollups_refreshed, dispatch_uid="disbursements.signals_after_rollups")
+
+        # A registration held by a high signal says so on its page.
+        from beneficiaries.holds import hold_provider
+
+        hold_provider(fraud.registration_holds)

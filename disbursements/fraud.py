@@ -33,11 +33,14 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.choices import Role
 from accounts.models import User
 from accounts.services import audit_record
+from beneficiaries.holds import Hold
 from disbursements.choices import LineStatus
 from disbursements.fraud_patterns import signals_find
 from disbursements.models import Batch, PaymentLine
@@ -71,6 +74,25 @@ def held_registration_ids():
     return FraudSignalMember.objects.filter(
         signal__severity=Severity.HIGH, signal__status__in=[SignalStatus.OPEN, SignalStatus.CONFIRMED]
     ).values("registration_id")
+
+
+def registration_holds(registration) -> list[Hold]:
+    """The high signals holding `registration` (shown on its page; see beneficiaries.holds)."""
+    signals = FraudSignal.objects.filter(
+        members__registration=registration,
+        severity=Severity.HIGH,
+        status__in=[SignalStatus.OPEN, SignalStatus.CONFIRMED],
+    ).order_by("pk")
+    holds = []
+    for signal in signals:
+        confirmed = signal.status == SignalStatus.CONFIRMED
+        text = (
+            gettext("已暂停发放：风险预警 #%(id)s（%(kind)s）经核查确认，本登记的补贴不进入发放批次。")
+            if confirmed
+            else gettext("暂缓发放：风险预警 #%(id)s（%(kind)s）待核查，排除之前本登记的补贴不进入发放批次。")
+        ) % {"id": signal.pk, "kind": signal.get_kind_display()}
+        holds.append(Hold(text=text, url=reverse("signals:detail", args=[signal.pk]), suspended=confirmed))
+    return holds
 
 
 def held_lines(batch: Batch):

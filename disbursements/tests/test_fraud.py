@@ -290,3 +290,31 @@ def test_lists_take_a_fixed_number_of_queries(programme, rule, officer_luquan, d
         assert client.get("/api/v1/signals/").json()["count"] >= 2
     with django_assert_max_num_queries(8):
         assert client.get("/api/v1/notices/").status_code == 200
+
+
+def test_a_held_registration_says_why_on_its_page(programme, rule, officer_luquan, agent_gree):
+    ents = _shared_account(programme, rule, 3)
+    _backdate(programme)
+    signals_compute(programme=programme)
+    signal = FraudSignal.objects.get(kind="shared_account")
+    officer = Client()
+    officer.force_login(officer_luquan)
+    url = f"/registry/registrations/{ents[0].registration_id}/"
+    page = officer.get(url).content.decode()
+    assert (
+        f"暂缓发放：风险预警 #{signal.pk}（多人共用银行账号）待核查" in page
+        and f"/registry/signals/{signal.pk}/" in page
+    )
+    # The employer's agent is told the payment waits for a review, not what the signal says.
+    employer = ents[0].registration.employer
+    employer.agents.add(agent_gree)
+    agent = Client()
+    agent.force_login(agent_gree)
+    page = agent.get(url).content.decode()
+    assert "本登记的补贴暂缓发放，正在由区县人社部门核查。" in page and "风险预警" not in page
+    signal_confirm(signal=signal, acting_user=officer_luquan, note="冒领，已移交")
+    page = officer.get(url).content.decode()
+    assert f"已暂停发放：风险预警 #{signal.pk}" in page
+    # An ordinary registration carries no such notice.
+    ordinary = make_entitlement(programme, rule, n=3300)
+    assert "data-hold" not in officer.get(f"/registry/registrations/{ordinary.registration_id}/").content.decode()
