@@ -46,14 +46,16 @@ def registration_search(qs: QuerySet[Registration], q: str) -> QuerySet[Registra
     - a whole ID number (18 digits, or an old 15-digit one): the person's blind index,
       nothing is decrypted and no partial number is ever matched;
     - a 统一社会信用代码 (18 characters): the employer;
+    - an 11-digit mobile number: the person's phone blind index (the number is stored
+      encrypted; only the whole number is matched);
     - 4 to 6 digits: the tail of the bank account (the masked account keeps the last
       four digits in the clear by design);
     - anything else: part of the person's name (a prefix is a part too) or of the
       employer's name.
 
-    A phone tail is not searched here: phone numbers are being encrypted with their own
-    keyed digest of the last four digits, and a search built on the clear column would
-    stop working then.
+    A phone tail alone is not searched: its keyed digest is bound to the person (so
+    that the four digits cannot be looked up across people), and there is nothing to
+    index across people.
     """
     from beneficiaries import pii
     from beneficiaries.idcard import IdNumberError, validate_id_number
@@ -70,6 +72,8 @@ def registration_search(qs: QuerySet[Registration], q: str) -> QuerySet[Registra
         return qs.filter(person__id_hash=pii.blind_index(number))
     if len(q) == 18 and q.isalnum() and q.isascii():
         return qs.filter(employer__credit_code=q)
+    if len(q) == 11 and q.isdigit() and q.startswith("1"):
+        return qs.filter(person__phone_hash=pii.blind_index(q))
     if q.isdigit() and 4 <= len(q) <= 6:
         return qs.filter(account_masked__endswith=q[-4:])
     return qs.filter(Q(person__name__contains=text) | Q(employer__name__contains=text))

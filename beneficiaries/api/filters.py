@@ -34,7 +34,8 @@ class WorkerFilter(django_filters.FilterSet):
     category = django_filters.ChoiceFilter(choices=Category.choices)
     programme = django_filters.CharFilter(field_name="programme__code")
     q = django_filters.CharFilter(
-        method="filter_q", label="查找：完整身份证号、姓名（含部分）、银行卡后四位、单位名称或统一社会信用代码"
+        method="filter_q",
+        label="查找：完整身份证号、完整手机号、姓名（含部分）、银行卡后四位、单位名称或统一社会信用代码",
     )
 
     class Meta:

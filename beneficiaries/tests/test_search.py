@@ -1,6 +1,6 @@
 """Officers find a person in their scope: by full ID number (the blind index, also an old
 15-digit number), by name (prefix or part), by bank-account tail, by employer name or
-credit code; on the page (`?q=`) and on `/api/v1/workers/?q=`. Out of scope finds nothing."""
+credit code, by whole mobile number; on the page (`?q=`) and on `/api/v1/workers/?q=`. Out of scope finds nothing."""
 
 import pytest
 from django.urls import reverse
@@ -23,6 +23,7 @@ def people(agent_other, employer_luquan, employer_cangzhou, programme, officer_c
         id_number=make_id("410102", "19900101", 12),
         name="李建华",
         account="6217000010009876",
+        phone="13803112345",
     )
     far = register(
         officer_cangzhou, employer_cangzhou, programme, id_number=make_id("130902", "19880808", 33), name="赵建民"
@@ -54,6 +55,13 @@ def test_name_prefix_or_part_account_tail_and_employer(officer_luquan, people, e
     assert _found(officer_luquan, "冀通建材") == {"赵建国", "李建华"}
     assert _found(officer_luquan, employer_luquan.credit_code) == {"赵建国", "李建华"}
     assert _found(officer_luquan, "王") == set()
+
+
+def test_whole_mobile_number_finds_the_person_by_the_blind_index(officer_luquan, officer_cangzhou, people):
+    assert _found(officer_luquan, "13803112345") == {"李建华"}
+    assert _found(officer_luquan, "138 0311 2345") == {"李建华"}  # typed with spaces
+    assert _found(officer_luquan, "1380311234") == set()  # part of a number finds nobody
+    assert _found(officer_cangzhou, "13803112345") == set()  # out of scope
 
 
 def test_out_of_scope_is_never_found(officer_cangzhou, officer_luquan, people):
