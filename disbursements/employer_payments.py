@@ -15,7 +15,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from disbursements.choices import EntitlementStatus, LineStatus
+from disbursements.choices import EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Entitlement, PaymentLine
 from portal.lib.money import ZERO
 from programs.choices import Channel
@@ -53,6 +53,7 @@ class PaymentRow:
     reissue: bool = False
     correctable: bool = False
     lines: list = field(default_factory=list)
+    kind: str = ""  # 补差 / 追回 beside the rule; "" for what the rule grants first
 
 
 def _scoped(user, *, programme=None, employer=None):
@@ -132,6 +133,7 @@ def employer_payment_rows(user, *, programme=None, employer=None, state: str = "
                 reissue=bool(current and current.reissue_of_id),
                 correctable=row_state == "failed" and todo == str(FAILED_TODO),
                 lines=history,
+                kind="" if ent.kind == EntitlementKind.BASE else ent.get_kind_display(),
             )
         )
     return rows[offset : offset + limit], len(rows) > offset + limit, len(rows)
@@ -231,7 +233,7 @@ def employer_payments_xlsx(rows: list[PaymentRow]) -> bytes:
             row.name,
             row.id_masked,
             row.programme,
-            row.rule,
+            f"{row.rule}（{row.kind}）" if row.kind else row.rule,
             row.rule_version,
             None,
             row.channel,

@@ -156,3 +156,32 @@ def test_agent_corrects_the_account_and_the_officer_takes_it_for_the_reissue(
     line.refresh_from_db()
     assert line.corrected_at is not None
     assert AuditEntry.objects.filter(action="line_correct", object_id=str(line.pk), user=officer_luquan).exists()
+
+
+def test_a_topup_row_says_so_on_the_page_and_in_the_download(client, agent_gree, paid_with_failures):
+    """A raised rule's 补差 is its own row beside the paid base row: the agent must tell them apart."""
+    from decimal import Decimal
+
+    from disbursements.models import Entitlement
+
+    base = paid_with_failures["ents"][2]
+    topup = Entitlement.objects.create(
+        programme=base.programme,
+        person=base.person,
+        registration=base.registration,
+        district=base.district,
+        rule=base.rule,
+        rule_key=base.rule_key,
+        amount=Decimal("100.00"),
+        channel=base.channel,
+        status=base.status,
+        kind="topup",
+        part=1,
+    )
+    client.force_login(agent_gree)
+    html = client.get(reverse("disbursements:employer_payments")).content.decode()
+    assert html.count("data-kind>补差</span>") == 1
+    body = client.get(reverse("disbursements:employer_payments_export")).content
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(body)).get_sheet_by_index(0).to_python()
+    rules = [row[4] for row in sheet[1:] if row[1] == topup.person.name]
+    assert sorted(rules) == sorted([base.rule.name, f"{base.rule.name}（补差）"])
