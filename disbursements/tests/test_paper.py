@@ -4,7 +4,7 @@ embedded fonts, determinism, English labels."""
 import datetime as dt
 import os
 from decimal import Decimal
-from io import BytesIO
+from io import BytesIO, StringIO
 
 import pytest
 from django.conf import settings
@@ -212,3 +212,26 @@ def test_paper_in_english(client, batch, programme, officer_luquan):
     assert "Disbursement summary" in flat and "Balanced" in flat
     with translation.override("zh-hans"):
         assert "审批表" in pdf_text(batch_approval_pdf(batch, printed_at=timezone.now()))
+
+
+def test_print_paper_command(batch, programme, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("print_paper", "--batch", batch.number, "--out", str(tmp_path / "a.pdf"), stdout=out)
+    assert batch.number in pdf_text((tmp_path / "a.pdf").read_bytes()) and "字节" in out.getvalue()
+    call_command(
+        "print_paper",
+        "--programme",
+        programme.code,
+        "--district",
+        "130110",
+        "--out",
+        str(tmp_path / "s.pdf"),
+        stdout=out,
+    )
+    assert "汇总表" in pdf_text((tmp_path / "s.pdf").read_bytes())
+    with pytest.raises(CommandError, match="找不到批次"):
+        call_command("print_paper", "--batch", "NOPE", "--out", str(tmp_path / "x.pdf"))
+    with pytest.raises(CommandError, match="--programme"):
+        call_command("print_paper", "--out", str(tmp_path / "x.pdf"))
