@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.choices import Role
 from disbursements.batches import ACTION_LABELS, LEVEL_CITY, LEVEL_PROVINCE
@@ -91,6 +92,14 @@ def _p(text, style):
     from reportlab.platypus import Paragraph
 
     return Paragraph(escape(str(text)), style)
+
+
+def _heads(labels, cell, *, right=()):
+    """A header row that wraps (English labels are longer than the Chinese ones)."""
+    from reportlab.lib.styles import ParagraphStyle
+
+    right_style = ParagraphStyle("cell-right", parent=cell, alignment=2)
+    return [_p(label, right_style if i in right else cell) for i, label in enumerate(labels)]
 
 
 def _fields_table(pairs, font, cell, width):
@@ -180,7 +189,7 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
         (_("区县"), f"{city} {batch.district.name}".strip()),
         (_("发放渠道"), Channel(batch.channel).label if batch.channel in Channel.values else batch.channel),
         (_("批次状态"), BatchStatus(batch.status).label),
-        (_("笔数"), _("%(n)s 笔") % {"n": batch.line_count}),
+        (_("笔数"), ngettext("%(n)s 笔", "%(n)s 笔", batch.line_count) % {"n": batch.line_count}),
         (_("金额（元）"), yuan_text(batch.total)),
         (_("金额（大写）"), yuan_in_words(batch.total)),
         (_("生成"), f"{_person(batch.created_by)} {_when(batch.created_at)}".strip()),
@@ -190,7 +199,13 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
     story.append(_fields_table(pairs, font, st["cell"], width))
 
     story += [Spacer(1, 3 * mm), _p(_("一、按补贴项目汇总"), st["heading"])]
-    data = [[_("补贴项目"), _("笔数"), _("金额（元）"), _("已发放"), _("发放失败"), _("待发放")]]
+    data = [
+        _heads(
+            [_("补贴项目"), _("笔数"), _("金额（元）"), _("已发放"), _("发放失败"), _("待发放")],
+            st["cell"],
+            right=(1, 2, 3, 4, 5),
+        )
+    ]
     for s in schemes:
         data.append(
             [
@@ -212,7 +227,7 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
             yuan_text(sum((s.pending for s in schemes), ZERO)),
         ]
     )
-    table = LongTable(data, colWidths=[60 * mm, 16 * mm, 26 * mm, 26 * mm, 26 * mm, 26 * mm], repeatRows=1)
+    table = LongTable(data, colWidths=[56 * mm, 20 * mm, 26 * mm, 26 * mm, 26 * mm, 26 * mm], repeatRows=1)
     table.setStyle(table_style(font, money_cols=(1, 2, 3, 4, 5), total_row=True))
     story.append(table)
     if lines_total != batch.total or lines_count != batch.line_count:
@@ -230,7 +245,7 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
         )
 
     story += [Spacer(1, 3 * mm), _p(_("二、审批流程"), st["heading"])]
-    data = [[_("序号"), _("环节"), _("办理人"), _("角色"), _("时间"), _("意见")]]
+    data = [_heads([_("序号"), _("环节"), _("办理人"), _("角色"), _("时间"), _("意见")], st["cell"])]
     steps = BatchStep.objects.filter(batch=batch).select_related("user__region").order_by("at", "id")
     for n, step in enumerate(steps, start=1):
         action = _(ACTION_LABELS.get(step.action, step.action))
@@ -335,26 +350,22 @@ def district_summary_pdf(programme, region) -> bytes:
         Spacer(1, 4 * mm),
     ]
     pairs = [
-        (_("区县"), f"{parent} {region.name}".strip()),
+        (_("区县") if region.level == "district" else _("区域"), f"{parent} {region.name}".strip()),
         (_("区划代码"), region.code),
         (_("核定人次"), str(total.entitled_count)),
         (_("核定金额（元）"), yuan_text(total.entitled)),
         (_("已发放（元）"), yuan_text(total.paid)),
-        (_("金额（大写）"), yuan_in_words(total.paid)),
+        (_("已发放（大写）"), yuan_in_words(total.paid)),
     ]
     story.append(_fields_table(pairs, font, st["cell"], width))
 
     story += [Spacer(1, 3 * mm), _p(_("一、按补贴项目对账"), st["heading"])]
     data = [
-        [
-            _("补贴项目"),
-            _("核定人次"),
-            _("核定金额"),
-            _("已发放"),
-            _("发放失败未补发"),
-            _("待发放"),
-            _("追回"),
-        ]
+        _heads(
+            [_("补贴项目"), _("核定人次"), _("核定金额"), _("已发放"), _("发放失败未补发"), _("待发放"), _("追回")],
+            st["cell"],
+            right=(1, 2, 3, 4, 5, 6),
+        )
     ]
     for r in rows:
         data.append(
@@ -379,7 +390,7 @@ def district_summary_pdf(programme, region) -> bytes:
             yuan_text(total.adjusted),
         ]
     )
-    table = LongTable(data, colWidths=[50 * mm, 16 * mm, 24 * mm, 24 * mm, 24 * mm, 22 * mm, 20 * mm], repeatRows=1)
+    table = LongTable(data, colWidths=[44 * mm, 22 * mm, 24 * mm, 24 * mm, 24 * mm, 22 * mm, 20 * mm], repeatRows=1)
     table.setStyle(table_style(font, money_cols=(1, 2, 3, 4, 5, 6), total_row=True))
     story.append(table)
     if total.balanced:
@@ -389,7 +400,7 @@ def district_summary_pdf(programme, region) -> bytes:
             "difference": yuan_text(total.difference),
             "problems": "；".join(str(p) for p in total.problems),
         }
-    story.append(_p(check, st["body"]))
+    story += [Spacer(1, 1.5 * mm), _p(check, st["body"])]
 
     story += [Spacer(1, 3 * mm), _p(_("二、发放批次"), st["heading"])]
     batches = (
@@ -398,11 +409,17 @@ def district_summary_pdf(programme, region) -> bytes:
         .annotate(paid=Sum("lines__amount", filter=Q(lines__status=LineStatus.PAID)))
         .order_by("created_at", "id")
     )
-    data = [[_("批次号"), _("区县"), _("渠道"), _("状态"), _("笔数"), _("金额（元）"), _("省级审批")]]
+    data = [
+        _heads(
+            [_("批次号"), _("区县"), _("渠道"), _("状态"), _("笔数"), _("金额（元）"), _("省级审批")],
+            st["cell"],
+            right=(4, 5),
+        )
+    ]
     for b in batches:
         data.append(
             [
-                _p(b.number, st["cell"]),
+                _p(b.number, st["small"]),
                 _p(b.district.name, st["cell"]),
                 _p(Channel(b.channel).label if b.channel in Channel.values else b.channel, st["cell"]),
                 _p(BatchStatus(b.status).label, st["cell"]),
@@ -413,7 +430,7 @@ def district_summary_pdf(programme, region) -> bytes:
         )
     if len(data) == 1:
         data.append(["", _("尚无发放批次"), "", "", "", "", ""])
-    table = LongTable(data, colWidths=[40 * mm, 20 * mm, 20 * mm, 22 * mm, 14 * mm, 26 * mm, 38 * mm], repeatRows=1)
+    table = LongTable(data, colWidths=[44 * mm, 18 * mm, 18 * mm, 20 * mm, 18 * mm, 26 * mm, 36 * mm], repeatRows=1)
     table.setStyle(table_style(font, money_cols=(4, 5)))
     story.append(table)
 

@@ -99,7 +99,8 @@ def test_approval_pdf_shows_bank_results_by_status(batch, officer_luquan, tmp_pa
     batch.refresh_from_db()
     (scheme,) = batch_scheme_totals(batch)
     assert (scheme.paid, scheme.failed, scheme.pending) == (Decimal("1500.00"), Decimal("500.00"), Decimal("0"))
-    content = batch_approval_pdf(batch, printed_at=timezone.now())
+    with translation.override("zh-hans"):
+        content = batch_approval_pdf(batch, printed_at=timezone.now())
     if os.environ.get("PAPER_DUMP"):  # to look at it: PAPER_DUMP=/tmp/approval.pdf
         open(os.environ["PAPER_DUMP"], "wb").write(content)
     text = pdf_text(content).replace("\n", "")
@@ -235,3 +236,18 @@ def test_print_paper_command(batch, programme, tmp_path):
         call_command("print_paper", "--batch", "NOPE", "--out", str(tmp_path / "x.pdf"))
     with pytest.raises(CommandError, match="--programme"):
         call_command("print_paper", "--out", str(tmp_path / "x.pdf"))
+
+
+def test_every_page_is_numbered_out_of_the_total():
+    from reportlab.platypus import PageBreak, Paragraph
+
+    styles = pdf_lib.pdf_styles(pdf_lib.pdf_font().name)
+    story = [Paragraph("第一页", styles["body"]), PageBreak(), Paragraph("第二页", styles["body"]), PageBreak()]
+    story.append(Paragraph("第三页", styles["body"]))
+    content = pdf_lib.pdf_build(
+        story, title="t", author="a", footer="打印时间 2021-02-03", page_label=lambda p, n: f"第 {p} 页 共 {n} 页"
+    )
+    pages = [page.extract_text() for page in pypdf.PdfReader(BytesIO(content)).pages]
+    assert len(pages) == 3
+    for number, text in enumerate(pages, start=1):
+        assert f"第 {number} 页 共 3 页" in text and "打印时间 2021-02-03" in text

@@ -1,7 +1,8 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from disbursements.models import Batch
 from disbursements.paper import batch_approval_pdf, district_summary_pdf
@@ -23,6 +24,15 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="PDF 文件路径")
 
     def handle(self, *args, **opts):
+        # Paper from the shell is in the site's language (Chinese), whatever the thread had.
+        with translation.override(settings.LANGUAGE_CODE):
+            content = self._render(opts)
+        Path(opts["out"]).write_bytes(content)
+        font = pdf_font()
+        embedded = "嵌入字体子集" if font.embedded else "未嵌入字体（阅读器须自备中文字体）"
+        self.stdout.write(f"{opts['out']}：{len(content)} 字节，字体 {font.source}（{embedded}）")
+
+    def _render(self, opts) -> bytes:
         if opts.get("batch"):
             key = opts["batch"]
             batch = Batch.objects.filter(number=key).first() or (
@@ -30,7 +40,7 @@ class Command(BaseCommand):
             )
             if batch is None:
                 raise CommandError(f"找不到批次 {key}")
-            content = batch_approval_pdf(batch, printed_at=timezone.now())
+            return batch_approval_pdf(batch, printed_at=timezone.now())
         elif opts.get("programme") and opts.get("district"):
             programme = Programme.objects.filter(code=opts["programme"]).first()
             if programme is None:
@@ -38,10 +48,5 @@ class Command(BaseCommand):
             region = Region.objects.filter(code=opts["district"]).first()
             if region is None:
                 raise CommandError(f"找不到区划 {opts['district']}")
-            content = district_summary_pdf(programme, region)
-        else:
-            raise CommandError("请给出 --batch，或同时给出 --programme 和 --district。")
-        Path(opts["out"]).write_bytes(content)
-        font = pdf_font()
-        embedded = "嵌入字体子集" if font.embedded else "未嵌入字体（阅读器须自备中文字体）"
-        self.stdout.write(f"{opts['out']}：{len(content)} 字节，字体 {font.source}（{embedded}）")
+            return district_summary_pdf(programme, region)
+        raise CommandError("请给出 --batch，或同时给出 --programme 和 --district。")
