@@ -18,14 +18,14 @@ from datetime import datetime
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.choices import Role
 from disbursements.batches import ACTION_LABELS, LEVEL_CITY, LEVEL_PROVINCE
-from disbursements.choices import BatchStatus, EntitlementKind, LineStatus
+from disbursements.choices import BatchStatus, EntitlementKind
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
 from disbursements.reconciliation import reconcile
 from portal.lib.money import ZERO, yuan_in_words, yuan_text
@@ -406,7 +406,6 @@ def district_summary_pdf(programme, region) -> bytes:
     batches = (
         Batch.objects.filter(programme=programme, district__path__startswith=region.path)
         .select_related("approved_by", "district")
-        .annotate(paid=Sum("lines__amount", filter=Q(lines__status=LineStatus.PAID)))
         .order_by("created_at", "id")
     )
     data = [

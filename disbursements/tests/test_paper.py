@@ -251,3 +251,24 @@ def test_every_page_is_numbered_out_of_the_total():
     assert len(pages) == 3
     for number, text in enumerate(pages, start=1):
         assert f"第 {number} 页 共 3 页" in text and "打印时间 2021-02-03" in text
+
+
+def test_queries_do_not_grow_with_batches_or_steps(programme, batch, officer_luquan, city_shijiazhuang, province_staff):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    luquan = Region.objects.get(code="130110")
+
+    def count(render) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            render()
+        return len(ctx.captured_queries)
+
+    district_summary_pdf(programme, luquan)  # warm: the first render caches reference data
+    summary_one = count(lambda: district_summary_pdf(programme, luquan))
+    approval_one = count(lambda: batch_approval_pdf(batch, printed_at=timezone.now()))
+    make_entitlements(programme, make_rule(programme, "luquan_cash2", amount="300.00"), 3, start=900)
+    more = batches_build(programme=programme, acting_user=officer_luquan)[0]
+    approve(more, officer_luquan, city_shijiazhuang, province_staff)
+    assert count(lambda: district_summary_pdf(programme, luquan)) == summary_one
+    assert count(lambda: batch_approval_pdf(more, printed_at=timezone.now())) == approval_one
