@@ -153,7 +153,7 @@ def _signature_table(boxes, font, cell, width):
                 ("LINEBEFORE", (1, 0), (-1, -1), 0.6, colors.black),
                 ("LINEBELOW", (0, 0), (-1, 0), 0.4, colors.grey),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f2f2f2")),
-                ("VALIGN", (0, 2), (-1, 2), "TOP"),
+                ("VALIGN", (0, 1), (-1, 2), "TOP"),
             ]
         )
     )
