@@ -10,6 +10,10 @@ RUN sh bin/vendor_assets.sh
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
+# A TrueType CJK font for the PDFs (公示, 审批表, 汇总表): ReportLab embeds its glyphs, so the
+# paper prints the same on any reader (portal/lib/pdf.py; Noto CJK is CFF, which it cannot embed).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .

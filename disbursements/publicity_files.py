@@ -48,58 +48,18 @@ def notice_xlsx(notice: Notice) -> bytes:
     return out.getvalue()
 
 
-_FONT = "STSong-Light"
-_EMBEDDED = "GongshiEmbedded"
-
-
-def _pdf_font(pdfmetrics, cid_font) -> str:
-    """The font the notice is set in. STSong-Light is one of the Adobe CJK fonts every
-    PDF reader supplies itself, so it needs no font file and no network, but it is not
-    embedded; with GONGSHI_PDF_FONT naming a TrueType file (e.g. WenQuanYi Zen Hei,
-    Debian's fonts-wqy-zenhei) the glyphs used are embedded as a subset, so the file
-    prints the same on any machine."""
-    from django.conf import settings
-
-    path = getattr(settings, "GONGSHI_PDF_FONT", "")
-    registered = pdfmetrics.getRegisteredFontNames()
-    if path:
-        if _EMBEDDED not in registered:
-            from reportlab.pdfbase.ttfonts import TTFont
-
-            pdfmetrics.registerFont(TTFont(_EMBEDDED, path, subfontIndex=0))
-        return _EMBEDDED
-    if _FONT not in registered:
-        pdfmetrics.registerFont(cid_font(_FONT))
-    return _FONT
-
-
 def notice_pdf(notice: Notice) -> bytes:
-    """The notice as a PDF (ReportLab; the font: `_pdf_font`)."""
+    """The notice as a PDF (ReportLab; the font and page frame: portal/lib/pdf.py)."""
     from xml.sax.saxutils import escape
 
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+    from reportlab.platypus import LongTable, Paragraph, Spacer
 
-    font = _pdf_font(pdfmetrics, UnicodeCIDFont)
-    title_style = ParagraphStyle("t", fontName=font, fontSize=15, leading=20, alignment=1)
-    body = ParagraphStyle("b", fontName=font, fontSize=9.5, leading=13)
-    cell = ParagraphStyle("c", fontName=font, fontSize=8.5, leading=11)
-    out = BytesIO()
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title=notice.title,
-        author=notice.district.name,
-    )
+    from portal.lib.pdf import pdf_build, pdf_font, pdf_styles, table_style
+
+    font = pdf_font().name
+    styles = pdf_styles(font)
+    title_style, body, cell = styles["title"], styles["body"], styles["cell"]
     totals = notice_totals(notice)
     story = [
         Paragraph(escape(notice.title), title_style),
@@ -128,21 +88,15 @@ def notice_pdf(notice: Notice) -> bytes:
         )
     data.append(["", "合计", f"{totals['count']} 人", "", f"{totals['total']:,.2f}"])
     table = LongTable(data, colWidths=[14 * mm, 26 * mm, 70 * mm, 50 * mm, 20 * mm], repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), font),
-                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f2f2f2")),
-                ("ALIGN", (-1, 0), (-1, -1), "RIGHT"),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ]
-        )
-    )
+    table.setStyle(table_style(font, money_cols=(4,), total_row=True))
     story += [table, Spacer(1, 5 * mm)]
     story.append(
         Paragraph(escape(f"{notice.district.name}人力资源和社会保障局    {notice.starts_on:%Y年%m月%d日}"), body)
     )
-    doc.build(story)
-    return out.getvalue()
+    return pdf_build(
+        story,
+        title=notice.title,
+        author=notice.district.name,
+        footer=f"{notice.district.name} · {notice.starts_on:%Y-%m-%d} — {notice.ends_on:%Y-%m-%d}",
+        page_label=lambda page, pages: f"第 {page} 页 共 {pages} 页",
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from disbursements import entitlement_views, settlement_views, views
+from disbursements import entitlement_views, paper_views, settlement_views, views
 
 app_name = "disbursements"
 urlpatterns = [
@@ -10,6 +10,8 @@ urlpatterns = [
     path("overpayments/", settlement_views.overpayment_list, name="overpayments"),
     path("overpayments/<int:pk>/decide/", settlement_views.overpayment_decide_view, name="overpayment_decide"),
     path("batches/<int:pk>/", views.batch_detail, name="batch_detail"),
+    path("batches/<int:pk>/approval.pdf", paper_views.batch_approval, name="batch_approval_pdf"),
+    path("districts/<str:code>/summary.pdf", paper_views.district_summary, name="district_summary_pdf"),
     path("batches/<int:pk>/export/", views.batch_export_start, name="batch_export"),
     path("batches/<int:pk>/results/", views.batch_results_upload, name="batch_results"),
     path("batches/<int:pk>/supplement/", views.batch_supplement, name="batch_supplement"),

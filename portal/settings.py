@@ -226,9 +226,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=10)
-# 公示 PDFs: a TrueType font file (.ttf/.ttc) to embed; empty: the CID font STSong-Light,
-# which readers supply themselves (docs/transparency.md).
-GONGSHI_PDF_FONT = env_str("GONGSHI_PDF_FONT", "") or ""
+# The font of every PDF (公示, 审批表, 汇总表; portal/lib/pdf.py): a TrueType file (.ttf/.ttc)
+# to embed; "cid": the non-embedded STSong-Light; unset: the first TrueType CJK font found
+# (fonts-wqy-zenhei), else STSong-Light. GONGSHI_PDF_FONT is the old name.
+PDF_FONT = env_str("PDF_FONT", "") or env_str("GONGSHI_PDF_FONT", "") or ""
+if PDF_FONT and PDF_FONT.lower() != "cid" and not Path(PDF_FONT).is_file():
+    raise ImproperlyConfigured(f"PDF_FONT={PDF_FONT!r} is not a file; name a .ttf/.ttc font or use 'cid'.")
+GONGSHI_PDF_FONT = PDF_FONT
 
 # Celery. With REDIS_URL unset, tasks run in-process (the zero-setup `make run`);
 # with it set, they go to the real broker and a worker runs them.

@@ -47,6 +47,7 @@ def test_check_deploy_with_production_variables_reports_nothing():
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' must be one of"),
         ("SECRET_KEY", "", "SECRET_KEY must be set"),
         ("PII_KEYS", "", "PII_KEYS and PII_INDEX_KEY must be set"),
+        ("PDF_FONT", "/nonexistent/font.ttf", "PDF_FONT='/nonexistent/font.ttf' is not a file"),
     ],
 )
 def test_bad_values_stop_start_up_with_a_clear_message(name, value, message):
