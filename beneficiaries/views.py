@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from beneficiaries import selectors, services
-from beneficiaries.choices import Category, EmployerStatus, RegistrationStatus
+from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus
 from beneficiaries.forms import (
     EmployerEditForm,
     EmployerRegisterForm,
@@ -125,8 +125,18 @@ def employer_list(request):
     user = request.user
     filters = {k: request.GET.get(k, "") for k in ("status", "district", "q")}
     qs = selectors.employer_list(user, **filters)
+    page = _page(request, qs)
+    # Labels and links once per page, not per row (as on the registrations list): the per-row
+    # get_*_display and three {% url %} were most of this page's template time (docs/operations.md).
+    statuses, ownerships = dict(EmployerStatus.choices), dict(Ownership.choices)
+    base = reverse("beneficiaries:employer_list")
+    for e in page["rows"]:
+        e.status_label = str(statuses.get(e.status, e.status))
+        e.ownership_label = str(ownerships.get(e.ownership, e.ownership))
+        e.detail_url = f"{base}{e.pk}/"
+        e.verify_url, e.return_url = f"{base}{e.pk}/verify/", f"{base}{e.pk}/return/"
     context = {
-        "page": _page(request, qs),
+        "page": page,
         "filters": filters,
         "statuses": EmployerStatus.choices,
         "districts": selectors.district_choices(user) if user.is_staff_role or user.is_superuser else [],
@@ -236,12 +246,21 @@ def employer_return(request, pk: int):
 # -- registrations ---------------------------------------------------------------------
 
 
+LIST_ROW_FIELDS = (
+    *("id", "status", "category", "start_date", "end_date", "person", "employer", "district"),
+    *("person__name", "person__id_masked", "employer__name", "district__name"),
+)
+
+
 @login_required
 def registration_list(request):
     user = request.user
     filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category", "q")}
     filters["q"] = filters["q"].strip()[:50]
     qs = selectors.registration_list(user, **filters)
+    # Only the columns the rows show: each row was five full model instances (the person's ciphers
+    # and the programme's settings included), most of this page's ORM time (docs/operations.md).
+    qs = qs.select_related(None).select_related("person", "employer", "district").only(*LIST_ROW_FIELDS)
     page = _cursor_page(request, qs)
     # Labels and links worked out once per page, not per row: the per-row get_*_display,
     # {% url %} and {% blocktranslate %} were most of this page's CPU (profiled, docs/operations.md).

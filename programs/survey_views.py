@@ -46,7 +46,8 @@ def _apply(form: SurveyForm, error: DomainError) -> None:
 @login_required
 def survey_list(request):
     _staff_only(request.user)
-    qs = SurveyReport.objects.for_user(request.user).select_related("district__parent", "programme")
+    # The rows show their district and its city, not their programme (it is the page's filter).
+    qs = SurveyReport.objects.for_user(request.user).select_related("district__parent")
     programme = _programmes().filter(code=request.GET.get("programme")).first() or _programmes().first()
     if programme is not None:
         qs = qs.filter(programme=programme)
