@@ -130,11 +130,23 @@ def employer_list(request):
     # get_*_display and three {% url %} were most of this page's template time (docs/operations.md).
     statuses, ownerships = dict(EmployerStatus.choices), dict(Ownership.choices)
     base = reverse("beneficiaries:employer_list")
-    for e in page["rows"]:
-        e.status_label = str(statuses.get(e.status, e.status))
-        e.ownership_label = str(ownerships.get(e.ownership, e.ownership))
-        e.detail_url = f"{base}{e.pk}/"
-        e.verify_url, e.return_url = f"{base}{e.pk}/verify/", f"{base}{e.pk}/return/"
+    # Rows as dicts, as on the registrations list: a dict key is the template's first try.
+    page["rows"] = [
+        {
+            "pk": e.pk,
+            "name": e.name,
+            "credit_code": e.credit_code,
+            "district": {"name": e.district.name},
+            "status": e.status,
+            "return_reason": e.return_reason,
+            "status_label": str(statuses.get(e.status, e.status)),
+            "ownership_label": str(ownerships.get(e.ownership, e.ownership)),
+            "detail_url": f"{base}{e.pk}/",
+            "verify_url": f"{base}{e.pk}/verify/",
+            "return_url": f"{base}{e.pk}/return/",
+        }
+        for e in page["rows"]
+    ]
     context = {
         "page": page,
         "filters": filters,
@@ -266,10 +278,22 @@ def registration_list(request):
     # {% url %} and {% blocktranslate %} were most of this page's CPU (profiled, docs/operations.md).
     statuses, categories = dict(RegistrationStatus.choices), dict(Category.choices)
     span = gettext("%(start)s 至 %(end)s")
-    for r in page["rows"]:
-        r.status_label = str(statuses.get(r.status, r.status))
-        r.category_label = str(categories.get(r.category, r.category))
-        r.stay_span = span % {"start": f"{r.start_date:%m-%d}", "end": f"{r.end_date:%m-%d}"}
+    # The rows go to the template as dicts of what it shows: a template variable tries a dict key
+    # first and only then an attribute, so on a model every `r.person.name` raised and caught an
+    # exception per level (a fifth of the rows' render time, measured).
+    page["rows"] = [
+        {
+            "pk": r.pk,
+            "person": {"name": r.person.name, "id_masked": r.person.id_masked},
+            "employer": {"name": r.employer.name},
+            "district": {"name": r.district.name},
+            "status": r.status,
+            "status_label": str(statuses.get(r.status, r.status)),
+            "category_label": str(categories.get(r.category, r.category)),
+            "stay_span": span % {"start": f"{r.start_date:%m-%d}", "end": f"{r.end_date:%m-%d}"},
+        }
+        for r in page["rows"]
+    ]
     is_staff = user.is_staff_role or user.is_superuser
     context = {
         "page": page,
