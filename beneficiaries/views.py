@@ -117,6 +117,11 @@ def _url_or_none(name: str, *args) -> str | None:
         return None
 
 
+def _labels(choices) -> dict[str, str]:
+    """A choices class's labels in the active language, each translated once."""
+    return {value: str(label) for value, label in choices.choices}
+
+
 # -- employers -------------------------------------------------------------------------
 
 
@@ -128,7 +133,8 @@ def employer_list(request):
     page = _page(request, qs)
     # Labels and links once per page, not per row (as on the registrations list): the per-row
     # get_*_display and three {% url %} were most of this page's template time (docs/operations.md).
-    statuses, ownerships = dict(EmployerStatus.choices), dict(Ownership.choices)
+    # Translated once per page (a lazy label's str() is a catalog lookup; it was one per row and column).
+    statuses, ownerships = _labels(EmployerStatus), _labels(Ownership)
     base = reverse("beneficiaries:employer_list")
     # Rows as dicts, as on the registrations list: a dict key is the template's first try.
     page["rows"] = [
@@ -139,8 +145,8 @@ def employer_list(request):
             "district": {"name": e.district.name},
             "status": e.status,
             "return_reason": e.return_reason,
-            "status_label": str(statuses.get(e.status, e.status)),
-            "ownership_label": str(ownerships.get(e.ownership, e.ownership)),
+            "status_label": statuses.get(e.status, e.status),
+            "ownership_label": ownerships.get(e.ownership, e.ownership),
             "detail_url": f"{base}{e.pk}/",
             "verify_url": f"{base}{e.pk}/verify/",
             "return_url": f"{base}{e.pk}/return/",
@@ -276,7 +282,7 @@ def registration_list(request):
     page = _cursor_page(request, qs)
     # Labels and links worked out once per page, not per row: the per-row get_*_display,
     # {% url %} and {% blocktranslate %} were most of this page's CPU (profiled, docs/operations.md).
-    statuses, categories = dict(RegistrationStatus.choices), dict(Category.choices)
+    statuses, categories = _labels(RegistrationStatus), _labels(Category)
     span = gettext("%(start)s 至 %(end)s")
     # The rows go to the template as dicts of what it shows: a template variable tries a dict key
     # first and only then an attribute, so on a model every `r.person.name` raised and caught an
@@ -288,8 +294,8 @@ def registration_list(request):
             "employer": {"name": r.employer.name},
             "district": {"name": r.district.name},
             "status": r.status,
-            "status_label": str(statuses.get(r.status, r.status)),
-            "category_label": str(categories.get(r.category, r.category)),
+            "status_label": statuses.get(r.status, r.status),
+            "category_label": categories.get(r.category, r.category),
             "stay_span": span % {"start": f"{r.start_date:%m-%d}", "end": f"{r.end_date:%m-%d}"},
         }
         for r in page["rows"]

@@ -74,7 +74,7 @@ def survey_list(request):
     )
     params = request.GET.copy()
     params.pop("page", None)
-    statuses = dict(SurveyStatus.choices)
+    statuses = {value: str(label) for value, label in SurveyStatus.choices}  # translated once per page
     has_next = len(rows) > PAGE_SIZE
     # Dicts of what the table shows, labels once per page (not a get_status_display per row): a
     # template variable tries a dict key before an attribute, so on models every lookup raised
@@ -87,7 +87,7 @@ def survey_list(request):
             "district_name": r.district.name,
             **{f: getattr(r, f) for f in SURVEY_LIST_FIGURES},
             "status": r.status,
-            "status_label": str(statuses.get(r.status, r.status)),
+            "status_label": statuses.get(r.status, r.status),
         }
         for r in rows[:PAGE_SIZE]
     ]
