@@ -7,6 +7,7 @@ the last two for measuring alternatives (python -m bench.load --worker-class/--t
 """
 
 import os
+import time
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # sync workers, 2 × cores + 1: a page is mostly Python CPU, and in the load bench threads in one
@@ -28,3 +29,19 @@ accesslog = "-"
 errorlog = "-"
 # The access log line names the status and the time taken (microseconds), for the smoke test and for operators.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus "%(a)s"'
+
+# The load bench (bench/load.py) sets GUNICORN_REQUEST_CPU_LOG to learn the CPU of each request by
+# page: the CPU time of the thread that served it, with the page's name from the bench's
+# X-Bench-Endpoint header. Unset in production, so these hooks are not even defined there.
+_request_cpu_log = os.environ.get("GUNICORN_REQUEST_CPU_LOG")
+if _request_cpu_log:
+
+    def pre_request(worker, req):
+        req.portal_cpu_start = time.thread_time()
+
+    def post_request(worker, req, environ, resp):
+        cpu_ms = 1000 * (time.thread_time() - req.portal_cpu_start)
+        name = environ.get("HTTP_X_BENCH_ENDPOINT") or f"{req.method} {req.path}"
+        # One short line per write, opened for appending: lines of concurrent workers never interleave.
+        with open(_request_cpu_log, "a", encoding="utf-8") as log:
+            log.write(f"{time.monotonic():.3f}\t{name}\t{cpu_ms:.3f}\n")

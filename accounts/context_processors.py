@@ -1,6 +1,7 @@
 """Navigation by role: every page's menu comes from here, so it matches the scope."""
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
@@ -25,18 +26,32 @@ MENU = [
 ]
 
 
+# The menu's URLs, reversed once per script prefix and URLconf: they do not change while the process
+# runs, and fourteen reverse() calls were a measurable part of every page (docs/operations.md "Serving").
+_menu_urls: dict[tuple, list[tuple]] = {}
+
+
+def _menu() -> list[tuple]:
+    key = (get_script_prefix(), get_urlconf(settings.ROOT_URLCONF))
+    if key not in _menu_urls:
+        entries = []
+        for label, name, roles in MENU:
+            try:
+                entries.append((label, reverse(name), roles))
+            except NoReverseMatch:
+                continue
+        _menu_urls[key] = entries
+    return _menu_urls[key]
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     role = Role.ADMIN if user.is_superuser else user.role
     items = []
-    for label, name, roles in MENU:
+    for label, url, roles in _menu():
         if roles is not None and role not in roles:
-            continue
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
             continue
         items.append(
             {"label": label, "url": url, "active": request.path == url or (url != "/" and request.path.startswith(url))}

@@ -3,9 +3,11 @@
 Every count starts from the user's scope (`for_user`), like every other read.
 """
 
+import functools
 from dataclasses import dataclass
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
@@ -27,8 +29,16 @@ class Todo:
 
 
 def _url(name: str, query: str = "") -> str | None:
+    path = _reversed(name, get_script_prefix(), get_urlconf(settings.ROOT_URLCONF))
+    return None if path is None else path + (f"?{query}" if query else "")
+
+
+@functools.cache
+def _reversed(name: str, _prefix: str, _urlconf) -> str | None:
+    """reverse() once per process (and script prefix and URLconf): the URLconf does not change while
+    it runs, and the home page's seven reverse() calls showed in its profile."""
     try:
-        return reverse(name) + (f"?{query}" if query else "")
+        return reverse(name)
     except NoReverseMatch:  # the page is not installed in this tree
         return None
 

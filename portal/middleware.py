@@ -4,7 +4,12 @@ Chinese first: the language is the user's explicit choice (the 中文/English sw
 kept in a cookie), otherwise zh-hans — never the browser's Accept-Language, because
 a district office's borrowed English-locale browser must still show Chinese."""
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -74,3 +79,55 @@ def _too_large(request, limit: int):
     # (No "Connection: close" here: hop-by-hop headers are the WSGI server's; gunicorn and
     # runserver close a connection whose request body was not read.)
     return response
+
+
+# --- Content-Security-Policy --------------------------------------------------------------
+
+
+_PER_RESPONSE_POLICY = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
+_policy_headers: dict[bool, str] = {}
+
+
+@receiver(setting_changed)
+def _forget_policy(setting, **kwargs):
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        _policy_headers.clear()
+
+
+class StaticPolicyCSPMiddleware(CSPMiddleware):
+    """django-csp's middleware, the header built once per process instead of on every response.
+
+    The portal's policy comes from settings alone: no view changes it (no @csp_update/@csp_replace)
+    and no template asks for a nonce. Building it (build_policy over a dataclass copied with
+    asdict) cost about 0.15-0.3 ms of every request. A response that does carry its own policy, or
+    a request that used a nonce, still goes through django-csp's own code."""
+
+    def process_response(self, request, response):
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            getattr(response, name, None) is not None for name in _PER_RESPONSE_POLICY
+        ):
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response
+        for report_only, header, exempt, setting in (
+            (False, HEADER, "_csp_exempt", "CONTENT_SECURITY_POLICY"),
+            (True, HEADER_REPORT_ONLY, "_csp_exempt_ro", "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            if report_only not in _policy_headers:
+                _policy_headers[report_only] = build_policy(report_only=report_only)
+            policy = _policy_headers[report_only]
+            if not policy or header in response or getattr(response, exempt, False) is not False:
+                continue
+            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ()
+            if not request.path_info.startswith(tuple(prefixes)):
+                response[header] = policy
+        if getattr(request, "_csp_nonce", None) is None:
+            request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response

@@ -502,9 +502,13 @@ def survey_overdue(*, programme: Programme, region: Region, today: datetime.date
     period = due[-1]
     # District codes first, then an IN list: a join on the path LIKE misleads the planner
     # when the survey table's statistics are stale.
+    # Tuples, not Region instances: a province's 190 districts and their cities as models were
+    # a sixth of the survey list's CPU (docs/operations.md "Serving").
     districts = {
-        r.code: r
-        for r in Region.objects.filter(path__startswith=region.path, level=Level.DISTRICT).select_related("parent")
+        code: (name, parent_name if parent_level == Level.CITY else name)  # Region.city: 定州 is its own city
+        for code, name, parent_name, parent_level in Region.objects.filter(
+            path__startswith=region.path, level=Level.DISTRICT
+        ).values_list("code", "name", "parent__name", "parent__level")
     }
     reports = SurveyReport.objects.filter(
         programme=programme, district_id__in=list(districts), as_of__lte=period.end
@@ -521,13 +525,13 @@ def survey_overdue(*, programme: Programme, region: Region, today: datetime.date
     late = sorted(expected - filed)
     rows = []
     for code in late:
-        district = districts[code]
+        district_name, city_name = districts[code]
         status = in_period.get(code)
         rows.append(
             {
                 "district": code,
-                "district_name": district.name,
-                "city_name": district.city.name if district.city else "",
+                "district_name": district_name,
+                "city_name": city_name,
                 "period_start": period.start,
                 "period_end": period.end,
                 "deadline": period.deadline,

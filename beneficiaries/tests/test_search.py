@@ -94,4 +94,4 @@ def test_registry_workers_is_the_same_search(client, officer_luquan, people):
     client.force_login(officer_luquan)
     response = client.get("/registry/workers/", {"q": "建"}, follow=True)
     assert response.redirect_chain[0][0].startswith("/registry/registrations/?q=")
-    assert {r.person.name for r in response.context["page"]["rows"]} == {"赵建国", "李建华"}
+    assert {r["person"]["name"] for r in response.context["page"]["rows"]} == {"赵建国", "李建华"}
