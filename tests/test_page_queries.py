@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 PAGES = {
     ("luquan", "home", "/"): (8, 8),
     ("luquan", "registrations", "/registry/registrations/"): (4, 3),
-    ("luquan", "registration detail", "{registration}"): (5, 5),
+    ("luquan", "registration detail", "{registration}"): (6, 6),  # with the fraud-signal holds
     ("luquan", "employers", "/registry/employers/"): (3, 3),
     ("luquan", "surveys", "/programmes/surveys/"): (7, 7),
     ("luquan", "survey edit form", "{survey_edit}"): (4, 4),
