@@ -263,6 +263,8 @@ def employer_payments_xlsx(rows: list[PaymentRow]) -> bytes:
 def employer_corrected_account(line: PaymentLine) -> str:
     """The masked account the employer has put on the registration since this line failed
     ("" when none): the officer may take it for the re-issue."""
+    if line.batch.channel == Channel.RED_PACKET:  # paid to the phone: a bank account is no correction
+        return ""
     registration = line.entitlement.registration
     if line.status != LineStatus.FAILED or line.corrected_at or not registration.account_masked:
         return ""
