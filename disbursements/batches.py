@@ -411,6 +411,8 @@ def batch_submit(*, batch: Batch, acting_user: User, comment: str = "") -> Batch
     if blocked:
         raise ConflictError(blocked)
     _maker_checker(acting_user, batch, LEVEL_DISTRICT)
+    if batch.channel == Channel.RED_PACKET:
+        _red_packet_phones(batch, acting_user)
     return _transition(
         batch=batch,
         user=acting_user,
@@ -421,6 +423,27 @@ def batch_submit(*, batch: Batch, acting_user: User, comment: str = "") -> Batch
         comment=comment,
         stamp="submitted",
     )
+
+
+def _red_packet_phones(batch: Batch, user: User) -> None:
+    """A red packet is paid to a phone: a draft's line built while its person had none takes
+    the phone given since (audited, masked); one still without refuses the submission, named."""
+    for line in PaymentLine.objects.filter(batch=batch, account_cipher="").select_related("entitlement__person"):
+        person = line.entitlement.person
+        if person.phone_cipher:
+            PaymentLine.objects.filter(pk=line.pk).update(
+                account_cipher=person.phone_cipher, account_masked=person.phone_masked
+            )
+            audit_record(user=user, action="line_phone_fill", obj=line, changes={"phone": ["", person.phone_masked]})
+    missing = list(
+        PaymentLine.objects.filter(batch=batch, account_cipher="").order_by("seq").values_list("seq", "name")[:20]
+    )
+    if missing:
+        listed = "、".join(f"第 {seq} 笔（{name}）" for seq, name in missing)
+        raise DomainError(
+            f"电子红包按手机号发放，以下明细没有手机号：{listed}。请先补录这些人员的手机号"
+            "（或改为现金领取并重新计算），再提交。"
+        )
 
 
 def batch_review(*, batch: Batch, acting_user: User, comment: str = "") -> Batch:
