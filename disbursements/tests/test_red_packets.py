@@ -164,7 +164,7 @@ def test_a_red_packet_needs_a_phone_before_submission(officer_xunhuan):
     Person.objects.filter(pk__in=[ents[0].person_id, ents[2].person_id]).update(**no_phone)
     (batch,) = batches_build(programme=programme, acting_user=officer_xunhuan)
     assert batch.lines.filter(account_cipher="").count() == 2
-    with pytest.raises(DomainError, match="第 1 笔.*第 3 笔"):
+    with pytest.raises(DomainError, match=r"第 1 笔.*第 3 笔"):
         batch_submit(batch=batch, acting_user=officer_xunhuan)
     # The phone given since is taken into the draft's line (audited); the other still refuses.
     Person.objects.filter(pk=ents[0].person_id).update(
@@ -219,7 +219,7 @@ def test_a_red_packet_is_paid_at_most_once_and_counted_once(packets, tmp_path, o
 def test_a_failed_packet_is_reissued_to_a_corrected_phone_or_taken_as_cash(
     packets, tmp_path, officer_xunhuan, city_shijiazhuang, province_staff
 ):
-    programme, _rule, ents, batch = packets
+    programme, _rule, _ents, batch = packets
     _import(batch, {1: "手机号未注册", 2: "超时未领取已退回"}, tmp_path, officer_xunhuan)
     wrong, unclaimed = batch.lines.get(seq=1), batch.lines.get(seq=2)
 
