@@ -677,7 +677,6 @@ def employer_account_correct(request, entitlement_pk: int):
             entitlement=entitlement,
             account=request.POST.get("account", ""),
             bank_name=request.POST.get("bank_name", ""),
-            phone=request.POST.get("phone", ""),
             acting_user=request.user,
         )
     except DomainError as exc:

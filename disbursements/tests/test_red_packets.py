@@ -265,3 +265,16 @@ def test_the_batch_page_shows_phones_and_the_red_packet_file(client, packets, of
     assert "电子红包发放文件" in html and "收红包手机号" in html and "导入电子红包平台结果" in html
     assert batch.lines.first().account_masked in html
     assert Batch.objects.get(pk=batch.pk).number.split("-")[-2] == "HB"
+
+
+def test_the_employer_sees_a_failed_packet_with_what_to_do_and_no_account_form(
+    client, packets, tmp_path, officer_xunhuan, agent_gree
+):
+    _p, _r, ents, batch = packets
+    _import(batch, {1: "超时未领取已退回"}, tmp_path, officer_xunhuan)
+    ents[0].registration.employer.agents.add(agent_gree)
+    client.force_login(agent_gree)
+    response = client.get(reverse("disbursements:employer_payments"), {"state": "failed"})
+    (row,) = response.context["rows"]
+    assert row.channel == "电子红包" and "联系区县人社专员更正或确认" in row.todo and not row.correctable
+    assert "data-account-correct" not in response.content.decode()
