@@ -278,3 +278,14 @@ def test_the_employer_sees_a_failed_packet_with_what_to_do_and_no_account_form(
     (row,) = response.context["rows"]
     assert row.channel == "电子红包" and "联系区县人社专员更正或确认" in row.todo and not row.correctable
     assert "data-account-correct" not in response.content.decode()
+
+
+def test_reconcile_command_splits_by_channel(packets, tmp_path, officer_xunhuan):
+    from django.core.management import call_command
+
+    programme, _r, _e, batch = packets
+    _import(batch, {3: "实名信息不符"}, tmp_path, officer_xunhuan)
+    out = io.StringIO()
+    call_command("reconcile", "--programme", programme.code, "--by", "channel", stdout=out)
+    (line,) = [ln for ln in out.getvalue().splitlines() if "电子红包" in ln]
+    assert line.split()[3:] == ["4000.00", "3200.00", "3200.00", "800.00", "0.00", "0.00", "是"]
