@@ -7,7 +7,6 @@ from portal.lib.money import format_yuan
 from programs.models import Programme
 from regions.models import Region
 
-
 GROUPINGS = {"rule": ("district_id", "rule_key"), "district": ("district_id",), "channel": ("district_id", "channel")}
 GROUP_TITLES = {"rule": "区县 · 规则", "district": "区县", "channel": "区县 · 发放渠道"}
 
