@@ -24,6 +24,16 @@ class Category(models.TextChoices):
     UNEMPLOYED = "unemployed", _("失业人员")
 
 
+class PayoutChoice(models.TextChoices):
+    """How the worker chose to receive a rule that offers a choice ("电子红包或现金").
+    The values are payment channels (programs.choices.Channel); blank follows the rule."""
+
+    RULE = "", _("按补贴规则")
+    RED_PACKET = "red_packet", _("电子红包")
+    CASH = "cash", _("现金")
+    BANK_CARD = "bank_card", _("银行卡")
+
+
 class RegistrationStatus(models.TextChoices):
     ACTIVE = "active", _("有效")
     CONFLICT = "conflict", _("重复登记待处理")

@@ -18,7 +18,7 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
-from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus, Source
+from beneficiaries.choices import Category, EmployerStatus, Ownership, PayoutChoice, RegistrationStatus, Source
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.pii import blind_index, encrypt, mask_account, mask_id, mask_phone, phone_tail_digest
 from beneficiaries.synthetic import OUTSIDE_PROVINCE_CODES, Synthesizer
@@ -294,7 +294,7 @@ def demo_population() -> dict:
     persons, regs = [], []
     now = timezone.now()
     for key, district, _name, _own, _code, count, mix, category, _v in PLAN:
-        for _ in range(count):
+        for index in range(count):
             while True:
                 w = syn.worker(home_code=_home(rng, district, mix))
                 h = blind_index(w.id_number)
@@ -335,6 +335,7 @@ def demo_population() -> dict:
                     bank_name=w.bank_name,
                     account_cipher=encrypt(w.account),
                     account_masked=mask_account(w.account),
+                    payout_choice=_payout_choice(key, index),
                 )
             )
     Person.objects.bulk_create(persons, batch_size=2000)
@@ -359,6 +360,14 @@ def demo_population() -> dict:
         batch_size=2000,
     )
     return {"employers": len(employers), "registrations": len(regs)}
+
+
+def _payout_choice(key: str, index: int) -> str:
+    """循环化工园区 pays "800元的电子红包或现金补贴": of the park's workers, one in four chose
+    cash, the others the red packet (by position, so the random population is unchanged)."""
+    if key != "xh-chem":
+        return PayoutChoice.RULE
+    return PayoutChoice.CASH if index % 4 == 3 else PayoutChoice.RED_PACKET
 
 
 DEMO_STEPS = [("合成留岗人员（每条规则都有受益人；康保县困难群众 6,608 人）", demo_population)]

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from beneficiaries.choices import Category, Ownership
+from beneficiaries.choices import Category, Ownership, PayoutChoice
 from beneficiaries.idcard import IdNumberError, validate_id_number
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.uscc import USCCError, validate_uscc
@@ -137,6 +137,13 @@ class RegistrationForm(forms.Form):
         max_length=40,
         required=False,
         widget=forms.TextInput(attrs={"class": "form-control", "inputmode": "numeric", "autocomplete": "off"}),
+    )
+    payout_choice = forms.ChoiceField(
+        label=_("领取方式"),
+        required=False,
+        choices=PayoutChoice.choices,
+        widget=forms.Select(attrs={"class": "form-select"}),
+        help_text=_("补贴规则允许选择时（如循环化工园区“电子红包或现金”）按本人意愿选择；电子红包发到上面的手机号。"),
     )
 
     def __init__(self, *args, programmes, employers, **kwargs):

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Job
 from accounts.scopes import scope_q
-from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus, Sex, Source
+from beneficiaries.choices import Category, EmployerStatus, Ownership, PayoutChoice, RegistrationStatus, Sex, Source
 from programs.models import Programme
 from regions.models import Region
 
@@ -116,6 +116,11 @@ class Registration(models.Model):
     bank_name = models.CharField(_("开户银行"), max_length=100, blank=True)
     account_cipher = models.TextField(blank=True)
     account_masked = models.CharField(_("银行账号"), max_length=30, blank=True)
+    # The worker's (or their employer's) choice where a rule offers one (its alt_channel):
+    # a rule pays through it when it is the rule's channel or alternative, else ignores it.
+    payout_choice = models.CharField(
+        _("领取方式"), max_length=12, choices=PayoutChoice.choices, blank=True, default="", db_default=""
+    )
     status = models.CharField(
         _("状态"), max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACTIVE
     )

@@ -69,7 +69,12 @@ def registration_search(qs: QuerySet[Registration], q: str) -> QuerySet[Registra
             number = validate_id_number(q).number
         except IdNumberError:
             number = q
-        return qs.filter(person__id_hash=pii.blind_index(number))
+        found = Q(person__id_hash=pii.blind_index(number))
+        if len(q) == 18:
+            # A credit code can be all digits too (its check character is 0–9 or a
+            # letter): both exact matches are looked up, each through its index.
+            found |= Q(employer__credit_code=q)
+        return qs.filter(found)
     if len(q) == 18 and q.isalnum() and q.isascii():
         return qs.filter(employer__credit_code=q)
     if len(q) == 11 and q.isdigit() and q.startswith("1"):

@@ -17,7 +17,7 @@ from accounts.choices import Role
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
 from beneficiaries import pii
-from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus, Source
+from beneficiaries.choices import Category, EmployerStatus, Ownership, PayoutChoice, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
 from beneficiaries.importer.cells import CellError, bank_name
 from beneficiaries.models import Employer, Person, Registration
@@ -31,7 +31,16 @@ from regions.models import Region
 
 EMPLOYER_EDITABLE = ("name", "ownership", "district", "industry", "contact_name", "contact_phone", "address")
 NAME_MISMATCH = "该身份证号在系统中已登记的姓名与填写的姓名不一致：请核对姓名和身份证号是否填错"
-REGISTRATION_EDITABLE = ("start_date", "end_date", "duty_days", "seniority_years", "category", "bank_name", "account")
+REGISTRATION_EDITABLE = (
+    "start_date",
+    "end_date",
+    "duty_days",
+    "seniority_years",
+    "category",
+    "bank_name",
+    "account",
+    "payout_choice",
+)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -523,6 +532,16 @@ def _bank(raw) -> str:
         raise DomainError(str(exc), errors={"bank_name": str(exc)}) from None
 
 
+def _payout_choice(raw) -> str:
+    value = str(raw or "").strip()
+    if value not in PayoutChoice.values:
+        raise DomainError(
+            f"领取方式“{value}”无法识别，请选择电子红包、现金或银行卡（或留空，按补贴规则发放）。",
+            errors={"payout_choice": "请选择领取方式"},
+        )
+    return value
+
+
 def _account(raw) -> tuple[str, str]:
     number = pii.normalize_account(raw)
     if not number:
@@ -558,6 +577,7 @@ def registration_create(
     category: str = Category.MIGRANT,
     bank_name: str = "",
     account: str = "",
+    payout_choice: str = "",
     hukou_code: str | None = None,
     source: str = Source.FORM,
 ) -> Registration:
@@ -586,6 +606,7 @@ def registration_create(
         category=category,
     )
     account_cipher, account_masked = _account(account)
+    payout_choice = _payout_choice(payout_choice)
     person = person_upsert(id_number=id_number, name=name, phone=phone, hukou_code=hukou_code, acting_user=acting_user)
     # Lock the person: two employers registering them at once queue up here, so the
     # second one sees the first one's active registration and becomes a conflict.
@@ -604,6 +625,7 @@ def registration_create(
             setattr(existing, field, value)
         existing.bank_name = _bank(bank_name)
         existing.account_cipher, existing.account_masked = account_cipher, account_masked
+        existing.payout_choice = payout_choice
         existing.status = RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE
         existing.status_note = "该人员已由其他单位登记，待区县人社专员核实" if others_active else "重新登记"
         existing.updated_at = timezone.now()
@@ -620,6 +642,7 @@ def registration_create(
         bank_name=_bank(bank_name),
         account_cipher=account_cipher,
         account_masked=account_masked,
+        payout_choice=payout_choice,
         status=RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE,
         status_note="该人员已由其他单位登记，待区县人社专员核实" if others_active else "",
         source=source,
@@ -634,6 +657,7 @@ def registration_create(
             "employer": employer.pk,
             "programme": programme.code,
             "status": registration.status,
+            **({"payout_choice": [None, payout_choice]} if payout_choice else {}),
         },
     )
     return registration
@@ -669,6 +693,12 @@ def registration_update(*, registration: Registration, acting_user: User, **fiel
         if bank != registration.bank_name:
             changes["bank_name"] = [registration.bank_name, bank]
             registration.bank_name = bank
+    if "payout_choice" in fields:
+        # How the money goes out (电子红包 or 现金): it decides the channel, so it is audited.
+        choice = _payout_choice(fields["payout_choice"])
+        if choice != registration.payout_choice:
+            changes["payout_choice"] = [registration.payout_choice, choice]
+            registration.payout_choice = choice
     if "account" in fields:
         cipher, masked = _account(fields["account"])
         before = pii.decrypt(registration.account_cipher) if registration.account_cipher else ""

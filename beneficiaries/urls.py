@@ -26,6 +26,7 @@ urlpatterns: list = [
     path("registrations/<int:pk>/reveal/", views.registration_reveal, name="registration_reveal"),
     path("registrations/<int:pk>/resolve/", views.registration_resolve, name="registration_resolve"),
     path("registrations/<int:pk>/withdraw/", views.registration_withdraw, name="registration_withdraw"),
+    path("registrations/<int:pk>/payout/", views.registration_payout, name="registration_payout"),
 ]
 
 # The Excel/CSV import pages (template download, upload, preview, import job) live in

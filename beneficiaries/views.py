@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from beneficiaries import selectors, services
-from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus
+from beneficiaries.choices import Category, EmployerStatus, Ownership, PayoutChoice, RegistrationStatus
 from beneficiaries.forms import (
     EmployerEditForm,
     EmployerRegisterForm,
@@ -363,6 +363,7 @@ def _registration_context(request, registration, **extra):
         and services.may_register_for(user, registration.employer),
         "resolve_form": ResolveForm(),
         "holds": registration_holds(registration),
+        "payout_choices": PayoutChoice.choices,
     }
     context.update(extra)
     return context
@@ -418,6 +419,23 @@ def registration_resolve(request, pk: int):
             request, gettext("已处理重复登记：保留%(employer)s的登记，其余已驳回。") % {"employer": keep.employer.name}
         )
     return redirect("beneficiaries:registration_detail", pk=keep.pk)
+
+
+@login_required
+@require_POST
+def registration_payout(request, pk: int):
+    """The worker's choice of how to receive a rule that offers one (电子红包 or 现金), set by
+    their employer or the district officer; the next computation pays through it."""
+    registration = _get_or_404(selectors.registration_get, request.user, pk)
+    try:
+        services.registration_update(
+            registration=registration, acting_user=request.user, payout_choice=request.POST.get("payout_choice", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, gettext("已修改领取方式，重新计算补贴核定后生效。"))
+    return redirect("beneficiaries:registration_detail", pk=pk)
 
 
 @login_required

@@ -24,11 +24,12 @@ from disbursements.models import Batch, PaymentLine
 from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import ConflictError, DomainError, PermissionDenied
 
-REFERENCE_HEADERS = ("备注", "参考号", "业务参考号", "交易参考号", "reference", "ref")
+# 商家明细单号, 平台明细单号, 已领取: the words of an e-red-packet platform's result file.
+REFERENCE_HEADERS = ("备注", "参考号", "业务参考号", "交易参考号", "商家明细单号", "reference", "ref")
 STATUS_HEADERS = ("状态", "处理结果", "交易状态", "处理状态", "status")
 REASON_HEADERS = ("失败原因", "原因", "错误信息", "reason")
-BANK_REF_HEADERS = ("银行流水号", "流水号", "bank_reference")
-PAID_WORDS = {"成功", "已成功", "交易成功", "已入账", "入账成功", "success", "paid", "ok", "0000", "s"}
+BANK_REF_HEADERS = ("银行流水号", "流水号", "平台明细单号", "bank_reference")
+PAID_WORDS = {"成功", "已成功", "交易成功", "已入账", "入账成功", "已领取", "success", "paid", "ok", "0000", "s"}
 FAILED_WORDS = {"失败", "交易失败", "已退回", "退回", "failed", "fail", "f"}
 KNOWN_REASONS = ("户名不符", "账号不存在", "已销户", "冻结", "账户冻结", "账号状态异常", "证件号不符")
 MAX_ERRORS = 200

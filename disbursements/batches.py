@@ -33,13 +33,32 @@ from programs.models import Programme
 from regions.models import Region
 
 # Channels the programme pays; "employer" (企业自发) is recorded for statistics only.
-PAID_CHANNELS = [Channel.BANK_CARD, Channel.SOCIAL_SECURITY_CARD, Channel.E_VOUCHER, Channel.CASH]
+PAID_CHANNELS = [
+    Channel.BANK_CARD,
+    Channel.SOCIAL_SECURITY_CARD,
+    Channel.E_VOUCHER,
+    Channel.RED_PACKET,
+    Channel.CASH,
+]
 CHANNEL_CODES = {
     Channel.BANK_CARD: "YHK",
     Channel.SOCIAL_SECURITY_CARD: "SBK",
     Channel.E_VOUCHER: "XFQ",
+    Channel.RED_PACKET: "HB",
     Channel.CASH: "XJ",
 }
+
+# What a red-packet line names in place of a bank (its account is the phone number).
+RED_PACKET_PAYEE = "电子红包（手机号）"
+
+
+def line_payee(channel: str, person, registration) -> tuple[str, str, str]:
+    """(account cipher, masked account, bank) a line of `channel` is paid to: the phone for
+    a red packet, the registration's bank account otherwise."""
+    if channel == Channel.RED_PACKET:
+        return person.phone_cipher, person.phone_masked, RED_PACKET_PAYEE
+    return registration.account_cipher, registration.account_masked, registration.bank_name
+
 
 # The level at which each action is done; maker-checker compares levels.
 LEVEL_DISTRICT, LEVEL_CITY, LEVEL_PROVINCE = "district", "city", "province"
@@ -105,15 +124,18 @@ def _check_builder(user: User, district: Region | None) -> None:
 
 
 def unbatched_entitlements(programme: Programme):
-    """Granted, programme-paid entitlements that are in no batch at all. (A failed line
-    is re-issued only through 补发, linked to the original, never by a new build.)"""
+    """Granted, programme-paid entitlements that are in no batch of their channel. (A
+    failed line is re-issued only through 补发, linked to the original, never by a new
+    build. The one exception: a worker whose red packet failed and who then chose cash
+    instead — the entitlement's channel changed — is taken by the cash build; the paid-once
+    index still allows one pending or paid line.)"""
     from disbursements.fraud import held_registration_ids  # high fraud signals hold their lines out
 
     return (
         Entitlement.objects.filter(programme=programme, status=EntitlementStatus.GRANTED, channel__in=PAID_CHANNELS)
         # A recovery (negative adjustment) is never paid out.
         .exclude(kind=EntitlementKind.ADJUSTMENT)
-        .exclude(Exists(PaymentLine.objects.filter(entitlement=OuterRef("pk"))))
+        .exclude(Exists(PaymentLine.objects.filter(entitlement=OuterRef("pk"), batch__channel=OuterRef("channel"))))
         .exclude(registration_id__in=held_registration_ids())
     )
 
@@ -137,7 +159,13 @@ def _stage_candidates(programme: Programme, district: Region | None, user: User 
     stage = (
         f"CREATE TEMP TABLE {CANDIDATES} AS"  # noqa: S608 (a constant name; the inner query is the ORM's)
         " SELECT c.id, c.district_id, c.channel, p.name, p.id_cipher, p.id_masked,"
-        " r.account_cipher, r.account_masked, r.bank_name"
+        # A red packet is paid to the phone number (the platform's account key): the
+        # line's account snapshot is the person's encrypted phone.
+        f" CASE WHEN c.channel = '{Channel.RED_PACKET}' THEN p.phone_cipher ELSE r.account_cipher END"
+        " AS account_cipher,"
+        f" CASE WHEN c.channel = '{Channel.RED_PACKET}' THEN p.phone_masked ELSE r.account_masked END"
+        " AS account_masked,"
+        f" CASE WHEN c.channel = '{Channel.RED_PACKET}' THEN '{RED_PACKET_PAYEE}' ELSE r.bank_name END AS bank_name"
         f" FROM ({sql}) c"
         " JOIN beneficiaries_person p ON p.id = c.person_id"
         " JOIN beneficiaries_registration r ON r.id = c.registration_id"
@@ -383,6 +411,8 @@ def batch_submit(*, batch: Batch, acting_user: User, comment: str = "") -> Batch
     if blocked:
         raise ConflictError(blocked)
     _maker_checker(acting_user, batch, LEVEL_DISTRICT)
+    if batch.channel == Channel.RED_PACKET:
+        _red_packet_phones(batch, acting_user)
     return _transition(
         batch=batch,
         user=acting_user,
@@ -393,6 +423,27 @@ def batch_submit(*, batch: Batch, acting_user: User, comment: str = "") -> Batch
         comment=comment,
         stamp="submitted",
     )
+
+
+def _red_packet_phones(batch: Batch, user: User) -> None:
+    """A red packet is paid to a phone: a draft's line built while its person had none takes
+    the phone given since (audited, masked); one still without refuses the submission, named."""
+    for line in PaymentLine.objects.filter(batch=batch, account_cipher="").select_related("entitlement__person"):
+        person = line.entitlement.person
+        if person.phone_cipher:
+            PaymentLine.objects.filter(pk=line.pk).update(
+                account_cipher=person.phone_cipher, account_masked=person.phone_masked
+            )
+            audit_record(user=user, action="line_phone_fill", obj=line, changes={"phone": ["", person.phone_masked]})
+    missing = list(
+        PaymentLine.objects.filter(batch=batch, account_cipher="").order_by("seq").values_list("seq", "name")[:20]
+    )
+    if missing:
+        listed = "、".join(f"第 {seq} 笔（{name}）" for seq, name in missing)
+        raise DomainError(
+            f"电子红包按手机号发放，以下明细没有手机号：{listed}。请先补录这些人员的手机号"
+            "（或改为现金领取并重新计算），再提交。"
+        )
 
 
 def batch_review(*, batch: Batch, acting_user: User, comment: str = "") -> Batch:
@@ -522,16 +573,25 @@ def batch_integrity_problems(batch: Batch, *, check_hash: bool = True) -> list[s
 
 
 def line_correct(
-    *, line: PaymentLine, account: str, bank_name: str, acting_user: User, comment: str = ""
+    *,
+    line: PaymentLine,
+    account: str = "",
+    bank_name: str = "",
+    phone: str = "",
+    acting_user: User,
+    comment: str = "",
 ) -> PaymentLine:
     """Record a corrected account for a failed line (the registration's account is
-    updated too), so that the line can be re-issued in a supplementary batch."""
+    updated too), so that the line can be re-issued in a supplementary batch. A red
+    packet's account is the phone number: its correction is the person's phone."""
     from beneficiaries import pii
 
     if line.status != LineStatus.FAILED:
         raise ConflictError("只有发放失败的明细可以更正账号。")
     if not can_submit(acting_user, line.batch):
         raise PermissionDenied("只有本区县的人社专员可以更正发放账号。")
+    if line.batch.channel == Channel.RED_PACKET:
+        return _line_correct_phone(line=line, phone=phone, acting_user=acting_user, comment=comment)
     number = pii.normalize_account(account)
     if not number.isdigit() or not 8 <= len(number) <= 30:
         raise DomainError("银行账号应为 8–30 位数字。", errors={"account": ["银行账号应为 8–30 位数字"]})
@@ -566,6 +626,39 @@ def line_correct(
     return line
 
 
+def _line_correct_phone(*, line: PaymentLine, phone: str, acting_user: User, comment: str) -> PaymentLine:
+    """A failed red packet: the phone is corrected on the person (audited there, masked), or —
+    a packet not claimed in time on a right number — confirmed as it is, with a note."""
+    from beneficiaries.services import person_correct
+
+    if not (phone or "").strip():
+        raise DomainError(
+            "请填写收红包的手机号（原号码无误、只是未及时领取的，也请再次填写该号码）。",
+            errors={"phone": ["请填写手机号"]},
+        )
+    if PaymentLine.objects.filter(reissue_of=line).exists():
+        raise ConflictError("该明细已经补发，不能再更正。")
+    with transaction.atomic():
+        person = line.entitlement.person
+        before = person.phone_masked
+        person = person_correct(
+            person=person,
+            acting_user=acting_user,
+            phone=phone,
+            comment=comment or f"电子红包发放失败后更正（批次 {line.batch.number} 第 {line.seq} 笔）",
+        )
+        line.corrected_at = timezone.now()
+        line.save(update_fields=["corrected_at"])
+        audit_record(
+            user=acting_user,
+            action="line_correct",
+            obj=line,
+            changes={"phone": [before, person.phone_masked]},
+            comment=comment,
+        )
+    return line
+
+
 def batch_build_supplement(*, batch: Batch, acting_user: User) -> Batch:
     """补发: a new batch, `parent` = `batch`, with the corrected failed lines of `batch`
     (snapshot from the corrected registration). The partial unique index on lines
@@ -581,6 +674,9 @@ def batch_build_supplement(*, batch: Batch, acting_user: User) -> Batch:
                 corrected_at__isnull=False,
                 # Withdrawn since it failed (a top-up no longer needed): nothing to re-issue.
                 entitlement__status=EntitlementStatus.GRANTED,
+                # Switched to another channel since (a failed red packet, now cash): that
+                # channel's build takes it.
+                entitlement__channel=batch.channel,
             )
             .exclude(Exists(PaymentLine.objects.filter(reissue_of=OuterRef("pk"))))
             .exclude(
@@ -610,6 +706,7 @@ def batch_build_supplement(*, batch: Batch, acting_user: User) -> Batch:
         for seq, old in enumerate(failed, start=1):
             ent = old.entitlement
             person, reg = ent.person, ent.registration
+            account_cipher, account_masked, bank_name = line_payee(batch.channel, person, reg)
             lines.append(
                 PaymentLine(
                     batch=supplement,
@@ -619,9 +716,9 @@ def batch_build_supplement(*, batch: Batch, acting_user: User) -> Batch:
                     name=person.name,
                     id_cipher=person.id_cipher,
                     id_masked=person.id_masked,
-                    account_cipher=reg.account_cipher,
-                    account_masked=reg.account_masked,
-                    bank_name=reg.bank_name,
+                    account_cipher=account_cipher,
+                    account_masked=account_masked,
+                    bank_name=bank_name,
                     reissue_of=old,
                     updated_at=now,
                 )

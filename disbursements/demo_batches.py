@@ -3,8 +3,12 @@
 鹿泉区's bank-card batch is built by luquan, reviewed by shijiazhuang, approved by
 sheng, exported, paid by the "bank" except three lines (户名不符, 账号不存在, 冻结); the
 账号不存在 line gets a corrected account and goes into a 补发 batch, submitted and
-waiting for the city. 沧州运河区's batch is left submitted, 循环化工园区's as a draft,
-so that every role has something in its to-do list. Idempotent: skipped when the
+waiting for the city. 循环化工园区 pays "800元的电子红包或现金补贴": its 电子红包 batch
+(the workers who chose the red packet) goes through the same chain, is exported as the
+platform's bulk red-packet upload and comes back with two packets failed (手机号未注册,
+超时未领取已退回) for the officer to correct or confirm; its 现金 batch (those who chose
+cash) is left a draft. 沧州运河区's batch is left submitted, so that every role has
+something in its to-do list. Idempotent: skipped when the
 programme already has batches.
 """
 
@@ -28,6 +32,8 @@ from disbursements.batches import (
 )
 from disbursements.models import Batch, BatchExport, BatchStep, PaymentLine
 from disbursements.payment_files import batch_export
+from disbursements.red_packets import example_result_csv as red_packet_result_csv
+from programs.choices import Channel
 from programs.models import Programme
 from regions.models import Region
 
@@ -81,11 +87,32 @@ def demo_batches() -> dict:
             result["supplement"] = supplement.number
         result["through_chain"] = batch.number
 
+    packets = next((b for b in built if b.district_id == "130172" and b.channel == Channel.RED_PACKET), None)
+    if packets is not None:
+        result["red_packets"] = _red_packets_through_chain(packets, users)
+
     cangzhou = next((b for b in built if b.district_id == "130903"), None)
     if cangzhou is not None:
         batch_submit(batch=cangzhou, acting_user=users["cangzhou_yunhe"], comment="运河区留岗红包，请市局复核")
     _date_on_programme_calendar(programme, since=started)
     return result
+
+
+RED_PACKET_FAILURES = {3: "手机号未注册", 7: "超时未领取已退回"}
+
+
+def _red_packets_through_chain(batch: Batch, users: dict) -> str:
+    batch = batch_submit(batch=batch, acting_user=users["xunhuan"], comment="园区外市留园人员电子红包，请复核")
+    batch = batch_review(batch=batch, acting_user=users["shijiazhuang"], comment="已核对手机号与名单，复核无误")
+    batch = batch_approve(batch=batch, acting_user=users["sheng"], comment="同意发放")
+    batch_export(batch=batch, fmt="csv", acting_user=users["xunhuan"])
+    batch.refresh_from_db()
+    failures = {seq: reason for seq, reason in RED_PACKET_FAILURES.items() if seq <= batch.line_count}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "红包发放结果.csv"
+        path.write_text(red_packet_result_csv(batch, failures), encoding="utf-8-sig")
+        batch_import_results(batch=batch, path=path, acting_user=users["xunhuan"])
+    return batch.number
 
 
 # Days after the first day of the demo's batch history, by what happened (the 鹿泉 chain:

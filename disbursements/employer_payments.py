@@ -15,6 +15,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from disbursements.batches import RED_PACKET_PAYEE
 from disbursements.choices import EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Entitlement, PaymentLine
 from portal.lib.money import ZERO
@@ -83,6 +84,13 @@ def _state(ent: Entitlement, current: PaymentLine | None) -> tuple[str, str, str
             "failed",
             gettext("发放失败：%(reason)s") % {"reason": current.failure_reason},
             gettext("账号已更正，等待补发。"),
+        )
+    if current.bank_name == RED_PACKET_PAYEE:
+        # A red packet goes to the phone, which only the district officer corrects.
+        return (
+            "failed",
+            gettext("发放失败：%(reason)s") % {"reason": current.failure_reason},
+            gettext("电子红包未能领取：请本人核对手机号，联系区县人社专员更正或确认后补发；也可改为现金领取。"),
         )
     corrected = employer_corrected_account(current)
     if corrected:
@@ -265,6 +273,8 @@ def employer_payments_xlsx(rows: list[PaymentRow]) -> bytes:
 def employer_corrected_account(line: PaymentLine) -> str:
     """The masked account the employer has put on the registration since this line failed
     ("" when none): the officer may take it for the re-issue."""
+    if line.bank_name == RED_PACKET_PAYEE:  # paid to the phone: a bank account is no correction
+        return ""
     registration = line.entitlement.registration
     if line.status != LineStatus.FAILED or line.corrected_at or not registration.account_masked:
         return ""

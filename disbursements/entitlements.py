@@ -206,7 +206,7 @@ _REG_DIGEST = (
     " + r.seniority_years * 19 + (r.start_date - DATE '2000-01-01') * 23 + (r.end_date - DATE '2000-01-01') * 29"
     " + extract(epoch from r.created_at)::bigint * 31 + hashtext(p.hukou_code)::bigint * 37"
     " + hashtext(e.status)::bigint * 41 + hashtext(e.ownership)::bigint * 43 + hashtext(e.credit_code)::bigint * 47"
-    " + COALESCE(extract(epoch from e.verified_at)::bigint, 0) * 53"
+    " + COALESCE(extract(epoch from e.verified_at)::bigint, 0) * 53 + hashtext(r.payout_choice)::bigint * 59"
 )
 _ENT_DIGEST = (
     "hashint8(id)::bigint * 3 + hashint8(rule_id)::bigint * 5 + hashint8(person_id)::bigint * 7"
@@ -255,6 +255,7 @@ def _fingerprint_inputs(
             rule.tiers,
             rule.months,
             rule.channel,
+            rule.alt_channel,
             sorted((rule.conditions or {}).items()),
             rule.valid_until,
             rule.budget_cap,
@@ -404,7 +405,7 @@ def _compute_district(
                 f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(x.id AS TEXT),"
                 f" {obj}('amount', {arr}(x.amount, t.amount), 'status', {arr}(x.status, %s),"
                 f" 'rule', {arr}(x.rule_id, t.rule_id), 'registration', {arr}(x.registration_id, t.registration_id),"
-                f" 'district', {arr}(x.district_id, t.district_id)), %s"
+                f" 'district', {arr}(x.district_id, t.district_id), 'channel', {arr}(x.channel, t.channel)), %s"
                 f" FROM {TMP} t JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
                 f" AND x.rule_key = t.rule_key AND x.kind = 'base'"
                 f" WHERE NOT {in_batch_x} AND (x.amount <> t.amount OR x.registration_id <> t.registration_id"

@@ -582,6 +582,16 @@ def batch_export(
     if problems:
         raise DomainError("批次数据校验未通过，不能导出：" + "；".join(problems))
 
+    from disbursements import red_packets  # the 电子红包 platform's upload instead of a bank file
+
+    packets = red_packets.is_red_packet(batch)
+    if packets:
+        no_phone = list(
+            PaymentLine.objects.filter(batch=batch, account_cipher="").order_by("seq").values_list("seq", "name")[:20]
+        )
+        if no_phone:
+            listed = "、".join(f"第 {seq} 笔（{name}）" for seq, name in no_phone)
+            raise DomainError(f"电子红包按手机号发放，以下明细没有手机号，不能导出：{listed}。请退回批次并补录手机号。")
     directory = bank_files_dir()
     bank_leftovers_purge(directory=directory)  # of exports killed before (never a running one's)
     final = directory / file_name(batch, fmt, encoding or "utf-8")
@@ -589,9 +599,12 @@ def batch_export(
     try:
         if fmt == "csv":
             with open_private(tmp, "wb") as fh:
-                count, total = write_csv(batch, fh, encoding=encoding, progress=progress)
+                writer = red_packets.write_csv if packets else write_csv
+                count, total = writer(batch, fh, encoding=encoding, progress=progress)
                 fh.flush()
                 os.fsync(fh.fileno())
+        elif packets:
+            count, total = red_packets.write_xlsx(batch, tmp, progress=progress)
         else:
             count, total = write_xlsx(batch, tmp, progress=progress)
         if count != batch.line_count or total != batch.total:

@@ -95,7 +95,9 @@ def _entitlements(programme, district=None, rule_key=None):
     return qs
 
 
-_GROUP_COLUMNS = {"district_id": "district_id", "rule_key": "rule_key"}
+# channel: by payment channel (银行卡, 电子红包, 现金 …) — the entitlement's, which is the
+# channel of its batch (a settled entitlement never changes channel).
+_GROUP_COLUMNS = {"district_id": "district_id", "rule_key": "rule_key", "channel": "channel"}
 
 
 def _dec(value) -> Decimal:
@@ -122,7 +124,7 @@ def _figures(programme, district, rule_key, by) -> list[dict]:
     pending = f"{granted} AND kind <> 'adjustment' AND has_paid = 0 AND (has_live = 1 OR has_failed = 0)"
     sql = f"""
         WITH per AS (
-            SELECT e.district_id, e.rule_key, e.status, e.amount, e.kind,
+            SELECT e.district_id, e.rule_key, e.channel, e.status, e.amount, e.kind,
                    MAX(CASE WHEN l.status = 'paid' THEN 1 ELSE 0 END) AS has_paid,
                    MAX(CASE WHEN {live} THEN 1 ELSE 0 END) AS has_live,
                    MAX(CASE WHEN l.status = 'failed' THEN 1 ELSE 0 END) AS has_failed,
@@ -133,7 +135,7 @@ def _figures(programme, district, rule_key, by) -> list[dict]:
             FROM disbursements_entitlement e
             LEFT JOIN disbursements_paymentline l ON l.entitlement_id = e.id
             WHERE {" AND ".join(where)}
-            GROUP BY e.id, e.district_id, e.rule_key, e.status, e.amount, e.kind
+            GROUP BY e.id, e.district_id, e.rule_key, e.channel, e.status, e.amount, e.kind
         )
         SELECT {group},
                SUM(CASE WHEN {granted} THEN amount ELSE 0 END),
@@ -221,10 +223,19 @@ def _label(rows, by) -> None:
     if "rule_key" in by:
         for key, name in SubsidyRule.objects.order_by("rule_key", "-version").values_list("rule_key", "name"):
             names.setdefault(f"rule:{key}", name)
+    if "channel" in by:
+        from programs.choices import Channel
+
+        names.update({f"channel:{value}": label for value, label in Channel.choices})
     for row in rows:
         parts = []
         for name, value in zip(by, row.key, strict=True):
-            parts.append(names.get(value, value) if name == "district_id" else names.get(f"rule:{value}", value))
+            if name == "district_id":
+                parts.append(names.get(value, value))
+            elif name == "channel":
+                parts.append(names.get(f"channel:{value}", value))
+            else:
+                parts.append(names.get(f"rule:{value}", value))
         row.label = " · ".join(str(p) for p in parts)
 
 

@@ -154,7 +154,11 @@ def batch_detail(request, pk: int):
     # request); exports always check it before writing a file.
     verify = batch.line_count <= VERIFY_ON_PAGE_MAX or request.GET.get("verify") == "1"
     problems = svc.batch_integrity_problems(batch, check_hash=verify)
-    recon_total, recon_rows = reconcile(programme=batch.programme, district=batch.district, by=("rule_key",))
+    # A rule paid "电子红包或现金" is reconciled by channel too: the packets and the cash apart.
+    split = batch.channel in (Channel.RED_PACKET, Channel.CASH)
+    recon_total, recon_rows = reconcile(
+        programme=batch.programme, district=batch.district, by=("rule_key", "channel") if split else ("rule_key",)
+    )
     # The batch's own entries and those of all its lines; a bank result's one row per
     # line is one row here ("银行结果 605 笔：已发放 602，发放失败 3").
     audit, _more = audit_rows_grouped(
@@ -196,6 +200,7 @@ def batch_detail(request, pk: int):
             and batch.status in (BatchStatus.EXPORTED, BatchStatus.RECONCILED),
             "can_correct": svc.can_submit(user, batch),
             "is_voucher": batch.channel == Channel.E_VOUCHER,
+            "is_red_packet": batch.channel == Channel.RED_PACKET,
             "voucher_counts": _voucher_counts(batch) if batch.channel == Channel.E_VOUCHER else None,
             "supplements": batch.supplements.all(),
             "reissuable": PaymentLine.objects.filter(
@@ -343,13 +348,19 @@ def line_correct(request, pk: int, line_pk: int):
             line=line,
             account=request.POST.get("account", ""),
             bank_name=request.POST.get("bank_name", ""),
+            phone=request.POST.get("phone", ""),
             acting_user=request.user,
             comment=request.POST.get("comment", ""),
         )
     except DomainError as exc:
         messages.error(request, gettext("第 %(seq)s 笔：%(message)s") % {"seq": line.seq, "message": exc.message})
     else:
-        messages.success(request, gettext("第 %(seq)s 笔已更正账号，可生成补发批次。") % {"seq": line.seq})
+        done = (
+            gettext("第 %(seq)s 笔已更正（确认）手机号，可生成补发批次。")
+            if batch.channel == Channel.RED_PACKET
+            else gettext("第 %(seq)s 笔已更正账号，可生成补发批次。")
+        )
+        messages.success(request, done % {"seq": line.seq})
     return redirect(reverse("disbursements:batch_detail", args=[batch.pk]) + "?lines=failed")
 
 
@@ -459,7 +470,9 @@ def reconciliation(request):
         (p for p in programmes if p.code == request.GET.get("programme")), programmes[0] if programmes else None
     )
     district = None if user.sees_everything or user.region is None or user.region.level == "province" else user.region
-    by = ("district_id", "rule_key") if request.GET.get("by") != "district" else ("district_id",)
+    by = {"district": ("district_id",), "channel": ("district_id", "channel")}.get(
+        request.GET.get("by", ""), ("district_id", "rule_key")
+    )
     total, rows = reconcile(programme=programme, district=district, by=by) if programme else (None, [])
     problems = batch_total_problems(programme, district) if programme else []
     # The one alarm: tampered frozen batches, unbalanced districts, open 多发 items.
@@ -689,5 +702,10 @@ def line_take_employer_account(request, pk: int, line_pk: int):
     except DomainError as exc:
         messages.error(request, gettext("第 %(seq)s 笔：%(message)s") % {"seq": line.seq, "message": exc.message})
     else:
-        messages.success(request, gettext("第 %(seq)s 笔已更正账号，可生成补发批次。") % {"seq": line.seq})
+        done = (
+            gettext("第 %(seq)s 笔已更正（确认）手机号，可生成补发批次。")
+            if batch.channel == Channel.RED_PACKET
+            else gettext("第 %(seq)s 笔已更正账号，可生成补发批次。")
+        )
+        messages.success(request, done % {"seq": line.seq})
     return redirect(reverse("disbursements:batch_detail", args=[batch.pk]) + "?lines=failed")

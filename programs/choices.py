@@ -28,6 +28,8 @@ class Channel(models.TextChoices):
     BANK_CARD = "bank_card", _("银行卡")
     SOCIAL_SECURITY_CARD = "ss_card", _("社保卡")
     E_VOUCHER = "e_voucher", _("电子消费券")
+    # 电子红包: paid by a payment platform's bulk red-packet upload, keyed by the phone.
+    RED_PACKET = "red_packet", _("电子红包")
     CASH = "cash", _("现金")
     EMPLOYER = "employer", _("企业自发（不经财政）")
 

@@ -53,7 +53,9 @@ DEMO_RULES = [
             name="循环化工园区外市留园人员红包",
             kind=RuleKind.RED_PACKET,
             amount=Decimal("800"),
-            channel=Channel.BANK_CARD,
+            # "电子红包或现金补贴": the red packet by default, cash for whoever chooses it.
+            channel=Channel.RED_PACKET,
+            alt_channel=Channel.CASH,
             conditions={"hukou_outside": "city"},
             description="对因疫情主动留在园区过年的外市人员，每人给予800元的电子红包或现金补贴。",
         ),

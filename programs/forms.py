@@ -48,6 +48,12 @@ class RuleForm(forms.Form):
         help_text=_("按月发放的补助金填写月数，其他类型为 1。"),
     )
     channel = forms.ChoiceField(label=_("发放渠道"), choices=Channel.choices)
+    alt_channel = forms.ChoiceField(
+        label=_("可选发放渠道"),
+        required=False,
+        choices=[("", _("不提供选择")), *((c, label) for c, label in Channel.choices if c != Channel.EMPLOYER)],
+        help_text=_("如“电子红包或现金”：登记时可为本人选择此渠道代替上面的发放渠道。"),
+    )
     hukou_outside = forms.ChoiceField(
         label=_("户籍条件"), required=False, choices=[("", _("不限")), *HukouScope.choices]
     )
@@ -122,6 +128,7 @@ class RuleForm(forms.Form):
             "tiers": c.get("tiers") or [],
             "months": c.get("months") or 1,
             "channel": c["channel"],
+            "alt_channel": c.get("alt_channel") or "",
             "conditions": {
                 "hukou_outside": c.get("hukou_outside") or "",
                 "ownership_in": c.get("ownership_in") or [],
@@ -149,6 +156,7 @@ class RuleForm(forms.Form):
             "tiers": ", ".join(f"{t['min_years']}:{t['amount']}" for t in rule.tiers or []),
             "months": rule.months,
             "channel": rule.channel,
+            "alt_channel": rule.alt_channel,
             "hukou_outside": cond.get("hukou_outside", ""),
             "ownership_in": cond.get("ownership_in", []),
             "category_in": cond.get("category_in", []),

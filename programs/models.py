@@ -80,6 +80,11 @@ class SubsidyRule(models.Model):
     tiers = models.JSONField(_("工龄档次"), default=list, blank=True)
     months = models.PositiveSmallIntegerField(_("发放月数"), default=1)
     channel = models.CharField(_("发放渠道"), max_length=12, choices=Channel.choices, default=Channel.BANK_CARD)
+    # "800元的电子红包或现金补贴": a second channel the worker (or their employer) may
+    # choose on the registration instead of `channel`; blank when there is no choice.
+    alt_channel = models.CharField(
+        _("可选发放渠道"), max_length=12, choices=Channel.choices, blank=True, default="", db_default=""
+    )
     conditions = models.JSONField(_("条件"), default=dict, blank=True)
     valid_until = models.DateField(_("有效期至"), null=True, blank=True)
     budget_cap = models.DecimalField(_("预算上限（元）"), null=True, blank=True, **MONEY)

@@ -89,7 +89,7 @@ def rule_validate(data: dict, *, programme) -> dict:
     """Check and normalize a rule's data; raise DomainError with `errors` {field: message}.
 
     `data` has the SubsidyRule fields: name, region (a Region), kind, amount, tiers,
-    months, channel, conditions, valid_until, budget_cap, exclusivity_group, priority,
+    months, channel, alt_channel, conditions, valid_until, budget_cap, exclusivity_group, priority,
     description. Returns the cleaned dict (amounts as Decimal, conditions normalized).
     """
     errors: dict[str, str] = {}
@@ -117,6 +117,17 @@ def rule_validate(data: dict, *, programme) -> dict:
     elif kind == RuleKind.VOUCHER and channel != Channel.E_VOUCHER:
         errors["channel"] = "消费券须通过“电子消费券”渠道发放。"
     out["channel"] = channel
+    # The second channel a worker may choose ("电子红包或现金"): paid by the programme, not
+    # the first one again, and never for vouchers or employer-funded benefits.
+    alt = data.get("alt_channel") or ""
+    if alt:
+        if alt not in Channel.values or alt in (Channel.EMPLOYER, Channel.E_VOUCHER):
+            errors["alt_channel"] = "可选发放渠道只能是银行卡、社保卡、电子红包或现金。"
+        elif alt == channel:
+            errors["alt_channel"] = "可选发放渠道应与发放渠道不同（不提供选择时请留空）。"
+        elif kind in (RuleKind.EMPLOYER_FUNDED, RuleKind.VOUCHER):
+            errors["alt_channel"] = "消费券和企业自发的福利不提供可选发放渠道。"
+    out["alt_channel"] = alt
 
     amount = _money(data.get("amount"), "amount", "金额", errors)
     tiers_raw = data.get("tiers") or []
@@ -663,12 +674,20 @@ def grants_sql(
         compiled = rule_compile(rule, programme=programme, regions=regions, district=None if is_global else district)
         if is_windowed:
             compiled.joins.add("e")
+        channel_sql, channel_params = _channel_sql(rule)
         head = (
             "SELECT %s AS programme_id, %s AS rule_id, %s AS rule_key, r.person_id AS person_id,"
-            " r.id AS registration_id, r.district_id AS district_id, %s AS channel,"
+            f" r.id AS registration_id, r.district_id AS district_id, {channel_sql} AS channel,"
             f" {compiled.amount} AS amount, {compiled.reason} AS reason"
         )
-        params = [programme.pk, rule.pk, rule.rule_key, rule.channel, *compiled.amount_params, *compiled.reason_params]
+        params = [
+            programme.pk,
+            rule.pk,
+            rule.rule_key,
+            *channel_params,
+            *compiled.amount_params,
+            *compiled.reason_params,
+        ]
         if not is_windowed:
             if refused:
                 continue
@@ -692,6 +711,17 @@ def grants_sql(
         sql, tail_params = _allocation_sql(union, rounds, district, refused=refused)
         statements.append((sql, params + tail_params))
     return statements
+
+
+def _channel_sql(rule) -> tuple[str, list]:
+    """The channel a granted row is paid through: the rule's, or — where the rule offers a
+    second one ("800元的电子红包或现金补贴") — the registration's choice if it names either."""
+    if not rule.alt_channel:
+        return "%s", [rule.channel]
+    return (
+        "CASE WHEN r.payout_choice IN (%s, %s) THEN r.payout_choice ELSE %s END",
+        [rule.channel, rule.alt_channel, rule.channel],
+    )
 
 
 def _allocation_sql(union: str, rounds: int, district: str | None, *, refused: bool = False) -> tuple[str, list]:

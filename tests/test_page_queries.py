@@ -28,12 +28,14 @@ PAGES = {
     ("luquan", "dashboard", "/dashboard/"): (21, 6),
     ("luquan", "rules", "/programmes/rules/"): (4, 4),
     ("sheng", "home", "/"): (2, 2),
-    ("sheng", "dashboard", "/dashboard/"): (21, 6),
+    # Cold, the dashboards and the batch list read each frozen batch's lines once for the
+    # checksum alarm (then cached): the demo has one more since the red-packet batch.
+    ("sheng", "dashboard", "/dashboard/"): (22, 6),
     ("sheng", "registrations", "/registry/registrations/"): (4, 3),
     ("sheng", "surveys", "/programmes/surveys/"): (8, 8),
-    ("sheng", "batches", "/payments/"): (14, 6),
+    ("sheng", "batches", "/payments/"): (15, 6),
     ("shijiazhuang", "home", "/"): (3, 3),
-    ("shijiazhuang", "dashboard", "/dashboard/"): (22, 6),
+    ("shijiazhuang", "dashboard", "/dashboard/"): (23, 6),
     ("shijiazhuang", "registrations", "/registry/registrations/"): (4, 3),
     ("qiye_luquan", "home", "/"): (5, 5),
     ("qiye_luquan", "registrations", "/registry/registrations/"): (4, 4),

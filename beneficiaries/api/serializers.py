@@ -3,7 +3,7 @@ personal numbers appear only masked."""
 
 from rest_framework import serializers
 
-from beneficiaries.choices import Category, Ownership
+from beneficiaries.choices import Category, Ownership, PayoutChoice
 from programs.models import Programme
 
 
@@ -90,6 +90,7 @@ class WorkerRowSerializer(serializers.Serializer):
     category = serializers.CharField(read_only=True)
     bank_name = serializers.CharField(read_only=True)
     account_masked = serializers.CharField(read_only=True)
+    payout_choice = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
     status_note = serializers.CharField(read_only=True)
     source = serializers.CharField(read_only=True)
@@ -115,6 +116,7 @@ WORKER_VALUES = (
     "category",
     "bank_name",
     "account_masked",
+    "payout_choice",
     "status",
     "status_note",
     "source",
@@ -135,6 +137,7 @@ class WorkerCreateSerializer(serializers.Serializer):
     category = serializers.ChoiceField(choices=Category.choices, default=Category.MIGRANT)
     bank_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     account = serializers.CharField(max_length=40, required=False, allow_blank=True, default="", write_only=True)
+    payout_choice = serializers.ChoiceField(choices=PayoutChoice.choices, required=False, allow_blank=True, default="")
 
 
 class WorkerUpdateSerializer(serializers.Serializer):
@@ -145,6 +148,7 @@ class WorkerUpdateSerializer(serializers.Serializer):
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     bank_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     account = serializers.CharField(max_length=40, required=False, allow_blank=True, write_only=True)
+    payout_choice = serializers.ChoiceField(choices=PayoutChoice.choices, required=False, allow_blank=True)
 
 
 class ResolveSerializer(serializers.Serializer):

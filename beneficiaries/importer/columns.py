@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.utils import translation
 
-from beneficiaries.choices import Category, Ownership
+from beneficiaries.choices import Category, Ownership, PayoutChoice
 from beneficiaries.spreadsheets import SpreadsheetError, normalize_header
 
 
@@ -164,7 +164,25 @@ WORKER_COLUMNS = (
         text=True,
         width=14,
     ),
+    # Last, so that files made from the earlier template still map column by column.
+    Column(
+        "payout_choice",
+        "领取方式",
+        False,
+        "选填。补贴规则允许选择时（如循环化工园区“电子红包或现金”）填写：电子红包、现金 或 银行卡；不填按补贴规则发放。",
+        ("红包或现金", "领取渠道"),
+        width=12,
+        choices=("电子红包", "现金", "银行卡"),
+    ),
 )
+# 领取方式 cell text → PayoutChoice value.
+PAYOUT_CHOICES = {
+    "电子红包": PayoutChoice.RED_PACKET,
+    "红包": PayoutChoice.RED_PACKET,
+    "现金": PayoutChoice.CASH,
+    "银行卡": PayoutChoice.BANK_CARD,
+    **{c.value: c for c in PayoutChoice if c.value},
+}
 
 EMPLOYER_COLUMNS = (
     Column(

@@ -31,6 +31,7 @@ def worker_row(seq: int, **over) -> dict:
         "开户银行": "中国工商银行",
         "银行账号": f"622202{seq:013d}",
         "户籍地区代码": "",
+        "领取方式": "",
     }
     row.update(over)
     return row

@@ -62,7 +62,14 @@ from beneficiaries.importer.cells import (
     person_name,
     text,
 )
-from beneficiaries.importer.columns import CATEGORY_BY_LABEL, WORKER_COLUMNS, chinese, header_scorer, map_headers
+from beneficiaries.importer.columns import (
+    CATEGORY_BY_LABEL,
+    PAYOUT_CHOICES,
+    WORKER_COLUMNS,
+    chinese,
+    header_scorer,
+    map_headers,
+)
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.phone import PhoneError, validate_mobile
@@ -98,6 +105,7 @@ STAGE_COLUMNS = (
     "bank_name",
     "account_cipher",
     "account_masked",
+    "payout_choice",
 )
 HEADER = {c.key: c.header for c in WORKER_COLUMNS}
 _ID_CHECK_VALUE = {c: i for i, c in enumerate("0123456789X")}
@@ -347,6 +355,7 @@ def _validate(table, positions, *, programme, outcomes: Outcomes, out, progress,
     i_bank = positions.get("bank_name", blank)
     i_acct = positions.get("account", blank)
     i_hukou = positions.get("hukou_code", blank)
+    i_payout = positions.get("payout_choice", blank)
     p_start, p_end = programme.start_date, programme.end_date
     holiday_days = (programme.holiday_end - programme.holiday_start).days + 1
     period = f"{p_start:%Y-%m-%d} 至 {p_end:%Y-%m-%d}"
@@ -482,6 +491,17 @@ def _validate(table, positions, *, programme, outcomes: Outcomes, out, progress,
             except CellError as exc:
                 errors.append(("户籍地区代码", str(exc)))
 
+        payout = ""
+        if cells[i_payout] != "":
+            shown = text(cells[i_payout])[:20]
+            choice = PAYOUT_CHOICES.get(shown)
+            if choice is None:
+                errors.append(
+                    ("领取方式", f"领取方式“{shown}”无效：请从下拉列表选择 电子红包、现金、银行卡 之一，或不填")
+                )
+            else:
+                payout = choice.value
+
         if errors:
             outcomes.reject(row_no, errors)
         else:
@@ -499,7 +519,7 @@ def _validate(table, positions, *, programme, outcomes: Outcomes, out, progress,
                 f"{encrypt(phone)}\t{blind_index(phone)}\t{tail_digest(id_hash, phone[-4:])}\t"
                 f"{phone[:3]}****{phone[-4:]}\t"
                 f"{start_iso}\t{end_iso}\t{duty}\t{seniority}\t{category.value}\t{bank}\t"
-                f"{encrypt(account) if account else ''}\t{mask_account(account) if account else ''}\n"
+                f"{encrypt(account) if account else ''}\t{mask_account(account) if account else ''}\t{payout}\n"
             )
             if len(sample) < SAMPLE_ROWS:
                 sample.append(
@@ -581,7 +601,7 @@ class _Stage:
             " birth_date date, hukou_code_raw text, hukou_code text, phone_cipher text,"
             " phone_hash text, phone_tail text, phone_masked text, start_date date, end_date date,"
             " duty_days integer, seniority_years integer, category text, bank_name text, account_cipher text,"
-            f" account_masked text, {new_id}, person_id bigint, name_ok boolean NOT NULL DEFAULT true)"
+            f" account_masked text, payout_choice text, {new_id}, person_id bigint, name_ok boolean NOT NULL DEFAULT true)"
             " ON COMMIT DROP",
             [cur.fetchone()[0]] if reserve_ids else None,
         )
@@ -699,8 +719,8 @@ class _Stage:
         new = cur.fetchone()[0]
         columns = (
             f"INSERT INTO {self.reg_t} (person_id, programme_id, employer_id, district_id, start_date,"
-            " end_date, duty_days, seniority_years, category, bank_name, account_cipher, account_masked, status,"
-            " status_note, source, import_job_id, created_at, updated_at)"
+            " end_date, duty_days, seniority_years, category, bank_name, account_cipher, account_masked,"
+            " payout_choice, status, status_note, source, import_job_id, created_at, updated_at)"
         )
         persons = created = conflicts = 0
         if new:
@@ -721,7 +741,7 @@ class _Stage:
                         columns  # noqa: S608
                         + " SELECT new_id, %(programme)s, %(employer)s, %(district)s, start_date, end_date,"
                         " duty_days, seniority_years, category, bank_name, account_cipher, account_masked,"
-                        " 'active', '', %(source)s, %(job)s, now(), now() FROM import_stage WHERE person_id IS NULL",
+                        " payout_choice, 'active', '', %(source)s, %(job)s, now(), now() FROM import_stage WHERE person_id IS NULL",
                         self.params,
                     )
                     created = cur.rowcount
@@ -756,7 +776,7 @@ class _Stage:
         self.cur.execute(
             f"WITH ins AS ({columns}"  # noqa: S608
             " SELECT p.id, %(programme)s, %(employer)s, %(district)s, s.start_date, s.end_date, s.duty_days,"
-            " s.seniority_years, s.category, s.bank_name, s.account_cipher, s.account_masked,"
+            " s.seniority_years, s.category, s.bank_name, s.account_cipher, s.account_masked, s.payout_choice,"
             " CASE WHEN c.other THEN 'conflict' ELSE 'active' END, CASE WHEN c.other THEN %(note)s ELSE '' END,"
             " %(source)s, %(job)s, now(), now()"
             f" FROM import_stage s JOIN {self.person_t} p ON p.id = s.person_id"
@@ -1121,6 +1141,7 @@ def _orm_batch(batch: list[list[str]], *, employer, programme, job, result: Impo
                 bank_name=r["bank_name"],
                 account_cipher=r["account_cipher"],
                 account_masked=r["account_masked"],
+                payout_choice=r["payout_choice"],
                 status=RegistrationStatus.CONFLICT if conflict else RegistrationStatus.ACTIVE,
                 status_note=CONFLICT_NOTE if conflict else "",
                 source=Source.IMPORT,

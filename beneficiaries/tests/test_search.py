@@ -57,6 +57,18 @@ def test_name_prefix_or_part_account_tail_and_employer(officer_luquan, people, e
     assert _found(officer_luquan, "王") == set()
 
 
+def test_an_all_digit_credit_code_is_not_taken_for_an_id_number(officer_luquan, people):
+    from beneficiaries.tests.factories import make_employer
+
+    employer = make_employer("石家庄数字代码有限公司", "130110")
+    while not employer.credit_code.isdigit():  # the check character is a digit about 3 times in 4
+        employer = make_employer("石家庄数字代码有限公司", "130110")
+    register(
+        officer_luquan, employer, people["zhao"].programme, id_number=make_id("130102", "19920202", 55), name="钱数字"
+    )
+    assert _found(officer_luquan, employer.credit_code) == {"钱数字"}
+
+
 def test_whole_mobile_number_finds_the_person_by_the_blind_index(officer_luquan, officer_cangzhou, people):
     assert _found(officer_luquan, "13803112345") == {"李建华"}
     assert _found(officer_luquan, "138 0311 2345") == {"李建华"}  # typed with spaces

@@ -5,6 +5,7 @@ changes nothing."""
 from decimal import Decimal
 
 import pytest
+from django.db import models
 
 from beneficiaries.demo_population import demo_population
 from beneficiaries.models import Registration
@@ -29,6 +30,18 @@ def test_demo_every_rule_grants_and_kangbao_matches_the_article():
     assert {r["channel"] for k, r in by_key.items() if k.endswith("-RED") and k[:4] in ("GREE", "MENG", "MODE")} == {
         "employer"
     }
+
+    # 循环化工园区 "800元的电子红包或现金补贴": most of the park's workers chose the red
+    # packet, one in four cash; each is paid once, through their choice.
+    from disbursements.models import Entitlement
+
+    park = dict(
+        Entitlement.objects.filter(programme=p, rule_key="XUNHUAN-RED")
+        .values_list("channel")
+        .annotate(n=models.Count("id"))
+        .values_list("channel", "n")
+    )
+    assert set(park) == {"red_packet", "cash"} and park["red_packet"] > 2 * park["cash"] > 0
 
     registrations = Registration.objects.filter(programme=p).count()
     assert demo_population()["registrations"] == 0  # already loaded

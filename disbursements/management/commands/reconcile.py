@@ -7,6 +7,9 @@ from portal.lib.money import format_yuan
 from programs.models import Programme
 from regions.models import Region
 
+GROUPINGS = {"rule": ("district_id", "rule_key"), "district": ("district_id",), "channel": ("district_id", "channel")}
+GROUP_TITLES = {"rule": "区县 · 规则", "district": "区县", "channel": "区县 · 发放渠道"}
+
 
 class Command(BaseCommand):
     help = (
@@ -18,6 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--programme", required=True, help="项目代码，如 HEBEI-2021")
         parser.add_argument("--district", help="只对一个区县（或市）的区划代码对账")
         parser.add_argument("--json", action="store_true", help="输出 JSON")
+        parser.add_argument(
+            "--by",
+            choices=sorted(GROUPINGS),
+            default="rule",
+            help="明细分组：rule 按区县和规则（默认），district 按区县，channel 按区县和发放渠道（电子红包、现金……）",
+        )
 
     def handle(self, *args, **opts):
         programme = Programme.objects.filter(code=opts["programme"]).first()
@@ -28,13 +37,13 @@ class Command(BaseCommand):
             district = Region.objects.filter(code=opts["district"]).first()
             if district is None:
                 raise CommandError(f"找不到区划 {opts['district']}")
-        total, rows = reconcile(programme=programme, district=district)
+        total, rows = reconcile(programme=programme, district=district, by=GROUPINGS[opts["by"]])
         if opts["json"]:
             self.stdout.write(json.dumps(total.as_json_with_alarms(programme, district, rows=None), ensure_ascii=False))
             return
         self.stdout.write(f"{programme.code} {programme.name}")
         self.stdout.write(
-            f"{'区县 · 规则':<40}{'核定':>14}{'已入批次':>14}{'已发放':>14}{'失败':>14}{'待发放':>14}{'追回':>14}  平衡"
+            f"{GROUP_TITLES[opts['by']]:<40}{'核定':>14}{'已入批次':>14}{'已发放':>14}{'失败':>14}{'待发放':>14}{'追回':>14}  平衡"
         )
         for row in [*rows, total]:
             label = row.label or "合计"
