@@ -124,6 +124,17 @@ MESSAGES = [
     _("填写了银行账号，请同时填写开户银行"),
     _("填写了开户银行，请同时填写银行账号"),
     _("户籍地区代码“%(code)s”不存在：应为6位行政区划代码，不清楚可不填"),
+    # -- the preview's summary (ImportResult.message), sentence by sentence ------------
+    _("文件中没有数据行。"),
+    _("共 %(total)s 行，无误 %(accepted)s 行，有误 %(rejected)s 行。"),
+    _("默认有错误行时不导入任何数据：请修改后重新上传，或选择“仅导入无误的行”。"),
+    _("无误的行导入后将新增 %(created)s 条登记，%(unchanged)s 行此前已导入。"),
+    _(
+        "无误的行导入后将新增 %(created)s 条登记（其中 %(conflicts)s 条与其他单位重复，待区县核实），"
+        "%(unchanged)s 行此前已导入。"
+    ),
+    _("无误的行导入后将新增 %(created)s 家单位，%(unchanged)s 行此前已导入。"),
+    _("因有错误行，未导入任何数据：请下载错误行报告，修改后重新上传。"),
 ]
 
 # Fields that hold a column's name: shown in the page's language too.
@@ -147,15 +158,32 @@ def _compiled() -> list[tuple[re.Pattern, str]]:
     return out
 
 
-def import_message(text: str) -> str:
-    """`text` (as the importer stored it, in Chinese) in the active language."""
-    if not text or (translation.get_language() or "zh-hans").startswith("zh"):
-        return text
+_SENTENCE = re.compile(r"[^。]+。")
+
+
+def _translate(text: str) -> str | None:
     for pattern, source in _compiled():
         m = pattern.match(text)
         if m:
             fields = {k: (gettext(v) if k in _COLUMN_FIELDS else v) for k, v in m.groupdict().items()}
             return gettext(source) % fields if fields else gettext(source)
+    return None
+
+
+def import_message(text: str) -> str:
+    """`text` (as the importer stored it, in Chinese) in the active language. A message
+    made of several sentences (the preview's summary) is translated sentence by
+    sentence; if any is not listed, the whole is shown as written."""
+    if not text or (translation.get_language() or "zh-hans").startswith("zh"):
+        return text
+    whole = _translate(text)
+    if whole is not None:
+        return whole
+    sentences = _SENTENCE.findall(text)
+    if len(sentences) > 1 and "".join(sentences) == text:
+        parts = [_translate(s) for s in sentences]
+        if all(p is not None for p in parts):
+            return " ".join(parts)
     return text
 
 

@@ -345,6 +345,7 @@ def test_import_messages_follow_the_page_language(client, agent_gree, employer, 
     assert "The bank “火星银行” is not a recognised bank" in page
     assert "Days on duty over the Spring Festival should be between 0 and 7, but is -1" in page
     assert "不是可识别的银行" not in page and "应在0至7之间" not in page
+    assert "3 rows: 1 valid, 2 with errors." in page and "Importing the valid rows will add 1 registration(s)" in page
     response = client.post(
         reverse("beneficiaries:import_workers"),
         {"employer": employer.pk, "programme": programme.pk, "file": _upload("名单.xlsx", b"not a workbook")},
