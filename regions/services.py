@@ -143,5 +143,7 @@ def regions_load() -> dict:
     changed = [o for o in objs if o.code in existing and existing[o.code] != tuple(getattr(o, f) for f in fields)]
     DivisionCode.objects.bulk_update(changed, fields, batch_size=2000)
     # A code the lists no longer hold (230834 was a misprint of 友谊县's 230824).
-    DivisionCode.objects.exclude(code__in=list(codes)).delete()
+    stale = sorted(set(existing) - set(codes))
+    for i in range(0, len(stale), 500):
+        DivisionCode.objects.filter(code__in=stale[i : i + 500]).delete()
     return {"regions": len(rows), "division_codes": len(objs)}
