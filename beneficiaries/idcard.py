@@ -3,8 +3,8 @@
 Accepted:
 
 * 18-digit resident ID numbers: address code (any code that exists now or existed
-  once anywhere in China since 1981: a number keeps the code it was issued with for
-  life), birth date, sequence code (17th digit odd = male), ISO 7064 MOD 11-2 check
+  once anywhere in China since 1980: a number keeps the code it was issued with for
+  life; regions.division_history builds the set), birth date, sequence code (17th digit odd = male), ISO 7064 MOD 11-2 check
   character;
 * 15-digit first-generation numbers, converted to 18 digits ("19" before the year,
   check character appended);
@@ -17,20 +17,17 @@ Accepted:
   does not apply to it and it has no hukou (`current_code` is "").
 
 The importer validates ~100k rows a second, so this module never touches the
-database: the national code list (regions/data/cn_division_codes.csv) is read once,
-lazily, into a module-level dict code → current code (an abolished code counts as
+database: the accepted codes (regions/data/cn_division_codes.csv, the national
+history, and cn_division_codes_stdnum.csv, the codes only python-stdnum's list has) are
+read once, lazily, into a module-level dict code → current code (an abolished code counts as
 its successor, followed to the end of the chain: 鹿泉市 130185 → 鹿泉区 130110).
 """
 
-import csv
 import datetime as dt
 import re
 import time
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
-
-CODES_CSV = Path(__file__).resolve().parent.parent / "regions" / "data" / "cn_division_codes.csv"
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
@@ -62,31 +59,12 @@ class IdInfo:
     is_foreign: bool = False
 
 
-def _first_successor(successors: str) -> str:
-    return successors.split(";")[0].split("[")[0].strip()
-
-
 def _load_codes() -> dict[str, str]:
-    """Read the national list once. Same rules as regions.services.regions_load: the
-    active row of a reused code wins; an abolished or changed code follows its first
-    successor to the end of the chain."""
-    entries: dict[str, tuple[bool, str]] = {}
-    with open(CODES_CSV, encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            active = row["status"] == "active"
-            if row["code"] not in entries or active:
-                entries[row["code"]] = (active, "" if active else _first_successor(row["successor_codes"]))
+    """The accepted codes (regions.division_history: the national code history plus
+    python-stdnum's codes it lacks), each → the current code it counts as."""
+    from regions.division_history import accepted_codes
 
-    def current(code: str) -> str:
-        seen = set()
-        while True:
-            active, successor = entries.get(code, (True, ""))
-            if active or not successor or code in seen or successor not in entries:
-                return code
-            seen.add(code)
-            code = successor
-
-    codes = {code: current(code) for code in entries}
+    codes = accepted_codes()
     codes.update(PERMIT_CODES)
     return codes
 
@@ -100,7 +78,7 @@ def division_codes() -> dict[str, str]:
 
 
 def code_ever_existed(code: str) -> bool:
-    """A GB/T 2260 code that exists or existed since 1981 (the national list)."""
+    """A GB/T 2260 code that exists or existed (the national history, or stdnum's list)."""
     codes = _codes if _codes is not None else division_codes()
     return code in codes and code not in PERMIT_CODES
 

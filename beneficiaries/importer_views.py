@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.selectors import jobs_for_user
 from beneficiaries.importer import uploads
+from beneficiaries.importer.messages import import_message
 from beneficiaries.models import Employer
 from beneficiaries.spreadsheets import limit_upload
 from beneficiaries.xlsx_templates import employer_template, worker_template
@@ -99,7 +100,7 @@ def _upload_page(request, *, kind: str, form_class, title: str):
             )
             uploads.import_upload_preview(upload=upload, user=request.user)
         except DomainError as exc:
-            form.add_error("file", exc.message)
+            form.add_error("file", import_message(exc.message))
         else:
             return redirect("beneficiaries:import_preview", token=upload.token)
     return render(
@@ -144,7 +145,7 @@ def import_preview(request, token: str):
         try:
             preview = uploads.import_upload_preview(upload=upload, user=request.user)
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, import_message(exc.message))
             return redirect(
                 "beneficiaries:import_workers" if upload.kind == "workers" else "beneficiaries:import_employers"
             )

@@ -6,6 +6,7 @@ from pathlib import Path
 from django.db import transaction
 
 from regions.choices import Kind, Level
+from regions.division_history import read_history, read_supplement
 from regions.models import DivisionCode, Region
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -15,11 +16,6 @@ DIRECT_REPORT = {"130181", "130682"}  # 辛集市, 定州市
 # 雄安新区 has no GB/T 2260 code; 133100 is the code the NBS statistical list uses.
 XIONGAN_CODE = "133100"
 XIONGAN_COUNTIES = {"130629", "130632", "130638"}  # 容城县, 安新县, 雄县
-
-
-def _first_code(successors: str) -> str:
-    first = successors.split(";")[0]
-    return first.split("[")[0].strip()
 
 
 @transaction.atomic
@@ -92,21 +88,24 @@ def regions_load() -> dict:
             ),
         )
 
-    codes: dict[str, dict] = {}
-    with open(DATA_DIR / "cn_division_codes.csv", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            entry = codes.get(row["code"])
-            active = row["status"] == "active"
-            if entry is None or active:  # the active row of a reused code wins
-                codes[row["code"]] = dict(
-                    name=row["name"],
-                    province=row["province"],
-                    level=row["level"],
-                    active=active,
-                    from_year=int(row["from_year"]) if row["from_year"] else None,
-                    until_year=int(row["until_year"]) if row["until_year"] else None,
-                    successor="" if active else _first_code(row["successor_codes"]),
-                )
+    # The national code history (the active row of a reused code wins: its current
+    # name), then the codes only python-stdnum's list has (regions.division_history).
+    codes: dict[str, dict] = read_history()
+    supplement_current: dict[str, str] = {}
+    for row in read_supplement():
+        if row["code"] in codes:
+            continue
+        start, _, end = row["years"].partition("-")
+        codes[row["code"]] = dict(
+            name=row["name"],
+            province=row["province"],
+            level="county",
+            active=False,
+            from_year=int(start) if start.isdigit() else None,
+            until_year=int(end) if end.isdigit() else None,
+            successor="",
+        )
+        supplement_current[row["code"]] = row["current_code"]
     # Residence permits of Hong Kong, Macau and Taiwan residents use these prefixes.
     for code, name in (("810000", "香港特别行政区"), ("820000", "澳门特别行政区"), ("830000", "台湾地区")):
         codes.setdefault(
@@ -117,6 +116,8 @@ def regions_load() -> dict:
         )
 
     def current(code: str, seen=()) -> str:
+        if code in supplement_current:
+            return current(supplement_current[code], (*seen, code))
         entry = codes.get(code)
         if entry is None or entry["active"] or not entry["successor"] or code in seen:
             return code
@@ -141,4 +142,8 @@ def regions_load() -> dict:
     # Only rows whose data changed: a second load writes nothing (bulk_update is slow).
     changed = [o for o in objs if o.code in existing and existing[o.code] != tuple(getattr(o, f) for f in fields)]
     DivisionCode.objects.bulk_update(changed, fields, batch_size=2000)
+    # A code the lists no longer hold (230834 was a misprint of 友谊县's 230824).
+    stale = sorted(set(existing) - set(codes))
+    for i in range(0, len(stale), 500):
+        DivisionCode.objects.filter(code__in=stale[i : i + 500]).delete()
     return {"regions": len(rows), "division_codes": len(objs)}

@@ -81,3 +81,133 @@ def write_xlsx(
                 ws.write_string(r, c, v)
     wb.close()
     return path
+
+
+def _col(c: int) -> str:
+    name = ""
+    c += 1
+    while c:
+        c, r = divmod(c - 1, 26)
+        name = chr(65 + r) + name
+    return name
+
+
+def write_big_xlsx(path: Path, n_rows: int, *, sheet: str = "名单", dimension: bool = True) -> Path:
+    """An .xlsx of `n_rows` worker rows written straight as XML, one string template per
+    row: 250,000 rows in a few seconds, where a spreadsheet library takes half a minute.
+    For tests of the row limit (the rows are refused before they are validated);
+    dimension=False leaves out the sheet's used range, as some generators do."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    headers = WORKER_HEADERS
+    letters = [_col(c) for c in range(len(headers))]
+
+    def cell(c: int, value: str) -> str:
+        return f'<c r="{letters[c]}%(r)d" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
+
+    i_phone, i_account = headers.index("手机号"), headers.index("银行账号")
+    header_xml = '<row r="1">' + "".join(cell(c, h) for c, h in enumerate(headers)) % {"r": 1} + "</row>"
+    # A template per distinct row, with its phone and account numbers left as fields
+    # (each row has its own); a thousand distinct rows repeat.
+    templates = []
+    for i in range(1000):
+        row = worker_row(i)
+        cells = []
+        for c, h in enumerate(headers):
+            if c == i_phone:
+                cells.append(f'<c r="{letters[c]}%(r)d" t="inlineStr"><is><t>138%(i)08d</t></is></c>')
+            elif c == i_account:
+                cells.append(f'<c r="{letters[c]}%(r)d" t="inlineStr"><is><t>622202%(i)013d</t></is></c>')
+            elif row[h] != "":
+                cells.append(cell(c, row[h]))
+        templates.append('<row r="%(r)d">' + "".join(cells) + "</row>")
+    parts = [header_xml]
+    parts.extend(templates[i % 1000] % {"r": i + 2, "i": i} for i in range(n_rows))
+    last = f"{letters[-1]}{n_rows + 1}"
+    used_range = f'<dimension ref="A1:{last}"/>' if dimension else ""
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel_ns = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+    sheet_xml = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {ns} {rel_ns}>'
+        f"{used_range}<sheetData>{''.join(parts)}</sheetData></worksheet>"
+    )
+    files = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook {ns} {rel_ns}>'
+            f'<sheets><sheet name="{escape(sheet)}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+            'Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": sheet_xml,
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, content in files.items():
+            zf.writestr(name, content.encode("utf-8"))
+    return path
+
+
+def write_big_ods(path: Path, n_rows: int, *, sheet: str = "名单") -> Path:
+    """An OpenDocument spreadsheet (.ods, as LibreOffice and WPS save it) of `n_rows`
+    worker rows, written straight as XML like write_big_xlsx."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    headers = WORKER_HEADERS
+
+    def cell(value: str) -> str:
+        return f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+
+    i_phone, i_account = headers.index("手机号"), headers.index("银行账号")
+    templates = []
+    for i in range(1000):
+        row = worker_row(i)
+        cells = [cell(escape(row[h]).replace("%", "%%")) for h in headers]
+        cells[i_phone], cells[i_account] = cell("138%(i)08d"), cell("622202%(i)013d")
+        templates.append("<table:table-row>" + "".join(cells) + "</table:table-row>")
+    rows = ["<table:table-row>" + "".join(cell(escape(h)) for h in headers) + "</table:table-row>"]
+    rows.extend(templates[i % 1000] % {"i": i} for i in range(n_rows))
+    office = "urn:oasis:names:tc:opendocument:xmlns"
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<office:document-content xmlns:office="{office}:office:1.0" xmlns:table="{office}:table:1.0" '
+        f'xmlns:text="{office}:text:1.0" office:version="1.2"><office:body><office:spreadsheet>'
+        f'<table:table table:name="{escape(sheet)}">{"".join(rows)}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<manifest:manifest xmlns:manifest="{office}:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        zf.writestr("META-INF/manifest.xml", manifest)
+        zf.writestr("content.xml", content.encode("utf-8"))
+    return path

@@ -89,3 +89,40 @@ def test_agent_imports_a_list_with_errors(browser, live_server, tmp_path, region
     assert "/report/import.xlsx" in report
     screenshot(browser, "import_done")
     assert Registration.objects.filter(employer=employer).count() == 6
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_import_errors_in_english(browser, live_server, tmp_path, regions_back_after_flush):  # noqa: F811
+    """The stored Chinese messages of a preview are shown in English after the footer's
+    language switch."""
+    from beneficiaries.tests.factories import make_employer, make_programme
+    from regions.models import Region
+    from regions.services import regions_load
+
+    if not Region.objects.filter(code="130110").exists():
+        regions_load()
+    agent = make_user("qiye_en", Role.EMPLOYER, first_name="Agent")
+    employer = make_employer("石家庄格力电器有限公司", "130110", agents=[agent])
+    programme = make_programme()
+    rows = [worker_row(1), worker_row(2, 开户银行="火星银行"), worker_row(3, 春节在岗天数="-1")]
+    path = write_xlsx(tmp_path / "list.xlsx", rows)
+
+    login(browser, live_server, "qiye_en")
+    browser.get(live_server.url + "/registry/imports/workers/")
+    _click(browser, browser.find_element(By.CSS_SELECTOR, "footer button[name=language]"))
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.documentElement.lang") == "en")
+    Select(browser.find_element(By.NAME, "employer")).select_by_value(str(employer.pk))
+    Select(browser.find_element(By.NAME, "programme")).select_by_value(str(programme.pk))
+    browser.find_element(By.NAME, "file").send_keys(str(path))
+    _click(browser, browser.find_element(By.CSS_SELECTOR, "[data-testid=upload-submit]"))
+    table = WebDriverWait(browser, 30).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "[data-testid=errors-table]"))
+    )
+    text = table.text
+    assert "The bank “火星银行” is not a recognised bank" in text
+    assert "Days on duty over the Spring Festival should be between 0 and 7, but is -1" in text
+    assert "不是可识别的银行" not in text
+    summary = browser.find_element(By.CSS_SELECTOR, ".alert-warning").text
+    assert summary.startswith("3 rows: 1 valid, 2 with errors. By default nothing is imported"), summary
+    screenshot(browser, "import_preview_errors_english")

@@ -329,3 +329,25 @@ def test_cli_import_employers(tmp_path):
     assert Employer.objects.get(credit_code=code).district_id == "130110"
     call_command("import_employers", str(path), valid_only=True)  # again: nothing changes
     assert Employer.objects.filter(credit_code=code).count() == 1
+
+
+def test_import_messages_follow_the_page_language(client, agent_gree, employer, programme, settings):
+    """Stored in Chinese, the preview's row errors and the form's file error are shown in
+    English with the language cookie."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(agent_gree)
+    rows = [worker_row(1), worker_row(2, 开户银行="火星银行"), worker_row(3, 春节在岗天数="-1")]
+    response = client.post(
+        reverse("beneficiaries:import_workers"),
+        {"employer": employer.pk, "programme": programme.pk, "file": _upload("名单.csv", _csv_bytes(rows))},
+    )
+    page = client.get(response["Location"]).content.decode()
+    assert "The bank “火星银行” is not a recognised bank" in page
+    assert "Days on duty over the Spring Festival should be between 0 and 7, but is -1" in page
+    assert "不是可识别的银行" not in page and "应在0至7之间" not in page
+    assert "3 rows: 1 valid, 2 with errors." in page and "Importing the valid rows will add 1 registration(s)" in page
+    response = client.post(
+        reverse("beneficiaries:import_workers"),
+        {"employer": employer.pk, "programme": programme.pk, "file": _upload("名单.xlsx", b"not a workbook")},
+    )
+    assert "The file is not a valid Excel (.xlsx) file" in response.content.decode()

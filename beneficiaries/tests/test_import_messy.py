@@ -11,10 +11,17 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from beneficiaries.importer.testing import WORKER_HEADERS, worker_row, write_csv, write_xlsx
+from beneficiaries.importer.testing import (
+    WORKER_HEADERS,
+    worker_row,
+    write_big_ods,
+    write_big_xlsx,
+    write_csv,
+    write_xlsx,
+)
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
-from beneficiaries.spreadsheets import SpreadsheetError
+from beneficiaries.spreadsheets import SpreadsheetError, check_xlsx_container
 from beneficiaries.tests.factories import make_employer, make_programme
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +106,47 @@ def test_too_many_rows_stops_at_the_limit_within_a_second(tmp_path, target, sett
         with pytest.raises(SpreadsheetError, match="1,000 行数据的上限"):
             run(path, target)
         assert time.perf_counter() - started < 1.0, path
+
+
+@pytest.fixture(scope="module")
+def xlsx_250k(tmp_path_factory):
+    """A 250,000-row workbook (about 14 MB; written in about 3 s of CPU)."""
+    return write_big_xlsx(tmp_path_factory.mktemp("big") / "250k.xlsx", 250_000)
+
+
+def test_a_250k_row_workbook_is_refused_within_a_second(xlsx_250k, target, settings):
+    # Its used range says 250,001 rows: refused from the sheet's first block, before
+    # 100 MB of XML is inflated (that count took 1.9–2.4 s on a loaded machine).
+    settings.IMPORT_MAX_ROWS = 200_000
+    for _ in range(2):
+        started = time.perf_counter()
+        with pytest.raises(SpreadsheetError, match="200,000 行数据的上限"):
+            run(xlsx_250k, target)
+        assert time.perf_counter() - started < 1.0
+    assert Registration.objects.count() == 0
+
+
+def test_a_workbook_without_a_used_range_is_refused_by_the_count(tmp_path, target, settings):
+    settings.IMPORT_MAX_ROWS = 1000
+    path = write_big_xlsx(tmp_path / "nodim.xlsx", 5000, dimension=False)
+    with pytest.raises(SpreadsheetError, match="1,000 行数据的上限"):
+        run(path, target)
+    # At the limit, neither the used range nor the count refuses it.
+    settings.IMPORT_MAX_ROWS = 5000
+    assert run(write_big_xlsx(tmp_path / "at.xlsx", 5000), target, dry_run=True).total == 5000
+
+
+def test_an_ods_over_the_limit_is_refused_while_its_xml_is_read(tmp_path, target, settings):
+    # Counted in content.xml as it is inflated, before calamine loads the sheet.
+    path = write_big_ods(tmp_path / "w.ods", 3000)
+    with pytest.raises(SpreadsheetError, match="1,000 行数据的上限"):
+        check_xlsx_container(path, row_limit=1000, fmt="ods")
+    settings.IMPORT_MAX_ROWS = 1000
+    with pytest.raises(SpreadsheetError, match="1,000 行数据的上限"):
+        run(path, target)
+    settings.IMPORT_MAX_ROWS = 3000
+    result = run(path, target, dry_run=True)
+    assert (result.format, result.sheet, result.total) == ("ods", "名单", 3000)
 
 
 def test_blank_lines_do_not_count_against_the_row_limit(tmp_path, target, settings):

@@ -53,3 +53,33 @@ def test_loading_twice_changes_nothing():
     before = list(Region.objects.values_list("code", "path", "parent_id").order_by("code"))
     regions_load()
     assert list(Region.objects.values_list("code", "path", "parent_id").order_by("code")) == before
+
+
+def test_codes_only_stdnum_knows_are_loaded_with_their_current_code_and_name():
+    youyi = DivisionCode.objects.get(code="230824")  # 友谊县 under 佳木斯, 1984–1991
+    assert (youyi.name, youyi.active, youyi.current_code) == ("友谊县", False, "230522")
+    assert DivisionCode.objects.get(code=youyi.current_code).name == "友谊县"
+    lishui = DivisionCode.objects.get(code="332801")  # stdnum's 3328xx 丽水地区 edition
+    assert lishui.current_code == "331100"
+    assert DivisionCode.objects.get(code="130101").current_code == "130100"  # 市辖区 placeholder
+    # A renamed code shows its current name (130123: 栾城县 1986–1993, 正定县 since).
+    assert DivisionCode.objects.get(code="130123").name == "正定县"
+
+
+def test_a_code_dropped_from_the_lists_is_removed_on_load():
+    from regions.services import regions_load
+
+    DivisionCode.objects.create(
+        code="230834", name="友谊县", province="黑龙江省", level="county", current_code="230522"
+    )
+    regions_load()
+    assert not DivisionCode.objects.filter(code="230834").exists()
+
+
+def test_the_committed_supplement_is_what_the_generator_makes_from_stdnum():
+    """regions/data/cn_division_codes_stdnum.csv is generated (manage.py
+    division_codes_from_stdnum); an upgraded python-stdnum with other codes fails here
+    until the file is regenerated and reviewed."""
+    from regions.division_history import read_supplement, supplement_rows
+
+    assert read_supplement() == [{k: str(v) for k, v in row.items()} for row in supplement_rows()]
