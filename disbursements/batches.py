@@ -22,9 +22,11 @@ from django.utils.translation import gettext
 
 from accounts.choices import Role
 from accounts.models import User
+from accounts.notifications import after_commit
 from accounts.services import audit_record
 from disbursements.choices import BatchStatus, EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
+from disbursements.notify import batch_step_notify
 from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from portal.lib.money import ZERO, yuan_text
@@ -366,6 +368,8 @@ def _transition(
         audit_record(
             user=user, action=f"batch_{action}", obj=batch, changes={"status": [expected, target]}, comment=comment
         )
+        # Whoever must act next is told once this step has committed.
+        after_commit(batch_step_notify, batch=batch, action=action, comment=comment)
     batch.refresh_from_db()
     return batch
 

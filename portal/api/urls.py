@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from accounts.api.notifications import NotificationViewSet
 from accounts.api.views import JobDetailView, TokenCreateView, TokenLogoutAllView, TokenLogoutView
 from portal.api.dashboard import DashboardView
 from portal.api.root import ApiRootView
@@ -12,6 +13,7 @@ router = DefaultRouter()
 # The root lists every app's API, not only this router's (portal/api/root.py).
 router.include_root_view = False
 router.register("regions", RegionViewSet, basename="region")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("", ApiRootView.as_view(), name="api-root"),
