@@ -85,6 +85,14 @@ def render_text(event: str, channel: str, params: dict, *, fallback: str = "") -
         return fallback
 
 
+def chinese(label) -> str:
+    """A lazy label as its Chinese msgid, whatever the language of the request or worker
+    that triggers the message (an employer agent may be using the English pages): the
+    parameters are stored in Chinese and translated when shown."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(label)
+
+
 def _chinese(event: str, channel: str, params: dict) -> str:
     with translation.override(settings.LANGUAGE_CODE):
         return render_text(event, channel, params)

@@ -15,11 +15,12 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.choices import NotificationEvent, Role
-from accounts.notifications import CHUNK, district_officers, in_app, notify, sms, staff_covering
+from accounts.notifications import CHUNK, chinese, district_officers, in_app, notify, sms, staff_covering
 from beneficiaries.models import Employer
 from beneficiaries.pii import mask_name
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, BatchStep, PaymentLine
+from disbursements.trust_models import AppealKind
 from portal.lib.money import ZERO, yuan_text
 
 E = NotificationEvent
@@ -218,7 +219,7 @@ def appeal_notify(*, appeal) -> None:
     params = {
         "district": appeal.district.name,
         "name": mask_name(name),
-        "kind": str(appeal.get_kind_display()),
+        "kind": chinese(AppealKind(appeal.kind).label),
         "due": appeal.due_on.isoformat(),
     }
     link = reverse("appeals:detail", args=[appeal.pk])

@@ -386,3 +386,21 @@ def test_a_new_officer_has_no_messages(client):
     user = make_user("officer_new", "district", "130110")
     client.force_login(user)
     assert "暂无消息" in client.get(reverse("notifications:list")).content.decode()
+
+
+def test_an_event_triggered_from_an_english_page_is_stored_in_chinese(
+    officer_luquan, agent_gree, django_capture_on_commit_callbacks
+):
+    from disbursements.appeals import appeal_file_employer
+
+    programme = make_programme("HB-APP-EN")
+    ent = make_entitlements(programme, make_rule(programme, "luquan_cash"), 1, start=950)[0]
+    ent.registration.employer.agents.add(agent_gree)
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        appeal_file_employer(
+            acting_user=agent_gree, kind="wrong_amount", text="金额与公示不一致，请核对", registration=ent.registration
+        )
+    message = Notification.objects.get(event=E.APPEAL_FILED)
+    assert "（金额不对）" in message.body and message.params["kind"] == "金额不对"
+    with translation.override("en"):
+        assert "(Wrong amount)" in message.text
