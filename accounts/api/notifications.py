@@ -44,9 +44,12 @@ class ReadSerializer(serializers.Serializer):
 
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = NotificationSerializer
+    # Ids are numbers (`<int:pk>` routes): anything else is a plain 404.
     lookup_value_converter = "int"
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return Notification.objects.none()
         user = self.request.user
         box = self.request.query_params.get("box", "inbox")
         if self.action == "list":
@@ -75,7 +78,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         request=ReadSerializer, responses={200: {"type": "object", "properties": {"marked": {"type": "integer"}}}}
     )
-    @action(detail=False, methods=["post"], url_path="read")
+    @action(detail=False, methods=["post"], url_path="read-all")
     def read_many(self, request):
         """Mark the caller's messages read: the listed ids, or every unread one."""
         data = ReadSerializer(data=request.data)

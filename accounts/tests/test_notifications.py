@@ -377,7 +377,7 @@ def test_api_lists_counts_and_marks_read(client, officer_luquan, officer_cangzho
     other = Notification.objects.get(user=officer_cangzhou).pk
     assert client.post(f"/api/v1/notifications/{other}/read/").status_code == 404
     assert client.get(f"/api/v1/notifications/{other}/").status_code == 404
-    assert client.post("/api/v1/notifications/read/", {}, content_type="application/json").json() == {"marked": 1}
+    assert client.post("/api/v1/notifications/read-all/", {}, content_type="application/json").json() == {"marked": 1}
     assert client.get("/api/v1/notifications/unread/").json() == {"unread": 0}
     assert "notifications" in client.get("/api/v1/").json()
 

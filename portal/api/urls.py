@@ -3,7 +3,6 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from accounts.api.notifications import NotificationViewSet
 from accounts.api.views import JobDetailView, TokenCreateView, TokenLogoutAllView, TokenLogoutView
 from portal.api.dashboard import DashboardView
 from portal.api.root import ApiRootView
@@ -13,7 +12,6 @@ router = DefaultRouter()
 # The root lists every app's API, not only this router's (portal/api/root.py).
 router.include_root_view = False
 router.register("regions", RegionViewSet, basename="region")
-router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("", ApiRootView.as_view(), name="api-root"),
@@ -24,6 +22,7 @@ urlpatterns = [
     path("auth/token/logout/", TokenLogoutView.as_view(), name="api-token-logout"),
     path("auth/token/logoutall/", TokenLogoutAllView.as_view(), name="api-token-logoutall"),
     path("dashboard/", DashboardView.as_view(), name="api-dashboard"),
+    path("", include("accounts.api.urls")),
     path("", include("programs.api.urls")),
     path("", include("beneficiaries.api.urls")),
     path("", include("disbursements.api.urls")),
