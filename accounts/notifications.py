@@ -62,7 +62,7 @@ TEMPLATES = {
     ),
     (E.BATCH_RETURNED, C.IN_APP, ""): _("发放批次 %(batch)s（%(district)s）被退回：%(reason)s"),
     (E.APPEAL_FILED, C.IN_APP, ""): _("%(district)s 收到关于 %(name)s 的申诉（%(kind)s），请在 %(due)s 前处理。"),
-    (E.OBJECTION_FILED, C.IN_APP, ""): _("%(district)s 的公示 %(notice)s 收到一条异议，请核查处理。"),
+    (E.OBJECTION_FILED, C.IN_APP, ""): _("公示“%(notice)s”收到一条异议，请核查处理。"),
 }
 
 

@@ -206,6 +206,17 @@ def test_appeal_and_objection_reach_the_district_officers(
         appeal_file_worker(person=person, registration_id=None, kind="not_paid", text="春节后仍未收到补贴，请核查")
     message = Notification.objects.get(event=E.APPEAL_FILED)
     assert message.user == officer_luquan and "欧阳**" in message.body and "未收到补贴" in message.body
+    assert message.link == reverse("appeals:detail", args=[message.object_id])
+
+    from disbursements.publicity import notice_create, objection_file
+
+    batch = batches_build(programme=programme, acting_user=officer_luquan)[0]
+    notice = notice_create(batch=batch, acting_user=officer_luquan, contact_phone="0311-82015678")
+    with django_capture_on_commit_callbacks(execute=True):
+        objection_file(notice=notice, line_seq=1, reason="此人春节期间已回老家，并未留岗", ip="1.2.3.4")
+    objection = Notification.objects.get(event=E.OBJECTION_FILED)
+    assert objection.user == officer_luquan and objection.body == f"公示“{notice.title}”收到一条异议，请核查处理。"
+    assert "老家" not in objection.body  # the objector's text stays on the notice page
     assert not Notification.objects.filter(user=officer_cangzhou).exists()
 
 
