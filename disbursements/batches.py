@@ -355,7 +355,7 @@ def _transition(
         updated = Batch.objects.filter(pk=batch.pk, status=expected).update(**fields)
         if updated != 1:
             raise ConflictError("批次状态已经变化（可能已被他人处理），请刷新页面后再试。")
-        BatchStep.objects.create(
+        step = BatchStep.objects.create(
             batch=batch,
             action=action,
             level=level,
@@ -369,7 +369,7 @@ def _transition(
             user=user, action=f"batch_{action}", obj=batch, changes={"status": [expected, target]}, comment=comment
         )
         # Whoever must act next is told once this step has committed.
-        after_commit(batch_step_notify, batch=batch, action=action, comment=comment)
+        after_commit(batch_step_notify, batch=batch, action=action, step_id=step.pk, target=target, comment=comment)
     batch.refresh_from_db()
     return batch
 

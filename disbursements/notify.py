@@ -19,7 +19,7 @@ from accounts.notifications import CHUNK, chinese, district_officers, in_app, no
 from beneficiaries.models import Employer
 from beneficiaries.pii import mask_name
 from disbursements.choices import BatchStatus, LineStatus
-from disbursements.models import Batch, BatchStep, PaymentLine
+from disbursements.models import Batch, PaymentLine
 from disbursements.trust_models import AppealKind
 from portal.lib.money import ZERO, yuan_text
 
@@ -174,11 +174,13 @@ def _reviewers(batch: Batch) -> list:
     return staff_covering(district, [Role.CITY])
 
 
-def batch_step_notify(*, batch: Batch, action: str, comment: str = "") -> None:
-    """After a step of the chain, tell whoever must act next: the reviewers of a submitted
-    batch, the province for a reviewed one, and the level a batch was returned to."""
+def batch_step_notify(*, batch: Batch, action: str, step_id: int, target: str, comment: str = "") -> None:
+    """After a step of the chain (`step_id`, which moved the batch to `target`), tell whoever
+    must act next: the reviewers of a submitted batch, the province for a reviewed one, and
+    the level a batch was returned to. One message per step and recipient."""
+    if action not in ("submit", "review", "return"):
+        return  # an approved batch waits for nobody's review: the officer exports it
     batch = Batch.objects.select_related("district").get(pk=batch.pk)
-    step = BatchStep.objects.filter(batch=batch).order_by("-id").values_list("id", flat=True).first()
     params = {
         "batch": batch.number,
         "district": batch.district.name,
@@ -189,17 +191,15 @@ def batch_step_notify(*, batch: Batch, action: str, comment: str = "") -> None:
         users, event, params["variant"] = _reviewers(batch), E.BATCH_WAITING, "submitted"
     elif action == "review":
         users, event, params["variant"] = staff_covering(batch.district, [Role.PROVINCE]), E.BATCH_WAITING, "reviewed"
-    elif action == "return":
+    else:  # return
         params["reason"] = comment
         event = E.BATCH_RETURNED
-        users = district_officers(batch.district) if batch.status == BatchStatus.DRAFT else _reviewers(batch)
-    else:
-        return
+        users = district_officers(batch.district) if target == BatchStatus.DRAFT else _reviewers(batch)
     link = reverse("disbursements:batch_detail", args=[batch.pk])
     notify(
         in_app(
             event=event,
-            key=f"batch:{batch.pk}:step:{step}",
+            key=f"batch:{batch.pk}:step:{step_id}",
             user=u,
             params=params,
             link=link,

@@ -415,3 +415,11 @@ def test_an_event_triggered_from_an_english_page_is_stored_in_chinese(
     assert "（金额不对）" in message.body and message.params["kind"] == "金额不对"
     with translation.override("en"):
         assert "(Wrong amount)" in message.text
+
+
+def test_a_backend_that_does_not_import_is_reported_at_start(settings):
+    from portal.checks import sms_backend_imports
+
+    assert sms_backend_imports() == []
+    settings.SMS_BACKEND = "accounts.sms.NoSuchBackend"
+    assert [e.id for e in sms_backend_imports()] == ["portal.E002"]
