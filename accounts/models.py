@@ -201,7 +201,8 @@ class Notification(models.Model):
                 name="notification_unread",
                 condition=models.Q(read_at__isnull=True, channel="in_app"),
             ),
-            models.Index(fields=["user", "created_at"], name="notification_user"),
+            # A user's list; partial, so the SMS rows (a million for a province's bank file) skip it.
+            models.Index(fields=["user", "created_at"], name="notification_user", condition=models.Q(channel="in_app")),
             models.Index(fields=["region", "channel", "created_at"], name="notification_region"),
             models.Index(fields=["status", "channel"], name="notification_status"),
         ]
