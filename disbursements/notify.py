@@ -29,7 +29,7 @@ E = NotificationEvent
 def _agents_by_employer(employer_ids) -> dict[int, list[int]]:
     """Active agent user ids of each employer."""
     out: dict[int, list[int]] = {}
-    rows = Employer.agents.through.objects.filter(employer_id__in=list(employer_ids), user__is_active=True)
+    rows = Employer.agents.through.objects.filter(employer_id__in=employer_ids, user__is_active=True)
     for employer_id, user_id in rows.values_list("employer_id", "user_id"):
         out.setdefault(employer_id, []).append(user_id)
     return out
@@ -85,14 +85,14 @@ def batch_results_notify(*, batch_id: int) -> int:
     )
     sent = 0
     paid_by_employer: dict[int, list] = {}  # employer → [count, amount]
-    agents: dict[int, list[int]] = {}
+    # Every employer's agents in one query (a subquery on the batch), not one per employer.
+    agents = _agents_by_employer(
+        PaymentLine.objects.filter(batch=batch).values("entitlement__registration__employer_id")
+    )
     chunk: list = []
     for line_id, status, amount, name, reason, scheme, employer_id, phone_cipher, phone_masked in lines.iterator(
         chunk_size=CHUNK
     ):
-        if employer_id not in agents:
-            agents.update(_agents_by_employer([employer_id]))
-            agents.setdefault(employer_id, [])
         params = {"name": mask_name(name), "scheme": scheme, "amount": yuan_text(amount), "batch": batch.number}
         event = E.PAYMENT_PAID if status == LineStatus.PAID else E.PAYMENT_FAILED
         if status == LineStatus.FAILED:
@@ -106,7 +106,7 @@ def batch_results_notify(*, batch_id: int) -> int:
                     link=payments,
                     region_id=district.pk,
                 )
-                for uid in agents[employer_id]
+                for uid in agents.get(employer_id, [])
             ]
         else:
             total = paid_by_employer.setdefault(employer_id, [0, ZERO])

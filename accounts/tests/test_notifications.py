@@ -423,3 +423,28 @@ def test_a_backend_that_does_not_import_is_reported_at_start(settings):
     assert sms_backend_imports() == []
     settings.SMS_BACKEND = "accounts.sms.NoSuchBackend"
     assert [e.id for e in sms_backend_imports()] == ["portal.E002"]
+
+
+def test_telling_a_batch_reads_the_same_number_of_queries_however_many_employers(
+    officer_luquan, city_shijiazhuang, province_staff, agent_gree
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from disbursements.models import Batch
+    from disbursements.notify import batch_results_notify
+
+    def queries(code: str, employers: int) -> int:
+        programme = make_programme(code)
+        rule = make_rule(programme, "luquan_cash")
+        for i in range(employers):
+            ents = make_entitlements(programme, rule, 2, start=2000 + 100 * employers + 10 * i)
+            ents[0].registration.employer.agents.add(agent_gree)
+        batch = batches_build(programme=programme, acting_user=officer_luquan)[0]
+        Batch.objects.filter(pk=batch.pk).update(status="reconciled")
+        batch.lines.update(status="paid")
+        with CaptureQueriesContext(connection) as ctx:
+            batch_results_notify(batch_id=batch.pk)  # the writes wait for the commit
+        return len(ctx.captured_queries)
+
+    assert queries("HB-Q1", 1) == queries("HB-Q3", 3)
