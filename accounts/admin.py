@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import AuditEntry, Job, User
+from accounts.models import AuditEntry, Job, Notification, User
 
 
 @admin.register(User)
@@ -27,4 +27,19 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False  # the trail is only ever added to
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox, read-only: a record of what was sent (the number stays encrypted)."""
+
+    list_display = ["created_at", "event", "channel", "status", "user", "phone_masked", "region", "attempts"]
+    list_filter = ["event", "channel", "status"]
+    exclude = ["phone_cipher"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

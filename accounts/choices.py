@@ -27,3 +27,29 @@ class JobKind(models.TextChoices):
     IMPORT_RESULTS = "import_results", _("导入银行结果")
     IMPORT_REDEMPTIONS = "import_redemptions", _("导入消费券核销")
     REFRESH_ROLLUPS = "refresh_rollups", _("刷新统计")
+
+
+class NotificationChannel(models.TextChoices):
+    IN_APP = "in_app", _("站内消息")
+    SMS = "sms", _("短信")
+
+
+class NotificationStatus(models.TextChoices):
+    """Delivery state of one outbox row. An in-app message is delivered when it is written;
+    an SMS waits for the backend (retried with backoff) and ends sent or failed."""
+
+    PENDING = "pending", _("待发送")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")
+
+
+class NotificationEvent(models.TextChoices):
+    PAYMENT_PAID = "payment_paid", _("补贴已发放")
+    PAYMENT_FAILED = "payment_failed", _("补贴发放失败")
+    BATCH_RESULTS = "batch_results", _("银行结果已导入")
+    EMPLOYER_RETURNED = "employer_returned", _("单位被退回修改")
+    SURVEY_OVERDUE = "survey_overdue", _("摸排报表逾期")
+    BATCH_WAITING = "batch_waiting", _("批次待审核")
+    BATCH_RETURNED = "batch_returned", _("批次被退回")
+    APPEAL_FILED = "appeal_filed", _("收到申诉")
+    OBJECTION_FILED = "objection_filed", _("收到公示异议")

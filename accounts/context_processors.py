@@ -1,10 +1,13 @@
 """Navigation by role: every page's menu comes from here, so it matches the scope."""
 
+from functools import partial
+
 from django.conf import settings
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
+from accounts.notifications import unread_count
 
 # (label, url name, roles that see it). Later apps add their entries here; a name
 # that is not routed yet is skipped rather than breaking every page.
@@ -56,4 +59,9 @@ def navigation(request):
         items.append(
             {"label": label, "url": url, "active": request.path == url or (url != "/" and request.path.startswith(url))}
         )
-    return {"nav_items": items, "user_role_label": Role(role).label}
+    return {
+        "nav_items": items,
+        "user_role_label": Role(role).label,
+        # The bell: a callable, so that the count query runs only where a page shows it.
+        "notification_unread": partial(unread_count, user),
+    }

@@ -4,7 +4,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import JobKind, JobState, Role
+from accounts.choices import JobKind, JobState, NotificationChannel, NotificationEvent, NotificationStatus, Role
 from regions.models import Region
 
 
@@ -126,3 +126,93 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
+
+
+class NotificationQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """What `user` may read in the outbox: the in-app messages addressed to them and,
+        for staff, the SMS sent to workers in their region (an employer agent sees only
+        its own messages; the admin sees everything)."""
+        from accounts.scopes import NOTHING, scope_q
+
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.filter(NOTHING)
+        if user.sees_everything:
+            return self
+        own = models.Q(channel=NotificationChannel.IN_APP, user=user)
+        if user.is_staff_role:
+            own |= models.Q(channel=NotificationChannel.SMS) & scope_q(user, region="region")
+        return self.filter(own)
+
+    def inbox(self, user):
+        """The in-app messages addressed to `user` (the bell and its list)."""
+        return self.filter(channel=NotificationChannel.IN_APP, user=user)
+
+
+class Notification(models.Model):
+    """One message in the outbox: what was sent (or is to be sent), to whom, by which
+    channel, and its delivery state.
+
+    `key` makes every message idempotent: it names the event, the channel and the
+    recipient, so a retried job or a re-imported bank file writes nothing twice. The
+    text carries no personal data beyond a masked name; an SMS's number is kept as
+    the Person row keeps it (encrypted, and masked for display).
+    """
+
+    key = models.CharField(_("事件键"), max_length=200, unique=True)
+    event = models.CharField(_("事件"), max_length=30, choices=NotificationEvent.choices)
+    channel = models.CharField(_("渠道"), max_length=10, choices=NotificationChannel.choices)
+    status = models.CharField(
+        _("发送状态"), max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("接收人"),
+    )
+    phone_cipher = models.TextField(blank=True)
+    phone_masked = models.CharField(_("手机号"), max_length=11, blank=True)
+    # The district the event belongs to: officers see the SMS sent in their region by it.
+    region = models.ForeignKey(Region, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("地区"))
+    object_type = models.CharField(_("对象类型"), max_length=60, blank=True)
+    object_id = models.CharField(_("对象"), max_length=40, blank=True)
+    params = models.JSONField(_("参数"), default=dict, blank=True)
+    body = models.TextField(_("内容"))
+    link = models.CharField(_("链接"), max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(_("失败原因"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        indexes = [
+            # The bell on every page: a user's unread messages.
+            models.Index(
+                fields=["user", "created_at"],
+                name="notification_unread",
+                condition=models.Q(read_at__isnull=True, channel="in_app"),
+            ),
+            # A user's list; partial, so the SMS rows (a million for a province's bank file) skip it.
+            models.Index(fields=["user", "created_at"], name="notification_user", condition=models.Q(channel="in_app")),
+            models.Index(fields=["region", "channel", "created_at"], name="notification_region"),
+            models.Index(fields=["status", "channel"], name="notification_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.get_event_display()} #{self.pk}"
+
+    @property
+    def text(self) -> str:
+        """The message in the page's language (written in Chinese; English from the catalogue)."""
+        from accounts.notifications import render_text
+
+        return render_text(self.event, self.channel, self.params, fallback=self.body)

@@ -51,3 +51,16 @@ def sweep_jobs() -> list[int]:
         except Exception:  # noqa: S110 (the next sweep stamps it)
             pass
     return recovered
+
+
+@shared_task(name="accounts.notifications_send_sms", bind=True, acks_late=True, max_retries=None)
+def notifications_send_sms(self, notification_ids: list[int]) -> int:
+    """Send queued SMS through settings.SMS_BACKEND; the ones that failed are tried again
+    with exponential backoff (SMS_RETRY_SECONDS × 2^n) until SMS_MAX_ATTEMPTS."""
+    from accounts.notifications import sms_send
+
+    retry = sms_send(notification_ids=notification_ids)
+    if retry and not self.request.is_eager:  # in-process mode (no broker) leaves them pending
+        countdown = settings.SMS_RETRY_SECONDS * (2 ** min(self.request.retries, 8))
+        raise self.retry(args=[retry], countdown=countdown)
+    return len(notification_ids) - len(retry)

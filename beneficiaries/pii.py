@@ -169,6 +169,27 @@ def mask_phone(number: str) -> str:
     return f"{n[:3]}{'*' * (len(n) - 7)}{n[-4:]}"
 
 
+# Two-character surnames keep both characters (欧阳**), as notice boards print them.
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 独孤 南宫 端木 西门 "
+    "申屠 太史 濮阳 澹台 公冶 宗政 单于 呼延 万俟 闻人 赫连 拓跋 百里 东郭 南门 羊舌 微生 梁丘 左丘 第五".split()
+)
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 张小三 → 张*三, 欧阳娜娜 → 欧阳**: enough for a neighbour (or the person
+    themself) to recognise, not enough to identify a stranger. 公示 lines and notification
+    texts use it."""
+    name = (name or "").strip()
+    if len(name) >= 3 and name[:2] in COMPOUND_SURNAMES:
+        return name[:2] + "*" * (len(name) - 2)
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 def phone_tail_digest(id_hash: str, tail: str) -> str:
     """A keyed digest of a phone number's last four digits, bound to the person (their
     ID number's blind index): the public lookup compares the tail a worker types

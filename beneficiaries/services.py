@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
+from accounts.notifications import after_commit
 from accounts.services import audit_record
 from beneficiaries import pii
 from beneficiaries.choices import Category, EmployerStatus, Ownership, PayoutChoice, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
 from beneficiaries.importer.cells import CellError, bank_name
 from beneficiaries.models import Employer, Person, Registration
+from beneficiaries.notify import employer_returned_notify
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.uscc import USCCError, validate_uscc
 from portal.errors import ConflictError, DomainError, PermissionDenied
@@ -330,13 +332,15 @@ def employer_return(*, employer: Employer, acting_user: User, reason: str) -> Em
     employer.return_reason = reason[:500]
     employer.verified_by, employer.verified_at = None, None
     employer.save(update_fields=["status", "return_reason", "verified_by", "verified_at"])
-    audit_record(
+    entry = audit_record(
         user=acting_user,
         action="employer_return",
         obj=employer,
         changes={"status": [previous, "returned"]},
         comment=reason,
     )
+    # The agents are told once the return has committed (what to correct, and where).
+    after_commit(employer_returned_notify, employer_id=employer.pk, audit_id=entry.pk)
     return employer
 
 

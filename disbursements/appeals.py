@@ -22,9 +22,11 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
+from accounts.notifications import after_commit
 from accounts.services import audit_record
 from beneficiaries.models import Person, Registration
 from disbursements.models import PaymentLine
+from disbursements.notify import appeal_notify
 from disbursements.publicity import RateLimited, _hit, clean_text, safeguards_for, source_hash
 from disbursements.trust_models import Appeal, AppealKind, AppealOutcome, AppealStatus
 from portal.errors import ConflictError, DomainError, PermissionDenied
@@ -105,6 +107,7 @@ def _create(*, registration: Registration, kind, text, user=None, person=None, l
         obj=appeal,
         changes={"status": [None, AppealStatus.OPEN], "kind": kind, "by": "worker" if by_worker else "employer"},
     )
+    after_commit(appeal_notify, appeal=appeal)  # the district officers who must answer it
     return appeal
 
 

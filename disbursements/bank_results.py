@@ -21,6 +21,7 @@ from accounts.services import audit_record
 from disbursements.batches import can_submit
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, PaymentLine
+from disbursements.notify import batch_results_notify_after_commit
 from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import ConflictError, DomainError, PermissionDenied
 
@@ -187,6 +188,7 @@ def batch_import_results(*, batch: Batch, path: Path, acting_user: User | None, 
             "file": Path(path).name,
         }
         audit_record(user=acting_user, action="batch_results", obj=batch, changes=result)
+        batch_results_notify_after_commit(batch.pk)  # workers, employers and officers are told
         if remaining == 0:
             moved = Batch.objects.filter(pk=batch.pk, status=BatchStatus.EXPORTED).update(status=BatchStatus.RECONCILED)
             if moved:

@@ -22,9 +22,11 @@ from django.utils.translation import gettext
 
 from accounts.choices import Role
 from accounts.models import User
+from accounts.notifications import after_commit
 from accounts.services import audit_record
 from disbursements.choices import BatchStatus, EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
+from disbursements.notify import batch_step_notify
 from disbursements.rollup_tasks import rollups_refresh_soon
 from portal.errors import ConflictError, DomainError, PermissionDenied
 from portal.lib.money import ZERO, yuan_text
@@ -381,7 +383,7 @@ def _transition(
         updated = Batch.objects.filter(pk=batch.pk, status=expected).update(**fields)
         if updated != 1:
             raise ConflictError("批次状态已经变化（可能已被他人处理），请刷新页面后再试。")
-        BatchStep.objects.create(
+        step = BatchStep.objects.create(
             batch=batch,
             action=action,
             level=level,
@@ -394,6 +396,8 @@ def _transition(
         audit_record(
             user=user, action=f"batch_{action}", obj=batch, changes={"status": [expected, target]}, comment=comment
         )
+        # Whoever must act next is told once this step has committed.
+        after_commit(batch_step_notify, batch=batch, action=action, step_id=step.pk, target=target, comment=comment)
     batch.refresh_from_db()
     return batch
 

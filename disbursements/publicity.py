@@ -28,9 +28,12 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import User
+from accounts.notifications import after_commit
 from accounts.services import audit_record
+from beneficiaries.pii import mask_name
 from disbursements.choices import BatchStatus, EntitlementStatus, LineStatus
 from disbursements.models import Batch, Entitlement, PaymentLine
+from disbursements.notify import objection_notify
 from disbursements.trust_models import (
     Notice,
     NoticeLine,
@@ -53,12 +56,6 @@ OBJECTION_NOTICE_LIMIT = getattr(settings, "GONGSHI_OBJECTION_NOTICE_LIMIT", (3,
 REASON_MAX, CONTACT_MAX, RESOLUTION_MAX = 1000, 100, 500
 KEY_PREFIX = "gongshi"  # rate-limit counters in the cache (tests use their own prefix)
 
-# Two-character surnames keep both characters (欧阳**), as notice boards print them.
-COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 独孤 南宫 端木 西门 "
-    "申屠 太史 濮阳 澹台 公冶 宗政 单于 呼延 万俟 闻人 赫连 拓跋 百里 东郭 南门 羊舌 微生 梁丘 左丘 第五".split()
-)
-
 
 class RateLimited(Exception):
     def __init__(self, message: str, retry_after: int):
@@ -71,16 +68,8 @@ class RateLimited(Exception):
 
 
 def mask_person_name(name: str) -> str:
-    """张三 → 张*, 张小三 → 张*三, 欧阳娜娜 → 欧阳**: enough for a neighbour to recognise
-    a line, not enough to identify a stranger."""
-    name = (name or "").strip()
-    if len(name) >= 3 and name[:2] in COMPOUND_SURNAMES:
-        return name[:2] + "*" * (len(name) - 2)
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+    """张三 → 张*, 张小三 → 张*三, 欧阳娜娜 → 欧阳** (beneficiaries.pii.mask_name)."""
+    return mask_name(name)
 
 
 def clean_text(value, *, max_length: int) -> str:
@@ -321,6 +310,7 @@ def objection_file(*, notice: Notice, line_seq: int | None, reason: str, contact
         obj=objection,
         changes={"notice": notice.pk, "line": line.seq if line else None, "status": [None, ObjectionStatus.OPEN]},
     )
+    after_commit(objection_notify, objection=objection)  # the district officers who must check it
     return objection
 
 

@@ -294,3 +294,12 @@ def enqueue_recompute(programme_id: int, district_code: str | None = None) -> Jo
 def on_import_finished(sender, *, programme_id: int, district_code: str | None = None, **kwargs) -> None:
     """Receiver of beneficiaries.signals.import_finished (connected in apps.ready)."""
     enqueue_recompute(programme_id, district_code)
+
+
+@shared_task(name="disbursements.notify_batch_results", acks_late=True)
+def notify_batch_results(batch_id: int) -> int:
+    """Tell workers, employers and officers what a bank results file did (disbursements.notify).
+    Idempotent by the outbox's keys: a redelivered task writes nothing twice."""
+    from disbursements.notify import batch_results_notify
+
+    return batch_results_notify(batch_id=batch_id)

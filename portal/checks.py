@@ -22,3 +22,18 @@ def database_answers(app_configs=None, databases=None, **kwargs):
             id="portal.E001",
         )
     ]
+
+
+@register()
+def sms_backend_imports(app_configs=None, **kwargs):
+    """SMS_BACKEND is a class path: a typo is reported at start-up, not at the first SMS."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    try:
+        backend = import_string(settings.SMS_BACKEND)
+    except ImportError as exc:
+        return [Error(f"SMS_BACKEND={settings.SMS_BACKEND!r} cannot be imported: {exc}", id="portal.E002")]
+    if not callable(getattr(backend, "send", None)):
+        return [Error(f"SMS_BACKEND={settings.SMS_BACKEND!r} has no send(message) method.", id="portal.E003")]
+    return []

@@ -236,6 +236,22 @@ if PDF_FONT and PDF_FONT.lower() != "cid" and not Path(PDF_FONT).is_file():
     raise ImproperlyConfigured(f"PDF_FONT={PDF_FONT!r} is not a file; name a .ttf/.ttc font or use 'cid'.")
 GONGSHI_PDF_FONT = PDF_FONT
 
+# Notifications (accounts/notifications.py, docs/notifications.md). SMS go through a class
+# chosen here: the default writes nothing beyond the outbox row and a log line (masked number);
+# beneficiaries.sms.HttpSmsBackend posts to a provider at SMS_HTTP_URL. A class path that does
+# not import stops start-up (portal/checks.py), not the first message.
+SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.LogSmsBackend") or "accounts.sms.LogSmsBackend"
+SMS_HTTP_URL = env_str("SMS_HTTP_URL", "") or ""
+SMS_HTTP_KEY = env_str("SMS_HTTP_KEY", "") or ""
+SMS_SIGN_NAME = env_str("SMS_SIGN_NAME", "稳岗留工") or "稳岗留工"
+SMS_HTTP_TIMEOUT = env_int("SMS_HTTP_TIMEOUT", 10, minimum=1)
+SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5, minimum=1)
+SMS_RETRY_SECONDS = env_int("SMS_RETRY_SECONDS", 60, minimum=1)
+if SMS_BACKEND == "beneficiaries.sms.HttpSmsBackend" and not SMS_HTTP_URL:
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=beneficiaries.sms.HttpSmsBackend needs SMS_HTTP_URL (the provider's send URL)."
+    )
+
 # Celery. With REDIS_URL unset, tasks run in-process (the zero-setup `make run`);
 # with it set, they go to the real broker and a worker runs them.
 REDIS_URL = env_str("REDIS_URL")
@@ -303,6 +319,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Uploaded files and their reports carry personal data: kept a week, then deleted.
     "imports-purge-uploads": {"task": "beneficiaries.purge_import_uploads", "schedule": crontab(hour=3, minute=15)},
+    # Districts late with their 摸排 report are told once a day (idempotent per survey and day).
+    "surveys-overdue-notify": {"task": "programs.surveys_overdue_notify", "schedule": crontab(hour=9, minute=0)},
     "vouchers-expire-daily": {"task": "disbursements.vouchers_expire", "schedule": crontab(hour=0, minute=5)},
 }
 

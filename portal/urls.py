@@ -28,6 +28,7 @@ urlpatterns = [
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/export.xlsx", audit_views.audit_export, name="audit_export"),
     path("accounts/", include("accounts.urls")),
+    path("notifications/", include("accounts.notification_urls")),
     path("programmes/", include("programs.urls")),
     path("gongshi/", include(gongshi_patterns)),
     path("registry/signals/", include(signal_patterns)),

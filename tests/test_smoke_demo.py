@@ -74,9 +74,11 @@ def test_every_page_of_the_demo_shows_amounts_in_the_common_format():
             "/dashboard/",
             "/audit/",
             "/programmes/rules/",
+            "/notifications/",
+            "/notifications/?box=sms",
         ],
         "sheng": ["/", "/dashboard/", "/payments/reconciliation/", "/programmes/rules/", "/audit/"],
-        "qiye_luquan": ["/", "/payments/employer/", "/registry/registrations/"],
+        "qiye_luquan": ["/", "/payments/employer/", "/registry/registrations/", "/notifications/"],
     }
     for username, urls in pages.items():
         client = Client()
@@ -87,3 +89,9 @@ def test_every_page_of_the_demo_shows_amounts_in_the_common_format():
                 page = client.get(url)
                 assert page.status_code == 200, (username, url, language)
                 assert not ungrouped_amounts(page.content.decode()), (username, url, language)
+    # The demo's events told their people (docs/notifications.md): the agent reads the failed payment.
+    client = Client()
+    client.force_login(User.objects.get(username="qiye_luquan"))
+    client.cookies["django_language"] = "zh-hans"
+    inbox = client.get("/notifications/").content.decode()
+    assert "孙*娟" in inbox and "发放失败（户名不符）" in inbox and "孙丽娟" not in inbox

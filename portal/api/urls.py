@@ -22,6 +22,7 @@ urlpatterns = [
     path("auth/token/logout/", TokenLogoutView.as_view(), name="api-token-logout"),
     path("auth/token/logoutall/", TokenLogoutAllView.as_view(), name="api-token-logoutall"),
     path("dashboard/", DashboardView.as_view(), name="api-dashboard"),
+    path("", include("accounts.api.urls")),
     path("", include("programs.api.urls")),
     path("", include("beneficiaries.api.urls")),
     path("", include("disbursements.api.urls")),

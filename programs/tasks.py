@@ -1,0 +1,11 @@
+"""Celery tasks of programs: the daily reminder of overdue 摸排 reports."""
+
+from celery import shared_task
+
+
+@shared_task(name="programs.surveys_overdue_notify", acks_late=True)
+def surveys_overdue_notify() -> int:
+    """Beat, daily (portal/settings.py): idempotent per survey and day (programs.survey_reminders)."""
+    from programs.survey_reminders import surveys_overdue_notify as run
+
+    return run()
