@@ -116,3 +116,16 @@ def test_english_is_available_but_chinese_comes_first(client, officer_luquan):
     client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
     page = client.get("/accounts/login/").content.decode()
     assert "Log in to the Stay-in-Place Portal" in page and 'lang="en"' in page
+
+
+def test_the_page_language_ends_with_its_request(client):
+    """What runs after an English page (an in-process task, the next test) writes Chinese."""
+    from django.utils import translation
+
+    from disbursements.choices import LineStatus
+
+    before = translation.get_language()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
+    assert "Log in" in client.get("/accounts/login/").content.decode()
+    assert translation.get_language() == before
+    assert str(LineStatus.PAID.label) == "已发放"
