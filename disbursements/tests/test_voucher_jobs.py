@@ -153,3 +153,18 @@ def test_their_messages_read_in_english():
         assert job_message("刷新统计") == "Refresh statistics"
         assert job_message("统计已刷新：HB-2021（12 个区县）") == "Statistics refreshed: HB-2021 (12 districts)"
         assert job_message("已发放 6 张消费券") == "6 vouchers issued"
+
+
+def test_the_issue_command_writes_its_list_0600(hengshui, tmp_path):  # noqa: F811
+    import os
+    import stat
+
+    from django.core.management import call_command
+
+    _programme, batch, officer, city, province, _ents = hengshui
+    batch = approve(batch, officer, city, province)
+    out = tmp_path / "list.csv"
+    call_command("issue_vouchers", batch.pk, out=str(out))
+    assert Voucher.objects.count() == 6
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600  # names, ID numbers and phones
+    assert out.read_bytes().decode("utf-8-sig").count("\r\n") == 7

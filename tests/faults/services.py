@@ -190,7 +190,7 @@ class CeleryProcess:
         base = [sys.executable, "-m", "celery", "-A", "portal"]
         if self.kind == "worker":
             return [
-                *base, "worker", "-Q", "portal", "-c", "1", "-n", "faults@%h", "-l", "warning",
+                *base, "worker", "-Q", "portal", "-c", "1", "-n", "faults@%h", "-l", os.environ.get("FAULTS_WORKER_LOG", "warning"),
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ]  # fmt: skip
         return [*base, "beat", "-l", "warning", "-s", str(self.log_dir / "celerybeat-schedule")]
