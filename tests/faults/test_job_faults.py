@@ -427,8 +427,11 @@ def _settle_inner(stack):
         time.sleep(0.3)
     while time.monotonic() < deadline:
         try:
-            active = app.control.inspect(timeout=1.0, limit=1).active() or {}  # one worker: its reply ends the wait
-        except Exception:  # this process's broker connection died with a Redis restart: ask again
+            # A fresh connection each time: a pooled one may have died with a Redis restart
+            # and keep failing. One worker: its reply ends the wait (limit=1).
+            with app.connection_for_write() as conn:
+                active = app.control.inspect(timeout=1.0, limit=1, connection=conn).active() or {}
+        except Exception:  # Redis is still coming back: ask again
             active = {}
         if active and not any(active.values()):
             return
