@@ -270,7 +270,7 @@ class Results(_Approved):
 class _Vouchers:
     """An approved voucher batch of 衡水 (¥500, valid until 2021-03-08)."""
 
-    def voucher_batch(self, n: int = 300):
+    def voucher_batch(self, n: int = 200):
         import datetime as dt
 
         from disbursements.batches import batches_build
@@ -322,7 +322,7 @@ class IssueVouchers(_Vouchers):
     def start(self):
         from disbursements.voucher_tasks import issue_job_start
 
-        return issue_job_start(batch=self.batch, acting_user=self.officer, chunk=20)  # 15 commits
+        return issue_job_start(batch=self.batch, acting_user=self.officer, chunk=20)  # 10 commits
 
     def snapshot(self, job):
         self.batch.refresh_from_db()
