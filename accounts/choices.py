@@ -25,6 +25,7 @@ class JobKind(models.TextChoices):
     BUILD_BATCHES = "build_batches", _("生成发放批次")
     EXPORT_BATCH = "export_batch", _("导出银行文件")
     IMPORT_RESULTS = "import_results", _("导入银行结果")
+    ISSUE_VOUCHERS = "issue_vouchers", _("发放消费券")
     IMPORT_REDEMPTIONS = "import_redemptions", _("导入消费券核销")
     REFRESH_ROLLUPS = "refresh_rollups", _("刷新统计")
 

@@ -11,7 +11,7 @@ class DisbursementsConfig(AppConfig):
         # their survey_changed receiver.
         # An import that finished recomputes its district's entitlements (a Job).
         from beneficiaries.signals import import_finished
-        from disbursements import batch_tasks, rollup_tasks  # noqa: F401
+        from disbursements import batch_tasks, rollup_tasks, voucher_tasks  # noqa: F401
         from disbursements.tasks import on_import_finished
 
         import_finished.connect(on_import_finished, dispatch_uid="disbursements.recompute_after_import")

@@ -44,7 +44,7 @@ from programs.models import Programme
 from regions.models import Region
 
 
-def _progress_cb(progress: Progress):
+def progress_callback(progress: Progress):
     state = {"total": None}
 
     def cb(done: int, total: int) -> None:
@@ -74,7 +74,7 @@ def _build_work(job: Job, progress: Progress) -> dict:
         programme=programme,
         district=district,
         acting_user=job.requested_by,
-        progress=_progress_cb(progress),
+        progress=progress_callback(progress),
         delay=float(params.get("delay", 0)),
         job=job,
     )
@@ -175,7 +175,7 @@ def _results_work(job: Job, progress: Progress) -> dict:
 
     batch = Batch.objects.get(pk=job.params["batch_id"])
     return batch_import_results(
-        batch=batch, path=Path(job.params["path"]), acting_user=job.requested_by, progress=_progress_cb(progress)
+        batch=batch, path=Path(job.params["path"]), acting_user=job.requested_by, progress=progress_callback(progress)
     )
 
 
@@ -204,7 +204,13 @@ def results_job_start(*, batch, uploaded, acting_user: User | None) -> Job:
 # --------------------------------------------------------------------------- retry
 
 # The kinds whose jobs the batch pages list and retry.
-BATCH_KINDS = (JobKind.BUILD_BATCHES, JobKind.EXPORT_BATCH, JobKind.IMPORT_RESULTS)
+BATCH_KINDS = (
+    JobKind.BUILD_BATCHES,
+    JobKind.EXPORT_BATCH,
+    JobKind.IMPORT_RESULTS,
+    JobKind.ISSUE_VOUCHERS,
+    JobKind.IMPORT_REDEMPTIONS,
+)
 job_task_register(JobKind.BUILD_BATCHES, build_batches_task)
 job_task_register(JobKind.EXPORT_BATCH, export_batch_task)
 job_task_register(JobKind.IMPORT_RESULTS, import_results_task)

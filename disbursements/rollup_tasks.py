@@ -1,33 +1,81 @@
 """Celery tasks that keep the dashboard rollups current: on change and by beat.
 
 Thin callers of disbursements.rollups. A change (a survey approved, a computation,
-batch build or bank-result import finished) calls `rollups_refresh_soon(programme_id)`;
-a burst of changes sends one task: the first change sets a cache flag and sends the
-task, the task clears the flag as it starts, so a change made while it runs sends
-another one. Beat runs `rollups_refresh_all` as a safety net (CELERY_BEAT_SCHEDULE).
+batch build or bank-result import finished) calls `rollups_refresh_soon(programme_id)`,
+which queues a refresh Job (kind refresh_rollups) on the common engine
+(accounts.services): claimed by a conditional update, heartbeat, swept and retried
+like every job, so a refresh lost with a killed worker or a restarted PostgreSQL or
+Redis comes back by itself. A burst of changes queues one job: a change finds the
+programme's refresh still queued and leaves it (the row, not a cache flag, says so,
+and it survives a Redis restart); a change made while one runs queues the next. The
+refresh replaces the programme's rows in one transaction, so running it again is
+harmless. Beat runs `rollups_refresh_all` as a safety net (CELERY_BEAT_SCHEDULE): a
+periodic task whose retry is its next run.
 """
+
+import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
 
-from disbursements.rollups import rollups_refresh, rollups_refresh_all, rollups_refreshed
+from accounts.choices import JobKind, JobState
+from accounts.models import Job
+from accounts.services import (
+    Progress,
+    job_create,
+    job_enqueue,
+    job_revive_or_none,
+    job_run,
+    job_task_register,
+    job_test_pause,
+)
+from disbursements.rollups import ROLLUP_STEPS, rollups_refresh, rollups_refresh_all, rollups_refreshed
 from programs.surveys import survey_changed
 
-PENDING_KEY = "rollups:pending:{}"
-PENDING_TTL = (
-    90  # a lost task (worker killed) holds back new ones at most this long (JOB_STALE_SECONDS); beat covers the gap
-)
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="disbursements.refresh_rollups", acks_late=True)
+def refresh_rollups_task(job_id: int) -> None:
+    job_run(job_id, _refresh_work)
+
+
+def _refresh_work(job: Job, progress: Progress) -> dict:
+    programme_id = job.params["programme_id"]
+    progress.set_total(ROLLUP_STEPS)
+    # Nothing is written to the job's row inside the refresh's transaction (its heartbeat
+    # thread would wait for the row until the commit); the steps only give the fault
+    # suite its window (JOB_TEST_SLOWDOWN).
+    result = rollups_refresh(programme=programme_id, progress=lambda step: job_test_pause())
+    progress.advance(ROLLUP_STEPS, force=True)
+    rollups_refreshed.send(sender=None, programme_id=programme_id)
+    return {**result, "message": f"统计已刷新：{result['programme']}（{result['districts']} 个区县）"}
+
+
+def rollups_job_start(programme_id: int) -> Job:
+    """Queue a refresh of the programme's rollups, unless one is already queued (a
+    running one may have read the rows before this change: a new one is queued)."""
+    existing = Job.objects.filter(
+        kind=JobKind.REFRESH_ROLLUPS, state=JobState.QUEUED, params__programme_id=programme_id
+    ).first()
+    existing = job_revive_or_none(existing)
+    if existing is not None:
+        return existing
+    job = job_create(
+        kind=JobKind.REFRESH_ROLLUPS,
+        requested_by=None,
+        params={"programme_id": programme_id},
+        message="刷新统计",
+    )
+    return job_enqueue(job, refresh_rollups_task)
 
 
 @shared_task(name="disbursements.rollups_refresh", acks_late=True)
-def rollups_refresh_task(programme_id: int) -> dict:
-    cache.delete(PENDING_KEY.format(programme_id))
-    result = rollups_refresh(programme=programme_id)
-    rollups_refreshed.send(sender=None, programme_id=programme_id)
-    return result
+def rollups_refresh_task(programme_id: int) -> None:
+    """Messages sent by an older release (a programme id, not a job id): queued as a job."""
+    rollups_job_start(programme_id)
 
 
 @shared_task(name="disbursements.rollups_refresh_all", acks_late=True)
@@ -40,27 +88,25 @@ def rollups_refresh_all_task() -> list[dict]:
 
 def rollups_refresh_soon(programme_id: int) -> None:
     """Refresh the programme's rollups once the current transaction commits (so the
-    task reads the rows that triggered it)."""
+    job reads the rows that triggered it)."""
 
     def send():
         try:
-            if cache.add(PENDING_KEY.format(programme_id), 1, PENDING_TTL):
-                rollups_refresh_task.delay(programme_id)
+            with transaction.atomic():
+                rollups_job_start(programme_id)
         except Exception:
-            # Redis is restarting: the change that called us must not fail for it;
-            # beat's rollups_refresh_all refreshes the figures within its period.
+            # The database or Redis is restarting: the change that called us must not
+            # fail for it; beat's rollups_refresh_all refreshes the figures within its period.
             if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
                 raise
-            cache_delete_quietly(PENDING_KEY.format(programme_id))
+            logger.warning(
+                "rollups of programme %s: the refresh could not be queued; beat refreshes them", programme_id
+            )
 
     transaction.on_commit(send)
 
 
-def cache_delete_quietly(key: str) -> None:
-    try:
-        cache.delete(key)  # a flag left behind would hold back the next change's refresh
-    except Exception:  # noqa: S110 (it expires after PENDING_TTL)
-        pass
+job_task_register(JobKind.REFRESH_ROLLUPS, refresh_rollups_task)
 
 
 @receiver(survey_changed, dispatch_uid="rollups_on_survey_changed")

@@ -224,7 +224,10 @@ def _programme(programme) -> Programme:
     return Programme.objects.select_related("region").get(pk=programme)
 
 
-def rollups_refresh(*, programme) -> dict:
+ROLLUP_STEPS = 4  # the statements of a refresh, for a job's progress
+
+
+def rollups_refresh(*, programme, progress=None) -> dict:
     """Rebuild the programme's rollups (RegionRollup, RuleRollup). Idempotent; safe to
     call from any job that changed registrations, entitlements, batches or lines."""
     programme = _programme(programme)
@@ -241,6 +244,7 @@ def rollups_refresh(*, programme) -> dict:
     upper_sql = UPPER_SQL.format(
         summed_cols=", ".join(SUMMED), summed_vals=", ".join(f"SUM(x.{c})" for c in SUMMED), **t
     )
+    step = progress or (lambda n: None)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, programme.pk])
@@ -252,9 +256,13 @@ def rollups_refresh(*, programme) -> dict:
         cursor.execute(f"DELETE FROM {t['rollup']} WHERE programme_id = %s", [programme.pk])  # noqa: S608
         cursor.execute(district_sql, params)
         districts = cursor.rowcount
+        step(1)
         cursor.execute(upper_sql, params)
+        step(2)
         cursor.execute(RULE_DISTRICT_SQL.format(**t), params)
+        step(3)
         cursor.execute(RULE_UPPER_SQL.format(**t), params)
+        step(4)
     return {
         "programme": programme.code,
         "programme_id": programme.pk,

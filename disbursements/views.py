@@ -381,16 +381,16 @@ def batch_supplement(request, pk: int):
 @login_required
 @require_POST
 def batch_vouchers_issue(request, pk: int):
-    from disbursements.vouchers import vouchers_issue
+    from disbursements.voucher_tasks import issue_job_start
 
     _staff(request)
     batch = get_object_or_404(_batches(request), pk=pk)
     try:
-        result = vouchers_issue(batch=batch, acting_user=request.user)
+        issue_job_start(batch=batch, acting_user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, result["message"])
+        messages.info(request, gettext("正在发放消费券。"))
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 
@@ -418,9 +418,7 @@ def batch_vouchers_list(request, pk: int):
 @login_required
 @require_POST
 def vouchers_redemptions(request, pk: int):
-    import tempfile
-
-    from disbursements.vouchers import vouchers_import_redemptions
+    from disbursements.voucher_tasks import redemptions_job_start
 
     _staff(request)
     batch = get_object_or_404(_batches(request), pk=pk)
@@ -428,17 +426,12 @@ def vouchers_redemptions(request, pk: int):
     if uploaded is None:
         messages.error(request, gettext("请选择核销文件。"))
         return redirect("disbursements:batch_detail", pk=batch.pk)
-    suffix = Path(uploaded.name).suffix.lower() or ".csv"
-    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-        for chunk in uploaded.chunks():
-            tmp.write(chunk)
-        tmp.flush()
-        try:
-            result = vouchers_import_redemptions(path=Path(tmp.name), acting_user=request.user)
-        except DomainError as exc:
-            messages.error(request, exc.message + " " + "；".join(str(e) for e in (exc.errors or [])[:10]))
-        else:
-            messages.success(request, result["message"])
+    try:
+        redemptions_job_start(batch=batch, uploaded=uploaded, acting_user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, gettext("正在导入核销记录。"))
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.services import audit_record, job_checkpoint, job_test_pause
 from disbursements.bank_results import read_table
 from disbursements.batches import can_submit
 from disbursements.choices import BatchStatus, LineStatus, VoucherStatus
@@ -31,6 +31,7 @@ from programs.choices import Channel
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 CODE_LENGTH = 16  # 16 × 5 bits = 80 bits
+ISSUE_CHUNK = 2000  # lines issued per transaction (a killed run resumes after the last one)
 ISSUE_HEADER = ["序号", "券码", "姓名", "证件号码", "手机号", "面值", "有效期至", "批次号"]
 
 
@@ -49,65 +50,103 @@ def _check(user: User | None, batch: Batch) -> None:
         raise PermissionDenied("只有本区县的人社专员可以发放消费券。")
 
 
-def vouchers_issue(*, batch: Batch, acting_user: User | None) -> dict:
-    """Issue the vouchers of an approved voucher batch. Idempotent: lines that have a
-    voucher already are skipped, and the batch row is locked while issuing."""
+def vouchers_issue(
+    *, batch: Batch, acting_user: User | None, job=None, progress=None, chunk: int = ISSUE_CHUNK
+) -> dict:
+    """Issue the vouchers of an approved voucher batch, `chunk` lines per transaction.
+
+    Resumable and idempotent: each chunk locks the batch row, issues vouchers only to
+    pending lines whose entitlement has none (a voucher is one-to-one with its
+    entitlement, so the database itself refuses a second), marks them paid and writes
+    their audit rows, all in one commit. A run killed half way resumes after its last
+    committed chunk. With a `job`, the running count is checkpointed in the same
+    commit, so the result counts every attempt's vouchers, once.
+    """
     _check(acting_user, batch)
-    if batch.status not in (BatchStatus.APPROVED, BatchStatus.EXPORTED):
+    # A job's later attempt may find the batch reconciled (every voucher issued before the
+    # kill): it only reports; a second issuing by hand is refused.
+    resumable = (BatchStatus.RECONCILED,) if job is not None else ()
+    if batch.status not in (BatchStatus.APPROVED, BatchStatus.EXPORTED, *resumable):
         raise ConflictError(f"批次当前状态为“{batch.get_status_display()}”，省级审批通过后才能发券。")
-    now = timezone.now()
+    issued = int((job.result or {}).get("issued", 0)) if job is not None else 0
+    total = PaymentLine.objects.filter(batch=batch).count()
+    done = PaymentLine.objects.filter(batch=batch, entitlement__voucher__isnull=False).count()
+    if progress:
+        progress(done, total)
+    while True:
+        with transaction.atomic():
+            now = timezone.now()
+            status = Batch.objects.select_for_update().values_list("status", flat=True).get(pk=batch.pk)
+            lines = list(
+                PaymentLine.objects.filter(batch=batch, status=LineStatus.PENDING, entitlement__voucher__isnull=True)
+                .select_related("entitlement__rule", "batch__programme")
+                .order_by("seq")[:chunk]
+            )
+            if not lines:
+                break
+            vouchers = _issue_lines(batch, lines, now)
+            moved = status == BatchStatus.APPROVED
+            if moved:
+                Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.EXPORTED)
+            audit_record(
+                user=acting_user,
+                action="vouchers_issue",
+                obj=batch,
+                changes={
+                    "vouchers": len(vouchers),
+                    **({"status": [BatchStatus.APPROVED, BatchStatus.EXPORTED]} if moved else {}),
+                },
+            )
+            for line in lines:
+                audit_record(user=acting_user, action="line_voucher", obj=line, changes={"status": ["pending", "paid"]})
+            issued += len(vouchers)
+            if job is not None:
+                job_checkpoint(job.pk, issued=issued)
+        done += len(lines)
+        if progress:
+            progress(done, total)
     with transaction.atomic():
         Batch.objects.select_for_update().filter(pk=batch.pk).first()
-        lines = list(
-            PaymentLine.objects.filter(batch=batch, status=LineStatus.PENDING, entitlement__voucher__isnull=True)
-            .select_related("entitlement__rule", "batch__programme")
-            .order_by("seq")
-        )
-        vouchers = []
-        for line in lines:
-            rule = line.entitlement.rule
-            expires = rule.valid_until or batch.programme.end_date
-            vouchers.append(
-                Voucher(
-                    entitlement=line.entitlement,
-                    code=new_code(),
-                    face_value=line.amount,
-                    expires_on=expires,
-                    issued_at=now,
-                )
-            )
-        for attempt in range(3):
-            try:
-                with transaction.atomic():
-                    Voucher.objects.bulk_create(vouchers, batch_size=2000)
-                break
-            except IntegrityError:  # a code collision (2^-80 per pair): draw again
-                if attempt == 2:
-                    raise
-                for v in vouchers:
-                    v.code, v.pk = new_code(), None
-        by_ent = {v.entitlement_id: v for v in vouchers}
-        for line in lines:
-            line.status = LineStatus.PAID
-            line.bank_reference = f"XFQ{by_ent[line.entitlement_id].pk:010d}"
-            line.updated_at = now
-        PaymentLine.objects.bulk_update(lines, ["status", "bank_reference", "updated_at"], batch_size=2000)
-        moved = Batch.objects.filter(pk=batch.pk, status=BatchStatus.APPROVED).update(status=BatchStatus.EXPORTED)
         if not PaymentLine.objects.filter(batch=batch, status=LineStatus.PENDING).exists():
-            Batch.objects.filter(pk=batch.pk, status=BatchStatus.EXPORTED).update(status=BatchStatus.RECONCILED)
-        audit_record(
-            user=acting_user,
-            action="vouchers_issue",
-            obj=batch,
-            changes={
-                "vouchers": len(vouchers),
-                **({"status": [BatchStatus.APPROVED, BatchStatus.EXPORTED]} if moved else {}),
-            },
-        )
-        for line in lines:
-            audit_record(user=acting_user, action="line_voucher", obj=line, changes={"status": ["pending", "paid"]})
+            if Batch.objects.filter(pk=batch.pk, status=BatchStatus.EXPORTED).update(status=BatchStatus.RECONCILED):
+                audit_record(
+                    user=acting_user,
+                    action="vouchers_issue",
+                    obj=batch,
+                    changes={"status": [BatchStatus.EXPORTED, BatchStatus.RECONCILED]},
+                )
     batch.refresh_from_db()
-    return {"issued": len(vouchers), "message": f"已发放 {len(vouchers)} 张消费券"}
+    return {"issued": issued, "message": f"已发放 {issued} 张消费券"}
+
+
+def _issue_lines(batch: Batch, lines: list[PaymentLine], now) -> list[Voucher]:
+    """Vouchers for `lines` (in the caller's transaction); the lines become paid."""
+    vouchers = []
+    for line in lines:
+        rule = line.entitlement.rule
+        expires = rule.valid_until or batch.programme.end_date
+        vouchers.append(
+            Voucher(
+                entitlement=line.entitlement, code=new_code(), face_value=line.amount, expires_on=expires, issued_at=now
+            )
+        )
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                Voucher.objects.bulk_create(vouchers, batch_size=2000)
+            break
+        except IntegrityError:  # a code collision (2^-80 per pair): draw again
+            if attempt == 2:
+                raise
+            for v in vouchers:
+                v.code, v.pk = new_code(), None
+    by_ent = {v.entitlement_id: v for v in vouchers}
+    for line in lines:
+        line.status = LineStatus.PAID
+        line.bank_reference = f"XFQ{by_ent[line.entitlement_id].pk:010d}"
+        line.updated_at = now
+    PaymentLine.objects.bulk_update(lines, ["status", "bank_reference", "updated_at"], batch_size=2000)
+    return vouchers
 
 
 def issuance_csv(batch: Batch, out: io.RawIOBase) -> int:
@@ -172,10 +211,16 @@ def _parse_time(value: str) -> datetime | None:
     return None
 
 
-def vouchers_import_redemptions(*, path: Path, acting_user: User | None, today: date | None = None) -> dict:
+def vouchers_import_redemptions(
+    *, path: Path, acting_user: User | None, today: date | None = None, job=None, progress=None, chunk: int = 500
+) -> dict:
     """Import the voucher platform's redemption file: 券码, 核销时间, 核销商户. All rows are
     checked first (unknown code, redeemed twice, after expiry, out of scope); nothing is
-    written if any row is wrong. Re-importing the same file changes nothing."""
+    written if any row is wrong. Re-importing the same file changes nothing.
+
+    As a job (`job`): the count is checkpointed in the import's own transaction, so an
+    attempt killed after the commit is finished by the next one, which writes nothing
+    and still reports what the first wrote (never "新核销 0 张", never counted twice)."""
     table = read_table(Path(path))
     if not table:
         raise DomainError("核销文件是空的。")
@@ -227,9 +272,14 @@ def vouchers_import_redemptions(*, path: Path, acting_user: User | None, today: 
             )
     if errors:
         raise DomainError(f"核销文件有 {len(errors)} 处错误，未导入任何记录。", errors=errors[:200])
+    if progress:
+        progress(0, len(rows))
+    earlier = int(((job.result or {}).get("committed") or {}).get("redeemed", 0)) if job is not None else 0
     changed = 0
     with transaction.atomic():
-        for r in rows:
+        for done, r in enumerate(rows, start=1):
+            if progress and done % chunk == 0:
+                job_test_pause()  # not progress(): the job's row must not be locked until the commit
             n = Voucher.objects.filter(code=r.code, status=VoucherStatus.ISSUED).update(
                 status=VoucherStatus.REDEEMED, redeemed_at=r.at, merchant=r.merchant
             )
@@ -242,6 +292,11 @@ def vouchers_import_redemptions(*, path: Path, acting_user: User | None, today: 
                     object_id=str(vouchers[r.code].pk),
                     changes={"status": ["issued", "redeemed"], "merchant": r.merchant},
                 )
+        if job is not None and changed:
+            job_checkpoint(job.pk, committed={"redeemed": changed})
+    if progress:
+        progress(len(rows), len(rows))
+    changed += earlier
     return {"rows": len(rows), "redeemed": changed, "message": f"已导入 {len(rows)} 条核销记录，新核销 {changed} 张"}
 
 

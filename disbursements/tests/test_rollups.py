@@ -5,6 +5,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from beneficiaries.models import Employer, Person, Registration
 from disbursements.models import Batch, Entitlement, PaymentLine, RegionRollup, RuleRollup
@@ -240,6 +241,33 @@ def test_refresh_soon_waits_for_the_commit(programme, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         rollups_refresh_soon(programme.pk)
     assert not RegionRollup.objects.exists()  # nothing before the commit
-    for callback in callbacks:
-        callback()
+    with django_capture_on_commit_callbacks(execute=True):  # the commit: the refresh job is queued and runs
+        for callback in callbacks:
+            callback()
     assert row(programme, "130800").enterprises_surveyed == 3
+
+
+def test_a_change_queues_one_refresh_job_that_the_engine_runs_and_recovers(programme, settings):
+    """A refresh is a Job (refresh_rollups): a burst of changes queues one, the engine
+    runs it (claim, heartbeat, result), and a dead one is re-queued, not duplicated."""
+    from accounts.choices import JobKind, JobState
+    from accounts.models import Job
+    from accounts.services import JOB_TASKS, jobs_sweep
+    from disbursements.rollup_tasks import refresh_rollups_task, rollups_job_start
+
+    assert JOB_TASKS[JobKind.REFRESH_ROLLUPS] is refresh_rollups_task
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in a real worker: the job waits in the queue
+    survey(programme, "130802", D(2021, 1, 29), enterprises_surveyed=5)
+    first = rollups_job_start(programme.pk)
+    assert rollups_job_start(programme.pk) == first  # the second change finds it queued
+    assert Job.objects.filter(kind=JobKind.REFRESH_ROLLUPS).count() == 1
+    Job.objects.filter(pk=first.pk).update(heartbeat_at=timezone.now() - timezone.timedelta(seconds=600))
+    assert jobs_sweep() == [first.pk]  # a lost message is sent again
+    refresh_rollups_task(first.pk)
+    job = Job.objects.get(pk=first.pk)
+    assert job.state == JobState.DONE and job.attempts == 1, job.message
+    assert job.result["districts"] > 0 and job.message.startswith("统计已刷新：")
+    assert row(programme, "130800").enterprises_surveyed == 5
+    refresh_rollups_task(first.pk)  # a second delivery of the same message: nothing
+    assert Job.objects.get(pk=first.pk).attempts == 1
+    assert rollups_job_start(programme.pk) != first  # done: the next change queues a new one

@@ -108,20 +108,23 @@ def test_redemptions(hengshui, tmp_path):
         vouchers_import_redemptions(path=path, acting_user=other)
 
 
-def test_voucher_pages(hengshui, client, tmp_path):
+def test_voucher_pages(hengshui, client, tmp_path, django_capture_on_commit_callbacks):
     _programme, batch, officer, city, province, _ents = hengshui
     batch = approve(batch, officer, city, province)
     client.force_login(officer)
     page = client.get(f"/payments/batches/{batch.pk}/").content.decode()
     assert "发放消费券" in page
-    client.post(f"/payments/batches/{batch.pk}/vouchers/issue/")
+    with django_capture_on_commit_callbacks(execute=True):  # the issuing job runs in-process here
+        client.post(f"/payments/batches/{batch.pk}/vouchers/issue/")
     assert Voucher.objects.count() == 6
+    page = client.get(f"/payments/batches/{batch.pk}/").content.decode()
+    assert "已发 6 张" in page
     listing = client.get(f"/payments/batches/{batch.pk}/vouchers/list/")
     assert listing.status_code == 200 and listing.content.decode("utf-8-sig").count("\r\n") == 7
     code = Voucher.objects.first().code
     path = tmp_path / "hx.csv"
     path.write_text(f"券码,核销时间,核销商户\n{code},2021-02-20 10:30:00,超市\n", encoding="utf-8")
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, django_capture_on_commit_callbacks(execute=True):
         client.post(f"/payments/batches/{batch.pk}/vouchers/redemptions/", {"file": fh})
     assert Voucher.objects.get(code=code).status == VoucherStatus.REDEEMED
     client.force_login(city)

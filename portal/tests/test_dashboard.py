@@ -257,12 +257,15 @@ def test_a_refresh_by_the_worker_warms_every_panel(filled, settings, django_asse
     from django.core.cache import cache
     from django.utils import timezone
 
-    from disbursements.rollup_tasks import rollups_refresh_task
+    from accounts.choices import JobKind
+    from accounts.services import job_create
+    from disbursements.rollup_tasks import refresh_rollups_task
     from portal.dashboards import dashboard_panel
     from regions.models import Region
 
     settings.CELERY_TASK_ALWAYS_EAGER = False  # as in a real worker
-    rollups_refresh_task(filled.pk)
+    job = job_create(kind=JobKind.REFRESH_ROLLUPS, requested_by=None, params={"programme_id": filled.pk})
+    refresh_rollups_task(job.pk)
     version = RegionRollup.objects.get(programme=filled, region_id="130700").refreshed_at
     key = f"dashboard:panel:{filled.pk}:130700:0:{timezone.localdate().isoformat()}:{version.isoformat()}"
     assert cache.get(key)["survey"]["staying"] == 71151

@@ -147,11 +147,20 @@ class OwnRedis:
         )  # fmt: skip
         _wait(self.ping, 20, "Redis to answer")
 
+    def client(self):
+        """A client that does not retry: redis-py's default retries with backoff made
+        every "is it down yet?" ping, and so each restart, take seconds."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return redis.Redis(port=self.port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+
     def ping(self) -> bool:
         import redis
 
         try:
-            return bool(redis.Redis(port=self.port, socket_connect_timeout=1).ping())
+            return bool(self.client().ping())
         except redis.RedisError:
             return False
 
@@ -159,7 +168,7 @@ class OwnRedis:
         import redis
 
         try:
-            redis.Redis(port=self.port, socket_connect_timeout=1).shutdown()  # the AOF is flushed first
+            self.client().shutdown()  # the AOF is flushed first
         except redis.ConnectionError:
             pass  # shutdown closes the connection under us
         _wait(lambda: not self.ping(), 20, "Redis to stop")
@@ -190,7 +199,7 @@ class CeleryProcess:
         base = [sys.executable, "-m", "celery", "-A", "portal"]
         if self.kind == "worker":
             return [
-                *base, "worker", "-Q", "portal", "-c", "1", "-n", "faults@%h", "-l", "warning",
+                *base, "worker", "-Q", "portal", "-c", "1", "-n", "faults@%h", "-l", os.environ.get("FAULTS_WORKER_LOG", "warning"),
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ]  # fmt: skip
         return [*base, "beat", "-l", "warning", "-s", str(self.log_dir / "celerybeat-schedule")]
