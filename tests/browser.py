@@ -70,6 +70,19 @@ def csp_violations(driver) -> list[str]:
     ]
 
 
+def click(driver, target) -> None:
+    """Click as a user would, on an element or the first match of a CSS selector.
+
+    Scrolled to the middle of the window first, instantly: Selenium scrolls a target only
+    to the window's edge, where the sticky footer can take the click, and Bootstrap's smooth
+    scrolling would let the click land mid-scroll."""
+    from selenium.webdriver.common.by import By
+
+    element = driver.find_element(By.CSS_SELECTOR, target) if isinstance(target, str) else target
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
+    element.click()
+
+
 def screenshot(driver, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -22,7 +22,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from accounts.choices import Role
 from beneficiaries import pii
 from conftest import make_user
-from tests.browser import login, screenshot
+from tests.browser import click, login, screenshot
 from tests.day_data import build_day
 from tests.test_amount_format import ungrouped_amounts
 
@@ -52,12 +52,6 @@ def _people(tmp_path):
     return people, day
 
 
-def _click(driver, element) -> None:
-    """Scrolled to the middle first: at the window's edge a sticky footer can take the click."""
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
-    element.click()
-
-
 def _text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
@@ -68,7 +62,7 @@ def _no_console_errors(driver):
 
 
 def _logout(driver):
-    _click(driver, driver.find_element(By.CSS_SELECTOR, "form[action$='/logout/'] button"))
+    click(driver, driver.find_element(By.CSS_SELECTOR, "form[action$='/logout/'] button"))
     WebDriverWait(driver, 10).until(EC.presence_of_element_located((By.NAME, "username")))
 
 
@@ -84,7 +78,7 @@ def test_employer_agent_sees_what_was_paid_and_what_to_do(browser, live_server, 
     rows = browser.find_elements(By.CSS_SELECTOR, "[data-payments] tbody tr[data-state]")
     assert [r.get_attribute("data-state") for r in rows] == ["failed"]
     assert "户名不符" in rows[0].text and "报所在区县人社专员更正" in rows[0].text
-    _click(browser, browser.find_element(By.LINK_TEXT, "全部"))
+    click(browser, browser.find_element(By.LINK_TEXT, "全部"))
     WebDriverWait(browser, 10).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "tr[data-state]")) == 5)
     states = sorted(r.get_attribute("data-state") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-state]"))
     assert states == ["failed", "paid", "paid", "pending", "unbatched"]
@@ -120,7 +114,7 @@ def test_district_officer_finds_a_person_and_reads_their_money_and_its_audit(bro
     link = browser.find_element(By.CSS_SELECTOR, "table tbody td:first-child a")
     assert link.text == failed.person.name
     screenshot(browser, "day_officer_1_search")
-    _click(browser, link)
+    click(browser, link)
     WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-registration-payments]")))
     money = browser.find_element(By.CSS_SELECTOR, "[data-registration-payments]").text
     assert "鹿泉区留鹿过年补贴" in money and "规则第 1 版" in money
@@ -151,7 +145,7 @@ def test_anonymous_worker_reads_the_day_they_were_paid(browser, live_server, tmp
     browser.find_element(By.NAME, "id_number").send_keys(day.id_numbers[paid.pk])
     browser.find_element(By.NAME, "name").send_keys(paid.person.name)
     browser.find_element(By.NAME, "phone_tail").send_keys(pii.decrypt(paid.person.phone_cipher)[-4:])
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "form[data-lookup-form] button[type=submit]"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "form[data-lookup-form] button[type=submit]"))
     result = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-lookup-result]")))
     assert "已发放（" in result.text and "500.00" in result.text
     assert paid.person.name not in result.text  # masked
@@ -166,17 +160,17 @@ def test_city_staff_creates_and_disables_a_district_officer(browser, live_server
     assert [r.get_attribute("data-user") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-user]")] == [
         "officer_luquan"
     ]
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "a[data-user-create]"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "a[data-user-create]"))
     browser.find_element(By.NAME, "username").send_keys("gaocheng")
     browser.find_element(By.NAME, "full_name").send_keys("藁城专员")
     Select(browser.find_element(By.NAME, "region")).select_by_value("130109")
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "form[data-user-form] button[type=submit]"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "form[data-user-form] button[type=submit]"))
     password = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-password]")))
     assert len(password.text) == 12
     screenshot(browser, "day_city_1_user_created")
-    _click(browser, browser.find_element(By.LINK_TEXT, "返回用户列表"))
+    click(browser, browser.find_element(By.LINK_TEXT, "返回用户列表"))
     row = browser.find_element(By.CSS_SELECTOR, "tr[data-user='gaocheng']")
-    _click(browser, row.find_element(By.CSS_SELECTOR, "button[data-toggle-active]"))
+    click(browser, row.find_element(By.CSS_SELECTOR, "button[data-toggle-active]"))
     row = WebDriverWait(browser, 10).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-user='gaocheng']"))
     )

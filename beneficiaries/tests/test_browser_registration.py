@@ -9,7 +9,7 @@ from accounts.choices import Role
 from beneficiaries.models import Registration
 from beneficiaries.tests.factories import make_employer, make_id, make_programme
 from conftest import make_user
-from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, click, login, screenshot  # noqa: F401  (browser is a fixture)
 
 
 @pytest.mark.browser
@@ -41,9 +41,7 @@ def test_agent_registers_a_worker_on_a_phone(browser, live_server, regions_reloa
     duty.clear()
     duty.send_keys("7")
     submit = browser.find_element(By.XPATH, "//main//button[normalize-space()='提交登记']")
-    # Bootstrap turns on smooth scrolling: jump instead, or the click lands mid-scroll.
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", submit)
-    submit.click()
+    click(browser, submit)
     WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.ID, "id-number")))
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "已登记：赵建国" in body

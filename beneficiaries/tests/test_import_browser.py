@@ -9,7 +9,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from accounts.choices import Role
 from beneficiaries.importer.testing import worker_row, write_xlsx
 from conftest import make_user
-from tests.browser import browser, login, screenshot  # noqa: F401 (fixture)
+from tests.browser import browser, click, login, screenshot  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -21,17 +21,6 @@ def regions_back_after_flush(django_db_blocker):
 
     with django_db_blocker.unblock():
         regions_load()
-
-
-def _click(driver, element) -> None:
-    """Scroll into view and click as the user would; the footer of a long page can sit
-    over an element at the very bottom of a small headless window, so click by script
-    then (the same click event)."""
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-    try:
-        element.click()
-    except Exception:
-        driver.execute_script("arguments[0].click();", element)
 
 
 @pytest.mark.browser
@@ -60,7 +49,7 @@ def test_agent_imports_a_list_with_errors(browser, live_server, tmp_path, region
     Select(browser.find_element(By.NAME, "employer")).select_by_value(str(employer.pk))
     Select(browser.find_element(By.NAME, "programme")).select_by_value(str(programme.pk))
     browser.find_element(By.NAME, "file").send_keys(str(path))
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "[data-testid=upload-submit]"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "[data-testid=upload-submit]"))
 
     table = WebDriverWait(browser, 30).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "[data-testid=errors-table]"))
@@ -75,8 +64,8 @@ def test_agent_imports_a_list_with_errors(browser, live_server, tmp_path, region
     screenshot(browser, "import_preview_with_errors")
     assert Registration.objects.count() == 0
 
-    _click(browser, browser.find_element(By.ID, "valid_only"))
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "[data-testid=confirm]"))
+    click(browser, browser.find_element(By.ID, "valid_only"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "[data-testid=confirm]"))
     done = WebDriverWait(browser, 60).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "[data-testid=import-done]"))
     )
@@ -110,12 +99,12 @@ def test_import_errors_in_english(browser, live_server, tmp_path, regions_back_a
 
     login(browser, live_server, "qiye_en")
     browser.get(live_server.url + "/registry/imports/workers/")
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "footer button[name=language]"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "footer button[name=language]"))
     WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.documentElement.lang") == "en")
     Select(browser.find_element(By.NAME, "employer")).select_by_value(str(employer.pk))
     Select(browser.find_element(By.NAME, "programme")).select_by_value(str(programme.pk))
     browser.find_element(By.NAME, "file").send_keys(str(path))
-    _click(browser, browser.find_element(By.CSS_SELECTOR, "[data-testid=upload-submit]"))
+    click(browser, browser.find_element(By.CSS_SELECTOR, "[data-testid=upload-submit]"))
     table = WebDriverWait(browser, 30).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "[data-testid=errors-table]"))
     )

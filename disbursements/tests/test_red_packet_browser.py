@@ -12,13 +12,7 @@ from conftest import make_user
 from disbursements.models import Batch
 from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from disbursements.tests.test_batch_browser import regions_back_after_flush  # noqa: F401 (a fixture)
-from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
-
-
-def _click(driver, css):
-    element = driver.find_element(By.CSS_SELECTOR, css)
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
-    element.click()
+from tests.browser import browser, click, login, screenshot  # noqa: F401  (browser is a fixture)
 
 
 @pytest.mark.browser
@@ -60,7 +54,7 @@ def test_the_officer_pays_red_packets_and_reissues_an_unclaimed_one(
     browser.get(live_server.url + f"/payments/batches/{batch.pk}/")
     page = browser.page_source
     assert "电子红包发放文件" in page and "收红包手机号" in page and "138****" in page
-    _click(browser, "[data-export='csv-utf-8']")
+    click(browser, "[data-export='csv-utf-8']")
     WebDriverWait(browser, 15).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-download]")))
     assert "商家明细单号" in browser.find_element(By.CSS_SELECTOR, "[data-red-packet-note]").text
     screenshot(browser, "red_packet_1_exported")
@@ -70,7 +64,7 @@ def test_the_officer_pays_red_packets_and_reissues_an_unclaimed_one(
     result = tmp_path / "红包结果.csv"
     result.write_text(example_result_csv(batch, {4: "超时未领取已退回"}), encoding="utf-8-sig")
     browser.find_element(By.CSS_SELECTOR, "[data-results-form] input[type=file]").send_keys(str(result))
-    _click(browser, "[data-results-form] button")
+    click(browser, "[data-results-form] button")
     WebDriverWait(browser, 15).until(
         EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-batch-status]"), "已对账")
     )
@@ -78,12 +72,12 @@ def test_the_officer_pays_red_packets_and_reissues_an_unclaimed_one(
 
     # 3. The worker confirms the number: the officer enters it and builds the 补发.
     browser.get(live_server.url + f"/payments/batches/{batch.pk}/?lines=failed")
-    _click(browser, "[data-lines] details summary")
+    click(browser, "[data-lines] details summary")
     browser.find_element(By.CSS_SELECTOR, "[data-correct] input[name=phone]").send_keys("13800000904")
-    _click(browser, "[data-correct] button")
+    click(browser, "[data-correct] button")
     WebDriverWait(browser, 15).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-supplement]")))
     screenshot(browser, "red_packet_2_failed_corrected")
-    _click(browser, "[data-supplement]")
+    click(browser, "[data-supplement]")
     WebDriverWait(browser, 15).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "-HB-BF001"))
     supplement = Batch.objects.get(parent=batch)
     assert supplement.channel == "red_packet" and supplement.line_count == 1

@@ -19,7 +19,7 @@ from disbursements.tests.batch_factories import (
     make_programme,
     make_rule,
 )
-from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, click, login, screenshot  # noqa: F401  (browser is a fixture)
 
 XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 
@@ -38,12 +38,6 @@ def _regions():
 
     if not Region.objects.filter(code="130110").exists():
         regions_load()
-
-
-def _click(driver, css):
-    element = driver.find_element(By.CSS_SELECTOR, css)
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element)
-    element.click()
 
 
 def _wait(driver, css, timeout=15):
@@ -75,7 +69,7 @@ def test_public_notice_objection_and_the_officer_resolving_it(own_limits, browse
     # 2. … and files an objection, with markup in it that must stay text.
     browser.find_element(By.ID, "line").send_keys("2")
     browser.find_element(By.ID, "reason").send_keys("此人春节前已回老家。" + XSS)
-    _click(browser, "[data-objection-form] button[type=submit]")
+    click(browser, "[data-objection-form] button[type=submit]")
     _wait(browser, ".alert-success")
     assert "异议已提交" in browser.page_source and browser.title != "pwned"
     screenshot(browser, "gongshi_2_objection_filed")
@@ -87,7 +81,7 @@ def test_public_notice_objection_and_the_officer_resolving_it(own_limits, browse
     browser.get(live_server.url + f"/payments/batches/{batch.pk}/")
     block = browser.find_element(By.CSS_SELECTOR, "[data-submit-block]").text
     assert "公示期满后" in block
-    _click(browser, "[data-action=submit] button")
+    click(browser, "[data-action=submit] button")
     _wait(browser, ".alert-danger")
     assert "公示期满后" in browser.find_element(By.CSS_SELECTOR, ".alert-danger").text
     screenshot(browser, "gongshi_3_submit_refused")
@@ -97,7 +91,7 @@ def test_public_notice_objection_and_the_officer_resolving_it(own_limits, browse
     form_css = "[data-resolve-form]"
     form = browser.find_element(By.CSS_SELECTOR, form_css)
     form.find_element(By.NAME, "resolution").send_keys("经核实考勤记录，该人员春节期间在岗")
-    _click(browser, f"{form_css} button[type=submit]")
+    click(browser, f"{form_css} button[type=submit]")
     _wait(browser, ".alert-success")
     screenshot(browser, "gongshi_4_objection_resolved")
     objection.refresh_from_db()
@@ -118,12 +112,12 @@ def test_a_worker_files_an_appeal_on_the_lookup_and_reads_the_answer(own_limits,
         browser.find_element(By.ID, "id_number").send_keys(number)
         browser.find_element(By.ID, "name").send_keys("赵小红")
         browser.find_element(By.ID, "phone_tail").send_keys("9321")
-        _click(browser, "[data-lookup-form] button[type=submit]")
+        click(browser, "[data-lookup-form] button[type=submit]")
         _wait(browser, "[data-lookup-result]")
 
     lookup()
     browser.find_element(By.ID, "appeal-text").send_keys("春节后一直没有收到补贴。" + XSS)
-    _click(browser, "[data-appeal-form] button[type=submit]")
+    click(browser, "[data-appeal-form] button[type=submit]")
     _wait(browser, "[data-appeal-filed]")
     screenshot(browser, "appeal_1_filed")
     appeal = Appeal.objects.get()
@@ -138,7 +132,7 @@ def test_a_worker_files_an_appeal_on_the_lookup_and_reads_the_answer(own_limits,
     form = browser.find_element(By.CSS_SELECTOR, form_css)
     Select(form.find_element(By.NAME, "outcome")).select_by_value("explained")
     form.find_element(By.NAME, "resolution").send_keys("补贴将随第二批发放，预计 3 月上旬到账")
-    _click(browser, f"{form_css} button[type=submit]")
+    click(browser, f"{form_css} button[type=submit]")
     _wait(browser, "[data-appeal-resolution]")
     screenshot(browser, "appeal_2_resolved")
 

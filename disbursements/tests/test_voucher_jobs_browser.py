@@ -14,6 +14,7 @@ from disbursements.models import Voucher
 from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from tests.browser import (
     browser,  # noqa: F401  (the fixture)
+    click,
     login,
     screenshot,
 )
@@ -33,7 +34,7 @@ def test_issue_and_redeem_as_jobs(browser, live_server, tmp_path):  # noqa: F811
     batch = approve(batches_build(programme=programme, acting_user=officer)[0], officer, city, province)
     login(browser, live_server, "hs_browser")
     browser.get(f"{live_server.url}/payments/batches/{batch.pk}/")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/vouchers/issue/'] button").click()
+    click(browser, "form[action$='/vouchers/issue/'] button")
     WebDriverWait(browser, 20).until(lambda b: "已发 5 张" in b.find_element(By.TAG_NAME, "body").text)
     assert Voucher.objects.count() == 5
     code = Voucher.objects.first().code
@@ -42,7 +43,7 @@ def test_issue_and_redeem_as_jobs(browser, live_server, tmp_path):  # noqa: F811
     browser.find_element(By.CSS_SELECTOR, "form[action$='/vouchers/redemptions/'] input[type=file]").send_keys(
         str(path)
     )
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/vouchers/redemptions/'] button").click()
+    click(browser, "form[action$='/vouchers/redemptions/'] button")
     WebDriverWait(browser, 20).until(lambda b: "已核销 1 张" in b.find_element(By.TAG_NAME, "body").text)
     screenshot(browser, "voucher-jobs-batch")
     browser.get(f"{live_server.url}/accounts/jobs/")

@@ -18,6 +18,7 @@ from programs.models import Programme
 from regions.models import Region
 from tests.browser import (
     browser,  # noqa: F401  (the fixture)
+    click,
     login,
     screenshot,
 )
@@ -36,12 +37,6 @@ return painted;
 
 def painted(driver, selector: str) -> int:
     return driver.execute_script(PAINTED, selector)
-
-
-def click(driver, selector: str) -> None:
-    link = driver.find_element(By.CSS_SELECTOR, selector)
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", link)
-    link.click()
 
 
 # A click that loads a new page can leave the wait holding an element of the old one:
