@@ -28,6 +28,8 @@ class JobKind(models.TextChoices):
     ISSUE_VOUCHERS = "issue_vouchers", _("发放消费券")
     IMPORT_REDEMPTIONS = "import_redemptions", _("导入消费券核销")
     REFRESH_ROLLUPS = "refresh_rollups", _("刷新统计")
+    COMPUTE_SIGNALS = "compute_signals", _("计算风险预警")
+    SEND_SMS = "send_sms", _("发送短信")
 
 
 class NotificationChannel(models.TextChoices):

@@ -184,6 +184,8 @@ class Notification(models.Model):
     link = models.CharField(_("链接"), max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(_("失败原因"), max_length=300, blank=True)
+    # A failed SMS is tried again from then on (backoff); null: due now.
+    retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("时间"), default=timezone.now)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)

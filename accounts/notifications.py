@@ -33,7 +33,7 @@ from accounts.models import Notification, User
 logger = logging.getLogger(__name__)
 
 E, C = NotificationEvent, NotificationChannel
-CHUNK = 1000  # rows per INSERT and per SMS task
+CHUNK = 1000  # rows per INSERT
 
 # (event, channel, variant) → template. Chinese first; English in locale/en.
 TEMPLATES = {
@@ -192,6 +192,7 @@ def _write_safely(rows: list[Notification]) -> None:
 
 def _write(rows: list[Notification]) -> int:
     written = 0
+    sms_waiting = False
     now = timezone.now()
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
@@ -203,60 +204,81 @@ def _write(rows: list[Notification]) -> int:
         # a bank file imported twice).
         Notification.objects.bulk_create(chunk, ignore_conflicts=True)
         written += len(chunk)
-        sms_keys = [r.key for r in chunk if r.channel == C.SMS]
-        if sms_keys:
-            ids = list(
-                Notification.objects.filter(key__in=sms_keys, status=NotificationStatus.PENDING).values_list(
-                    "id", flat=True
-                )
-            )
-            if ids:
-                # Queued once the rows are committed: a worker must find them.
-                transaction.on_commit(lambda ids=ids: _queue_sms(ids))
+        if any(r.channel == C.SMS for r in chunk):
+            sms_waiting = True
+    if sms_waiting:
+        # The sending job, once the rows are committed (a worker must find them).
+        transaction.on_commit(_start_sending, robust=True)
     return written
 
 
-def _queue_sms(ids: list[int]) -> None:
-    from accounts.tasks import notifications_send_sms
+def _start_sending() -> None:
+    from accounts.tasks import sms_job_start
 
-    for start in range(0, len(ids), 100):
-        notifications_send_sms.delay(ids[start : start + 100])
+    try:
+        with transaction.atomic():
+            sms_job_start()
+    except Exception:
+        # The database or Redis is restarting: the rows wait in the outbox, and beat's
+        # `accounts.sms_due` starts the job within SMS_SWEEP_SECONDS.
+        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+            raise
+        logger.warning("SMS: the sending job could not be queued; beat starts it")
 
 
 def sms_backend():
     return import_string(settings.SMS_BACKEND)()
 
 
+def sms_due():
+    """The SMS to send now: pending, and never tried or due for their retry."""
+    return Notification.objects.filter(channel=C.SMS, status=NotificationStatus.PENDING).filter(
+        Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now())
+    )
+
+
+def sms_send_one(nid: int, backend) -> str | None:
+    """Hand one pending SMS to the backend, in the caller's transaction: "sent", "retry"
+    (failed; due again after SMS_RETRY_SECONDS × 2ⁿ⁻¹), "failed" (the last attempt
+    failed: it stays failed with the provider's reason), or None (not pending, or held).
+
+    The row is locked, skipping a row another worker holds: two jobs never send one
+    message at the same time; a worker that dies mid-send rolls back and leaves the row
+    pending, and it is sent again (the provider may have had it: at least once)."""
+    message = (
+        Notification.objects.select_for_update(skip_locked=True)
+        .filter(pk=nid, channel=C.SMS, status=NotificationStatus.PENDING)
+        .first()
+    )
+    if message is None:
+        return None
+    message.attempts += 1
+    try:
+        backend.send(message)
+    except Exception as exc:  # the provider's error, whatever its class: recorded, retried
+        message.last_error = str(exc)[:300]
+        if message.attempts >= settings.SMS_MAX_ATTEMPTS:
+            message.status, outcome = NotificationStatus.FAILED, "failed"
+        else:
+            backoff = settings.SMS_RETRY_SECONDS * 2 ** min(message.attempts - 1, 8)
+            message.retry_at, outcome = timezone.now() + timezone.timedelta(seconds=backoff), "retry"
+        logger.warning("SMS #%s not sent (attempt %s): %s", nid, message.attempts, exc)
+    else:
+        message.status, message.sent_at, message.last_error = NotificationStatus.SENT, timezone.now(), ""
+        message.retry_at, outcome = None, "sent"
+    message.save(update_fields=["attempts", "status", "sent_at", "last_error", "retry_at"])
+    return outcome
+
+
 def sms_send(*, notification_ids: list[int]) -> list[int]:
-    """Hand each pending SMS to the backend. Returns the ids that failed and are to be
-    retried; after SMS_MAX_ATTEMPTS a message stays failed with the provider's reason."""
+    """Send these pending SMS now, each in its own transaction. Returns the ids that
+    failed and wait for a retry."""
     backend = sms_backend()
     retry = []
     for nid in notification_ids:
         with transaction.atomic():
-            # Row lock, skipping a row another worker holds: a redelivered task never sends
-            # one message twice at the same time; a worker that dies mid-send rolls back
-            # and leaves the row pending for the retry.
-            message = (
-                Notification.objects.select_for_update(skip_locked=True)
-                .filter(pk=nid, channel=C.SMS, status=NotificationStatus.PENDING)
-                .first()
-            )
-            if message is None:
-                continue
-            message.attempts += 1
-            try:
-                backend.send(message)
-            except Exception as exc:  # the provider's error, whatever its class: recorded, retried
-                message.last_error = str(exc)[:300]
-                if message.attempts >= settings.SMS_MAX_ATTEMPTS:
-                    message.status = NotificationStatus.FAILED
-                else:
-                    retry.append(nid)
-                logger.warning("SMS #%s not sent (attempt %s): %s", nid, message.attempts, exc)
-            else:
-                message.status, message.sent_at, message.last_error = NotificationStatus.SENT, timezone.now(), ""
-            message.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+            if sms_send_one(nid, backend) == "retry":
+                retry.append(nid)
     return retry
 
 

@@ -457,6 +457,25 @@ def jobs_sweep(*, stale_after: int | None = None, live_workers: set[str] | None 
     return recovered
 
 
+# Jobs that the portal starts by itself after each change (no user asked for them, and
+# no row points at them): kept JOB_KEEP_DAYS, then deleted, or they would grow by the
+# thousand a day. A user's job (an import, a build, an export …) is its record: kept.
+SYSTEM_JOB_KINDS = (JobKind.REFRESH_ROLLUPS, JobKind.COMPUTE_SIGNALS, JobKind.SEND_SMS, JobKind.DEMO)
+
+
+def jobs_purge(*, now=None) -> int:
+    """Delete the finished system jobs older than JOB_KEEP_DAYS; the number deleted."""
+    now = now or timezone.now()
+    cutoff = now - timezone.timedelta(days=int(getattr(settings, "JOB_KEEP_DAYS", 30)))
+    old = Job.objects.filter(
+        kind__in=SYSTEM_JOB_KINDS, state__in=[JobState.DONE, JobState.FAILED], finished_at__lt=cutoff
+    )
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:10_000]):
+        deleted += Job.objects.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
 def job_revive_or_none(job: Job | None) -> Job | None:
     """For "return the job already queued or running" checks: a live job as it is, a
     dead one recovered (re-sent or re-queued), a dead one out of attempts: None (the

@@ -1,13 +1,23 @@
-"""Celery tasks of accounts: the self-check job that proves the worker pipeline, and
-beat's sweep that brings back every dead job of every kind."""
+"""Celery tasks of accounts: the self-check job that proves the worker pipeline, beat's
+sweep that brings back every dead job of every kind, and the job that sends the SMS."""
 
 import time
 
 from celery import shared_task
 from django.conf import settings
 
-from accounts.choices import JobKind
-from accounts.services import job_run, job_task_register, jobs_sweep
+from accounts.choices import JobKind, JobState
+from accounts.models import Job
+from accounts.services import (
+    job_checkpoint,
+    job_create,
+    job_enqueue,
+    job_revive_or_none,
+    job_run,
+    job_task_register,
+    jobs_purge,
+    jobs_sweep,
+)
 
 
 @shared_task(name="accounts.self_check", acks_late=True)
@@ -53,14 +63,86 @@ def sweep_jobs() -> list[int]:
     return recovered
 
 
-@shared_task(name="accounts.notifications_send_sms", bind=True, acks_late=True, max_retries=None)
-def notifications_send_sms(self, notification_ids: list[int]) -> int:
-    """Send queued SMS through settings.SMS_BACKEND; the ones that failed are tried again
-    with exponential backoff (SMS_RETRY_SECONDS × 2^n) until SMS_MAX_ATTEMPTS."""
-    from accounts.notifications import sms_send
+@shared_task(name="accounts.purge_jobs")
+def purge_jobs() -> int:
+    """Beat, nightly: the finished system jobs older than JOB_KEEP_DAYS are deleted."""
+    return jobs_purge()
 
-    retry = sms_send(notification_ids=notification_ids)
-    if retry and not self.request.is_eager:  # in-process mode (no broker) leaves them pending
-        countdown = settings.SMS_RETRY_SECONDS * (2 ** min(self.request.retries, 8))
-        raise self.retry(args=[retry], countdown=countdown)
-    return len(notification_ids) - len(retry)
+
+# --------------------------------------------------------------------------- SMS
+#
+# Sending the outbox's SMS is a job (kind send_sms) on the common engine: claimed,
+# heartbeat, swept and retried like every job, so sending cut by a killed worker or a
+# restarted PostgreSQL or Redis comes back by itself and goes on from the rows still
+# pending (each message is its own transaction). Written rows start it once they are
+# committed; beat's `accounts.sms_due` starts it for retries that fall due and for rows
+# whose start was lost. One job drains the outbox: a change finds it queued or running.
+
+
+@shared_task(name="accounts.send_sms", acks_late=True)
+def send_sms_task(job_id: int) -> None:
+    job_run(job_id, _sms_work)
+
+
+def _sms_work(job, progress) -> dict:
+    from django.db import transaction
+
+    from accounts.notifications import sms_backend, sms_due, sms_send_one
+
+    backend = sms_backend()
+    # Counts checkpointed with each message: a resumed attempt adds to them.
+    counts = {k: int((job.result or {}).get(k, 0)) for k in ("sent", "retry", "failed")}
+    chunk = int(job.params.get("chunk", 100))
+    progress.set_total(sum(counts.values()) + sms_due().count())
+    last = 0
+    while ids := list(sms_due().filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk]):
+        for nid in ids:
+            with transaction.atomic():
+                outcome = sms_send_one(nid, backend)
+                if outcome:
+                    counts[outcome] += 1
+                    job_checkpoint(job.pk, **counts)
+        last = ids[-1]
+        progress.advance(sum(counts.values()), force=True)
+    return {
+        **counts,
+        "message": f"短信已发送 {counts['sent']} 条，待重试 {counts['retry']} 条，发送失败 {counts['failed']} 条",
+    }
+
+
+def sms_job_start(*, chunk: int | None = None) -> Job:
+    """Start sending the outbox's due SMS, unless a job already does (queued, or running
+    and alive: it reaches rows written after it started, and beat catches the rest).
+    `chunk`: ids read per query (and progress reports); 100 unless a test asks less."""
+    existing = (
+        Job.objects.filter(kind=JobKind.SEND_SMS, state__in=[JobState.QUEUED, JobState.RUNNING])
+        .order_by("-created_at")
+        .first()
+    )
+    existing = job_revive_or_none(existing)
+    if existing is not None:
+        return existing
+    job = job_create(
+        kind=JobKind.SEND_SMS, requested_by=None, params={"chunk": chunk} if chunk else {}, message="发送短信"
+    )
+    return job_enqueue(job, send_sms_task)
+
+
+@shared_task(name="accounts.sms_due")
+def sms_due_task() -> int | None:
+    """Beat, every SMS_SWEEP_SECONDS: start the sending job when SMS are due (retries, or
+    rows whose start was lost). Returns the job's id, or None when nothing is due."""
+    from accounts.notifications import sms_due
+
+    if not sms_due().exists():
+        return None
+    return sms_job_start().pk
+
+
+@shared_task(name="accounts.notifications_send_sms", acks_late=True)
+def notifications_send_sms(notification_ids: list[int]) -> int:
+    """Messages sent by an older release (a list of ids): the sending job sends them."""
+    return sms_job_start().pk
+
+
+job_task_register(JobKind.SEND_SMS, send_sms_task)

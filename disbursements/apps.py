@@ -16,13 +16,13 @@ class DisbursementsConfig(AppConfig):
 
         import_finished.connect(on_import_finished, dispatch_uid="disbursements.recompute_after_import")
 
-        # Fraud signals are recomputed after every import and every rollup refresh (which
-        # follows each computation, batch build and survey change).
-        from disbursements import fraud
+        # Fraud signals are recomputed (a job) after every import and every rollup refresh
+        # (which follows each computation, batch build and survey change).
+        from disbursements import fraud, signal_tasks
         from disbursements.rollups import rollups_refreshed
 
-        import_finished.connect(fraud.on_import_finished, dispatch_uid="disbursements.signals_after_import")
-        rollups_refreshed.connect(fraud.on_rollups_refreshed, dispatch_uid="disbursements.signals_after_rollups")
+        import_finished.connect(signal_tasks.on_import_finished, dispatch_uid="disbursements.signals_after_import")
+        rollups_refreshed.connect(signal_tasks.on_rollups_refreshed, dispatch_uid="disbursements.signals_after_rollups")
 
         # A registration held by a high signal says so on its page.
         from beneficiaries.holds import hold_provider

@@ -5,7 +5,8 @@ set-based queries (GROUP BY and EXISTS; no loop over workers) and reconciles the
 with the stored signals: a new pattern opens a signal, a pattern that went away
 closes an open one ("gone"), a cleared pattern that gained a registration opens
 again. It runs after every import and computation (the rollup refresh that follows
-them sends `rollups_refreshed`, see `disbursements/apps.py`), debounced per programme.
+them sends `rollups_refreshed`, see `disbursements/apps.py`) as a job of its own,
+debounced per programme (`disbursements/signal_tasks.py`).
 
 | kind | found when | severity |
 |---|---|---|
@@ -28,9 +29,8 @@ registrations stay held: suspended). Both are audited.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
-from celery import shared_task
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -105,10 +105,13 @@ def held_lines(batch: Batch):
 # --------------------------------------------------------------------------- storing
 
 
-def signals_compute(*, programme: Programme) -> dict:
-    """Find the programme's patterns and reconcile the stored signals with them."""
+def signals_compute(*, programme: Programme, step: Callable[[int], None] | None = None) -> dict:
+    """Find the programme's patterns and reconcile the stored signals with them.
+
+    `step(n)` reports the n-th pattern looked for (a job's progress), before the one
+    transaction that stores them."""
     now = timezone.now()
-    found = signals_find(programme)
+    found = signals_find(programme, step=step)
     stats = {"opened": 0, "reopened": 0, "gone": 0, "kept": 0}
     with transaction.atomic():
         existing = {(s.kind, s.key): s for s in FraudSignal.objects.select_for_update().filter(programme=programme)}
@@ -236,36 +239,3 @@ def open_signals_by_district(user: User, programme: Programme | None = None, *, 
         .order_by("-high", "-n", "district_id")
     )
     return [{"code": r["district_id"], "name": r["district__name"], "open": r["n"], "high": r["high"]} for r in rows]
-
-
-# --------------------------------------------------------------------------- when
-
-
-PENDING_KEY = "signals:pending:{}"
-
-
-@shared_task(name="disbursements.signals_compute", acks_late=True)
-def signals_compute_task(programme_id: int) -> dict:
-    cache.delete(PENDING_KEY.format(programme_id))
-    programme = Programme.objects.filter(pk=programme_id).first()
-    return signals_compute(programme=programme) if programme else {}
-
-
-def signals_compute_soon(programme_id: int) -> None:
-    """Recompute the programme's signals after the current transaction commits; a burst
-    of triggers sends one task (the flag is cleared as the task starts)."""
-
-    def send():
-        if cache.add(PENDING_KEY.format(programme_id), 1, 600):
-            signals_compute_task.delay(programme_id)
-
-    transaction.on_commit(send)
-
-
-def on_rollups_refreshed(sender, *, programme_id: int, **kwargs) -> None:
-    """Receiver: an import, computation, batch build or survey change was just rolled up."""
-    signals_compute_soon(programme_id)
-
-
-def on_import_finished(sender, *, programme_id: int, **kwargs) -> None:
-    signals_compute_soon(programme_id)

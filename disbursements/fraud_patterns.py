@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 
 from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q
@@ -363,17 +364,29 @@ def _stacking(programme, safeguards) -> list[dict]:
     ]
 
 
-def signals_find(programme: Programme) -> list[dict]:
-    """Every pattern of the programme as it stands (nothing written but the account index)."""
+# The patterns in the order they are looked for; `signals_find` reports each one done.
+PATTERN_STEPS = 7
+
+
+def signals_find(programme: Programme, *, step: Callable[[int], None] | None = None) -> list[dict]:
+    """Every pattern of the programme as it stands (nothing written but the account index).
+
+    `step(n)` is called after the n-th of the PATTERN_STEPS patterns (a job's progress)."""
     from disbursements.publicity import safeguards_for
 
     safeguards = safeguards_for(programme)
-    return (
-        _shared_accounts(programme, safeguards)
-        + _shared_phones(programme, safeguards)
-        + _over_survey(programme)
-        + _overlapping_stays(programme)
-        + _implausible_ages(programme, safeguards)
-        + _late_registrations(programme)
-        + _stacking(programme, safeguards)
+    finders = (
+        lambda: _shared_accounts(programme, safeguards),
+        lambda: _shared_phones(programme, safeguards),
+        lambda: _over_survey(programme),
+        lambda: _overlapping_stays(programme),
+        lambda: _implausible_ages(programme, safeguards),
+        lambda: _late_registrations(programme),
+        lambda: _stacking(programme, safeguards),
     )
+    found: list[dict] = []
+    for n, finder in enumerate(finders, start=1):
+        found += finder()
+        if step is not None:
+            step(n)
+    return found

@@ -247,6 +247,8 @@ SMS_SIGN_NAME = env_str("SMS_SIGN_NAME", "稳岗留工") or "稳岗留工"
 SMS_HTTP_TIMEOUT = env_int("SMS_HTTP_TIMEOUT", 10, minimum=1)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5, minimum=1)
 SMS_RETRY_SECONDS = env_int("SMS_RETRY_SECONDS", 60, minimum=1)
+# Beat looks for SMS that are due (a retry, or rows whose sending job was never started).
+SMS_SWEEP_SECONDS = env_int("SMS_SWEEP_SECONDS", 60, minimum=5)
 if SMS_BACKEND == "beneficiaries.sms.HttpSmsBackend" and not SMS_HTTP_URL:
     raise ImproperlyConfigured(
         "SMS_BACKEND=beneficiaries.sms.HttpSmsBackend needs SMS_HTTP_URL (the provider's send URL)."
@@ -292,6 +294,9 @@ JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10, minimum=1)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 90, minimum=5)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
+# Finished jobs that the portal started by itself (rollup refreshes, fraud signals, SMS
+# sending) are deleted after this many days; a user's jobs are kept.
+JOB_KEEP_DAYS = env_int("JOB_KEEP_DAYS", 30, minimum=1)
 JOB_RECORD_RETRY_SECONDS = env_int("JOB_RECORD_RETRY_SECONDS", 60, minimum=0)
 # Test only (the fault suite): every progress report of a job pauses this long. 0 here.
 JOB_TEST_SLOWDOWN = float(env_decimal("JOB_TEST_SLOWDOWN", "0"))
@@ -310,6 +315,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Every job kind: a job whose worker died or whose message was lost is re-queued.
     "jobs-sweep": {"task": "accounts.sweep_jobs", "schedule": JOB_SWEEP_SECONDS},
+    "jobs-purge": {"task": "accounts.purge_jobs", "schedule": crontab(hour=3, minute=45)},
+    # SMS due for a retry, or whose sending job was never started, are sent.
+    "sms-due": {"task": "accounts.sms_due", "schedule": SMS_SWEEP_SECONDS},
     # Half-written bank files (full ID and account numbers) of exports killed half way.
     "bank-files-purge-leftovers": {"task": "disbursements.bank_leftovers_purge", "schedule": 3600},
     # Nightly recompute of every active programme's entitlements (02:30; idempotent).

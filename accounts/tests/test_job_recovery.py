@@ -233,3 +233,30 @@ def test_a_job_that_kills_its_process_every_time_stops_after_the_last_attempt(se
     job_run(job.pk, lambda job, progress: ran.append(job.pk))
     job.refresh_from_db()
     assert ran == [] and job.state == JobState.FAILED and "已停止自动重试" in job.message
+
+
+@pytest.mark.django_db
+def test_finished_system_jobs_are_purged_after_their_days_and_user_jobs_are_kept(settings):
+    from django.utils import timezone
+
+    from accounts.services import jobs_purge
+
+    settings.JOB_KEEP_DAYS = 30
+    now = timezone.now()
+    old, recent = now - timezone.timedelta(days=31), now - timezone.timedelta(days=29)
+
+    def job(kind, state, finished_at):
+        made = job_create(kind=kind, requested_by=None)
+        Job.objects.filter(pk=made.pk).update(state=state, finished_at=finished_at)
+        return made.pk
+
+    gone = [job(JobKind.REFRESH_ROLLUPS, JobState.DONE, old), job(JobKind.SEND_SMS, JobState.FAILED, old)]
+    kept = [
+        job(JobKind.COMPUTE_SIGNALS, JobState.DONE, recent),  # not old enough
+        job(JobKind.COMPUTE_SIGNALS, JobState.RUNNING, old),  # not finished
+        job(JobKind.IMPORT_WORKERS, JobState.DONE, old),  # a user's job: its record
+        job(JobKind.BUILD_BATCHES, JobState.DONE, old),
+    ]
+    assert jobs_purge(now=now) == 2
+    assert not Job.objects.filter(pk__in=gone).exists()
+    assert Job.objects.filter(pk__in=kept).count() == 4

@@ -270,6 +270,78 @@ def test_a_failing_backend_is_retried_then_marked_failed(django_capture_on_commi
     assert row.status == NotificationStatus.FAILED and row.attempts == 2
 
 
+def _pending_sms(count: int) -> list[Notification]:
+    from accounts.notifications import sms
+
+    person, _ = make_person(name="李四")
+    rows = [
+        sms(
+            event=E.PAYMENT_PAID,
+            key=f"sms-job-{i}",
+            phone_cipher=person.phone_cipher,
+            phone_masked=person.phone_masked,
+            params={"name": "李*", "scheme": "补贴", "amount": "500.00"},
+        )
+        for i in range(count)
+    ]
+    return rows
+
+
+class _FailsOnce:
+    tried: set = set()
+
+    def send(self, message):
+        if message.pk not in self.tried:
+            self.tried.add(message.pk)
+            raise ConnectionError("provider busy")
+
+
+def test_sending_is_one_job_that_the_engine_runs_recovers_and_beat_restarts(
+    settings, django_capture_on_commit_callbacks
+):
+    """The outbox's SMS are sent by a Job (send_sms): written rows queue one (a burst finds
+    it), the engine runs it with counts over every attempt, the sweep re-sends a lost one,
+    and beat's sms_due starts a new one when a retry falls due."""
+    from django.utils import timezone
+
+    from accounts.choices import JobKind, JobState
+    from accounts.models import Job
+    from accounts.services import JOB_TASKS, jobs_sweep
+    from accounts.tasks import send_sms_task, sms_due_task, sms_job_start
+
+    assert JOB_TASKS[JobKind.SEND_SMS] is send_sms_task and JobKind.SEND_SMS.label == "发送短信"
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as with a broker: the job waits in the queue
+    settings.SMS_BACKEND = "accounts.tests.test_notifications._FailsOnce"
+    _FailsOnce.tried = set()
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(_pending_sms(3))
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(_pending_sms(5)[3:])  # two more rows: the queued job will send them too
+    job = Job.objects.get(kind=JobKind.SEND_SMS)
+    assert sms_job_start() == job and job.state == JobState.QUEUED
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timezone.timedelta(seconds=600))
+    assert jobs_sweep() == [job.pk]  # its message was lost: sent again
+    first = Notification.objects.order_by("pk").first()
+    _FailsOnce.tried = {m.pk for m in Notification.objects.exclude(pk=first.pk)}  # only the first fails
+    send_sms_task(job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.DONE, job.message
+    assert (job.result["sent"], job.result["retry"], job.result["failed"]) == (4, 1, 0)
+    assert job.message == "短信已发送 4 条，待重试 1 条，发送失败 0 条"
+    first.refresh_from_db()
+    assert first.status == NotificationStatus.PENDING and first.attempts == 1 and first.retry_at > timezone.now()
+    assert sms_due_task() is None  # its retry is not due yet
+    Notification.objects.filter(pk=first.pk).update(retry_at=timezone.now() - timezone.timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        again = sms_due_task()
+    assert again != job.pk
+    send_sms_task(again)
+    first.refresh_from_db()
+    assert first.status == NotificationStatus.SENT and first.attempts == 2
+    assert Job.objects.get(pk=again).result["sent"] == 1
+    assert sms_due_task() is None
+
+
 def test_http_backend_posts_the_real_number_in_the_providers_shape(settings):
     received = []
 

@@ -318,3 +318,47 @@ def test_a_held_registration_says_why_on_its_page(programme, rule, officer_luqua
     # An ordinary registration carries no such notice.
     ordinary = make_entitlement(programme, rule, n=3300)
     assert "data-hold" not in officer.get(f"/registry/registrations/{ordinary.registration_id}/").content.decode()
+
+
+def test_a_change_queues_one_signals_job_that_the_engine_runs_and_recovers(
+    programme, rule, settings, django_capture_on_commit_callbacks
+):
+    """The computation is a Job (compute_signals): an import or rollup refresh queues one
+    per programme (a burst finds it queued), the engine runs it with progress per
+    pattern, a lost one is sent again by the sweep, and a second delivery does nothing."""
+    from accounts.choices import JobKind, JobState
+    from accounts.models import Job
+    from accounts.services import JOB_TASKS, jobs_sweep
+    from disbursements.fraud_patterns import PATTERN_STEPS
+    from disbursements.signal_tasks import compute_signals_task, on_import_finished, signals_job_start
+
+    assert JOB_TASKS[JobKind.COMPUTE_SIGNALS] is compute_signals_task
+    assert JobKind.COMPUTE_SIGNALS.label == "计算风险预警"
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in a real worker: the job waits in the queue
+    _shared_account(programme, rule)
+    _backdate(programme)
+    first = signals_job_start(programme.pk)
+    assert signals_job_start(programme.pk) == first  # the second change finds it queued
+    Job.objects.filter(pk=first.pk).update(heartbeat_at=timezone.now() - timezone.timedelta(seconds=600))
+    assert jobs_sweep() == [first.pk]  # a lost message is sent again
+    compute_signals_task(first.pk)
+    job = Job.objects.get(pk=first.pk)
+    assert job.state == JobState.DONE and job.attempts == 1, job.message
+    assert (job.progress_done, job.progress_total) == (PATTERN_STEPS + 1, PATTERN_STEPS + 1)
+    assert job.result["opened"] == 1 and job.message.startswith("风险预警已更新：新增 1 条")
+    assert FraudSignal.objects.get(kind="shared_account").member_count == 4
+    compute_signals_task(first.pk)  # a second delivery of the same message: nothing
+    assert Job.objects.get(pk=first.pk).attempts == 1
+    # The next change (an import that finished) queues a new job once its transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        on_import_finished(None, programme_id=programme.pk)
+        assert Job.objects.filter(kind=JobKind.COMPUTE_SIGNALS).count() == 1
+    assert Job.objects.filter(kind=JobKind.COMPUTE_SIGNALS, state=JobState.QUEUED).count() == 1
+
+
+def test_signals_find_reports_each_pattern(programme, rule):
+    from disbursements.fraud_patterns import PATTERN_STEPS, signals_find
+
+    steps = []
+    signals_find(programme, step=steps.append)
+    assert steps == list(range(1, PATTERN_STEPS + 1))

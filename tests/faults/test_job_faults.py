@@ -382,7 +382,77 @@ class Rollups(Build):
         }
 
 
-KINDS = [ImportWorkers, ImportEmployers, Compute, Build, Export, Results, IssueVouchers, Redemptions, Rollups]
+class Signals(Build):
+    """The fraud signals of the build case's programme: its registrations are made now,
+    after the programme's 2021 deadline, so each employer's make a late-registration
+    signal (ids change from run to run: a signal is compared by its members' ID hashes)."""
+
+    name = "compute_signals"
+
+    def start(self):
+        from disbursements.signal_tasks import signals_job_start
+
+        return signals_job_start(self.programme.pk)
+
+    def snapshot(self, job):
+        from disbursements.models import FraudSignal
+
+        signals = FraudSignal.objects.filter(programme=self.programme).prefetch_related("members__registration__person")
+        rows = [
+            (
+                s.kind,
+                s.severity,
+                s.status,
+                s.member_count,
+                _digest([m.registration.person.id_hash for m in s.members.all()]),
+            )
+            for s in signals
+        ]
+        assert rows, "the case's programme has signals to compute"
+        r = job.result
+        return {"signals": _digest(rows), "count": len(rows), "result": (r["opened"], r["kept"], r["gone"])}
+
+
+class SendSms:
+    """The outbox's SMS to 240 workers (rows written directly: through `notify` the
+    setup's commit would start the job before the case does)."""
+
+    name = "send_sms"
+    COUNT = 240
+
+    def setup(self):
+        from accounts.choices import NotificationChannel, NotificationEvent
+        from accounts.models import Notification
+
+        Notification.objects.bulk_create(
+            Notification(
+                key=f"fault-sms-{i}",
+                event=NotificationEvent.PAYMENT_PAID,
+                channel=NotificationChannel.SMS,
+                phone_masked=f"138****{i:04d}",
+                body=f"李*，您的补贴 500.00 元已发放（{i}）",
+            )
+            for i in range(self.COUNT)
+        )
+
+    def start(self):
+        from accounts.tasks import sms_job_start
+
+        return sms_job_start(chunk=20)
+
+    def snapshot(self, job):
+        from accounts.models import Notification
+
+        rows = Notification.objects.values_list("key", "status", "attempts", "last_error")
+        assert Notification.objects.filter(attempts__gt=1).count() == 0  # nothing tried twice
+        r = job.result
+        return {"rows": _digest(rows), "result": (r["sent"], r["retry"], r["failed"], job.message)}
+
+
+KINDS = [
+    ImportWorkers, ImportEmployers, Compute, Build, Export, Results, IssueVouchers, Redemptions, Rollups, Signals,
+    SendSms,
+]  # fmt: skip
 FAULTS = ["clean", "kill", "postgres", "redis"]
 
 
