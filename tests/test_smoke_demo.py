@@ -95,3 +95,99 @@ def test_every_page_of_the_demo_shows_amounts_in_the_common_format():
     client.cookies["django_language"] = "zh-hans"
     inbox = client.get("/notifications/").content.decode()
     assert "孙*娟" in inbox and "发放失败（户名不符）" in inbox and "孙丽娟" not in inbox
+
+
+def _api(client, method: str, url: str, body: dict | None = None):
+    import json
+
+    if method == "get":
+        response = client.get(url)
+    else:
+        response = getattr(client, method)(url, data=json.dumps(body or {}), content_type="application/json")
+    assert response.status_code in (200, 201, 202), (url, response.status_code, response.content[:300])
+    return response.json()
+
+
+def _lookup(entitlement) -> str:
+    """The public worker lookup of the entitlement's person, as the worker fills it in."""
+    from beneficiaries import pii
+
+    person = entitlement.person
+    answer = Client().post(
+        "/payments/lookup/",
+        {"id_number": pii.decrypt(person.id_cipher), "name": person.name, "phone_tail": pii.decrypt(person.phone_cipher)[-4:]},
+    )  # fmt: skip
+    assert answer.status_code == 200
+    return answer.content.decode()
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db(transaction=True)
+def test_the_rule_raise_and_the_capped_people_replayed_on_the_demo_end_balanced():
+    """Issue #10's scenarios on the demo, through the API and the pages: the province raises
+    鹿泉's ¥500 to ¥600 after paying; 康保's cap turns 18 later registrations away."""
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    from accounts.models import User
+    from beneficiaries.models import Employer
+    from beneficiaries.tests.factories import make_id
+    from disbursements.choices import EntitlementStatus, LineStatus
+    from disbursements.models import CapRefusal, Entitlement, PaymentLine
+    from disbursements.reconciliation import reconcile
+    from programs.models import SubsidyRule
+
+    call_command("load_demo", verbosity=0)
+    province = Client(HTTP_HOST="127.0.0.1")
+    province.force_login(User.objects.get(username="sheng"))
+
+    def dashboard_paid(region: str) -> dict:
+        return _api(province, "get", f"/api/v1/dashboard/?programme=HEBEI-2021&region={region}")["paid"]
+
+    paid_lines = PaymentLine.objects.filter(status=LineStatus.PAID, entitlement__rule__rule_key="LUQUAN-CASH")
+    paid_people = set(paid_lines.values_list("entitlement__person_id", flat=True))
+    paid_before = paid_lines.aggregate(s=Sum("amount"))["s"]
+    dashboard_before = dashboard_paid("130110")
+    assert len(paid_people) > 500 and Decimal(dashboard_before["amount"]) == paid_before
+
+    # The raise: a new version (201), its preview counts the top-ups, activate, compute.
+    v1 = SubsidyRule.objects.get(rule_key="LUQUAN-CASH", status="active")
+    v2 = _api(province, "patch", f"/api/v1/rules/{v1.pk}/", {"amount": "600.00"})
+    preview = _api(province, "get", f"/api/v1/rules/{v2['id']}/preview/")
+    assert (preview["topups"], Decimal(preview["topup_amount"])) == (len(paid_people), 100 * len(paid_people))
+    _api(province, "post", f"/api/v1/rules/{v2['id']}/activate/")
+    _api(province, "post", "/api/v1/programmes/HEBEI-2021/compute/")  # in-process here: done on return
+
+    topups = Entitlement.objects.filter(rule_id=v2["id"], kind="topup", status=EntitlementStatus.GRANTED)
+    assert set(topups.values_list("person_id", flat=True)) == paid_people  # one top-up per paid person
+    assert set(topups.values_list("amount", flat=True)) == {Decimal("100.00")}
+    assert paid_lines.aggregate(s=Sum("amount"))["s"] == paid_before  # paid money untouched
+    assert dashboard_paid("130110") == dashboard_before
+    from regions.models import Region
+
+    total, _rows = reconcile(programme=v1.programme, district=Region.objects.get(code="130110"))
+    assert total.balanced, total
+    page = _lookup(topups.first())
+    assert "已发放" in page and "500.00" in page and "补差" in page and "100.00" in page and "待发放" in page
+
+    # 康保: the cap is used up by the demo's 6,608; 18 more eligible people registered later.
+    kangbao = Client(HTTP_HOST="127.0.0.1")
+    kangbao.force_login(User.objects.get(username="kangbao"))
+    employer = Employer.objects.get(district_id="130723", status="verified")
+    for seq in range(18):
+        _api(kangbao, "post", "/api/v1/workers/", {
+            "programme": "HEBEI-2021", "employer": employer.pk, "id_number": make_id("130723", "19700101", 700 + seq),
+            "name": f"后登记{seq}", "phone": f"1390313{seq:04d}", "start_date": "2021-01-25", "end_date": "2021-02-28",
+            "category": "hardship", "bank_name": "中国农业银行", "account": f"62284800{seq:011d}",
+        })  # fmt: skip
+    import io
+    import json
+
+    out = io.StringIO()
+    call_command("compute_entitlements", "--programme", "HEBEI-2021", "--district", "130723", "--json", stdout=out)
+    rule = json.loads(out.getvalue())["rules"][0]
+    assert (rule["count"], rule["refused"], rule["refused_amount"]) == (6608, 18, "5400.00")
+    refused = CapRefusal.objects.filter(registration__person__name__startswith="后登记")
+    assert refused.count() == 18
+    assert "预算已用完" in _lookup(refused.first())
