@@ -203,3 +203,53 @@ def test_province_staff_reads_reconciliation_and_the_audit_and_exports_it(browse
     screenshot(browser, "day_province_users")
     _no_console_errors(browser)
     _logout(browser)
+
+
+# Beyond each walk's own pages: every page of each role's menu, and the pages a role
+# reaches from the header or types in (the bell, the API's front door, a 摸排 form, a
+# page that does not exist, a staff page for the employer agent).
+EXTRA_PAGES = {
+    "officer_luquan": [
+        "/notifications/",
+        "/registry/workers/",
+        "/programmes/surveys/new/",
+        "/api/",
+        "/api/v1/",
+        "/no-such-page/",
+    ],
+    "city_shijiazhuang": ["/notifications/", "/dashboard/?region=130110"],
+    "province_staff": ["/notifications/", "/dashboard/?region=130100"],
+    "employer_agent": ["/notifications/", "/payments/"],
+}
+
+
+def test_every_page_a_role_reaches_opens_without_a_console_error(browser, live_server, tmp_path):
+    _people(tmp_path)
+    problems = []
+    visited = 0
+    for username, extra in EXTRA_PAGES.items():
+        login(browser, live_server, username)
+        menu = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#mainnav .nav-link")]
+        assert menu, username
+        for url in menu + [live_server.url + path for path in extra]:
+            browser.get(url)
+            WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
+            visited += 1
+            errors = [
+                e["message"]
+                for e in browser.get_log("browser")
+                if e["level"] == "SEVERE"
+                and "favicon" not in e["message"]
+                # The page's own 403/404 status, which the browser reports as a failed load.
+                and not (e["message"].startswith(url) and "the server responded with a status of 40" in e["message"])
+            ]
+            if errors:
+                problems.append((username, url, errors))
+            if ungrouped_amounts(browser.page_source):
+                problems.append((username, url, ungrouped_amounts(browser.page_source)))
+        if username == "officer_luquan":
+            browser.get(live_server.url + "/no-such-page/")
+            assert "页面不存在" in _text(browser) and "返回首页" in _text(browser)  # the friendly 404
+            screenshot(browser, "day_pages_404")
+        _logout(browser)
+    assert visited >= 25 and not problems, problems
