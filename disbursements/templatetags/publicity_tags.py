@@ -30,6 +30,6 @@ def batch_publicity(context, batch):
 @register.inclusion_tag("disbursements/signals/_dashboard.html", takes_context=True)
 def open_signals(context, programme, region):
     """The dashboard's count of open fraud signals by district, within the region shown."""
-    from disbursements.fraud import open_signals_by_district
+    from disbursements.fraud import open_signals_by_district_cached
 
-    return {"rows": open_signals_by_district(context["request"].user, programme, region=region)}
+    return {"rows": open_signals_by_district_cached(context["request"].user, programme, region=region)}
