@@ -191,3 +191,13 @@ def test_the_rule_raise_and_the_capped_people_replayed_on_the_demo_end_balanced(
     refused = CapRefusal.objects.filter(registration__person__name__startswith="后登记")
     assert refused.count() == 18
     assert "预算已用完" in _lookup(refused.first())
+    # The officer's registration page, the rule page and the dashboard say so too.
+    page = kangbao.get(f"/registry/registrations/{refused.first().registration_id}/").content.decode()
+    assert "data-cap-refusal" in page and "预算已用完" in page
+    rule_page = province.get(f"/programmes/rules/{refused.first().rule_id}/").content.decode()
+    assert "data-rule-refused" in rule_page and "18 人符合条件，但预算已用完" in rule_page
+    assert _api(province, "get", "/api/v1/dashboard/?programme=HEBEI-2021&region=130723")["refused"] == {
+        "count": 18, "amount": "5400.00",
+    }  # fmt: skip
+    dashboard = kangbao.get("/dashboard/?programme=HEBEI-2021").content.decode()
+    assert 'data-kpi="refused"' in dashboard and "预算已用完：18 人" in dashboard
