@@ -125,7 +125,8 @@ def _lookup(entitlement) -> str:
 @pytest.mark.django_db(transaction=True)
 def test_the_rule_raise_and_the_capped_people_replayed_on_the_demo_end_balanced():
     """Issue #10's scenarios on the demo, through the API and the pages: the province raises
-    鹿泉's ¥500 to ¥600 after paying; 康保's cap turns 18 later registrations away."""
+    鹿泉's ¥500 to ¥600 after paying; 康保's cap turns 18 later registrations away; a frozen
+    batch tampered with in the database raises the one alarm on every page that shows it."""
     from decimal import Decimal
 
     from django.db.models import Sum
@@ -201,3 +202,17 @@ def test_the_rule_raise_and_the_capped_people_replayed_on_the_demo_end_balanced(
     }  # fmt: skip
     dashboard = kangbao.get("/dashboard/?programme=HEBEI-2021").content.decode()
     assert 'data-kpi="refused"' in dashboard and "预算已用完：18 人" in dashboard
+
+    # A frozen batch changed in the database behind the services: one alarm, everywhere.
+    batch = paid_lines.order_by("pk").first().batch
+    line = batch.lines.order_by("seq").first()
+    PaymentLine.objects.filter(pk=line.pk).update(amount=line.amount + 1)
+    out = io.StringIO()
+    call_command("reconcile", "--programme", "HEBEI-2021", "--json", stdout=out)
+    alarms = json.loads(out.getvalue())["alarms"]
+    assert {"hash", "batch_total", "unbalanced"} <= {a["kind"] for a in alarms}
+    assert any(a["kind"] == "hash" and batch.number in a["message"] for a in alarms)
+    reconciliation = province.get("/payments/reconciliation/?programme=HEBEI-2021").content.decode()
+    assert 'data-alarm-kind="hash"' in reconciliation and batch.number in reconciliation
+    dashboard = province.get("/dashboard/?programme=HEBEI-2021").content.decode()
+    assert "数据可能被篡改" in dashboard and batch.number in dashboard
