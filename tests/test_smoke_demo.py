@@ -216,3 +216,40 @@ def test_the_rule_raise_and_the_capped_people_replayed_on_the_demo_end_balanced(
     assert 'data-alarm-kind="hash"' in reconciliation and batch.number in reconciliation
     dashboard = province.get("/dashboard/?programme=HEBEI-2021").content.decode()
     assert "数据可能被篡改" in dashboard and batch.number in dashboard
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db(transaction=True)
+def test_clearing_the_demo_shared_account_signal_releases_its_lines_into_the_next_build():
+    """Issue #13 on the demo: four workers behind one bank account are held out of
+    batches; the district's officer clears the signal with a note (API), and the next
+    build puts their entitlements into a batch."""
+    from accounts.models import AuditEntry, User
+    from disbursements.models import Entitlement, FraudSignal, PaymentLine
+
+    call_command("load_demo", verbosity=0)
+    signal = FraudSignal.objects.get(kind="shared_account")
+    members = list(signal.members.values_list("registration_id", flat=True))
+    held = Entitlement.objects.filter(registration_id__in=members, status="granted")
+    assert len(members) == 4 and held.exists()
+    assert not PaymentLine.objects.filter(entitlement__in=held).exists()  # held out of every batch
+    officer = User.objects.get(
+        role="district", region_id=signal.district_id, username__in=[u for u, *_ in demo_logins()]
+    )
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(officer)
+    import json
+
+    cleared = client.post(
+        f"/api/v1/signals/{signal.pk}/clear/", data=json.dumps({"note": "已电话核实：同一家庭共用账户"}),
+        content_type="application/json",
+    )  # fmt: skip
+    assert cleared.status_code == 200 and cleared.json()["status"] == "cleared"
+    assert AuditEntry.objects.filter(action="signal_clear", object_id=str(signal.pk)).exists()
+    built = client.post(
+        "/api/v1/batches/build/", data=json.dumps({"programme": signal.programme.code, "district": signal.district_id}),
+        content_type="application/json",
+    )  # fmt: skip
+    assert built.status_code == 202
+    lines = PaymentLine.objects.filter(entitlement__in=held)
+    assert lines.count() == held.count() and {line.batch.status for line in lines} == {"draft"}
