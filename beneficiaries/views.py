@@ -351,12 +351,17 @@ def registration_create(request):
 def _registration_context(request, registration, **extra):
     user = request.user
     group = list(services.conflict_group(registration)) if registration.status in ("active", "conflict") else []
-    visible = set(selectors.registration_list(user).filter(pk__in=[r.pk for r in group]).values_list("pk", flat=True))
+    conflicts, hidden = [], 0
+    if len(group) > 1:  # almost every registration stands alone: no query for the others' scope then
+        visible = set(
+            selectors.registration_list(user).filter(pk__in=[r.pk for r in group]).values_list("pk", flat=True)
+        )
+        conflicts, hidden = [r for r in group if r.pk in visible], len(group) - len(visible)
     context = {
         "reg": registration,
         "person": registration.person,
-        "conflicts": [r for r in group if r.pk in visible] if len(group) > 1 else [],
-        "hidden_conflicts": len(group) - len(visible) if len(group) > 1 else 0,
+        "conflicts": conflicts,
+        "hidden_conflicts": hidden,
         "can_resolve": user.is_staff_role or user.is_superuser,
         "can_reveal": bool(user.can_view_pii),
         "can_withdraw": registration.status in ("active", "conflict")
