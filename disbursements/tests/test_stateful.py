@@ -83,7 +83,7 @@ def _user(username, role, region):
 class MoneyMachine(RuleBasedStateMachine):
     # What the examples reached, summed over a run (printed: a proof that paid money,
     # top-ups, 多发 items, recoveries and cap refusals were actually exercised).
-    reached = {"paid": 0, "topup": 0, "overpaid": 0, "adjustment": 0, "refused": 0, "failed": 0}
+    reached = {"paid": 0, "topup": 0, "overpaid": 0, "decided": 0, "adjustment": 0, "refused": 0, "failed": 0}
 
     def __init__(self):
         super().__init__()
@@ -107,6 +107,7 @@ class MoneyMachine(RuleBasedStateMachine):
             "paid": PaymentLine.objects.filter(status=LineStatus.PAID).count(),
             "topup": Entitlement.objects.filter(kind="topup").count(),
             "overpaid": Overpayment.objects.count(),
+            "decided": Overpayment.objects.exclude(status="open").count(),
             "adjustment": Entitlement.objects.filter(kind="adjustment").count(),
             "refused": CapRefusal.objects.count(),
             "failed": PaymentLine.objects.filter(status=LineStatus.FAILED).count(),
@@ -275,6 +276,20 @@ class MoneyMachine(RuleBasedStateMachine):
             self.export()
         if Batch.objects.filter(status=BatchStatus.EXPORTED).exists():
             self.bank_results(data)
+
+    @precondition(lambda self: self._active("LUQUAN-CASH") is not None)
+    @rule(data=st.data(), amount=st.sampled_from(["300", "450", "600", "700"]), recover=st.booleans())
+    def change_after_paying(self, data, amount, recover):
+        """The issue's story in one step: pay, then change 鹿泉's amount and compute again
+        (a raise makes 补差 top-ups, a cut makes 多发 items), then decide the open items,
+        recovering every other one. Separate steps reach this too, but rarely within a
+        short sequence."""
+        self.payment_cycle(data)
+        self.change_luquan_amount(amount)
+        self.compute(force=False)
+        while Overpayment.objects.filter(status="open").exists():
+            self.decide_overpayment(recover)
+            recover = not recover
 
     @precondition(lambda self: Overpayment.objects.filter(status="open").exists())
     @rule(recover=st.booleans())
