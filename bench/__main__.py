@@ -77,7 +77,9 @@ def main(argv: list[str]) -> int:
         print(f"   ({time.perf_counter() - started:.1f} s)")
     print("\n== all figures\n" + format_table(ctx.figures))
     print(f"load average at the end: {load_average()} (1, 5, 15 min)")
-    out = Path(__file__).parent / "results.json"
+    # BENCH_RESULTS: elsewhere than bench/results.json, so that a test's tiny run never
+    # overwrites the figures of a real one.
+    out = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).parent / "results.json")
     write_results(ctx.figures, out, ctx.n)
     print(f"\nwritten {out}")
     if failed:
