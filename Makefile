@@ -61,9 +61,12 @@ test: venv assets
 	@echo "--- smoke run of the demo on SQLite with in-process tasks"
 	REDIS_URL= DATABASE_URL=sqlite:///$(CURDIR)/.smoke.sqlite3 CELERY_EAGER=true $(PY) -m pytest -m smoke -p no:randomly $(PYTEST_ARGS)
 
+# Every suite at BENCH_N (1,000,000 by default), each figure beside its floor from the same
+# run; the province end to end (suite e2e) last, its stages also in bench/e2e_results.json.
+# BENCH_ARGS e.g. "e2e --json /tmp/e2e.json" or "rules disbursements" (python -m bench -h).
 bench: venv assets
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bin/check_services.py
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench $(BENCH_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench --json bench/e2e_results.json $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-load
 
 # The portal as deployed (gunicorn, Celery, DEBUG=0 build): one officer alone, 50/100/200 users and a

@@ -1,5 +1,9 @@
-"""python -m bench [suite …]: run the benchmark suites on a fresh database."""
+"""python -m bench [suite …] [--json PATH]: run the benchmark suites on a fresh database.
 
+`python -m bench e2e --json PATH` runs the province end to end (bench/suite_e2e.py) and
+writes its stages as JSON to PATH."""
+
+import argparse
 import importlib
 import os
 import pkgutil
@@ -11,6 +15,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.test_settings")
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("suites", nargs="*", help="suites to run (default: all), e.g. import rules e2e")
+    parser.add_argument("--json", type=Path, help="where the e2e suite writes its stages as JSON")
+    args = parser.parse_args(argv)
+    wanted = set(args.suites)
+    # The end-to-end run last: it empties the population tables and imports its own
+    # province, which the other suites must not find (nor it theirs).
+    names = sorted(
+        (m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("suite_")),
+        key=lambda name: (name == "suite_e2e", name),
+    )
+    unknown = wanted - {name.removeprefix("suite_") for name in names}
+    if unknown:
+        parser.error(f"no such suite: {', '.join(sorted(unknown))}")
+
     import django
     from django.conf import settings
 
@@ -26,16 +45,18 @@ def main(argv: list[str]) -> int:
 
     from django.core.management import call_command
 
-    from bench.core import format_table, make_context, write_results
+    from bench.core import format_table, load_average, make_context, write_results
     from regions.services import regions_load
 
     call_command("migrate", verbosity=0)
     regions_load()
 
     ctx = make_context()
-    wanted = set(argv)
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("suite_"))
-    print(f"Benchmark: N = {ctx.n:,} (BENCH_N), database {settings.DATABASES['default']['NAME']}, tmp {ctx.tmpdir}")
+    ctx.json_path = args.json
+    print(
+        f"Benchmark: N = {ctx.n:,} (BENCH_N), database {settings.DATABASES['default']['NAME']}, tmp {ctx.tmpdir},"
+        f" load average {load_average()}"
+    )
     failed = []
     for name in names:
         short = name.removeprefix("suite_")
@@ -55,7 +76,10 @@ def main(argv: list[str]) -> int:
         print(format_table(figures))
         print(f"   ({time.perf_counter() - started:.1f} s)")
     print("\n== all figures\n" + format_table(ctx.figures))
-    out = Path(__file__).parent / "results.json"
+    print(f"load average at the end: {load_average()} (1, 5, 15 min)")
+    # BENCH_RESULTS: elsewhere than bench/results.json, so that a test's tiny run never
+    # overwrites the figures of a real one.
+    out = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).parent / "results.json")
     write_results(ctx.figures, out, ctx.n)
     print(f"\nwritten {out}")
     if failed:

@@ -2,7 +2,15 @@
 
 A suite is a module bench/suite_*.py with `run(ctx) -> list[Figure]`. The runner
 creates the database `<name>_bench` (dropped first), migrates it, loads the regions,
-then runs each suite in name order and prints every figure beside its baseline.
+then runs each suite in name order and prints every figure beside its baseline and
+its floor.
+
+A baseline is whatever the figure is compared with for information (the stock library,
+a hand-written statement that pays the same per-row trigger costs). A floor is the
+plainest statement PostgreSQL needs for the same job, measured in the same run
+(COPY into an UNLOGGED table, CREATE UNLOGGED TABLE AS, COPY TO): the targets of
+issue #12 are ratios to floors, because a baseline that pays the project's own
+overheads hides them (docs/benchmarks.md, 2026-12-06).
 """
 
 import gc
@@ -26,15 +34,26 @@ class Figure:
     unit: str
     baseline: float | None = None  # the same-run baseline, in the same unit
     baseline_name: str = ""
-    target: str = ""  # e.g. "≥ 25000 rows/s", "≤ 2× baseline"
+    target: str = ""  # e.g. "≥ 50000 rows/s", "≤ 1.5× floor"
     ok: bool | None = None
     note: str = ""
+    floor: float | None = None  # the same-run floor of the stage, in the same unit
+    floor_name: str = ""
 
     @property
     def ratio(self) -> float | None:
         if self.baseline in (None, 0):
             return None
         return self.value / self.baseline
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """How many times slower than the floor: project / floor for a duration,
+        floor / project for a rate (a unit ending in "/s"), so 1.0 is the floor and
+        larger is worse whatever the unit."""
+        if self.floor in (None, 0) or self.value == 0:
+            return None
+        return self.floor / self.value if self.unit.endswith("/s") else self.value / self.floor
 
 
 @dataclass
@@ -43,6 +62,7 @@ class Context:
     tmpdir: Path
     seed: int = 2021
     figures: list[Figure] = field(default_factory=list)
+    json_path: Path | None = None  # `python -m bench e2e --json PATH`: where the e2e suite writes its stages
 
     @property
     def connection(self):
@@ -98,6 +118,12 @@ _MAXRSS_WRAPPER = (
 )
 
 
+def load_average() -> list[float]:
+    """The 1, 5 and 15-minute load averages, rounded: printed beside the figures, since
+    a figure from a busy machine is not comparable with one from a quiet one."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def own_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -108,18 +134,29 @@ def make_context() -> Context:
     return Context(n=n, tmpdir=tmp)
 
 
+def _num(x: float) -> str:
+    """Three significant digits at least: a 0.03 s floor must not print as 0.0."""
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}"
+
+
 def format_table(figures: list[Figure]) -> str:
-    rows = [("suite", "figure", "value", "baseline", "ratio", "target", "ok")]
+    rows = [("suite", "figure", "value", "floor", "project/floor", "baseline", "ratio", "target", "")]
     for f in figures:
         rows.append(
             (
                 f.suite,
                 f.name,
-                f"{f.value:,.1f} {f.unit}",
-                f"{f.baseline:,.1f} ({f.baseline_name})" if f.baseline is not None else "",
+                f"{_num(f.value)} {f.unit}",
+                f"{_num(f.floor)} ({f.floor_name})" if f.floor is not None else "",
+                f"{f.floor_ratio:.2f}×" if f.floor_ratio is not None else "",
+                f"{_num(f.baseline)} ({f.baseline_name})" if f.baseline is not None else "",
                 f"{f.ratio:.2f}×" if f.ratio is not None else "",
                 f.target,
-                {True: "yes", False: "NO", None: ""}[f.ok],
+                {True: "PASS", False: "FAIL", None: ""}[f.ok],
             )
         )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
@@ -129,5 +166,5 @@ def format_table(figures: list[Figure]) -> str:
 
 
 def write_results(figures: list[Figure], path: Path, n: int) -> None:
-    data = {"n": n, "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]}
+    data = {"n": n, "figures": [{**asdict(f), "ratio": f.ratio, "floor_ratio": f.floor_ratio} for f in figures]}
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

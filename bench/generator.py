@@ -117,24 +117,43 @@ def workers(count: int, employer_count: int, seed: int = 2021) -> Iterator[Worke
         )
 
 
+def _template_row(r: WorkerRow) -> list:
+    return [
+        r.name,
+        r.id_number,
+        r.phone,
+        r.start_date.isoformat(),
+        r.end_date.isoformat(),
+        r.duty_days,
+        r.seniority_years,
+        CATEGORY_LABELS[r.category],
+        r.bank_name,
+        r.account,
+    ]
+
+
 def write_worker_csv(path: Path, count: int, *, seed: int = 2021, encoding: str = "utf-8-sig") -> Path:
     """The upload template's layout, as an employer would fill it."""
     with open(path, "w", encoding=encoding, newline="") as f:
         w = csv.writer(f)
         w.writerow(TEMPLATE_HEADERS)
         for r in workers(count, max(1, count // 10), seed):
-            w.writerow(
-                [
-                    r.name,
-                    r.id_number,
-                    r.phone,
-                    r.start_date.isoformat(),
-                    r.end_date.isoformat(),
-                    r.duty_days,
-                    r.seniority_years,
-                    CATEGORY_LABELS[r.category],
-                    r.bank_name,
-                    r.account,
-                ]
-            )
+            w.writerow(_template_row(r))
     return path
+
+
+def write_worker_csv_parts(directory: Path, count: int, parts: int, *, seed: int = 2021) -> list[Path]:
+    """`count` workers, unique by ID number across all files, in `parts` files of the
+    template's layout (one per employer): a province's uploads."""
+    paths = [directory / f"workers-{count}-part{i + 1}.csv" for i in range(parts)]
+    files = [open(path, "w", encoding="utf-8-sig", newline="") for path in paths]
+    try:
+        writers = [csv.writer(f) for f in files]
+        for w in writers:
+            w.writerow(TEMPLATE_HEADERS)
+        for i, r in enumerate(workers(count, max(1, count // 10), seed)):
+            writers[i * parts // count].writerow(_template_row(r))
+    finally:
+        for f in files:
+            f.close()
+    return paths

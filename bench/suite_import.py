@@ -1,11 +1,11 @@
-"""The workers' import end to end (parse, validate, encrypt, dedupe, write), beside raw
-COPY of the same rows and beside django-import-export's stock ModelResource.
+"""The workers' import end to end (parse, validate, encrypt, dedupe, write), beside its
+floor (COPY of the same rows) and beside django-import-export's stock ModelResource.
 
 * a 100,000-row CSV (min(BENCH_N, 100,000)) in the template's layout, imported into
-  an empty database (the median of three runs): target ≥ 25,000 rows/s; then the same
-  file again (nothing changes);
+  an empty database (the median of three runs): target ≥ 50,000 rows/s (issue #12);
+  then the same file again (nothing changes);
 * the same rows as .xlsx: target ≥ 15,000 rows/s;
-* raw COPY of the same rows into a scratch table without indexes (the floor);
+* the floor: COPY of the same file into an UNLOGGED table without indexes;
 * the stock ModelResource.import_data of 10,000 clean person rows (min(BENCH_N, 10,000)):
   our CSV path must be ≥ 40× faster;
 * peak memory of a BENCH_N-row CSV (1,000,000 by default) imported in a fresh process
@@ -82,15 +82,21 @@ def _csv_to_xlsx(src: Path, dst: Path) -> None:
     wb.close()
 
 
-def _quiet_recompute() -> None:
-    """The recompute an import triggers is a Job of its own (on the broker in production;
-    in-process here, where tasks run eagerly): not part of the import's time."""
+def quiet_background_jobs() -> None:
+    """The recompute an import triggers, and the fraud-signal computation every import and
+    rollup refresh triggers, are Jobs of their own (on the broker in production;
+    in-process here, where tasks run eagerly): not part of the time of the stage that
+    triggered them. The signals would also hold lines out of later builds: the
+    disbursements suite's 1,000 shared account tokens look like a fraud ring."""
     from beneficiaries.signals import import_finished
+    from disbursements.rollups import rollups_refreshed
 
     import_finished.disconnect(dispatch_uid="disbursements.recompute_after_import")
+    import_finished.disconnect(dispatch_uid="disbursements.signals_after_import")
+    rollups_refreshed.disconnect(dispatch_uid="disbursements.signals_after_rollups")
 
 
-def _import(path: Path, programme, employer, **kw):
+def import_file(path: Path, programme, employer, **kw):
     from beneficiaries.importer.workers import workers_import
 
     result = workers_import(path=path, employer=employer, programme=programme, max_rows=0, max_bytes=1 << 40, **kw)
@@ -98,20 +104,30 @@ def _import(path: Path, programme, employer, **kw):
     return result
 
 
-def _raw_copy(ctx, path: Path) -> tuple[int, float]:
-    cur = ctx.connection.cursor()
-    cur.execute("DROP TABLE IF EXISTS bench_import_scratch")
+FLOOR_NAME = "floor: COPY into UNLOGGED, no indexes"
+
+
+def copy_floor(paths: list[Path]) -> tuple[int, float]:
+    """The import's floor: COPY of the same files, as text, into one UNLOGGED table
+    without indexes or constraints (no parsing, validation, encryption, WAL or index
+    upkeep). Returns (rows, seconds of the COPYs)."""
+    from django.db import connection
+
+    cur = connection.cursor()
+    cur.execute("DROP TABLE IF EXISTS bench_import_floor")
     cur.execute(
-        "CREATE UNLOGGED TABLE bench_import_scratch (name text, id_number text, phone text, start_date text,"
+        "CREATE UNLOGGED TABLE bench_import_floor (name text, id_number text, phone text, start_date text,"
         " end_date text, duty_days text, seniority_years text, category text, bank_name text, account text)"
     )
-    with open(path, encoding="utf-8-sig") as f:
-        started = time.perf_counter()
-        cur.cursor.copy_expert("COPY bench_import_scratch FROM STDIN WITH (FORMAT csv, HEADER true)", f)
-        seconds = time.perf_counter() - started
-    cur.execute("SELECT count(*) FROM bench_import_scratch")
+    seconds = 0.0
+    for path in paths:
+        with open(path, encoding="utf-8-sig") as f:
+            started = time.perf_counter()
+            cur.cursor.copy_expert("COPY bench_import_floor FROM STDIN WITH (FORMAT csv, HEADER true)", f)
+            seconds += time.perf_counter() - started
+    cur.execute("SELECT count(*) FROM bench_import_floor")
     n = cur.fetchone()[0]
-    cur.execute("DROP TABLE bench_import_scratch")
+    cur.execute("DROP TABLE bench_import_floor")
     return n, seconds
 
 
@@ -176,7 +192,7 @@ def _median_fresh_import(cur, path: Path, programme, employer, n: int) -> float:
     for _ in range(REPEAT):
         _truncate(cur)
         started = time.perf_counter()
-        result = _import(path, programme, employer)
+        result = import_file(path, programme, employer)
         times.append(time.perf_counter() - started)
         assert result.created == n and result.rejected == 0, result.message
     return statistics.median(times)
@@ -186,7 +202,7 @@ def run(ctx) -> list[Figure]:
     from bench.generator import write_worker_csv
 
     programme, employer = _setup()
-    _quiet_recompute()
+    quiet_background_jobs()
     cur = ctx.connection.cursor()
     figures: list[Figure] = []
     n = min(ctx.n, MAIN_ROWS)
@@ -194,9 +210,11 @@ def run(ctx) -> list[Figure]:
     xlsx_path = ctx.tmpdir / f"workers-{n}.xlsx"
     _csv_to_xlsx(csv_path, xlsx_path)
 
-    copied, copy_seconds = _raw_copy(ctx, csv_path)
+    copied, copy_seconds = copy_floor([csv_path])
     copy_rate = copied / copy_seconds
-    figures.append(Figure(SUITE, f"raw COPY of the same {copied:,} rows (scratch table)", copy_rate, "rows/s"))
+    figures.append(
+        Figure(SUITE, f"{FLOOR_NAME}, the same {copied:,} rows", copy_rate, "rows/s", note=f"{copy_seconds:.2f} s")
+    )
 
     csv_seconds = _median_fresh_import(cur, csv_path, programme, employer, n)
     csv_rate = n / csv_seconds
@@ -206,15 +224,15 @@ def run(ctx) -> list[Figure]:
             f"CSV import of {n:,} rows end to end",
             csv_rate,
             "rows/s",
-            baseline=copy_rate,
-            baseline_name="raw COPY",
-            target="≥ 25000 rows/s",
-            ok=csv_rate >= 25_000,
+            floor=copy_rate,
+            floor_name="COPY, UNLOGGED",
+            target="≥ 50000 rows/s",
+            ok=csv_rate >= 50_000,
             note=f"median of {REPEAT}: {csv_seconds:.2f} s (parse+validate+encrypt+dedupe+write)",
         )
     )
     started = time.perf_counter()
-    again = _import(csv_path, programme, employer)
+    again = import_file(csv_path, programme, employer)
     again_seconds = time.perf_counter() - started
     assert again.created == 0 and again.unchanged == n
     figures.append(
@@ -231,7 +249,7 @@ def run(ctx) -> list[Figure]:
     # district officer (the known persons' path: lookup, lock, conflict check).
     other = _other_employer()
     started = time.perf_counter()
-    conflicting = _import(csv_path, programme, other)
+    conflicting = import_file(csv_path, programme, other)
     conflict_seconds = time.perf_counter() - started
     assert conflicting.created == n and conflicting.conflicts == n, conflicting.message
     figures.append(
@@ -252,8 +270,8 @@ def run(ctx) -> list[Figure]:
             f"XLSX import of {n:,} rows end to end",
             xlsx_rate,
             "rows/s",
-            baseline=copy_rate,
-            baseline_name="raw COPY",
+            floor=copy_rate,
+            floor_name="COPY of the CSV, UNLOGGED",
             target="≥ 15000 rows/s",
             ok=xlsx_rate >= 15_000,
             note=f"median of {REPEAT}: {xlsx_seconds:.2f} s; file {xlsx_path.stat().st_size / 1e6:.1f} MB",
@@ -305,9 +323,9 @@ def _memory_main(path: str) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.test_settings")
     django.setup()
-    _quiet_recompute()
+    quiet_background_jobs()
     programme, employer = _setup()
-    result = _import(Path(path), programme, employer)
+    result = import_file(Path(path), programme, employer)
     sys.stderr.write(result.message + "\n")
     assert result.rejected == 0, result.errors[:3]
 

@@ -1,7 +1,10 @@
-"""Entitlements for N registrations under the demo rules (HEBEI-2021), beside a
-hand-written single INSERT … SELECT producing the same rows, in the same run.
+"""Entitlements for N registrations under the demo rules (HEBEI-2021), beside their
+floor (the same SELECT as CREATE UNLOGGED TABLE … AS) and a hand-written single
+INSERT … SELECT producing the same rows, in the same run. The hand-written statement
+pays the same per-row foreign-key checks as the service, so it is shown for
+information; the target is against the floor.
 
-Targets: the service's first run at most 2× the hand-written SQL; a re-run with
+Targets: the service's first run at most 1.5× the floor (issue #12); a re-run with
 nothing changed under 10 % of the first run. Also: a re-run after 1 % of the
 registrations changed, and a row-by-row comparison of the two results (must be 0).
 
@@ -70,9 +73,10 @@ def _populate(cur, n: int, programme_id: int, special: dict[str, str]) -> None:
             [code, district, list(special.values())],
         )
     cur.execute(
+        # The phone columns are left to their database defaults (the rules never read them).
         "INSERT INTO beneficiaries_person (id_hash, id_cipher, id_masked, name, sex, hukou_code_raw, hukou_code,"
-        " phone, created_at)"
-        " SELECT md5('bench' || g), 'bench', '000000********0000', 'w' || g, 'M', h, h, '', now()"
+        " created_at)"
+        " SELECT md5('bench' || g), 'bench', '000000********0000', 'w' || g, 'M', h, h, now()"
         " FROM (SELECT g, CASE WHEN g %% 10 < 5 THEN '410102' WHEN g %% 10 < 7 THEN b.other_code ELSE b.local_code END AS h"
         "       FROM generate_series(1, %s) g JOIN bench_bucket b ON (g %% 1000) >= b.lo AND (g %% 1000) < b.hi) s",
         [n],
@@ -97,10 +101,11 @@ def _populate(cur, n: int, programme_id: int, special: dict[str, str]) -> None:
     cur.execute("ANALYZE beneficiaries_registration")
 
 
-HAND_SQL = """
-INSERT INTO disbursements_entitlement (programme_id, rule_id, rule_key, person_id, registration_id, district_id,
-    channel, amount, reason, status, computed_at)
-SELECT programme_id, rule_id, rule_key, person_id, registration_id, district_id, channel, amount, reason, 'granted', now()
+# The demo rules as one SELECT: what the hand-written statement inserts, and what the
+# floor (CREATE UNLOGGED TABLE … AS) writes with no indexes, constraints or WAL.
+HAND_SELECT = """
+SELECT programme_id, rule_id, rule_key, person_id, registration_id, district_id, channel, amount, reason,
+       'granted' AS status, now() AS computed_at
 FROM (
   -- 鹿泉: ¥500, hukou outside 石家庄 (辛集 reports to the province), non-public employers, stayed through the holiday
   SELECT %(p)s AS programme_id, %(LUQUAN-CASH)s AS rule_id, 'LUQUAN-CASH' AS rule_key, r.person_id, r.id AS registration_id,
@@ -172,26 +177,61 @@ FROM (
     AND e.status = 'verified'
     AND ((e.credit_code = %(gree)s AND r.district_id = '130171') OR (e.credit_code <> %(gree)s AND r.district_id = '130773'))
 ) hand
-ORDER BY person_id, rule_key
-ON CONFLICT (programme_id, person_id, rule_key) DO NOTHING
 """
+
+HAND_SQL = (
+    "INSERT INTO disbursements_entitlement (programme_id, rule_id, rule_key, person_id, registration_id, district_id,"
+    " channel, amount, reason, status, computed_at)" + HAND_SELECT + " ORDER BY person_id, rule_key"
+    # The "paid once per rule key" index is partial (base rows; top-ups and recoveries are other kinds).
+    " ON CONFLICT (programme_id, person_id, rule_key) WHERE kind = 'base' DO NOTHING"
+)
+
+FLOOR_NAME = "CTAS UNLOGGED"
+
+
+def hand_params(programme) -> dict:
+    """The parameters of HAND_SELECT / HAND_SQL for the demo programme `programme`."""
+    from programs.demo import DEMO_EMPLOYER_CODES
+    from programs.models import SubsidyRule
+
+    rules = {r.rule_key: r.pk for r in SubsidyRule.objects.filter(programme=programme, status="active")}
+    return {
+        "p": programme.pk,
+        **rules,
+        "gree": DEMO_EMPLOYER_CODES["gree"],
+        "mengniu": DEMO_EMPLOYER_CODES["mengniu"],
+        "modern": DEMO_EMPLOYER_CODES["modern_dairy"],
+    }
+
+
+def ctas_floor(params: dict) -> tuple[int, float]:
+    """The entitlements' floor: the same SELECT as the hand-written statement written by
+    CREATE UNLOGGED TABLE … AS (no indexes, no foreign keys, no WAL, no sort: the order
+    is not part of the job). Returns (rows, seconds)."""
+    import time
+
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_entitlement_floor")
+        started = time.perf_counter()
+        cur.execute("CREATE UNLOGGED TABLE bench_entitlement_floor AS" + HAND_SELECT, params)
+        seconds = time.perf_counter() - started
+        rows = cur.rowcount
+        cur.execute("DROP TABLE bench_entitlement_floor")
+    return rows, seconds
 
 
 def run(ctx) -> list:
     from django.db import connection, transaction
 
     from disbursements.entitlements import entitlements_compute
-    from programs.demo import DEMO_EMPLOYER_CODES, demo_programme
-    from programs.models import SubsidyRule
+    from programs.demo import demo_programme
 
     n = ctx.n
     programme = demo_programme()
-    rules = {r.rule_key: r.pk for r in SubsidyRule.objects.filter(programme=programme, status="active")}
-    special = {
-        "gree": DEMO_EMPLOYER_CODES["gree"],
-        "mengniu": DEMO_EMPLOYER_CODES["mengniu"],
-        "modern": DEMO_EMPLOYER_CODES["modern_dairy"],
-    }
+    params = hand_params(programme)
+    special = {key: params[key] for key in ("gree", "mengniu", "modern")}
     with ctx.timer() as gen, transaction.atomic(), connection.cursor() as cur:
         _populate(cur, n, programme.pk, special)
     with connection.cursor() as cur:
@@ -204,7 +244,7 @@ def run(ctx) -> list:
         cur.execute("VACUUM ANALYZE disbursements_entitlement")
         # 1. The hand-written statement, into the empty table (same indexes and foreign keys).
         with ctx.timer() as hand, transaction.atomic():
-            cur.execute(HAND_SQL, {"p": programme.pk, **rules, **special})
+            cur.execute(HAND_SQL, params)
         hand_rows = cur.rowcount
         cur.execute("DROP TABLE IF EXISTS bench_hand_rows")
         cur.execute(
@@ -214,8 +254,10 @@ def run(ctx) -> list:
         )
         cur.execute("TRUNCATE disbursements_entitlement CASCADE")
         cur.execute("VACUUM ANALYZE disbursements_entitlement")
+    # 2. The floor: the same rows into a table of their own, with nothing to maintain.
+    floor_rows, floor_seconds = ctas_floor(params)
 
-    # 2. The service, first run, then with nothing changed.
+    # 3. The service, first run, then with nothing changed.
     with ctx.timer() as first:
         result = entitlements_compute(programme=programme)
     with ctx.timer() as again:
@@ -228,7 +270,7 @@ def run(ctx) -> list:
             " FROM disbursements_entitlement WHERE status = 'granted')) d"
         )
         differences = cur.fetchone()[0]
-        # 3. 1 % of the registrations change (withdrawn, or back), then a re-run.
+        # 4. 1 % of the registrations change (withdrawn, or back), then a re-run.
         cur.execute(
             "UPDATE beneficiaries_registration SET status = CASE status WHEN 'active' THEN 'withdrawn' ELSE 'active' END"
             " WHERE id %% 100 = 1 AND programme_id = %s",
@@ -248,11 +290,14 @@ def run(ctx) -> list:
             "entitlements, first run (service)",
             first.seconds,
             "s",
+            floor=floor_seconds,
+            floor_name=FLOOR_NAME,
+            # It pays the same per-row FK trigger checks as the service: information, not the target.
             baseline=hand.seconds,
-            baseline_name="hand-written INSERT…SELECT",
-            target="≤ 2× baseline",
-            ok=first.seconds <= 2 * hand.seconds,
-            note=note + f"; hand-written wrote {hand_rows:,}",
+            baseline_name="hand-written INSERT…SELECT, same FKs",
+            target="≤ 1.5× floor",
+            ok=first.seconds <= 1.5 * floor_seconds,
+            note=note + f"; hand-written wrote {hand_rows:,}, the floor {floor_rows:,}",
         ),
         Figure(
             "rules",
