@@ -15,6 +15,7 @@ Screenshots go to test-artifacts/day_*.png. The browser's console must stay free
 """
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -169,12 +170,15 @@ def test_city_staff_creates_and_disables_a_district_officer(browser, live_server
     assert len(password.text) == 12
     screenshot(browser, "day_city_1_user_created")
     click(browser, browser.find_element(By.LINK_TEXT, "返回用户列表"))
-    row = browser.find_element(By.CSS_SELECTOR, "tr[data-user='gaocheng']")
-    click(browser, row.find_element(By.CSS_SELECTOR, "button[data-toggle-active]"))
     row = WebDriverWait(browser, 10).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-user='gaocheng']"))
     )
-    assert "已停用" in row.text
+    click(browser, row.find_element(By.CSS_SELECTOR, "button[data-toggle-active]"))
+    # The list comes back after the POST: the row is found again on the new page (the old
+    # page's row may still be there for a moment, then goes stale).
+    WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: "已停用" in b.find_element(By.CSS_SELECTOR, "tr[data-user='gaocheng']").text
+    )
     browser.get(live_server.url + "/audit/?object_type=accounts.user")
     actions = {
         r.get_attribute("data-audit-action") for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-audit-action]")
