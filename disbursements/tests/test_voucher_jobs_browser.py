@@ -5,6 +5,7 @@ names (English on the English page). Screenshots go to test-artifacts/."""
 import datetime as dt
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -35,7 +36,10 @@ def test_issue_and_redeem_as_jobs(browser, live_server, tmp_path):  # noqa: F811
     login(browser, live_server, "hs_browser")
     browser.get(f"{live_server.url}/payments/batches/{batch.pk}/")
     click(browser, "form[action$='/vouchers/issue/'] button")
-    WebDriverWait(browser, 20).until(lambda b: "已发 5 张" in b.find_element(By.TAG_NAME, "body").text)
+    # The job's page reloads when the job ends: a body read just before that goes stale.
+    WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: "已发 5 张" in b.find_element(By.TAG_NAME, "body").text
+    )
     assert Voucher.objects.count() == 5
     code = Voucher.objects.first().code
     path = tmp_path / "核销.csv"
@@ -44,7 +48,9 @@ def test_issue_and_redeem_as_jobs(browser, live_server, tmp_path):  # noqa: F811
         str(path)
     )
     click(browser, "form[action$='/vouchers/redemptions/'] button")
-    WebDriverWait(browser, 20).until(lambda b: "已核销 1 张" in b.find_element(By.TAG_NAME, "body").text)
+    WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: "已核销 1 张" in b.find_element(By.TAG_NAME, "body").text
+    )
     screenshot(browser, "voucher-jobs-batch")
     browser.get(f"{live_server.url}/accounts/jobs/")
     body = browser.find_element(By.TAG_NAME, "body").text
