@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import NotificationChannel, NotificationEvent, NotificationStatus, Role
 from accounts.models import Notification, User
+from accounts.services import job_start_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -207,23 +208,13 @@ def _write(rows: list[Notification]) -> int:
         if any(r.channel == C.SMS for r in chunk):
             sms_waiting = True
     if sms_waiting:
-        # The sending job, once the rows are committed (a worker must find them).
-        transaction.on_commit(_start_sending, robust=True)
+        # The sending job, once the rows are committed (a worker must find them). Not
+        # queued while the database or Redis restarts: the rows wait in the outbox, and
+        # beat's `accounts.sms_due` starts the job within SMS_SWEEP_SECONDS.
+        from accounts.tasks import sms_job_start
+
+        job_start_after_commit(sms_job_start, what="SMS", robust=True)
     return written
-
-
-def _start_sending() -> None:
-    from accounts.tasks import sms_job_start
-
-    try:
-        with transaction.atomic():
-            sms_job_start()
-    except Exception:
-        # The database or Redis is restarting: the rows wait in the outbox, and beat's
-        # `accounts.sms_due` starts the job within SMS_SWEEP_SECONDS.
-        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-            raise
-        logger.warning("SMS: the sending job could not be queued; beat starts it")
 
 
 def sms_backend():

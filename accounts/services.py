@@ -486,6 +486,46 @@ def job_revive_or_none(job: Job | None) -> Job | None:
     return None if job.state == JobState.FAILED else job
 
 
+def job_start_unless_waiting(
+    *,
+    kind: JobKind,
+    task,
+    message: str,
+    params: dict | None = None,
+    match: dict | None = None,
+    states: tuple = (JobState.QUEUED,),
+) -> Job:
+    """Queue a job the portal starts by itself after a change (no user asked for it), unless
+    one of its kind whose params contain `match` (default: `params`) is already in `states`:
+    a burst of changes queues one job. Waiting is the row's state, not a cache flag, so it
+    survives a Redis restart; a dead one is recovered, or replaced when out of attempts."""
+    params = params or {}
+    match = params if match is None else match
+    waiting = Job.objects.filter(kind=kind, state__in=states, **{f"params__{k}": v for k, v in match.items()})
+    existing = job_revive_or_none(waiting.order_by("-created_at").first())
+    if existing is not None:
+        return existing
+    return job_enqueue(job_create(kind=kind, requested_by=None, params=params, message=message), task)
+
+
+def job_start_after_commit(start: Callable[[], object], *, what: str, robust: bool = False) -> None:
+    """Call `start` (which queues a job) once the current transaction commits, so the job
+    reads the rows that triggered it. A database or broker restarting then must not fail
+    the change that called us: it is logged, and the job's own safety net (beat) catches
+    up; in-process (no broker) the error is raised, unless `robust` (Django's on_commit)."""
+
+    def send():
+        try:
+            with transaction.atomic():
+                start()
+        except Exception:
+            if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+                raise
+            logger.warning("%s: the job could not be queued; beat catches up", what)
+
+    transaction.on_commit(send, robust=robust)
+
+
 def job_retry(*, job: Job, acting_user: User | None, task=None) -> Job:
     """Put a failed job, or a dead one, back in the queue (the owner's 重试 button).
     Its attempts start again; a live job is left alone."""

@@ -10,10 +10,8 @@ from accounts.choices import JobKind, JobState
 from accounts.models import Job
 from accounts.services import (
     job_checkpoint,
-    job_create,
-    job_enqueue,
-    job_revive_or_none,
     job_run,
+    job_start_unless_waiting,
     job_task_register,
     jobs_purge,
     jobs_sweep,
@@ -114,18 +112,14 @@ def sms_job_start(*, chunk: int | None = None) -> Job:
     """Start sending the outbox's due SMS, unless a job already does (queued, or running
     and alive: it reaches rows written after it started, and beat catches the rest).
     `chunk`: ids read per query (and progress reports); 100 unless a test asks less."""
-    existing = (
-        Job.objects.filter(kind=JobKind.SEND_SMS, state__in=[JobState.QUEUED, JobState.RUNNING])
-        .order_by("-created_at")
-        .first()
+    return job_start_unless_waiting(
+        kind=JobKind.SEND_SMS,
+        task=send_sms_task,
+        params={"chunk": chunk} if chunk else {},
+        match={},
+        states=(JobState.QUEUED, JobState.RUNNING),
+        message="发送短信",
     )
-    existing = job_revive_or_none(existing)
-    if existing is not None:
-        return existing
-    job = job_create(
-        kind=JobKind.SEND_SMS, requested_by=None, params={"chunk": chunk} if chunk else {}, message="发送短信"
-    )
-    return job_enqueue(job, send_sms_task)
 
 
 @shared_task(name="accounts.sms_due")

@@ -13,28 +13,21 @@ harmless. Beat runs `rollups_refresh_all` as a safety net (CELERY_BEAT_SCHEDULE)
 periodic task whose retry is its next run.
 """
 
-import logging
-
 from celery import shared_task
-from django.conf import settings
-from django.db import transaction
 from django.dispatch import receiver
 
-from accounts.choices import JobKind, JobState
+from accounts.choices import JobKind
 from accounts.models import Job
 from accounts.services import (
     Progress,
-    job_create,
-    job_enqueue,
-    job_revive_or_none,
     job_run,
+    job_start_after_commit,
+    job_start_unless_waiting,
     job_task_register,
     job_test_pause,
 )
 from disbursements.rollups import ROLLUP_STEPS, rollups_refresh, rollups_refresh_all, rollups_refreshed
 from programs.surveys import survey_changed
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(name="disbursements.refresh_rollups", acks_late=True)
@@ -57,19 +50,12 @@ def _refresh_work(job: Job, progress: Progress) -> dict:
 def rollups_job_start(programme_id: int) -> Job:
     """Queue a refresh of the programme's rollups, unless one is already queued (a
     running one may have read the rows before this change: a new one is queued)."""
-    existing = Job.objects.filter(
-        kind=JobKind.REFRESH_ROLLUPS, state=JobState.QUEUED, params__programme_id=programme_id
-    ).first()
-    existing = job_revive_or_none(existing)
-    if existing is not None:
-        return existing
-    job = job_create(
+    return job_start_unless_waiting(
         kind=JobKind.REFRESH_ROLLUPS,
-        requested_by=None,
+        task=refresh_rollups_task,
         params={"programme_id": programme_id},
         message="刷新统计",
     )
-    return job_enqueue(job, refresh_rollups_task)
 
 
 @shared_task(name="disbursements.rollups_refresh", acks_late=True)
@@ -88,22 +74,9 @@ def rollups_refresh_all_task() -> list[dict]:
 
 def rollups_refresh_soon(programme_id: int) -> None:
     """Refresh the programme's rollups once the current transaction commits (so the
-    job reads the rows that triggered it)."""
-
-    def send():
-        try:
-            with transaction.atomic():
-                rollups_job_start(programme_id)
-        except Exception:
-            # The database or Redis is restarting: the change that called us must not
-            # fail for it; beat's rollups_refresh_all refreshes the figures within its period.
-            if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-                raise
-            logger.warning(
-                "rollups of programme %s: the refresh could not be queued; beat refreshes them", programme_id
-            )
-
-    transaction.on_commit(send)
+    job reads the rows that triggered it). Not queued while the database or Redis
+    restarts: beat's rollups_refresh_all refreshes the figures within its period."""
+    job_start_after_commit(lambda: rollups_job_start(programme_id), what=f"rollups of programme {programme_id}")
 
 
 job_task_register(JobKind.REFRESH_ROLLUPS, refresh_rollups_task)

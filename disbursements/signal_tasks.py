@@ -12,28 +12,21 @@ sees that change. `signals_compute` reconciles the stored signals with the patte
 found, in one transaction, so running it again changes nothing.
 """
 
-import logging
-
 from celery import shared_task
-from django.conf import settings
-from django.db import transaction
 
-from accounts.choices import JobKind, JobState
+from accounts.choices import JobKind
 from accounts.models import Job
 from accounts.services import (
     Progress,
-    job_create,
-    job_enqueue,
-    job_revive_or_none,
     job_run,
+    job_start_after_commit,
+    job_start_unless_waiting,
     job_task_register,
     job_test_pause,
 )
 from disbursements.fraud import signals_compute
 from disbursements.fraud_patterns import PATTERN_STEPS
 from programs.models import Programme
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(name="disbursements.compute_signals", acks_late=True)
@@ -61,35 +54,19 @@ def _signals_work(job: Job, progress: Progress) -> dict:
 def signals_job_start(programme_id: int) -> Job:
     """Queue a computation of the programme's signals, unless one is already queued (a
     running one may have read the rows before this change: a new one is queued)."""
-    existing = Job.objects.filter(
-        kind=JobKind.COMPUTE_SIGNALS, state=JobState.QUEUED, params__programme_id=programme_id
-    ).first()
-    existing = job_revive_or_none(existing)
-    if existing is not None:
-        return existing
-    job = job_create(
-        kind=JobKind.COMPUTE_SIGNALS, requested_by=None, params={"programme_id": programme_id}, message="计算风险预警"
+    return job_start_unless_waiting(
+        kind=JobKind.COMPUTE_SIGNALS,
+        task=compute_signals_task,
+        params={"programme_id": programme_id},
+        message="计算风险预警",
     )
-    return job_enqueue(job, compute_signals_task)
 
 
 def signals_compute_soon(programme_id: int) -> None:
-    """Recompute the programme's signals once the current transaction commits (so the
-    job reads the rows that triggered it)."""
-
-    def send():
-        try:
-            with transaction.atomic():
-                signals_job_start(programme_id)
-        except Exception:
-            # The database or Redis is restarting: the change that called us must not fail
-            # for it; the next import, computation or rollup refresh (beat's, within its
-            # period) queues the computation again.
-            if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-                raise
-            logger.warning("signals of programme %s: the computation could not be queued", programme_id)
-
-    transaction.on_commit(send)
+    """Recompute the programme's signals once the current transaction commits. Not queued
+    while the database or Redis restarts: the next import, computation or rollup refresh
+    (beat's, within its period) queues the computation again."""
+    job_start_after_commit(lambda: signals_job_start(programme_id), what=f"signals of programme {programme_id}")
 
 
 @shared_task(name="disbursements.signals_compute", acks_late=True)
