@@ -11,7 +11,7 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 # A TrueType CJK font for the PDFs (公示, 审批表, 汇总表): ReportLab embeds its glyphs, so the
-# paper prints the same on any reader (portal/lib/pdf.py; Noto CJK is CFF, which it cannot embed).
+# paper prints the same on any reader (core/pdf.py; Noto CJK is CFF, which it cannot embed).
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-zenhei \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt ./

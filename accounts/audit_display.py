@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from portal.lib.money import MoneyError, yuan_text
+from core.money import MoneyError, yuan_text
 
 ACTION_LABELS = {
     "reveal": _("查看完整号码"),

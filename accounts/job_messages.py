@@ -11,7 +11,7 @@ import re
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from portal.lib.money import MoneyError, to_yuan
+from core.money import MoneyError, to_yuan
 
 # (pattern of the stored Chinese text, its catalog entry with the same named fields)
 MESSAGES = [

@@ -345,7 +345,7 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
     re-raised for the worker's log. Every record goes over a fresh connection, and a
     record that cannot be written at all leaves the message unacknowledged.
     """
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     try:
         job = record(lambda: job_claim(job_id), what=f"job {job_id}")
@@ -529,7 +529,7 @@ def job_start_after_commit(start: Callable[[], object], *, what: str, robust: bo
 def job_retry(*, job: Job, acting_user: User | None, task=None) -> Job:
     """Put a failed job, or a dead one, back in the queue (the owner's 重试 button).
     Its attempts start again; a live job is left alone."""
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     task = task or JOB_TASKS.get(job.kind)
     if task is None:

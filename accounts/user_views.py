@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts import users as svc
 from accounts.choices import Role
 from accounts.forms import UserForm
-from portal.errors import DomainError
+from core.errors import DomainError
 from regions.models import Region
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.forms import LoginForm
 from accounts.selectors import job_as_dict, jobs_for_user
 from accounts.services import job_retry as job_retry_service
-from portal.errors import DomainError
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

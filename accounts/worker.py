@@ -101,7 +101,7 @@ def on_worker_ready(sender=None, **kwargs) -> None:
     except Exception as exc:
         from django.db import DatabaseError
 
-        from portal.env import redact_url
+        from core.env import redact_url
 
         if isinstance(exc, DatabaseError):
             # Said once, in one line: a DATABASE_URL that points at nothing (or at an empty database).

@@ -781,7 +781,7 @@ def make_drafts() -> dict[str, int]:
     from django.core.exceptions import PermissionDenied
 
     from accounts.models import User as Account
-    from portal.errors import DomainError
+    from core.errors import DomainError
     from programs import surveys
     from programs.models import Programme, SurveyReport
 

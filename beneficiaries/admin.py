@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 
 from beneficiaries import services
 from beneficiaries.models import Employer, Person, Registration
-from portal.errors import DomainError
+from core.errors import DomainError
 
 
 class ServiceAdmin(admin.ModelAdmin):

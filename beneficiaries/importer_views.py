@@ -24,7 +24,7 @@ from beneficiaries.importer.messages import import_message
 from beneficiaries.models import Employer
 from beneficiaries.spreadsheets import limit_upload
 from beneficiaries.xlsx_templates import employer_template, worker_template
-from portal.errors import DomainError
+from core.errors import DomainError
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
 

@@ -1,7 +1,7 @@
 """Writes on employers, persons and registrations.
 
 Every function is keyword-only, runs in a transaction, checks that the acting user
-may do it (raising portal.errors domain errors with Chinese messages), and writes the
+may do it (raising core.errors domain errors with Chinese messages), and writes the
 audit trail. Views, API views, admin, the importer and the demo call these.
 
 Lock order (to avoid deadlocks between two employers registering the same person):
@@ -25,7 +25,7 @@ from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.notify import employer_returned_notify
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.uscc import USCCError, validate_uscc
-from portal.errors import ConflictError, DomainError, PermissionDenied
+from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
 from regions.choices import Level

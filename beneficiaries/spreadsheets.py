@@ -35,7 +35,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from portal.errors import DomainError
+from core.errors import DomainError
 
 SCAN_ROWS = 10  # the header must be within the first rows of a sheet
 SNIFF_BYTES = 256 * 1024

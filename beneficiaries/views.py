@@ -23,7 +23,7 @@ from beneficiaries.forms import (
     apply_domain_error,
 )
 from beneficiaries.holds import registration_holds
-from portal.errors import DomainError
+from core.errors import DomainError
 
 PAGE_SIZE = 50
 

@@ -16,12 +16,12 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.services import audit_record
 from beneficiaries.models import Registration
+from core.errors import DomainError
 from disbursements import appeals as svc
 from disbursements.models import PaymentLine
 from disbursements.publicity import RateLimited
 from disbursements.selfservice import client_ip
 from disbursements.trust_models import Appeal, AppealKind, AppealOutcome, AppealStatus
-from portal.errors import DomainError
 
 STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
 WORKER_KINDS = [AppealKind.NOT_PAID, AppealKind.WRONG_AMOUNT, AppealKind.NOT_REGISTERED, AppealKind.OTHER]

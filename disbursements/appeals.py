@@ -25,12 +25,12 @@ from accounts.models import AuditEntry, User
 from accounts.notifications import after_commit
 from accounts.services import audit_record
 from beneficiaries.models import Person, Registration
+from core.errors import ConflictError, DomainError, PermissionDenied
+from core.workdays import add_workdays
 from disbursements.models import PaymentLine
 from disbursements.notify import appeal_notify
 from disbursements.publicity import RateLimited, _hit, clean_text, safeguards_for, source_hash
 from disbursements.trust_models import Appeal, AppealKind, AppealOutcome, AppealStatus
-from portal.errors import ConflictError, DomainError, PermissionDenied
-from portal.lib.workdays import add_workdays
 
 TOKEN_SALT = "disbursements.appeal"
 TOKEN_MAX_AGE = 30 * 60  # seconds: long enough to write an appeal, short enough not to linger

@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
+from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.batches import can_submit
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, PaymentLine
 from disbursements.notify import batch_results_notify_after_commit
 from disbursements.rollup_tasks import rollups_refresh_soon
-from portal.errors import ConflictError, DomainError, PermissionDenied
 
 # 商家明细单号, 平台明细单号, 已领取: the words of an e-red-packet platform's result file.
 REFERENCE_HEADERS = ("备注", "参考号", "业务参考号", "交易参考号", "商家明细单号", "reference", "ref")

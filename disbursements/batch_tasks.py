@@ -26,6 +26,8 @@ from accounts.services import (
     job_task_register,
     jobs_sweep,
 )
+from core.errors import ConflictError, DomainError, PermissionDenied
+from core.private_files import open_private, private_dir
 from disbursements.bank_results import batch_import_results, can_import_results
 from disbursements.batches import batches_build
 from disbursements.models import Batch
@@ -38,8 +40,6 @@ from disbursements.payment_files import (
     can_export,
 )
 from disbursements.vouchers import vouchers_expire
-from portal.errors import ConflictError, DomainError, PermissionDenied
-from portal.lib.private_files import open_private, private_dir
 from programs.models import Programme
 from regions.models import Region
 

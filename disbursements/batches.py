@@ -24,12 +24,12 @@ from accounts.choices import Role
 from accounts.models import User
 from accounts.notifications import after_commit
 from accounts.services import audit_record
+from core.errors import ConflictError, DomainError, PermissionDenied
+from core.money import ZERO, yuan_text
 from disbursements.choices import BatchStatus, EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
 from disbursements.notify import batch_step_notify
 from disbursements.rollup_tasks import rollups_refresh_soon
-from portal.errors import ConflictError, DomainError, PermissionDenied
-from portal.lib.money import ZERO, yuan_text
 from programs.choices import Channel
 from programs.models import Programme
 from regions.models import Region

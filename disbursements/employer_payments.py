@@ -15,10 +15,10 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from core.money import ZERO
 from disbursements.batches import RED_PACKET_PAYEE
 from disbursements.choices import EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Entitlement, PaymentLine
-from portal.lib.money import ZERO
 from programs.choices import Channel
 
 # The states a row can be filtered by, in the order the summary shows them.
@@ -288,7 +288,7 @@ def failed_line_account_correct(*, entitlement: Entitlement, account: str, bank_
     account changes (beneficiaries' service checks and audits it); the district officer then
     takes it for the failed line and re-issues it. Refused when nothing failed."""
     from beneficiaries.services import registration_update
-    from portal.errors import ConflictError
+    from core.errors import ConflictError
 
     latest = PaymentLine.objects.filter(entitlement=entitlement).order_by("-id").first()
     if latest is None or latest.status != LineStatus.FAILED or latest.corrected_at:
@@ -302,8 +302,8 @@ def line_correct_from_registration(*, line: PaymentLine, acting_user):
     """The officer takes the account the employer corrected for a failed line (the number
     goes from the registration to the line without being shown to anybody)."""
     from beneficiaries import pii
+    from core.errors import ConflictError
     from disbursements.batches import line_correct
-    from portal.errors import ConflictError
 
     registration = line.entitlement.registration
     if not employer_corrected_account(line):

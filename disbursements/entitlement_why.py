@@ -4,7 +4,7 @@
 
 from django.utils.translation import gettext
 
-from portal.lib.money import yuan_text
+from core.money import yuan_text
 from programs.choices import HukouScope
 from programs.rules import CATEGORIES, OWNERSHIPS
 from regions.models import DivisionCode, Region

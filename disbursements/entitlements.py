@@ -45,12 +45,12 @@ from django.utils import timezone
 from accounts.models import AuditEntry
 from accounts.services import audit_record
 from beneficiaries.models import Registration
+from core.errors import DomainError
 from disbursements.batches import UNAPPROVED, lines_pull_unapproved
 from disbursements.choices import EntitlementStatus, LineStatus
 from disbursements.models import Batch, CapRefusal, Entitlement, EntitlementComputeState, PaymentLine
 from disbursements.rollup_tasks import rollups_refresh_soon
 from disbursements.settlement import settle_district, settled_line_sql
-from portal.errors import DomainError
 from programs.choices import RuleStatus
 from programs.models import Programme, SubsidyRule
 from programs.rules import GRANT_COLUMNS, RegionIndex, capped_groups, grants_sql, region_index, rules_for_district

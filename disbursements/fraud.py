@@ -43,6 +43,7 @@ from accounts.choices import Role
 from accounts.models import User
 from accounts.services import audit_record
 from beneficiaries.holds import Hold
+from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.choices import LineStatus
 from disbursements.fraud_patterns import signals_find
 from disbursements.models import Batch, PaymentLine
@@ -53,7 +54,6 @@ from disbursements.trust_models import (
     SignalKind,
     SignalStatus,
 )
-from portal.errors import ConflictError, DomainError, PermissionDenied
 from programs.models import Programme
 
 SEVERITY = {

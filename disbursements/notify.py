@@ -18,10 +18,10 @@ from accounts.choices import NotificationEvent, Role
 from accounts.notifications import CHUNK, chinese, district_officers, in_app, notify, sms, staff_covering
 from beneficiaries.models import Employer
 from beneficiaries.pii import mask_name
+from core.money import ZERO, yuan_text
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, PaymentLine
 from disbursements.trust_models import AppealKind
-from portal.lib.money import ZERO, yuan_text
 
 E = NotificationEvent
 

@@ -24,11 +24,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.choices import Role
+from core.money import ZERO, yuan_in_words, yuan_text
 from disbursements.batches import ACTION_LABELS, LEVEL_CITY, LEVEL_PROVINCE
 from disbursements.choices import BatchStatus, EntitlementKind
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
 from disbursements.reconciliation import reconcile
-from portal.lib.money import ZERO, yuan_in_words, yuan_text
 from programs.choices import Channel
 
 # --------------------------------------------------------------------------- data
@@ -169,7 +169,7 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
     from reportlab.lib.units import mm
     from reportlab.platypus import LongTable, Spacer
 
-    from portal.lib.pdf import pdf_build, pdf_font, pdf_styles, table_style
+    from core.pdf import pdf_build, pdf_font, pdf_styles, table_style
 
     font = pdf_font().name
     st = pdf_styles(font)
@@ -328,7 +328,7 @@ def district_summary_pdf(programme, region) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import LongTable, Spacer
 
-    from portal.lib.pdf import pdf_build, pdf_font, pdf_styles, table_style
+    from core.pdf import pdf_build, pdf_font, pdf_styles, table_style
 
     font = pdf_font().name
     st = pdf_styles(font)

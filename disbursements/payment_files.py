@@ -30,12 +30,12 @@ from accounts.choices import Role
 from accounts.models import Job, User
 from accounts.services import audit_record
 from beneficiaries import pii
+from core.errors import ConflictError, DomainError, PermissionDenied
+from core.money import ZERO
+from core.private_files import open_private, private_dir, private_file, write_private_text
 from disbursements.batches import batch_integrity_problems, can_submit
 from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
-from portal.errors import ConflictError, DomainError, PermissionDenied
-from portal.lib.money import ZERO
-from portal.lib.private_files import open_private, private_dir, private_file, write_private_text
 
 log = logging.getLogger(__name__)
 

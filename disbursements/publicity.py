@@ -31,6 +31,9 @@ from accounts.models import User
 from accounts.notifications import after_commit
 from accounts.services import audit_record
 from beneficiaries.pii import mask_name
+from core.errors import ConflictError, DomainError, PermissionDenied
+from core.money import ZERO
+from core.workdays import period_end
 from disbursements.choices import BatchStatus, EntitlementStatus, LineStatus
 from disbursements.models import Batch, Entitlement, PaymentLine
 from disbursements.notify import objection_notify
@@ -44,9 +47,6 @@ from disbursements.trust_models import (
     ProgrammeSafeguards,
     PublicityRequirement,
 )
-from portal.errors import ConflictError, DomainError, PermissionDenied
-from portal.lib.money import ZERO
-from portal.lib.workdays import period_end
 from programs.models import Programme
 from regions.models import Region
 

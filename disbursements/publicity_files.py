@@ -49,13 +49,13 @@ def notice_xlsx(notice: Notice) -> bytes:
 
 
 def notice_pdf(notice: Notice) -> bytes:
-    """The notice as a PDF (ReportLab; the font and page frame: portal/lib/pdf.py)."""
+    """The notice as a PDF (ReportLab; the font and page frame: core/pdf.py)."""
     from xml.sax.saxutils import escape
 
     from reportlab.lib.units import mm
     from reportlab.platypus import LongTable, Paragraph, Spacer
 
-    from portal.lib.pdf import pdf_build, pdf_font, pdf_styles, table_style
+    from core.pdf import pdf_build, pdf_font, pdf_styles, table_style
 
     font = pdf_font().name
     styles = pdf_styles(font)

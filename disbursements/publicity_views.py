@@ -24,12 +24,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
 from accounts.services import audit_record
+from core.errors import DomainError
 from disbursements import publicity as svc
 from disbursements import publicity_files
 from disbursements.models import Batch
 from disbursements.selfservice import client_ip
 from disbursements.trust_models import Notice, Objection, ObjectionStatus
-from portal.errors import DomainError
 from programs.models import Programme
 from regions.models import Region
 

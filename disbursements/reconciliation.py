@@ -26,9 +26,9 @@ from django.db.models import Count, Sum
 from django.utils import translation
 from django.utils.translation import gettext
 
+from core.money import ZERO, format_yuan, to_yuan, yuan_text
 from disbursements.batches import PAID_CHANNELS
 from disbursements.models import Batch, Entitlement, RegionRollup
-from portal.lib.money import ZERO, format_yuan, to_yuan, yuan_text
 from regions.models import Region
 
 FIGURES = ("entitled", "batched", "paid", "failed", "pending", "adjusted")

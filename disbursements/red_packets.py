@@ -20,8 +20,8 @@ import io
 from decimal import Decimal
 from pathlib import Path
 
+from core.money import ZERO
 from disbursements.models import Batch, PaymentLine, line_reference
-from portal.lib.money import ZERO
 from programs.choices import Channel
 
 BATCH_HEADER = ["商家批次单号", "批次名称", "发放方", "总金额（元）", "总笔数"]
@@ -93,8 +93,8 @@ def write_xlsx(batch: Batch, path: Path, *, progress=None) -> tuple[int, Decimal
     """One sheet `红包明细`: the batch block, a blank row, the details; every cell text."""
     import xlsxwriter
 
+    from core.private_files import private_file
     from disbursements.payment_files import FIXED_CREATED
-    from portal.lib.private_files import private_file
 
     private_file(path)
     workbook = xlsxwriter.Workbook(

@@ -36,10 +36,10 @@ from accounts.choices import Role
 from accounts.models import AuditEntry
 from accounts.services import audit_record
 from beneficiaries.models import Registration
+from core.errors import ConflictError, DomainError, PermissionDenied
+from core.money import ZERO, to_yuan
 from disbursements.choices import EntitlementKind, EntitlementStatus, LineStatus, OverpaymentStatus
 from disbursements.models import Entitlement, Overpayment, PaymentLine
-from portal.errors import ConflictError, DomainError, PermissionDenied
-from portal.lib.money import ZERO, to_yuan
 
 LIVE = (LineStatus.PENDING, LineStatus.PAID)
 # Money is settled once paid, or pending in a batch the province has approved (frozen).

@@ -14,10 +14,10 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
+from core.errors import DomainError
 from disbursements.choices import OverpaymentStatus
 from disbursements.models import Overpayment
 from disbursements.settlement import can_decide_overpayment, overpayment_decide, overpayments_for
-from portal.errors import DomainError
 from programs.models import Programme
 from regions.models import Region
 

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.services import audit_record
 from beneficiaries.models import Registration
+from core.errors import DomainError
 from disbursements import fraud as svc
 from disbursements.trust_models import FraudSignal, Severity, SignalKind, SignalStatus
-from portal.errors import DomainError
 
 STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
 

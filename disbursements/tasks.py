@@ -33,9 +33,9 @@ from accounts.services import (
     job_test_pause,
     record,
 )
+from core.errors import DomainError
+from core.money import format_yuan
 from disbursements.entitlements import entitlement_districts, entitlement_totals, entitlements_compute
-from portal.errors import DomainError
-from portal.lib.money import format_yuan
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
 from regions.models import Region

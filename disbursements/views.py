@@ -25,6 +25,7 @@ from accounts.choices import Role
 from accounts.models import AuditEntry, Job
 from accounts.scopes import require_staff
 from accounts.selectors import jobs_for_user
+from core.errors import DomainError
 from disbursements import batches as svc
 from disbursements.batch_tasks import (
     BATCH_KINDS,
@@ -42,7 +43,6 @@ from disbursements.reconciliation import (
     reconcile,
     reconciliation_alarms_cached,
 )
-from portal.errors import DomainError
 from programs.choices import Channel
 from programs.models import Programme
 from regions.models import Region

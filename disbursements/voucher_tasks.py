@@ -17,13 +17,13 @@ from django.utils import timezone
 from accounts.choices import JobKind, JobState
 from accounts.models import Job, User
 from accounts.services import Progress, job_create, job_enqueue, job_revive_or_none, job_run, job_task_register
+from core.errors import ConflictError, DomainError
+from core.private_files import open_private, private_dir
 from disbursements.batch_tasks import progress_callback
 from disbursements.choices import BatchStatus
 from disbursements.models import Batch
 from disbursements.payment_files import bank_files_dir
 from disbursements.vouchers import ISSUE_CHUNK, _check, vouchers_import_redemptions, vouchers_issue
-from portal.errors import ConflictError, DomainError
-from portal.lib.private_files import open_private, private_dir
 
 # --------------------------------------------------------------------------- issue
 

@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record, job_checkpoint, job_test_pause
+from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.bank_results import read_table
 from disbursements.batches import can_submit
 from disbursements.choices import BatchStatus, LineStatus, VoucherStatus
 from disbursements.models import Batch, PaymentLine, Voucher
 from disbursements.payment_files import _decrypter, safe_cell
-from portal.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import Channel
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from portal.env import redact_url
+from core.env import redact_url
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Settings for the 稳岗留工 portal.
 
 One file, driven by environment variables (see README "Configuration"). Environments
-differ only by variables; `portal.env` readers stop start-up on a bad value.
+differ only by variables; `core.env` readers stop start-up on a bad value.
 """
 
 import datetime
@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from whitenoise.compress import Compressor
 
-from portal.env import env_bool, env_choice, env_decimal, env_int, env_list, env_str, redact_url
+from core.env import env_bool, env_choice, env_decimal, env_int, env_list, env_str, redact_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -228,7 +228,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=10)
-# The font of every PDF (公示, 审批表, 汇总表; portal/lib/pdf.py): a TrueType file (.ttf/.ttc)
+# The font of every PDF (公示, 审批表, 汇总表; core/pdf.py): a TrueType file (.ttf/.ttc)
 # to embed; "cid": the non-embedded STSong-Light; unset: the first TrueType CJK font found
 # (fonts-wqy-zenhei), else STSong-Light. GONGSHI_PDF_FONT is the old name.
 PDF_FONT = env_str("PDF_FONT", "") or env_str("GONGSHI_PDF_FONT", "") or ""
@@ -349,7 +349,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.DefaultCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -401,7 +401,7 @@ LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_pii": {"()": "portal.lib.logmask.MaskPIIFilter"}},
+    "filters": {"mask_pii": {"()": "core.logmask.MaskPIIFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

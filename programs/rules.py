@@ -39,8 +39,8 @@ from django.db import connection
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from portal.errors import DomainError
-from portal.lib.money import MoneyError, to_yuan
+from core.errors import DomainError
+from core.money import MoneyError, to_yuan
 from programs.choices import Channel, HukouScope, RuleKind
 
 # Mirrors beneficiaries.choices.Ownership / Category (checked by a test).

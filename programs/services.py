@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.services import audit_record
-from portal.errors import ConflictError, DomainError, PermissionDenied
+from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus, RuleStatus
 from programs.models import Programme, SubsidyRule
 from programs.rules import rule_validate

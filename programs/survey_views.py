@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.models import AuditEntry
 from accounts.scopes import require_staff
-from portal.errors import DomainError
+from core.errors import DomainError
 from programs import surveys
 from programs.choices import ProgrammeStatus, SurveyStatus
 from programs.models import Programme, SurveyReport

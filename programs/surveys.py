@@ -35,8 +35,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import Role
 from accounts.models import User
 from accounts.services import audit_record
-from portal.errors import ConflictError, DomainError, PermissionDenied
-from portal.lib.money import MoneyError, to_yuan
+from core.errors import ConflictError, DomainError, PermissionDenied
+from core.money import MoneyError, to_yuan
 from programs.choices import SurveyStatus
 from programs.models import Programme, SurveyReport
 from regions.choices import Level

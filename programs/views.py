@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.choices import JobKind
 from accounts.models import Job
 from accounts.scopes import require_staff
-from portal.errors import DomainError
+from core.errors import DomainError
 from programs import selectors, services
 from programs.choices import RuleStatus
 from programs.forms import RuleForm, apply_rule_error

@@ -51,7 +51,7 @@ PAGES = {
 def _survey_draft(officer):
     """A 摸排 draft of the officer's district to open, in the latest period it has not reported (as the
     load bench makes them)."""
-    from portal.errors import DomainError
+    from core.errors import DomainError
     from programs import surveys
     from programs.models import Programme, SurveyReport
 

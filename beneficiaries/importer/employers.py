@@ -26,7 +26,7 @@ from beneficiaries.models import Employer
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.spreadsheets import open_table
 from beneficiaries.uscc import USCCError, validate_uscc
-from portal.errors import PermissionDenied
+from core.errors import PermissionDenied
 from regions.choices import Level
 from regions.models import Region
 

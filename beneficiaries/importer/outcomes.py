@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from portal.lib.private_files import open_private, private_dir
+from core.private_files import open_private, private_dir
 
 Errors = list[tuple[str, str]]  # [(column header, Chinese message)]
 

@@ -18,7 +18,7 @@ from beneficiaries.importer.cells import text
 from beneficiaries.importer.columns import EMPLOYER_COLUMNS, WORKER_COLUMNS, header_scorer, map_headers
 from beneficiaries.spreadsheets import open_table
 from beneficiaries.xlsx_templates import formats, write_data_header
-from portal.lib.private_files import open_private, private_file
+from core.private_files import open_private, private_file
 
 REASON = "错误原因"
 COLUMNS = {"workers": WORKER_COLUMNS, "employers": EMPLOYER_COLUMNS}

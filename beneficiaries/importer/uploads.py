@@ -31,8 +31,8 @@ from beneficiaries.importer.employers import employers_import
 from beneficiaries.importer.workers import may_import_for, workers_import
 from beneficiaries.models import Employer
 from beneficiaries.spreadsheets import check_size
-from portal.errors import DomainError, PermissionDenied
-from portal.lib.private_files import open_private, private_dir, write_private_text
+from core.errors import DomainError, PermissionDenied
+from core.private_files import open_private, private_dir, write_private_text
 from programs.models import Programme
 
 KINDS = ("workers", "employers")

@@ -76,8 +76,8 @@ from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.signals import import_finished
 from beneficiaries.spreadsheets import open_table
-from portal.errors import DomainError, PermissionDenied
-from portal.lib.private_files import open_private, private_dir
+from core.errors import DomainError, PermissionDenied
+from core.private_files import open_private, private_dir
 from programs.choices import ProgrammeStatus
 
 BATCH = 2000

@@ -11,7 +11,7 @@ from beneficiaries import services
 from beneficiaries.models import Employer, Registration
 from beneficiaries.tests.conftest import register
 from beneficiaries.tests.factories import make_employer, make_id
-from portal.errors import ConflictError, PermissionDenied
+from core.errors import ConflictError, PermissionDenied
 
 
 @pytest.fixture

@@ -193,7 +193,7 @@ def test_a_bank_outside_the_list_is_an_error(tmp_path, target):
 def test_the_form_refuses_an_unknown_bank_too(agent_other, target):
     from beneficiaries import services
     from beneficiaries.tests.conftest import register
-    from portal.errors import DomainError
+    from core.errors import DomainError
 
     employer, programme = target
     employer.agents.add(agent_other)

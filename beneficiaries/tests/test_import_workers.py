@@ -12,7 +12,7 @@ from beneficiaries.importer.testing import id_number, worker_row, write_csv, wri
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
 from beneficiaries.tests.factories import make_employer, make_programme
-from portal.errors import PermissionDenied
+from core.errors import PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.tests.conftest import register
 from beneficiaries.tests.factories import make_id
 from beneficiaries.uscc import make_uscc
-from portal.errors import ConflictError, DomainError, PermissionDenied
+from core.errors import ConflictError, DomainError, PermissionDenied
 
 
 def _register_employer(agent, **extra):

@@ -9,11 +9,11 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.money import format_yuan
+from core.pagination import DefaultCursorPagination
 from disbursements.entitlement_views import compute_region
 from disbursements.models import Entitlement
 from disbursements.tasks import compute_start
-from portal.api.pagination import DefaultCursorPagination
-from portal.lib.money import format_yuan
 from programs.selectors import programme_get
 
 FIELDS = (

@@ -12,10 +12,10 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.pagination import DefaultCursorPagination
 from disbursements.api.batches import _staff_only
 from disbursements.models import Overpayment
 from disbursements.settlement import overpayment_decide, overpayments_for
-from portal.api.pagination import DefaultCursorPagination
 from programs.models import Programme
 from regions.models import Region
 

@@ -17,11 +17,11 @@ from rest_framework.views import APIView
 from accounts.choices import Role
 from accounts.services import audit_record
 from beneficiaries.models import Registration
+from core.errors import DomainError
 from disbursements import appeals as appeal_svc
 from disbursements import fraud as fraud_svc
 from disbursements.models import PaymentLine
 from disbursements.trust_models import Appeal, AppealStatus, FraudSignal, Notice, Severity, SignalKind, SignalStatus
-from portal.errors import DomainError
 
 STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
 

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import AuditEntry
 from conftest import make_user
+from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.batches import (
     allowed_actions,
     batch_approve,
@@ -21,7 +22,6 @@ from disbursements.batches import (
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, BatchStep, PaymentLine
 from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
-from portal.errors import ConflictError, DomainError, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

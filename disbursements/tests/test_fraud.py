@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry
 from beneficiaries import pii
 from beneficiaries.models import Person, Registration
+from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.batches import batch_submit, batches_build
 from disbursements.fraud import signal_clear, signal_confirm, signals_compute
 from disbursements.models import AccountIndex, Entitlement, FraudSignal, ProgrammeSafeguards
@@ -22,7 +23,6 @@ from disbursements.tests.batch_factories import (
     make_programme,
     make_rule,
 )
-from portal.errors import ConflictError, DomainError, PermissionDenied
 from programs.models import SurveyReport
 
 pytestmark = pytest.mark.django_db

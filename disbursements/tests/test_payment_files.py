@@ -15,13 +15,13 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from accounts.models import AuditEntry
+from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import PaymentLine
 from disbursements.payment_files import bank_leftovers_purge, batch_export, part_owner, safe_cell, write_csv
 from disbursements.tests.batch_factories import approve, make_employer, make_entitlement, make_programme, make_rule
-from portal.errors import ConflictError, DomainError, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 GOLDEN = Path(__file__).parent / "golden"

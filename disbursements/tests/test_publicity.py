@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry
 from beneficiaries import pii
 from beneficiaries.choices import RegistrationStatus
+from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.batches import batch_submit, batches_build
 from disbursements.choices import BatchStatus, EntitlementStatus
 from disbursements.models import Notice, NoticeLine, Objection, PublicityRequirement
@@ -24,7 +25,6 @@ from disbursements.publicity import (
 )
 from disbursements.publicity_files import notice_pdf, notice_xlsx
 from disbursements.tests.batch_factories import make_entitlements, make_person, make_programme, make_rule
-from portal.errors import ConflictError, DomainError, PermissionDenied
 
 pytestmark = pytest.mark.django_db
 

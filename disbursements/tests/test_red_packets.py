@@ -15,6 +15,7 @@ from accounts.models import AuditEntry
 from beneficiaries import pii
 from beneficiaries.models import Registration
 from conftest import make_user
+from core.errors import DomainError
 from disbursements.bank_results import batch_import_results
 from disbursements.batches import batch_build_supplement, batches_build, line_correct
 from disbursements.choices import BatchStatus, LineStatus
@@ -26,7 +27,6 @@ from disbursements.red_packets import DETAIL_HEADER, RESULT_HEADER, example_resu
 from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from disbursements.tests.test_entitlement_support import programme as demo_programme
 from disbursements.tests.test_entitlement_support import reg
-from portal.errors import DomainError
 from programs.choices import Channel
 from programs.rules import rule_validate
 

@@ -8,6 +8,7 @@ import pytest
 
 from beneficiaries.models import Registration
 from beneficiaries.pii import encrypt, mask_account
+from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import batches_build
 from disbursements.entitlements import entitlements_compute
@@ -17,7 +18,6 @@ from disbursements.reconciliation import reconcile
 from disbursements.settlement import overpayment_decide
 from disbursements.tests.batch_factories import approve
 from disbursements.tests.test_entitlement_support import programme, reg
-from portal.errors import ConflictError, DomainError, PermissionDenied
 from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_update
 

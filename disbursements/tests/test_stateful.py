@@ -259,7 +259,7 @@ class MoneyMachine(RuleBasedStateMachine):
             try:
                 batch_build_supplement(batch=line.batch, acting_user=officer)
             except Exception as exc:  # nothing corrected left in that batch: a domain error
-                from portal.errors import DomainError
+                from core.errors import DomainError
 
                 if not isinstance(exc, DomainError):
                     raise

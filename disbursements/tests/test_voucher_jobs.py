@@ -75,7 +75,7 @@ def test_an_issue_killed_after_a_chunk_resumes_and_issues_each_voucher_once(heng
 
 
 def test_issue_start_returns_the_live_job_and_refuses_an_unapproved_batch(hengshui, settings):  # noqa: F811
-    from portal.errors import ConflictError
+    from core.errors import ConflictError
 
     _programme, batch, officer, city, province, _ents = hengshui
     with pytest.raises(ConflictError):

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portal.errors import ConflictError, DomainError, PermissionDenied
+from core.errors import ConflictError, DomainError, PermissionDenied
 
 
 def exception_handler(exc, context):

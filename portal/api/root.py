@@ -8,7 +8,7 @@ address they point to keeps its own authentication and scope.
 
 import re
 
-from django.urls import URLPattern, URLResolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -39,12 +39,12 @@ def _walk(patterns, prefix: str = ""):
 
 def v1_endpoints() -> list[tuple[str, str]]:
     """(route under /api/v1/, url name) of every v1 endpoint without a parameter, sorted."""
-    from portal.api import urls
-
+    # Walked from the root URLconf (not by importing portal.api.urls, which imports this module).
+    base = reverse("api-root").lstrip("/")
     seen = {}
-    for route, name in _walk(urls.urlpatterns):
-        if name and name != "api-root":
-            seen.setdefault(route, name)
+    for route, name in _walk(get_resolver().url_patterns):
+        if route.startswith(base) and name and name != "api-root":
+            seen.setdefault(route[len(base) :], name)
     return sorted(seen.items())
 
 

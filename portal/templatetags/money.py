@@ -8,7 +8,7 @@ goes through it and that no page shows an amount in another format.
 
 from django import template
 
-from portal.lib.money import MoneyError, yuan_text
+from core.money import MoneyError, yuan_text
 
 register = template.Library()
 

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from portal.errors import ConflictError, DomainError
+from core.errors import ConflictError, DomainError
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts import worker
-from portal.env import redact_url
+from core.env import redact_url
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_no_url_password_reaches_a_message():
 
 
 def test_a_url_password_is_masked_in_logs():
-    from portal.lib.logmask import mask_text
+    from core.logmask import mask_text
 
     assert mask_text("cannot connect to postgres://portal:hunter22@db/portal") == (
         "cannot connect to postgres://portal:***@db/portal"

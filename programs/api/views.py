@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.viewsets import ViewSet
 
-from portal.errors import DomainError, PermissionDenied
+from core.errors import DomainError, PermissionDenied
 from programs import selectors, services
 from programs.choices import ProgrammeStatus
 from programs.models import Programme, SubsidyRule

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from beneficiaries.choices import Category, Ownership
 from beneficiaries.models import Registration
+from core.errors import DomainError, PermissionDenied
 from disbursements.entitlements import entitlement_totals, entitlements_compute
 from disbursements.models import Entitlement
 from disbursements.tests.test_entitlement_support import programme, reg
-from portal.errors import DomainError, PermissionDenied
 from programs.choices import RuleStatus
 from programs.models import SubsidyRule
 from programs.rules import CATEGORIES, OWNERSHIPS, Facts, hukou_outside, region_index, rule_evaluate, rule_validate

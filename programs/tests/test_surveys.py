@@ -8,7 +8,7 @@ import pytest
 from accounts.choices import Role
 from accounts.models import AuditEntry
 from conftest import make_user
-from portal.errors import ConflictError, DomainError, PermissionDenied
+from core.errors import ConflictError, DomainError, PermissionDenied
 from programs import surveys
 from programs.choices import SurveyStatus
 from programs.models import SurveyReport

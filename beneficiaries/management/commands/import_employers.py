@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from beneficiaries.importer.employers import employers_import
 from beneficiaries.importer.reports import write_json_report
-from portal.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from beneficiaries.importer.reports import write_json_report
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Employer
 from beneficiaries.uscc import normalize_uscc
-from portal.errors import DomainError
+from core.errors import DomainError
 from programs.models import Programme
 
 

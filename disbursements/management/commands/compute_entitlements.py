@@ -4,9 +4,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
+from core.money import format_yuan
 from disbursements.entitlements import entitlements_compute
-from portal.errors import DomainError
-from portal.lib.money import format_yuan
 from programs.models import Programme
 
 

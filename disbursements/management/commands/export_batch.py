@@ -3,9 +3,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from disbursements.models import Batch
 from disbursements.payment_files import batch_export
-from portal.errors import DomainError
 
 
 class Command(BaseCommand):

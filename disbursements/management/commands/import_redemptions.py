@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from disbursements.vouchers import vouchers_import_redemptions
-from portal.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -2,10 +2,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
+from core.private_files import open_private
 from disbursements.models import Batch
 from disbursements.vouchers import issuance_csv, vouchers_issue
-from portal.errors import DomainError
-from portal.lib.private_files import open_private
 
 
 class Command(BaseCommand):

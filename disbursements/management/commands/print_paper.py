@@ -4,9 +4,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone, translation
 
+from core.pdf import pdf_font
 from disbursements.models import Batch
 from disbursements.paper import batch_approval_pdf, district_summary_pdf
-from portal.lib.pdf import pdf_font
 from programs.models import Programme
 from regions.models import Region
 

@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.money import format_yuan
 from disbursements.reconciliation import programme_alarms, reconcile
-from portal.lib.money import format_yuan
 from programs.models import Programme
 from regions.models import Region
 

@@ -4,7 +4,7 @@ reach a log file whole, whatever a caller formats into a message."""
 import logging
 import re
 
-from portal.env import redact_url
+from core.env import redact_url
 
 # 18-character ID numbers (last may be X) and 15-digit old ones; bank accounts of 12-19 digits.
 _ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")

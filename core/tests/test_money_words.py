@@ -1,10 +1,10 @@
-"""大写金额 as approval forms write it (portal.lib.money.yuan_in_words)."""
+"""大写金额 as approval forms write it (core.money.yuan_in_words)."""
 
 from decimal import Decimal
 
 import pytest
 
-from portal.lib.money import MoneyError, yuan_in_words
+from core.money import MoneyError, yuan_in_words
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import logging
 
-from portal.lib.logmask import MaskPIIFilter, mask_text
+from core.logmask import MaskPIIFilter, mask_text
 
 
 def test_id_and_account_numbers_are_masked():
