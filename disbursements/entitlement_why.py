@@ -6,7 +6,7 @@ from django.utils.translation import gettext
 
 from core.money import yuan_text
 from programs.choices import HukouScope
-from programs.rules import CATEGORIES, OWNERSHIPS
+from programs.rules.conditions import CATEGORIES, OWNERSHIPS
 from regions.models import DivisionCode, Region
 
 

@@ -25,7 +25,7 @@ amount (ties: lower priority number, then lower rule id); a budget cap grants in
 order registrations became verified (the later of the employer's verification and
 the registration's creation, then registration id) and stops exactly at the cap; a
 person a cap turns away from their best rule of a group falls back to the next best
-(in rounds: see programs.rules._allocation_sql).
+(in rounds: see programs.rules.grants._allocation_sql).
 Employer-funded rules (channel "employer") produce entitlements for statistics only;
 batching skips that channel.
 """
@@ -53,7 +53,8 @@ from disbursements.rollup_tasks import rollups_refresh_soon
 from disbursements.settlement import settle_district, settled_line_sql
 from programs.choices import RuleStatus
 from programs.models import Programme, SubsidyRule
-from programs.rules import GRANT_COLUMNS, RegionIndex, capped_groups, grants_sql, region_index, rules_for_district
+from programs.rules.grants import GRANT_COLUMNS, capped_groups, grants_sql, rules_for_district
+from programs.rules.regions import RegionIndex, region_index
 from regions.models import Region
 
 LOCK_NAMESPACE = 0x454E  # "EN": keeps these advisory lock keys apart from other apps'
@@ -325,7 +326,7 @@ def _applicable(rules: list[SubsidyRule], code: str, regions: RegionIndex) -> li
 
 def _district_rules(rules: list[SubsidyRule], code: str, regions: RegionIndex) -> list[SubsidyRule]:
     """The rules a district's computation reads: the applicable ones, and the whole of
-    every budget-capped exclusivity group among them (programs.rules.rules_for_district)."""
+    every budget-capped exclusivity group among them (programs.rules.grants.rules_for_district)."""
     return rules_for_district(rules, _applicable(rules, code, regions))
 
 

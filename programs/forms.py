@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from programs.choices import Channel, HukouScope, RuleKind
-from programs.rules import CATEGORIES, OWNERSHIPS
+from programs.rules.conditions import CATEGORIES, OWNERSHIPS
 from regions.models import Region
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

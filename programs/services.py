@@ -23,7 +23,7 @@ from accounts.services import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus, RuleStatus
 from programs.models import Programme, SubsidyRule
-from programs.rules import rule_validate
+from programs.rules.validate import rule_validate
 
 RULE_FIELDS = (
     "name",

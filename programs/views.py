@@ -18,7 +18,8 @@ from core.errors import DomainError
 from programs import selectors, services
 from programs.choices import RuleStatus
 from programs.forms import RuleForm, apply_rule_error
-from programs.rules import describe_conditions, rule_preview
+from programs.rules.conditions import describe_conditions
+from programs.rules.preview import rule_preview
 
 
 def _staff_or_404(user):

@@ -16,7 +16,7 @@ from beneficiaries.importer.messages import import_message
 from disbursements.batches import batch_integrity_problems, batches_build
 from disbursements.models import Batch
 from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
-from programs.rules import describe_conditions
+from programs.rules.conditions import describe_conditions
 
 LUQUAN = SimpleNamespace(
     conditions={

@@ -28,7 +28,7 @@ from disbursements.tests.batch_factories import approve, make_entitlements, make
 from disbursements.tests.test_entitlement_support import programme as demo_programme
 from disbursements.tests.test_entitlement_support import reg
 from programs.choices import Channel
-from programs.rules import rule_validate
+from programs.rules.validate import rule_validate
 
 pytestmark = pytest.mark.django_db
 

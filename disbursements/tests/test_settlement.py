@@ -290,7 +290,7 @@ def test_worker_lookup_rows_say_paid_topup_pending_and_cap_refused(
 def test_preview_shows_topups_flags_and_refusals_by_district(
     officer_luquan, city_shijiazhuang, province_staff, tmp_path
 ):
-    from programs.rules import rule_preview
+    from programs.rules.preview import rule_preview
 
     p = programme()
     for i in range(2):

@@ -12,7 +12,7 @@ from core.errors import DomainError, PermissionDenied
 from programs import selectors, services
 from programs.choices import ProgrammeStatus
 from programs.models import Programme, SubsidyRule
-from programs.rules import rule_preview
+from programs.rules.preview import rule_preview
 from regions.models import Region
 
 
@@ -65,7 +65,7 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class RuleInput(serializers.Serializer):
-    """Shapes only; the rules are checked by programs.rules.rule_validate."""
+    """Shapes only; the rules are checked by programs.rules.validate.rule_validate."""
 
     programme = serializers.CharField(required=False)
     rule_key = serializers.CharField(required=False, allow_blank=True)

@@ -16,7 +16,10 @@ from disbursements.models import Entitlement
 from disbursements.tests.test_entitlement_support import programme, reg
 from programs.choices import RuleStatus
 from programs.models import SubsidyRule
-from programs.rules import CATEGORIES, OWNERSHIPS, Facts, hukou_outside, region_index, rule_evaluate, rule_validate
+from programs.rules.conditions import CATEGORIES, OWNERSHIPS
+from programs.rules.evaluate import Facts, rule_evaluate
+from programs.rules.regions import hukou_outside, region_index
+from programs.rules.validate import rule_validate
 from programs.services import rule_activate, rule_create, rule_retire, rule_update
 from regions.models import Region
 

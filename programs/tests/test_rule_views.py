@@ -165,7 +165,7 @@ def _computed(rule):
 def test_preview_of_a_rule_in_a_group_is_what_the_computation_grants(client, city_shijiazhuang):
     import datetime as dt
 
-    from programs.rules import rule_preview
+    from programs.rules.preview import rule_preview
     from programs.services import rule_activate, rule_create
     from regions.models import Region
 
