@@ -782,20 +782,22 @@ def make_drafts() -> dict[str, int]:
 
     from accounts.models import User as Account
     from core.errors import DomainError
-    from programs import surveys
     from programs.models import Programme, SurveyReport
+    from programs.surveys.fields import DATA_FIELDS
+    from programs.surveys.periods import survey_periods
+    from programs.surveys.services import survey_create
 
     programme = Programme.objects.get(code="HEBEI-2021")
     drafts = {}
     for username in DISTRICT_OFFICERS:
         officer = Account.objects.select_related("region").get(username=username)
         last = SurveyReport.objects.filter(programme=programme, district=officer.region).order_by("-as_of").first()
-        data = {f: getattr(last, f) for f in surveys.DATA_FIELDS} if last else None
+        data = {f: getattr(last, f) for f in DATA_FIELDS} if last else None
         if data is None:
             continue
-        for period in reversed(surveys.survey_periods(programme)):
+        for period in reversed(survey_periods(programme)):
             try:
-                report = surveys.survey_create(
+                report = survey_create(
                     programme=programme, district=officer.region, as_of=period.end, data=data,
                     acting_user=officer, confirm_jump=True,
                 )  # fmt: skip

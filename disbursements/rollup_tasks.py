@@ -27,7 +27,7 @@ from accounts.services import (
     job_test_pause,
 )
 from disbursements.rollups import ROLLUP_STEPS, rollups_refresh, rollups_refresh_all, rollups_refreshed
-from programs.surveys import survey_changed
+from programs.surveys.services import survey_changed
 
 
 @shared_task(name="disbursements.refresh_rollups", acks_late=True)

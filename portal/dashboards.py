@@ -27,7 +27,7 @@ from disbursements.models import RegionRollup, RuleRollup
 from disbursements.rollups import rollups_refresh, rollups_refreshed
 from programs.choices import ProgrammeStatus, RuleKind, SurveyStatus
 from programs.models import Programme, SurveyReport
-from programs.surveys import survey_overdue, survey_periods
+from programs.surveys.periods import survey_overdue, survey_periods
 from regions.choices import Level
 from regions.models import Region
 

@@ -15,7 +15,7 @@ STEP_MODULES = [
     "regions.demo",
     "accounts.demo",
     "programs.demo",
-    "programs.survey_demo",
+    "programs.surveys.demo",
     "beneficiaries.demo",
     "beneficiaries.demo_population",
     "disbursements.demo",

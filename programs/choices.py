@@ -46,3 +46,10 @@ class SurveyStatus(models.TextChoices):
     APPROVED = "approved", _("市级已审核")
     RETURNED = "returned", _("已退回")
     LOCKED = "locked", _("已锁定")
+
+
+# The states of a survey report that the dashboards count, that count as filed for the
+# period (not overdue), and in which the officer may still edit it.
+SURVEY_APPROVED = (SurveyStatus.APPROVED, SurveyStatus.LOCKED)
+SURVEY_FILED = (SurveyStatus.SUBMITTED, SurveyStatus.APPROVED, SurveyStatus.LOCKED)
+SURVEY_EDITABLE = (SurveyStatus.DRAFT, SurveyStatus.RETURNED)

@@ -155,7 +155,7 @@ class SurveyReport(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     approved_at = models.DateTimeField(null=True, blank=True)
-    # Review chain (programs.surveys): who returned or locked it, and whether the officer
+    # Review chain (programs.surveys.services): who returned or locked it, and whether the officer
     # confirmed a jump of more than SURVEY_JUMP_FACTOR from the previous report.
     returned_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     returned_at = models.DateTimeField(null=True, blank=True)
@@ -176,7 +176,7 @@ class SurveyReport(models.Model):
             models.CheckConstraint(
                 name="survey_staying_le_parts", condition=models.Q(staying_on_duty__lte=models.F("staying"))
             ),
-            # No part exceeds its whole (programs.surveys checks the same with a message per field).
+            # No part exceeds its whole (programs.surveys.validate checks the same with a message per field).
             models.CheckConstraint(
                 name="survey_origins_le_outside",
                 condition=models.Q(

@@ -5,7 +5,7 @@ from celery import shared_task
 
 @shared_task(name="programs.surveys_overdue_notify", acks_late=True)
 def surveys_overdue_notify() -> int:
-    """Beat, daily (portal/settings.py): idempotent per survey and day (programs.survey_reminders)."""
-    from programs.survey_reminders import surveys_overdue_notify as run
+    """Beat, daily (portal/settings.py): idempotent per survey and day (programs.surveys.reminders)."""
+    from programs.surveys.reminders import surveys_overdue_notify as run
 
     return run()

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from programs import survey_views
 from programs import views as rule_views
+from programs.surveys import views as survey_views
 
 app_name = "programs"
 urlpatterns: list = [
@@ -13,7 +13,7 @@ urlpatterns: list = [
     path("rules/<int:pk>/preview/", rule_views.rule_preview_view, name="rule_preview"),
     path("rules/<int:pk>/activate/", rule_views.rule_activate, name="rule_activate"),
     path("rules/<int:pk>/retire/", rule_views.rule_retire, name="rule_retire"),
-    # Survey reports 摸排 (programs/survey_views.py)
+    # Survey reports 摸排 (programs/surveys/views.py)
     path("surveys/", survey_views.survey_list, name="survey_list"),
     path("surveys/new/", survey_views.survey_create, name="survey_create"),
     path("surveys/<int:pk>/", survey_views.survey_detail, name="survey_detail"),

@@ -52,15 +52,17 @@ def _survey_draft(officer):
     """A 摸排 draft of the officer's district to open, in the latest period it has not reported (as the
     load bench makes them)."""
     from core.errors import DomainError
-    from programs import surveys
     from programs.models import Programme, SurveyReport
+    from programs.surveys.fields import DATA_FIELDS
+    from programs.surveys.periods import survey_periods
+    from programs.surveys.services import survey_create
 
     programme = Programme.objects.get(code="HEBEI-2021")
     last = SurveyReport.objects.filter(programme=programme, district=officer.region).order_by("-as_of").first()
-    data = {f: getattr(last, f) for f in surveys.DATA_FIELDS}
-    for period in reversed(surveys.survey_periods(programme)):
+    data = {f: getattr(last, f) for f in DATA_FIELDS}
+    for period in reversed(survey_periods(programme)):
         try:
-            return surveys.survey_create(
+            return survey_create(
                 programme=programme, district=officer.region, as_of=period.end, data=data,
                 acting_user=officer, confirm_jump=True,
             )  # fmt: skip

@@ -222,7 +222,7 @@ def test_appeal_and_objection_reach_the_district_officers(
 
 def test_survey_overdue_once_per_survey_per_day(officer_luquan, officer_cangzhou, django_capture_on_commit_callbacks):
     from programs.models import SurveyReport
-    from programs.survey_reminders import surveys_overdue_notify
+    from programs.surveys.reminders import surveys_overdue_notify
 
     programme = make_programme("HB-SURV")
     # 鹿泉 filed for the first period, so it is expected for the next ones and is late.

@@ -203,22 +203,22 @@ def test_refresh_is_idempotent_and_replaces_old_rows(programme):
 def test_survey_approval_refreshes_rollups_through_celery(programme, django_capture_on_commit_callbacks):
     from accounts.choices import Role
     from conftest import make_user
-    from programs import surveys
+    from programs.surveys.services import survey_approve, survey_create, survey_submit
 
     officer = make_user("officer_sq", Role.DISTRICT, "130802")
     city = make_user("city_cd", Role.CITY, "130800")
     with django_capture_on_commit_callbacks(execute=True):
-        report = surveys.survey_create(
+        report = survey_create(
             programme=programme,
             district=officer.region,
             as_of=D(2021, 1, 29),
             data={"enterprises_surveyed": 42, "outside_workers": 10, "staying": 5},
             acting_user=officer,
         )
-        surveys.survey_submit(report=report, acting_user=officer)
+        survey_submit(report=report, acting_user=officer)
     assert row(programme, "130800").enterprises_surveyed == 0  # submitted, not yet approved
     with django_capture_on_commit_callbacks(execute=True):
-        surveys.survey_approve(report=report, acting_user=city)
+        survey_approve(report=report, acting_user=city)
     assert row(programme, "130800").enterprises_surveyed == 42
 
 

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from beneficiaries.tests.conftest import register
 from disbursements.batches import batches_build
 from disbursements.tests.batch_factories import make_employer, make_entitlements, make_programme, make_rule
-from programs import surveys
+from programs.surveys.services import survey_create
 
 # Examples per operation and user: about 60 operations × 2 users × this many calls.
 EXAMPLES = 15
@@ -65,7 +65,7 @@ def world(province_staff, officer_luquan, city_shijiazhuang, province_reviewer, 
     registration = register(agent_gree, employer, programme)
     make_entitlements(programme, rule, 3)
     batch = batches_build(programme=programme, district=officer_luquan.region, acting_user=officer_luquan)[0]
-    survey = surveys.survey_create(
+    survey = survey_create(
         programme=programme,
         district=officer_luquan.region,
         as_of=dt.date(2021, 1, 29),

@@ -10,7 +10,7 @@
     POST  /api/v1/surveys/<id>/lock/
 
 Adapters only: every read starts from SurveyReport.objects.for_user (out of scope or
-missing: 404); every write is one call of programs.surveys, which owns the role checks,
+missing: 404); every write is one call of programs.surveys.services, which owns the role checks,
 the state machine, the validation and the audit trail. Its errors come back as 400
 (invalid, with `errors` by field), 409 (wrong state) or, here, 403 (not allowed).
 """
@@ -25,9 +25,18 @@ from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
 from accounts.scopes import regions_q
-from programs import selectors, surveys
+from programs import selectors
 from programs.choices import SurveyStatus
 from programs.models import SurveyReport
+from programs.surveys.fields import COUNT_FIELDS, DATA_FIELDS, label
+from programs.surveys.services import (
+    survey_approve,
+    survey_create,
+    survey_lock,
+    survey_return,
+    survey_submit,
+    survey_update,
+)
 from regions.models import Region
 
 # PositiveIntegerField's upper bound in PostgreSQL: a larger count is a typing slip,
@@ -42,7 +51,7 @@ SURVEY_VALUES = (
     "district__parent_id",
     "district__parent__name",
     "as_of",
-    *surveys.DATA_FIELDS,
+    *DATA_FIELDS,
     "status",
     "return_reason",
     "jump_confirmed",
@@ -70,9 +79,9 @@ def _row_fields() -> dict:
         "city_name": serializers.CharField(source="district__parent__name", allow_null=True),
         "as_of": serializers.DateField(),
     }
-    fields.update({f: serializers.IntegerField(help_text=surveys.label(f)) for f in surveys.COUNT_FIELDS})
+    fields.update({f: serializers.IntegerField(help_text=label(f)) for f in COUNT_FIELDS})
     fields["benefits_amount"] = serializers.DecimalField(
-        max_digits=14, decimal_places=2, help_text=surveys.label("benefits_amount")
+        max_digits=14, decimal_places=2, help_text=label("benefits_amount")
     )
     fields.update(
         {
@@ -91,7 +100,7 @@ def _row_fields() -> dict:
 
 
 # One report, from a `.values(*SURVEY_VALUES)` row (read only; built from the field list
-# so that a new count in programs.surveys shows up here too).
+# so that a new count in programs.surveys.fields shows up here too).
 SurveyRowSerializer = type(
     "SurveyRowSerializer",
     (serializers.Serializer,),
@@ -101,8 +110,8 @@ SurveyRowSerializer = type(
 
 def _count_input(field: str) -> serializers.IntegerField:
     # Only the type is checked here; negatives and parts above their whole are refused by
-    # programs.surveys.survey_validate with its own messages.
-    name = surveys.label(field)
+    # programs.surveys.validate.survey_validate with its own messages.
+    name = label(field)
     return serializers.IntegerField(
         required=False,
         max_value=MAX_COUNT,
@@ -121,18 +130,18 @@ SurveyFiguresSerializer = type(
     (serializers.Serializer,),
     {
         "__doc__": "The figures of a report; a count left out is 0 on create and unchanged on update.",
-        **{f: _count_input(f) for f in surveys.COUNT_FIELDS},
+        **{f: _count_input(f) for f in COUNT_FIELDS},
         "benefits_amount": serializers.DecimalField(
             max_digits=14,
             decimal_places=2,
             required=False,
-            help_text=surveys.label("benefits_amount"),
+            help_text=label("benefits_amount"),
             error_messages={
-                "invalid": f"“{surveys.label('benefits_amount')}”须为金额（元，最多两位小数），请重新填写。",
-                "max_decimal_places": f"“{surveys.label('benefits_amount')}”最多两位小数。",
-                "max_digits": f"“{surveys.label('benefits_amount')}”数值过大，请核实。",
-                "max_whole_digits": f"“{surveys.label('benefits_amount')}”数值过大，请核实。",
-                "null": f"“{surveys.label('benefits_amount')}”不能为空，没有请填 0。",
+                "invalid": f"“{label('benefits_amount')}”须为金额（元，最多两位小数），请重新填写。",
+                "max_decimal_places": f"“{label('benefits_amount')}”最多两位小数。",
+                "max_digits": f"“{label('benefits_amount')}”数值过大，请核实。",
+                "max_whole_digits": f"“{label('benefits_amount')}”数值过大，请核实。",
+                "null": f"“{label('benefits_amount')}”不能为空，没有请填 0。",
             },
         ),
     },
@@ -262,7 +271,7 @@ class SurveyViewSet(GenericViewSet):
         programme = selectors.programmes_for(user).filter(code=data.pop("programme").strip()).first()
         if programme is None:
             raise _field_error("programme", "项目不存在或不在您的管辖范围内。")
-        report = surveys.survey_create(
+        report = survey_create(
             programme=programme,
             district=district,
             as_of=data.pop("as_of"),
@@ -288,10 +297,8 @@ class SurveyViewSet(GenericViewSet):
         # would each write back the other's old value.
         with transaction.atomic():
             report = self._report(pk, lock=True)
-            data = {f: getattr(report, f) for f in surveys.DATA_FIELDS} | changes
-            surveys.survey_update(
-                report=report, data=data, as_of=as_of, confirm_jump=confirm_jump, acting_user=request.user
-            )
+            data = {f: getattr(report, f) for f in DATA_FIELDS} | changes
+            survey_update(report=report, data=data, as_of=as_of, confirm_jump=confirm_jump, acting_user=request.user)
         return self._answer(pk)
 
     @extend_schema(
@@ -308,13 +315,13 @@ class SurveyViewSet(GenericViewSet):
         report = self._report(pk)
         body = SurveySubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        surveys.survey_submit(report=report, acting_user=request.user, **body.validated_data)
+        survey_submit(report=report, acting_user=request.user, **body.validated_data)
         return self._answer(pk)
 
     @extend_schema(request=None, responses=SurveyRowSerializer, summary="审核通过")
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        surveys.survey_approve(report=self._report(pk), acting_user=request.user)
+        survey_approve(report=self._report(pk), acting_user=request.user)
         return self._answer(pk)
 
     @extend_schema(request=SurveyReturnSerializer, responses=SurveyRowSerializer, summary="退回区县修改（须写明原因）")
@@ -323,11 +330,11 @@ class SurveyViewSet(GenericViewSet):
         report = self._report(pk)
         body = SurveyReturnSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        surveys.survey_return(report=report, acting_user=request.user, **body.validated_data)
+        survey_return(report=report, acting_user=request.user, **body.validated_data)
         return self._answer(pk)
 
     @extend_schema(request=None, responses=SurveyRowSerializer, summary="锁定已审核的报表")
     @action(detail=True, methods=["post"])
     def lock(self, request, pk=None):
-        surveys.survey_lock(report=self._report(pk), acting_user=request.user)
+        survey_lock(report=self._report(pk), acting_user=request.user)
         return self._answer(pk)

@@ -9,9 +9,19 @@ from accounts.choices import Role
 from accounts.models import AuditEntry
 from conftest import make_user
 from core.errors import ConflictError, DomainError, PermissionDenied
-from programs import surveys
 from programs.choices import SurveyStatus
 from programs.models import SurveyReport
+from programs.surveys.periods import Period, survey_overdue, survey_period_of, survey_periods
+from programs.surveys.services import (
+    survey_approve,
+    survey_changed,
+    survey_changes_batched,
+    survey_create,
+    survey_lock,
+    survey_return,
+    survey_submit,
+    survey_update,
+)
 from regions.models import Region
 
 D = dt.date
@@ -39,18 +49,18 @@ GOOD = {
 
 
 def create(programme, district, user, as_of=D(2021, 1, 29), **changes):
-    return surveys.survey_create(
+    return survey_create(
         programme=programme, district=district, as_of=as_of, data={**GOOD, **changes}, acting_user=user
     )
 
 
 def test_periods_are_weeks_ending_friday_and_last_ends_with_programme(programme):
-    periods = surveys.survey_periods(programme)
-    assert periods[0] == surveys.Period(D(2021, 1, 21), D(2021, 1, 22))  # 2021-01-22 is a Friday
-    assert periods[1] == surveys.Period(D(2021, 1, 23), D(2021, 1, 29))
-    assert periods[-1] == surveys.Period(D(2021, 3, 27), D(2021, 3, 31))
+    periods = survey_periods(programme)
+    assert periods[0] == Period(D(2021, 1, 21), D(2021, 1, 22))  # 2021-01-22 is a Friday
+    assert periods[1] == Period(D(2021, 1, 23), D(2021, 1, 29))
+    assert periods[-1] == Period(D(2021, 3, 27), D(2021, 3, 31))
     assert all(p.end.weekday() == 4 for p in periods[:-1])
-    assert surveys.survey_period_of(programme, D(2021, 2, 3)) == surveys.Period(D(2021, 1, 30), D(2021, 2, 5))
+    assert survey_period_of(programme, D(2021, 2, 3)) == Period(D(2021, 1, 30), D(2021, 2, 5))
 
 
 def test_create_valid_report_is_draft_and_audited(programme, luquan, officer_luquan):
@@ -110,7 +120,7 @@ def test_a_jump_needs_confirmation(programme, luquan, officer_luquan, settings):
         create(programme, luquan, officer_luquan, as_of=D(2021, 2, 5), staying=1001, staying_on_duty=0)
     assert info.value.code == "confirm_jump"
     assert "变化超过 2 倍" in info.value.errors["staying"]
-    report = surveys.survey_create(
+    report = survey_create(
         programme=programme,
         district=luquan,
         as_of=D(2021, 2, 5),
@@ -138,29 +148,27 @@ def test_only_the_districts_officer_enters(programme, luquan, officer_cangzhou, 
 
 def test_review_chain_submit_return_edit_approve_lock(programme, luquan, officer_luquan, city_shijiazhuang):
     report = create(programme, luquan, officer_luquan)
-    report = surveys.survey_submit(report=report, acting_user=officer_luquan)
+    report = survey_submit(report=report, acting_user=officer_luquan)
     assert report.status == SurveyStatus.SUBMITTED and report.submitted_by == officer_luquan
 
     # The city returns it with a reason; a return without one is refused.
     with pytest.raises(DomainError):
-        surveys.survey_return(report=report, acting_user=city_shijiazhuang, reason="  ")
-    report = surveys.survey_return(report=report, acting_user=city_shijiazhuang, reason="外省人数与台账不符")
+        survey_return(report=report, acting_user=city_shijiazhuang, reason="  ")
+    report = survey_return(report=report, acting_user=city_shijiazhuang, reason="外省人数与台账不符")
     assert report.status == SurveyStatus.RETURNED and report.return_reason == "外省人数与台账不符"
 
     # The officer corrects and resubmits; the city approves and locks.
-    report = surveys.survey_update(
-        report=report, data={**GOOD, "outside_other_province": 250}, acting_user=officer_luquan
-    )
-    report = surveys.survey_submit(report=report, acting_user=officer_luquan)
-    report = surveys.survey_approve(report=report, acting_user=city_shijiazhuang)
+    report = survey_update(report=report, data={**GOOD, "outside_other_province": 250}, acting_user=officer_luquan)
+    report = survey_submit(report=report, acting_user=officer_luquan)
+    report = survey_approve(report=report, acting_user=city_shijiazhuang)
     assert report.status == SurveyStatus.APPROVED and report.approved_by == city_shijiazhuang
-    report = surveys.survey_lock(report=report, acting_user=city_shijiazhuang)
+    report = survey_lock(report=report, acting_user=city_shijiazhuang)
     assert report.status == SurveyStatus.LOCKED and report.locked_at is not None
 
     with pytest.raises(ConflictError):
-        surveys.survey_update(report=report, data=GOOD, acting_user=officer_luquan)
+        survey_update(report=report, data=GOOD, acting_user=officer_luquan)
     with pytest.raises(ConflictError):
-        surveys.survey_return(report=report, acting_user=city_shijiazhuang, reason="晚了")
+        survey_return(report=report, acting_user=city_shijiazhuang, reason="晚了")
     actions = list(
         AuditEntry.objects.filter(object_id=str(report.pk), object_type="programs.surveyreport")
         .order_by("id")
@@ -182,22 +190,22 @@ def test_approve_needs_the_right_city_and_a_submitted_report(
 ):
     report = create(programme, luquan, officer_luquan)
     with pytest.raises(ConflictError):  # still a draft
-        surveys.survey_approve(report=report, acting_user=city_shijiazhuang)
-    report = surveys.survey_submit(report=report, acting_user=officer_luquan)
+        survey_approve(report=report, acting_user=city_shijiazhuang)
+    report = survey_submit(report=report, acting_user=officer_luquan)
     with pytest.raises(PermissionDenied):
-        surveys.survey_approve(report=report, acting_user=city_cangzhou)
+        survey_approve(report=report, acting_user=city_cangzhou)
     with pytest.raises(PermissionDenied):
-        surveys.survey_approve(report=report, acting_user=officer_luquan)
-    surveys.survey_approve(report=report, acting_user=city_shijiazhuang)
+        survey_approve(report=report, acting_user=officer_luquan)
+    survey_approve(report=report, acting_user=city_shijiazhuang)
     with pytest.raises(ConflictError):  # twice
-        surveys.survey_approve(report=report, acting_user=city_shijiazhuang)
+        survey_approve(report=report, acting_user=city_shijiazhuang)
 
 
 def test_direct_report_district_is_reviewed_by_the_province(programme, province_staff):
     dingzhou = Region.objects.get(code="130682")
     officer = make_user("officer_dingzhou", Role.DISTRICT, "130682")
-    report = surveys.survey_submit(report=create(programme, dingzhou, officer), acting_user=officer)
-    report = surveys.survey_approve(report=report, acting_user=province_staff)
+    report = survey_submit(report=create(programme, dingzhou, officer), acting_user=officer)
+    report = survey_approve(report=report, acting_user=province_staff)
     assert report.status == SurveyStatus.APPROVED
 
 
@@ -209,13 +217,13 @@ def test_approval_announces_a_change_after_commit(
     def receiver(sender, programme_id, **kwargs):
         seen.append(programme_id)
 
-    surveys.survey_changed.connect(receiver)
+    survey_changed.connect(receiver)
     try:
-        report = surveys.survey_submit(report=create(programme, luquan, officer_luquan), acting_user=officer_luquan)
+        report = survey_submit(report=create(programme, luquan, officer_luquan), acting_user=officer_luquan)
         with django_capture_on_commit_callbacks(execute=True):
-            surveys.survey_approve(report=report, acting_user=city_shijiazhuang)
+            survey_approve(report=report, acting_user=city_shijiazhuang)
     finally:
-        surveys.survey_changed.disconnect(receiver)
+        survey_changed.disconnect(receiver)
     assert seen == [programme.pk]
 
 
@@ -223,26 +231,21 @@ def test_overdue_lists_districts_missing_the_latest_period(programme, luquan, of
     gaocheng = Region.objects.get(code="130109")
     officer_gaocheng = make_user("officer_gaocheng", Role.DISTRICT, "130109")
     for district, officer in ((luquan, officer_luquan), (gaocheng, officer_gaocheng)):
-        surveys.survey_submit(report=create(programme, district, officer, as_of=D(2021, 1, 29)), acting_user=officer)
+        survey_submit(report=create(programme, district, officer, as_of=D(2021, 1, 29)), acting_user=officer)
     # 鹿泉 files for the next week, 藁城 only a draft.
-    surveys.survey_submit(
-        report=create(programme, luquan, officer_luquan, as_of=D(2021, 2, 5)), acting_user=officer_luquan
-    )
+    survey_submit(report=create(programme, luquan, officer_luquan, as_of=D(2021, 2, 5)), acting_user=officer_luquan)
     create(programme, gaocheng, officer_gaocheng, as_of=D(2021, 2, 4))
 
     city = Region.objects.get(code="130100")
     # On Friday 02-05 the period is not yet late.
-    result = surveys.survey_overdue(programme=programme, region=city, today=D(2021, 2, 5))
+    result = survey_overdue(programme=programme, region=city, today=D(2021, 2, 5))
     assert result["period"].end == D(2021, 1, 29) and result["rows"] == []
-    result = surveys.survey_overdue(programme=programme, region=city, today=D(2021, 2, 6))
+    result = survey_overdue(programme=programme, region=city, today=D(2021, 2, 6))
     assert result["period"].end == D(2021, 2, 5)
     assert [(r["district"], r["status"], r["days_late"]) for r in result["rows"]] == [("130109", "草稿", 1)]
     # Another city's view does not see it.
     assert (
-        surveys.survey_overdue(programme=programme, region=Region.objects.get(code="130900"), today=D(2021, 2, 6))[
-            "rows"
-        ]
-        == []
+        survey_overdue(programme=programme, region=Region.objects.get(code="130900"), today=D(2021, 2, 6))["rows"] == []
     )
 
 
@@ -254,29 +257,27 @@ def test_batched_changes_announce_once(
     def receiver(sender, programme_id, **kwargs):
         seen.append(programme_id)
 
-    surveys.survey_changed.connect(receiver)
+    survey_changed.connect(receiver)
     try:
-        with django_capture_on_commit_callbacks(execute=True), surveys.survey_changes_batched():
+        with django_capture_on_commit_callbacks(execute=True), survey_changes_batched():
             for as_of in (D(2021, 1, 29), D(2021, 2, 5)):
-                report = surveys.survey_submit(
+                report = survey_submit(
                     report=create(programme, luquan, officer_luquan, as_of=as_of), acting_user=officer_luquan
                 )
-                surveys.survey_approve(report=report, acting_user=city_shijiazhuang)
+                survey_approve(report=report, acting_user=city_shijiazhuang)
             assert seen == []
     finally:
-        surveys.survey_changed.disconnect(receiver)
+        survey_changed.disconnect(receiver)
     assert seen == [programme.pk]
 
 
 def test_overdue_days_stop_at_the_end_of_the_programme(programme, luquan, officer_luquan):
     """Years later a missing report is late by the days the programme still ran, not by today."""
-    surveys.survey_submit(
-        report=create(programme, luquan, officer_luquan, as_of=D(2021, 1, 29)), acting_user=officer_luquan
-    )
+    survey_submit(report=create(programme, luquan, officer_luquan, as_of=D(2021, 1, 29)), acting_user=officer_luquan)
     city = Region.objects.get(code="130100")
-    during = surveys.survey_overdue(programme=programme, region=city, today=D(2021, 2, 8))
+    during = survey_overdue(programme=programme, region=city, today=D(2021, 2, 8))
     assert [r["days_late"] for r in during["rows"]] == [3] and not during["ended"]
-    later = surveys.survey_overdue(programme=programme, region=city, today=D(2026, 12, 6))
+    later = survey_overdue(programme=programme, region=city, today=D(2026, 12, 6))
     assert later["ended"] and later["as_of"] == D(2021, 4, 1)
     # The programme's last period (to Wednesday 03-31) is due; late by one day, not by 2,077.
     assert later["period"].end == D(2021, 3, 31)

@@ -1,10 +1,10 @@
-"""Forms of the survey pages: they only read the input; the rules are in programs.surveys."""
+"""Forms of the survey pages: they only read the input; the rules are in programs.surveys.validate."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from programs.models import Programme, SurveyReport
-from programs.surveys import COUNT_FIELDS, display_label
+from programs.surveys.fields import COUNT_FIELDS, display_label
 
 HELP = {
     "outside_workers": _("外地务工人员 = 外省 + 省内外市 + 市内外县（分项之和不能大于总数）。"),

@@ -25,9 +25,9 @@ from django.db import transaction
 
 from accounts.choices import Role
 from accounts.models import User
-from programs import surveys
 from programs.choices import SurveyStatus
 from programs.models import Programme, SurveyReport
+from programs.surveys.services import survey_approve, survey_changes_batched, survey_create, survey_submit
 from regions.models import Region
 
 D = dt.date
@@ -202,12 +202,12 @@ def _file(programme, district: Region, as_of, data, users, *, approve: bool) -> 
     reviewer = (by_region.get((Role.CITY, city.code)) if city and city.level == "city" else None) or by_region.get(
         (Role.PROVINCE, "130000")
     )
-    report = surveys.survey_create(
+    report = survey_create(
         programme=programme, district=district, as_of=as_of, data=data, acting_user=officer, confirm_jump=True
     )
-    report = surveys.survey_submit(report=report, acting_user=officer)
+    report = survey_submit(report=report, acting_user=officer)
     if approve and reviewer is not None:
-        surveys.survey_approve(report=report, acting_user=reviewer)
+        survey_approve(report=report, acting_user=reviewer)
 
 
 def demo_surveys() -> dict:
@@ -215,7 +215,7 @@ def demo_surveys() -> dict:
     users = _users()
     figures = district_figures()
     districts = {r.code: r for r in Region.objects.filter(code__in=figures).select_related("parent")}
-    with surveys.survey_changes_batched(), transaction.atomic():
+    with survey_changes_batched(), transaction.atomic():
         for as_of, ratio in TREND:
             for code, final in figures.items():
                 _file(programme, districts[code], as_of, _scaled(final, ratio), users, approve=True)

@@ -16,7 +16,7 @@ from accounts.models import User
 from accounts.notifications import in_app, notify
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
-from programs.surveys import survey_overdue
+from programs.surveys.periods import survey_overdue
 
 
 def surveys_overdue_notify(*, today: datetime.date | None = None) -> int:

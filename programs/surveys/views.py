@@ -1,5 +1,5 @@
 """Survey (摸排) pages: list, entry, detail with the review actions. Thin adapters over
-programs.surveys; every read starts from SurveyReport.objects.for_user (out of scope: 404)."""
+programs.surveys.services; every read starts from SurveyReport.objects.for_user (out of scope: 404)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,10 +15,13 @@ from accounts.choices import Role
 from accounts.models import AuditEntry
 from accounts.scopes import require_staff
 from core.errors import DomainError
-from programs import surveys
-from programs.choices import ProgrammeStatus, SurveyStatus
+from programs.choices import SURVEY_EDITABLE, ProgrammeStatus, SurveyStatus
 from programs.models import Programme, SurveyReport
-from programs.survey_forms import ReturnForm, SurveyForm
+from programs.surveys import services
+from programs.surveys.fields import COUNT_FIELDS, display_label
+from programs.surveys.forms import ReturnForm, SurveyForm
+from programs.surveys.periods import survey_overdue, survey_period_of
+from programs.surveys.validate import survey_previous
 
 PAGE_SIZE = 50
 SURVEY_LIST_FIGURES = ("enterprises_surveyed", "outside_workers", "staying", "staying_local", "staying_nonlocal")
@@ -66,7 +69,7 @@ def survey_list(request):
         and request.user.region_id
         and request.user.role in (Role.CITY, Role.PROVINCE, Role.DISTRICT)
     ):
-        overdue = surveys.survey_overdue(programme=programme, region=request.user.region)
+        overdue = survey_overdue(programme=programme, region=request.user.region)
     awaiting = (
         SurveyReport.objects.for_user(request.user).filter(programme=programme, status=SurveyStatus.SUBMITTED).count()
         if programme is not None and request.user.role in (Role.CITY, Role.PROVINCE)
@@ -115,14 +118,14 @@ def _default_as_of(programme):
     if programme is None:
         return None
     today = timezone.localdate()
-    period = surveys.survey_period_of(programme, min(max(today, programme.start_date), programme.end_date))
+    period = survey_period_of(programme, min(max(today, programme.start_date), programme.end_date))
     return period.end if period else None
 
 
 @login_required
 def survey_create(request):
     user = request.user
-    if user.role != Role.DISTRICT or user.region is None or not surveys.can_enter(user, user.region):
+    if user.role != Role.DISTRICT or user.region is None or not services.can_enter(user, user.region):
         raise Http404("只有区县人社专员填报摸排报表")
     programmes = _programmes()
     show_confirm = request.method == "POST" and request.POST.get("confirm_jump") is not None
@@ -130,7 +133,7 @@ def survey_create(request):
         form = SurveyForm(request.POST, programmes=programmes, show_confirm=show_confirm)
         if form.is_valid():
             try:
-                report = surveys.survey_create(
+                report = services.survey_create(
                     programme=form.cleaned_data["programme"],
                     district=user.region,
                     as_of=form.cleaned_data["as_of"],
@@ -161,7 +164,7 @@ def survey_edit(request, pk):
     report = get_object_or_404(
         SurveyReport.objects.for_user(request.user).select_related("district", "programme"), pk=pk
     )
-    if not surveys.can_enter(request.user, report.district) or report.status not in surveys.EDITABLE:
+    if not services.can_enter(request.user, report.district) or report.status not in SURVEY_EDITABLE:
         raise Http404("此报表不能修改")
     programmes = Programme.objects.filter(pk=report.programme_id)
     show_confirm = request.method == "POST" and request.POST.get("confirm_jump") is not None
@@ -169,7 +172,7 @@ def survey_edit(request, pk):
         form = SurveyForm(request.POST, programmes=programmes, show_confirm=show_confirm)
         if form.is_valid():
             try:
-                surveys.survey_update(
+                services.survey_update(
                     report=report,
                     data=form.figures(),
                     as_of=form.cleaned_data["as_of"],
@@ -199,13 +202,13 @@ def survey_detail(request, pk):
         pk=pk,
     )
     user = request.user
-    previous = surveys.survey_previous(programme=report.programme, district=report.district, as_of=report.as_of)
+    previous = survey_previous(programme=report.programme, district=report.district, as_of=report.as_of)
     rows = []
-    for field in [*surveys.COUNT_FIELDS, "benefits_amount"]:
+    for field in [*COUNT_FIELDS, "benefits_amount"]:
         value = getattr(report, field)
         before = getattr(previous, field) if previous else None
-        rows.append({"label": surveys.display_label(field), "value": value, "previous": before, "field": field})
-    period = surveys.survey_period_of(report.programme, report.as_of)
+        rows.append({"label": display_label(field), "value": value, "previous": before, "field": field})
+    period = survey_period_of(report.programme, report.as_of)
     history = (
         AuditEntry.objects.filter(object_type="programs.surveyreport", object_id=str(report.pk))
         .select_related("user")
@@ -220,10 +223,10 @@ def survey_detail(request, pk):
             "previous": previous,
             "period": period,
             "history": history,
-            "can_edit": surveys.can_enter(user, report.district) and report.status in surveys.EDITABLE,
-            "can_submit": surveys.can_enter(user, report.district) and report.status in surveys.EDITABLE,
-            "can_review": surveys.can_review(user, report.district) and report.status == SurveyStatus.SUBMITTED,
-            "can_return": surveys.can_review(user, report.district)
+            "can_edit": services.can_enter(user, report.district) and report.status in SURVEY_EDITABLE,
+            "can_submit": services.can_enter(user, report.district) and report.status in SURVEY_EDITABLE,
+            "can_review": services.can_review(user, report.district) and report.status == SurveyStatus.SUBMITTED,
+            "can_return": services.can_review(user, report.district)
             and report.status in (SurveyStatus.SUBMITTED, SurveyStatus.APPROVED),
             "can_lock": user.role in (Role.CITY, Role.PROVINCE) and report.status == SurveyStatus.APPROVED,
             "return_form": ReturnForm(),
@@ -249,7 +252,7 @@ def survey_submit(request, pk):
     return _action(
         request,
         pk,
-        lambda r: surveys.survey_submit(report=r, acting_user=request.user, confirm_jump=confirm),
+        lambda r: services.survey_submit(report=r, acting_user=request.user, confirm_jump=confirm),
         _("已提交市级审核。"),
     )
 
@@ -260,7 +263,7 @@ def survey_approve(request, pk):
     return _action(
         request,
         pk,
-        lambda r: surveys.survey_approve(report=r, acting_user=request.user),
+        lambda r: services.survey_approve(report=r, acting_user=request.user),
         _("已审核通过，看板数据将随之更新。"),
     )
 
@@ -273,7 +276,7 @@ def survey_return(request, pk):
     return _action(
         request,
         pk,
-        lambda r: surveys.survey_return(report=r, acting_user=request.user, reason=reason),
+        lambda r: services.survey_return(report=r, acting_user=request.user, reason=reason),
         _("已退回区县修改。"),
     )
 
@@ -281,4 +284,4 @@ def survey_return(request, pk):
 @login_required
 @require_POST
 def survey_lock(request, pk):
-    return _action(request, pk, lambda r: surveys.survey_lock(report=r, acting_user=request.user), _("报表已锁定。"))
+    return _action(request, pk, lambda r: services.survey_lock(report=r, acting_user=request.user), _("报表已锁定。"))
