@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from disbursements.models import CapRefusal, Entitlement, Overpayment, PaymentLine, RegionRollup, RuleRollup
 from programs.models import Programme, SubsidyRule, SurveyReport
+from programs.surveys.fields import DATA_FIELDS
 from regions.models import Region
 
 # Sent by the Celery tasks (disbursements.rollup_tasks) after a refresh, with programme_id:
@@ -48,20 +49,7 @@ rollups_refreshed = Signal()
 # instead of deleting each other's rows half way.
 LOCK_NAMESPACE = 7306
 
-SURVEY_SUMS = [
-    "enterprises_surveyed",
-    "outside_workers",
-    "outside_other_province",
-    "outside_other_city",
-    "outside_other_county",
-    "staying",
-    "staying_on_duty",
-    "staying_local",
-    "staying_nonlocal",
-    "poverty_staying",
-    "enterprises_with_benefits",
-    "benefits_amount",
-]
+SURVEY_SUMS = DATA_FIELDS  # the survey's figures: one list, in programs.surveys.fields
 MONEY_SUMS = [
     "employers",
     "employers_verified",

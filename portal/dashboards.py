@@ -27,24 +27,12 @@ from disbursements.models import RegionRollup, RuleRollup
 from disbursements.rollups import rollups_refresh, rollups_refreshed
 from programs.choices import ProgrammeStatus, RuleKind, SurveyStatus
 from programs.models import Programme, SurveyReport
+from programs.surveys.fields import COUNT_FIELDS
 from programs.surveys.periods import survey_overdue, survey_periods
 from regions.choices import Level
 from regions.models import Region
 
 STAFF_ROLES = {Role.PROVINCE, Role.CITY, Role.DISTRICT}
-SURVEY_KEYS = [
-    "enterprises_surveyed",
-    "outside_workers",
-    "outside_other_province",
-    "outside_other_city",
-    "outside_other_county",
-    "staying",
-    "staying_on_duty",
-    "staying_local",
-    "staying_nonlocal",
-    "poverty_staying",
-    "enterprises_with_benefits",
-]
 MONEY_KEYS = ["entitled", "employer_funded", "batched", "pending", "paid", "failed"]
 RANKING_LIMIT = 20
 
@@ -121,7 +109,7 @@ def _share(part, whole) -> str | None:
 def _figures(row: RegionRollup | None, region: Region, budget: Decimal) -> dict:
     """The numbers of one region (its rollup row; zeros when there is none yet)."""
     get = (lambda name: getattr(row, name)) if row is not None else (lambda name: None)
-    survey = {key: int(get(key) or 0) for key in SURVEY_KEYS}
+    survey = {key: int(get(key) or 0) for key in COUNT_FIELDS}
     survey["benefits_amount"] = format_yuan(get("benefits_amount") or Decimal("0"))
     survey["as_of"] = get("survey_as_of").isoformat() if get("survey_as_of") else None
     survey["districts_reporting"] = int(get("survey_districts") or 0)
