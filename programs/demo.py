@@ -202,9 +202,12 @@ def demo_programme() -> Programme:
         if SubsidyRule.objects.filter(programme=programme, rule_key=rule_key).exists():
             continue
         rule = rule_create(
-            programme=programme, data={**fields, "region": Region.objects.get(code=region_code)}, rule_key=rule_key
+            programme=programme,
+            data={**fields, "region": Region.objects.get(code=region_code)},
+            rule_key=rule_key,
+            system=True,
         )
-        rule_activate(rule=rule)
+        rule_activate(rule=rule, system=True)
     return programme
 
 

@@ -7,7 +7,10 @@ Activating a version supersedes the active one of the same rule_key.
 
 Who may write: province staff anywhere in their province, city staff for rules whose
 region lies in their city, superusers and admins. District officers and employer
-agents read only.
+agents read only. Every write names who does it: `acting_user`, or `system=True` for
+the callers that act as the system (the demo loader, management commands, Celery
+tasks); a write with neither is refused, so that a caller that forgot the user never
+skips the permission check.
 """
 
 from __future__ import annotations
@@ -54,8 +57,15 @@ def can_manage_rules(user, region=None) -> bool:
     return region is None or region.path.startswith(user.region.path)
 
 
-def _check_scope(user, region) -> None:
-    if user is None:  # the demo loader and management commands act as the system
+def _check_actor(user, system: bool) -> None:
+    """Refuse a write that names no user unless the caller said it acts as the system."""
+    if user is None and not system:
+        raise PermissionDenied("未指明操作人，不能修改项目或规则。")
+
+
+def _check_scope(user, region, *, system: bool) -> None:
+    _check_actor(user, system)
+    if user is None:  # system=True: the demo loader, management commands, Celery tasks
         return
     if not can_manage_rules(user, region):
         raise PermissionDenied(f"您无权管理“{region.name}”的补贴规则（仅省级、市级人员可在本辖区内设置规则）。")
@@ -89,12 +99,14 @@ def _new_rule_key(programme: Programme, name: str) -> str:
 
 
 @transaction.atomic
-def rule_create(*, programme: Programme, data: dict, acting_user=None, rule_key: str = "") -> SubsidyRule:
+def rule_create(
+    *, programme: Programme, data: dict, acting_user=None, system: bool = False, rule_key: str = ""
+) -> SubsidyRule:
     """A new rule (version 1, draft)."""
     if programme.status == ProgrammeStatus.CLOSED:
         raise ConflictError("项目已结束，不能再添加规则。")
     clean = rule_validate(data, programme=programme)
-    _check_scope(acting_user, clean["region"])
+    _check_scope(acting_user, clean["region"], system=system)
     rule_key = (rule_key or "").strip() or _new_rule_key(programme, clean["name"])
     if not re.fullmatch(r"[A-Za-z0-9_\-]{1,40}", rule_key):
         raise DomainError("规则编号只能包含字母、数字、下划线和连字符。", errors={"rule_key": "规则编号格式不正确。"})
@@ -113,12 +125,12 @@ def rule_create(*, programme: Programme, data: dict, acting_user=None, rule_key:
 
 
 @transaction.atomic
-def rule_update(*, rule: SubsidyRule, data: dict, acting_user=None) -> SubsidyRule:
+def rule_update(*, rule: SubsidyRule, data: dict, acting_user=None, system: bool = False) -> SubsidyRule:
     """Change a rule. In place while it has no entitlements; otherwise a new draft
     version with the changes (the old version keeps its entitlements). Returns the
     rule that now carries the changes."""
     rule = SubsidyRule.objects.select_for_update().get(pk=rule.pk)
-    _check_scope(acting_user, rule.region)
+    _check_scope(acting_user, rule.region, system=system)
     if rule.status in (RuleStatus.RETIRED, RuleStatus.SUPERSEDED):
         raise ConflictError("已停用或已被取代的规则版本不能修改。")
     latest = SubsidyRule.objects.filter(programme=rule.programme, rule_key=rule.rule_key).aggregate(v=Max("version"))[
@@ -129,7 +141,7 @@ def rule_update(*, rule: SubsidyRule, data: dict, acting_user=None) -> SubsidyRu
     merged = {f: getattr(rule, f) for f in RULE_FIELDS}
     merged.update({k: v for k, v in data.items() if k in RULE_FIELDS})
     clean = rule_validate(merged, programme=rule.programme)
-    _check_scope(acting_user, clean["region"])
+    _check_scope(acting_user, clean["region"], system=system)
     before = _snapshot(rule)
     if rule.entitlements.exists():
         new = SubsidyRule.objects.create(
@@ -155,10 +167,10 @@ def rule_update(*, rule: SubsidyRule, data: dict, acting_user=None) -> SubsidyRu
 
 
 @transaction.atomic
-def rule_activate(*, rule: SubsidyRule, acting_user=None) -> SubsidyRule:
+def rule_activate(*, rule: SubsidyRule, acting_user=None, system: bool = False) -> SubsidyRule:
     """Put a draft version into force; the version it replaces becomes superseded."""
     rule = SubsidyRule.objects.select_for_update().get(pk=rule.pk)
-    _check_scope(acting_user, rule.region)
+    _check_scope(acting_user, rule.region, system=system)
     if rule.status == RuleStatus.ACTIVE:
         return rule
     if rule.status != RuleStatus.DRAFT:
@@ -180,10 +192,10 @@ def rule_activate(*, rule: SubsidyRule, acting_user=None) -> SubsidyRule:
 
 
 @transaction.atomic
-def rule_retire(*, rule: SubsidyRule, acting_user=None, comment: str = "") -> SubsidyRule:
+def rule_retire(*, rule: SubsidyRule, acting_user=None, system: bool = False, comment: str = "") -> SubsidyRule:
     """Stop a rule. Its entitlements not yet in a batch are withdrawn by the next computation."""
     rule = SubsidyRule.objects.select_for_update().get(pk=rule.pk)
-    _check_scope(acting_user, rule.region)
+    _check_scope(acting_user, rule.region, system=system)
     if rule.status not in (RuleStatus.ACTIVE, RuleStatus.DRAFT):
         raise ConflictError("该规则版本已停用或已被取代。")
     before = rule.status
@@ -222,10 +234,16 @@ def _programme_validate(data: dict) -> None:
         raise DomainError("项目填写有误，请按提示修改。", errors=errors)
 
 
+def _check_programme_actor(user, system: bool, refusal: str) -> None:
+    """Programmes are set up by province staff (and admins), or by the system."""
+    _check_actor(user, system)
+    if user is not None and not (user.is_superuser or user.role in (Role.ADMIN, Role.PROVINCE)):
+        raise PermissionDenied(refusal)
+
+
 @transaction.atomic
-def programme_create(*, code: str, data: dict, acting_user=None) -> Programme:
-    if acting_user is not None and not (acting_user.is_superuser or acting_user.role in (Role.ADMIN, Role.PROVINCE)):
-        raise PermissionDenied("只有省级人员可以设立项目。")
+def programme_create(*, code: str, data: dict, acting_user=None, system: bool = False) -> Programme:
+    _check_programme_actor(acting_user, system, "只有省级人员可以设立项目。")
     _programme_validate(data)
     if Programme.objects.filter(code=code).exists():
         raise ConflictError(f"项目代码 {code} 已存在。")
@@ -235,9 +253,8 @@ def programme_create(*, code: str, data: dict, acting_user=None) -> Programme:
 
 
 @transaction.atomic
-def programme_update(*, programme: Programme, data: dict, acting_user=None) -> Programme:
-    if acting_user is not None and not (acting_user.is_superuser or acting_user.role in (Role.ADMIN, Role.PROVINCE)):
-        raise PermissionDenied("只有省级人员可以修改项目。")
+def programme_update(*, programme: Programme, data: dict, acting_user=None, system: bool = False) -> Programme:
+    _check_programme_actor(acting_user, system, "只有省级人员可以修改项目。")
     merged = {f: getattr(programme, f) for f in PROGRAMME_FIELDS}
     merged.update({k: v for k, v in data.items() if k in PROGRAMME_FIELDS})
     _programme_validate(merged)

@@ -132,8 +132,9 @@ def test_budget_cap_grants_earliest_verified_first_and_stops_exactly_at_the_cap(
             budget_cap=Decimal("1000.50"),
             conditions={},
         ),
+        system=True,
     )
-    rule_activate(rule=rule)
+    rule_activate(rule=rule, system=True)
     regs = []
     for i in range(5):
         regs.append(reg(p, "130104", OUTSIDE, created_at=dt.datetime(2021, 1, 25, 8, 0, i, tzinfo=dt.UTC)))
@@ -164,20 +165,22 @@ def test_exclusivity_group_gives_the_highest_amount():
     low = rule_create(
         programme=p,
         data=dict(name="低", region=region, kind="cash", amount="200", exclusivity_group="G", conditions={}),
+        system=True,
     )
     high = rule_create(
         programme=p,
         data=dict(name="高", region=region, kind="red_packet", amount="900", exclusivity_group="G", conditions={}),
+        system=True,
     )
-    rule_activate(rule=low)
-    rule_activate(rule=high)
+    rule_activate(rule=low, system=True)
+    rule_activate(rule=high, system=True)
     r = reg(p, "130110", OUTSIDE)
     entitlements_compute(programme=p)
     assert dict(Entitlement.objects.filter(registration=r, status="granted").values_list("rule_key", "amount")) == {
         "LUQUAN-CASH": Decimal("500.00"),  # not in the group: still granted
         high.rule_key: Decimal("900.00"),
     }
-    rule_retire(rule=high)
+    rule_retire(rule=high, system=True)
     entitlements_compute(programme=p)
     assert dict(Entitlement.objects.filter(registration=r).values_list("rule_key", "status")) == {
         "LUQUAN-CASH": "granted",
@@ -234,13 +237,13 @@ def test_editing_a_rule_with_entitlements_makes_a_new_version():
     v1 = SubsidyRule.objects.get(programme=p, rule_key="CANGZHOU-RED", status="active")
     _line(Entitlement.objects.get(registration=b))
 
-    v2 = rule_update(rule=v1, data={"amount": Decimal("600")})
+    v2 = rule_update(rule=v1, data={"amount": Decimal("600")}, system=True)
     assert (v2.pk != v1.pk, v2.version, v2.status) == (True, 2, RuleStatus.DRAFT)
     v1.refresh_from_db()
     assert (v1.amount, v1.status) == (Decimal("500.00"), RuleStatus.ACTIVE)  # untouched
     assert entitlements_compute(programme=p).written == 0  # the draft changes nothing
 
-    rule_activate(rule=v2)
+    rule_activate(rule=v2, system=True)
     v1.refresh_from_db()
     assert v1.status == RuleStatus.SUPERSEDED
     entitlements_compute(programme=p)
@@ -257,7 +260,7 @@ def test_editing_a_rule_with_entitlements_makes_a_new_version():
 def test_a_rule_without_entitlements_is_edited_in_place():
     p = programme()
     rule = SubsidyRule.objects.get(programme=p, rule_key="XUNHUAN-RED")
-    same = rule_update(rule=rule, data={"amount": Decimal("880")})
+    same = rule_update(rule=rule, data={"amount": Decimal("880")}, system=True)
     assert same.pk == rule.pk and same.version == 1 and same.amount == Decimal("880.00")
 
 
@@ -283,8 +286,10 @@ def test_changes_to_existing_entitlements_are_audited_row_by_row(city_cangzhou):
     ef = Entitlement.objects.get(registration=free)
     eb = Entitlement.objects.get(registration=batched, kind="base")
     _line(eb)
-    v2 = rule_update(rule=SubsidyRule.objects.get(rule_key="CANGZHOU-RED", status="active"), data={"amount": "600"})
-    rule_activate(rule=v2)
+    v2 = rule_update(
+        rule=SubsidyRule.objects.get(rule_key="CANGZHOU-RED", status="active"), data={"amount": "600"}, system=True
+    )
+    rule_activate(rule=v2, system=True)
     entitlements_compute(programme=p, acting_user=city_cangzhou)
     trail = {
         e.object_id: e
@@ -312,8 +317,9 @@ def _group_rule(p, name, code, amount, group, *, cap=None, conditions=None):
             exclusivity_group=group,
             conditions=conditions or {},
         ),
+        system=True,
     )
-    rule_activate(rule=rule)
+    rule_activate(rule=rule, system=True)
     return rule
 
 
@@ -392,8 +398,9 @@ def test_a_rule_with_seniority_tiers_stops_at_the_first_claim_that_would_pass_it
             exclusivity_group="G",
             conditions={},
         ),
+        system=True,
     )
-    rule_activate(rule=tiered)
+    rule_activate(rule=tiered, system=True)
     low = _group_rule(p, "低", "130104", "100", "G")
     regs = [
         reg(p, "130104", OUTSIDE, seniority=6, created_at=_at(0)),  # 700

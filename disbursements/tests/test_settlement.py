@@ -52,7 +52,7 @@ def _balanced(p):
 
 def _change_amount(amount: str):
     active = SubsidyRule.objects.get(rule_key="LUQUAN-CASH", status="active")
-    return rule_activate(rule=rule_update(rule=active, data={"amount": Decimal(amount)}))
+    return rule_activate(rule=rule_update(rule=active, data={"amount": Decimal(amount)}, system=True), system=True)
 
 
 def test_raise_gives_one_topup_per_paid_person_and_leaves_paid_money_alone(
@@ -175,7 +175,9 @@ def test_an_open_item_clears_when_the_rule_is_raised_back(officer_luquan, city_s
 def test_cap_refusals_are_stored_and_granted_in_order_when_the_cap_is_raised():
     p = programme()
     kangbao = SubsidyRule.objects.get(rule_key="KANGBAO-RELIEF", status="active")
-    kangbao = rule_activate(rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("600")}))
+    kangbao = rule_activate(
+        rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("600")}, system=True), system=True
+    )
     regs = [reg(p, "130723", "130723", category="hardship") for _ in range(5)]
     result = entitlements_compute(programme=p)
     assert result.refusals_changed
@@ -186,7 +188,7 @@ def test_cap_refusals_are_stored_and_granted_in_order_when_the_cap_is_raised():
         (r.pk, Decimal("300.00"), "预算已用完") for r in regs[2:]
     ]
     # Raising the cap by one person's amount grants the next one in the countable order.
-    rule_activate(rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("900")}))
+    rule_activate(rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("900")}, system=True), system=True)
     entitlements_compute(programme=p)
     granted = set(Entitlement.objects.filter(rule_key="KANGBAO-RELIEF").values_list("registration_id", flat=True))
     assert granted == {regs[0].pk, regs[1].pk, regs[2].pk}
@@ -279,7 +281,7 @@ def test_worker_lookup_rows_say_paid_topup_pending_and_cap_refused(
     assert "补差" in rows[1]["rule"]
 
     kangbao = SubsidyRule.objects.get(rule_key="KANGBAO-RELIEF", status="active")
-    rule_activate(rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("300")}))
+    rule_activate(rule=rule_update(rule=kangbao, data={"budget_cap": Decimal("300")}, system=True), system=True)
     first, second = (reg(p, "130723", "130723", category="hardship") for _ in range(2))
     entitlements_compute(programme=p)
     refused = _payments(second.person)
@@ -298,7 +300,7 @@ def test_preview_shows_topups_flags_and_refusals_by_district(
     entitlements_compute(programme=p)
     _pay_all(p, officer_luquan, city_shijiazhuang, province_staff, tmp_path)
     active = SubsidyRule.objects.get(rule_key="LUQUAN-CASH", status="active")
-    draft = rule_update(rule=active, data={"amount": Decimal("620")})
+    draft = rule_update(rule=active, data={"amount": Decimal("620")}, system=True)
     preview = rule_preview(draft)
     luquan = next(d for d in preview["districts"] if d["district"] == "130110")
     assert (luquan["count"], luquan["topups"], luquan["topup_amount"], luquan["flagged"]) == (
@@ -307,15 +309,15 @@ def test_preview_shows_topups_flags_and_refusals_by_district(
         Decimal("240.00"),
         0,
     )
-    lowered = rule_update(rule=draft, data={"amount": Decimal("480")})
+    lowered = rule_update(rule=draft, data={"amount": Decimal("480")}, system=True)
     preview = rule_preview(lowered)
     assert (preview["topups"], preview["flagged"], preview["flagged_amount"]) == (0, 2, Decimal("40.00"))
     # Activating and computing does what the preview said.
-    rule_activate(rule=lowered)
+    rule_activate(rule=lowered, system=True)
     assert entitlements_compute(programme=p).flagged == 2
 
     kangbao = SubsidyRule.objects.get(rule_key="KANGBAO-RELIEF", status="active")
-    capped = rule_update(rule=kangbao, data={"budget_cap": Decimal("300")})
+    capped = rule_update(rule=kangbao, data={"budget_cap": Decimal("300")}, system=True)
     for _ in range(3):
         reg(p, "130723", "130723", category="hardship")
     preview = rule_preview(capped)

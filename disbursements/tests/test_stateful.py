@@ -171,7 +171,10 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._active("LUQUAN-CASH") is not None)
     @rule(amount=st.sampled_from(["300", "450", "500", "600", "700"]))
     def change_luquan_amount(self, amount):
-        rule_activate(rule=rule_update(rule=self._active("LUQUAN-CASH"), data={"amount": Decimal(amount)}))
+        rule_activate(
+            rule=rule_update(rule=self._active("LUQUAN-CASH"), data={"amount": Decimal(amount)}, system=True),
+            system=True,
+        )
 
     @precondition(lambda self: self._active("KANGBAO-RELIEF") is not None)
     @rule(cap=st.sampled_from([None, "300", "600", "900"]), amount=st.sampled_from(["200", "300", "350"]))
@@ -180,13 +183,16 @@ class MoneyMachine(RuleBasedStateMachine):
         if cap is not None and cap < Decimal(amount):
             cap = Decimal(amount)
         rule_activate(
-            rule=rule_update(rule=self._active("KANGBAO-RELIEF"), data={"budget_cap": cap, "amount": Decimal(amount)})
+            rule=rule_update(
+                rule=self._active("KANGBAO-RELIEF"), data={"budget_cap": cap, "amount": Decimal(amount)}, system=True
+            ),
+            system=True,
         )
 
     @precondition(lambda self: self._active("LUQUAN-CASH") is not None)
     @rule()
     def retire_luquan(self):
-        rule_retire(rule=self._active("LUQUAN-CASH"), comment="停止")
+        rule_retire(rule=self._active("LUQUAN-CASH"), comment="停止", system=True)
 
     @precondition(lambda self: self.created_rules < 2)
     @rule(amount=st.sampled_from(["100", "250"]), district=st.sampled_from(sorted(DISTRICTS)))
@@ -201,8 +207,9 @@ class MoneyMachine(RuleBasedStateMachine):
                 "amount": Decimal(amount),
                 "conditions": {"on_duty_min_days": 0},
             },
+            system=True,
         )
-        rule_activate(rule=new)
+        rule_activate(rule=new, system=True)
 
     # ------------------------------------------------------------------ money
 

@@ -20,7 +20,14 @@ from programs.rules.conditions import CATEGORIES, OWNERSHIPS
 from programs.rules.evaluate import Facts, rule_evaluate
 from programs.rules.regions import hukou_outside, region_index
 from programs.rules.validate import rule_validate
-from programs.services import rule_activate, rule_create, rule_retire, rule_update
+from programs.services import (
+    programme_create,
+    programme_update,
+    rule_activate,
+    rule_create,
+    rule_retire,
+    rule_update,
+)
 from regions.models import Region
 
 pytestmark = pytest.mark.django_db
@@ -64,8 +71,9 @@ def test_hukou_outside_sql_agrees_for_xiongan_and_zones():
             amount="10",
             conditions={"hukou_outside": "city"},
         ),
+        system=True,
     )
-    rule_activate(rule=rule)
+    rule_activate(rule=rule, system=True)
     cases = [
         ("130629", "130632", False),
         ("130602", "130632", True),
@@ -144,6 +152,39 @@ def test_scope_of_rule_editing(city_shijiazhuang, city_cangzhou, officer_luquan,
     with pytest.raises(PermissionDenied):
         rule_retire(rule=mine, acting_user=officer_luquan)
     assert rule_retire(rule=mine, acting_user=city_shijiazhuang).status == RuleStatus.RETIRED
+
+
+def test_a_write_without_a_user_is_refused_unless_the_system_acts(province_staff):
+    """No acting user and no system=True: refused, never a skipped permission check."""
+    p = programme()
+    luquan = Region.objects.get(code="130110")
+    with pytest.raises(PermissionDenied):
+        rule_create(programme=p, data=base(region=luquan))
+    assert not SubsidyRule.objects.filter(programme=p, region=luquan, name=base()["name"]).exists()
+    rule = rule_create(programme=p, data=base(region=luquan), acting_user=province_staff)
+    for write in (
+        lambda: rule_update(rule=rule, data={"amount": "5"}),
+        lambda: rule_activate(rule=rule),
+        lambda: rule_retire(rule=rule),
+        lambda: programme_update(programme=p, data={"name": "改名"}),
+        lambda: programme_create(code="NO-USER", data={}),
+    ):
+        with pytest.raises(PermissionDenied):
+            write()
+    rule.refresh_from_db()
+    assert rule.status == RuleStatus.DRAFT and rule.amount != Decimal("5")
+
+
+def test_the_system_writes_without_a_user_and_is_audited_as_such():
+    from accounts.models import AuditEntry
+
+    p = programme()
+    luquan = Region.objects.get(code="130110")
+    rule = rule_create(programme=p, data=base(region=luquan), system=True)
+    rule = rule_activate(rule=rule, system=True)
+    assert rule.status == RuleStatus.ACTIVE
+    entry = AuditEntry.objects.filter(action="rule_activate", object_id=str(rule.pk)).get()
+    assert entry.user_id is None
 
 
 def test_activating_a_new_version_supersedes_and_audits(city_cangzhou):

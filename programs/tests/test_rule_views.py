@@ -150,8 +150,9 @@ def _grouped(p, name, amount, *, cap=None, group="G"):
             exclusivity_group=group,
             conditions={},
         ),
+        system=True,
     )
-    rule_activate(rule=r)
+    rule_activate(rule=r, system=True)
     return r
 
 
@@ -192,6 +193,7 @@ def test_preview_of_a_rule_in_a_group_is_what_the_computation_grants(client, cit
             exclusivity_group="G",
             conditions={},
         ),
+        system=True,
     )
     client.force_login(city_shijiazhuang)
     page = client.get(f"/programmes/rules/{mid.pk}/preview/")
@@ -199,7 +201,7 @@ def test_preview_of_a_rule_in_a_group_is_what_the_computation_grants(client, cit
     assert (page.context["preview"]["count"], page.context["preview"]["amount"]) == (3, Decimal("1800.00"))
     body = page.content.decode()
     assert "互斥组“G”" in body and "按其次优一项计入" in body
-    rule_activate(rule=mid)
+    rule_activate(rule=mid, system=True)
     entitlements_compute(programme=p)
     assert _computed(mid) == (3, Decimal("1800.00"))
     assert _computed(low) == (0, Decimal("0.00"))
