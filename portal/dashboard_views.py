@@ -12,12 +12,20 @@ from disbursements.reconciliation import reconciliation_alarms_cached
 from portal import dashboards
 
 
+def _scope_or_404(request):
+    """The programme and region asked for; unknown and out of scope look the same: 404."""
+    scope = dashboards.dashboard_scope(
+        request.user, programme_code=request.GET.get("programme"), region_code=request.GET.get("region")
+    )
+    if scope is None:
+        raise Http404("项目或区域不存在，或不在您的管辖范围内")
+    return scope
+
+
 @login_required
 def dashboard(request):
     require_staff(request.user)
-    programme, region = dashboards.dashboard_scope(
-        request.user, programme_code=request.GET.get("programme"), region_code=request.GET.get("region")
-    )
+    programme, region = _scope_or_404(request)
     panel = dashboards.dashboard_panel(programme=programme, region=region)
     home = programme.region if dashboards._sees_everything(request.user) else request.user.region
     charts = {
@@ -63,9 +71,7 @@ def dashboard(request):
 @login_required
 def dashboard_export(request):
     require_staff(request.user)
-    programme, region = dashboards.dashboard_scope(
-        request.user, programme_code=request.GET.get("programme"), region_code=request.GET.get("region")
-    )
+    programme, region = _scope_or_404(request)
     table = request.GET.get("table", "all")
     tables = list(dashboards.TABLES) if table == "all" else [table]
     if any(t not in dashboards.TABLES for t in tables):

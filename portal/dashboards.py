@@ -7,7 +7,7 @@ export, so they always agree.
 
 Scope: province staff see the province, city staff their city, district officers their
 district, superusers everything; anybody else, and any region outside the scope or the
-programme, gets 404 (`dashboard_scope`).
+programme, gets None from `dashboard_scope` and the views answer 404.
 """
 
 import datetime
@@ -18,10 +18,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Sum
 from django.dispatch import receiver
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.choices import Role
+from accounts.scopes import regions_q
+from core.errors import DomainError
 from core.money import format_yuan
 from disbursements.models import RegionRollup, RuleRollup
 from disbursements.rollups import rollups_refresh, rollups_refreshed
@@ -50,8 +51,10 @@ def dashboard_programmes(user):
     )
 
 
-def dashboard_scope(user, *, programme_code: str | None, region_code: str | None) -> tuple[Programme, Region]:
-    """The programme and region the user asked for, or 404 when either is unknown or out of scope.
+def dashboard_scope(user, *, programme_code: str | None, region_code: str | None) -> tuple[Programme, Region] | None:
+    """The programme and region the user asked for, or None when either is unknown, out of
+    the user's scope (accounts.scopes.regions_q) or outside the programme's region: the
+    views answer 404 then.
 
     Two queries: the programme, then the region's rollup row with the region (whose
     `refreshed_at` is the panel's cache version, kept on the region as `rollup_version`).
@@ -59,13 +62,18 @@ def dashboard_scope(user, *, programme_code: str | None, region_code: str | None
     programmes = dashboard_programmes(user)
     programme = programmes.filter(code=programme_code).first() if programme_code else programmes.first()
     if programme is None:
-        raise Http404("没有可查看的项目")
+        return None
     home_code = programme.region_id if _sees_everything(user) else user.region_id
     if home_code is None:
-        raise Http404("没有可查看的区域")
+        return None
     code = region_code or home_code
     row = (
-        RegionRollup.objects.filter(programme=programme, region_id=code)
+        RegionRollup.objects.filter(
+            regions_q(user, region="region"),
+            programme=programme,
+            region_id=code,
+            region__path__startswith=programme.region.path,
+        )
         .select_related("region__parent")
         .only(
             "refreshed_at",
@@ -83,12 +91,14 @@ def dashboard_scope(user, *, programme_code: str | None, region_code: str | None
         )
         .first()
     )
-    region = row.region if row is not None else Region.objects.filter(code=code).select_related("parent").first()
-    # The path holds every ancestor's code: in scope when the home region is one of them.
-    if region is None or home_code not in region.path.split("/"):
-        raise Http404("区域不存在或不在您的管辖范围内")
-    if not region.path.startswith(programme.region.path):
-        raise Http404("区域不在项目范围内")
+    if row is not None:
+        region = row.region
+    else:
+        region = (
+            Region.objects.filter(regions_q(user), code=code).within(programme.region).select_related("parent").first()
+        )
+        if region is None:
+            return None
     region.rollup_version = row.refreshed_at if row is not None else None
     return programme, region
 
@@ -395,7 +405,7 @@ def _table(panel: dict, name: str) -> tuple[list[str], list[list]]:
             for r in panel["overdue"]["rows"]
         ]
         return head, rows
-    raise Http404("没有这个表")
+    raise DomainError(f"没有这个表：{name}")  # the views check the name against TABLES first
 
 
 def dashboard_xlsx(panel: dict, tables: list[str]) -> bytes:

@@ -3,6 +3,7 @@
 Out of scope, unknown region or programme: 404. Amounts are strings of yuan ("1982400.00").
 """
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -21,9 +22,12 @@ class DashboardView(APIView):
         description="看板数据：摸排、登记、核定、发放，下级区域、按规则、趋势、排名、逾期未报。",
     )
     def get(self, request):
-        programme, region = dashboards.dashboard_scope(
+        scope = dashboards.dashboard_scope(
             request.user,
             programme_code=request.query_params.get("programme"),
             region_code=request.query_params.get("region"),
         )
+        if scope is None:  # unknown and out of scope look the same
+            raise Http404("项目或区域不存在，或不在您的管辖范围内")
+        programme, region = scope
         return Response(dashboards.dashboard_panel(programme=programme, region=region))

@@ -174,6 +174,22 @@ def test_scope_city_district_and_others(client, filled, city_shijiazhuang, offic
     assert client.get(reverse("dashboard")).status_code == 403  # not an employer's page
 
 
+def test_the_scope_read_gives_none_out_of_scope_and_raises_nothing_http(filled, city_shijiazhuang, agent_gree):
+    """dashboard_scope is a read: out of scope, unknown or outside the programme is None (the views say 404)."""
+    from portal.dashboards import dashboard_scope
+
+    programme, region = dashboard_scope(city_shijiazhuang, programme_code="DASH-2021", region_code="130110")
+    assert (programme.code, region.code) == ("DASH-2021", "130110")
+    for user, code, region_code in [
+        (city_shijiazhuang, "DASH-2021", "130700"),  # another city
+        (city_shijiazhuang, "DASH-2021", "130000"),  # above one's city
+        (city_shijiazhuang, "DASH-2021", "999999"),  # no such region
+        (city_shijiazhuang, "NOPE", None),  # no such programme
+        (agent_gree, "DASH-2021", None),  # not a dashboard user
+    ]:
+        assert dashboard_scope(user, programme_code=code, region_code=region_code) is None
+
+
 def test_page_shows_figures_freshness_and_chart_data(client, filled, province_staff):
     client.force_login(province_staff)
     r = client.get(reverse("dashboard"), {"programme": "DASH-2021", "region": "130700"})
