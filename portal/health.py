@@ -85,7 +85,7 @@ def check_beat(client=None) -> Check:
 
     if not settings.REDIS_URL:
         return Check("beat", True, "in-process")
-    limit = 3 * int(getattr(settings, "JOB_SWEEP_SECONDS", 30)) + 15
+    limit = 3 * settings.JOB_SWEEP_SECONDS + 15
     try:
         age = sweep_age(client or _redis())
     except Exception as exc:

@@ -332,6 +332,16 @@ CELERY_BEAT_SCHEDULE = {
     "vouchers-expire-daily": {"task": "disbursements.vouchers_expire", "schedule": crontab(hour=0, minute=5)},
 }
 
+# programs: survey reports (摸排, programs/surveys/periods.py and validate.py). A programme
+# is cut into periods of SURVEY_PERIOD_DAYS days; weekly periods end on SURVEY_DUE_WEEKDAY
+# (0 = Monday … 6 = Sunday); a report is due SURVEY_GRACE_DAYS after its period's last
+# day; a count that moves by more than SURVEY_JUMP_FACTOR times from the previous report
+# must be confirmed.
+SURVEY_PERIOD_DAYS = env_int("SURVEY_PERIOD_DAYS", 7, minimum=1)
+SURVEY_DUE_WEEKDAY = int(env_choice("SURVEY_DUE_WEEKDAY", "4", {str(day) for day in range(7)}))
+SURVEY_GRACE_DAYS = env_int("SURVEY_GRACE_DAYS", 0, minimum=0)
+SURVEY_JUMP_FACTOR = env_decimal("SURVEY_JUMP_FACTOR", "2")
+
 CACHES = {
     "default": (
         # Django's RedisCache, one client object per connection pool instead of one per call (portal/cache.py).

@@ -29,7 +29,7 @@ class Period:
 
     @property
     def deadline(self) -> datetime.date:
-        return self.end + datetime.timedelta(days=int(getattr(settings, "SURVEY_GRACE_DAYS", 0)))
+        return self.end + datetime.timedelta(days=settings.SURVEY_GRACE_DAYS)
 
     def __contains__(self, day: datetime.date) -> bool:
         return self.start <= day <= self.end
@@ -37,8 +37,8 @@ class Period:
 
 def survey_periods(programme: Programme) -> list[Period]:
     """The programme's reporting periods, in order (see the module docstring)."""
-    days = int(getattr(settings, "SURVEY_PERIOD_DAYS", 7))
-    weekday = int(getattr(settings, "SURVEY_DUE_WEEKDAY", 4))
+    days = settings.SURVEY_PERIOD_DAYS
+    weekday = settings.SURVEY_DUE_WEEKDAY
     start = programme.start_date
     if days == 7:
         end = start + datetime.timedelta(days=(weekday - start.weekday()) % 7)

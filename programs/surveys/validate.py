@@ -17,7 +17,7 @@ from regions.models import Region
 
 
 def jump_factor() -> Decimal:
-    return Decimal(str(getattr(settings, "SURVEY_JUMP_FACTOR", 2)))
+    return Decimal(str(settings.SURVEY_JUMP_FACTOR))
 
 
 def _clean_data(data: dict) -> tuple[dict, dict]:
