@@ -27,6 +27,53 @@ DEMO_EMPLOYER_CODES = {
 # Monthly 失业补助金: 定州 paid 963 people ¥633,700 in February (≈ ¥658 a month each).
 UNEMPLOYMENT_MONTHLY = Decimal("658.00")
 
+
+def _hengshui_voucher(
+    rule_key: str, name: str, amount: Decimal, conditions: dict, description: str
+) -> tuple[str, str, dict]:
+    """衡水's consumption vouchers, usable in the city's major supermarkets until 2021-03-08."""
+    fields = dict(
+        name=name,
+        kind=RuleKind.VOUCHER,
+        amount=amount,
+        channel=Channel.E_VOUCHER,
+        valid_until=dt.date(2021, 3, 8),
+        conditions=conditions,
+        description=description,
+    )
+    return rule_key, "131100", fields
+
+
+def _unemployment(rule_key: str, region: str, name: str, description: str) -> tuple[str, str, dict]:
+    """Six months of 失业补助金 for insured unemployed people (定州, 辛集)."""
+    fields = dict(
+        name=name,
+        kind=RuleKind.MONTHLY,
+        amount=UNEMPLOYMENT_MONTHLY,
+        months=6,
+        channel=Channel.SOCIAL_SECURITY_CARD,
+        conditions={"category_in": ["unemployed"], "employer_verified": False},
+        description=description,
+    )
+    return rule_key, region, fields
+
+
+def _employer_funded(
+    rule_key: str, region: str, name: str, employer: str, description: str, **amount
+) -> tuple[str, str, dict]:
+    """An employer's own red packet (recorded for statistics, not paid by the programme);
+    `amount` is amount=… or tiers=[…]."""
+    fields = dict(
+        name=name,
+        kind=RuleKind.EMPLOYER_FUNDED,
+        **amount,
+        channel=Channel.EMPLOYER,
+        conditions={"employer_codes": [DEMO_EMPLOYER_CODES[employer]]},
+        description=description,
+    )
+    return rule_key, region, fields
+
+
 # rule_key, region, fields
 DEMO_RULES = [
     (
@@ -72,31 +119,19 @@ DEMO_RULES = [
             description="沧州市为外地留沧务工人员每人发放500元暖心红包。",
         ),
     ),
-    (
+    _hengshui_voucher(
         "HENGSHUI-VOUCHER",
-        "131100",
-        dict(
-            name="衡水市外地留衡务工人员消费券",
-            kind=RuleKind.VOUCHER,
-            amount=Decimal("500"),
-            channel=Channel.E_VOUCHER,
-            valid_until=dt.date(2021, 3, 8),
-            conditions={"hukou_outside": "city"},
-            description="为外地留衡务工人员每人发放500元消费券，可在全市大型商超使用，有效期至2021年3月8日。",
-        ),
+        "衡水市外地留衡务工人员消费券",
+        Decimal("500"),
+        {"hukou_outside": "city"},
+        "为外地留衡务工人员每人发放500元消费券，可在全市大型商超使用，有效期至2021年3月8日。",
     ),
-    (
+    _hengshui_voucher(
         "HENGSHUI-DUTY",
-        "131100",
-        dict(
-            name="衡水市春节在岗加发消费券",
-            kind=RuleKind.VOUCHER,
-            amount=Decimal("100"),
-            channel=Channel.E_VOUCHER,
-            valid_until=dt.date(2021, 3, 8),
-            conditions={"hukou_outside": "city", "on_duty_min_days": 1},
-            description="春节期间在岗的外地留衡务工人员，每人再加发100元消费券，有效期至2021年3月8日。",
-        ),
+        "衡水市春节在岗加发消费券",
+        Decimal("100"),
+        {"hukou_outside": "city", "on_duty_min_days": 1},
+        "春节期间在岗的外地留衡务工人员，每人再加发100元消费券，有效期至2021年3月8日。",
     ),
     (
         "KANGBAO-RELIEF",
@@ -111,72 +146,46 @@ DEMO_RULES = [
             description="康保县摸排特困、低保、边缘户等共6608人，每人发放慰问金300元，共发放慰问金198.24万元。",
         ),
     ),
-    (
+    _unemployment(
         "DINGZHOU-UNEMP",
         "130682",
-        dict(
-            name="定州市失业补助金（六个月）",
-            kind=RuleKind.MONTHLY,
-            amount=UNEMPLOYMENT_MONTHLY,
-            months=6,
-            channel=Channel.SOCIAL_SECURITY_CARD,
-            conditions={"category_in": ["unemployed"], "employer_verified": False},
-            description="2021年1月1日后的参保失业人员及2020年3月至12月份未申领过失业补助金的参保失业人员"
-            "可以申领六个月的失业补助金（2月份为963人发放63.37万元）。",
-        ),
+        "定州市失业补助金（六个月）",
+        "2021年1月1日后的参保失业人员及2020年3月至12月份未申领过失业补助金的参保失业人员"
+        "可以申领六个月的失业补助金（2月份为963人发放63.37万元）。",
     ),
-    (
+    _unemployment(
         "XINJI-UNEMP",
         "130181",
-        dict(
-            name="辛集市失业补助金（六个月）",
-            kind=RuleKind.MONTHLY,
-            amount=UNEMPLOYMENT_MONTHLY,
-            months=6,
-            channel=Channel.SOCIAL_SECURITY_CARD,
-            conditions={"category_in": ["unemployed"], "employer_verified": False},
-            description="自2021年1月1日起，辛集市继续落实失业补助金申领发放工作，参保失业人员可以申领六个月的失业补助金。",
-        ),
+        "辛集市失业补助金（六个月）",
+        "自2021年1月1日起，辛集市继续落实失业补助金申领发放工作，参保失业人员可以申领六个月的失业补助金。",
     ),
-    (
+    _employer_funded(
         "GREE-RED",
         "130171",
-        dict(
-            name="格力（高新区）留石职工过年补贴（企业自发）",
-            kind=RuleKind.EMPLOYER_FUNDED,
-            amount=Decimal("1000"),
-            channel=Channel.EMPLOYER,
-            conditions={"employer_codes": [DEMO_EMPLOYER_CODES["gree"]]},
-            description="石家庄格力(空调)有限公司对留石过年企业职工每人发放过年补贴1000元。",
-        ),
+        "格力（高新区）留石职工过年补贴（企业自发）",
+        "gree",
+        "石家庄格力(空调)有限公司对留石过年企业职工每人发放过年补贴1000元。",
+        amount=Decimal("1000"),
     ),
-    (
+    _employer_funded(
         "MENGNIU-RED",
         "130773",
-        dict(
-            name="蒙牛春节留岗红包（企业自发）",
-            kind=RuleKind.EMPLOYER_FUNDED,
-            amount=Decimal("1000"),
-            channel=Channel.EMPLOYER,
-            conditions={"employer_codes": [DEMO_EMPLOYER_CODES["mengniu"]]},
-            description="蒙牛公司对春节留岗人员发放1000元红包。",
-        ),
+        "蒙牛春节留岗红包（企业自发）",
+        "mengniu",
+        "蒙牛公司对春节留岗人员发放1000元红包。",
+        amount=Decimal("1000"),
     ),
-    (
+    _employer_funded(
         "MODERN-DAIRY-RED",
         "130773",
-        dict(
-            name="现代牧业按工龄过年红包（企业自发）",
-            kind=RuleKind.EMPLOYER_FUNDED,
-            tiers=[
-                {"min_years": 0, "amount": "200.00"},
-                {"min_years": 3, "amount": "400.00"},
-                {"min_years": 5, "amount": "600.00"},
-            ],
-            channel=Channel.EMPLOYER,
-            conditions={"employer_codes": [DEMO_EMPLOYER_CODES["modern_dairy"]]},
-            description="塞北管理区现代牧业公司根据工龄发放最高600元过年红包。",
-        ),
+        "现代牧业按工龄过年红包（企业自发）",
+        "modern_dairy",
+        "塞北管理区现代牧业公司根据工龄发放最高600元过年红包。",
+        tiers=[
+            {"min_years": 0, "amount": "200.00"},
+            {"min_years": 3, "amount": "400.00"},
+            {"min_years": 5, "amount": "600.00"},
+        ],
     ),
 ]
 

@@ -21,18 +21,7 @@ class ProgrammeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Programme
-        fields = [
-            "code",
-            "name",
-            "region",
-            "start_date",
-            "end_date",
-            "holiday_start",
-            "holiday_end",
-            "registration_deadline",
-            "budget",
-            "status",
-        ]
+        fields = ["code", *services.PROGRAMME_FIELDS]
 
 
 class RuleSerializer(serializers.ModelSerializer):
