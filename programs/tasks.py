@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
+from programs.surveys import reminders
+
 
 @shared_task(name="programs.surveys_overdue_notify", acks_late=True)
 def surveys_overdue_notify() -> int:
     """Beat, daily (portal/settings.py): idempotent per survey and day (programs.surveys.reminders)."""
-    from programs.surveys.reminders import surveys_overdue_notify as run
-
-    return run()
+    return reminders.surveys_overdue_notify()
