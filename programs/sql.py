@@ -1,11 +1,37 @@
 """The raw SQL of programs, as named statements with their parameters in order.
 
-The rule engine builds the statements that select what a rule grants from the rule's
-data (programs.rules.compile, programs.rules.grants: a small compiler, not fixed
-text). What programs runs around them is here. `{name}` marks a SQL fragment the
-caller composes (the grant statements, an optional district filter, a table name);
-`%s` marks a parameter, listed in order above each statement.
+The rule engine compiles each rule's conditions to WHERE fragments
+(programs.rules.compile) and unrolls the allocation of capped groups into rounds of
+CTEs (programs.rules.grants._allocation_sql): generated from the rules' data, not
+fixed text, they stay there. The statements they are put into are here. `{name}`
+marks a SQL fragment the caller composes (a compiled rule's parts, the grant
+statements, an optional district filter, a table name); `%s` marks a parameter,
+listed in order above each statement.
 """
+
+# The rows a rule grants (GRANT_COLUMNS of programs.rules.grants), over a registration
+# `r` and what it joins. {channel}, {amount}, {reason}, {where}: fragments of the compiled
+# rule (programs.rules.compile.CompiledRule); {tables}: its FROM clause.
+# Params: programme id, rule id, rule key, the channel's, the amount's and the reason's
+# params, then the WHERE clause's.
+_GRANT_SELECT = (
+    "SELECT %s AS programme_id, %s AS rule_id, %s AS rule_key, r.person_id AS person_id,"
+    " r.id AS registration_id, r.district_id AS district_id, {channel} AS channel,"
+    " {amount} AS amount, {reason} AS reason"
+)
+GRANT_ROWS = _GRANT_SELECT + " FROM {tables} WHERE {where}"
+
+# The same rows as candidates of the allocation in an exclusivity group or under a
+# budget cap (programs.rules.grants._allocation_sql), with the group, the priority, the
+# cap in fen and the order in which registrations became countable (vkey).
+# Params: as GRANT_ROWS up to the reason's, then group, priority, cap in fen (or NULL),
+# then the WHERE clause's.
+GRANT_CANDIDATES = (
+    _GRANT_SELECT + ", CAST(%s AS TEXT) AS grp, %s AS prio, CAST(%s AS BIGINT) AS cap_fen,"
+    " CASE WHEN e.verified_at IS NOT NULL AND e.verified_at > r.created_at"
+    " THEN e.verified_at ELSE r.created_at END AS vkey"
+    " FROM {tables} WHERE {where}"
+)
 
 # The grant statements of a preview, narrowed to the columns it counts.
 # {statement}: one statement of programs.rules.grants.grants_sql; {i}: its position.

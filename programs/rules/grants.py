@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from programs import sql
 from programs.rules.compile import rule_compile
 from programs.rules.regions import RegionIndex
 
@@ -54,11 +55,13 @@ def grants_sql(
         if is_windowed:
             compiled.joins.add("e")
         channel_sql, channel_params = _channel_sql(rule)
-        head = (
-            "SELECT %s AS programme_id, %s AS rule_id, %s AS rule_key, r.person_id AS person_id,"
-            f" r.id AS registration_id, r.district_id AS district_id, {channel_sql} AS channel,"
-            f" {compiled.amount} AS amount, {compiled.reason} AS reason"
-        )
+        fragments = {
+            "channel": channel_sql,
+            "amount": compiled.amount,
+            "reason": compiled.reason,
+            "tables": compiled.from_clause(),
+            "where": compiled.where,
+        }
         params = [
             programme.pk,
             rule.pk,
@@ -70,25 +73,23 @@ def grants_sql(
         if not is_windowed:
             if refused:
                 continue
-            sql = f"{head} FROM {compiled.from_clause()} WHERE {compiled.where}"
-            statements.append((sql, params + compiled.where_params))
+            statements.append((sql.GRANT_ROWS.format(**fragments), params + compiled.where_params))
             continue
         cap_fen = int(rule.budget_cap * 100) if rule.budget_cap is not None else None
         group_sizes[group] = group_sizes.get(group, 0) + 1
-        sql = (
-            f"{head}, CAST(%s AS TEXT) AS grp, %s AS prio, CAST(%s AS BIGINT) AS cap_fen,"
-            " CASE WHEN e.verified_at IS NOT NULL AND e.verified_at > r.created_at"
-            " THEN e.verified_at ELSE r.created_at END AS vkey"
-            f" FROM {compiled.from_clause()} WHERE {compiled.where}"
+        wparts.append(
+            (
+                sql.GRANT_CANDIDATES.format(**fragments),
+                [*params, group, rule.priority, cap_fen, *compiled.where_params],
+            )
         )
-        wparts.append((sql, [*params, group, rule.priority, cap_fen, *compiled.where_params]))
     if wparts:
         # Only a cap turns anybody away: without one, everybody's first choice is final.
         rounds = max((size for g, size in group_sizes.items() if g in capped), default=1)
         union = " UNION ALL ".join(s for s, _ in wparts)
         params = [p for _, ps in wparts for p in ps]
-        sql, tail_params = _allocation_sql(union, rounds, district, refused=refused)
-        statements.append((sql, params + tail_params))
+        allocation, tail_params = _allocation_sql(union, rounds, district, refused=refused)
+        statements.append((allocation, params + tail_params))
     return statements
 
 
