@@ -26,7 +26,7 @@ from core.errors import DomainError
 from core.money import format_yuan
 from disbursements.models import RegionRollup, RuleRollup
 from disbursements.rollups import rollups_refresh, rollups_refreshed
-from programs.choices import ProgrammeStatus, RuleKind, SurveyStatus
+from programs.choices import SURVEY_APPROVED, ProgrammeStatus, RuleKind
 from programs.models import Programme, SurveyReport
 from programs.surveys.fields import COUNT_FIELDS
 from programs.surveys.periods import survey_overdue, survey_periods
@@ -159,7 +159,7 @@ def _breadcrumb(region: Region, top: Region) -> list[dict]:
 def _trend(programme: Programme, region: Region) -> list[dict]:
     """Sums of approved reports per reporting period (by the period's last day)."""
     periods = survey_periods(programme)
-    reports = SurveyReport.objects.filter(programme=programme, status__in=[SurveyStatus.APPROVED, SurveyStatus.LOCKED])
+    reports = SurveyReport.objects.filter(programme=programme, status__in=SURVEY_APPROVED)
     if region.code != programme.region_id:  # an IN list of codes, not a join on the path (see survey_overdue)
         codes = Region.objects.filter(path__startswith=region.path, level=Level.DISTRICT).values_list("code", flat=True)
         reports = reports.filter(district_id__in=list(codes))
