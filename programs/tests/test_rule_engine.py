@@ -13,12 +13,13 @@ from beneficiaries.models import Registration
 from core.errors import DomainError, PermissionDenied
 from disbursements.entitlements import entitlement_totals, entitlements_compute
 from disbursements.models import Entitlement
-from disbursements.tests.test_entitlement_support import programme, reg
 from programs.choices import RuleStatus
+from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from programs.rules import CATEGORIES, OWNERSHIPS, Facts, hukou_outside, region_index, rule_evaluate, rule_validate
 from programs.services import rule_activate, rule_create, rule_retire, rule_update
 from regions.models import Region
+from tests.factories import reg
 
 pytestmark = pytest.mark.django_db
 

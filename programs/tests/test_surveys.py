@@ -7,12 +7,12 @@ import pytest
 
 from accounts.choices import Role
 from accounts.models import AuditEntry
-from conftest import make_user
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs import surveys
 from programs.choices import SurveyStatus
 from programs.models import SurveyReport
 from regions.models import Region
+from tests.factories import make_user
 
 D = dt.date
 
