@@ -2,12 +2,13 @@
 run shows every row), then confirm."""
 
 import csv
+import datetime as dt
 import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-CSV = "0"  # the admins' formats are [CSV, XLSX]
+CSV, XLSX = "0", "1"  # the admins' formats are [CSV, XLSX]
 
 
 def csv_file(rows: list[list[str]], name: str = "import.csv") -> SimpleUploadedFile:
@@ -16,9 +17,28 @@ def csv_file(rows: list[list[str]], name: str = "import.csv") -> SimpleUploadedF
     return SimpleUploadedFile(name, buf.getvalue().encode("utf-8"), content_type="text/csv")
 
 
-def dry_run(client, model: str, rows: list[list[str]]):
+def xlsx_file(rows: list[list], name: str = "import.xlsx") -> SimpleUploadedFile:
+    """Cells keep their Python type: a float is a number cell, a date a date cell."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True})
+    sheet = book.add_worksheet()
+    dates = book.add_format({"num_format": "yyyy-mm-dd"})
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, dt.date):
+                sheet.write_datetime(r, c, dt.datetime.combine(value, dt.time()), dates)
+            else:
+                sheet.write(r, c, value)
+    book.close()
+    return SimpleUploadedFile(name, buf.getvalue(), content_type="application/vnd.ms-excel")
+
+
+def dry_run(client, model: str, rows: list[list], *, xlsx: bool = False):
     """`model` is "app_model" (e.g. "regions_region"); returns the dry run's response."""
-    return client.post(reverse(f"admin:{model}_import"), {"format": CSV, "import_file": csv_file(rows)})
+    upload = xlsx_file(rows) if xlsx else csv_file(rows)
+    return client.post(reverse(f"admin:{model}_import"), {"format": XLSX if xlsx else CSV, "import_file": upload})
 
 
 def confirm(client, model: str, response):

@@ -1,6 +1,7 @@
 """Programmes and rules through the admin's import (django-import-export): each row goes
 through programs.services, so it is checked, versioned and audited like a page's change."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -78,6 +79,20 @@ def test_rule_import_creates_then_updates_with_old_and_new_values(client, superu
     assert rule.amount == Decimal("600.00")
     update = AuditEntry.objects.get(action="rule_update", object_id=str(rule.pk))
     assert (update.changes["from"]["amount"], update.changes["to"]["amount"]) == ("500.50", "600.00")
+
+
+@pytest.mark.django_db
+def test_rule_import_from_xlsx_reads_number_and_date_cells_exactly(client, superuser, programme):
+    client.force_login(superuser)
+    row = _rule_row("hengshui_voucher", amount=0.1 + 0.2, region="130110")  # 0.30000000000000004
+    row[4], row[8] = "消费券", "电子消费券"
+    rows = [RULE_HEAD, [*row, dt.date(2021, 3, 8), 20000.5, "", 100, "衡水市消费券"]]
+    response = dry_run(client, "programs_subsidyrule", rows, xlsx=True)
+    assert row_errors(response) == []
+    confirm(client, "programs_subsidyrule", response)
+    rule = SubsidyRule.objects.get(rule_key="hengshui_voucher")
+    assert (rule.amount, rule.budget_cap) == (Decimal("0.30"), Decimal("20000.50"))
+    assert rule.valid_until == dt.date(2021, 3, 8) and rule.kind == "voucher"
 
 
 @pytest.mark.django_db
