@@ -15,7 +15,9 @@ class RegionResource(resources.ModelResource):
     """One region a row, keyed by its code. `path` (the chain of codes the scope checks
     match on) is worked out from the parent; a new region hangs under an existing one.
     Moving a region under another parent would move its whole subtree's scope, so an
-    import refuses it (the tree is reloaded by `regions_load` instead)."""
+    import refuses it (the tree is reloaded by `regions_load` instead). A region decides
+    scope, not money: like the region admin's change form, an import is kept in the admin's
+    history (LogEntry), not the audit trail."""
 
     code = fields.Field(attribute="code", column_name=_("区划代码"), widget=widgets.CharWidget())
     name = fields.Field(attribute="name", column_name=_("名称"), widget=widgets.CharWidget())
