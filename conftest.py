@@ -1,4 +1,5 @@
-"""Fixtures shared by every app's tests: the region tree and named personas.
+"""Fixtures shared by every app's tests: the region tree and named personas (users, the
+test programme, employers), built by tests/factories.py.
 
 The region tree (about 200 rows and the national code list) is loaded once per test
 database, in `django_db_setup`, so that each test starts with it in place.
@@ -9,6 +10,7 @@ import pytest
 from accounts.choices import Role
 from accounts.models import User
 from regions.models import Region
+from tests.factories import make_employer, make_programme, make_user
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +41,6 @@ def pytest_runtest_teardown(item, nextitem):
     with item.config.stash[blocking_manager_key].unblock():
         if not Region.objects.filter(code="130000").exists():
             regions_load()
-
-
-def make_user(username: str, role: str, region_code: str | None = None, **extra) -> User:
-    region = Region.objects.get(code=region_code) if region_code else None
-    user = User.objects.create_user(username=username, password="Test-pass-2021", role=role, region=region, **extra)
-    return user
 
 
 @pytest.fixture
@@ -91,3 +87,23 @@ def agent_other(db):
 @pytest.fixture
 def superuser(db):
     return User.objects.create_superuser("root", "root@example.invalid", "Test-pass-2021", role=Role.ADMIN)
+
+
+@pytest.fixture
+def programme(db):
+    return make_programme()
+
+
+@pytest.fixture
+def employer_luquan(agent_other):
+    return make_employer("石家庄冀通建材有限公司", "130110", agents=[agent_other])
+
+
+@pytest.fixture
+def employer_gree(agent_gree):
+    return make_employer("石家庄格力电器（空调）有限公司", "130171", agents=[agent_gree], ownership="state")
+
+
+@pytest.fixture
+def employer_cangzhou(db):
+    return make_employer("沧州运河某制衣厂", "130903")

@@ -71,6 +71,8 @@ ACTION_LABELS = {
     "dashboard_export": _("导出看板"),
     "employer_payments_export": _("导出发放情况"),
     "audit_export": _("导出审计记录"),
+    "employer_list_export": _("导出用人单位名单"),
+    "registration_list_export": _("导出登记名单"),
     "user_create": _("创建用户"),
     "user_update": _("修改用户"),
     "user_disable": _("停用用户"),

@@ -5,14 +5,17 @@ Every field that decides eligibility or money (a person's hukou, a registration'
 category, dates and duty days, an employer's ownership, district and verification) is
 changed only through the services of beneficiaries.services, which check who may do it
 and write the audit trail with old and new values: the change forms below call them
-(`save_model`), fields no service corrects are read-only, and nothing is deleted here.
+(`save_model`), and so does the employers' spreadsheet import; fields no service
+corrects are read-only, and nothing is deleted here.
 """
 
 from django.contrib import admin, messages
 
 from beneficiaries import services
 from beneficiaries.models import Employer, Person, Registration
+from beneficiaries.resources import EmployerResource
 from core.errors import DomainError
+from core.resources import ImportExportAdminMixin
 
 
 class ServiceAdmin(admin.ModelAdmin):
@@ -41,7 +44,10 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Employer)
-class EmployerAdmin(ServiceAdmin):
+class EmployerAdmin(ImportExportAdminMixin, ServiceAdmin):
+    # An import registers new employers and corrects existing ones through the same
+    # services (beneficiaries.resources.EmployerResource).
+    resource_classes = [EmployerResource]
     list_display = ["name", "credit_code", "ownership", "district", "status", "verified_at"]
     list_filter = ["status", "ownership"]
     search_fields = ["name", "credit_code"]

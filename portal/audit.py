@@ -7,14 +7,12 @@ registrations, surveys); an employer agent reads nothing here.
 """
 
 import datetime as dt
-import io
 
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
-from django.utils.translation import gettext
 
-from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS, changes_text, value_label
+from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
 from beneficiaries.models import Employer, Registration
@@ -79,65 +77,6 @@ def audit_filter(
     if end:
         qs = qs.filter(at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
     return qs
-
-
-EXPORT_MAX = 100_000
-
-
-def audit_xlsx(qs) -> tuple[bytes, int]:
-    """The filtered entries, one line each (bulk entries too: the file is for checking),
-    newest first, at most EXPORT_MAX; text cells stay text."""
-    import xlsxwriter
-
-    buf = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buf,
-        {
-            "in_memory": True,
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    sheet = book.add_worksheet(gettext("审计记录"))
-    bold = book.add_format({"bold": True})
-    heads = [
-        gettext("时间"),
-        gettext("人员"),
-        gettext("登录名"),
-        gettext("角色"),
-        gettext("操作"),
-        gettext("对象"),
-        gettext("对象编号"),
-        gettext("变更"),
-        gettext("备注"),
-    ]
-    for c, h in enumerate(heads):
-        sheet.write_string(0, c, h, bold)
-    n = 0
-    for n, entry in enumerate(qs.order_by("-at", "-id")[:EXPORT_MAX].iterator(chunk_size=2000), start=1):
-        user = entry.user
-        values = [
-            f"{timezone.localtime(entry.at):%Y-%m-%d %H:%M:%S}",
-            (user.get_full_name() or user.username) if user else gettext("系统"),
-            user.username if user else "",
-            value_label("accounts.user", "role", Role.ADMIN if user and user.is_superuser else user.role)
-            if user
-            else "",
-            str(ACTION_LABELS.get(entry.action, entry.action)),
-            str(OBJECT_LABELS.get(entry.object_type, entry.object_type)),
-            entry.object_id,
-            changes_text(entry.object_type, entry.action, entry.changes),
-            entry.comment,
-        ]
-        for c, value in enumerate(values):
-            sheet.write_string(n, c, str(value))
-    sheet.set_column(0, 0, 20)
-    sheet.set_column(1, 6, 14)
-    sheet.set_column(7, 7, 60)
-    book.close()
-    return buf.getvalue(), n
 
 
 def user_may_read_audit(user: User) -> bool:

@@ -1,13 +1,14 @@
 """/audit/: the audit trail for staff, in scope, readable, filterable, exportable."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS, audit_rows_grouped, cursor_parse, cursor_text
+from accounts.resources import AuditEntryResource, list_export
 from accounts.scopes import require_staff
-from accounts.services import audit_record
-from portal.audit import audit_filter, audit_for_user, audit_xlsx
+from core.resources import EXPORT_MAX
+from portal.audit import audit_filter, audit_for_user
 
 FILTERS = ("who", "action", "object_type", "object_id", "since", "until")
 PAGE_SIZE = 50
@@ -48,17 +49,17 @@ def audit_list(request):
 
 
 @login_required
-def audit_export(request):
+def audit_export(request, fmt: str = "xlsx"):
+    """The filtered entries, newest first, at most EXPORT_MAX (the page's rows, never more)."""
     require_staff(request.user)
     filters, qs = _filtered(request)
-    body, count = audit_xlsx(qs)
-    audit_record(
+    return list_export(
         user=request.user,
+        resource=AuditEntryResource(),
+        queryset=qs.order_by("-at", "-id")[:EXPORT_MAX],
+        fmt=fmt,
         action="audit_export",
-        object_type="accounts.user",
-        object_id=str(request.user.pk),
-        changes={"rows": count, **{k: v for k, v in filters.items() if v}},
+        filters=filters,
+        filename="audit",
+        title=gettext("审计记录"),
     )
-    response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = 'attachment; filename="audit.xlsx"'
-    return response

@@ -228,6 +228,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=10)
+# django-import-export (the admin's spreadsheets of regions, programmes, rules and employers,
+# core/resources.py): an import runs in one transaction, so a file with a refused row writes
+# nothing; the admin's XLSX export never turns a cell starting with "=" into a formula.
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 # The font of every PDF (公示, 审批表, 汇总表; core/pdf.py): a TrueType file (.ttf/.ttc)
 # to embed; "cid": the non-embedded STSong-Light; unset: the first TrueType CJK font found
 # (fonts-wqy-zenhei), else STSong-Light. GONGSHI_PDF_FONT is the old name.

@@ -27,6 +27,7 @@ urlpatterns = [
     path("dashboard/export.xlsx", dashboard_views.dashboard_export, name="dashboard_export"),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/export.xlsx", audit_views.audit_export, name="audit_export"),
+    path("audit/export.csv", audit_views.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("accounts.notification_urls")),
     path("programmes/", include("programs.urls")),

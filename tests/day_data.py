@@ -9,7 +9,7 @@ from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import batch_build_supplement, batches_build, line_correct
 from disbursements.models import Entitlement
 from disbursements.payment_files import batch_export
-from disbursements.tests.batch_factories import (
+from tests.factories import (
     approve,
     make_entitlement,
     make_entitlements,

@@ -22,9 +22,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from accounts.choices import Role
 from beneficiaries import pii
-from conftest import make_user
 from tests.browser import click, login, screenshot
 from tests.day_data import build_day
+from tests.factories import make_user
 from tests.test_amount_format import ungrouped_amounts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

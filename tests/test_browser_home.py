@@ -4,8 +4,8 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from accounts.choices import Role
-from conftest import make_user
 from tests.browser import login, screenshot
+from tests.factories import make_user
 
 
 @pytest.mark.browser

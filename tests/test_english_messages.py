@@ -15,8 +15,8 @@ from accounts.models import Job
 from beneficiaries.importer.messages import import_message
 from disbursements.batches import batch_integrity_problems, batches_build
 from disbursements.models import Batch
-from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
 from programs.rules.conditions import describe_conditions
+from tests.factories import make_entitlements, make_programme, make_rule
 
 LUQUAN = SimpleNamespace(
     conditions={
@@ -196,7 +196,7 @@ def _row_errors() -> list[str]:
 def test_import_messages_in_english(tmp_path, settings):
     from beneficiaries.importer.testing import worker_row, write_csv
     from beneficiaries.importer.workers import workers_import
-    from beneficiaries.tests.factories import make_employer, make_programme
+    from tests.factories import make_employer, make_programme
 
     chinese = _file_errors(tmp_path, settings) + _row_errors()
     # A worker's row: duplicates, dates outside the period, category, account, hukou.

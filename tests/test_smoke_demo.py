@@ -133,11 +133,11 @@ def test_the_rule_raise_and_the_capped_people_replayed_on_the_demo_end_balanced(
 
     from accounts.models import User
     from beneficiaries.models import Employer
-    from beneficiaries.tests.factories import make_id
     from disbursements.choices import EntitlementStatus, LineStatus
     from disbursements.models import CapRefusal, Entitlement, PaymentLine
     from disbursements.reconciliation import reconcile
     from programs.models import SubsidyRule
+    from tests.factories import make_id
 
     call_command("load_demo", verbosity=0)
     province = Client(HTTP_HOST="127.0.0.1")

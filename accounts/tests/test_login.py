@@ -3,7 +3,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from conftest import make_user
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -19,16 +19,16 @@ from accounts.models import Notification
 from accounts.notifications import in_app, notify, render_text, sms_send, unread_count
 from beneficiaries import pii
 from beneficiaries.services import employer_return
-from conftest import make_user
 from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import batch_return, batch_review, batch_submit, batches_build
 from disbursements.payment_files import batch_export
-from disbursements.tests.batch_factories import (
+from tests.factories import (
     approve,
     make_entitlements,
     make_person,
     make_programme,
     make_rule,
+    make_user,
 )
 
 pytestmark = pytest.mark.django_db
@@ -180,9 +180,9 @@ def test_submitted_batch_waits_for_the_city_in_scope_only(
 def test_employer_returned_tells_its_agents_only(
     officer_luquan, agent_gree, agent_other, django_capture_on_commit_callbacks
 ):
-    from disbursements.tests.batch_factories import make_employer
+    from tests.factories import make_employer
 
-    employer = make_employer("130110")
+    employer = make_employer(district="130110")
     employer.agents.add(agent_gree)
     with django_capture_on_commit_callbacks(execute=True):
         employer_return(employer=employer, acting_user=officer_luquan, reason="营业执照照片不清晰")

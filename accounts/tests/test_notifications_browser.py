@@ -8,9 +8,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.models import Notification
-from conftest import make_user
-from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
 from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.factories import make_entitlements, make_programme, make_rule, make_user
 
 
 def _wait(driver):

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 import portal.settings as production_settings
 from accounts.login_gate import LoginBusy, hash_slot
-from conftest import make_user
+from tests.factories import make_user
 
 ARGON2_PREFIX = "argon2$argon2id$v=19$m=19456,t=2,p=1$"
 

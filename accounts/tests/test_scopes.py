@@ -9,8 +9,8 @@ from accounts.services import job_create
 from beneficiaries.choices import Ownership
 from beneficiaries.models import Employer
 from beneficiaries.uscc import make_uscc
-from conftest import make_user
 from regions.models import Region
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEntry
 from beneficiaries.models import Employer, Registration
-from beneficiaries.tests.conftest import register
-from beneficiaries.tests.factories import make_employer, make_id
 from beneficiaries.uscc import make_uscc
+from tests.factories import make_employer, make_id, register
 
 NUMBER = make_id("130223", "19850314", 271)
 

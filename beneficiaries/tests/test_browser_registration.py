@@ -7,9 +7,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from accounts.choices import Role
 from beneficiaries.models import Registration
-from beneficiaries.tests.factories import make_employer, make_id, make_programme
-from conftest import make_user
 from tests.browser import browser, click, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.factories import make_employer, make_id, make_programme, make_user
 
 
 @pytest.mark.browser

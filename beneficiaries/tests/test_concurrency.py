@@ -8,9 +8,7 @@ from django.db import connection
 
 from accounts.choices import Role
 from beneficiaries.models import Person, Registration
-from beneficiaries.tests.conftest import register
-from beneficiaries.tests.factories import make_employer, make_id, make_programme
-from conftest import make_user
+from tests.factories import make_employer, make_id, make_programme, make_user, register
 
 
 @pytest.mark.django_db(transaction=True)

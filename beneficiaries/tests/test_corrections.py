@@ -11,7 +11,8 @@ from beneficiaries.services import person_correct
 from core.errors import DomainError, PermissionDenied
 from disbursements.entitlements import entitlements_compute
 from disbursements.models import Entitlement
-from disbursements.tests.test_entitlement_support import programme, reg
+from programs.demo import demo_programme as programme
+from tests.factories import reg
 
 pytestmark = pytest.mark.django_db
 

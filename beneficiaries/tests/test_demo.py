@@ -1,8 +1,8 @@
 from accounts.demo import demo_users
 from beneficiaries.demo import DEMO_EMPLOYERS, DEMO_STEPS
 from beneficiaries.models import Employer, Registration
-from beneficiaries.tests.factories import make_programme
 from beneficiaries.uscc import validate_uscc
+from tests.factories import make_programme
 
 
 def run_steps():

@@ -9,9 +9,8 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEntry
 from beneficiaries import services
 from beneficiaries.models import Employer, Registration
-from beneficiaries.tests.conftest import register
-from beneficiaries.tests.factories import make_employer, make_id
 from core.errors import ConflictError, PermissionDenied
+from tests.factories import make_employer, make_id, register
 
 
 @pytest.fixture
@@ -105,7 +104,7 @@ def test_agent_moves_a_pending_employer_and_its_registrations(agent_other, progr
 
 def test_no_move_while_money_is_on_its_way(officer_luquan, verified_luquan, agent_other, programme):
     from disbursements.batches import batches_build
-    from disbursements.tests.batch_factories import make_entitlement, make_rule
+    from tests.factories import make_entitlement, make_rule
 
     rule = make_rule(programme)
     make_entitlement(programme, rule, employer=verified_luquan)

@@ -8,8 +8,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from accounts.choices import Role
 from beneficiaries.importer.testing import worker_row, write_xlsx
-from conftest import make_user
 from tests.browser import browser, click, login, screenshot  # noqa: F401 (fixture)
+from tests.factories import make_user
 
 
 @pytest.fixture
@@ -27,9 +27,9 @@ def regions_back_after_flush(django_db_blocker):
 @pytest.mark.django_db(transaction=True)
 def test_agent_imports_a_list_with_errors(browser, live_server, tmp_path, regions_back_after_flush):  # noqa: F811
     from beneficiaries.models import Registration
-    from beneficiaries.tests.factories import make_employer, make_programme
     from regions.models import Region
     from regions.services import regions_load
+    from tests.factories import make_employer, make_programme
 
     if not Region.objects.filter(code="130110").exists():  # an earlier transactional test flushed the tree
         regions_load()
@@ -85,9 +85,9 @@ def test_agent_imports_a_list_with_errors(browser, live_server, tmp_path, region
 def test_import_errors_in_english(browser, live_server, tmp_path, regions_back_after_flush):  # noqa: F811
     """The stored Chinese messages of a preview are shown in English after the footer's
     language switch."""
-    from beneficiaries.tests.factories import make_employer, make_programme
     from regions.models import Region
     from regions.services import regions_load
+    from tests.factories import make_employer, make_programme
 
     if not Region.objects.filter(code="130110").exists():
         regions_load()

@@ -9,7 +9,7 @@ from django.db import connection
 from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
-from beneficiaries.tests.factories import make_employer, make_programme
+from tests.factories import make_employer, make_programme
 
 pytestmark = [
     pytest.mark.django_db,

@@ -11,15 +11,10 @@ from django.urls import reverse
 from accounts.models import Job
 from beneficiaries.importer.testing import WORKER_HEADERS, worker_row, write_csv
 from beneficiaries.models import Employer, Registration
-from beneficiaries.tests.factories import make_employer, make_programme
 from beneficiaries.uscc import make_uscc
+from tests.factories import make_employer
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def programme():
-    return make_programme()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from beneficiaries.importer.testing import WORKER_HEADERS, worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
 from beneficiaries.spreadsheets import SpreadsheetError
-from beneficiaries.tests.factories import make_employer, make_programme
+from tests.factories import make_employer, make_programme
 
 pytestmark = pytest.mark.django_db
 

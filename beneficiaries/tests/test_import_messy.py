@@ -22,7 +22,7 @@ from beneficiaries.importer.testing import (
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
 from beneficiaries.spreadsheets import SpreadsheetError, check_xlsx_container
-from beneficiaries.tests.factories import make_employer, make_programme
+from tests.factories import make_employer, make_programme
 
 pytestmark = pytest.mark.django_db
 FILES = Path(__file__).parent / "files"
@@ -192,8 +192,8 @@ def test_a_bank_outside_the_list_is_an_error(tmp_path, target):
 
 def test_the_form_refuses_an_unknown_bank_too(agent_other, target):
     from beneficiaries import services
-    from beneficiaries.tests.conftest import register
     from core.errors import DomainError
+    from tests.factories import register
 
     employer, programme = target
     employer.agents.add(agent_other)

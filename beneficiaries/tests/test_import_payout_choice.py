@@ -6,7 +6,7 @@ import pytest
 from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Registration
-from beneficiaries.tests.factories import make_employer, make_programme
+from tests.factories import make_employer, make_programme
 
 pytestmark = pytest.mark.django_db
 

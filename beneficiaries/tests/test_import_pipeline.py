@@ -27,9 +27,9 @@ def regions_back_after_flush(django_db_blocker):
 
 @pytest.fixture
 def committed(regions_back_after_flush, transactional_db, monkeypatch):
-    from beneficiaries.tests.factories import make_employer, make_programme
     from regions.models import Region
     from regions.services import regions_load
+    from tests.factories import make_employer, make_programme
 
     if not Region.objects.filter(code="130110").exists():
         regions_load()

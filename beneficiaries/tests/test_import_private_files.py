@@ -11,8 +11,8 @@ from django.urls import reverse
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.importer.testing import worker_row
 from beneficiaries.importer.uploads import import_root
-from beneficiaries.tests.factories import make_employer, make_programme
 from beneficiaries.tests.test_import_flow import _csv_bytes, _upload
+from tests.factories import make_employer, make_programme
 
 pytestmark = pytest.mark.django_db
 

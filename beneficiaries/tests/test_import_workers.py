@@ -11,15 +11,10 @@ from beneficiaries import pii
 from beneficiaries.importer.testing import id_number, worker_row, write_csv, write_xlsx
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
-from beneficiaries.tests.factories import make_employer, make_programme
 from core.errors import PermissionDenied
+from tests.factories import make_employer
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def programme():
-    return make_programme()
 
 
 @pytest.fixture

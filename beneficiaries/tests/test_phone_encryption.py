@@ -11,7 +11,7 @@ from beneficiaries import pii, services
 from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person
-from beneficiaries.tests.factories import make_employer, make_id, make_programme
+from tests.factories import make_employer, make_id, make_programme
 
 pytestmark = pytest.mark.django_db
 

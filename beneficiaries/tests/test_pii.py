@@ -67,7 +67,7 @@ def test_rotate_pii_keys_command():
     import datetime as dt
 
     from beneficiaries.models import Person, Registration
-    from beneficiaries.tests.factories import make_employer, make_programme
+    from tests.factories import make_employer, make_programme
 
     with override_settings(PII_KEYS=[OLD]):
         person = Person.objects.create(

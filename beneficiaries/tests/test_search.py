@@ -7,8 +7,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from beneficiaries.selectors import registration_list
-from beneficiaries.tests.conftest import register
-from beneficiaries.tests.factories import make_id
+from tests.factories import make_id, register
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +57,7 @@ def test_name_prefix_or_part_account_tail_and_employer(officer_luquan, people, e
 
 
 def test_an_all_digit_credit_code_is_not_taken_for_an_id_number(officer_luquan, people):
-    from beneficiaries.tests.factories import make_employer
+    from tests.factories import make_employer
 
     employer = make_employer("石家庄数字代码有限公司", "130110")
     while not employer.credit_code.isdigit():  # the check character is a digit about 3 times in 4

@@ -5,10 +5,9 @@ import pytest
 from accounts.models import AuditEntry
 from beneficiaries import pii, services
 from beneficiaries.models import Employer, Person, Registration
-from beneficiaries.tests.conftest import register
-from beneficiaries.tests.factories import make_id
 from beneficiaries.uscc import make_uscc
 from core.errors import ConflictError, DomainError, PermissionDenied
+from tests.factories import make_id, register
 
 
 def _register_employer(agent, **extra):
@@ -131,7 +130,7 @@ def test_registration_by_a_second_employer_is_a_conflict(
 
 
 def test_conflict_within_one_district_is_resolved_by_its_officer(agent_other, officer_luquan, programme):
-    from beneficiaries.tests.factories import make_employer
+    from tests.factories import make_employer
 
     one = make_employer("鹿泉甲厂", "130110", agents=[agent_other])
     two = make_employer("鹿泉乙厂", "130110", agents=[agent_other])

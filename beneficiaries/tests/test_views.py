@@ -5,9 +5,8 @@ from django.urls import reverse
 
 from accounts.models import AuditEntry
 from beneficiaries.models import Employer, Registration
-from beneficiaries.tests.conftest import register
-from beneficiaries.tests.factories import make_employer, make_id
 from beneficiaries.uscc import make_uscc
+from tests.factories import make_employer, make_id, register
 
 NUMBER = make_id("130223", "19850314", 271)
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from beneficiaries import services
 from beneficiaries.models import Employer
-from beneficiaries.tests.conftest import register
+from tests.factories import register
 
 
 @pytest.fixture

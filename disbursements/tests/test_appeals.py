@@ -11,12 +11,11 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry
 from beneficiaries.services import registration_update
-from conftest import make_user
 from core.errors import DomainError, PermissionDenied
 from core.workdays import add_workdays
 from disbursements.appeals import appeal_file_worker, appeal_resolve, appeal_token, person_from_token
 from disbursements.models import Appeal
-from disbursements.tests.batch_factories import make_entitlement, make_person, make_programme, make_rule
+from tests.factories import make_entitlement, make_person, make_programme, make_rule, make_user
 
 pytestmark = pytest.mark.django_db
 LOOKUP = "/payments/lookup/"

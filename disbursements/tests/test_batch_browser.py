@@ -7,10 +7,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import make_user
 from disbursements.models import Batch, BatchExport
-from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
 from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.factories import make_entitlements, make_programme, make_rule, make_user
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from disbursements.bank_results import example_result_csv
 from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport
-from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
+from tests.factories import approve, make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ def test_reconciliation_page_and_alarm(client, batch, officer_luquan, city_shiji
 
 
 def test_build_through_the_web_queues_a_job(client, batch, officer_luquan, django_capture_on_commit_callbacks):
-    from disbursements.tests.batch_factories import make_entitlement
+    from tests.factories import make_entitlement
 
     make_entitlement(batch.programme, batch.lines.first().entitlement.rule, n=999)
     client.force_login(officer_luquan)
@@ -133,7 +133,7 @@ def test_an_officer_retries_a_stuck_job(client, batch, officer_luquan, django_ca
     from accounts.models import Job
     from accounts.services import job_create
     from disbursements.batch_tasks import retry_stuck_jobs, stuck_jobs
-    from disbursements.tests.batch_factories import make_entitlement
+    from tests.factories import make_entitlement
 
     make_entitlement(batch.programme, batch.lines.first().entitlement.rule, n=998)
     # A build whose worker died: running, heartbeat long gone.

@@ -26,7 +26,7 @@ from django.db.models import Count, Sum
 from accounts.choices import JobState
 from accounts.models import Job, User
 from disbursements.models import Batch, Entitlement, PaymentLine
-from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
+from tests.factories import make_entitlements, make_programme, make_rule
 
 ROOT = Path(__file__).resolve().parents[2]
 DISTRICTS = ["130102", "130104", "130105", "130107", "130108", "130110"]
@@ -279,11 +279,11 @@ def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatc
 
     from accounts.choices import JobKind
     from accounts.services import job_create, job_enqueue
-    from conftest import make_user
     from disbursements import batch_tasks
     from disbursements.batches import batch_approve, batch_review, batch_submit, batches_build
     from disbursements.models import BatchExport
     from disbursements.payment_files import bank_files_dir, file_name, write_csv
+    from tests.factories import make_user
 
     # The worker and this process must share the bank files directory.
     monkeypatch.setenv("BANK_FILES_DIR", str(tmp_path))

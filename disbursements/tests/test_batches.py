@@ -6,7 +6,6 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from accounts.models import AuditEntry
-from conftest import make_user
 from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.batches import (
     allowed_actions,
@@ -21,14 +20,9 @@ from disbursements.batches import (
 )
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, BatchStep, PaymentLine
-from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
+from tests.factories import make_entitlements, make_rule, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def programme():
-    return make_programme()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from accounts.models import AuditEntry
 from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import batch_build_supplement, batches_build, line_correct
 from disbursements.payment_files import batch_export
-from disbursements.tests.batch_factories import approve, make_entitlement, make_entitlements, make_programme, make_rule
+from tests.factories import approve, make_entitlement, make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 

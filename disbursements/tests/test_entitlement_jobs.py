@@ -15,7 +15,8 @@ from beneficiaries.models import Registration
 from beneficiaries.signals import import_finished
 from disbursements.models import Entitlement
 from disbursements.tasks import compute_start, recompute_nightly_task
-from disbursements.tests.test_entitlement_support import programme, reg
+from programs.demo import demo_programme as programme
+from tests.factories import reg
 
 pytestmark = pytest.mark.django_db
 

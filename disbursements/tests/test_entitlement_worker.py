@@ -15,7 +15,8 @@ from accounts.choices import JobKind, JobState
 from accounts.services import job_create
 from disbursements.models import Entitlement
 from disbursements.tasks import compute_entitlements_task
-from disbursements.tests.test_entitlement_support import programme, reg
+from programs.demo import demo_programme as programme
+from tests.factories import reg
 
 ROOT = Path(__file__).resolve().parents[2]
 

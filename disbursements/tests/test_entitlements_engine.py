@@ -12,11 +12,12 @@ from beneficiaries.models import Employer, Registration
 from beneficiaries.uscc import make_uscc
 from disbursements.entitlements import entitlement_totals, entitlements_compute
 from disbursements.models import Batch, Entitlement, Overpayment, PaymentLine
-from disbursements.tests.test_entitlement_support import programme, reg
 from programs.choices import RuleStatus
+from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_create, rule_retire, rule_update
 from regions.models import Region
+from tests.factories import reg
 
 OUTSIDE = "410102"
 

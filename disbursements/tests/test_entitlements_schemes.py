@@ -7,7 +7,8 @@ import pytest
 
 from disbursements.entitlements import entitlements_compute
 from disbursements.models import Entitlement
-from disbursements.tests.test_entitlement_support import GREE, MENGNIU, MODERN, programme, reg
+from programs.demo import demo_programme as programme
+from tests.factories import GREE, MENGNIU, MODERN, reg
 
 pytestmark = pytest.mark.django_db
 

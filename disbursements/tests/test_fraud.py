@@ -15,23 +15,17 @@ from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.batches import batch_submit, batches_build
 from disbursements.fraud import signal_clear, signal_confirm, signals_compute
 from disbursements.models import AccountIndex, Entitlement, FraudSignal, ProgrammeSafeguards
-from disbursements.tests.batch_factories import (
+from programs.models import SurveyReport
+from tests.factories import (
     make_employer,
     make_entitlement,
     make_entitlements,
     make_person,
-    make_programme,
     make_rule,
 )
-from programs.models import SurveyReport
 
 pytestmark = pytest.mark.django_db
 SHARED = "6222021234567890123"
-
-
-@pytest.fixture
-def programme():
-    return make_programme()
 
 
 @pytest.fixture
@@ -159,7 +153,7 @@ def test_overlapping_stays_in_two_districts(programme, rule):
     Registration.objects.create(
         person=ent.person,
         programme=programme,
-        employer=make_employer("130903"),
+        employer=make_employer(district="130903"),
         district_id="130903",
         start_date=dt.date(2021, 2, 10),
         end_date=dt.date(2021, 3, 10),

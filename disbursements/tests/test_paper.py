@@ -15,8 +15,8 @@ from core import pdf as pdf_lib
 from disbursements.bank_results import example_result_csv
 from disbursements.batches import batches_build
 from disbursements.paper import batch_approval_pdf, batch_scheme_totals, district_summary_pdf
-from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from regions.models import Region
+from tests.factories import approve, make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 pypdf = pytest.importorskip("pypdf")

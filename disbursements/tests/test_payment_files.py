@@ -21,7 +21,7 @@ from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import PaymentLine
 from disbursements.payment_files import bank_leftovers_purge, batch_export, part_owner, safe_cell, write_csv
-from disbursements.tests.batch_factories import approve, make_employer, make_entitlement, make_programme, make_rule
+from tests.factories import approve, make_employer, make_entitlement, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 GOLDEN = Path(__file__).parent / "golden"
@@ -31,7 +31,7 @@ GOLDEN = Path(__file__).parent / "golden"
 def approved(officer_luquan, city_shijiazhuang, province_staff):
     programme = make_programme("HB-GOLD")
     rule = make_rule(programme, "luquan_cash", amount="500.00", name="鹿泉区留岗职工补贴")
-    employer = make_employer("130110")
+    employer = make_employer(district="130110")
     names = ["王小明", '=HYPERLINK("http://x")', "李四", "+张三", "-赵六", "@周七", "钱𠀀八"]
     for i, name in enumerate(names):
         make_entitlement(programme, rule, employer=employer, n=9000 + i, amount="500.00" if i % 3 else "800.50")

@@ -24,14 +24,9 @@ from disbursements.publicity import (
     objection_resolve,
 )
 from disbursements.publicity_files import notice_pdf, notice_xlsx
-from disbursements.tests.batch_factories import make_entitlements, make_person, make_programme, make_rule
+from tests.factories import make_entitlements, make_person, make_rule
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def programme():
-    return make_programme()
 
 
 @pytest.fixture
@@ -187,7 +182,7 @@ def test_pdf_and_xlsx_carry_the_lines_and_no_id_numbers(batch, officer_luquan):
 
 
 def test_a_person_with_a_compound_surname_appears_masked(programme, officer_luquan):
-    from disbursements.tests.batch_factories import make_entitlement
+    from tests.factories import make_entitlement
 
     person, _ = make_person(9001, name="欧阳娜娜")
     make_entitlement(programme, make_rule(programme, "luquan_cash"), person=person, n=9001)

@@ -12,7 +12,7 @@ from beneficiaries import pii
 from disbursements.batches import batches_build
 from disbursements.models import Objection, PublicityRequirement
 from disbursements.publicity import notice_create
-from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
+from tests.factories import make_entitlements, make_rule
 
 pytestmark = pytest.mark.django_db
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -22,11 +22,6 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 def own_limits(monkeypatch):
     """Counters of this test only (the real Redis is shared; never flush it)."""
     monkeypatch.setattr("disbursements.publicity.KEY_PREFIX", f"gongshi-test-{uuid.uuid4().hex}")
-
-
-@pytest.fixture
-def programme():
-    return make_programme()
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from disbursements.models import Batch, Entitlement, PaymentLine
 from disbursements.payment_files import batch_export
 from disbursements.reconciliation import reconcile, reconciliation_alarms, reconciliation_alarms_cached
 from disbursements.rollups import rollups_refresh
-from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from regions.models import Region
+from tests.factories import approve, make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,6 @@ from django.urls import reverse
 from accounts.models import AuditEntry
 from beneficiaries import pii
 from beneficiaries.models import Registration
-from conftest import make_user
 from core.errors import DomainError
 from disbursements.bank_results import batch_import_results
 from disbursements.batches import batch_build_supplement, batches_build, line_correct
@@ -24,11 +23,10 @@ from disbursements.models import Batch, Entitlement, PaymentLine
 from disbursements.payment_files import batch_export
 from disbursements.reconciliation import reconcile
 from disbursements.red_packets import DETAIL_HEADER, RESULT_HEADER, example_result_csv
-from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
-from disbursements.tests.test_entitlement_support import programme as demo_programme
-from disbursements.tests.test_entitlement_support import reg
 from programs.choices import Channel
+from programs.demo import demo_programme
 from programs.rules.validate import rule_validate
+from tests.factories import approve, make_entitlements, make_programme, make_rule, make_user, reg
 
 pytestmark = pytest.mark.django_db
 

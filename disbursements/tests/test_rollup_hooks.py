@@ -5,7 +5,7 @@ import pytest
 
 from disbursements.batches import batches_build
 from disbursements.models import RegionRollup
-from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
+from tests.factories import make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 

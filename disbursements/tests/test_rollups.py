@@ -10,7 +10,8 @@ from django.utils import timezone
 from beneficiaries.models import Employer, Person, Registration
 from disbursements.models import Batch, Entitlement, PaymentLine, RegionRollup, RuleRollup
 from disbursements.rollups import rollups_refresh
-from programs.models import Programme, SubsidyRule, SurveyReport
+from programs.models import SubsidyRule, SurveyReport
+from tests.factories import make_programme
 
 D = dt.date
 _n = itertools.count(1)
@@ -18,17 +19,7 @@ _n = itertools.count(1)
 
 @pytest.fixture
 def programme(db):
-    return Programme.objects.create(
-        code="R-2021",
-        name="汇总测试",
-        region_id="130000",
-        start_date=D(2021, 1, 21),
-        end_date=D(2021, 3, 31),
-        holiday_start=D(2021, 2, 11),
-        holiday_end=D(2021, 2, 17),
-        registration_deadline=D(2021, 2, 28),
-        budget=Decimal("10000000"),
-    )
+    return make_programme("R-2021", name="汇总测试", budget=Decimal("10000000"))
 
 
 def rule(programme, key, amount, kind="cash", region="130000", channel="bank_card", name=None):
@@ -202,8 +193,8 @@ def test_refresh_is_idempotent_and_replaces_old_rows(programme):
 
 def test_survey_approval_refreshes_rollups_through_celery(programme, django_capture_on_commit_callbacks):
     from accounts.choices import Role
-    from conftest import make_user
     from programs.surveys.services import survey_approve, survey_create, survey_submit
+    from tests.factories import make_user
 
     officer = make_user("officer_sq", Role.DISTRICT, "130802")
     city = make_user("city_cd", Role.CITY, "130800")

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from disbursements.batches import batches_build
-from disbursements.tests.batch_factories import make_entitlement, make_id, make_person, make_programme, make_rule
+from tests.factories import make_entitlement, make_person, make_person_id, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 URL = "/payments/lookup/"
@@ -43,7 +43,7 @@ def test_the_worker_sees_their_registration_and_payment_masked(client, worker):
 
 
 def test_unknown_and_mismatch_give_the_same_answer(client, worker):
-    unknown = _ask(client, make_id(7777)).content.decode()
+    unknown = _ask(client, make_person_id(7777)).content.decode()
     wrong_name = _ask(client, worker, name="王大明").content.decode()
     wrong_tail = _ask(client, worker, tail="0000").content.decode()
     garbage = _ask(client, "12345").content.decode()
@@ -80,9 +80,9 @@ def test_a_global_limit_per_id_stops_a_distributed_guess(client, worker, monkeyp
 
 def test_rate_limited_per_ip(client, worker):
     for i in range(20):
-        _ask(client, make_id(8000 + i), ip="10.2.0.1")
-    assert _ask(client, make_id(9999), ip="10.2.0.1").status_code == 429
-    assert _ask(client, make_id(9999), ip="10.2.0.2").status_code == 200
+        _ask(client, make_person_id(8000 + i), ip="10.2.0.1")
+    assert _ask(client, make_person_id(9999), ip="10.2.0.1").status_code == 429
+    assert _ask(client, make_person_id(9999), ip="10.2.0.2").status_code == 200
 
 
 def test_login_page_links_to_the_lookup(client):

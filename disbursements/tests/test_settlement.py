@@ -16,10 +16,10 @@ from disbursements.models import CapRefusal, Entitlement, Overpayment, PaymentLi
 from disbursements.payment_files import batch_export
 from disbursements.reconciliation import reconcile
 from disbursements.settlement import overpayment_decide
-from disbursements.tests.batch_factories import approve
-from disbursements.tests.test_entitlement_support import programme, reg
+from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_update
+from tests.factories import approve, reg
 
 pytestmark = pytest.mark.django_db
 OUTSIDE = "410102"

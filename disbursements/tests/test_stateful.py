@@ -59,10 +59,11 @@ from disbursements.payment_files import batch_export
 from disbursements.reconciliation import reconcile
 from disbursements.selfservice import _payments
 from disbursements.settlement import overpayment_decide
-from disbursements.tests.test_entitlement_support import programme, reg
+from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_create, rule_retire, rule_update
 from regions.models import Region
+from tests.factories import reg
 
 EXAMPLES = int(os.environ.get("STATEFUL_EXAMPLES", "40"))
 STEPS = int(os.environ.get("STATEFUL_STEPS", "30"))

@@ -14,7 +14,7 @@ from disbursements.fraud import signal_clear, signals_compute
 from disbursements.models import FraudSignal, Objection
 from disbursements.publicity import notice_create, objection_file, objection_resolve
 from disbursements.publicity_files import notice_pdf, notice_xlsx
-from disbursements.tests.batch_factories import (
+from tests.factories import (
     make_entitlement,
     make_entitlements,
     make_person,

@@ -8,18 +8,18 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import make_user
 from disbursements.batches import batches_build
 from disbursements.models import Appeal, Objection, PublicityRequirement
 from disbursements.publicity import notice_create
-from disbursements.tests.batch_factories import (
+from tests.browser import browser, click, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.factories import (
     make_entitlement,
     make_entitlements,
     make_person,
     make_programme,
     make_rule,
+    make_user,
 )
-from tests.browser import browser, click, login, screenshot  # noqa: F401  (browser is a fixture)
 
 XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 

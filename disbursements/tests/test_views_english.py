@@ -10,9 +10,9 @@ from django.conf import settings
 from django.urls import reverse
 
 from disbursements.batches import batches_build
-from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
-from disbursements.tests.test_entitlement_support import programme as demo_programme
+from programs.demo import demo_programme
 from programs.models import SubsidyRule
+from tests.factories import make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 

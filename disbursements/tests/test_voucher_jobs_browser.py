@@ -9,16 +9,15 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import make_user
 from disbursements.batches import batches_build
 from disbursements.models import Voucher
-from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from tests.browser import (
     browser,  # noqa: F401  (the fixture)
     click,
     login,
     screenshot,
 )
+from tests.factories import approve, make_entitlements, make_programme, make_rule, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,14 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import make_user
 from core.errors import ConflictError, DomainError
 from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus, LineStatus, VoucherStatus
 from disbursements.models import Voucher
 from disbursements.reconciliation import reconcile
-from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from disbursements.vouchers import ALPHABET, issuance_csv, vouchers_import_redemptions, vouchers_issue
+from tests.factories import approve, make_entitlements, make_programme, make_rule, make_user
 
 pytestmark = pytest.mark.django_db
 

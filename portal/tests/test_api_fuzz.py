@@ -26,10 +26,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from beneficiaries.tests.conftest import register
 from disbursements.batches import batches_build
-from disbursements.tests.batch_factories import make_employer, make_entitlements, make_programme, make_rule
 from programs.surveys.services import survey_create
+from tests.factories import make_employer, make_entitlements, make_programme, make_rule, register
 
 # Examples per operation and user: about 60 operations × 2 users × this many calls.
 EXAMPLES = 15

@@ -6,8 +6,7 @@ import pytest
 from django.urls import get_resolver
 from rest_framework.test import APIClient
 
-from beneficiaries.tests.conftest import register
-from disbursements.tests.batch_factories import make_employer, make_programme
+from tests.factories import make_employer, make_programme, register
 
 BAD_IDS = ["abc", "1.5", "-1", "1e3", "%20", "99999999999999999999999"]
 

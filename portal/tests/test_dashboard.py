@@ -9,27 +9,17 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.choices import Role
-from conftest import make_user
 from disbursements.models import RegionRollup
 from disbursements.rollups import rollups_refresh
-from programs.models import Programme, SubsidyRule, SurveyReport
+from programs.models import SubsidyRule, SurveyReport
+from tests.factories import make_programme, make_user
 
 D = dt.date
 
 
 @pytest.fixture
 def programme(db):
-    return Programme.objects.create(
-        code="DASH-2021",
-        name="看板测试项目",
-        region_id="130000",
-        start_date=D(2021, 1, 21),
-        end_date=D(2021, 3, 31),
-        holiday_start=D(2021, 2, 11),
-        holiday_end=D(2021, 2, 17),
-        registration_deadline=D(2021, 2, 28),
-        budget=Decimal("100000000.00"),
-    )
+    return make_programme("DASH-2021", name="看板测试项目", budget=Decimal("100000000.00"))
 
 
 def kangbao_relief(programme, people=6608, amount="300.00"):

@@ -11,10 +11,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.choices import Role
-from conftest import make_user
 from disbursements.rollups import rollups_refresh
 from portal.tests.test_dashboard import approved, kangbao_relief
-from programs.models import Programme
 from regions.models import Region
 from tests.browser import (
     browser,  # noqa: F401  (the fixture)
@@ -22,6 +20,7 @@ from tests.browser import (
     login,
     screenshot,
 )
+from tests.factories import make_programme, make_user
 
 D = dt.date
 
@@ -72,17 +71,7 @@ def test_province_drills_into_city_and_district_and_sees_charts(browser, live_se
         from regions.services import regions_load
 
         regions_load()
-    programme = Programme.objects.create(
-        code="DASH-2021",
-        name="看板测试项目",
-        region_id="130000",
-        start_date=D(2021, 1, 21),
-        end_date=D(2021, 3, 31),
-        holiday_start=D(2021, 2, 11),
-        holiday_end=D(2021, 2, 17),
-        registration_deadline=D(2021, 2, 28),
-        budget=Decimal("100000000.00"),
-    )
+    programme = make_programme("DASH-2021", name="看板测试项目", budget=Decimal("100000000.00"))
     kangbao_relief(programme, people=500)
     for as_of, ratio in ((D(2021, 1, 29), 6), (D(2021, 2, 26), 9), (D(2021, 3, 31), 10)):
         approved(

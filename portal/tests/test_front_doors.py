@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.choices import Role
-from conftest import make_user
 from portal.api.root import v1_endpoints
+from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -6,8 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from disbursements.entitlements import entitlements_compute
-from disbursements.tests.test_entitlement_support import programme, reg
+from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
+from tests.factories import reg
 
 pytestmark = pytest.mark.django_db
 

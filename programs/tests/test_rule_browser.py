@@ -7,9 +7,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.choices import Role
-from conftest import make_user
-from disbursements.tests.test_entitlement_support import programme, reg
+from programs.demo import demo_programme as programme
 from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.factories import make_user, reg
 
 
 @pytest.mark.browser

@@ -13,8 +13,8 @@ from beneficiaries.models import Registration
 from core.errors import DomainError, PermissionDenied
 from disbursements.entitlements import entitlement_totals, entitlements_compute
 from disbursements.models import Entitlement
-from disbursements.tests.test_entitlement_support import programme, reg
 from programs.choices import RuleStatus
+from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from programs.rules.conditions import CATEGORIES, OWNERSHIPS
 from programs.rules.evaluate import Facts, rule_evaluate
@@ -29,6 +29,7 @@ from programs.services import (
     rule_update,
 )
 from regions.models import Region
+from tests.factories import reg
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,9 @@ import pytest
 from accounts.choices import JobKind
 from accounts.models import Job
 from disbursements.entitlements import entitlements_compute
-from disbursements.tests.test_entitlement_support import programme, reg
+from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
+from tests.factories import reg
 
 pytestmark = pytest.mark.django_db
 

@@ -9,12 +9,12 @@ from rest_framework.test import APIClient
 
 from accounts.choices import Role
 from accounts.models import AuditEntry
-from conftest import make_user
 from programs.choices import SurveyStatus
-from programs.models import Programme, SurveyReport
+from programs.models import SurveyReport
 from programs.surveys.fields import DATA_FIELDS
 from programs.surveys.services import survey_approve, survey_create, survey_submit
 from regions.models import Region
+from tests.factories import make_programme, make_user
 
 D = dt.date
 URL = "/api/v1/surveys/"
@@ -185,16 +185,7 @@ def test_create_only_in_own_district(
     assert agent.status_code == 400 and "district" in agent.json()
 
     # A programme of another city is not the officer's.
-    Programme.objects.create(
-        code="CZ-2021",
-        name="沧州项目",
-        region_id="130900",
-        start_date=D(2021, 1, 21),
-        end_date=D(2021, 3, 31),
-        holiday_start=D(2021, 2, 11),
-        holiday_end=D(2021, 2, 17),
-        registration_deadline=D(2021, 2, 28),
-    )
+    make_programme("CZ-2021", name="沧州项目", region_id="130900")
     foreign = api(officer_luquan).post(URL, {**GOOD, "programme": "CZ-2021", "as_of": "2021-02-05"}, format="json")
     assert foreign.status_code == 400 and "项目不存在" in foreign.json()["programme"][0]
     assert (

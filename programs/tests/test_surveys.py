@@ -7,7 +7,6 @@ import pytest
 
 from accounts.choices import Role
 from accounts.models import AuditEntry
-from conftest import make_user
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import SurveyStatus
 from programs.models import SurveyReport
@@ -23,6 +22,7 @@ from programs.surveys.services import (
     survey_update,
 )
 from regions.models import Region
+from tests.factories import make_user
 
 D = dt.date
 

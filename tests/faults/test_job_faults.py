@@ -19,7 +19,7 @@ from django.db.models import Count, Sum
 
 from accounts.choices import JobState
 from accounts.models import Job, User
-from conftest import make_user
+from tests.factories import make_user
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -44,7 +44,7 @@ class ImportWorkers:
 
     def setup(self):
         from beneficiaries.importer.testing import worker_row, write_csv
-        from beneficiaries.tests.factories import make_employer, make_programme
+        from tests.factories import make_employer, make_programme
 
         self.user = make_user("fault_agent", "employer")
         self.employer = make_employer("石家庄故障测试有限公司", "130110", agents=[self.user])
@@ -126,7 +126,8 @@ class Compute:
     name = "compute"
 
     def setup(self):
-        from disbursements.tests.test_entitlement_support import programme, reg
+        from programs.demo import demo_programme as programme
+        from tests.factories import reg
 
         self.user = make_user("fault_compute", "province", "130000")
         self.programme = programme()
@@ -158,7 +159,7 @@ class Build:
     DISTRICTS = ["130102", "130104", "130105", "130107", "130108", "130110"]
 
     def setup(self):
-        from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
+        from tests.factories import make_entitlements, make_programme, make_rule
 
         self.user = User.objects.create_superuser("fault_admin", "f@example.invalid", "Test-pass-2021", role="admin")
         self.programme = make_programme("HB-FAULT", region_id="130100")
@@ -190,7 +191,7 @@ class Build:
 class _Approved:
     def approved_batch(self, n: int = 400):
         from disbursements.batches import batches_build
-        from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
+        from tests.factories import approve, make_entitlements, make_programme, make_rule
 
         self.officer = make_user("fault_officer", "district", "130110")
         city, province = make_user("fault_city", "city", "130100"), make_user("fault_prov", "province", "130000")
@@ -274,7 +275,7 @@ class _Vouchers:
         import datetime as dt
 
         from disbursements.batches import batches_build
-        from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
+        from tests.factories import approve, make_entitlements, make_programme, make_rule
 
         self.officer = make_user("fault_hs_officer", "district", "131102")
         city, province = make_user("fault_hs_city", "city", "131100"), make_user("fault_hs_prov", "province", "130000")
