@@ -5,6 +5,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import JobKind, JobState, NotificationChannel, NotificationEvent, NotificationStatus, Role
+from accounts.job_messages import job_message
+from accounts.notification_texts import render_text
+from accounts.scopes import NOTHING, scope_q
 from regions.models import Region
 
 
@@ -93,8 +96,6 @@ class Job(models.Model):
     @property
     def message_text(self) -> str:
         """The message in the page's language (workers store it in Chinese)."""
-        from accounts.job_messages import job_message
-
         return job_message(self.message)
 
     @property
@@ -133,8 +134,6 @@ class NotificationQuerySet(models.QuerySet):
         """What `user` may read in the outbox: the in-app messages addressed to them and,
         for staff, the SMS sent to workers in their region (an employer agent sees only
         its own messages; the admin sees everything)."""
-        from accounts.scopes import NOTHING, scope_q
-
         if user is None or not user.is_authenticated or not user.is_active:
             return self.filter(NOTHING)
         if user.sees_everything:
@@ -215,6 +214,4 @@ class Notification(models.Model):
     @property
     def text(self) -> str:
         """The message in the page's language (written in Chinese; English from the catalogue)."""
-        from accounts.notifications import render_text
-
         return render_text(self.event, self.channel, self.params, fallback=self.body)

@@ -16,7 +16,8 @@ from django.utils import translation
 
 from accounts.choices import NotificationChannel, NotificationEvent, NotificationStatus
 from accounts.models import Notification
-from accounts.notifications import in_app, notify, render_text, sms_send, unread_count
+from accounts.notification_texts import render_text
+from accounts.notifications import in_app, notify, sms_send, unread_count
 from beneficiaries import pii
 from beneficiaries.services import employer_return
 from conftest import make_user
@@ -306,8 +307,9 @@ def test_sending_is_one_job_that_the_engine_runs_recovers_and_beat_restarts(
 
     from accounts.choices import JobKind, JobState
     from accounts.models import Job
+    from accounts.notifications import sms_job_start
     from accounts.services import JOB_TASKS, jobs_sweep
-    from accounts.tasks import send_sms_task, sms_due_task, sms_job_start
+    from accounts.tasks import send_sms_task, sms_due_task
 
     assert JOB_TASKS[JobKind.SEND_SMS] is send_sms_task and JobKind.SEND_SMS.label == "发送短信"
     settings.CELERY_TASK_ALWAYS_EAGER = False  # as with a broker: the job waits in the queue
