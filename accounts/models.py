@@ -49,6 +49,17 @@ class User(AbstractUser):
     def sees_everything(self) -> bool:
         return self.is_superuser or self.role == Role.ADMIN
 
+    @property
+    def region_scope_path(self) -> str | None:
+        """The region subtree this user may see, as `regions.selectors.regions_q` reads it:
+        "" the whole tree (superuser, system administrator), the path of the user's region
+        its subtree, None nothing (no region)."""
+        if self.sees_everything:
+            return ""
+        if self.region_id is None:
+            return None
+        return self.region.path
+
 
 class Job(models.Model):
     """One long operation run by Celery (import, computation, batch build, export …).

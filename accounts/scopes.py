@@ -39,18 +39,6 @@ def scope_q(user, *, region: str | None, employer: str | None = None) -> Q:
     return NOTHING
 
 
-def regions_q(user, *, region: str = "") -> Q:
-    """Filter for Region rows (or a model's Region link) that the user may see."""
-    prefix = f"{region}__" if region else ""
-    if user is None or not user.is_authenticated:
-        return NOTHING
-    if user.is_superuser or user.role == Role.ADMIN:
-        return Q()
-    if user.region_id is None:
-        return NOTHING
-    return Q(**{f"{prefix}path__startswith": user.region.path})
-
-
 STAFF_ROLES = (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
 
 
