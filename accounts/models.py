@@ -118,7 +118,7 @@ class AuditEntry(models.Model):
     """Who did what to which object, and when. Rows are only ever added.
 
     Every service that changes a rule, registration, entitlement, batch or payment line
-    writes one through `accounts.services.audit_record`; revealing a full ID or account
+    writes one through `accounts.services.audit.audit_record`; revealing a full ID or account
     number writes one too (action "reveal").
     """
 

@@ -28,7 +28,8 @@ from django.utils.module_loading import import_string
 from accounts.choices import JobKind, JobState, NotificationChannel, NotificationEvent, NotificationStatus, Role
 from accounts.models import Job, Notification, User
 from accounts.notification_texts import render_text
-from accounts.services import JOB_TASKS, job_checkpoint, job_start_after_commit, job_start_unless_waiting
+from accounts.services.job_recovery import job_start_unless_waiting
+from accounts.services.jobs import JOB_TASKS, job_checkpoint, job_start_after_commit
 
 logger = logging.getLogger(__name__)
 

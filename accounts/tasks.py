@@ -9,7 +9,8 @@ from django.conf import settings
 from accounts import worker
 from accounts.choices import JobKind
 from accounts.notifications import sms_due, sms_job_start, sms_job_work
-from accounts.services import job_run, job_task_register, jobs_purge, jobs_sweep
+from accounts.services.job_recovery import jobs_purge, jobs_sweep
+from accounts.services.jobs import job_run, job_task_register
 
 
 @shared_task(name="accounts.self_check", acks_late=True)
@@ -34,7 +35,7 @@ job_task_register(JobKind.DEMO, self_check)
 
 @shared_task(name="accounts.sweep_jobs")
 def sweep_jobs() -> list[int]:
-    """Beat, every JOB_SWEEP_SECONDS: recover dead jobs (see accounts.services), and
+    """Beat, every JOB_SWEEP_SECONDS: recover dead jobs (see accounts.services.job_recovery), and
     stamp the time so that /healthz knows beat and a worker run."""
     live = None
     client = None

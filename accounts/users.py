@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from core.errors import DomainError, PermissionDenied
 from regions.choices import Level
 from regions.models import Region

@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
 from disbursements import appeals as svc

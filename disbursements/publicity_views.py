@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from core.errors import DomainError
 from disbursements import publicity as svc
 from disbursements import publicity_files

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import AuditEntry
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO, to_yuan

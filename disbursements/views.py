@@ -400,7 +400,7 @@ def batch_vouchers_list(request, pk: int):
 
     from django.http import HttpResponse
 
-    from accounts.services import audit_record
+    from accounts.services.audit import audit_record
     from disbursements.vouchers import issuance_csv
 
     _staff(request)
@@ -578,7 +578,7 @@ def employer_payments(request):
 def employer_payments_export(request):
     from django.http import HttpResponse
 
-    from accounts.services import audit_record
+    from accounts.services.audit import audit_record
     from disbursements.employer_payments import STATES, employer_payment_rows, employer_payments_xlsx
 
     _employer_only(request)

@@ -6,7 +6,7 @@ from django.shortcuts import render
 
 from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS, audit_rows_grouped, cursor_parse, cursor_text
 from accounts.scopes import require_staff
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from portal.audit import audit_filter, audit_for_user, audit_xlsx
 
 FILTERS = ("who", "action", "object_type", "object_id", "since", "until")

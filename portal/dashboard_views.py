@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.scopes import require_staff
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from disbursements.reconciliation import reconciliation_alarms_cached
 from portal import dashboards
 

@@ -19,7 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus, RuleStatus
 from programs.models import Programme, SubsidyRule

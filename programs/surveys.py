@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import MoneyError, to_yuan
 from programs.choices import SurveyStatus

@@ -308,7 +308,8 @@ def test_sending_is_one_job_that_the_engine_runs_recovers_and_beat_restarts(
     from accounts.choices import JobKind, JobState
     from accounts.models import Job
     from accounts.notifications import sms_job_start
-    from accounts.services import JOB_TASKS, jobs_sweep
+    from accounts.services.job_recovery import jobs_sweep
+    from accounts.services.jobs import JOB_TASKS
     from accounts.tasks import send_sms_task, sms_due_task
 
     assert JOB_TASKS[JobKind.SEND_SMS] is send_sms_task and JobKind.SEND_SMS.label == "发送短信"

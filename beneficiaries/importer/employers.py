@@ -16,7 +16,8 @@ from pathlib import Path
 from django.db import transaction
 
 from accounts.choices import Role
-from accounts.services import audit_record, job_checkpoint
+from accounts.services.audit import audit_record
+from accounts.services.jobs import job_checkpoint
 from beneficiaries.choices import EmployerStatus
 from beneficiaries.importer.cells import CellError, identifier, plain_text, text
 from beneficiaries.importer.columns import EMPLOYER_COLUMNS, OWNERSHIP_BY_LABEL, chinese, header_scorer, map_headers

@@ -1,7 +1,6 @@
-import logging
+"""/accounts/jobs/: a user's background jobs, their progress (polled as JSON) and the 重试 button."""
 
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,33 +9,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from accounts.forms import LoginForm
 from accounts.selectors import job_as_dict, jobs_for_user
-from accounts.services import job_retry as job_retry_service
+from accounts.services.job_recovery import job_retry as job_retry_service
 from core.errors import DomainError
-
-logger = logging.getLogger(__name__)
-
-
-class LoginView(auth_views.LoginView):
-    template_name = "accounts/login.html"
-    authentication_form = LoginForm
-    redirect_authenticated_user = True
-
-    def form_invalid(self, form):
-        response = super().form_invalid(form)
-        if form.is_busy:
-            # Every password-hashing slot is taken (accounts/login_gate.py): ask to retry soon.
-            response.status_code = 503
-            response["Retry-After"] = "2"
-            # Expected in a 9:00 login storm, not a fault: a warning, not django.request's ERROR for a 5xx.
-            logger.warning("login asked to retry: every password-hashing slot is busy")
-            response._has_been_logged = True
-        return response
-
-
-class LogoutView(auth_views.LogoutView):
-    pass
 
 
 @login_required

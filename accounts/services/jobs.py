@@ -1,4 +1,16 @@
-"""Writes shared by every app: the audit trail and the lifecycle of a Job."""
+"""The Job engine: every long operation (import, computation, batch build, export …) is a
+Celery task with a Job row, and this module runs it: created and queued after commit,
+claimed by a conditional update, kept alive by a heartbeat, its progress reported, and
+its end (done, failed, or one attempt lost) recorded over a fresh connection.
+
+The sweep that brings dead jobs back, the 重试 button and the system jobs the portal
+starts by itself are in `accounts.services.job_recovery`.
+
+Why accounts and not core: a Job row points at the user who asked for it (and an audit
+row at the user who acted), and core sits below regions and accounts, so it may not
+import the user model; core holds what needs no table of the portal. The engine stays
+here, one floor above regions, where every app that queues a job may import it.
+"""
 
 import logging
 import os
@@ -13,26 +25,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
-from accounts.models import AuditEntry, Job, User
+from accounts.models import Job, User
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
-
-
-def audit_record(
-    *, user: User | None, action: str, obj=None, object_type: str = "", object_id: str = "", changes=None, comment=""
-) -> AuditEntry:
-    """Add one row to the audit trail. `obj` gives type and id unless they are named."""
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or str(obj.pk)
-    return AuditEntry.objects.create(
-        user=user if (user is not None and user.is_authenticated) else None,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        changes=changes or {},
-        comment=comment[:500],
-    )
 
 
 def job_create(*, kind: JobKind, requested_by: User | None, params: dict | None = None, message: str = "") -> Job:
@@ -314,7 +310,7 @@ def job_attempt_failed(job: Job, *, message: str) -> Job:
         # In-process (make run, tests): no worker to hand it to; the owner's 重试 runs it again.
         job_failed(job, message=f"任务出错（{message}），请点击“重试”；如仍失败，请联系系统管理员。")
     elif task is None or job.attempts >= max_attempts():
-        job_failed(job, message=_give_up_message(job, message))
+        job_failed(job, message=job_give_up_message(job, message))
     elif (
         Job.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
             state=JobState.QUEUED,
@@ -329,7 +325,7 @@ def job_attempt_failed(job: Job, *, message: str) -> Job:
     return job
 
 
-def _give_up_message(job: Job, reason: str) -> str:
+def job_give_up_message(job: Job, reason: str) -> str:
     return (
         f"任务已尝试 {job.attempts} 次仍未完成（{reason}），已停止自动重试。"
         "请点击“重试”再试一次；如仍失败，请联系系统管理员。"
@@ -345,7 +341,6 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
     re-raised for the worker's log. Every record goes over a fresh connection, and a
     record that cannot be written at all leaves the message unacknowledged.
     """
-    from core.errors import DomainError
 
     try:
         job = record(lambda: job_claim(job_id), what=f"job {job_id}")
@@ -357,7 +352,7 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
         # A job whose every attempt killed its pool process (out of memory …): its message
         # comes back each time (task_reject_on_worker_lost); stop here instead of looping.
         try:
-            record(lambda: job_failed(job, message=_give_up_message(job, "处理进程异常退出")), what=f"job {job_id}")
+            record(lambda: job_failed(job, message=job_give_up_message(job, "处理进程异常退出")), what=f"job {job_id}")
         except (OperationalError, InterfaceError) as exc:
             _not_recorded(exc)
         return job
@@ -389,125 +384,6 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
     return job
 
 
-def job_is_dead(job: Job, *, now=None) -> bool:
-    """A queued job whose message is older than half JOB_STALE_SECONDS (lost, or waiting
-    so long that another copy does no harm), or a running one whose heartbeat is older
-    than JOB_STALE_SECONDS."""
-    now = now or timezone.now()
-    cutoff = now - timezone.timedelta(seconds=stale_seconds())
-    if job.state == JobState.QUEUED:
-        return (job.heartbeat_at or job.created_at) < now - timezone.timedelta(seconds=stale_seconds() / 2)
-    if job.state == JobState.RUNNING:
-        return job.heartbeat_at is None or job.heartbeat_at < cutoff
-    return False
-
-
-def job_recover(*, job: Job, acting_user: User | None = None, reason: str = "处理进程中断") -> Job:
-    """Bring a dead job back: re-send a queued one, re-queue a running one, or fail it
-    when its attempts are used up. Safe to call twice: every step is conditional."""
-    task = JOB_TASKS.get(job.kind)
-    now = timezone.now()
-    if task is None:
-        return job
-    if job.state == JobState.QUEUED:
-        # Its message may be lost: send another (the claim makes a duplicate harmless).
-        if Job.objects.filter(pk=job.pk, state=JobState.QUEUED, heartbeat_at=job.heartbeat_at).update(heartbeat_at=now):
-            job_enqueue(job, task)
-    elif job.state == JobState.RUNNING:
-        if job.attempts >= max_attempts():
-            if Job.objects.filter(pk=job.pk, state=JobState.RUNNING, heartbeat_at=job.heartbeat_at).update(
-                state=JobState.FAILED, message=_give_up_message(job, reason)[:500], finished_at=now
-            ):
-                audit_record(user=acting_user, action="job_give_up", obj=job, comment=reason)
-        elif Job.objects.filter(pk=job.pk, state=JobState.RUNNING, heartbeat_at=job.heartbeat_at).update(
-            state=JobState.QUEUED, message=f"{reason}，已自动重新排队", heartbeat_at=now, worker=""
-        ):
-            audit_record(user=acting_user, action="job_recover", obj=job, comment=reason)
-            job_enqueue(job, task)
-    job.refresh_from_db()
-    return job
-
-
-def jobs_sweep(*, stale_after: int | None = None, live_workers: set[str] | None = None) -> list[int]:
-    """Beat's sweep: recover every dead job of a registered kind. `live_workers` (the
-    "<node>|<boot>" of workers whose liveness key is fresh) lets a running job whose
-    worker is gone be recovered after three missed heartbeats instead of the threshold."""
-    now = timezone.now()
-    stale = stale_seconds() if stale_after is None else stale_after
-    cutoff = now - timezone.timedelta(seconds=stale)
-    # A queued message is sent again after half the threshold: a lost one is back within
-    # two minutes with the defaults, and a copy of one that waits in a long queue is harmless.
-    queued_cutoff = now - timezone.timedelta(seconds=stale / 2)
-    quick = now - timezone.timedelta(seconds=3 * float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10)))
-    candidates = Job.objects.filter(kind__in=list(JOB_TASKS)).filter(
-        Q(state=JobState.QUEUED, heartbeat_at__lt=queued_cutoff)
-        | Q(state=JobState.QUEUED, heartbeat_at__isnull=True, created_at__lt=queued_cutoff)
-        | Q(state=JobState.RUNNING, heartbeat_at__lt=cutoff if live_workers is None else quick)
-        | Q(state=JobState.RUNNING, heartbeat_at__isnull=True)
-    )
-    recovered = []
-    for job in candidates.order_by("created_at"):
-        if job.state == JobState.RUNNING and live_workers is not None and job.heartbeat_at:
-            holder = job.worker.rpartition("|")[0]
-            if job.heartbeat_at >= cutoff and (not holder or holder in live_workers):
-                continue  # its worker is alive: only the full threshold counts
-        with transaction.atomic():
-            job_recover(job=job, acting_user=None)
-        recovered.append(job.pk)
-    return recovered
-
-
-# Jobs that the portal starts by itself after each change (no user asked for them, and
-# no row points at them): kept JOB_KEEP_DAYS, then deleted, or they would grow by the
-# thousand a day. A user's job (an import, a build, an export …) is its record: kept.
-SYSTEM_JOB_KINDS = (JobKind.REFRESH_ROLLUPS, JobKind.COMPUTE_SIGNALS, JobKind.SEND_SMS, JobKind.DEMO)
-
-
-def jobs_purge(*, now=None) -> int:
-    """Delete the finished system jobs older than JOB_KEEP_DAYS; the number deleted."""
-    now = now or timezone.now()
-    cutoff = now - timezone.timedelta(days=int(getattr(settings, "JOB_KEEP_DAYS", 30)))
-    old = Job.objects.filter(
-        kind__in=SYSTEM_JOB_KINDS, state__in=[JobState.DONE, JobState.FAILED], finished_at__lt=cutoff
-    )
-    deleted = 0
-    while ids := list(old.values_list("pk", flat=True)[:10_000]):
-        deleted += Job.objects.filter(pk__in=ids).delete()[0]
-    return deleted
-
-
-def job_revive_or_none(job: Job | None) -> Job | None:
-    """For "return the job already queued or running" checks: a live job as it is, a
-    dead one recovered (re-sent or re-queued), a dead one out of attempts: None (the
-    caller starts a new one)."""
-    if job is None or not job_is_dead(job):
-        return job
-    job = job_recover(job=job, acting_user=None)
-    return None if job.state == JobState.FAILED else job
-
-
-def job_start_unless_waiting(
-    *,
-    kind: JobKind,
-    task,
-    message: str,
-    params: dict | None = None,
-    match: dict | None = None,
-    states: tuple = (JobState.QUEUED,),
-) -> Job:
-    """Queue a job the portal starts by itself after a change (no user asked for it), unless
-    one of its kind whose params contain `match` (default: `params`) is already in `states`:
-    a burst of changes queues one job. Waiting is the row's state, not a cache flag, so it
-    survives a Redis restart; a dead one is recovered, or replaced when out of attempts."""
-    params = params or {}
-    match = params if match is None else match
-    waiting = Job.objects.filter(kind=kind, state__in=states, **{f"params__{k}": v for k, v in match.items()})
-    existing = job_revive_or_none(waiting.order_by("-created_at").first())
-    if existing is not None:
-        return existing
-    return job_enqueue(job_create(kind=kind, requested_by=None, params=params, message=message), task)
-
-
 def job_start_after_commit(start: Callable[[], object], *, what: str, robust: bool = False) -> None:
     """Call `start` (which queues a job) once the current transaction commits, so the job
     reads the rows that triggered it. A database or broker restarting then must not fail
@@ -524,30 +400,3 @@ def job_start_after_commit(start: Callable[[], object], *, what: str, robust: bo
             logger.warning("%s: the job could not be queued; beat catches up", what)
 
     transaction.on_commit(send, robust=robust)
-
-
-def job_retry(*, job: Job, acting_user: User | None, task=None) -> Job:
-    """Put a failed job, or a dead one, back in the queue (the owner's 重试 button).
-    Its attempts start again; a live job is left alone."""
-    from core.errors import DomainError
-
-    task = task or JOB_TASKS.get(job.kind)
-    if task is None:
-        raise DomainError("这个任务不能重试，请重新提交。")
-    if job.state == JobState.DONE:
-        raise DomainError("任务已完成，无需重试。")
-    if job.state != JobState.FAILED and not job_is_dead(job):
-        raise DomainError("任务仍在运行中，请稍候。")
-    updated = Job.objects.filter(pk=job.pk, state=job.state).update(
-        state=JobState.QUEUED,
-        message="已重新排队",
-        finished_at=None,
-        heartbeat_at=timezone.now(),
-        attempts=0,
-        worker="",
-    )
-    if updated:
-        audit_record(user=acting_user, action="job_retry", obj=job)
-        job_enqueue(job, task)
-    job.refresh_from_db()
-    return job
