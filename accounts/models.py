@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import JobKind, JobState, NotificationChannel, NotificationEvent, NotificationStatus, Role
 from accounts.job_messages import job_message
 from accounts.notification_texts import render_text
-from accounts.scopes import NOTHING, scope_q
+from accounts.scopes import NOTHING, is_admin, scope_q
 from regions.models import Region
 
 
@@ -47,7 +47,7 @@ class User(AbstractUser):
 
     @property
     def sees_everything(self) -> bool:
-        return self.is_superuser or self.role == Role.ADMIN
+        return is_admin(self)
 
     @property
     def region_scope_path(self) -> str | None:

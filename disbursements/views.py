@@ -47,8 +47,6 @@ from programs.choices import Channel
 from programs.models import Programme
 from regions.models import Region
 
-STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
-
 
 def _staff(request):
     require_staff(request.user)

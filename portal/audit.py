@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS, changes_text, value_label
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
+from accounts.scopes import is_admin, is_staff_user
 from beneficiaries.models import Employer, Registration
 from disbursements.models import Batch, PaymentLine
 from programs.models import SurveyReport
@@ -29,7 +30,7 @@ def _ids(qs) -> QuerySet:
 
 def audit_for_user(user) -> QuerySet[AuditEntry]:
     qs = AuditEntry.objects.select_related("user", "user__region")
-    if user.is_superuser or user.role == Role.ADMIN:
+    if is_admin(user):
         return qs
     if user.role not in (Role.PROVINCE, Role.CITY, Role.DISTRICT) or user.region_id is None:
         return qs.none()
@@ -141,4 +142,4 @@ def audit_xlsx(qs) -> tuple[bytes, int]:
 
 
 def user_may_read_audit(user: User) -> bool:
-    return user.is_superuser or user.role in (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
+    return is_staff_user(user)

@@ -21,7 +21,7 @@ from django.dispatch import receiver
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.choices import Role
+from accounts.scopes import is_admin, is_staff_user
 from core.money import format_yuan
 from disbursements.models import RegionRollup, RuleRollup
 from disbursements.rollups import rollups_refresh, rollups_refreshed
@@ -31,7 +31,6 @@ from programs.surveys import survey_overdue, survey_periods
 from regions.choices import Level
 from regions.models import Region
 
-STAFF_ROLES = {Role.PROVINCE, Role.CITY, Role.DISTRICT}
 SURVEY_KEYS = [
     "enterprises_surveyed",
     "outside_workers",
@@ -49,13 +48,9 @@ MONEY_KEYS = ["entitled", "employer_funded", "batched", "pending", "paid", "fail
 RANKING_LIMIT = 20
 
 
-def _sees_everything(user) -> bool:
-    return user.is_superuser or user.role == Role.ADMIN
-
-
 def dashboard_programmes(user):
     """Programmes the chooser offers (not drafts), newest first."""
-    if not user.is_authenticated or not (_sees_everything(user) or user.role in STAFF_ROLES):
+    if not user.is_authenticated or not is_staff_user(user):
         return Programme.objects.none()
     return (
         Programme.objects.exclude(status=ProgrammeStatus.DRAFT).select_related("region").order_by("-start_date", "code")
@@ -72,7 +67,7 @@ def dashboard_scope(user, *, programme_code: str | None, region_code: str | None
     programme = programmes.filter(code=programme_code).first() if programme_code else programmes.first()
     if programme is None:
         raise Http404("没有可查看的项目")
-    home_code = programme.region_id if _sees_everything(user) else user.region_id
+    home_code = programme.region_id if is_admin(user) else user.region_id
     if home_code is None:
         raise Http404("没有可查看的区域")
     code = region_code or home_code

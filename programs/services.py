@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.choices import Role
+from accounts.scopes import is_admin
 from accounts.services.audit import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus, RuleStatus
@@ -47,7 +48,7 @@ def can_manage_rules(user, region=None) -> bool:
     """Province and city staff manage rules in their region's subtree."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    if user.is_superuser or user.role == Role.ADMIN:
+    if is_admin(user):
         return True
     if user.role not in (Role.PROVINCE, Role.CITY) or user.region_id is None:
         return False
@@ -224,7 +225,7 @@ def _programme_validate(data: dict) -> None:
 
 @transaction.atomic
 def programme_create(*, code: str, data: dict, acting_user=None) -> Programme:
-    if acting_user is not None and not (acting_user.is_superuser or acting_user.role in (Role.ADMIN, Role.PROVINCE)):
+    if acting_user is not None and not (is_admin(acting_user) or acting_user.role == Role.PROVINCE):
         raise PermissionDenied("只有省级人员可以设立项目。")
     _programme_validate(data)
     if Programme.objects.filter(code=code).exists():
@@ -236,7 +237,7 @@ def programme_create(*, code: str, data: dict, acting_user=None) -> Programme:
 
 @transaction.atomic
 def programme_update(*, programme: Programme, data: dict, acting_user=None) -> Programme:
-    if acting_user is not None and not (acting_user.is_superuser or acting_user.role in (Role.ADMIN, Role.PROVINCE)):
+    if acting_user is not None and not (is_admin(acting_user) or acting_user.role == Role.PROVINCE):
         raise PermissionDenied("只有省级人员可以修改项目。")
     merged = {f: getattr(programme, f) for f in PROGRAMME_FIELDS}
     merged.update({k: v for k, v in data.items() if k in PROGRAMME_FIELDS})

@@ -22,7 +22,6 @@ from programs.survey_forms import ReturnForm, SurveyForm
 
 PAGE_SIZE = 50
 SURVEY_LIST_FIGURES = ("enterprises_surveyed", "outside_workers", "staying", "staying_local", "staying_nonlocal")
-STAFF = (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
 
 
 def _staff_only(user):

@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.models import User
+from accounts.scopes import is_admin
 from accounts.services.audit import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import MoneyError, to_yuan
@@ -219,7 +220,7 @@ def survey_jumps(*, programme: Programme, district: Region, as_of: datetime.date
 
 
 def _is_admin(user: User) -> bool:
-    return user.is_superuser or user.role == Role.ADMIN
+    return is_admin(user)
 
 
 def _in_scope(user: User, region: Region) -> bool:
