@@ -45,10 +45,6 @@ def redis_client():
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3, socket_connect_timeout=3)
 
 
-def heartbeat_seconds() -> float:
-    return float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10))
-
-
 def live_workers(client=None) -> set[str]:
     """ "<node>|<boot>" of every worker whose liveness key is fresh."""
     client = client or redis_client()
@@ -77,10 +73,12 @@ class _Liveness(threading.Thread):
         while True:
             try:
                 client = client or redis_client()
-                client.set(WORKER_KEY.format(self.identity), str(time.time()), ex=int(3 * heartbeat_seconds()))
+                client.set(
+                    WORKER_KEY.format(self.identity), str(time.time()), ex=int(3 * settings.JOB_HEARTBEAT_SECONDS)
+                )
             except Exception:  # Redis restarts: the next beat reconnects
                 client = None
-            if self.stopped.wait(heartbeat_seconds()):
+            if self.stopped.wait(settings.JOB_HEARTBEAT_SECONDS):
                 break
         try:
             (client or redis_client()).delete(WORKER_KEY.format(self.identity))
@@ -92,6 +90,8 @@ _liveness: _Liveness | None = None
 
 
 def on_worker_init(sender=None, **kwargs) -> None:
+    # PORTAL_WORKER_ID is this process's identity, inherited by its pool processes through
+    # the environment: not a setting, so it is not declared in portal/settings.py.
     node = getattr(sender, "hostname", None) or "worker"
     os.environ["PORTAL_WORKER_ID"] = f"{node}|{uuid.uuid4().hex[:12]}"
 

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from whitenoise.compress import Compressor
 
-from core.env import env_bool, env_choice, env_decimal, env_int, env_list, env_str, redact_url
+from core.env import env_bool, env_choice, env_int, env_list, env_str, redact_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -285,7 +285,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 5
 CELERY_BROKER_TRANSPORT_OPTIONS["retry_on_timeout"] = True
 CELERY_BROKER_TRANSPORT_OPTIONS["health_check_interval"] = 25
 
-# Job recovery (accounts.services): a running job beats every JOB_HEARTBEAT_SECONDS;
+# accounts: the Job engine (accounts/services/jobs.py and job_recovery.py, read as
+# settings.X). A running job beats every JOB_HEARTBEAT_SECONDS;
 # beat's sweep runs every JOB_SWEEP_SECONDS and re-queues a job whose heartbeat (or
 # queued message) is older than JOB_STALE_SECONDS; after JOB_MAX_ATTEMPTS claims the job
 # fails with a message and the owner's 重试 button. A failure is recorded for up to
@@ -298,8 +299,6 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
 # sending) are deleted after this many days; a user's jobs are kept.
 JOB_KEEP_DAYS = env_int("JOB_KEEP_DAYS", 30, minimum=1)
 JOB_RECORD_RETRY_SECONDS = env_int("JOB_RECORD_RETRY_SECONDS", 60, minimum=0)
-# Test only (the fault suite): every progress report of a job pauses this long. 0 here.
-JOB_TEST_SLOWDOWN = float(env_decimal("JOB_TEST_SLOWDOWN", "0"))
 if JOB_STALE_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(
         f"JOB_STALE_SECONDS={JOB_STALE_SECONDS} must be at least three heartbeats "

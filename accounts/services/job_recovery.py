@@ -16,8 +16,6 @@ from accounts.services.jobs import (
     job_create,
     job_enqueue,
     job_give_up_message,
-    max_attempts,
-    stale_seconds,
 )
 from core.errors import DomainError
 
@@ -27,9 +25,9 @@ def job_is_dead(job: Job, *, now=None) -> bool:
     so long that another copy does no harm), or a running one whose heartbeat is older
     than JOB_STALE_SECONDS."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(seconds=stale_seconds())
+    cutoff = now - timezone.timedelta(seconds=settings.JOB_STALE_SECONDS)
     if job.state == JobState.QUEUED:
-        return (job.heartbeat_at or job.created_at) < now - timezone.timedelta(seconds=stale_seconds() / 2)
+        return (job.heartbeat_at or job.created_at) < now - timezone.timedelta(seconds=settings.JOB_STALE_SECONDS / 2)
     if job.state == JobState.RUNNING:
         return job.heartbeat_at is None or job.heartbeat_at < cutoff
     return False
@@ -47,7 +45,7 @@ def job_recover(*, job: Job, acting_user: User | None = None, reason: str = "处
         if Job.objects.filter(pk=job.pk, state=JobState.QUEUED, heartbeat_at=job.heartbeat_at).update(heartbeat_at=now):
             job_enqueue(job, task)
     elif job.state == JobState.RUNNING:
-        if job.attempts >= max_attempts():
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
             if Job.objects.filter(pk=job.pk, state=JobState.RUNNING, heartbeat_at=job.heartbeat_at).update(
                 state=JobState.FAILED, message=job_give_up_message(job, reason)[:500], finished_at=now
             ):
@@ -66,12 +64,12 @@ def jobs_sweep(*, stale_after: int | None = None, live_workers: set[str] | None 
     "<node>|<boot>" of workers whose liveness key is fresh) lets a running job whose
     worker is gone be recovered after three missed heartbeats instead of the threshold."""
     now = timezone.now()
-    stale = stale_seconds() if stale_after is None else stale_after
+    stale = settings.JOB_STALE_SECONDS if stale_after is None else stale_after
     cutoff = now - timezone.timedelta(seconds=stale)
     # A queued message is sent again after half the threshold: a lost one is back within
     # two minutes with the defaults, and a copy of one that waits in a long queue is harmless.
     queued_cutoff = now - timezone.timedelta(seconds=stale / 2)
-    quick = now - timezone.timedelta(seconds=3 * float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10)))
+    quick = now - timezone.timedelta(seconds=3 * settings.JOB_HEARTBEAT_SECONDS)
     candidates = Job.objects.filter(kind__in=list(JOB_TASKS)).filter(
         Q(state=JobState.QUEUED, heartbeat_at__lt=queued_cutoff)
         | Q(state=JobState.QUEUED, heartbeat_at__isnull=True, created_at__lt=queued_cutoff)
@@ -99,7 +97,7 @@ SYSTEM_JOB_KINDS = (JobKind.REFRESH_ROLLUPS, JobKind.COMPUTE_SIGNALS, JobKind.SE
 def jobs_purge(*, now=None) -> int:
     """Delete the finished system jobs older than JOB_KEEP_DAYS; the number deleted."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(days=int(getattr(settings, "JOB_KEEP_DAYS", 30)))
+    cutoff = now - timezone.timedelta(days=settings.JOB_KEEP_DAYS)
     old = Job.objects.filter(
         kind__in=SYSTEM_JOB_KINDS, state__in=[JobState.DONE, JobState.FAILED], finished_at__lt=cutoff
     )

@@ -53,7 +53,7 @@ def _send(task, job_id: int) -> None:
     try:
         task.delay(job_id)
     except Exception:
-        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        if settings.CELERY_TASK_ALWAYS_EAGER:
             raise  # in-process: the task itself failed, let the caller see it
         logger.warning("job %s: the broker refused its message; the next sweep sends it again", job_id)
         job_message_lost(job_id)
@@ -62,7 +62,7 @@ def _send(task, job_id: int) -> None:
 def job_message_lost(job_id: int) -> None:
     """A job whose message could not be sent (the broker is down): queued, and dated
     back so that the next sweep sends it without waiting for the threshold."""
-    long_ago = timezone.now() - timezone.timedelta(seconds=stale_seconds() + 1)
+    long_ago = timezone.now() - timezone.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     try:
         Job.objects.filter(pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
             state=JobState.QUEUED, heartbeat_at=long_ago, worker=""
@@ -88,17 +88,11 @@ def job_task_register(kind: str, task) -> None:
     JOB_TASKS[str(kind)] = task
 
 
-def stale_seconds() -> int:
-    return int(getattr(settings, "JOB_STALE_SECONDS", 90))
-
-
-def max_attempts() -> int:
-    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 5))
-
-
 def worker_identity() -> str:
     """ "<node>|<boot id>|<pid>" of this process. A Celery worker sets PORTAL_WORKER_ID
-    ("<node>|<boot id>") when it starts (accounts.worker); its pool processes inherit it."""
+    ("<node>|<boot id>") when it starts (accounts.worker); its pool processes inherit it.
+    It is the process's identity, handed down through the environment, not a setting:
+    read from os.environ, never declared in settings."""
     return f"{os.environ.get('PORTAL_WORKER_ID') or socket.gethostname() + '|-'}|{os.getpid()}"
 
 
@@ -127,7 +121,9 @@ def job_claim(job_id: int, *, stale_after_seconds: int | None = None) -> Job | N
     pool process of this worker that is gone), to running.
     """
     now = timezone.now()
-    stale = now - timezone.timedelta(seconds=stale_seconds() if stale_after_seconds is None else stale_after_seconds)
+    stale = now - timezone.timedelta(
+        seconds=settings.JOB_STALE_SECONDS if stale_after_seconds is None else stale_after_seconds
+    )
     claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=stale)
     holder = Job.objects.filter(pk=job_id, state=JobState.RUNNING).values_list("worker", flat=True).first()
     if holder and _holder_is_dead(holder):
@@ -178,7 +174,7 @@ class Heartbeat:
     def _run(self) -> None:
         from django.db import connection as own  # this thread's own connection
 
-        interval = float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10))
+        interval = settings.JOB_HEARTBEAT_SECONDS
         try:
             while not self.stop_event.wait(interval):
                 try:
@@ -190,12 +186,9 @@ class Heartbeat:
 
 
 def job_test_pause() -> None:
-    """The fault suite's window: with JOB_TEST_SLOWDOWN (seconds, test only, 0 in
-    production) every progress report of a job waits that long, so that a worker kill
-    or a database or broker restart lands "part way" through any job kind."""
-    pause = float(getattr(settings, "JOB_TEST_SLOWDOWN", 0) or 0)
-    if pause:
-        time.sleep(pause)
+    """A step of a job's work that reports no progress (a district, a chunk): nothing
+    happens here. The fault suite's worker (tests/faults/worker.py) patches it, and the
+    progress reports, to wait, so that its faults land part way through any job kind."""
 
 
 class Progress:
@@ -203,7 +196,7 @@ class Progress:
 
     def __init__(self, job: Job, *, total: int = 0, interval: float = 1.0):
         self.job = job
-        self.interval = 0.0 if getattr(settings, "JOB_TEST_SLOWDOWN", 0) else interval
+        self.interval = interval
         self._last = 0.0
         if total:
             self.set_total(total)
@@ -211,7 +204,6 @@ class Progress:
     def set_total(self, total: int) -> None:
         self.job.progress_total = total
         Job.objects.filter(pk=self.job.pk).update(progress_total=total, heartbeat_at=timezone.now())
-        job_test_pause()
 
     def advance(self, done: int, *, message: str | None = None, force: bool = False) -> None:
         self.job.progress_done = done
@@ -223,7 +215,6 @@ class Progress:
         if message is not None:
             fields["message"] = message[:500]
         Job.objects.filter(pk=self.job.pk).update(**fields)
-        job_test_pause()
 
 
 def job_checkpoint(job_id: int, **data) -> None:
@@ -275,7 +266,7 @@ def close_broken_connection(conn=None) -> None:
 def record(fn: Callable[[], object], *, what: str = "job"):
     """Run a short write that records a job's state, retrying over fresh connections
     while the database restarts (JOB_RECORD_RETRY_SECONDS). Raises the last error."""
-    deadline = time.monotonic() + float(getattr(settings, "JOB_RECORD_RETRY_SECONDS", 60))
+    deadline = time.monotonic() + settings.JOB_RECORD_RETRY_SECONDS
     delay = 0.5
     while True:
         try:
@@ -293,7 +284,7 @@ def _not_recorded(exc: BaseException):
     """The job's state could not be written: do not let the broker forget the message.
     In a worker the message is put back in the queue (never acked); in-process the
     error goes to the caller."""
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         raise exc
     from celery.exceptions import Reject
 
@@ -306,10 +297,10 @@ def job_attempt_failed(job: Job, *, message: str) -> Job:
     close_broken_connection()
     job.refresh_from_db()
     task = JOB_TASKS.get(job.kind)
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         # In-process (make run, tests): no worker to hand it to; the owner's 重试 runs it again.
         job_failed(job, message=f"任务出错（{message}），请点击“重试”；如仍失败，请联系系统管理员。")
-    elif task is None or job.attempts >= max_attempts():
+    elif task is None or job.attempts >= settings.JOB_MAX_ATTEMPTS:
         job_failed(job, message=job_give_up_message(job, message))
     elif (
         Job.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
@@ -348,7 +339,7 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
         _not_recorded(exc)
     if job is None:
         return None
-    if job.attempts > max_attempts():
+    if job.attempts > settings.JOB_MAX_ATTEMPTS:
         # A job whose every attempt killed its pool process (out of memory …): its message
         # comes back each time (task_reject_on_worker_lost); stop here instead of looping.
         try:
@@ -395,7 +386,7 @@ def job_start_after_commit(start: Callable[[], object], *, what: str, robust: bo
             with transaction.atomic():
                 start()
         except Exception:
-            if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+            if settings.CELERY_TASK_ALWAYS_EAGER:
                 raise
             logger.warning("%s: the job could not be queued; beat catches up", what)
 
