@@ -58,18 +58,10 @@ def in_app(
 ) -> Notification:
     """One in-app message to `user`; `key` names the event (the recipient is added to it)."""
     user_id = user if isinstance(user, int) else user.pk
-    return Notification(
-        key=f"{key}|in_app|u{user_id}"[:200],
-        event=event,
-        channel=C.IN_APP,
-        status=NotificationStatus.SENT,
-        user_id=user_id,
-        region_id=region_id,
-        params=params,
-        body=_chinese(event, C.IN_APP, params),
-        link=link,
-        **_object(obj),
-    )
+    return _message(
+        C.IN_APP, NotificationStatus.SENT, f"{key}|in_app|u{user_id}", event, params, region_id, obj,
+        user_id=user_id, link=link,
+    )  # fmt: skip
 
 
 def sms(
@@ -79,24 +71,26 @@ def sms(
     None when the person left no number."""
     if not phone_cipher:
         return None
+    return _message(
+        C.SMS, NotificationStatus.PENDING, f"{key}|sms", event, params, region_id, obj,
+        phone_cipher=phone_cipher, phone_masked=phone_masked,
+    )  # fmt: skip
+
+
+def _message(channel, status, key, event, params, region_id, obj, **recipient) -> Notification:
+    """One outbox row: its body rendered in Chinese (what is sent), the object it is about."""
+    about = {} if obj is None else {"object_type": obj._meta.label_lower, "object_id": str(obj.pk)}
     return Notification(
-        key=f"{key}|sms"[:200],
+        key=key[:200],
         event=event,
-        channel=C.SMS,
-        status=NotificationStatus.PENDING,
-        phone_cipher=phone_cipher,
-        phone_masked=phone_masked,
+        channel=channel,
+        status=status,
         region_id=region_id,
         params=params,
-        body=_chinese(event, C.SMS, params),
-        **_object(obj),
+        body=_chinese(event, channel, params),
+        **recipient,
+        **about,
     )
-
-
-def _object(obj) -> dict:
-    if obj is None:
-        return {}
-    return {"object_type": obj._meta.label_lower, "object_id": str(obj.pk)}
 
 
 def staff_covering(region, roles: Iterable[str]) -> list[User]:

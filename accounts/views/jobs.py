@@ -5,12 +5,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import job_as_dict, jobs_for_user
 from accounts.services.job_recovery import job_retry as job_retry_service
+from accounts.views.redirects import next_or
 from core.errors import DomainError
 
 
@@ -38,15 +38,18 @@ def job_status(request, pk: int):
 def job_retry(request, pk: int):
     """重试: the owner puts a failed (or dead) job of theirs back in the queue."""
     job = get_object_or_404(jobs_for_user(request.user), pk=pk)
+    return job_retry_redirect(
+        request, job, retry=job_retry_service, default=reverse("accounts:job_detail", args=[job.pk])
+    )
+
+
+def job_retry_redirect(request, job, *, retry, default: str):
+    """The 重试 button of any page: `retry(job=…, acting_user=…)` (a service that re-queues
+    the job), its outcome said as a message, then back to the form's `next` or `default`."""
     try:
-        job_retry_service(job=job, acting_user=request.user)
+        retry(job=job, acting_user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.info(request, gettext("任务 #%(id)s 已重新排队。") % {"id": job.pk})
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("accounts:job_detail", args=[job.pk])
-    return redirect(target)
+    return redirect(next_or(request, default))
