@@ -8,9 +8,9 @@ from django.conf import settings
 
 from accounts import worker
 from accounts.choices import JobKind
-from accounts.notifications import sms_due, sms_job_start, sms_job_work
 from accounts.services.job_recovery import jobs_purge, jobs_sweep
 from accounts.services.jobs import job_run, job_task_register
+from accounts.services.notifications import sms_due, sms_job_start, sms_job_work
 
 
 @shared_task(name="accounts.self_check", acks_late=True)
@@ -62,7 +62,7 @@ def purge_jobs() -> int:
 
 # --------------------------------------------------------------------------- SMS
 #
-# The sending job and how it starts live in accounts.notifications (sms_job_start,
+# The sending job and how it starts live in accounts.services.notifications (sms_job_start,
 # sms_job_work); the tasks here are its thin Celery entry points.
 
 

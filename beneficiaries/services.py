@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
-from accounts.notifications import after_commit
 from accounts.scopes import is_admin
 from accounts.services.audit import audit_record
+from accounts.services.notifications import after_commit
 from beneficiaries import pii
 from beneficiaries.choices import Category, EmployerStatus, Ownership, PayoutChoice, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number

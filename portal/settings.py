@@ -236,7 +236,7 @@ if PDF_FONT and PDF_FONT.lower() != "cid" and not Path(PDF_FONT).is_file():
     raise ImproperlyConfigured(f"PDF_FONT={PDF_FONT!r} is not a file; name a .ttf/.ttc font or use 'cid'.")
 GONGSHI_PDF_FONT = PDF_FONT
 
-# Notifications (accounts/notifications.py, docs/notifications.md). SMS go through a class
+# Notifications (accounts/services/notifications.py, docs/notifications.md). SMS go through a class
 # chosen here: the default writes nothing beyond the outbox row and a log line (masked number);
 # beneficiaries.sms.HttpSmsBackend posts to a provider at SMS_HTTP_URL. A class path that does
 # not import stops start-up (portal/checks.py), not the first message.

@@ -1,5 +1,5 @@
 """/notifications/: the user's messages (the bell's list) and, for staff, the SMS sent to
-workers in their scope. Adapters over accounts.notifications; reads start from
+workers in their scope. Adapters over accounts.services.notifications; reads start from
 `Notification.objects.for_user`."""
 
 from django.contrib.auth.decorators import login_required
@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import notifications as svc
 from accounts.choices import NotificationEvent
 from accounts.models import Notification
+from accounts.services import notifications as svc
 from accounts.views.redirects import next_or
 
 

@@ -436,7 +436,7 @@ class SendSms:
         )
 
     def start(self):
-        from accounts.notifications import sms_job_start
+        from accounts.services.notifications import sms_job_start
 
         return sms_job_start(chunk=20)
 
