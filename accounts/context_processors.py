@@ -7,7 +7,7 @@ from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
-from accounts.notifications import unread_count
+from accounts.services.notifications import unread_count
 
 # (label, url name, roles that see it). Later apps add their entries here; a name
 # that is not routed yet is skipped rather than breaking every page.

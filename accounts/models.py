@@ -5,6 +5,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import JobKind, JobState, NotificationChannel, NotificationEvent, NotificationStatus, Role
+from accounts.job_messages import job_message
+from accounts.notification_texts import render_text
+from accounts.scopes import NOTHING, is_admin, scope_q
 from regions.models import Region
 
 
@@ -44,7 +47,18 @@ class User(AbstractUser):
 
     @property
     def sees_everything(self) -> bool:
-        return self.is_superuser or self.role == Role.ADMIN
+        return is_admin(self)
+
+    @property
+    def region_scope_path(self) -> str | None:
+        """The region subtree this user may see, as `regions.selectors.regions_q` reads it:
+        "" the whole tree (superuser, system administrator), the path of the user's region
+        its subtree, None nothing (no region)."""
+        if self.sees_everything:
+            return ""
+        if self.region_id is None:
+            return None
+        return self.region.path
 
 
 class Job(models.Model):
@@ -93,8 +107,6 @@ class Job(models.Model):
     @property
     def message_text(self) -> str:
         """The message in the page's language (workers store it in Chinese)."""
-        from accounts.job_messages import job_message
-
         return job_message(self.message)
 
     @property
@@ -106,7 +118,7 @@ class AuditEntry(models.Model):
     """Who did what to which object, and when. Rows are only ever added.
 
     Every service that changes a rule, registration, entitlement, batch or payment line
-    writes one through `accounts.services.audit_record`; revealing a full ID or account
+    writes one through `accounts.services.audit.audit_record`; revealing a full ID or account
     number writes one too (action "reveal").
     """
 
@@ -133,8 +145,6 @@ class NotificationQuerySet(models.QuerySet):
         """What `user` may read in the outbox: the in-app messages addressed to them and,
         for staff, the SMS sent to workers in their region (an employer agent sees only
         its own messages; the admin sees everything)."""
-        from accounts.scopes import NOTHING, scope_q
-
         if user is None or not user.is_authenticated or not user.is_active:
             return self.filter(NOTHING)
         if user.sees_everything:
@@ -215,6 +225,4 @@ class Notification(models.Model):
     @property
     def text(self) -> str:
         """The message in the page's language (written in Chinese; English from the catalogue)."""
-        from accounts.notifications import render_text
-
         return render_text(self.event, self.channel, self.params, fallback=self.body)

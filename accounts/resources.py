@@ -8,7 +8,7 @@ from import_export import fields, resources
 from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS, changes_text, value_label
 from accounts.choices import Role
 from accounts.models import AuditEntry
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from core.resources import IsoDateTimeWidget, export_response
 
 

@@ -25,7 +25,7 @@ def scope_q(user, *, region: str | None, employer: str | None = None) -> Q:
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return NOTHING
-    if user.is_superuser or user.role == Role.ADMIN:
+    if is_admin(user):
         return Q()
     if user.role in (Role.PROVINCE, Role.CITY, Role.DISTRICT):
         if region is None or user.region_id is None:
@@ -39,26 +39,26 @@ def scope_q(user, *, region: str | None, employer: str | None = None) -> Q:
     return NOTHING
 
 
-def regions_q(user, *, region: str = "") -> Q:
-    """Filter for Region rows (or a model's Region link) that the user may see."""
-    prefix = f"{region}__" if region else ""
-    if user is None or not user.is_authenticated:
-        return NOTHING
-    if user.is_superuser or user.role == Role.ADMIN:
-        return Q()
-    if user.region_id is None:
-        return NOTHING
-    return Q(**{f"{prefix}path__startswith": user.region.path})
-
-
 STAFF_ROLES = (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
+
+
+def is_admin(user) -> bool:
+    """The superuser or the system administrator: everything is in their scope. The one
+    place this is decided (`User.sees_everything` asks it too)."""
+    return bool(user.is_superuser or user.role == Role.ADMIN)
+
+
+def is_staff_user(user) -> bool:
+    """Staff of an HR department (province, city, district) or an administrator: who may
+    use the officers' pages. The one place this is decided."""
+    return bool(user.is_superuser or user.role in STAFF_ROLES)
 
 
 def require_staff(user) -> None:
     """Pages of the HR departments: another role gets the friendly 403 page (templates/403.html)
     saying whose page it is. This is about the page, not an object: no existence leaks,
     so 403 here, while an object outside one's scope stays 404."""
-    if user.is_superuser or user.role in STAFF_ROLES:
+    if is_staff_user(user):
         return
     raise PermissionDenied(
         gettext("此页面供人社部门工作人员使用，%(role)s不能使用。") % {"role": Role(user.role).label}

@@ -6,16 +6,11 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from accounts.choices import JobKind, JobState
-from accounts.models import Job
-from accounts.services import (
-    job_checkpoint,
-    job_run,
-    job_start_unless_waiting,
-    job_task_register,
-    jobs_purge,
-    jobs_sweep,
-)
+from accounts import worker
+from accounts.choices import JobKind
+from accounts.services.job_recovery import jobs_purge, jobs_sweep
+from accounts.services.jobs import job_run, job_task_register
+from accounts.services.notifications import sms_due, sms_job_start, sms_job_work
 
 
 @shared_task(name="accounts.self_check", acks_late=True)
@@ -40,10 +35,8 @@ job_task_register(JobKind.DEMO, self_check)
 
 @shared_task(name="accounts.sweep_jobs")
 def sweep_jobs() -> list[int]:
-    """Beat, every JOB_SWEEP_SECONDS: recover dead jobs (see accounts.services), and
+    """Beat, every JOB_SWEEP_SECONDS: recover dead jobs (see accounts.services.job_recovery), and
     stamp the time so that /healthz knows beat and a worker run."""
-    from accounts import worker
-
     live = None
     client = None
     if settings.REDIS_URL:
@@ -69,65 +62,19 @@ def purge_jobs() -> int:
 
 # --------------------------------------------------------------------------- SMS
 #
-# Sending the outbox's SMS is a job (kind send_sms) on the common engine: claimed,
-# heartbeat, swept and retried like every job, so sending cut by a killed worker or a
-# restarted PostgreSQL or Redis comes back by itself and goes on from the rows still
-# pending (each message is its own transaction). Written rows start it once they are
-# committed; beat's `accounts.sms_due` starts it for retries that fall due and for rows
-# whose start was lost. One job drains the outbox: a change finds it queued or running.
+# The sending job and how it starts live in accounts.services.notifications (sms_job_start,
+# sms_job_work); the tasks here are its thin Celery entry points.
 
 
 @shared_task(name="accounts.send_sms", acks_late=True)
 def send_sms_task(job_id: int) -> None:
-    job_run(job_id, _sms_work)
-
-
-def _sms_work(job, progress) -> dict:
-    from django.db import transaction
-
-    from accounts.notifications import sms_backend, sms_due, sms_send_one
-
-    backend = sms_backend()
-    # Counts checkpointed with each message: a resumed attempt adds to them.
-    counts = {k: int((job.result or {}).get(k, 0)) for k in ("sent", "retry", "failed")}
-    chunk = int(job.params.get("chunk", 100))
-    progress.set_total(sum(counts.values()) + sms_due().count())
-    last = 0
-    while ids := list(sms_due().filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk]):
-        for nid in ids:
-            with transaction.atomic():
-                outcome = sms_send_one(nid, backend)
-                if outcome:
-                    counts[outcome] += 1
-                    job_checkpoint(job.pk, **counts)
-        last = ids[-1]
-        progress.advance(sum(counts.values()), force=True)
-    return {
-        **counts,
-        "message": f"短信已发送 {counts['sent']} 条，待重试 {counts['retry']} 条，发送失败 {counts['failed']} 条",
-    }
-
-
-def sms_job_start(*, chunk: int | None = None) -> Job:
-    """Start sending the outbox's due SMS, unless a job already does (queued, or running
-    and alive: it reaches rows written after it started, and beat catches the rest).
-    `chunk`: ids read per query (and progress reports); 100 unless a test asks less."""
-    return job_start_unless_waiting(
-        kind=JobKind.SEND_SMS,
-        task=send_sms_task,
-        params={"chunk": chunk} if chunk else {},
-        match={},
-        states=(JobState.QUEUED, JobState.RUNNING),
-        message="发送短信",
-    )
+    job_run(job_id, sms_job_work)
 
 
 @shared_task(name="accounts.sms_due")
 def sms_due_task() -> int | None:
     """Beat, every SMS_SWEEP_SECONDS: start the sending job when SMS are due (retries, or
     rows whose start was lost). Returns the job's id, or None when nothing is due."""
-    from accounts.notifications import sms_due
-
     if not sms_due().exists():
         return None
     return sms_job_start().pk

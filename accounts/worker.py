@@ -2,7 +2,7 @@
 
 - A worker gets an identity when it starts, "<node name>|<boot id>" in the environment
   (PORTAL_WORKER_ID), which its pool processes inherit and write into the Job rows they
-  claim (`accounts.services.worker_identity`).
+  claim (`accounts.services.jobs.worker_identity`).
 - While it runs, a thread of the worker's main process keeps a liveness key in Redis
   (`portal:worker:<node>|<boot>`, expiring after three missed beats): /healthz and
   `check_services` read "a worker is alive" from it, and the sweep recovers a running
@@ -23,6 +23,13 @@ import time
 import uuid
 
 from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from accounts.choices import JobState
+from accounts.models import Job
+from accounts.services.job_recovery import job_recover
+from accounts.services.jobs import JOB_TASKS
+from core.env import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +43,6 @@ def redis_client():
     import redis
 
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=3, socket_connect_timeout=3)
-
-
-def heartbeat_seconds() -> float:
-    return float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10))
 
 
 def live_workers(client=None) -> set[str]:
@@ -70,10 +73,12 @@ class _Liveness(threading.Thread):
         while True:
             try:
                 client = client or redis_client()
-                client.set(WORKER_KEY.format(self.identity), str(time.time()), ex=int(3 * heartbeat_seconds()))
+                client.set(
+                    WORKER_KEY.format(self.identity), str(time.time()), ex=int(3 * settings.JOB_HEARTBEAT_SECONDS)
+                )
             except Exception:  # Redis restarts: the next beat reconnects
                 client = None
-            if self.stopped.wait(heartbeat_seconds()):
+            if self.stopped.wait(settings.JOB_HEARTBEAT_SECONDS):
                 break
         try:
             (client or redis_client()).delete(WORKER_KEY.format(self.identity))
@@ -85,6 +90,8 @@ _liveness: _Liveness | None = None
 
 
 def on_worker_init(sender=None, **kwargs) -> None:
+    # PORTAL_WORKER_ID is this process's identity, inherited by its pool processes through
+    # the environment: not a setting, so it is not declared in portal/settings.py.
     node = getattr(sender, "hostname", None) or "worker"
     os.environ["PORTAL_WORKER_ID"] = f"{node}|{uuid.uuid4().hex[:12]}"
 
@@ -99,10 +106,6 @@ def on_worker_ready(sender=None, **kwargs) -> None:
     try:
         recover_jobs_of_earlier_boots(identity)
     except Exception as exc:
-        from django.db import DatabaseError
-
-        from core.env import redact_url
-
         if isinstance(exc, DatabaseError):
             # Said once, in one line: a DATABASE_URL that points at nothing (or at an empty database).
             detail = redact_url(str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__)
@@ -123,12 +126,6 @@ def on_worker_shutdown(sender=None, **kwargs) -> None:
 def recover_jobs_of_earlier_boots(identity: str) -> list[int]:
     """Jobs left running by an earlier start of this node (same node name, other boot
     id) have no live holder: recover them now."""
-    from django.db import connection, transaction
-
-    from accounts.choices import JobState
-    from accounts.models import Job
-    from accounts.services import JOB_TASKS, job_recover
-
     node = identity.split("|", 1)[0]
     dead = (
         Job.objects.filter(state=JobState.RUNNING, kind__in=list(JOB_TASKS), worker__startswith=f"{node}|")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from beneficiaries import services
 from beneficiaries.choices import Category, EmployerStatus, Ownership, Source
 from beneficiaries.idcard import id_check_char

@@ -18,6 +18,7 @@ from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
+from accounts.scopes import is_staff_user
 from accounts.selectors import jobs_for_user
 from beneficiaries.importer import uploads
 from beneficiaries.importer.messages import import_message
@@ -58,7 +59,7 @@ class EmployerUploadForm(forms.Form):
 
 
 def _staff(user) -> bool:
-    return user.is_superuser or user.role in (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
+    return is_staff_user(user)
 
 
 def _upload_or_404(request, token):

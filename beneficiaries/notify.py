@@ -4,7 +4,7 @@ point 3): their agents get an in-app message with the officer's reason and a lin
 from django.urls import reverse
 
 from accounts.choices import NotificationEvent
-from accounts.notifications import in_app, notify
+from accounts.services.notifications import in_app, notify
 from beneficiaries.models import Employer
 
 

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
-from accounts.notifications import after_commit
-from accounts.services import audit_record
+from accounts.scopes import is_admin
+from accounts.services.audit import audit_record
+from accounts.services.notifications import after_commit
 from beneficiaries import pii
 from beneficiaries.choices import Category, EmployerStatus, Ownership, PayoutChoice, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
@@ -49,7 +50,7 @@ REGISTRATION_EDITABLE = (
 
 
 def _is_admin(user: User) -> bool:
-    return bool(user.is_superuser or user.role == Role.ADMIN)
+    return is_admin(user)
 
 
 def user_covers_region(user: User, region: Region) -> bool:

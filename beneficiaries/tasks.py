@@ -10,7 +10,7 @@ after its commit finds the checkpoint written in that transaction and only finis
 from celery import shared_task
 
 from accounts.choices import JobKind
-from accounts.services import job_run, job_task_register
+from accounts.services.jobs import job_run, job_task_register
 
 
 @shared_task(name="beneficiaries.import_workers", acks_late=True)

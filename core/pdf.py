@@ -82,7 +82,7 @@ def _try_truetype(path: str):
 
 
 def configured_font_path() -> str:
-    return getattr(settings, "PDF_FONT", "") or getattr(settings, "GONGSHI_PDF_FONT", "") or ""
+    return settings.PDF_FONT or settings.GONGSHI_PDF_FONT or ""
 
 
 @lru_cache(maxsize=4)

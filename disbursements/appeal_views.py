@@ -14,7 +14,8 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.scopes import is_staff_user
+from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
 from disbursements import appeals as svc
@@ -23,7 +24,6 @@ from disbursements.publicity import RateLimited
 from disbursements.selfservice import client_ip
 from disbursements.trust_models import Appeal, AppealKind, AppealOutcome, AppealStatus
 
-STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
 WORKER_KINDS = [AppealKind.NOT_PAID, AppealKind.WRONG_AMOUNT, AppealKind.NOT_REGISTERED, AppealKind.OTHER]
 EMPLOYER_KINDS = [AppealKind.REJECTED, AppealKind.PAYMENT_FAILED, AppealKind.WRONG_AMOUNT, AppealKind.OTHER]
 
@@ -78,7 +78,7 @@ def worker_appeal_file(request):
 
 def _appeals(request):
     user = request.user
-    if not (user.is_superuser or user.role in STAFF or user.role == Role.EMPLOYER):
+    if not (is_staff_user(user) or user.role == Role.EMPLOYER):
         raise Http404
     return Appeal.objects.for_user(user).select_related("district", "employer", "programme")
 

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
-from accounts.notifications import after_commit
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
+from accounts.services.notifications import after_commit
 from beneficiaries.models import Person, Registration
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.workdays import add_workdays

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.batches import can_submit
 from disbursements.choices import BatchStatus, LineStatus

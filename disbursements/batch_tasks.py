@@ -14,18 +14,8 @@ from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
 from accounts.models import Job, User
-from accounts.services import (
-    JOB_TASKS,
-    Progress,
-    job_create,
-    job_enqueue,
-    job_is_dead,
-    job_retry,
-    job_revive_or_none,
-    job_run,
-    job_task_register,
-    jobs_sweep,
-)
+from accounts.services.job_recovery import job_is_dead, job_retry, job_revive_or_none, jobs_sweep
+from accounts.services.jobs import JOB_TASKS, Progress, job_create, job_enqueue, job_run, job_task_register
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.private_files import open_private, private_dir
 from disbursements.bank_results import batch_import_results, can_import_results

@@ -22,8 +22,8 @@ from django.utils.translation import gettext
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.notifications import after_commit
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
+from accounts.services.notifications import after_commit
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO, yuan_text
 from disbursements.choices import BatchStatus, EntitlementKind, EntitlementStatus, LineStatus

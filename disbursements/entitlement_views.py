@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.choices import JobKind, Role
 from accounts.models import Job
+from accounts.scopes import is_admin
 from disbursements.entitlements import entitlement_totals
 from disbursements.tasks import compute_start
 from programs.selectors import programme_get
@@ -17,7 +18,7 @@ from programs.selectors import programme_get
 
 def compute_region(user, programme):
     """What a user may compute: the whole programme (province, admin) or their region."""
-    if user.is_superuser or user.role in (Role.ADMIN, Role.PROVINCE):
+    if is_admin(user) or user.role == Role.PROVINCE:
         return None
     if user.role in (Role.CITY, Role.DISTRICT) and user.region_id:
         return user.region

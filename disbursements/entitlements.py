@@ -43,7 +43,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import AuditEntry
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
 from disbursements.batches import UNAPPROVED, lines_pull_unapproved

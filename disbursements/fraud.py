@@ -41,7 +41,7 @@ from django.utils.translation import gettext
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from beneficiaries.holds import Hold
 from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.choices import LineStatus

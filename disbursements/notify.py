@@ -1,6 +1,6 @@
 """Who is told what about payments, batches, appeals and objections (issue 17, point 3).
 
-Each function builds outbox messages and hands them to `accounts.notifications.notify`,
+Each function builds outbox messages and hands them to `accounts.services.notifications.notify`,
 which writes them after the caller's transaction commits. Recipients are chosen from the
 object's own district and employer, so nobody is told about anything outside their scope:
 district officers of the district, city staff of its city (the province for a district
@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.choices import NotificationEvent, Role
-from accounts.notifications import CHUNK, chinese, district_officers, in_app, notify, sms, staff_covering
+from accounts.services.notifications import CHUNK, chinese, district_officers, in_app, notify, sms, staff_covering
 from beneficiaries.models import Employer
 from beneficiaries.pii import mask_name
 from core.money import ZERO, yuan_text

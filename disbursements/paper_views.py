@@ -7,11 +7,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.scopes import regions_q, require_staff
+from accounts.scopes import require_staff
 from disbursements.models import Batch
 from disbursements.paper import batch_approval_pdf, district_summary_pdf
 from programs.models import Programme
 from regions.models import Region
+from regions.selectors import regions_q
 
 
 def _pdf(content: bytes, filename: str) -> HttpResponse:

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 
 from accounts.choices import Role
 from accounts.models import Job, User
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from beneficiaries import pii
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.notifications import after_commit
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
+from accounts.services.notifications import after_commit
 from beneficiaries.pii import mask_name
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO

@@ -23,7 +23,8 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.scopes import is_staff_user
+from accounts.services.audit import audit_record
 from core.errors import DomainError
 from disbursements import publicity as svc
 from disbursements import publicity_files
@@ -33,11 +34,9 @@ from disbursements.trust_models import Notice, Objection, ObjectionStatus
 from programs.models import Programme
 from regions.models import Region
 
-STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
-
 
 def _staff(request):
-    if not (request.user.is_superuser or request.user.role in STAFF):
+    if not is_staff_user(request.user):
         raise Http404
 
 

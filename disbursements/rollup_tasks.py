@@ -18,14 +18,8 @@ from django.dispatch import receiver
 
 from accounts.choices import JobKind
 from accounts.models import Job
-from accounts.services import (
-    Progress,
-    job_run,
-    job_start_after_commit,
-    job_start_unless_waiting,
-    job_task_register,
-    job_test_pause,
-)
+from accounts.services.job_recovery import job_start_unless_waiting
+from accounts.services.jobs import Progress, job_run, job_start_after_commit, job_task_register, job_test_pause
 from disbursements.rollups import ROLLUP_STEPS, rollups_refresh, rollups_refresh_all, rollups_refreshed
 from programs.surveys.services import survey_changed
 

@@ -34,7 +34,8 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import AuditEntry
-from accounts.services import audit_record
+from accounts.scopes import is_admin
+from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO, to_yuan
@@ -329,7 +330,7 @@ def can_decide_overpayment(user, item: Overpayment) -> bool:
     """District officers of the item's district, city or province staff above it."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    if user.is_superuser or user.role == Role.ADMIN:
+    if is_admin(user):
         return True
     if user.role not in (Role.DISTRICT, Role.CITY, Role.PROVINCE) or user.region_id is None:
         return False

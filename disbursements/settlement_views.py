@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from accounts.choices import Role
+from accounts.scopes import is_staff_user
 from core.errors import DomainError
 from disbursements.choices import OverpaymentStatus
 from disbursements.models import Overpayment
@@ -21,11 +21,9 @@ from disbursements.settlement import can_decide_overpayment, overpayment_decide,
 from programs.models import Programme
 from regions.models import Region
 
-STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
-
 
 def _staff(request):
-    if not (request.user.is_superuser or request.user.role in STAFF):
+    if not is_staff_user(request.user):
         raise Http404
 
 

@@ -16,14 +16,8 @@ from celery import shared_task
 
 from accounts.choices import JobKind
 from accounts.models import Job
-from accounts.services import (
-    Progress,
-    job_run,
-    job_start_after_commit,
-    job_start_unless_waiting,
-    job_task_register,
-    job_test_pause,
-)
+from accounts.services.job_recovery import job_start_unless_waiting
+from accounts.services.jobs import Progress, job_run, job_start_after_commit, job_task_register, job_test_pause
 from disbursements.fraud import signals_compute
 from disbursements.fraud_patterns import PATTERN_STEPS
 from programs.models import Programme

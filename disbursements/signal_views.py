@@ -13,19 +13,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.scopes import is_staff_user
+from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
 from disbursements import fraud as svc
 from disbursements.trust_models import FraudSignal, Severity, SignalKind, SignalStatus
 
-STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
-
 
 def _signals(request):
     user = request.user
-    if not (user.is_superuser or user.role in STAFF):
+    if not is_staff_user(user):
         raise Http404
     return FraudSignal.objects.for_user(user).select_related("district", "programme", "employer")
 

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
 from accounts.models import Job
-from accounts.services import (
+from accounts.services.job_recovery import job_revive_or_none
+from accounts.services.jobs import (
     Heartbeat,
     close_broken_connection,
     job_attempt_failed,
@@ -27,7 +28,6 @@ from accounts.services import (
     job_enqueue,
     job_failed,
     job_message_lost,
-    job_revive_or_none,
     job_run,
     job_task_register,
     job_test_pause,
@@ -167,7 +167,7 @@ def compute_district_task(job_id: int, code: str) -> None:
 
 
 def _not_recorded(exc):
-    from accounts.services import _not_recorded as not_recorded
+    from accounts.services.jobs import _not_recorded as not_recorded
 
     not_recorded(exc)
 

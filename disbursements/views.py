@@ -47,8 +47,6 @@ from programs.choices import Channel
 from programs.models import Programme
 from regions.models import Region
 
-STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
-
 
 def _staff(request):
     require_staff(request.user)
@@ -400,7 +398,7 @@ def batch_vouchers_list(request, pk: int):
 
     from django.http import HttpResponse
 
-    from accounts.services import audit_record
+    from accounts.services.audit import audit_record
     from disbursements.vouchers import issuance_csv
 
     _staff(request)
@@ -578,7 +576,7 @@ def employer_payments(request):
 def employer_payments_export(request):
     from django.http import HttpResponse
 
-    from accounts.services import audit_record
+    from accounts.services.audit import audit_record
     from disbursements.employer_payments import STATES, employer_payment_rows, employer_payments_xlsx
 
     _employer_only(request)

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
 from accounts.models import Job, User
-from accounts.services import Progress, job_create, job_enqueue, job_revive_or_none, job_run, job_task_register
+from accounts.services.job_recovery import job_revive_or_none
+from accounts.services.jobs import Progress, job_create, job_enqueue, job_run, job_task_register
 from core.errors import ConflictError, DomainError
 from core.private_files import open_private, private_dir
 from disbursements.batch_tasks import progress_callback

@@ -20,7 +20,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import audit_record, job_checkpoint, job_test_pause
+from accounts.services.audit import audit_record
+from accounts.services.jobs import job_checkpoint, job_test_pause
 from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.bank_results import read_table
 from disbursements.batches import can_submit

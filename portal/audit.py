@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.audit_display import ACTION_LABELS, OBJECT_LABELS
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
+from accounts.scopes import is_admin, is_staff_user
 from beneficiaries.models import Employer, Registration
 from disbursements.models import Batch, PaymentLine
 from programs.models import SurveyReport
@@ -27,7 +28,7 @@ def _ids(qs) -> QuerySet:
 
 def audit_for_user(user) -> QuerySet[AuditEntry]:
     qs = AuditEntry.objects.select_related("user", "user__region")
-    if user.is_superuser or user.role == Role.ADMIN:
+    if is_admin(user):
         return qs
     if user.role not in (Role.PROVINCE, Role.CITY, Role.DISTRICT) or user.region_id is None:
         return qs.none()
@@ -80,4 +81,4 @@ def audit_filter(
 
 
 def user_may_read_audit(user: User) -> bool:
-    return user.is_superuser or user.role in (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
+    return is_staff_user(user)

@@ -6,8 +6,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.scopes import require_staff
-from accounts.services import audit_record
+from accounts.scopes import is_admin, require_staff
+from accounts.services.audit import audit_record
 from disbursements.reconciliation import reconciliation_alarms_cached
 from portal import dashboards
 
@@ -27,7 +27,7 @@ def dashboard(request):
     require_staff(request.user)
     programme, region = _scope_or_404(request)
     panel = dashboards.dashboard_panel(programme=programme, region=region)
-    home = programme.region if dashboards._sees_everything(request.user) else request.user.region
+    home = programme.region if is_admin(request.user) else request.user.region
     charts = {
         "children": [
             {

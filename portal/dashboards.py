@@ -20,8 +20,7 @@ from django.db.models import Sum
 from django.dispatch import receiver
 from django.utils import timezone
 
-from accounts.choices import Role
-from accounts.scopes import regions_q
+from accounts.scopes import is_admin, is_staff_user
 from core.errors import DomainError
 from core.money import format_yuan
 from disbursements.models import RegionRollup, RuleRollup
@@ -32,19 +31,15 @@ from programs.surveys.fields import COUNT_FIELDS
 from programs.surveys.periods import survey_overdue, survey_periods
 from regions.choices import Level
 from regions.models import Region
+from regions.selectors import regions_q
 
-STAFF_ROLES = {Role.PROVINCE, Role.CITY, Role.DISTRICT}
 MONEY_KEYS = ["entitled", "employer_funded", "batched", "pending", "paid", "failed"]
 RANKING_LIMIT = 20
 
 
-def _sees_everything(user) -> bool:
-    return user.is_superuser or user.role == Role.ADMIN
-
-
 def dashboard_programmes(user):
     """Programmes the chooser offers (not drafts), newest first."""
-    if not user.is_authenticated or not (_sees_everything(user) or user.role in STAFF_ROLES):
+    if not user.is_authenticated or not is_staff_user(user):
         return Programme.objects.none()
     return (
         Programme.objects.exclude(status=ProgrammeStatus.DRAFT).select_related("region").order_by("-start_date", "code")
@@ -53,7 +48,7 @@ def dashboard_programmes(user):
 
 def dashboard_scope(user, *, programme_code: str | None, region_code: str | None) -> tuple[Programme, Region] | None:
     """The programme and region the user asked for, or None when either is unknown, out of
-    the user's scope (accounts.scopes.regions_q) or outside the programme's region: the
+    the user's scope (regions.selectors.regions_q) or outside the programme's region: the
     views answer 404 then.
 
     Two queries: the programme, then the region's rollup row with the region (whose
@@ -63,7 +58,7 @@ def dashboard_scope(user, *, programme_code: str | None, region_code: str | None
     programme = programmes.filter(code=programme_code).first() if programme_code else programmes.first()
     if programme is None:
         return None
-    home_code = programme.region_id if _sees_everything(user) else user.region_id
+    home_code = programme.region_id if is_admin(user) else user.region_id
     if home_code is None:
         return None
     code = region_code or home_code

@@ -241,7 +241,7 @@ if PDF_FONT and PDF_FONT.lower() != "cid" and not Path(PDF_FONT).is_file():
     raise ImproperlyConfigured(f"PDF_FONT={PDF_FONT!r} is not a file; name a .ttf/.ttc font or use 'cid'.")
 GONGSHI_PDF_FONT = PDF_FONT
 
-# Notifications (accounts/notifications.py, docs/notifications.md). SMS go through a class
+# Notifications (accounts/services/notifications.py, docs/notifications.md). SMS go through a class
 # chosen here: the default writes nothing beyond the outbox row and a log line (masked number);
 # beneficiaries.sms.HttpSmsBackend posts to a provider at SMS_HTTP_URL. A class path that does
 # not import stops start-up (portal/checks.py), not the first message.
@@ -290,7 +290,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = 5
 CELERY_BROKER_TRANSPORT_OPTIONS["retry_on_timeout"] = True
 CELERY_BROKER_TRANSPORT_OPTIONS["health_check_interval"] = 25
 
-# Job recovery (accounts.services): a running job beats every JOB_HEARTBEAT_SECONDS;
+# accounts: the Job engine (accounts/services/jobs.py and job_recovery.py, read as
+# settings.X). A running job beats every JOB_HEARTBEAT_SECONDS;
 # beat's sweep runs every JOB_SWEEP_SECONDS and re-queues a job whose heartbeat (or
 # queued message) is older than JOB_STALE_SECONDS; after JOB_MAX_ATTEMPTS claims the job
 # fails with a message and the owner's 重试 button. A failure is recorded for up to
@@ -303,8 +304,6 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
 # sending) are deleted after this many days; a user's jobs are kept.
 JOB_KEEP_DAYS = env_int("JOB_KEEP_DAYS", 30, minimum=1)
 JOB_RECORD_RETRY_SECONDS = env_int("JOB_RECORD_RETRY_SECONDS", 60, minimum=0)
-# Test only (the fault suite): every progress report of a job pauses this long. 0 here.
-JOB_TEST_SLOWDOWN = float(env_decimal("JOB_TEST_SLOWDOWN", "0"))
 if JOB_STALE_SECONDS < 3 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(
         f"JOB_STALE_SECONDS={JOB_STALE_SECONDS} must be at least three heartbeats "

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.urls import notification_patterns
 from disbursements import appeal_views
 from disbursements.trust_urls import appeal_patterns, gongshi_patterns, signal_patterns
 from portal import audit_views, dashboard_views, views
@@ -29,7 +30,7 @@ urlpatterns = [
     path("audit/export.xlsx", audit_views.audit_export, name="audit_export"),
     path("audit/export.csv", audit_views.audit_export, {"fmt": "csv"}, name="audit_export_csv"),
     path("accounts/", include("accounts.urls")),
-    path("notifications/", include("accounts.notification_urls")),
+    path("notifications/", include(notification_patterns)),
     path("programmes/", include("programs.urls")),
     path("gongshi/", include(gongshi_patterns)),
     path("registry/signals/", include(signal_patterns)),

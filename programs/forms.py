@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.scopes import is_admin
 from programs.choices import Channel, HukouScope, RuleKind
 from programs.rules.conditions import CATEGORIES, OWNERSHIPS
 from regions.models import Region
@@ -100,7 +101,7 @@ class RuleForm(forms.Form):
         regions = Region.objects.all()
         if programme is not None:
             regions = regions.filter(path__startswith=programme.region.path)
-        if user is not None and not (user.is_superuser or user.role == "admin"):
+        if user is not None and not is_admin(user):
             regions = regions.filter(path__startswith=user.region.path) if user.region_id else regions.none()
         self.fields["region"].queryset = regions.order_by("path")
         for name, field in self.fields.items():

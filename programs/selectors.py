@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.choices import Role
+from accounts.scopes import is_admin
 from programs.models import Programme, SubsidyRule
 
 
@@ -13,7 +14,7 @@ def programmes_for(user):
     qs = Programme.objects.select_related("region")
     if user is None or not user.is_authenticated:
         return qs.none()
-    if user.is_superuser or user.role == Role.ADMIN:
+    if is_admin(user):
         return qs
     if user.role not in (Role.PROVINCE, Role.CITY, Role.DISTRICT) or user.region_id is None:
         return qs.none()

@@ -22,7 +22,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.scopes import is_admin
+from accounts.services.audit import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus, RuleStatus
 from programs.models import Programme, SubsidyRule
@@ -50,7 +51,7 @@ def can_manage_rules(user, region=None) -> bool:
     """Province and city staff manage rules in their region's subtree."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    if user.is_superuser or user.role == Role.ADMIN:
+    if is_admin(user):
         return True
     if user.role not in (Role.PROVINCE, Role.CITY) or user.region_id is None:
         return False
@@ -237,7 +238,7 @@ def _programme_validate(data: dict) -> None:
 def _check_programme_actor(user, system: bool, refusal: str) -> None:
     """Programmes are set up by province staff (and admins), or by the system."""
     _check_actor(user, system)
-    if user is not None and not (user.is_superuser or user.role in (Role.ADMIN, Role.PROVINCE)):
+    if user is not None and not (is_admin(user) or user.role == Role.PROVINCE):
         raise PermissionDenied(refusal)
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import JobKind
 from accounts.models import Job
-from accounts.scopes import require_staff
+from accounts.scopes import is_admin, require_staff
 from core.errors import DomainError
 from programs import selectors, services
 from programs.choices import RuleStatus
@@ -131,7 +131,7 @@ def rule_edit(request, pk: int):
 @login_required
 def rule_preview_view(request, pk: int):
     rule = selectors.rule_get(request.user, pk)
-    within = None if request.user.is_superuser or request.user.role == "admin" else request.user.region
+    within = None if is_admin(request.user) else request.user.region
     with transaction.atomic():  # read-only; lets the preview tune its plan with SET LOCAL
         preview = rule_preview(rule, within=within)
     return render(

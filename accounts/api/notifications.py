@@ -8,8 +8,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts import notifications as svc
 from accounts.models import Notification
+from accounts.services import notifications as svc
 
 
 class NotificationSerializer(serializers.ModelSerializer):

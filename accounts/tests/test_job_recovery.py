@@ -1,4 +1,4 @@
-"""The recovery mechanism every job kind shares (accounts.services): failures recorded
+"""The recovery mechanism every job kind shares (accounts.services.jobs and job_recovery): failures recorded
 over a fresh connection, attempts counted, dead jobs re-queued by the sweep, by a
 restarted worker and by the owner's 重试. (The fault suite in tests/faults/ does the
 same with real processes, a real PostgreSQL restart and a real Redis restart.)"""
@@ -16,10 +16,11 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
 from accounts.choices import JobKind, JobState
 from accounts.models import Job
-from accounts.services import Heartbeat, job_claim, job_create, job_failed, job_run, jobs_sweep
+from accounts.services import jobs
+from accounts.services.job_recovery import jobs_sweep
+from accounts.services.jobs import Heartbeat, job_claim, job_create, job_failed, job_run
 
 
 def _terminate_own_backend():
@@ -39,7 +40,7 @@ def _terminate_own_backend():
 def sent(monkeypatch):
     """Messages the services send, instead of a broker."""
     messages = []
-    monkeypatch.setattr(services, "_send", lambda task, job_id: messages.append((task.name, job_id)))
+    monkeypatch.setattr(jobs, "_send", lambda task, job_id: messages.append((task.name, job_id)))
     return messages
 
 
@@ -101,7 +102,7 @@ def test_a_state_that_cannot_be_recorded_is_never_acked(real_worker_mode, monkey
     def unrecordable(*args, **kwargs):
         raise OperationalError("the database system is shutting down")
 
-    monkeypatch.setattr(services, "job_done", unrecordable)
+    monkeypatch.setattr(jobs, "job_done", unrecordable)
     with pytest.raises(Reject) as rejected:
         job_run(job.pk, lambda job, progress: {"message": "完成"})
     assert rejected.value.requeue is True  # the message goes back to the queue
@@ -239,7 +240,7 @@ def test_a_job_that_kills_its_process_every_time_stops_after_the_last_attempt(se
 def test_finished_system_jobs_are_purged_after_their_days_and_user_jobs_are_kept(settings):
     from django.utils import timezone
 
-    from accounts.services import jobs_purge
+    from accounts.services.job_recovery import jobs_purge
 
     settings.JOB_KEEP_DAYS = 30
     now = timezone.now()

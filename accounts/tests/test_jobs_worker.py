@@ -13,7 +13,7 @@ from django.db import connection
 
 from accounts.choices import JobKind, JobState
 from accounts.models import Job
-from accounts.services import job_create
+from accounts.services.jobs import job_create
 from accounts.tasks import self_check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +107,7 @@ def test_a_job_delivered_twice_runs_once():
 def test_a_stale_running_job_can_be_claimed_again():
     from django.utils import timezone
 
-    from accounts.services import job_claim
+    from accounts.services.jobs import job_claim
 
     job = job_create(kind=JobKind.DEMO, requested_by=None)
     assert job_claim(job.pk) is not None

@@ -16,7 +16,8 @@ from django.utils import translation
 
 from accounts.choices import NotificationChannel, NotificationEvent, NotificationStatus
 from accounts.models import Notification
-from accounts.notifications import in_app, notify, render_text, sms_send, unread_count
+from accounts.notification_texts import render_text
+from accounts.services.notifications import in_app, notify, sms_send, unread_count
 from beneficiaries import pii
 from beneficiaries.services import employer_return
 from disbursements.bank_results import batch_import_results, example_result_csv
@@ -252,7 +253,7 @@ class _Failing:
 @override_settings(SMS_BACKEND="accounts.tests.test_notifications._Failing", SMS_MAX_ATTEMPTS=2)
 def test_a_failing_backend_is_retried_then_marked_failed(django_capture_on_commit_callbacks):
     person, _ = make_person(name="李四")
-    from accounts.notifications import sms
+    from accounts.services.notifications import sms
 
     message = sms(
         event=E.PAYMENT_PAID,
@@ -271,7 +272,7 @@ def test_a_failing_backend_is_retried_then_marked_failed(django_capture_on_commi
 
 
 def _pending_sms(count: int) -> list[Notification]:
-    from accounts.notifications import sms
+    from accounts.services.notifications import sms
 
     person, _ = make_person(name="李四")
     rows = [
@@ -306,8 +307,10 @@ def test_sending_is_one_job_that_the_engine_runs_recovers_and_beat_restarts(
 
     from accounts.choices import JobKind, JobState
     from accounts.models import Job
-    from accounts.services import JOB_TASKS, jobs_sweep
-    from accounts.tasks import send_sms_task, sms_due_task, sms_job_start
+    from accounts.services.job_recovery import jobs_sweep
+    from accounts.services.jobs import JOB_TASKS
+    from accounts.services.notifications import sms_job_start
+    from accounts.tasks import send_sms_task, sms_due_task
 
     assert JOB_TASKS[JobKind.SEND_SMS] is send_sms_task and JobKind.SEND_SMS.label == "发送短信"
     settings.CELERY_TASK_ALWAYS_EAGER = False  # as with a broker: the job waits in the queue
@@ -397,7 +400,7 @@ def test_page_bell_mark_read_and_scope(
     client, officer_luquan, officer_cangzhou, agent_gree, django_capture_on_commit_callbacks
 ):
     person, _ = make_person(name="赵六")
-    from accounts.notifications import sms
+    from accounts.services.notifications import sms
 
     with django_capture_on_commit_callbacks(execute=True):
         notify(

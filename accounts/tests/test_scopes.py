@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from accounts.choices import Role
 from accounts.scopes import scope_q
-from accounts.services import job_create
+from accounts.services.jobs import job_create
 from beneficiaries.choices import Ownership
 from beneficiaries.models import Employer
 from beneficiaries.uscc import make_uscc

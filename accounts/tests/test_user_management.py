@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
-from accounts.users import user_create, user_password_reset, user_set_active, user_update, users_for_manager
+from accounts.services.users import user_create, user_password_reset, user_set_active, user_update, users_for_manager
 from core.errors import DomainError, PermissionDenied
 from regions.models import Region
 

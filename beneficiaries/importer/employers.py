@@ -15,8 +15,9 @@ from pathlib import Path
 
 from django.db import transaction
 
-from accounts.choices import Role
-from accounts.services import audit_record, job_checkpoint
+from accounts.scopes import is_admin, is_staff_user
+from accounts.services.audit import audit_record
+from accounts.services.jobs import job_checkpoint
 from beneficiaries.choices import EmployerStatus
 from beneficiaries.importer.cells import CellError, identifier, plain_text, text
 from beneficiaries.importer.columns import EMPLOYER_COLUMNS, OWNERSHIP_BY_LABEL, chinese, header_scorer, map_headers
@@ -38,7 +39,7 @@ def _scope_districts(user) -> tuple[dict[str, int | str], dict[str, str]]:
     """{code: code} of the districts the user may import into, and {name: code} for the
     names that are unique among them."""
     qs = Region.objects.filter(level=Level.DISTRICT)
-    if user is not None and not (user.is_superuser or user.role == Role.ADMIN):
+    if user is not None and not is_admin(user):
         qs = qs.within(user.region)
     codes, names, dup = {}, {}, set()
     for code, name in qs.values_list("code", "name"):
@@ -78,9 +79,7 @@ def employers_import(
     keep_errors: int = 500,
 ) -> ImportResult:
     started = time.perf_counter()
-    if acting_user is not None and not (
-        acting_user.is_superuser or acting_user.role in (Role.ADMIN, Role.PROVINCE, Role.CITY, Role.DISTRICT)
-    ):
+    if acting_user is not None and not is_staff_user(acting_user):
         raise PermissionDenied("只有人社部门工作人员可以批量导入用人单位；企业请在“用人单位”页面登记本单位。")
     progress = progress or NoProgress()
     table = open_table(Path(path), filename=filename, score=header_scorer(EMPLOYER_COLUMNS), row_limit=max_rows)

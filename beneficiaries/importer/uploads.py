@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.choices import JobKind
 from accounts.models import Job
-from accounts.services import job_create, job_enqueue
+from accounts.services.jobs import job_create, job_enqueue
 from beneficiaries.importer import reports
 from beneficiaries.importer.employers import employers_import
 from beneficiaries.importer.workers import may_import_for, workers_import

@@ -50,7 +50,8 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 
-from accounts.services import audit_record, job_checkpoint
+from accounts.services.audit import audit_record
+from accounts.services.jobs import job_checkpoint
 from beneficiaries import pii
 from beneficiaries.choices import EmployerStatus, RegistrationStatus, Source
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number

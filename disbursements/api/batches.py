@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
-from accounts.choices import Role
+from accounts.scopes import is_staff_user
 from accounts.selectors import job_as_dict
 from core.errors import DomainError
 from disbursements import batches as svc
@@ -108,7 +108,7 @@ class BuildSerializer(serializers.Serializer):
 
 
 def _staff_only(user):
-    if not (user.is_superuser or user.role in (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)):
+    if not is_staff_user(user):
         raise Http404
 
 

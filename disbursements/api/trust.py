@@ -15,15 +15,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import Role
-from accounts.services import audit_record
+from accounts.scopes import is_staff_user
+from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
 from disbursements import appeals as appeal_svc
 from disbursements import fraud as fraud_svc
 from disbursements.models import PaymentLine
 from disbursements.trust_models import Appeal, AppealStatus, FraudSignal, Notice, Severity, SignalKind, SignalStatus
-
-STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
 
 
 class Pages(PageNumberPagination):
@@ -53,7 +52,7 @@ def _paged(view, request, qs, serializer):
 
 
 def _staff_only(user):
-    if not (user.is_superuser or user.role in STAFF):
+    if not is_staff_user(user):
         from django.http import Http404
 
         raise Http404
@@ -197,7 +196,7 @@ class ResolveIn(serializers.Serializer):
 
 def _appeals(request):
     user = request.user
-    if not (user.is_superuser or user.role in STAFF or user.role == Role.EMPLOYER):
+    if not (is_staff_user(user) or user.role == Role.EMPLOYER):
         from django.http import Http404
 
         raise Http404

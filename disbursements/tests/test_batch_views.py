@@ -131,7 +131,7 @@ def test_an_officer_retries_a_stuck_job(client, batch, officer_luquan, django_ca
 
     from accounts.choices import JobKind, JobState
     from accounts.models import Job
-    from accounts.services import job_create
+    from accounts.services.jobs import job_create
     from disbursements.batch_tasks import retry_stuck_jobs, stuck_jobs
     from tests.factories import make_entitlement
 

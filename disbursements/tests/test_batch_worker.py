@@ -278,7 +278,7 @@ def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatc
     from pathlib import Path
 
     from accounts.choices import JobKind
-    from accounts.services import job_create, job_enqueue
+    from accounts.services.jobs import job_create, job_enqueue
     from disbursements import batch_tasks
     from disbursements.batches import batch_approve, batch_review, batch_submit, batches_build
     from disbursements.models import BatchExport

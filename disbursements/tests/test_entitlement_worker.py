@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.choices import JobKind, JobState
-from accounts.services import job_create
+from accounts.services.jobs import job_create
 from disbursements.models import Entitlement
 from disbursements.tasks import compute_entitlements_task
 from programs.demo import demo_programme as programme

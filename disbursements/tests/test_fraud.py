@@ -331,7 +331,8 @@ def test_a_change_queues_one_signals_job_that_the_engine_runs_and_recovers(
     pattern, a lost one is sent again by the sweep, and a second delivery does nothing."""
     from accounts.choices import JobKind, JobState
     from accounts.models import Job
-    from accounts.services import JOB_TASKS, jobs_sweep
+    from accounts.services.job_recovery import jobs_sweep
+    from accounts.services.jobs import JOB_TASKS
     from disbursements.fraud_patterns import PATTERN_STEPS
     from disbursements.signal_tasks import compute_signals_task, on_import_finished, signals_job_start
 

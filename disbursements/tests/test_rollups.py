@@ -243,7 +243,8 @@ def test_a_change_queues_one_refresh_job_that_the_engine_runs_and_recovers(progr
     runs it (claim, heartbeat, result), and a dead one is re-queued, not duplicated."""
     from accounts.choices import JobKind, JobState
     from accounts.models import Job
-    from accounts.services import JOB_TASKS, jobs_sweep
+    from accounts.services.job_recovery import jobs_sweep
+    from accounts.services.jobs import JOB_TASKS
     from disbursements.rollup_tasks import refresh_rollups_task, rollups_job_start
 
     assert JOB_TASKS[JobKind.REFRESH_ROLLUPS] is refresh_rollups_task

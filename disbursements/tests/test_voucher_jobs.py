@@ -7,7 +7,8 @@ from django.db.models import Count
 
 from accounts.choices import JobKind, JobState
 from accounts.models import AuditEntry, Job
-from accounts.services import JOB_TASKS, job_create, jobs_sweep
+from accounts.services.job_recovery import jobs_sweep
+from accounts.services.jobs import JOB_TASKS, job_create
 from disbursements.choices import BatchStatus, LineStatus, VoucherStatus
 from disbursements.models import PaymentLine, Voucher
 from disbursements.tests.test_vouchers import hengshui  # noqa: F401 (fixture)

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEntry
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 
 pytestmark = pytest.mark.django_db
 

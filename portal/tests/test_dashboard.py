@@ -264,7 +264,7 @@ def test_a_refresh_by_the_worker_warms_every_panel(filled, settings, django_asse
     from django.utils import timezone
 
     from accounts.choices import JobKind
-    from accounts.services import job_create
+    from accounts.services.jobs import job_create
     from disbursements.rollup_tasks import refresh_rollups_task
     from portal.dashboards import dashboard_panel
     from regions.models import Region

@@ -24,7 +24,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from accounts.scopes import regions_q
 from programs import selectors
 from programs.choices import SurveyStatus
 from programs.models import SurveyReport
@@ -38,6 +37,7 @@ from programs.surveys.services import (
     survey_update,
 )
 from regions.models import Region
+from regions.selectors import regions_q
 
 # PositiveIntegerField's upper bound in PostgreSQL: a larger count is a typing slip,
 # refused here rather than by the database.

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.viewsets import ViewSet
 
+from accounts.scopes import is_admin
 from core.errors import DomainError, PermissionDenied
 from programs import selectors, services
 from programs.choices import ProgrammeStatus
@@ -219,7 +220,7 @@ class RuleViewSet(ViewSet):
     def preview(self, request, pk=None):
         rule = selectors.rule_get(request.user, pk)
         user = request.user
-        within = None if user.is_superuser or user.role == "admin" else user.region
+        within = None if is_admin(user) else user.region
         with transaction.atomic():  # read-only; lets the preview tune its plan with SET LOCAL
             p = rule_preview(rule, within=within)
         return Response(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.choices import NotificationEvent, Role
 from accounts.models import User
-from accounts.notifications import in_app, notify
+from accounts.services.notifications import in_app, notify
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
 from programs.surveys.periods import survey_overdue

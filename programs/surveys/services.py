@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.scopes import is_admin
+from accounts.services.audit import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import SURVEY_EDITABLE, SurveyStatus
 from programs.models import Programme, SurveyReport
@@ -34,7 +35,7 @@ survey_changed = Signal()
 
 
 def _is_admin(user: User) -> bool:
-    return user.is_superuser or user.role == Role.ADMIN
+    return is_admin(user)
 
 
 def _in_scope(user: User, region: Region) -> bool:

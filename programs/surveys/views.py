@@ -25,7 +25,6 @@ from programs.surveys.validate import survey_previous
 
 PAGE_SIZE = 50
 SURVEY_LIST_FIGURES = ("enterprises_surveyed", "outside_workers", "staying", "staying_local", "staying_nonlocal")
-STAFF = (Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN)
 
 
 def _staff_only(user):

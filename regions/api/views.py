@@ -1,7 +1,7 @@
 from rest_framework import serializers, viewsets
 
-from accounts.scopes import regions_q
 from regions.models import Region
+from regions.selectors import regions_q
 
 
 class RegionSerializer(serializers.ModelSerializer):

@@ -55,7 +55,7 @@ def stack(django_db_setup, django_db_blocker):
         "DJANGO_SETTINGS_MODULE": "portal.test_settings",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{os.environ['FAULTS_PG_PORT']}/{db_name}",
         "CELERY_EAGER": "false",
-        # Every progress report pauses: the faults land part way through every kind.
+        # Every job step pauses (tests/faults/worker.py): the faults land part way through every kind.
         "JOB_TEST_SLOWDOWN": os.environ.get("JOB_TEST_SLOWDOWN", "0.3"),
         "PYTHONUNBUFFERED": "1",
     }

@@ -187,7 +187,8 @@ class OwnRedis:
 
 
 class CeleryProcess:
-    """`celery -A portal worker|beat` as production runs it, in its own process group
+    """`celery -A portal worker|beat` as production runs it (the worker through
+    tests/faults/worker.py, which slows every job step down), in its own process group
     so that SIGKILL takes the main process and its pool together (a container kill)."""
 
     def __init__(self, kind: str, env: dict, log_dir: Path):
@@ -198,8 +199,9 @@ class CeleryProcess:
     def command(self) -> list[str]:
         base = [sys.executable, "-m", "celery", "-A", "portal"]
         if self.kind == "worker":
+            # tests/faults/worker.py: `celery -A portal worker` with every job step slowed down.
             return [
-                *base, "worker", "-Q", "portal", "-c", "1", "-n", "faults@%h", "-l", os.environ.get("FAULTS_WORKER_LOG", "warning"),
+                sys.executable, "-m", "tests.faults.worker", "-Q", "portal", "-c", "1", "-n", "faults@%h", "-l", os.environ.get("FAULTS_WORKER_LOG", "warning"),
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ]  # fmt: skip
         return [*base, "beat", "-l", "warning", "-s", str(self.log_dir / "celerybeat-schedule")]

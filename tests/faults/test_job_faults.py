@@ -210,7 +210,7 @@ class Export(_Approved):
 
     def start(self):
         from accounts.choices import JobKind
-        from accounts.services import job_create, job_enqueue
+        from accounts.services.jobs import job_create, job_enqueue
         from disbursements.batch_tasks import export_batch_task
 
         # delay: the window between the file written and the export recorded (the kill).
@@ -437,7 +437,7 @@ class SendSms:
         )
 
     def start(self):
-        from accounts.tasks import sms_job_start
+        from accounts.services.notifications import sms_job_start
 
         return sms_job_start(chunk=20)
 

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Q
 
-from accounts.services import audit_record
+from accounts.services.audit import audit_record
 from beneficiaries import pii
 from beneficiaries.models import Person, Registration
 from disbursements.batches import batch_content_hash

@@ -1,5 +1,5 @@
 """/accounts/users/: provincial and city staff manage the users in their scope.
-Adapters over accounts.users (scope, rules, audit)."""
+Adapters over accounts.services.users (scope, rules, audit)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from accounts import users as svc
 from accounts.choices import Role
 from accounts.forms import UserForm
+from accounts.services import users as svc
 from core.errors import DomainError
 from regions.models import Region
 

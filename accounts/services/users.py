@@ -18,7 +18,8 @@ from django.db.models import Q, QuerySet
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.services import audit_record
+from accounts.scopes import is_admin
+from accounts.services.audit import audit_record
 from core.errors import DomainError, PermissionDenied
 from regions.choices import Level
 from regions.models import Region
@@ -31,7 +32,7 @@ def may_manage_users(actor: User) -> bool:
 
 
 def _is_province(actor: User) -> bool:
-    return actor.is_superuser or actor.role == Role.ADMIN or actor.role == Role.PROVINCE
+    return is_admin(actor) or actor.role == Role.PROVINCE
 
 
 def users_for_manager(actor: User) -> QuerySet[User]:

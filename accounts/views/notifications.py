@@ -1,5 +1,5 @@
 """/notifications/: the user's messages (the bell's list) and, for staff, the SMS sent to
-workers in their scope. Adapters over accounts.notifications; reads start from
+workers in their scope. Adapters over accounts.services.notifications; reads start from
 `Notification.objects.for_user`."""
 
 from django.contrib.auth.decorators import login_required
@@ -7,12 +7,12 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts import notifications as svc
 from accounts.choices import NotificationEvent
 from accounts.models import Notification
+from accounts.services import notifications as svc
+from accounts.views.redirects import next_or
 
 
 @login_required
@@ -43,13 +43,6 @@ def notification_list(request):
     )
 
 
-def _back(request, default: str) -> str:
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return default
-
-
 @login_required
 @require_POST
 def notification_read(request, pk: int):
@@ -58,14 +51,14 @@ def notification_read(request, pk: int):
     svc.notifications_mark_read(user=request.user, ids=[message.pk])
     if request.POST.get("open") == "1" and message.link:
         return redirect(message.link)
-    return redirect(_back(request, reverse("notifications:list")))
+    return redirect(next_or(request, reverse("notifications:list")))
 
 
 @login_required
 @require_POST
 def notification_read_all(request):
     svc.notifications_mark_read(user=request.user)
-    return redirect(_back(request, reverse("notifications:list")))
+    return redirect(next_or(request, reverse("notifications:list")))
 
 
 @login_required

@@ -7,7 +7,7 @@ transaction fail, and a rolled-back change tells nobody anything. Each message h
 unique key naming the event, channel and recipient, so a retried job writes nothing
 twice. In-app messages are delivered when written (the bell in the page header reads
 them); SMS rows are handed to the configured backend by a Celery task that retries
-with backoff (`accounts.tasks.notifications_send_sms`), never inside a request.
+with backoff (the send_sms job, `sms_job_start`), never inside a request.
 
 Texts are Chinese templates filled with parameters that carry no personal data beyond
 a masked name (`beneficiaries.pii.mask_name` at the caller); they are stored rendered in
@@ -24,66 +24,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import NotificationChannel, NotificationEvent, NotificationStatus, Role
-from accounts.models import Notification, User
-from accounts.services import job_start_after_commit
+from accounts.choices import JobKind, JobState, NotificationChannel, NotificationEvent, NotificationStatus, Role
+from accounts.models import Job, Notification, User
+from accounts.notification_texts import render_text
+from accounts.services.job_recovery import job_start_unless_waiting
+from accounts.services.jobs import JOB_TASKS, job_checkpoint, job_start_after_commit
 
 logger = logging.getLogger(__name__)
 
 E, C = NotificationEvent, NotificationChannel
 CHUNK = 1000  # rows per INSERT
-
-# (event, channel, variant) → template. Chinese first; English in locale/en.
-TEMPLATES = {
-    (E.PAYMENT_PAID, C.SMS, ""): _(
-        "【稳岗留工】%(name)s您好，您的%(scheme)s %(amount)s 元已发放至您登记的账户，请注意查收。"
-    ),
-    (E.PAYMENT_FAILED, C.SMS, ""): _(
-        "【稳岗留工】%(name)s您好，您的%(scheme)s %(amount)s 元发放未成功（%(reason)s），请联系用人单位核对银行账户。"
-    ),
-    (E.PAYMENT_PAID, C.IN_APP, ""): _("批次 %(batch)s：本单位 %(count)s 人的补贴已发放，合计 %(amount)s 元。"),
-    (E.PAYMENT_FAILED, C.IN_APP, ""): _(
-        "%(name)s 的%(scheme)s %(amount)s 元发放失败（%(reason)s）：请核对并更正其银行账户，更正后将在补发批次中发放。"
-    ),
-    (E.BATCH_RESULTS, C.IN_APP, ""): _(
-        "批次 %(batch)s 银行结果已导入：成功 %(paid)s 笔，失败 %(failed)s 笔，待定 %(pending)s 笔。"
-    ),
-    (E.EMPLOYER_RETURNED, C.IN_APP, ""): _("单位“%(employer)s”被区县人社部门退回修改：%(reason)s"),
-    (E.SURVEY_OVERDUE, C.IN_APP, ""): _(
-        "%(district)s 截至 %(period_end)s 的摸排报表已逾期 %(days)s 天（截止 %(deadline)s），请尽快填报。"
-    ),
-    (E.BATCH_WAITING, C.IN_APP, "submitted"): _(
-        "发放批次 %(batch)s（%(district)s，%(count)s 笔，%(amount)s 元）已由区县提交，等待您复核。"
-    ),
-    (E.BATCH_WAITING, C.IN_APP, "reviewed"): _(
-        "发放批次 %(batch)s（%(district)s，%(count)s 笔，%(amount)s 元）已由市级复核，等待您审批。"
-    ),
-    (E.BATCH_RETURNED, C.IN_APP, ""): _("发放批次 %(batch)s（%(district)s）被退回：%(reason)s"),
-    (E.APPEAL_FILED, C.IN_APP, ""): _("%(district)s 收到关于 %(name)s 的申诉（%(kind)s），请在 %(due)s 前处理。"),
-    (E.OBJECTION_FILED, C.IN_APP, ""): _("公示“%(notice)s”收到一条异议，请核查处理。"),
-}
-
-
-def _template(event: str, channel: str, params: dict):
-    return TEMPLATES.get((event, channel, params.get("variant", ""))) or TEMPLATES.get((event, channel, ""))
-
-
-def render_text(event: str, channel: str, params: dict, *, fallback: str = "") -> str:
-    """The message in the active language; the stored Chinese text if the template is gone."""
-    template = _template(event, channel, params)
-    if template is None:
-        return fallback
-    values = dict(params)
-    for name in ("scheme", "kind", "reason"):  # labels kept as msgids are translated too
-        if isinstance(values.get(name), str) and values[name]:
-            values[name] = gettext(values[name])
-    try:
-        return str(template) % values
-    except (KeyError, TypeError, ValueError):
-        return fallback
 
 
 def chinese(label) -> str:
@@ -107,18 +58,10 @@ def in_app(
 ) -> Notification:
     """One in-app message to `user`; `key` names the event (the recipient is added to it)."""
     user_id = user if isinstance(user, int) else user.pk
-    return Notification(
-        key=f"{key}|in_app|u{user_id}"[:200],
-        event=event,
-        channel=C.IN_APP,
-        status=NotificationStatus.SENT,
-        user_id=user_id,
-        region_id=region_id,
-        params=params,
-        body=_chinese(event, C.IN_APP, params),
-        link=link,
-        **_object(obj),
-    )
+    return _message(
+        C.IN_APP, NotificationStatus.SENT, f"{key}|in_app|u{user_id}", event, params, region_id, obj,
+        user_id=user_id, link=link,
+    )  # fmt: skip
 
 
 def sms(
@@ -128,24 +71,26 @@ def sms(
     None when the person left no number."""
     if not phone_cipher:
         return None
+    return _message(
+        C.SMS, NotificationStatus.PENDING, f"{key}|sms", event, params, region_id, obj,
+        phone_cipher=phone_cipher, phone_masked=phone_masked,
+    )  # fmt: skip
+
+
+def _message(channel, status, key, event, params, region_id, obj, **recipient) -> Notification:
+    """One outbox row: its body rendered in Chinese (what is sent), the object it is about."""
+    about = {} if obj is None else {"object_type": obj._meta.label_lower, "object_id": str(obj.pk)}
     return Notification(
-        key=f"{key}|sms"[:200],
+        key=key[:200],
         event=event,
-        channel=C.SMS,
-        status=NotificationStatus.PENDING,
-        phone_cipher=phone_cipher,
-        phone_masked=phone_masked,
+        channel=channel,
+        status=status,
         region_id=region_id,
         params=params,
-        body=_chinese(event, C.SMS, params),
-        **_object(obj),
+        body=_chinese(event, channel, params),
+        **recipient,
+        **about,
     )
-
-
-def _object(obj) -> dict:
-    if obj is None:
-        return {}
-    return {"object_type": obj._meta.label_lower, "object_id": str(obj.pk)}
 
 
 def staff_covering(region, roles: Iterable[str]) -> list[User]:
@@ -211,8 +156,6 @@ def _write(rows: list[Notification]) -> int:
         # The sending job, once the rows are committed (a worker must find them). Not
         # queued while the database or Redis restarts: the rows wait in the outbox, and
         # beat's `accounts.sms_due` starts the job within SMS_SWEEP_SECONDS.
-        from accounts.tasks import sms_job_start
-
         job_start_after_commit(sms_job_start, what="SMS", robust=True)
     return written
 
@@ -271,6 +214,56 @@ def sms_send(*, notification_ids: list[int]) -> list[int]:
             if sms_send_one(nid, backend) == "retry":
                 retry.append(nid)
     return retry
+
+
+# --------------------------------------------------------------------------- the sending job
+#
+# Sending the outbox's SMS is a job (kind send_sms) on the common engine: claimed,
+# heartbeat, swept and retried like every job, so sending cut by a killed worker or a
+# restarted PostgreSQL or Redis comes back by itself and goes on from the rows still
+# pending (each message is its own transaction). Written rows start it once they are
+# committed; beat's `accounts.sms_due` starts it for retries that fall due and for rows
+# whose start was lost. One job drains the outbox: a change finds it queued or running.
+
+
+def sms_job_start(*, chunk: int | None = None) -> Job:
+    """Start sending the outbox's due SMS, unless a job already does (queued, or running
+    and alive: it reaches rows written after it started, and beat catches the rest).
+    `chunk`: ids read per query (and progress reports); 100 unless a test asks less.
+
+    The task comes from the job registry (accounts.tasks registers it when the app is
+    ready): the tasks module calls this one, so this one does not import it back."""
+    return job_start_unless_waiting(
+        kind=JobKind.SEND_SMS,
+        task=JOB_TASKS[JobKind.SEND_SMS],
+        params={"chunk": chunk} if chunk else {},
+        match={},
+        states=(JobState.QUEUED, JobState.RUNNING),
+        message="发送短信",
+    )
+
+
+def sms_job_work(job: Job, progress) -> dict:
+    """The sending job's work (run by `job_run`): every due SMS, a chunk of ids at a time."""
+    backend = sms_backend()
+    # Counts checkpointed with each message: a resumed attempt adds to them.
+    counts = {k: int((job.result or {}).get(k, 0)) for k in ("sent", "retry", "failed")}
+    chunk = int(job.params.get("chunk", 100))
+    progress.set_total(sum(counts.values()) + sms_due().count())
+    last = 0
+    while ids := list(sms_due().filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk]):
+        for nid in ids:
+            with transaction.atomic():
+                outcome = sms_send_one(nid, backend)
+                if outcome:
+                    counts[outcome] += 1
+                    job_checkpoint(job.pk, **counts)
+        last = ids[-1]
+        progress.advance(sum(counts.values()), force=True)
+    return {
+        **counts,
+        "message": f"短信已发送 {counts['sent']} 条，待重试 {counts['retry']} 条，发送失败 {counts['failed']} 条",
+    }
 
 
 # --------------------------------------------------------------------------- reading

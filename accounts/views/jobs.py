@@ -1,42 +1,17 @@
-import logging
+"""/accounts/jobs/: a user's background jobs, their progress (polled as JSON) and the 重试 button."""
 
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from accounts.forms import LoginForm
 from accounts.selectors import job_as_dict, jobs_for_user
-from accounts.services import job_retry as job_retry_service
+from accounts.services.job_recovery import job_retry as job_retry_service
+from accounts.views.redirects import next_or
 from core.errors import DomainError
-
-logger = logging.getLogger(__name__)
-
-
-class LoginView(auth_views.LoginView):
-    template_name = "accounts/login.html"
-    authentication_form = LoginForm
-    redirect_authenticated_user = True
-
-    def form_invalid(self, form):
-        response = super().form_invalid(form)
-        if form.is_busy:
-            # Every password-hashing slot is taken (accounts/login_gate.py): ask to retry soon.
-            response.status_code = 503
-            response["Retry-After"] = "2"
-            # Expected in a 9:00 login storm, not a fault: a warning, not django.request's ERROR for a 5xx.
-            logger.warning("login asked to retry: every password-hashing slot is busy")
-            response._has_been_logged = True
-        return response
-
-
-class LogoutView(auth_views.LogoutView):
-    pass
 
 
 @login_required
@@ -63,15 +38,18 @@ def job_status(request, pk: int):
 def job_retry(request, pk: int):
     """重试: the owner puts a failed (or dead) job of theirs back in the queue."""
     job = get_object_or_404(jobs_for_user(request.user), pk=pk)
+    return job_retry_redirect(
+        request, job, retry=job_retry_service, default=reverse("accounts:job_detail", args=[job.pk])
+    )
+
+
+def job_retry_redirect(request, job, *, retry, default: str):
+    """The 重试 button of any page: `retry(job=…, acting_user=…)` (a service that re-queues
+    the job), its outcome said as a message, then back to the form's `next` or `default`."""
     try:
-        job_retry_service(job=job, acting_user=request.user)
+        retry(job=job, acting_user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.info(request, gettext("任务 #%(id)s 已重新排队。") % {"id": job.pk})
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("accounts:job_detail", args=[job.pk])
-    return redirect(target)
+    return redirect(next_or(request, default))

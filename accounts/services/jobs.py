@@ -1,4 +1,16 @@
-"""Writes shared by every app: the audit trail and the lifecycle of a Job."""
+"""The Job engine: every long operation (import, computation, batch build, export …) is a
+Celery task with a Job row, and this module runs it: created and queued after commit,
+claimed by a conditional update, kept alive by a heartbeat, its progress reported, and
+its end (done, failed, or one attempt lost) recorded over a fresh connection.
+
+The sweep that brings dead jobs back, the 重试 button and the system jobs the portal
+starts by itself are in `accounts.services.job_recovery`.
+
+Why accounts and not core: a Job row points at the user who asked for it (and an audit
+row at the user who acted), and core sits below regions and accounts, so it may not
+import the user model; core holds what needs no table of the portal. The engine stays
+here, one floor above regions, where every app that queues a job may import it.
+"""
 
 import logging
 import os
@@ -13,26 +25,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
-from accounts.models import AuditEntry, Job, User
+from accounts.models import Job, User
+from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
-
-
-def audit_record(
-    *, user: User | None, action: str, obj=None, object_type: str = "", object_id: str = "", changes=None, comment=""
-) -> AuditEntry:
-    """Add one row to the audit trail. `obj` gives type and id unless they are named."""
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or str(obj.pk)
-    return AuditEntry.objects.create(
-        user=user if (user is not None and user.is_authenticated) else None,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        changes=changes or {},
-        comment=comment[:500],
-    )
 
 
 def job_create(*, kind: JobKind, requested_by: User | None, params: dict | None = None, message: str = "") -> Job:
@@ -57,7 +53,7 @@ def _send(task, job_id: int) -> None:
     try:
         task.delay(job_id)
     except Exception:
-        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        if settings.CELERY_TASK_ALWAYS_EAGER:
             raise  # in-process: the task itself failed, let the caller see it
         logger.warning("job %s: the broker refused its message; the next sweep sends it again", job_id)
         job_message_lost(job_id)
@@ -66,7 +62,7 @@ def _send(task, job_id: int) -> None:
 def job_message_lost(job_id: int) -> None:
     """A job whose message could not be sent (the broker is down): queued, and dated
     back so that the next sweep sends it without waiting for the threshold."""
-    long_ago = timezone.now() - timezone.timedelta(seconds=stale_seconds() + 1)
+    long_ago = timezone.now() - timezone.timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
     try:
         Job.objects.filter(pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
             state=JobState.QUEUED, heartbeat_at=long_ago, worker=""
@@ -92,17 +88,11 @@ def job_task_register(kind: str, task) -> None:
     JOB_TASKS[str(kind)] = task
 
 
-def stale_seconds() -> int:
-    return int(getattr(settings, "JOB_STALE_SECONDS", 90))
-
-
-def max_attempts() -> int:
-    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 5))
-
-
 def worker_identity() -> str:
     """ "<node>|<boot id>|<pid>" of this process. A Celery worker sets PORTAL_WORKER_ID
-    ("<node>|<boot id>") when it starts (accounts.worker); its pool processes inherit it."""
+    ("<node>|<boot id>") when it starts (accounts.worker); its pool processes inherit it.
+    It is the process's identity, handed down through the environment, not a setting:
+    read from os.environ, never declared in settings."""
     return f"{os.environ.get('PORTAL_WORKER_ID') or socket.gethostname() + '|-'}|{os.getpid()}"
 
 
@@ -131,7 +121,9 @@ def job_claim(job_id: int, *, stale_after_seconds: int | None = None) -> Job | N
     pool process of this worker that is gone), to running.
     """
     now = timezone.now()
-    stale = now - timezone.timedelta(seconds=stale_seconds() if stale_after_seconds is None else stale_after_seconds)
+    stale = now - timezone.timedelta(
+        seconds=settings.JOB_STALE_SECONDS if stale_after_seconds is None else stale_after_seconds
+    )
     claimable = Q(state=JobState.QUEUED) | Q(state=JobState.RUNNING, heartbeat_at__lt=stale)
     holder = Job.objects.filter(pk=job_id, state=JobState.RUNNING).values_list("worker", flat=True).first()
     if holder and _holder_is_dead(holder):
@@ -182,7 +174,7 @@ class Heartbeat:
     def _run(self) -> None:
         from django.db import connection as own  # this thread's own connection
 
-        interval = float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10))
+        interval = settings.JOB_HEARTBEAT_SECONDS
         try:
             while not self.stop_event.wait(interval):
                 try:
@@ -194,12 +186,9 @@ class Heartbeat:
 
 
 def job_test_pause() -> None:
-    """The fault suite's window: with JOB_TEST_SLOWDOWN (seconds, test only, 0 in
-    production) every progress report of a job waits that long, so that a worker kill
-    or a database or broker restart lands "part way" through any job kind."""
-    pause = float(getattr(settings, "JOB_TEST_SLOWDOWN", 0) or 0)
-    if pause:
-        time.sleep(pause)
+    """A step of a job's work that reports no progress (a district, a chunk): nothing
+    happens here. The fault suite's worker (tests/faults/worker.py) patches it, and the
+    progress reports, to wait, so that its faults land part way through any job kind."""
 
 
 class Progress:
@@ -207,7 +196,7 @@ class Progress:
 
     def __init__(self, job: Job, *, total: int = 0, interval: float = 1.0):
         self.job = job
-        self.interval = 0.0 if getattr(settings, "JOB_TEST_SLOWDOWN", 0) else interval
+        self.interval = interval
         self._last = 0.0
         if total:
             self.set_total(total)
@@ -215,7 +204,6 @@ class Progress:
     def set_total(self, total: int) -> None:
         self.job.progress_total = total
         Job.objects.filter(pk=self.job.pk).update(progress_total=total, heartbeat_at=timezone.now())
-        job_test_pause()
 
     def advance(self, done: int, *, message: str | None = None, force: bool = False) -> None:
         self.job.progress_done = done
@@ -227,7 +215,6 @@ class Progress:
         if message is not None:
             fields["message"] = message[:500]
         Job.objects.filter(pk=self.job.pk).update(**fields)
-        job_test_pause()
 
 
 def job_checkpoint(job_id: int, **data) -> None:
@@ -279,7 +266,7 @@ def close_broken_connection(conn=None) -> None:
 def record(fn: Callable[[], object], *, what: str = "job"):
     """Run a short write that records a job's state, retrying over fresh connections
     while the database restarts (JOB_RECORD_RETRY_SECONDS). Raises the last error."""
-    deadline = time.monotonic() + float(getattr(settings, "JOB_RECORD_RETRY_SECONDS", 60))
+    deadline = time.monotonic() + settings.JOB_RECORD_RETRY_SECONDS
     delay = 0.5
     while True:
         try:
@@ -297,7 +284,7 @@ def _not_recorded(exc: BaseException):
     """The job's state could not be written: do not let the broker forget the message.
     In a worker the message is put back in the queue (never acked); in-process the
     error goes to the caller."""
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         raise exc
     from celery.exceptions import Reject
 
@@ -310,11 +297,11 @@ def job_attempt_failed(job: Job, *, message: str) -> Job:
     close_broken_connection()
     job.refresh_from_db()
     task = JOB_TASKS.get(job.kind)
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         # In-process (make run, tests): no worker to hand it to; the owner's 重试 runs it again.
         job_failed(job, message=f"任务出错（{message}），请点击“重试”；如仍失败，请联系系统管理员。")
-    elif task is None or job.attempts >= max_attempts():
-        job_failed(job, message=_give_up_message(job, message))
+    elif task is None or job.attempts >= settings.JOB_MAX_ATTEMPTS:
+        job_failed(job, message=job_give_up_message(job, message))
     elif (
         Job.objects.filter(pk=job.pk, state=JobState.RUNNING).update(
             state=JobState.QUEUED,
@@ -329,7 +316,7 @@ def job_attempt_failed(job: Job, *, message: str) -> Job:
     return job
 
 
-def _give_up_message(job: Job, reason: str) -> str:
+def job_give_up_message(job: Job, reason: str) -> str:
     return (
         f"任务已尝试 {job.attempts} 次仍未完成（{reason}），已停止自动重试。"
         "请点击“重试”再试一次；如仍失败，请联系系统管理员。"
@@ -345,7 +332,6 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
     re-raised for the worker's log. Every record goes over a fresh connection, and a
     record that cannot be written at all leaves the message unacknowledged.
     """
-    from core.errors import DomainError
 
     try:
         job = record(lambda: job_claim(job_id), what=f"job {job_id}")
@@ -353,11 +339,11 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
         _not_recorded(exc)
     if job is None:
         return None
-    if job.attempts > max_attempts():
+    if job.attempts > settings.JOB_MAX_ATTEMPTS:
         # A job whose every attempt killed its pool process (out of memory …): its message
         # comes back each time (task_reject_on_worker_lost); stop here instead of looping.
         try:
-            record(lambda: job_failed(job, message=_give_up_message(job, "处理进程异常退出")), what=f"job {job_id}")
+            record(lambda: job_failed(job, message=job_give_up_message(job, "处理进程异常退出")), what=f"job {job_id}")
         except (OperationalError, InterfaceError) as exc:
             _not_recorded(exc)
         return job
@@ -389,125 +375,6 @@ def job_run(job_id: int, work: Callable[[Job, Progress], dict | None]) -> Job | 
     return job
 
 
-def job_is_dead(job: Job, *, now=None) -> bool:
-    """A queued job whose message is older than half JOB_STALE_SECONDS (lost, or waiting
-    so long that another copy does no harm), or a running one whose heartbeat is older
-    than JOB_STALE_SECONDS."""
-    now = now or timezone.now()
-    cutoff = now - timezone.timedelta(seconds=stale_seconds())
-    if job.state == JobState.QUEUED:
-        return (job.heartbeat_at or job.created_at) < now - timezone.timedelta(seconds=stale_seconds() / 2)
-    if job.state == JobState.RUNNING:
-        return job.heartbeat_at is None or job.heartbeat_at < cutoff
-    return False
-
-
-def job_recover(*, job: Job, acting_user: User | None = None, reason: str = "处理进程中断") -> Job:
-    """Bring a dead job back: re-send a queued one, re-queue a running one, or fail it
-    when its attempts are used up. Safe to call twice: every step is conditional."""
-    task = JOB_TASKS.get(job.kind)
-    now = timezone.now()
-    if task is None:
-        return job
-    if job.state == JobState.QUEUED:
-        # Its message may be lost: send another (the claim makes a duplicate harmless).
-        if Job.objects.filter(pk=job.pk, state=JobState.QUEUED, heartbeat_at=job.heartbeat_at).update(heartbeat_at=now):
-            job_enqueue(job, task)
-    elif job.state == JobState.RUNNING:
-        if job.attempts >= max_attempts():
-            if Job.objects.filter(pk=job.pk, state=JobState.RUNNING, heartbeat_at=job.heartbeat_at).update(
-                state=JobState.FAILED, message=_give_up_message(job, reason)[:500], finished_at=now
-            ):
-                audit_record(user=acting_user, action="job_give_up", obj=job, comment=reason)
-        elif Job.objects.filter(pk=job.pk, state=JobState.RUNNING, heartbeat_at=job.heartbeat_at).update(
-            state=JobState.QUEUED, message=f"{reason}，已自动重新排队", heartbeat_at=now, worker=""
-        ):
-            audit_record(user=acting_user, action="job_recover", obj=job, comment=reason)
-            job_enqueue(job, task)
-    job.refresh_from_db()
-    return job
-
-
-def jobs_sweep(*, stale_after: int | None = None, live_workers: set[str] | None = None) -> list[int]:
-    """Beat's sweep: recover every dead job of a registered kind. `live_workers` (the
-    "<node>|<boot>" of workers whose liveness key is fresh) lets a running job whose
-    worker is gone be recovered after three missed heartbeats instead of the threshold."""
-    now = timezone.now()
-    stale = stale_seconds() if stale_after is None else stale_after
-    cutoff = now - timezone.timedelta(seconds=stale)
-    # A queued message is sent again after half the threshold: a lost one is back within
-    # two minutes with the defaults, and a copy of one that waits in a long queue is harmless.
-    queued_cutoff = now - timezone.timedelta(seconds=stale / 2)
-    quick = now - timezone.timedelta(seconds=3 * float(getattr(settings, "JOB_HEARTBEAT_SECONDS", 10)))
-    candidates = Job.objects.filter(kind__in=list(JOB_TASKS)).filter(
-        Q(state=JobState.QUEUED, heartbeat_at__lt=queued_cutoff)
-        | Q(state=JobState.QUEUED, heartbeat_at__isnull=True, created_at__lt=queued_cutoff)
-        | Q(state=JobState.RUNNING, heartbeat_at__lt=cutoff if live_workers is None else quick)
-        | Q(state=JobState.RUNNING, heartbeat_at__isnull=True)
-    )
-    recovered = []
-    for job in candidates.order_by("created_at"):
-        if job.state == JobState.RUNNING and live_workers is not None and job.heartbeat_at:
-            holder = job.worker.rpartition("|")[0]
-            if job.heartbeat_at >= cutoff and (not holder or holder in live_workers):
-                continue  # its worker is alive: only the full threshold counts
-        with transaction.atomic():
-            job_recover(job=job, acting_user=None)
-        recovered.append(job.pk)
-    return recovered
-
-
-# Jobs that the portal starts by itself after each change (no user asked for them, and
-# no row points at them): kept JOB_KEEP_DAYS, then deleted, or they would grow by the
-# thousand a day. A user's job (an import, a build, an export …) is its record: kept.
-SYSTEM_JOB_KINDS = (JobKind.REFRESH_ROLLUPS, JobKind.COMPUTE_SIGNALS, JobKind.SEND_SMS, JobKind.DEMO)
-
-
-def jobs_purge(*, now=None) -> int:
-    """Delete the finished system jobs older than JOB_KEEP_DAYS; the number deleted."""
-    now = now or timezone.now()
-    cutoff = now - timezone.timedelta(days=int(getattr(settings, "JOB_KEEP_DAYS", 30)))
-    old = Job.objects.filter(
-        kind__in=SYSTEM_JOB_KINDS, state__in=[JobState.DONE, JobState.FAILED], finished_at__lt=cutoff
-    )
-    deleted = 0
-    while ids := list(old.values_list("pk", flat=True)[:10_000]):
-        deleted += Job.objects.filter(pk__in=ids).delete()[0]
-    return deleted
-
-
-def job_revive_or_none(job: Job | None) -> Job | None:
-    """For "return the job already queued or running" checks: a live job as it is, a
-    dead one recovered (re-sent or re-queued), a dead one out of attempts: None (the
-    caller starts a new one)."""
-    if job is None or not job_is_dead(job):
-        return job
-    job = job_recover(job=job, acting_user=None)
-    return None if job.state == JobState.FAILED else job
-
-
-def job_start_unless_waiting(
-    *,
-    kind: JobKind,
-    task,
-    message: str,
-    params: dict | None = None,
-    match: dict | None = None,
-    states: tuple = (JobState.QUEUED,),
-) -> Job:
-    """Queue a job the portal starts by itself after a change (no user asked for it), unless
-    one of its kind whose params contain `match` (default: `params`) is already in `states`:
-    a burst of changes queues one job. Waiting is the row's state, not a cache flag, so it
-    survives a Redis restart; a dead one is recovered, or replaced when out of attempts."""
-    params = params or {}
-    match = params if match is None else match
-    waiting = Job.objects.filter(kind=kind, state__in=states, **{f"params__{k}": v for k, v in match.items()})
-    existing = job_revive_or_none(waiting.order_by("-created_at").first())
-    if existing is not None:
-        return existing
-    return job_enqueue(job_create(kind=kind, requested_by=None, params=params, message=message), task)
-
-
 def job_start_after_commit(start: Callable[[], object], *, what: str, robust: bool = False) -> None:
     """Call `start` (which queues a job) once the current transaction commits, so the job
     reads the rows that triggered it. A database or broker restarting then must not fail
@@ -519,35 +386,8 @@ def job_start_after_commit(start: Callable[[], object], *, what: str, robust: bo
             with transaction.atomic():
                 start()
         except Exception:
-            if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+            if settings.CELERY_TASK_ALWAYS_EAGER:
                 raise
             logger.warning("%s: the job could not be queued; beat catches up", what)
 
     transaction.on_commit(send, robust=robust)
-
-
-def job_retry(*, job: Job, acting_user: User | None, task=None) -> Job:
-    """Put a failed job, or a dead one, back in the queue (the owner's 重试 button).
-    Its attempts start again; a live job is left alone."""
-    from core.errors import DomainError
-
-    task = task or JOB_TASKS.get(job.kind)
-    if task is None:
-        raise DomainError("这个任务不能重试，请重新提交。")
-    if job.state == JobState.DONE:
-        raise DomainError("任务已完成，无需重试。")
-    if job.state != JobState.FAILED and not job_is_dead(job):
-        raise DomainError("任务仍在运行中，请稍候。")
-    updated = Job.objects.filter(pk=job.pk, state=job.state).update(
-        state=JobState.QUEUED,
-        message="已重新排队",
-        finished_at=None,
-        heartbeat_at=timezone.now(),
-        attempts=0,
-        worker="",
-    )
-    if updated:
-        audit_record(user=acting_user, action="job_retry", obj=job)
-        job_enqueue(job, task)
-    job.refresh_from_db()
-    return job
