@@ -317,16 +317,9 @@ _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 PII_BATCH = 4096  # accepted rows encrypted and indexed together
 
 
-def fast_pii():
-    """(encrypt, blind_index) for normalized values: beneficiaries.pii.fast(), the one
-    encryption module's bulk functions (checked against its plain ones)."""
-    f = pii.fast()
-    return f.encrypt, f.blind_index
-
-
 def fast_masks():
     """(mask_id, mask_account) for already normalized numbers (an 18-character ID, an
-    account of 12–19 digits), checked against beneficiaries.pii like fast_pii."""
+    account of 12–19 digits), checked against beneficiaries.pii."""
 
     def mask_id(number: str) -> str:
         return f"{number[:6]}********{number[-4:]}"
