@@ -18,7 +18,7 @@ from accounts.choices import NotificationChannel, NotificationEvent, Notificatio
 from accounts.models import Notification
 from accounts.notifications import in_app, notify, render_text, sms_send, unread_count
 from beneficiaries import pii
-from beneficiaries.services import employer_return
+from beneficiaries.services.employers import employer_return
 from conftest import make_user
 from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import batch_return, batch_review, batch_submit, batches_build

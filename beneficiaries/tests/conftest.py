@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from beneficiaries import services
+from beneficiaries.services.registrations import registration_create
 from beneficiaries.tests.factories import make_employer, make_id, make_programme
 
 
@@ -59,4 +59,4 @@ def register(agent, employer, programme, id_number=None, **extra):
         account="6228480012345678901",
     )
     fields.update(extra)
-    return services.registration_create(**fields)
+    return registration_create(**fields)
