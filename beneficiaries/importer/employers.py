@@ -21,7 +21,7 @@ from beneficiaries.choices import EmployerStatus
 from beneficiaries.importer.cells import CellError, identifier, plain_text, text
 from beneficiaries.importer.columns import EMPLOYER_COLUMNS, OWNERSHIP_BY_LABEL, chinese, header_scorer, map_headers
 from beneficiaries.importer.outcomes import Outcomes
-from beneficiaries.importer.workers import ImportResult, NoProgress
+from beneficiaries.importer.result import ImportResult, NoProgress
 from beneficiaries.models import Employer
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.spreadsheets import open_table

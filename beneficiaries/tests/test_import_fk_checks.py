@@ -1,5 +1,5 @@
 """The COPY path checks the registrations' foreign keys set-based, with the per-row
-triggers off for its own statements only (workers._Stage.check_references_here).
+triggers off for its own statements only (copy_write.Stage.check_references_here).
 These tests hold it to that: nothing else on the tables would be skipped, the setting
 is back afterwards, and a role without the right imports the same rows the slow way."""
 
