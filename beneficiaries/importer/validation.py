@@ -70,33 +70,83 @@ def validate(table, positions, **kw) -> None:
 
 
 def _validate_rows(table, positions, *, programme, outcomes: Outcomes, out, progress, result: ImportResult) -> None:
-    i_name = positions["name"]
-    i_id = positions["id_number"]
-    i_phone = positions["phone"]
-    i_start = positions["start_date"]
-    i_end = positions["end_date"]
+    """The loop over the rows. Each row's cells go through three checkers (the person,
+    the stay, the payment: `_person_checker` and its siblings below), one call each per
+    row with the checks inline in them; an accepted row's line waits with the pending
+    ones for the batch encryption of its numbers (`_flusher`); the first accepted rows
+    are kept as a sample; the progress moves every 2,000 rows."""
     blank = max(positions.values()) + 1
-    i_duty = positions.get("duty_days", blank)
-    i_sen = positions.get("seniority_years", blank)
-    i_cat = positions["category"]
-    i_bank = positions.get("bank_name", blank)
-    i_acct = positions.get("account", blank)
-    i_hukou = positions.get("hukou_code", blank)
-    i_payout = positions.get("payout_choice", blank)
-    p_start, p_end = programme.start_date, programme.end_date
-    holiday_days = (programme.holiday_end - programme.holiday_start).days + 1
-    period = f"{p_start:%Y-%m-%d} 至 {p_end:%Y-%m-%d}"
-    today = dt.date.today()
-    seen: dict[int, int] = {}  # ID number as an int → the first row that has it
-    protect_rows = pii.fast().protect_rows
-    mask_id, mask_account = fast_masks()
-    write = out.write
+    check_person = _person_checker(positions, blank)
+    check_stay = _stay_checker(positions, blank, programme)
+    check_payment = _payment_checker(positions, blank)
     pending: list[tuple] = []  # accepted rows waiting for their batch's encryption
+    flush = _flusher(pending, out.write)
+    mask_id, mask_account = fast_masks()
+    sample = result.sample
+    iso: dict[dt.date, str] = {}  # a file holds few distinct dates: date → "YYYY-MM-DD"
+    done = 0
+    width = blank + 1  # cells[width - 1] is always "" (a missing optional column)
+    pad = [""] * width
+    for row_no, cells in table:
+        if len(cells) < width:
+            cells = cells + pad[: width - len(cells)]
+        errors = []
+        name, info, phone = check_person(row_no, cells, errors)
+        start, end, duty, seniority, category = check_stay(cells, errors)
+        bank, account, hukou, payout = check_payment(cells, errors, info)
+        if errors:
+            outcomes.reject(row_no, errors)
+        else:
+            outcomes.accept(row_no)
+            number = info.number
+            if "\\" in bank:
+                bank = bank.replace("\\", "\\\\")
+            start_iso = iso.get(start) or iso.setdefault(start, start.isoformat())
+            end_iso = iso.get(end) or iso.setdefault(end, end.isoformat())
+            # The ID, phone and account numbers are encrypted and indexed a batch at a
+            # time (pii's batch API); the rest of the line waits with them.
+            pending.append(
+                (
+                    number,
+                    phone,
+                    account,
+                    f"{row_no}\t",
+                    f"\t{mask_id(number)}\t{name}\t{info.sex}\t"
+                    f"{number[6:10]}-{number[10:12]}-{number[12:14]}\t{info.address_code}\t{hukou}\t",
+                    f"\t{phone[:3]}****{phone[-4:]}\t"
+                    f"{start_iso}\t{end_iso}\t{duty}\t{seniority}\t{category.value}\t{bank}\t",
+                    f"\t{mask_account(account) if account else ''}\t{payout}\n",
+                )
+            )
+            if len(pending) >= PII_BATCH:
+                flush()
+            if len(sample) < SAMPLE_ROWS:
+                sample.append(
+                    {
+                        "row": row_no,
+                        "name": name,
+                        "id_masked": mask_id(number),
+                        "start_date": start_iso,
+                        "end_date": end_iso,
+                        "duty_days": duty,
+                        "category": chinese(category.label),
+                        "bank_name": bank,
+                        "account_masked": mask_account(account) if account else "",
+                    }
+                )
+        done += 1
+        if done % 2000 == 0:
+            progress.advance(done, message="正在读取并校验…")
+    flush()
+
+
+def _flusher(pending: list[tuple], write):
+    """flush(): encrypt and index the pending rows' numbers in one batch and write their
+    lines: row, ID blind index, ID cipher, …, phone cipher, phone blind index, the keyed
+    digest of its last four digits (for the public lookup), …, account cipher."""
+    protect_rows = pii.fast().protect_rows
 
     def flush() -> None:
-        """Encrypt and index the pending rows' numbers in one batch and write their lines:
-        row, ID blind index, ID cipher, …, phone cipher, phone blind index, the keyed
-        digest of its last four digits (for the public lookup), …, account cipher."""
         if not pending:
             return
         numbers, phones, accounts, heads, middles, tails, ends = zip(*pending, strict=True)
@@ -111,23 +161,18 @@ def _validate_rows(table, positions, *, programme, outcomes: Outcomes, out, prog
         )
         pending.clear()
 
-    sample = result.sample
-    done = 0
-    # Only the canonical text of each valid number (str(n)): int_value gives the same n
-    # for it, so the shortcut accepts nothing that int_value would refuse.
-    duty_values = {str(n): n for n in range(holiday_days + 1)}
-    seniority_values = {str(n): n for n in range(61)}
-    banks: dict[str, str] = {}  # cell text → cleaned bank name
-    # A file holds few distinct dates: their text → date, and date → "YYYY-MM-DD".
-    dates: dict[str, dt.date] = {}
-    iso: dict[dt.date, str] = {}
+    return flush
 
-    width = max(positions.values()) + 2  # cells[width - 1] is always "" (a missing optional column)
-    pad = [""] * width
-    for row_no, cells in table:
-        if len(cells) < width:
-            cells = cells + pad[: width - len(cells)]
-        errors = []
+
+def _person_checker(positions, blank: int):
+    """check(row_no, cells, errors) → (name, ID number's info, phone): the name, the ID
+    number (and a second row of the same person), the mobile number."""
+    i_name, i_id, i_phone = positions["name"], positions["id_number"], positions["phone"]
+    today = dt.date.today()
+    seen: dict[int, int] = {}  # ID number as an int → the first row that has it
+
+    def check(row_no, cells, errors):
+        name = phone = ""
         try:
             name = person_name(cells[i_name])
         except CellError as exc:
@@ -149,6 +194,26 @@ def _validate_rows(table, positions, *, programme, outcomes: Outcomes, out, prog
                 phone = validate_mobile(identifier(phone, "手机号"))
         except (CellError, PhoneError) as exc:
             errors.append(("手机号", str(exc)))
+        return name, info, phone
+
+    return check
+
+
+def _stay_checker(positions, blank: int, programme):
+    """check(cells, errors) → (start, end, duty days, seniority, category): the stay
+    inside the programme's period, the days on duty in its holiday, the category."""
+    i_start, i_end, i_cat = positions["start_date"], positions["end_date"], positions["category"]
+    i_duty, i_sen = positions.get("duty_days", blank), positions.get("seniority_years", blank)
+    p_start, p_end = programme.start_date, programme.end_date
+    holiday_days = (programme.holiday_end - programme.holiday_start).days + 1
+    period = f"{p_start:%Y-%m-%d} 至 {p_end:%Y-%m-%d}"
+    # Only the canonical text of each valid number (str(n)): int_value gives the same n
+    # for it, so the shortcut accepts nothing that int_value would refuse.
+    duty_values = {str(n): n for n in range(holiday_days + 1)}
+    seniority_values = {str(n): n for n in range(61)}
+    dates: dict[str, dt.date] = {}  # a file holds few distinct dates: their text → date
+
+    def check(cells, errors):
         start = end = None
         try:
             raw = cells[i_start]
@@ -201,9 +266,23 @@ def _validate_rows(table, positions, *, programme, outcomes: Outcomes, out, prog
                     else "人员类别不能为空：请从下拉列表选择",
                 )
             )
-        bank = account = ""
+        return start, end, duty, seniority, category
+
+    return check
+
+
+def _payment_checker(positions, blank: int):
+    """check(cells, errors, ID info) → (bank, account, hukou region, payout choice): the
+    bank and account (both or neither), the hukou region (the ID number's unless
+    given), how the money is paid out."""
+    i_bank, i_acct = positions.get("bank_name", blank), positions.get("account", blank)
+    i_hukou, i_payout = positions.get("hukou_code", blank), positions.get("payout_choice", blank)
+    banks: dict[str, str] = {}  # cell text → cleaned bank name (a file names a handful)
+
+    def check(cells, errors, info):
+        account = ""
         raw_bank = cells[i_bank]
-        bank = banks.get(raw_bank) if type(raw_bank) is str else None  # a file names a handful of banks
+        bank = banks.get(raw_bank) if type(raw_bank) is str else None
         if bank is None:
             try:
                 bank = bank_name(raw_bank)
@@ -236,7 +315,6 @@ def _validate_rows(table, positions, *, programme, outcomes: Outcomes, out, prog
                     hukou = current
             except CellError as exc:
                 errors.append(("户籍地区代码", str(exc)))
-
         payout = ""
         if cells[i_payout] != "":
             shown = text(cells[i_payout])[:20]
@@ -247,47 +325,6 @@ def _validate_rows(table, positions, *, programme, outcomes: Outcomes, out, prog
                 )
             else:
                 payout = choice.value
+        return bank, account, hukou, payout
 
-        if errors:
-            outcomes.reject(row_no, errors)
-        else:
-            outcomes.accept(row_no)
-            if "\\" in bank:
-                bank = bank.replace("\\", "\\\\")
-            start_iso = iso.get(start) or iso.setdefault(start, start.isoformat())
-            end_iso = iso.get(end) or iso.setdefault(end, end.isoformat())
-            # The ID, phone and account numbers are encrypted and indexed a batch at a
-            # time (pii's batch API); the rest of the line waits with them.
-            pending.append(
-                (
-                    number,
-                    phone,
-                    account,
-                    f"{row_no}\t",
-                    f"\t{mask_id(number)}\t{name}\t{info.sex}\t"
-                    f"{number[6:10]}-{number[10:12]}-{number[12:14]}\t{info.address_code}\t{hukou}\t",
-                    f"\t{phone[:3]}****{phone[-4:]}\t"
-                    f"{start_iso}\t{end_iso}\t{duty}\t{seniority}\t{category.value}\t{bank}\t",
-                    f"\t{mask_account(account) if account else ''}\t{payout}\n",
-                )
-            )
-            if len(pending) >= PII_BATCH:
-                flush()
-            if len(sample) < SAMPLE_ROWS:
-                sample.append(
-                    {
-                        "row": row_no,
-                        "name": name,
-                        "id_masked": mask_id(number),
-                        "start_date": start.isoformat(),
-                        "end_date": end.isoformat(),
-                        "duty_days": duty,
-                        "category": chinese(category.label),
-                        "bank_name": bank,
-                        "account_masked": mask_account(account) if account else "",
-                    }
-                )
-        done += 1
-        if done % 2000 == 0:
-            progress.advance(done, message="正在读取并校验…")
-    flush()
+    return check
