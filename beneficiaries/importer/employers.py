@@ -136,6 +136,8 @@ def employers_import(
 
 
 def _validate(table, positions, *, acting_user, outcomes, progress, result) -> list[dict]:
+    """Every row checked (credit code and its repeats, name, ownership, district in the
+    user's scope, industry, contact); the clean rows returned, the first kept as a sample."""
     codes, names = _scope_districts(acting_user)
     width = max(positions.values()) + 2
     blank = width - 1
@@ -177,20 +179,7 @@ def _validate(table, positions, *, acting_user, outcomes, progress, result) -> l
         raw_district = text(cells[idx["district_code"]])
         district = codes.get(raw_district) or names.get(raw_district)
         if district is None:
-            if not raw_district:
-                errors.append(("所在区县代码", "所在区县代码不能为空：请填写6位区县代码，如鹿泉区 130110"))
-            else:
-                region = Region.objects.filter(code=raw_district).only("level", "name").first()
-                if region is None:
-                    errors.append(
-                        ("所在区县代码", f"区县代码“{raw_district[:20]}”不存在：请填写6位区县代码，如鹿泉区 130110")
-                    )
-                elif region.level != Level.DISTRICT:
-                    errors.append(
-                        ("所在区县代码", f"“{region.name}”不是区县级单位：请填写单位所在区县（或功能区）的代码")
-                    )
-                else:
-                    errors.append(("所在区县代码", f"“{region.name}”不在您的管辖范围内，只能导入本辖区的单位"))
+            errors.append(("所在区县代码", _district_error(raw_district)))
         row["district_id"] = district
         try:
             row["industry"] = plain_text(cells[idx["industry"]], "行业", max_length=100)
@@ -223,6 +212,18 @@ def _validate(table, positions, *, acting_user, outcomes, progress, result) -> l
         if done % 2000 == 0:
             progress.advance(done, message="正在读取并校验…")
     return clean
+
+
+def _district_error(raw_district: str) -> str:
+    """Why a district code is refused (not given, unknown, not a district, out of scope)."""
+    if not raw_district:
+        return "所在区县代码不能为空：请填写6位区县代码，如鹿泉区 130110"
+    region = Region.objects.filter(code=raw_district).only("level", "name").first()
+    if region is None:
+        return f"区县代码“{raw_district[:20]}”不存在：请填写6位区县代码，如鹿泉区 130110"
+    if region.level != Level.DISTRICT:
+        return f"“{region.name}”不是区县级单位：请填写单位所在区县（或功能区）的代码"
+    return f"“{region.name}”不在您的管辖范围内，只能导入本辖区的单位"
 
 
 def _apply(clean: list[dict], *, acting_user, dry_run, valid_only, result, job=None) -> None:

@@ -53,9 +53,24 @@ def apply_orm(clean_path: Path, *, employer, programme, job, dry_run, valid_only
 
 
 def _orm_batch(batch: list[list[str]], *, employer, programme, job, result: ImportResult) -> int:
+    """One batch of clean rows: rows whose ID number is known under another name are
+    rejected, new persons created, then the registrations (conflicts where the person is
+    active with another employer). Returns how many rows were kept."""
     rows = [dict(zip(STAGE_COLUMNS, f, strict=True)) for f in batch]
     for r in rows:
         r["bank_name"] = r["bank_name"].replace("\\\\", "\\")
+    keep = _persons_create(rows, result=result)
+    ids = dict(Person.objects.filter(id_hash__in=[r["id_hash"] for r in keep]).values_list("id_hash", "pk"))
+    regs = _registrations(keep, ids, employer=employer, programme=programme, job=job, result=result)
+    Registration.objects.bulk_create(regs, batch_size=1000)
+    result.created += len(regs)
+    result.conflicts += sum(1 for g in regs if g.status == RegistrationStatus.CONFLICT)
+    return len(keep)
+
+
+def _persons_create(rows: list[dict], *, result: ImportResult) -> list[dict]:
+    """Create the persons not known yet; return the rows kept (a known ID number under
+    another name is rejected)."""
     hashes = [r["id_hash"] for r in rows]
     existing = {
         h: (pk, name) for h, pk, name in Person.objects.filter(id_hash__in=hashes).values_list("id_hash", "pk", "name")
@@ -69,25 +84,35 @@ def _orm_batch(batch: list[list[str]], *, employer, programme, job, result: Impo
             keep.append(r)
     new = [
         Person(
-            id_hash=r["id_hash"],
-            id_cipher=r["id_cipher"],
-            id_masked=r["id_masked"],
-            name=r["name"],
-            sex=r["sex"],
             birth_date=dt.date.fromisoformat(r["birth_date"]),
-            hukou_code_raw=r["hukou_code_raw"],
-            hukou_code=r["hukou_code"],
-            phone_cipher=r["phone_cipher"],
-            phone_hash=r["phone_hash"],
-            phone_tail=r["phone_tail"],
-            phone_masked=r["phone_masked"],
+            **{
+                name: r[name]
+                for name in (
+                    "id_hash",
+                    "id_cipher",
+                    "id_masked",
+                    "name",
+                    "sex",
+                    "hukou_code_raw",
+                    "hukou_code",
+                    "phone_cipher",
+                    "phone_hash",
+                    "phone_tail",
+                    "phone_masked",
+                )
+            },
         )
         for r in keep
         if r["id_hash"] not in existing
     ]
     Person.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
     result.persons_created += len(new)
-    ids = dict(Person.objects.filter(id_hash__in=[r["id_hash"] for r in keep]).values_list("id_hash", "pk"))
+    return keep
+
+
+def _registrations(keep: list[dict], ids: dict, *, employer, programme, job, result: ImportResult) -> list:
+    """The registrations to create for the kept rows (none where the person is already
+    registered here); a conflict where the person is active with another employer."""
     person_ids = list(ids.values())
     same = dict(
         Registration.objects.filter(person_id__in=person_ids, programme=programme, employer=employer).values_list(
@@ -134,7 +159,4 @@ def _orm_batch(batch: list[list[str]], *, employer, programme, job, result: Impo
                 import_job=job,
             )
         )
-    Registration.objects.bulk_create(regs, batch_size=1000)
-    result.created += len(regs)
-    result.conflicts += sum(1 for g in regs if g.status == RegistrationStatus.CONFLICT)
-    return len(keep)
+    return regs

@@ -96,12 +96,7 @@ def workers_import(
     rows that passed. Raises DomainError (SpreadsheetError) when the file as a whole
     cannot be read. The outcome of every row is in `result.outcomes`."""
     started = time.perf_counter()
-    if acting_user is not None and not may_import_for(acting_user, employer):
-        raise PermissionDenied("只能为本人经办的单位（或本辖区的单位）导入留岗人员。")
-    if programme.status != ProgrammeStatus.ACTIVE:
-        raise DomainError(f"项目“{programme.name}”不在进行中，不能导入。")
-    if employer.status == EmployerStatus.RETURNED:
-        raise DomainError(f"单位已被退回（{employer.return_reason}），请先修改单位信息重新提交审核后再导入。")
+    _check_may_import(acting_user, employer, programme)
     progress = progress or NoProgress()
     table = open_table(
         Path(path), filename=filename, score=header_scorer(WORKER_COLUMNS), row_limit=max_rows, size_limit=max_bytes
@@ -122,67 +117,22 @@ def workers_import(
         header_row=table.header_row,
         headers=table.headers,
         workdir=str(workdir),
+        engine=_engine(engine, dry_run=dry_run, pipeline=pipeline),
     )
     outcomes = Outcomes(workdir, keep=keep_errors)
     result.outcomes = outcomes
     progress.set_total(table.estimated_rows)
     clean_path = workdir / "clean.tsv"
-    engine = engine or ("copy" if connection.vendor == "postgresql" else "orm")
-    if pipeline is None:
-        pipeline = bool(getattr(settings, "IMPORT_PIPELINE", True))
-    if engine == "copy" and not dry_run and not connection.in_atomic_block and pipeline:
-        engine = "copy+pipeline"
-    result.engine = engine
     common = dict(employer=employer, programme=programme, job=job, valid_only=valid_only, result=result)
     try:
-        if engine == "copy+pipeline":
-            run_pipeline(table, positions, progress=progress, **common)
-        else:
-            with open_private(clean_path, "w", encoding="utf-8") as clean:
-                validate(
-                    table,
-                    positions,
-                    programme=programme,
-                    outcomes=outcomes,
-                    out=clean,
-                    progress=progress,
-                    result=result,
-                )
-            outcomes.close()
-            progress.advance(outcomes.total, message="数据已校验，正在写入数据库…", force=True)
-            apply = apply_copy if engine == "copy" else apply_orm
-            apply(clean_path, dry_run=dry_run, **common)
+        _run_phases(table, positions, clean_path, dry_run=dry_run, progress=progress, **common)
         if not dry_run and not result.written:  # nothing was written: nothing was created
             result.created = result.conflicts = result.unchanged = result.persons_created = 0
             result.conflict_rows = []
         result.total, result.accepted, result.rejected = outcomes.total, outcomes.accepted, outcomes.rejected
         result.errors = outcomes.summary_errors()
         if result.written:
-            audit_record(
-                user=acting_user,
-                action="registrations_import",
-                obj=employer,
-                changes={
-                    "programme": programme.code,
-                    "job": job.pk if job is not None else None,
-                    "created": result.created,
-                    "conflicts": result.conflicts,
-                    "unchanged": result.unchanged,
-                    "rejected": result.rejected,
-                    "valid_only": valid_only,
-                },
-                comment=filename[:200],
-            )
-            if result.created:
-                # Entitlements of this programme and district are recomputed (disbursements
-                # listens), once the rows are committed and visible to the compute job.
-                district_code = employer.district_id
-                job_id = job.pk if job is not None else None
-                transaction.on_commit(
-                    lambda: import_finished.send(
-                        sender=Registration, programme_id=programme.pk, district_code=district_code, job_id=job_id
-                    )
-                )
+            _record(acting_user=acting_user, filename=filename, **common)
     except BaseException:
         outcomes.close()
         if own_dir:
@@ -192,3 +142,75 @@ def workers_import(
         clean_path.unlink(missing_ok=True)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def _check_may_import(acting_user, employer: Employer, programme) -> None:
+    if acting_user is not None and not may_import_for(acting_user, employer):
+        raise PermissionDenied("只能为本人经办的单位（或本辖区的单位）导入留岗人员。")
+    if programme.status != ProgrammeStatus.ACTIVE:
+        raise DomainError(f"项目“{programme.name}”不在进行中，不能导入。")
+    if employer.status == EmployerStatus.RETURNED:
+        raise DomainError(f"单位已被退回（{employer.return_reason}），请先修改单位信息重新提交审核后再导入。")
+
+
+def _engine(engine: str | None, *, dry_run: bool, pipeline: bool | None) -> str:
+    """copy (PostgreSQL), copy+pipeline (PostgreSQL, the phases overlapped: only outside a
+    transaction, which the writer thread's connection could not see) or orm."""
+    engine = engine or ("copy" if connection.vendor == "postgresql" else "orm")
+    if pipeline is None:
+        pipeline = bool(getattr(settings, "IMPORT_PIPELINE", True))
+    if engine == "copy" and not dry_run and not connection.in_atomic_block and pipeline:
+        engine = "copy+pipeline"
+    return engine
+
+
+def _run_phases(table, positions, clean_path: Path, *, dry_run: bool, progress, result: ImportResult, **common) -> None:
+    """Phase A then phase B, or both at once (the pipeline)."""
+    outcomes = result.outcomes
+    if result.engine == "copy+pipeline":
+        run_pipeline(table, positions, progress=progress, result=result, **common)
+        return
+    with open_private(clean_path, "w", encoding="utf-8") as clean:
+        validate(
+            table,
+            positions,
+            programme=common["programme"],
+            outcomes=outcomes,
+            out=clean,
+            progress=progress,
+            result=result,
+        )
+    outcomes.close()
+    progress.advance(outcomes.total, message="数据已校验，正在写入数据库…", force=True)
+    apply = apply_copy if result.engine == "copy" else apply_orm
+    apply(clean_path, dry_run=dry_run, result=result, **common)
+
+
+def _record(*, result: ImportResult, acting_user, filename: str, employer, programme, job, valid_only: bool) -> None:
+    """The audit row of a written import and, once it commits, the signal that has the
+    district's entitlements recomputed."""
+    audit_record(
+        user=acting_user,
+        action="registrations_import",
+        obj=employer,
+        changes={
+            "programme": programme.code,
+            "job": job.pk if job is not None else None,
+            "created": result.created,
+            "conflicts": result.conflicts,
+            "unchanged": result.unchanged,
+            "rejected": result.rejected,
+            "valid_only": valid_only,
+        },
+        comment=filename[:200],
+    )
+    if result.created:
+        # Entitlements of this programme and district are recomputed (disbursements
+        # listens), once the rows are committed and visible to the compute job.
+        district_code = employer.district_id
+        job_id = job.pk if job is not None else None
+        transaction.on_commit(
+            lambda: import_finished.send(
+                sender=Registration, programme_id=programme.pk, district_code=district_code, job_id=job_id
+            )
+        )
