@@ -21,6 +21,7 @@ from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
 
+CONFLICT_NOTE = "该人员已由其他单位登记，待区县人社专员核实"
 REGISTRATION_EDITABLE = (
     "start_date",
     "end_date",
@@ -133,15 +134,7 @@ def registration_create(
     employer in the programme, the new one is saved as a conflict for the district
     officer to resolve: never two active registrations (also a partial unique index).
     """
-    if not may_register_for(acting_user, employer):
-        raise PermissionDenied("只能为本人经办的单位（或本区县的单位）登记留岗人员。")
-    if programme.status != ProgrammeStatus.ACTIVE:
-        raise DomainError(f"项目“{programme.name}”不在进行中，不能登记。", errors={"programme": "项目不在进行中"})
-    if employer.status == EmployerStatus.RETURNED:
-        raise DomainError(
-            f"单位已被退回（{employer.return_reason}），请先修改单位信息重新提交审核。",
-            errors={"employer": "单位已被退回"},
-        )
+    _check_may_register(acting_user, employer, programme)
     values = _registration_values(
         programme,
         start_date=start_date,
@@ -153,43 +146,18 @@ def registration_create(
     account_cipher, account_masked = _account(account)
     payout_choice = _payout_choice(payout_choice)
     person = person_upsert(id_number=id_number, name=name, phone=phone, hukou_code=hukou_code, acting_user=acting_user)
-    # Lock the person: two employers registering them at once queue up here, so the
-    # second one sees the first one's active registration and becomes a conflict.
-    Person.objects.select_for_update().filter(pk=person.pk).first()
-    existing = Registration.objects.filter(person=person, programme=programme, employer=employer).first()
+    existing, others_active = _registrations_of(person, programme, employer)
     if existing is not None and existing.status != RegistrationStatus.WITHDRAWN:
         return existing
-    others_active = (
-        Registration.objects.filter(person=person, programme=programme, status=RegistrationStatus.ACTIVE)
-        .exclude(employer=employer)
-        .exists()
-    )
     if existing is not None:
         # Withdrawn by mistake and registered again: reinstate it with the new details.
-        for field, value in values.items():
-            setattr(existing, field, value)
-        existing.bank_name = _bank(bank_name)
-        existing.account_cipher, existing.account_masked = account_cipher, account_masked
-        existing.payout_choice = payout_choice
-        existing.status = RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE
-        existing.status_note = "该人员已由其他单位登记，待区县人社专员核实" if others_active else "重新登记"
-        existing.updated_at = timezone.now()
-        existing.save(
-            update_fields=[
-                *values,
-                "bank_name",
-                "account_cipher",
-                "account_masked",
-                "payout_choice",
-                "status",
-                "status_note",
-                "updated_at",
-            ]
+        values.update(
+            bank_name=_bank(bank_name),
+            account_cipher=account_cipher,
+            account_masked=account_masked,
+            payout_choice=payout_choice,
         )
-        audit_record(
-            user=acting_user, action="registration_reinstate", obj=existing, changes={"status": existing.status}
-        )
-        return existing
+        return _registration_reinstate(existing, values, others_active=others_active, acting_user=acting_user)
     registration = Registration.objects.create(
         person=person,
         programme=programme,
@@ -200,7 +168,7 @@ def registration_create(
         account_masked=account_masked,
         payout_choice=payout_choice,
         status=RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE,
-        status_note="该人员已由其他单位登记，待区县人社专员核实" if others_active else "",
+        status_note=CONFLICT_NOTE if others_active else "",
         source=source,
         **values,
     )
@@ -217,6 +185,49 @@ def registration_create(
         },
     )
     return registration
+
+
+def _registrations_of(person: Person, programme: Programme, employer: Employer) -> tuple[Registration | None, bool]:
+    """The person's registration with this employer (if any), and whether they are active
+    with another employer in the programme."""
+    # Lock the person: two employers registering them at once queue up here, so the
+    # second one sees the first one's active registration and becomes a conflict.
+    Person.objects.select_for_update().filter(pk=person.pk).first()
+    existing = Registration.objects.filter(person=person, programme=programme, employer=employer).first()
+    if existing is not None and existing.status != RegistrationStatus.WITHDRAWN:
+        return existing, False
+    others_active = (
+        Registration.objects.filter(person=person, programme=programme, status=RegistrationStatus.ACTIVE)
+        .exclude(employer=employer)
+        .exists()
+    )
+    return existing, others_active
+
+
+def _check_may_register(acting_user: User, employer: Employer, programme: Programme) -> None:
+    if not may_register_for(acting_user, employer):
+        raise PermissionDenied("只能为本人经办的单位（或本区县的单位）登记留岗人员。")
+    if programme.status != ProgrammeStatus.ACTIVE:
+        raise DomainError(f"项目“{programme.name}”不在进行中，不能登记。", errors={"programme": "项目不在进行中"})
+    if employer.status == EmployerStatus.RETURNED:
+        raise DomainError(
+            f"单位已被退回（{employer.return_reason}），请先修改单位信息重新提交审核。",
+            errors={"employer": "单位已被退回"},
+        )
+
+
+def _registration_reinstate(
+    existing: Registration, values: dict, *, others_active: bool, acting_user: User
+) -> Registration:
+    """A withdrawn registration registered again: active (or a conflict) with the new details."""
+    for field, value in values.items():
+        setattr(existing, field, value)
+    existing.status = RegistrationStatus.CONFLICT if others_active else RegistrationStatus.ACTIVE
+    existing.status_note = CONFLICT_NOTE if others_active else "重新登记"
+    existing.updated_at = timezone.now()
+    existing.save(update_fields=[*values, "status", "status_note", "updated_at"])
+    audit_record(user=acting_user, action="registration_reinstate", obj=existing, changes={"status": existing.status})
+    return existing
 
 
 @transaction.atomic
