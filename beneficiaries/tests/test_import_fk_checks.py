@@ -6,10 +6,10 @@ is back afterwards, and a role without the right imports the same rows the slow 
 import pytest
 from django.db import connection
 
-from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
 from beneficiaries.tests.factories import make_employer, make_programme
+from tests.import_files import worker_row, write_csv
 
 pytestmark = [
     pytest.mark.django_db,

@@ -11,7 +11,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from beneficiaries.importer.testing import (
+from beneficiaries.importer.workers import workers_import
+from beneficiaries.models import Person, Registration
+from beneficiaries.spreadsheets import SpreadsheetError, check_xlsx_container
+from beneficiaries.tests.factories import make_employer, make_programme
+from tests.import_files import (
     WORKER_HEADERS,
     worker_row,
     write_big_ods,
@@ -19,10 +23,6 @@ from beneficiaries.importer.testing import (
     write_csv,
     write_xlsx,
 )
-from beneficiaries.importer.workers import workers_import
-from beneficiaries.models import Person, Registration
-from beneficiaries.spreadsheets import SpreadsheetError, check_xlsx_container
-from beneficiaries.tests.factories import make_employer, make_programme
 
 pytestmark = pytest.mark.django_db
 FILES = Path(__file__).parent / "files"

@@ -7,9 +7,9 @@ from django.db import connection
 
 from beneficiaries import pii
 from beneficiaries.importer import copy_write, validation
-from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
+from tests.import_files import worker_row, write_csv
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pipelined COPY path needs PostgreSQL")
 

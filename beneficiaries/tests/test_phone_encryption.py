@@ -8,12 +8,12 @@ from django.core.management import call_command
 from django.db import connection
 
 from beneficiaries import pii
-from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person
 from beneficiaries.services.persons import person_upsert
 from beneficiaries.tests.factories import make_employer, make_id, make_programme
 from core import crypto
+from tests.import_files import worker_row, write_csv
 
 pytestmark = pytest.mark.django_db
 
