@@ -45,9 +45,8 @@ class UploadNotFound(Exception):
 
 
 def import_root() -> Path:
-    root = getattr(settings, "IMPORT_ROOT", None)
-    if root:
-        return Path(root)
+    if settings.IMPORT_ROOT:
+        return Path(settings.IMPORT_ROOT)
     media = Path(settings.MEDIA_ROOT)
     return media.parent / f"{media.name}-private" / "imports"
 

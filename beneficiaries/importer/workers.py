@@ -158,7 +158,7 @@ def _engine(engine: str | None, *, dry_run: bool, pipeline: bool | None) -> str:
     transaction, which the writer thread's connection could not see) or orm."""
     engine = engine or ("copy" if connection.vendor == "postgresql" else "orm")
     if pipeline is None:
-        pipeline = bool(getattr(settings, "IMPORT_PIPELINE", True))
+        pipeline = settings.IMPORT_PIPELINE
     if engine == "copy" and not dry_run and not connection.in_atomic_block and pipeline:
         engine = "copy+pipeline"
     return engine
