@@ -6,23 +6,23 @@ from pathlib import Path
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from beneficiaries import sql
 from beneficiaries.choices import RegistrationStatus, Source
 from beneficiaries.importer.result import (
     CONFLICT_NOTE,
     NAME_MISMATCH,
-    STAGE_COLUMNS,
     ImportResult,
     Rollback,
     checkpoint,
     checkpoint_result,
 )
 from beneficiaries.importer.validation import validate
-from beneficiaries.models import Person, Registration
+from beneficiaries.models import Registration
 
 # Serialises imports into one programme: the conflict check ("is this person active
 # with another employer?") and the insert must not interleave with another import's.
 LOCK_NAMESPACE = 20210121
-# (The SQL below interpolates only table names from model meta; every value is a parameter.)
+# The statements are beneficiaries.sql's (named, with their parameters).
 
 
 class Stage:
@@ -30,8 +30,6 @@ class Stage:
 
     def __init__(self, cur, *, employer, programme, job):
         self.cur = cur
-        self.person_t = Person._meta.db_table
-        self.reg_t = Registration._meta.db_table
         self.params = {
             "programme": programme.pk,
             "employer": employer.pk,
@@ -40,12 +38,8 @@ class Stage:
             "source": Source.IMPORT,
             "job": job.pk if job is not None else None,
         }
-        self.other_active = (
-            f"EXISTS (SELECT 1 FROM {self.reg_t} o WHERE o.person_id = p.id AND o.programme_id = %(programme)s"  # noqa: S608
-            " AND o.employer_id <> %(employer)s AND o.status IN ('active', 'conflict'))"
-        )
         self.saved_role: str | None = None  # see check_references_here
-        self.lock_persons = ""
+        self.insert_known = sql.REGISTRATIONS_INSERT_KNOWN  # see check_references_here
         self.optimistic = True  # see insert()
 
     def create(self, *, reserve_ids: bool = True) -> None:
@@ -54,28 +48,16 @@ class Stage:
         person turns out to exist already leaves a gap in the ids, which costs nothing
         (bigint) and saves matching inserted persons back to their rows."""
         cur = self.cur
-        # Sorting and hashing 100,000s of staged rows in memory, not in temp files.
-        cur.execute("SET LOCAL work_mem = '64MB'")
-        # The temp table has no statistics, so the planner overestimates these statements
-        # and JIT-compiles them: ~0.4 s per statement of compiling for no gain.
-        cur.execute("SET LOCAL jit = off")
+        cur.execute(sql.WORK_MEM)
+        cur.execute(sql.JIT_OFF)
         # ON COMMIT DROP does not fire inside an outer transaction (tests, a caller's
         # atomic block): drop a leftover explicitly; drop() at the end does too.
-        cur.execute("DROP TABLE IF EXISTS pg_temp.import_stage")
-        new_id = "new_id bigint"
+        cur.execute(sql.STAGE_DROP_LEFTOVER)
         if reserve_ids:
-            cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [self.person_t])
-            new_id += " DEFAULT nextval(%s::regclass)"
-        cur.execute(
-            "CREATE TEMP TABLE import_stage ("
-            " row_no integer PRIMARY KEY, id_hash text, id_cipher text, id_masked text, name text, sex text,"
-            " birth_date date, hukou_code_raw text, hukou_code text, phone_cipher text,"
-            " phone_hash text, phone_tail text, phone_masked text, start_date date, end_date date,"
-            " duty_days integer, seniority_years integer, category text, bank_name text, account_cipher text,"
-            f" account_masked text, payout_choice text, {new_id}, person_id bigint, name_ok boolean NOT NULL DEFAULT true)"
-            " ON COMMIT DROP",
-            [cur.fetchone()[0]] if reserve_ids else None,
-        )
+            cur.execute(sql.SERIAL_SEQUENCE, {"table": sql.PERSON})
+            cur.execute(sql.STAGE_CREATE_RESERVING_IDS, {"sequence": cur.fetchone()[0]})
+        else:
+            cur.execute(sql.STAGE_CREATE)
 
     def check_references_here(self) -> None:
         """Check the registrations' foreign keys set-based instead of by trigger.
@@ -97,9 +79,9 @@ class Stage:
         cur = self.cur
         try:
             with transaction.atomic():  # a savepoint: a refusal leaves the transaction usable
-                cur.execute("SELECT current_setting('session_replication_role')")
+                cur.execute(sql.REPLICATION_ROLE)
                 self.saved_role = cur.fetchone()[0]
-                cur.execute("SET LOCAL session_replication_role = replica")
+                cur.execute(sql.REPLICATION_ROLE_REPLICA)
         except DatabaseError:
             self.saved_role = None
             return
@@ -111,58 +93,39 @@ class Stage:
         ):
             if self.params[key] is None:
                 continue
-            target = Registration._meta.get_field(field_name).target_field
-            cur.execute(
-                f"SELECT 1 FROM {target.model._meta.db_table} WHERE {target.column} = %s FOR KEY SHARE",  # noqa: S608
-                [self.params[key]],
-            )
+            cur.execute(sql.KEY_SHARE_LOCK[field_name], {"key": self.params[key]})
             if cur.fetchone() is None:  # what the trigger would have raised at COMMIT
-                raise IntegrityError(f"{target.model._meta.db_table} {self.params[key]!r} no longer exists")
-        self.lock_persons = " FOR KEY SHARE OF p"
+                table = Registration._meta.get_field(field_name).target_field.model._meta.db_table
+                raise IntegrityError(f"{table} {self.params[key]!r} no longer exists")
+        self.insert_known = sql.REGISTRATIONS_INSERT_KNOWN_LOCKING
 
     def restore_triggers(self) -> None:
         if self.saved_role is not None:
-            self.cur.execute("SELECT set_config('session_replication_role', %s, true)", [self.saved_role])
+            self.cur.execute(sql.REPLICATION_ROLE_RESTORE, {"role": self.saved_role})
             self.saved_role = None
 
     def load(self, fileobj) -> None:
         # 1 MB reads instead of psycopg2's 8 kB: fewer round trips through the GIL while
         # the pipeline's other thread validates.
-        self.cur.cursor.copy_expert(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN", fileobj, size=1 << 20)
+        self.cur.cursor.copy_expert(sql.STAGE_COPY, fileobj, size=1 << 20)
 
     def reject_mismatches(self) -> list[int]:
         """Find each staged row's person if already known (one probe of the blind index
         per row) and remove (and return) rows whose ID number is known under another
         name: most likely a typo in one of the two."""
-        self.cur.execute(
-            f"UPDATE import_stage s SET person_id = p.id, name_ok = (p.name = s.name) FROM {self.person_t} p"  # noqa: S608
-            " WHERE p.id_hash = s.id_hash"
-        )
+        self.cur.execute(sql.STAGE_FIND_PERSONS)
         if not self.cur.rowcount:
             return []
-        self.cur.execute("DELETE FROM import_stage WHERE NOT name_ok RETURNING row_no")
+        self.cur.execute(sql.STAGE_DELETE_NAME_MISMATCHES)
         return sorted(r[0] for r in self.cur.fetchall())
 
     def predict(self) -> tuple[int, int, int, int]:
         """(staged, new persons, already registered here, would be conflicts) — no writes."""
-        self.cur.execute(
-            "SELECT count(*), count(*) FILTER (WHERE p.id IS NULL), count(r.id),"  # noqa: S608
-            f" count(*) FILTER (WHERE r.id IS NULL AND p.id IS NOT NULL AND {self.other_active})"
-            f" FROM import_stage s LEFT JOIN {self.person_t} p ON p.id_hash = s.id_hash"
-            f" LEFT JOIN {self.reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
-            " AND r.employer_id = %(employer)s",
-            self.params,
-        )
+        self.cur.execute(sql.STAGE_PREDICT, self.params)
         return self.cur.fetchone()
 
     def predicted_conflict_rows(self, limit: int) -> list[int]:
-        self.cur.execute(
-            f"SELECT s.row_no FROM import_stage s JOIN {self.person_t} p ON p.id_hash = s.id_hash"  # noqa: S608
-            f" LEFT JOIN {self.reg_t} r ON r.person_id = p.id AND r.programme_id = %(programme)s"
-            " AND r.employer_id = %(employer)s"
-            f" WHERE r.status = 'conflict' OR (r.id IS NULL AND {self.other_active}) ORDER BY s.row_no LIMIT {int(limit)}",
-            self.params,
-        )
+        self.cur.execute(sql.STAGE_PREDICTED_CONFLICT_ROWS, {**self.params, "limit": int(limit)})
         return [r[0] for r in self.cur.fetchall()]
 
     def insert(self) -> tuple[int, int, int, int, list[int]]:
@@ -183,38 +146,18 @@ class Stage:
         a person committed by someone else (another programme's import, a form) after
         the lookup."""
         cur = self.cur
-        cur.execute("SELECT count(*) FROM import_stage")
+        cur.execute(sql.STAGE_COUNT)
         staged = cur.fetchone()[0]
         late = [] if self.optimistic else self.reject_mismatches()
-        cur.execute("SELECT count(*) FILTER (WHERE person_id IS NULL) FROM import_stage")
+        cur.execute(sql.STAGE_COUNT_NEW)
         new = cur.fetchone()[0]
-        columns = (
-            f"INSERT INTO {self.reg_t} (person_id, programme_id, employer_id, district_id, start_date,"
-            " end_date, duty_days, seniority_years, category, bank_name, account_cipher, account_masked,"
-            " payout_choice, status, status_note, source, import_job_id, created_at, updated_at)"
-        )
         persons = created = conflicts = 0
         if new:
-            # Sorted by blind index: two imports inserting the same persons take their
-            # index locks in the same order.
-            insert_persons = (
-                f"INSERT INTO {self.person_t} (id, id_hash, id_cipher, id_masked, name, sex, birth_date,"  # noqa: S608
-                " hukou_code_raw, hukou_code, phone_cipher, phone_hash, phone_tail, phone_masked, created_at)"
-                " SELECT new_id, id_hash, id_cipher, id_masked, name, sex, birth_date, hukou_code_raw, hukou_code,"
-                " phone_cipher, phone_hash, phone_tail, phone_masked, now()"
-                " FROM import_stage WHERE person_id IS NULL ORDER BY id_hash"
-            )
             try:
                 with transaction.atomic():
-                    cur.execute(insert_persons)
+                    cur.execute(sql.PERSONS_INSERT_NEW)
                     persons = cur.rowcount
-                    cur.execute(
-                        columns  # noqa: S608
-                        + " SELECT new_id, %(programme)s, %(employer)s, %(district)s, start_date, end_date,"
-                        " duty_days, seniority_years, category, bank_name, account_cipher, account_masked,"
-                        " payout_choice, 'active', '', %(source)s, %(job)s, now(), now() FROM import_stage WHERE person_id IS NULL",
-                        self.params,
-                    )
+                    cur.execute(sql.REGISTRATIONS_INSERT_NEW, self.params)
                     created = cur.rowcount
             except IntegrityError:
                 persons = created = 0
@@ -225,43 +168,26 @@ class Stage:
                     # on the outside of a nested loop over the staging table (a re-import
                     # right after an import ran for many minutes). A sampled ANALYZE is
                     # ~0.1 s, once per import.
-                    cur.execute(f"ANALYZE {self.person_t}, {self.reg_t}")
+                    cur.execute(sql.ANALYZE_PERSONS_REGISTRATIONS)
                     late = self.reject_mismatches()
-                    cur.execute("SELECT count(*) FILTER (WHERE person_id IS NULL) FROM import_stage")
+                    cur.execute(sql.STAGE_COUNT_NEW)
                     if cur.fetchone()[0]:
-                        cur.execute(insert_persons + " ON CONFLICT (id_hash) DO NOTHING")
+                        cur.execute(sql.PERSONS_INSERT_NEW_UNLESS_KNOWN)
                         persons = cur.rowcount
                 else:  # committed by someone else since the lookup
-                    cur.execute(insert_persons + " ON CONFLICT (id_hash) DO NOTHING")
+                    cur.execute(sql.PERSONS_INSERT_NEW_UNLESS_KNOWN)
                     persons = cur.rowcount
                 late += self.reject_mismatches()  # now every row has its person_id
         staged -= len(late)
         if staged > created:
-            known_created, conflicts = self._insert_known(columns)
+            known_created, conflicts = self._insert_known()
             created += known_created
         return staged, persons, created, conflicts, sorted(late)
 
-    def _insert_known(self, columns: str) -> tuple[int, int]:
+    def _insert_known(self) -> tuple[int, int]:
         """Registrations of persons known before this chunk: a conflict when the person
         is active with another employer; nothing when already registered here."""
-        self.cur.execute(
-            f"WITH ins AS ({columns}"  # noqa: S608
-            " SELECT p.id, %(programme)s, %(employer)s, %(district)s, s.start_date, s.end_date, s.duty_days,"
-            " s.seniority_years, s.category, s.bank_name, s.account_cipher, s.account_masked, s.payout_choice,"
-            " CASE WHEN c.other THEN 'conflict' ELSE 'active' END, CASE WHEN c.other THEN %(note)s ELSE '' END,"
-            " %(source)s, %(job)s, now(), now()"
-            f" FROM import_stage s JOIN {self.person_t} p ON p.id = s.person_id"
-            # "Active with another employer" as one index probe per row (LIMIT 1 keeps it
-            # a probe): as EXISTS the planner may hash every registration of the
-            # programme instead, once per statement, which the pipeline runs per chunk.
-            f" LEFT JOIN LATERAL (SELECT true AS other FROM {self.reg_t} o WHERE o.person_id = p.id"
-            " AND o.programme_id = %(programme)s AND o.employer_id <> %(employer)s"
-            " AND o.status IN ('active', 'conflict') LIMIT 1) c ON true"
-            f" WHERE s.person_id IS NOT NULL ORDER BY p.id{self.lock_persons}"
-            " ON CONFLICT (person_id, programme_id, employer_id) DO NOTHING RETURNING status)"
-            " SELECT status, count(*) FROM ins GROUP BY status",
-            self.params,
-        )
+        self.cur.execute(self.insert_known, self.params)
         by_status = dict(self.cur.fetchall())
         return sum(by_status.values()), by_status.get(RegistrationStatus.CONFLICT, 0)
 
@@ -272,20 +198,14 @@ class Stage:
         from starting at the programme's conflicts instead, which with the pipeline's
         nested loops meant a scan of the staging table per conflict (75 s for one chunk
         of a file whose persons were all registered by another employer)."""
-        self.cur.execute(
-            "SELECT s.row_no FROM import_stage s CROSS JOIN LATERAL"  # noqa: S608
-            f" (SELECT 1 FROM {self.reg_t} r WHERE r.person_id = s.person_id AND r.programme_id = %(programme)s"
-            " AND r.employer_id = %(employer)s AND r.status = 'conflict' LIMIT 1) c"
-            f" WHERE s.person_id IS NOT NULL ORDER BY s.row_no LIMIT {int(limit)}",
-            self.params,
-        )
+        self.cur.execute(sql.STAGE_CONFLICT_ROWS, {**self.params, "limit": int(limit)})
         return [r[0] for r in self.cur.fetchall()]
 
     def truncate(self) -> None:
-        self.cur.execute("TRUNCATE import_stage")
+        self.cur.execute(sql.STAGE_TRUNCATE)
 
     def drop(self) -> None:
-        self.cur.execute("DROP TABLE import_stage")
+        self.cur.execute(sql.STAGE_DROP)
 
 
 def apply_copy(clean_path: Path, *, employer, programme, job, dry_run, valid_only, result: ImportResult) -> None:
@@ -293,7 +213,7 @@ def apply_copy(clean_path: Path, *, employer, programme, job, dry_run, valid_onl
     outcomes = result.outcomes
     with transaction.atomic(), connection.cursor() as cur:
         if not dry_run:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, programme.pk])
+            cur.execute(sql.IMPORT_LOCK, {"namespace": LOCK_NAMESPACE, "programme": programme.pk})
         stage = Stage(cur, employer=employer, programme=programme, job=job)
         stage.create(reserve_ids=not dry_run and (valid_only or outcomes.rejected == 0))
         with open(clean_path, encoding="utf-8") as f:
@@ -415,18 +335,18 @@ class Pipeline:
 
         try:
             with transaction.atomic(), conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, self.programme.pk])
+                cur.execute(sql.IMPORT_LOCK, {"namespace": LOCK_NAMESPACE, "programme": self.programme.pk})
                 # Django's foreign keys are deferred to COMMIT, where their per-row checks
                 # (four or five per registration) would run after validation has ended:
                 # checked with each chunk's INSERT instead, they overlap with it too.
-                cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cur.execute(sql.CONSTRAINTS_IMMEDIATE)
                 # A chunk is small next to the person table, which grows by a chunk each
                 # time: probing its id_hash index per staged row (~4 µs) costs the same at
                 # any size, where the hash joins the planner picks from stale statistics
                 # hash the whole person table again for every chunk (quadratic over a
                 # large file: 10,000 more persons hashed per chunk, ~8 ms each time).
-                cur.execute("SET LOCAL enable_hashjoin = off")
-                cur.execute("SET LOCAL enable_mergejoin = off")
+                cur.execute(sql.HASHJOIN_OFF)
+                cur.execute(sql.MERGEJOIN_OFF)
                 stage = Stage(cur, employer=self.employer, programme=self.programme, job=self.job)
                 stage.create()
                 stage.check_references_here()
