@@ -7,9 +7,8 @@ from pathlib import Path
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from beneficiaries import sql
-from beneficiaries.choices import RegistrationStatus, Source
+from beneficiaries.choices import CONFLICT_NOTE, RegistrationStatus, Source
 from beneficiaries.importer.result import (
-    CONFLICT_NOTE,
     NAME_MISMATCH,
     ImportResult,
     Rollback,

@@ -23,7 +23,7 @@ from beneficiaries.importer.columns import EMPLOYER_COLUMNS, OWNERSHIP_BY_LABEL,
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.importer.result import ImportResult, NoProgress
 from beneficiaries.models import Employer
-from beneficiaries.phone import PhoneError, validate_mobile
+from beneficiaries.phone import PhoneError, clean_contact_phone
 from beneficiaries.spreadsheets import open_table
 from beneficiaries.uscc import USCCError, validate_uscc
 from core.errors import PermissionDenied
@@ -56,11 +56,8 @@ def _contact_phone(raw) -> str:
     if not s:
         return ""
     try:
-        return validate_mobile(s)
+        return clean_contact_phone(s)
     except PhoneError:
-        digits = s.replace("-", "").replace(" ", "")
-        if 7 <= len(digits) <= 13 and digits.isdigit():
-            return s[:20]
         raise CellError(f"联系电话“{s[:20]}”无效：请填写11位手机号或带区号的固定电话（如 0311-12345678）") from None
 
 
@@ -87,18 +84,8 @@ def employers_import(
     positions = map_headers(EMPLOYER_COLUMNS, table.headers)
     own_dir = workdir is None  # made only now: a refused file leaves no folder behind
     workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
-    result = ImportResult(
-        kind="employers",
-        dry_run=dry_run,
-        valid_only=valid_only,
-        format=table.format,
-        sheet=table.sheet_name,
-        other_sheets=table.other_sheets,
-        encoding=table.encoding,
-        header_row=table.header_row,
-        headers=table.headers,
-        workdir=str(workdir),
-        engine="orm",
+    result = ImportResult.of_table(
+        table, kind="employers", dry_run=dry_run, valid_only=valid_only, workdir=workdir, engine="orm"
     )
     outcomes = Outcomes(workdir, keep=keep_errors)
     result.outcomes = outcomes

@@ -8,10 +8,10 @@ from pathlib import Path
 from django.db import transaction
 from django.db.models import Q
 
-from beneficiaries.choices import RegistrationStatus, Source
+from beneficiaries.choices import CONFLICT_NOTE, RegistrationStatus, Source
 from beneficiaries.importer.result import (
-    CONFLICT_NOTE,
     NAME_MISMATCH,
+    PERSON_COLUMNS,
     STAGE_COLUMNS,
     ImportResult,
     Rollback,
@@ -85,22 +85,7 @@ def _persons_create(rows: list[dict], *, result: ImportResult) -> list[dict]:
     new = [
         Person(
             birth_date=dt.date.fromisoformat(r["birth_date"]),
-            **{
-                name: r[name]
-                for name in (
-                    "id_hash",
-                    "id_cipher",
-                    "id_masked",
-                    "name",
-                    "sex",
-                    "hukou_code_raw",
-                    "hukou_code",
-                    "phone_cipher",
-                    "phone_hash",
-                    "phone_tail",
-                    "phone_masked",
-                )
-            },
+            **{name: r[name] for name in PERSON_COLUMNS if name != "birth_date"},
         )
         for r in keep
         if r["id_hash"] not in existing

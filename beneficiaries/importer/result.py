@@ -8,10 +8,9 @@ from dataclasses import dataclass, field, fields
 from accounts.services import job_checkpoint
 from beneficiaries.importer.outcomes import Outcomes
 
-CONFLICT_NOTE = "该人员已由其他单位登记，待区县人社专员核实"
 NAME_MISMATCH = "该身份证号在系统中已登记的姓名与本行姓名不一致：请核对姓名和身份证号是否填错"
-STAGE_COLUMNS = (
-    "row_no",
+# A person's columns and a registration's, as a clean row (and the staging table) holds them.
+PERSON_COLUMNS = (
     "id_hash",
     "id_cipher",
     "id_masked",
@@ -24,6 +23,8 @@ STAGE_COLUMNS = (
     "phone_hash",
     "phone_tail",
     "phone_masked",
+)
+REGISTRATION_COLUMNS = (
     "start_date",
     "end_date",
     "duty_days",
@@ -34,6 +35,7 @@ STAGE_COLUMNS = (
     "account_masked",
     "payout_choice",
 )
+STAGE_COLUMNS = ("row_no", *PERSON_COLUMNS, *REGISTRATION_COLUMNS)
 
 
 class NoProgress:
@@ -74,6 +76,23 @@ class ImportResult:
     engine: str = ""
     outcomes: Outcomes | None = field(default=None, repr=False)
     workdir: str = ""
+
+    @classmethod
+    def of_table(cls, table, *, kind: str, dry_run: bool, valid_only: bool, workdir, engine: str) -> "ImportResult":
+        """The result of importing `table` (an opened spreadsheets.Table), before any row."""
+        return cls(
+            kind=kind,
+            dry_run=dry_run,
+            valid_only=valid_only,
+            format=table.format,
+            sheet=table.sheet_name,
+            other_sheets=table.other_sheets,
+            encoding=table.encoding,
+            header_row=table.header_row,
+            headers=table.headers,
+            workdir=str(workdir),
+            engine=engine,
+        )
 
     @property
     def message(self) -> str:

@@ -106,17 +106,12 @@ def workers_import(
     # leaves no empty portal-import-* folder behind.
     own_dir = workdir is None
     workdir = private_dir(workdir or tempfile.mkdtemp(prefix="portal-import-"))
-    result = ImportResult(
+    result = ImportResult.of_table(
+        table,
         kind="workers",
         dry_run=dry_run,
         valid_only=valid_only,
-        format=table.format,
-        sheet=table.sheet_name,
-        other_sheets=table.other_sheets,
-        encoding=table.encoding,
-        header_row=table.header_row,
-        headers=table.headers,
-        workdir=str(workdir),
+        workdir=workdir,
         engine=_engine(engine, dry_run=dry_run, pipeline=pipeline),
     )
     outcomes = Outcomes(workdir, keep=keep_errors)

@@ -1,7 +1,7 @@
 """The cleaning of typed values that the employer and registration services share (a
 district, a line of text, a contact phone), raising domain errors with the field named."""
 
-from beneficiaries.phone import PhoneError, validate_mobile
+from beneficiaries.phone import PhoneError, clean_contact_phone
 from core.errors import DomainError
 from regions.choices import Level
 from regions.models import Region
@@ -36,11 +36,8 @@ def clean_phone(raw, field: str = "contact_phone") -> str:
     if not s:
         return ""
     try:
-        return validate_mobile(s)
+        return clean_contact_phone(s)
     except PhoneError:
-        digits = s.replace("-", "").replace(" ", "")
-        if 7 <= len(digits) <= 13 and digits.isdigit():
-            return s[:20]
         raise DomainError(
             f"联系电话“{s}”无效：请填写11位手机号或带区号的固定电话。", errors={field: "电话无效"}
         ) from None

@@ -12,7 +12,7 @@ from accounts.choices import Role
 from accounts.models import User
 from accounts.services import audit_record
 from beneficiaries import pii
-from beneficiaries.choices import Category, EmployerStatus, PayoutChoice, RegistrationStatus, Source
+from beneficiaries.choices import CONFLICT_NOTE, Category, EmployerStatus, PayoutChoice, RegistrationStatus, Source
 from beneficiaries.importer.cells import CellError, bank_name
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.services.access import is_admin, is_district_officer_for, user_covers_region
@@ -21,7 +21,6 @@ from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
 
-CONFLICT_NOTE = "该人员已由其他单位登记，待区县人社专员核实"
 REGISTRATION_EDITABLE = (
     "start_date",
     "end_date",
