@@ -1,18 +1,16 @@
-"""Protection of sensitive personal information (PIPL): ID, bank account and phone
-numbers. The one module that encrypts, decrypts and indexes them (docs/privacy.md).
+"""Sensitive personal information (PIPL): ID, bank account and phone numbers, and what
+the portal does with them (docs/privacy.md). The cryptography is core.crypto's.
 
-* Encrypted at rest with AES-256-GCM. Keys come from settings.PII_KEYS, a list of
-  "key_id:base64-32-bytes": the first key encrypts, every key decrypts, so a new key
-  is put first, old rows keep decrypting, and `manage.py rotate_pii_keys` re-encrypts
-  them at leisure. A token is "<key_id>:<base64(nonce + ciphertext + tag)>".
+* Encrypted at rest with AES-256-GCM under settings.PII_KEYS (the first key encrypts,
+  every key decrypts; `manage.py rotate_pii_keys` re-encrypts old rows: `rotate_rows`).
 * Found by a blind index: HMAC-SHA256 (settings.PII_INDEX_KEY) of the normalized value,
   so a person is looked up and kept unique without decrypting anything.
-* Shown masked: 130108********2316, 6222 **** **** 4321, 138****5678.
+* Shown masked: 130108********2316, 6222 **** **** 4321, 138****5678, 张*三.
 * A phone number's last four digits, which the worker gives in the public lookup, are
   kept only as a keyed digest bound to the person (`phone_tail_digest`).
-* Bulk work (an import of a million rows, a bank file) uses `fast()`: the same
-  functions with the keys and HMAC states prepared once, checked against the plain
-  ones before use.
+* Bulk work (an import of a million rows) uses `fast()`: core.crypto's batch API plus
+  `protect_rows`, everything an imported row stores of its three numbers, a batch of
+  rows at a time; checked against the plain functions before use.
 """
 
 from types import SimpleNamespace
