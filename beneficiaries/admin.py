@@ -11,9 +11,11 @@ corrects are read-only, and nothing is deleted here.
 
 from django.contrib import admin, messages
 
-from beneficiaries import services
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.resources import EmployerResource
+from beneficiaries.services import employers as employer_services
+from beneficiaries.services import persons as person_services
+from beneficiaries.services import registrations as registration_services
 from core.errors import DomainError
 from core.resources import ImportExportAdminMixin
 
@@ -55,14 +57,14 @@ class EmployerAdmin(ImportExportAdminMixin, ServiceAdmin):
     filter_horizontal = ["agents"]
     # Verification decides whether its staff count: only the district officer's service does it.
     readonly_fields = ["credit_code", "status", "return_reason", "verified_by", "verified_at", "created_at"]
-    service_fields = services.EMPLOYER_EDITABLE
+    service_fields = employer_services.EMPLOYER_EDITABLE
 
     # `agents` (who may act for the employer) is not money: saved as plain upkeep by
     # save_related.
 
     def call_service(self, request, obj, changed):
         original = Employer.objects.get(pk=obj.pk)
-        services.employer_update(employer=original, acting_user=request.user, **changed)
+        employer_services.employer_update(employer=original, acting_user=request.user, **changed)
 
 
 @admin.register(Person)
@@ -77,7 +79,7 @@ class PersonAdmin(ServiceAdmin):
 
     def call_service(self, request, obj, changed):
         original = Person.objects.get(pk=obj.pk)
-        services.person_correct(person=original, acting_user=request.user, comment="管理后台更正", **changed)
+        person_services.person_correct(person=original, acting_user=request.user, comment="管理后台更正", **changed)
 
 
 @admin.register(Registration)
@@ -120,4 +122,4 @@ class RegistrationAdmin(ServiceAdmin):
 
     def call_service(self, request, obj, changed):
         original = Registration.objects.get(pk=obj.pk)
-        services.registration_update(registration=original, acting_user=request.user, **changed)
+        registration_services.registration_update(registration=original, acting_user=request.user, **changed)

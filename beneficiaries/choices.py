@@ -50,3 +50,8 @@ class Source(models.TextChoices):
 class Sex(models.TextChoices):
     MALE = "M", _("男")
     FEMALE = "F", _("女")
+
+
+# The note of a registration saved as a conflict (the person is active with another
+# employer in the programme), by the form and by the import alike.
+CONFLICT_NOTE = "该人员已由其他单位登记，待区县人社专员核实"

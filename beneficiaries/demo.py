@@ -12,10 +12,11 @@ from django.utils import timezone
 from accounts.choices import Role
 from accounts.models import User
 from accounts.services.audit import audit_record
-from beneficiaries import services
 from beneficiaries.choices import Category, EmployerStatus, Ownership, Source
 from beneficiaries.idcard import id_check_char
 from beneficiaries.models import Employer
+from beneficiaries.services.employers import employer_verify
+from beneficiaries.services.registrations import registration_create
 from beneficiaries.uscc import make_uscc
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
@@ -83,7 +84,7 @@ def demo_employers() -> dict:
                 .first()
             )
             if officer is not None:
-                services.employer_verify(employer=employer, acting_user=officer)
+                employer_verify(employer=employer, acting_user=officer)
             else:
                 employer.status, employer.verified_by, employer.verified_at = (
                     EmployerStatus.VERIFIED,
@@ -112,7 +113,7 @@ def demo_registrations() -> dict:
             return
         address, birth, seq, name, phone, duty_days, seniority, category = worker
         made.append(
-            services.registration_create(
+            registration_create(
                 acting_user=agent,
                 employer=employer,
                 programme=programme,

@@ -265,14 +265,42 @@ def _home(rng: random.Random, district: str, mix: tuple[float, float]) -> str:
 
 @transaction.atomic
 def demo_population() -> dict:
+    """The synthetic population of the demo programme: the employers of PLAN, then their
+    workers (persons and registrations, drawn from a seeded generator), once."""
     programme = Programme.objects.filter(code=PROGRAMME_CODE).first()
     if programme is None:
         return {"registrations": 0}
     marker_code = _credit_code(MARKER, "130723", None)
     if Registration.objects.filter(programme=programme, employer__credit_code=marker_code).exists():
         return {"registrations": 0, "skipped": "已加载"}
-    rng = random.Random(SEED)
-    syn = Synthesizer(SEED)
+    employers = _demo_employers()
+    now = timezone.now()
+    persons, regs = _demo_workers(employers, now)
+    Person.objects.bulk_create(persons, batch_size=2000)
+    # bulk_create fills primary keys on PostgreSQL and SQLite ≥ 3.35; look them up otherwise.
+    if persons and persons[0].pk is None:
+        ids = dict(Person.objects.filter(id_hash__in=[p.id_hash for p in persons]).values_list("id_hash", "id"))
+        for p in persons:
+            p.pk = p.id = ids[p.id_hash]
+    Registration.objects.bulk_create(
+        [
+            Registration(
+                person_id=p.pk,
+                programme=programme,
+                status=RegistrationStatus.ACTIVE,
+                source=Source.DEMO,
+                created_at=now,
+                updated_at=now,
+                **r,
+            )
+            for p, r in zip(persons, regs, strict=True)
+        ],
+        batch_size=2000,
+    )
+    return {"employers": len(employers), "registrations": len(regs)}
+
+
+def _demo_employers() -> dict[str, Employer]:
     verified_at = timezone.make_aware(dt.datetime(2021, 1, 20, 9, 0))
     employers: dict[str, Employer] = {}
     for key, district, name, ownership, code, _n, _mix, _cat, verified in PLAN:
@@ -289,10 +317,15 @@ def demo_population() -> dict:
             ),
         )
         employers[key] = employer
+    return employers
 
+
+def _demo_workers(employers: dict[str, Employer], now) -> tuple[list[Person], list[dict]]:
+    """The persons (unsaved) and their registrations' fields, PLAN's counts per employer."""
+    rng = random.Random(SEED)
+    syn = Synthesizer(SEED)
     taken = set(Person.objects.values_list("id_hash", flat=True))
     persons, regs = [], []
-    now = timezone.now()
     for key, district, _name, _own, _code, count, mix, category, _v in PLAN:
         for index in range(count):
             while True:
@@ -338,28 +371,7 @@ def demo_population() -> dict:
                     payout_choice=_payout_choice(key, index),
                 )
             )
-    Person.objects.bulk_create(persons, batch_size=2000)
-    # bulk_create fills primary keys on PostgreSQL and SQLite ≥ 3.35; look them up otherwise.
-    if persons and persons[0].pk is None:
-        ids = dict(Person.objects.filter(id_hash__in=[p.id_hash for p in persons]).values_list("id_hash", "id"))
-        for p in persons:
-            p.pk = p.id = ids[p.id_hash]
-    Registration.objects.bulk_create(
-        [
-            Registration(
-                person_id=p.pk,
-                programme=programme,
-                status=RegistrationStatus.ACTIVE,
-                source=Source.DEMO,
-                created_at=now,
-                updated_at=now,
-                **r,
-            )
-            for p, r in zip(persons, regs, strict=True)
-        ],
-        batch_size=2000,
-    )
-    return {"employers": len(employers), "registrations": len(regs)}
+    return persons, regs
 
 
 def _payout_choice(key: str, index: int) -> str:

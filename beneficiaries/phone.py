@@ -31,3 +31,16 @@ def validate_mobile(raw) -> str:
     if not _MOBILE.fullmatch(s) or not s.isascii():
         raise PhoneError(f"手机号“{raw}”无效：应为以1开头的11位手机号码（第二位为3至9），请核对")
     return s
+
+
+def clean_contact_phone(s: str) -> str:
+    """An employer's contact number: a mobile number, or a landline as typed (7 to 13
+    digits besides dashes and spaces; employers give office numbers too). Raise
+    PhoneError otherwise."""
+    try:
+        return validate_mobile(s)
+    except PhoneError:
+        digits = s.replace("-", "").replace(" ", "")
+        if 7 <= len(digits) <= 13 and digits.isdigit():
+            return s[:20]
+        raise

@@ -11,9 +11,9 @@ phones masked, exactly as the list shows them.
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
-from beneficiaries import services
 from beneficiaries.choices import Category, EmployerStatus, Ownership, RegistrationStatus, Source
 from beneficiaries.models import Employer, Registration
+from beneficiaries.services import employers as employer_services
 from core.resources import ChoiceWidget, IsoDateTimeWidget, IsoDateWidget, LookupWidget, ServiceResource
 from regions.models import Region
 
@@ -56,16 +56,18 @@ class EmployerResource(ServiceResource):
 
     def service_save(self, instance, *, is_create, acting_user):
         if is_create:
-            return services.employer_register(
+            return employer_services.employer_register(
                 acting_user=acting_user,
                 credit_code=instance.credit_code,
-                **{f: getattr(instance, f) for f in services.EMPLOYER_EDITABLE},
+                **{f: getattr(instance, f) for f in employer_services.EMPLOYER_EDITABLE},
             )
         stored = Employer.objects.get(pk=instance.pk)
         changed = {
-            f: getattr(instance, f) for f in services.EMPLOYER_EDITABLE if getattr(instance, f) != getattr(stored, f)
+            f: getattr(instance, f)
+            for f in employer_services.EMPLOYER_EDITABLE
+            if getattr(instance, f) != getattr(stored, f)
         }
-        return services.employer_update(employer=stored, acting_user=acting_user, **changed)
+        return employer_services.employer_update(employer=stored, acting_user=acting_user, **changed)
 
 
 class RegistrationResource(resources.ModelResource):

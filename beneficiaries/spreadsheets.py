@@ -83,7 +83,7 @@ class SpreadsheetError(DomainError):
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "IMPORT_MAX_BYTES", 20 * 1024 * 1024))
+    return settings.IMPORT_MAX_BYTES
 
 
 def limit_upload(view):
@@ -94,15 +94,15 @@ def limit_upload(view):
 
 
 def max_rows() -> int:
-    return int(getattr(settings, "IMPORT_MAX_ROWS", 200_000))
+    return settings.IMPORT_MAX_ROWS
 
 
 def max_unzipped_bytes() -> int:
-    return int(getattr(settings, "IMPORT_MAX_UNZIPPED_BYTES", 300 * 1024 * 1024))
+    return settings.IMPORT_MAX_UNZIPPED_BYTES
 
 
 def max_zip_ratio() -> int:
-    return int(getattr(settings, "IMPORT_MAX_ZIP_RATIO", 150))
+    return settings.IMPORT_MAX_ZIP_RATIO
 
 
 def _mb(n: int) -> str:

@@ -11,19 +11,16 @@ from celery import shared_task
 
 from accounts.choices import JobKind
 from accounts.services.jobs import job_run, job_task_register
+from beneficiaries.importer.uploads import import_job_work, import_uploads_purge
 
 
 @shared_task(name="beneficiaries.import_workers", acks_late=True)
 def import_workers(job_id: int) -> None:
-    from beneficiaries.importer.uploads import import_job_work
-
     job_run(job_id, import_job_work)
 
 
 @shared_task(name="beneficiaries.import_employers", acks_late=True)
 def import_employers(job_id: int) -> None:
-    from beneficiaries.importer.uploads import import_job_work
-
     job_run(job_id, import_job_work)
 
 
@@ -34,6 +31,4 @@ job_task_register(JobKind.IMPORT_EMPLOYERS, import_employers)
 @shared_task(name="beneficiaries.purge_import_uploads")
 def purge_import_uploads() -> int:
     """Delete uploaded files and reports older than a week (they carry personal data)."""
-    from beneficiaries.importer.uploads import import_uploads_purge
-
     return import_uploads_purge()

@@ -1,10 +1,8 @@
-import importlib
-import importlib.util
-
 from django.urls import path
 from django.views.generic import RedirectView
 
 from beneficiaries import views
+from beneficiaries.importer import urls as importer_urls
 
 app_name = "beneficiaries"
 urlpatterns: list = [
@@ -33,7 +31,6 @@ urlpatterns: list = [
     path("registrations/<int:pk>/payout/", views.registration_payout, name="registration_payout"),
 ]
 
-# The Excel/CSV import pages (template download, upload, preview, import job) live in
-# their own module, owned by the import pipeline; they join this namespace when present.
-if importlib.util.find_spec("beneficiaries.importer_urls") is not None:
-    urlpatterns += importlib.import_module("beneficiaries.importer_urls").urlpatterns
+# The Excel/CSV import pages (template download, upload, preview, import job) live with
+# the import pipeline; they join this namespace.
+urlpatterns += importer_urls.urlpatterns

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.resources import list_export
 from accounts.scopes import require_staff
-from beneficiaries import selectors, services
+from beneficiaries import selectors
 from beneficiaries.choices import Category, EmployerStatus, Ownership, PayoutChoice, RegistrationStatus
 from beneficiaries.forms import (
     EmployerEditForm,
@@ -26,6 +26,9 @@ from beneficiaries.forms import (
 )
 from beneficiaries.holds import registration_holds
 from beneficiaries.resources import EmployerResource, RegistrationResource
+from beneficiaries.services import access, reveal
+from beneficiaries.services import employers as employer_services
+from beneficiaries.services import registrations as registration_services
 from core.errors import DomainError
 from core.resources import EXPORT_MAX
 from regions.choices import Level
@@ -182,8 +185,8 @@ def employer_detail(request, pk: int):
         "employer": employer,
         "counts": [(value, label, counts.get(value, 0)) for value, label in RegistrationStatus.choices],
         "agents": employer.agents.all(),
-        "can_review": services.is_district_officer_for(request.user, employer),
-        "can_edit": services.may_edit_employer(request.user, employer),
+        "can_review": access.is_district_officer_for(request.user, employer),
+        "can_edit": employer_services.may_edit_employer(request.user, employer),
         "is_agent": request.user.role == Role.EMPLOYER,
         "return_form": ReturnForm(),
     }
@@ -199,7 +202,7 @@ def employer_register(request):
     form = EmployerRegisterForm(request.POST or None, districts=selectors.district_choices(user))
     if request.method == "POST" and form.is_valid():
         try:
-            employer = services.employer_register(acting_user=user, **form.cleaned_data)
+            employer = employer_services.employer_register(acting_user=user, **form.cleaned_data)
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -214,18 +217,18 @@ def employer_register(request):
 def employer_edit(request, pk: int):
     """The agent corrects its employer (a returned one goes back to the officer)."""
     employer = _get_or_404(selectors.employer_get, request.user, pk)
-    initial = {f: getattr(employer, f) for f in services.EMPLOYER_EDITABLE if f != "district"}
+    initial = {f: getattr(employer, f) for f in employer_services.EMPLOYER_EDITABLE if f != "district"}
     initial["district"] = employer.district_id
     # A move may go to any district (the officer hands the employer over); whether this
     # user may move it at all is the service's rule, shown here as a locked field.
     form = EmployerEditForm(request.POST or None, initial=initial, districts=selectors.all_district_choices())
-    if not services.may_move_employer(request.user, employer):
+    if not employer_services.may_move_employer(request.user, employer):
         form.fields["district"].disabled = True
         form.fields["district"].help_text = gettext("单位已通过审核：迁移所在区县请联系所在区县人社专员办理。")
     if request.method == "POST" and form.is_valid():
         changed = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
         try:
-            services.employer_update(employer=employer, acting_user=request.user, **changed)
+            employer_services.employer_update(employer=employer, acting_user=request.user, **changed)
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -244,7 +247,7 @@ def employer_edit(request, pk: int):
 def employer_verify(request, pk: int):
     employer = _get_or_404(selectors.employer_get, request.user, pk)
     try:
-        services.employer_verify(employer=employer, acting_user=request.user)
+        employer_services.employer_verify(employer=employer, acting_user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -261,7 +264,9 @@ def employer_return(request, pk: int):
         messages.error(request, gettext("退回时必须填写原因，告诉企业需要修改什么。"))
     else:
         try:
-            services.employer_return(employer=employer, acting_user=request.user, reason=form.cleaned_data["reason"])
+            employer_services.employer_return(
+                employer=employer, acting_user=request.user, reason=form.cleaned_data["reason"]
+            )
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -341,7 +346,7 @@ def registration_create(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            registration = services.registration_create(acting_user=user, **data)
+            registration = registration_services.registration_create(acting_user=user, **data)
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -358,7 +363,11 @@ def registration_create(request):
 
 def _registration_context(request, registration, **extra):
     user = request.user
-    group = list(services.conflict_group(registration)) if registration.status in ("active", "conflict") else []
+    group = (
+        list(registration_services.conflict_group(registration))
+        if registration.status in ("active", "conflict")
+        else []
+    )
     conflicts, hidden = [], 0
     if len(group) > 1:  # almost every registration stands alone: no query for the others' scope then
         visible = set(
@@ -373,7 +382,7 @@ def _registration_context(request, registration, **extra):
         "can_resolve": user.is_staff_role or user.is_superuser,
         "can_reveal": bool(user.can_view_pii),
         "can_withdraw": registration.status in ("active", "conflict")
-        and services.may_register_for(user, registration.employer),
+        and registration_services.may_register_for(user, registration.employer),
         "resolve_form": ResolveForm(),
         "holds": registration_holds(registration),
         "payout_choices": PayoutChoice.choices,
@@ -396,9 +405,9 @@ def registration_reveal(request, pk: int):
     registration = _get_or_404(selectors.registration_get, request.user, pk)
     revealed = {}
     try:
-        revealed["id_number"] = services.pii_reveal(acting_user=request.user, obj=registration, field="id_number")
+        revealed["id_number"] = reveal.pii_reveal(acting_user=request.user, obj=registration, field="id_number")
         if registration.account_cipher:
-            revealed["account"] = services.pii_reveal(acting_user=request.user, obj=registration, field="account")
+            revealed["account"] = reveal.pii_reveal(acting_user=request.user, obj=registration, field="account")
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("beneficiaries:registration_detail", pk=pk)
@@ -424,7 +433,9 @@ def registration_resolve(request, pk: int):
     if keep.person_id != registration.person_id or keep.programme_id != registration.programme_id:
         raise Http404("不是同一人员同一项目的登记")
     try:
-        services.registration_resolve_conflict(keep=keep, acting_user=request.user, note=form.cleaned_data["note"])
+        registration_services.registration_resolve_conflict(
+            keep=keep, acting_user=request.user, note=form.cleaned_data["note"]
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -441,7 +452,7 @@ def registration_payout(request, pk: int):
     their employer or the district officer; the next computation pays through it."""
     registration = _get_or_404(selectors.registration_get, request.user, pk)
     try:
-        services.registration_update(
+        registration_services.registration_update(
             registration=registration, acting_user=request.user, payout_choice=request.POST.get("payout_choice", "")
         )
     except DomainError as exc:
@@ -456,7 +467,7 @@ def registration_payout(request, pk: int):
 def registration_withdraw(request, pk: int):
     registration = _get_or_404(selectors.registration_get, request.user, pk)
     try:
-        services.registration_withdraw(
+        registration_services.registration_withdraw(
             registration=registration, acting_user=request.user, reason=request.POST.get("reason", "")
         )
     except DomainError as exc:

@@ -633,7 +633,7 @@ def line_correct(
 def _line_correct_phone(*, line: PaymentLine, phone: str, acting_user: User, comment: str) -> PaymentLine:
     """A failed red packet: the phone is corrected on the person (audited there, masked), or —
     a packet not claimed in time on a right number — confirmed as it is, with a note."""
-    from beneficiaries.services import person_correct
+    from beneficiaries.services.persons import person_correct
 
     if not (phone or "").strip():
         raise DomainError(

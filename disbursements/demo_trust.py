@@ -24,7 +24,8 @@ from django.db import transaction
 from accounts.models import User
 from beneficiaries.choices import Ownership
 from beneficiaries.models import Employer
-from beneficiaries.services import employer_register, employer_verify, registration_create
+from beneficiaries.services.employers import employer_register, employer_verify
+from beneficiaries.services.registrations import registration_create
 from beneficiaries.synthetic import id_check_char
 from beneficiaries.uscc import make_uscc
 from disbursements.appeals import appeal_file_worker, appeal_resolve

@@ -287,7 +287,7 @@ def failed_line_account_correct(*, entitlement: Entitlement, account: str, bank_
     """The employer corrects the account of a worker whose payment failed: the registration's
     account changes (beneficiaries' service checks and audits it); the district officer then
     takes it for the failed line and re-issues it. Refused when nothing failed."""
-    from beneficiaries.services import registration_update
+    from beneficiaries.services.registrations import registration_update
     from core.errors import ConflictError
 
     latest = PaymentLine.objects.filter(entitlement=entitlement).order_by("-id").first()

@@ -361,7 +361,7 @@ def objection_resolve(
 
 
 def _apply_upheld(objection: Objection, outcome: str, user: User, resolution: str) -> None:
-    from beneficiaries.services import registration_withdraw
+    from beneficiaries.services.registrations import registration_withdraw
 
     line = objection.line
     entitlement = Entitlement.objects.select_related("registration").get(pk=line.entitlement_id)

@@ -226,6 +226,11 @@ REFERRER_POLICY = "same-origin"
 # Uploads: the importer streams large files from disk; Django's own limits stay small.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# beneficiaries: the Excel/CSV import (beneficiaries/spreadsheets.py, beneficiaries/importer/).
+# A larger upload is refused (413) before its body is read; the row limit holds while the
+# file is read. A zip container (.xlsx, .ods) may unpack to at most IMPORT_MAX_UNZIPPED_BYTES
+# and IMPORT_MAX_ZIP_RATIO times its packed size (a zip bomb is refused unread).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=10)
 # django-import-export (the admin's spreadsheets of regions, programmes, rules and employers,
@@ -233,6 +238,15 @@ IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=10)
 # nothing; the admin's XLSX export never turns a cell starting with "=" into a formula.
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+IMPORT_MAX_UNZIPPED_BYTES = env_int("IMPORT_MAX_UNZIPPED_BYTES", 300 * 1024 * 1024, minimum=1024 * 1024)
+IMPORT_MAX_ZIP_RATIO = env_int("IMPORT_MAX_ZIP_RATIO", 150, minimum=2)
+# A job's (or the CLI's) import validates and writes at once, on two connections; false:
+# one phase after the other (beneficiaries/importer/workers.py).
+IMPORT_PIPELINE = env_bool("IMPORT_PIPELINE", default=True)
+# Where uploads wait for their preview and import (private: they carry ID and account
+# numbers); empty: "<MEDIA_ROOT>-private/imports" beside MEDIA_ROOT, wherever that is.
+IMPORT_ROOT = env_str("IMPORT_ROOT", "") or ""
+
 # The font of every PDF (公示, 审批表, 汇总表; core/pdf.py): a TrueType file (.ttf/.ttc)
 # to embed; "cid": the non-embedded STSong-Light; unset: the first TrueType CJK font found
 # (fonts-wqy-zenhei), else STSong-Light. GONGSHI_PDF_FONT is the old name.

@@ -21,6 +21,16 @@ XIONGAN_COUNTIES = {"130629", "130632", "130638"}  # 容城县, 安新县, 雄�
 @transaction.atomic
 def regions_load() -> dict:
     """Create or update Hebei's reporting tree and the national code list. Idempotent."""
+    rows = _tree_rows()
+    _tree_save(rows)
+    codes, supplement_current = _national_codes()
+    written = _division_codes_save(codes, supplement_current)
+    return {"regions": len(rows), "division_codes": written}
+
+
+def _tree_rows() -> list[dict]:
+    """Hebei's divisions as the province reports (辛集 and 定州 straight to the province,
+    雄安's counties under it), and the functional zones."""
     rows: list[dict] = []
     with open(DATA_DIR / "hebei_divisions.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -65,7 +75,10 @@ def regions_load() -> dict:
                     direct_report=False,
                 )
             )
+    return rows
 
+
+def _tree_save(rows: list[dict]) -> None:
     by_code = {r["code"]: r for r in rows}
 
     def path_of(code: str) -> str:
@@ -88,6 +101,9 @@ def regions_load() -> dict:
             ),
         )
 
+
+def _national_codes() -> tuple[dict[str, dict], dict[str, str]]:
+    """(code → its entry, supplement code → its current code)."""
     # The national code history (the active row of a reused code wins: its current
     # name), then the codes only python-stdnum's list has (regions.division_history).
     codes: dict[str, dict] = read_history()
@@ -114,6 +130,11 @@ def regions_load() -> dict:
                 name=name, province=name, level="province", active=True, from_year=None, until_year=None, successor=""
             ),
         )
+    return codes, supplement_current
+
+
+def _division_codes_save(codes: dict[str, dict], supplement_current: dict[str, str]) -> int:
+    """Write the code list (only what changed); returns how many codes it holds."""
 
     def current(code: str, seen=()) -> str:
         if code in supplement_current:
@@ -146,4 +167,4 @@ def regions_load() -> dict:
     stale = sorted(set(existing) - set(codes))
     for i in range(0, len(stale), 500):
         DivisionCode.objects.filter(code__in=stale[i : i + 500]).delete()
-    return {"regions": len(rows), "division_codes": len(objs)}
+    return len(objs)

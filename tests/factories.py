@@ -18,9 +18,10 @@ import itertools
 from decimal import Decimal
 
 from accounts.models import User
-from beneficiaries import pii, services
+from beneficiaries import pii
 from beneficiaries.idcard import id_check_char
 from beneficiaries.models import Employer, Person, Registration
+from beneficiaries.services.registrations import registration_create
 from beneficiaries.synthetic import id_number
 from beneficiaries.uscc import make_uscc
 from disbursements.batches import batch_approve, batch_review, batch_submit
@@ -144,7 +145,7 @@ def register(agent, employer, programme, id_number=None, **extra):
         account="6228480012345678901",
     )
     fields.update(extra)
-    return services.registration_create(**fields)
+    return registration_create(**fields)
 
 
 _stay_employers: dict = {}

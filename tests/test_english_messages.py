@@ -89,8 +89,8 @@ def _english_of(chinese: str) -> str:
 def _file_errors(tmp_path, settings) -> list[str]:
     """The file-level refusals, made by real files."""
     from beneficiaries.importer.columns import WORKER_COLUMNS, header_scorer
-    from beneficiaries.importer.testing import WORKER_HEADERS, worker_row, write_big_xlsx, write_csv, write_xlsx
     from beneficiaries.spreadsheets import SpreadsheetError, open_table
+    from tests.import_files import WORKER_HEADERS, worker_row, write_big_xlsx, write_csv, write_xlsx
 
     def refusal(path, **kw) -> str:
         with pytest.raises(SpreadsheetError) as exc:
@@ -194,9 +194,9 @@ def _row_errors() -> list[str]:
 
 @pytest.mark.django_db
 def test_import_messages_in_english(tmp_path, settings):
-    from beneficiaries.importer.testing import worker_row, write_csv
     from beneficiaries.importer.workers import workers_import
     from tests.factories import make_employer, make_programme
+    from tests.import_files import worker_row, write_csv
 
     chinese = _file_errors(tmp_path, settings) + _row_errors()
     # A worker's row: duplicates, dates outside the period, category, account, hukou.

@@ -19,7 +19,7 @@ from accounts.models import Notification
 from accounts.notification_texts import render_text
 from accounts.services.notifications import in_app, notify, sms_send, unread_count
 from beneficiaries import pii
-from beneficiaries.services import employer_return
+from beneficiaries.services.employers import employer_return
 from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import batch_return, batch_review, batch_submit, batches_build
 from disbursements.payment_files import batch_export

@@ -7,7 +7,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from beneficiaries import services
 from beneficiaries.api.filters import EmployerFilter, WorkerFilter
 from beneficiaries.api.serializers import (
     EMPLOYER_VALUES,
@@ -22,6 +21,8 @@ from beneficiaries.api.serializers import (
     WorkerUpdateSerializer,
 )
 from beneficiaries.models import Employer, Registration
+from beneficiaries.services import employers as employer_services
+from beneficiaries.services import registrations as registration_services
 
 
 class _ValuesViewSet(viewsets.GenericViewSet):
@@ -70,7 +71,7 @@ class EmployerViewSet(_ValuesViewSet, mixins.ListModelMixin):
     def create(self, request):
         data = EmployerCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        employer = services.employer_register(acting_user=request.user, **data.validated_data)
+        employer = employer_services.employer_register(acting_user=request.user, **data.validated_data)
         return Response(EmployerRowSerializer(self._row(employer.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=EmployerUpdateSerializer, responses=EmployerRowSerializer)
@@ -78,7 +79,7 @@ class EmployerViewSet(_ValuesViewSet, mixins.ListModelMixin):
         employer = self._scoped(pk)
         data = EmployerUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.employer_update(employer=employer, acting_user=request.user, **data.validated_data)
+        employer_services.employer_update(employer=employer, acting_user=request.user, **data.validated_data)
         # An officer who moved the employer to another district no longer has it in scope;
         # the answer still shows what they just did (this one row, nothing else).
         row = Employer.objects.filter(pk=employer.pk).values(*self.values).get()
@@ -91,7 +92,7 @@ class EmployerViewSet(_ValuesViewSet, mixins.ListModelMixin):
     @extend_schema(request=None, responses=EmployerRowSerializer)
     @action(detail=True, methods=["post"])
     def verify(self, request, pk=None):
-        services.employer_verify(employer=self._scoped(pk), acting_user=request.user)
+        employer_services.employer_verify(employer=self._scoped(pk), acting_user=request.user)
         return Response(EmployerRowSerializer(self._row(pk)).data)
 
     @extend_schema(request=ReasonSerializer, responses=EmployerRowSerializer)
@@ -100,7 +101,7 @@ class EmployerViewSet(_ValuesViewSet, mixins.ListModelMixin):
         employer = self._scoped(pk)  # scope before the body: out of scope is 404 whatever it says
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.employer_return(employer=employer, acting_user=request.user, **data.validated_data)
+        employer_services.employer_return(employer=employer, acting_user=request.user, **data.validated_data)
         return Response(EmployerRowSerializer(self._row(pk)).data)
 
 
@@ -122,7 +123,7 @@ class WorkerViewSet(_ValuesViewSet):
         employer = Employer.objects.for_user(request.user).filter(pk=fields.pop("employer")).first()
         if employer is None:
             return Response({"employer": ["单位不存在或不在您的管辖范围内。"]}, status=status.HTTP_400_BAD_REQUEST)
-        registration = services.registration_create(acting_user=request.user, employer=employer, **fields)
+        registration = registration_services.registration_create(acting_user=request.user, employer=employer, **fields)
         return Response(WorkerRowSerializer(self._row(registration.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=WorkerUpdateSerializer, responses=WorkerRowSerializer)
@@ -130,7 +131,9 @@ class WorkerViewSet(_ValuesViewSet):
         registration = self._scoped(pk)
         data = WorkerUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.registration_update(registration=registration, acting_user=request.user, **data.validated_data)
+        registration_services.registration_update(
+            registration=registration, acting_user=request.user, **data.validated_data
+        )
         return Response(WorkerRowSerializer(self._row(pk)).data)
 
     @extend_schema(request=WorkerUpdateSerializer, responses=WorkerRowSerializer)
@@ -145,13 +148,13 @@ class WorkerViewSet(_ValuesViewSet):
         keep = self._scoped(pk)
         data = ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.registration_resolve_conflict(keep=keep, acting_user=request.user, **data.validated_data)
+        registration_services.registration_resolve_conflict(keep=keep, acting_user=request.user, **data.validated_data)
         return Response(WorkerRowSerializer(self._row(pk)).data)
 
     @extend_schema(request=ReasonSerializer, responses=WorkerRowSerializer)
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        services.registration_withdraw(
+        registration_services.registration_withdraw(
             registration=self._scoped(pk), acting_user=request.user, reason=request.data.get("reason", "")
         )
         return Response(WorkerRowSerializer(self._row(pk)).data)

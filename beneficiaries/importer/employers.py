@@ -22,9 +22,9 @@ from beneficiaries.choices import EmployerStatus
 from beneficiaries.importer.cells import CellError, identifier, plain_text, text
 from beneficiaries.importer.columns import EMPLOYER_COLUMNS, OWNERSHIP_BY_LABEL, chinese, header_scorer, map_headers
 from beneficiaries.importer.outcomes import Outcomes
-from beneficiaries.importer.workers import ImportResult, NoProgress
+from beneficiaries.importer.result import ImportResult, NoProgress
 from beneficiaries.models import Employer
-from beneficiaries.phone import PhoneError, validate_mobile
+from beneficiaries.phone import PhoneError, clean_contact_phone
 from beneficiaries.spreadsheets import open_table
 from beneficiaries.uscc import USCCError, validate_uscc
 from core.errors import PermissionDenied
@@ -57,11 +57,8 @@ def _contact_phone(raw) -> str:
     if not s:
         return ""
     try:
-        return validate_mobile(s)
+        return clean_contact_phone(s)
     except PhoneError:
-        digits = s.replace("-", "").replace(" ", "")
-        if 7 <= len(digits) <= 13 and digits.isdigit():
-            return s[:20]
         raise CellError(f"联系电话“{s[:20]}”无效：请填写11位手机号或带区号的固定电话（如 0311-12345678）") from None
 
 
@@ -86,18 +83,8 @@ def employers_import(
     positions = map_headers(EMPLOYER_COLUMNS, table.headers)
     own_dir = workdir is None  # made only now: a refused file leaves no folder behind
     workdir = Path(workdir or tempfile.mkdtemp(prefix="portal-import-"))
-    result = ImportResult(
-        kind="employers",
-        dry_run=dry_run,
-        valid_only=valid_only,
-        format=table.format,
-        sheet=table.sheet_name,
-        other_sheets=table.other_sheets,
-        encoding=table.encoding,
-        header_row=table.header_row,
-        headers=table.headers,
-        workdir=str(workdir),
-        engine="orm",
+    result = ImportResult.of_table(
+        table, kind="employers", dry_run=dry_run, valid_only=valid_only, workdir=workdir, engine="orm"
     )
     outcomes = Outcomes(workdir, keep=keep_errors)
     result.outcomes = outcomes
@@ -135,6 +122,8 @@ def employers_import(
 
 
 def _validate(table, positions, *, acting_user, outcomes, progress, result) -> list[dict]:
+    """Every row checked (credit code and its repeats, name, ownership, district in the
+    user's scope, industry, contact); the clean rows returned, the first kept as a sample."""
     codes, names = _scope_districts(acting_user)
     width = max(positions.values()) + 2
     blank = width - 1
@@ -176,20 +165,7 @@ def _validate(table, positions, *, acting_user, outcomes, progress, result) -> l
         raw_district = text(cells[idx["district_code"]])
         district = codes.get(raw_district) or names.get(raw_district)
         if district is None:
-            if not raw_district:
-                errors.append(("所在区县代码", "所在区县代码不能为空：请填写6位区县代码，如鹿泉区 130110"))
-            else:
-                region = Region.objects.filter(code=raw_district).only("level", "name").first()
-                if region is None:
-                    errors.append(
-                        ("所在区县代码", f"区县代码“{raw_district[:20]}”不存在：请填写6位区县代码，如鹿泉区 130110")
-                    )
-                elif region.level != Level.DISTRICT:
-                    errors.append(
-                        ("所在区县代码", f"“{region.name}”不是区县级单位：请填写单位所在区县（或功能区）的代码")
-                    )
-                else:
-                    errors.append(("所在区县代码", f"“{region.name}”不在您的管辖范围内，只能导入本辖区的单位"))
+            errors.append(("所在区县代码", _district_error(raw_district)))
         row["district_id"] = district
         try:
             row["industry"] = plain_text(cells[idx["industry"]], "行业", max_length=100)
@@ -222,6 +198,18 @@ def _validate(table, positions, *, acting_user, outcomes, progress, result) -> l
         if done % 2000 == 0:
             progress.advance(done, message="正在读取并校验…")
     return clean
+
+
+def _district_error(raw_district: str) -> str:
+    """Why a district code is refused (not given, unknown, not a district, out of scope)."""
+    if not raw_district:
+        return "所在区县代码不能为空：请填写6位区县代码，如鹿泉区 130110"
+    region = Region.objects.filter(code=raw_district).only("level", "name").first()
+    if region is None:
+        return f"区县代码“{raw_district[:20]}”不存在：请填写6位区县代码，如鹿泉区 130110"
+    if region.level != Level.DISTRICT:
+        return f"“{region.name}”不是区县级单位：请填写单位所在区县（或功能区）的代码"
+    return f"“{region.name}”不在您的管辖范围内，只能导入本辖区的单位"
 
 
 def _apply(clean: list[dict], *, acting_user, dry_run, valid_only, result, job=None) -> None:

@@ -25,11 +25,12 @@ from django.utils import timezone
 
 from accounts.choices import JobKind
 from accounts.models import Job
-from accounts.services.jobs import job_create, job_enqueue
+from accounts.services.jobs import JOB_TASKS, job_create, job_enqueue
 from beneficiaries.importer import reports
 from beneficiaries.importer.employers import employers_import
 from beneficiaries.importer.workers import may_import_for, workers_import
-from beneficiaries.models import Employer
+from beneficiaries.models import Employer, Registration
+from beneficiaries.signals import import_finished
 from beneficiaries.spreadsheets import check_size
 from core.errors import DomainError, PermissionDenied
 from core.private_files import open_private, private_dir, write_private_text
@@ -44,9 +45,8 @@ class UploadNotFound(Exception):
 
 
 def import_root() -> Path:
-    root = getattr(settings, "IMPORT_ROOT", None)
-    if root:
-        return Path(root)
+    if settings.IMPORT_ROOT:
+        return Path(settings.IMPORT_ROOT)
     media = Path(settings.MEDIA_ROOT)
     return media.parent / f"{media.name}-private" / "imports"
 
@@ -199,8 +199,6 @@ def import_upload_preview(*, upload: Upload, user) -> dict:
 
 def import_upload_confirm(*, upload: Upload, user, valid_only: bool) -> Job:
     """Start the import Job (once per upload; a second confirm returns the same Job)."""
-    from beneficiaries import tasks
-
     if upload.kind == "workers" and not may_import_for(user, upload.employer()):
         raise PermissionDenied("只能为本人经办的单位（或本辖区的单位）导入留岗人员。")
     lock = upload.directory / "confirm.lock"
@@ -215,7 +213,9 @@ def import_upload_confirm(*, upload: Upload, user, valid_only: bool) -> Job:
         raise DomainError("该文件正在提交导入，请稍后刷新页面。") from None
     os.close(fd)
     kind = JobKind.IMPORT_WORKERS if upload.kind == "workers" else JobKind.IMPORT_EMPLOYERS
-    task = tasks.import_workers if upload.kind == "workers" else tasks.import_employers
+    # The job engine's registry (filled by beneficiaries.tasks at start-up), not the task
+    # module: tasks call this module, and this module must not import them back.
+    task = JOB_TASKS[kind]
     with transaction.atomic():
         job = job_create(
             kind=kind,
@@ -276,9 +276,6 @@ def import_job_work(job: Job, progress) -> dict:
 def _announce_import(upload: Upload, job: Job) -> None:
     """What the killed attempt's commit would have announced: recompute the district
     (idempotent, and a compute already queued for it absorbs this one)."""
-    from beneficiaries.models import Registration
-    from beneficiaries.signals import import_finished
-
     employer = upload.employer()
     transaction.on_commit(
         lambda: import_finished.send(

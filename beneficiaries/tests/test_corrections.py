@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import AuditEntry
 from beneficiaries.models import Employer, Person, Registration
-from beneficiaries.services import person_correct
+from beneficiaries.services.persons import person_correct
 from core.errors import DomainError, PermissionDenied
 from disbursements.entitlements import entitlements_compute
 from disbursements.models import Entitlement

@@ -7,8 +7,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEntry
-from beneficiaries import services
 from beneficiaries.models import Employer, Registration
+from beneficiaries.services.employers import employer_move, employer_update
+from beneficiaries.services.registrations import registration_withdraw
 from core.errors import ConflictError, PermissionDenied
 from tests.factories import make_employer, make_id, register
 
@@ -58,7 +59,7 @@ def test_officer_moves_a_verified_employer_with_its_registrations(
 ):
     active = register(agent_other, verified_luquan, programme)
     withdrawn = register(agent_other, verified_luquan, programme, id_number=make_id("130223", "19900101", 5))
-    services.registration_withdraw(registration=withdrawn, acting_user=agent_other, reason="离职")
+    registration_withdraw(registration=withdrawn, acting_user=agent_other, reason="离职")
     client.force_login(officer_luquan)
     url = reverse("beneficiaries:employer_edit", args=[verified_luquan.pk])
     response = client.post(
@@ -97,7 +98,7 @@ def test_officer_moves_by_api_and_a_foreign_officer_cannot(officer_luquan, offic
 def test_agent_moves_a_pending_employer_and_its_registrations(agent_other, programme):
     employer = make_employer("待审核厂", "130110", agents=[agent_other], status="pending")
     registration = register(agent_other, employer, programme)
-    services.employer_update(employer=employer, acting_user=agent_other, district="130172")
+    employer_update(employer=employer, acting_user=agent_other, district="130172")
     assert Employer.objects.get(pk=employer.pk).district_id == "130172"
     assert Registration.objects.get(pk=registration.pk).district_id == "130172"
 
@@ -110,12 +111,12 @@ def test_no_move_while_money_is_on_its_way(officer_luquan, verified_luquan, agen
     make_entitlement(programme, rule, employer=verified_luquan)
     batches_build(programme=programme, district=officer_luquan.region, acting_user=officer_luquan)
     with pytest.raises(ConflictError, match="尚未完成的发放批次"):
-        services.employer_move(employer=verified_luquan, district="130172", acting_user=officer_luquan)
+        employer_move(employer=verified_luquan, district="130172", acting_user=officer_luquan)
     assert Employer.objects.get(pk=verified_luquan.pk).district_id == "130110"
 
 
 def test_move_checks_the_target_and_the_actor(officer_luquan, officer_cangzhou, verified_luquan):
     with pytest.raises(PermissionDenied):
-        services.employer_move(employer=verified_luquan, district="130172", acting_user=officer_cangzhou)
+        employer_move(employer=verified_luquan, district="130172", acting_user=officer_cangzhou)
     with pytest.raises(Exception, match="不是区县级"):
-        services.employer_move(employer=verified_luquan, district="130100", acting_user=officer_luquan)
+        employer_move(employer=verified_luquan, district="130100", acting_user=officer_luquan)

@@ -7,9 +7,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from accounts.choices import Role
-from beneficiaries.importer.testing import worker_row, write_xlsx
 from tests.browser import browser, click, login, screenshot  # noqa: F401 (fixture)
 from tests.factories import make_user
+from tests.import_files import worker_row, write_xlsx
 
 
 @pytest.fixture

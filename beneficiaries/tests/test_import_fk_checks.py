@@ -1,15 +1,15 @@
 """The COPY path checks the registrations' foreign keys set-based, with the per-row
-triggers off for its own statements only (workers._Stage.check_references_here).
+triggers off for its own statements only (copy_write.Stage.check_references_here).
 These tests hold it to that: nothing else on the tables would be skipped, the setting
 is back afterwards, and a role without the right imports the same rows the slow way."""
 
 import pytest
 from django.db import connection
 
-from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
 from tests.factories import make_employer, make_programme
+from tests.import_files import worker_row, write_csv
 
 pytestmark = [
     pytest.mark.django_db,
@@ -77,14 +77,16 @@ def test_a_role_without_the_right_imports_the_same_rows_with_the_triggers(tmp_pa
 
 @pytest.mark.parametrize("index_key", ["short", "k" * 64, "长的索引密钥" * 20])
 def test_the_importers_blind_index_is_pii_blind_index(settings, index_key):
-    """fast_pii's precomputed HMAC states must give pii.blind_index exactly (else the
-    importer would silently fall back to the slow function, or worse, mis-index)."""
+    """The batch API's precomputed HMAC states (core.crypto.bulk, what the importer
+    uses through pii.fast) must give pii.blind_index exactly (else the importer would
+    silently fall back to the slow function, or worse, mis-index)."""
     from beneficiaries import pii
-    from beneficiaries.importer.workers import fast_pii
+    from core import crypto
 
     settings.PII_INDEX_KEY = index_key
-    encrypt, blind_index = fast_pii()
-    assert blind_index is not pii.blind_index  # the fast one passed its own probe
+    f = crypto.bulk()
+    encrypt, blind_index = f.encrypt, f.blind_index
+    assert blind_index is not crypto.keyed_digest  # the fast one passed its own probe
     for value in ("13010219900101123X", "6222021234567890123", "410102196003150019"):
         assert blind_index(value) == pii.blind_index(value)
         assert pii.decrypt(encrypt(value)) == value

@@ -9,10 +9,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from accounts.models import Job
-from beneficiaries.importer.testing import WORKER_HEADERS, worker_row, write_csv
 from beneficiaries.models import Employer, Registration
 from beneficiaries.uscc import make_uscc
 from tests.factories import make_employer
+from tests.import_files import WORKER_HEADERS, worker_row, write_csv
 
 pytestmark = pytest.mark.django_db
 

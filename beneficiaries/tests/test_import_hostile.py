@@ -10,11 +10,11 @@ import xlsxwriter
 
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.importer.reports import write_rejected_csv, write_rejected_xlsx
-from beneficiaries.importer.testing import WORKER_HEADERS, worker_row, write_csv, write_xlsx
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
 from beneficiaries.spreadsheets import SpreadsheetError
 from tests.factories import make_employer, make_programme
+from tests.import_files import WORKER_HEADERS, worker_row, write_csv, write_xlsx
 
 pytestmark = pytest.mark.django_db
 

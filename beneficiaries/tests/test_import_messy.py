@@ -11,7 +11,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from beneficiaries.importer.testing import (
+from beneficiaries.importer.workers import workers_import
+from beneficiaries.models import Person, Registration
+from beneficiaries.spreadsheets import SpreadsheetError, check_xlsx_container
+from tests.factories import make_employer, make_programme
+from tests.import_files import (
     WORKER_HEADERS,
     worker_row,
     write_big_ods,
@@ -19,10 +23,6 @@ from beneficiaries.importer.testing import (
     write_csv,
     write_xlsx,
 )
-from beneficiaries.importer.workers import workers_import
-from beneficiaries.models import Person, Registration
-from beneficiaries.spreadsheets import SpreadsheetError, check_xlsx_container
-from tests.factories import make_employer, make_programme
 
 pytestmark = pytest.mark.django_db
 FILES = Path(__file__).parent / "files"
@@ -191,15 +191,14 @@ def test_a_bank_outside_the_list_is_an_error(tmp_path, target):
 
 
 def test_the_form_refuses_an_unknown_bank_too(agent_other, target):
-    from beneficiaries import services
     from core.errors import DomainError
     from tests.factories import register
 
     employer, programme = target
     employer.agents.add(agent_other)
     with pytest.raises(DomainError, match="火星银行"):
+        # the service that the form and the API call
         register(agent_other, employer, programme, bank_name="火星银行")
-    assert services  # the service is what the form and the API call
 
 
 @pytest.mark.parametrize("name", ["workers_excel97.xls", "workers_libreoffice.ods"])

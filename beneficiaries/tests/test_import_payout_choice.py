@@ -3,10 +3,10 @@ on the COPY path and the ORM path alike."""
 
 import pytest
 
-from beneficiaries.importer.testing import worker_row, write_csv
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Registration
 from tests.factories import make_employer, make_programme
+from tests.import_files import worker_row, write_csv
 
 pytestmark = pytest.mark.django_db
 

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection
 
 from beneficiaries import pii
-from beneficiaries.importer import workers as workers_module
-from beneficiaries.importer.testing import worker_row, write_csv
+from beneficiaries.importer import copy_write, validation
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
+from tests.import_files import worker_row, write_csv
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pipelined COPY path needs PostgreSQL")
 
@@ -34,8 +34,8 @@ def committed(regions_back_after_flush, transactional_db, monkeypatch):
     if not Region.objects.filter(code="130110").exists():
         regions_load()
     # Several chunks from a small file: 7 lines a chunk, the rows encrypted 5 at a time.
-    monkeypatch.setattr(workers_module._Pipeline, "CHUNK", 7)
-    monkeypatch.setattr(workers_module, "PII_BATCH", 5)
+    monkeypatch.setattr(copy_write.Pipeline, "CHUNK", 7)
+    monkeypatch.setattr(validation, "PII_BATCH", 5)
     return make_employer("甲公司", "130110"), make_employer("乙公司", "130110"), make_programme()
 
 
@@ -54,14 +54,14 @@ def test_the_writer_gets_chunks_while_the_rows_are_validated(tmp_path, committed
     the end (which held a 1,000,000-row file in memory: 3.2 GB)."""
     first, _second, programme = committed
     sent = []
-    put = workers_module._Pipeline._put
+    put = copy_write.Pipeline._put
 
     def record(self, item):
         if isinstance(item, str):
             sent.append(item.count("\n"))
         return put(self, item)
 
-    monkeypatch.setattr(workers_module._Pipeline, "_put", record)
+    monkeypatch.setattr(copy_write.Pipeline, "_put", record)
     path = write_csv(tmp_path / "w.csv", [worker_row(i) for i in range(40)])
     result = run(path, first, programme, pipeline=True)
     assert result.engine == "copy+pipeline" and result.created == 40
@@ -126,9 +126,9 @@ def _commit_elsewhere(monkeypatch, rows: dict[int, str], *, after: str = "reject
     lookup and the INSERT: the race; the optimistic first try is turned off)."""
     import threading
 
-    from beneficiaries.importer.workers import _Stage
+    from beneficiaries.importer.copy_write import Stage
 
-    original = getattr(_Stage, after)
+    original = getattr(Stage, after)
     done = []
 
     def commit_persons():
@@ -152,25 +152,25 @@ def _commit_elsewhere(monkeypatch, rows: dict[int, str], *, after: str = "reject
             other.join()
         return value
 
-    monkeypatch.setattr(_Stage, after, hooked)
+    monkeypatch.setattr(Stage, after, hooked)
     if after == "reject_mismatches":
-        original_init = _Stage.__init__
+        original_init = Stage.__init__
 
         def pessimistic(self, *args, **kwargs):
             original_init(self, *args, **kwargs)
             self.optimistic = False
 
-        monkeypatch.setattr(_Stage, "__init__", pessimistic)
+        monkeypatch.setattr(Stage, "__init__", pessimistic)
 
 
 @pytest.mark.parametrize("after", ["load", "reject_mismatches"])
 @pytest.mark.parametrize("pipeline", [True, False])
 def test_persons_committed_meanwhile_by_someone_else_are_used(tmp_path, committed, monkeypatch, pipeline, after):
-    from beneficiaries.importer.workers import NAME_MISMATCH
+    from beneficiaries.importer.result import NAME_MISMATCH
 
     first, _, programme = committed
     rows = [worker_row(i) for i in range(6)]  # one chunk
-    monkeypatch.setattr(workers_module._Pipeline, "CHUNK", 100)
+    monkeypatch.setattr(copy_write.Pipeline, "CHUNK", 100)
     _commit_elsewhere(monkeypatch, {2: rows[2]["姓名"], 4: "别的名字"}, after=after)
     result = run(write_csv(tmp_path / "w.csv", rows), first, programme, valid_only=True, pipeline=pipeline)
 
@@ -187,7 +187,7 @@ def test_persons_committed_meanwhile_by_someone_else_are_used(tmp_path, committe
 @pytest.mark.parametrize("after", ["load", "reject_mismatches"])
 def test_a_late_name_mismatch_still_writes_nothing_by_default(tmp_path, committed, monkeypatch, after):
     first, _, programme = committed
-    monkeypatch.setattr(workers_module._Pipeline, "CHUNK", 100)
+    monkeypatch.setattr(copy_write.Pipeline, "CHUNK", 100)
     _commit_elsewhere(monkeypatch, {1: "别的名字"}, after=after)
     result = run(write_csv(tmp_path / "w.csv", [worker_row(i) for i in range(4)]), first, programme, pipeline=True)
     assert not result.written and result.rejected == 1

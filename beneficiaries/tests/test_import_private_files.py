@@ -9,10 +9,10 @@ import pytest
 from django.urls import reverse
 
 from beneficiaries.importer.outcomes import Outcomes
-from beneficiaries.importer.testing import worker_row
 from beneficiaries.importer.uploads import import_root
 from beneficiaries.tests.test_import_flow import _csv_bytes, _upload
 from tests.factories import make_employer, make_programme
+from tests.import_files import worker_row
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ import xlsxwriter
 
 from beneficiaries import pii
 from beneficiaries.importer.cells import CellError, date_value, identifier
-from beneficiaries.importer.testing import WORKER_HEADERS, worker_row, write_csv, write_xlsx
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
 from tests.factories import make_employer, make_programme
+from tests.import_files import WORKER_HEADERS, worker_row, write_csv, write_xlsx
 
 pytestmark = pytest.mark.django_db
 

@@ -8,11 +8,11 @@ from django.db import connection
 
 from accounts.models import AuditEntry
 from beneficiaries import pii
-from beneficiaries.importer.testing import id_number, worker_row, write_csv, write_xlsx
 from beneficiaries.importer.workers import workers_import
 from beneficiaries.models import Person, Registration
 from core.errors import PermissionDenied
 from tests.factories import make_employer
+from tests.import_files import id_number, worker_row, write_csv, write_xlsx
 
 pytestmark = pytest.mark.django_db
 

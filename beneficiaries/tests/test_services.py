@@ -3,8 +3,16 @@ import datetime as dt
 import pytest
 
 from accounts.models import AuditEntry
-from beneficiaries import pii, services
+from beneficiaries import pii
 from beneficiaries.models import Employer, Person, Registration
+from beneficiaries.services.employers import employer_register, employer_return, employer_update, employer_verify
+from beneficiaries.services.persons import person_upsert
+from beneficiaries.services.registrations import (
+    registration_resolve_conflict,
+    registration_update,
+    registration_withdraw,
+)
+from beneficiaries.services.reveal import pii_reveal
 from beneficiaries.uscc import make_uscc
 from core.errors import ConflictError, DomainError, PermissionDenied
 from tests.factories import make_id, register
@@ -23,7 +31,7 @@ def _register_employer(agent, **extra):
         address="鹿泉区",
     )
     fields.update(extra)
-    return services.employer_register(**fields)
+    return employer_register(**fields)
 
 
 def test_employer_register_pending_linked_and_audited(agent_gree):
@@ -56,17 +64,17 @@ def test_verify_and_return_only_by_the_district_officer(
     employer = _register_employer(agent_gree)
     for user in (agent_gree, officer_cangzhou, city_shijiazhuang):
         with pytest.raises(PermissionDenied):
-            services.employer_verify(employer=employer, acting_user=user)
+            employer_verify(employer=employer, acting_user=user)
     with pytest.raises(DomainError, match="必须填写原因"):
-        services.employer_return(employer=employer, acting_user=officer_luquan, reason="  ")
-    services.employer_return(employer=employer, acting_user=officer_luquan, reason="营业执照照片不清晰")
+        employer_return(employer=employer, acting_user=officer_luquan, reason="  ")
+    employer_return(employer=employer, acting_user=officer_luquan, reason="营业执照照片不清晰")
     employer.refresh_from_db()
     assert employer.status == "returned" and employer.return_reason == "营业执照照片不清晰"
     # The agent corrects it: back to pending.
-    services.employer_update(employer=employer, acting_user=agent_gree, address="鹿泉区铜冶镇1号")
+    employer_update(employer=employer, acting_user=agent_gree, address="鹿泉区铜冶镇1号")
     employer.refresh_from_db()
     assert employer.status == "pending"
-    services.employer_verify(employer=employer, acting_user=officer_luquan)
+    employer_verify(employer=employer, acting_user=officer_luquan)
     employer.refresh_from_db()
     assert employer.status == "verified" and employer.verified_by == officer_luquan
     actions = set(AuditEntry.objects.filter(object_id=str(employer.pk)).values_list("action", flat=True))
@@ -75,22 +83,22 @@ def test_verify_and_return_only_by_the_district_officer(
 
 def test_person_upsert_derives_and_finds_by_blind_index(db):
     number = make_id("130185", "19880203", 444)
-    person = services.person_upsert(id_number=number.lower(), name="吴秀英", phone="13931500014")
+    person = person_upsert(id_number=number.lower(), name="吴秀英", phone="13931500014")
     assert person.sex == "F"
     assert person.birth_date == dt.date(1988, 2, 3)
     assert person.hukou_code_raw == "130185" and person.hukou_code == "130110"
     assert person.id_masked == number[:6] + "********" + number[-4:]
     assert number not in person.id_cipher and pii.decrypt(person.id_cipher) == number
-    again = services.person_upsert(id_number=" ".join([number[:6], number[6:]]), name="吴秀英", phone="")
+    again = person_upsert(id_number=" ".join([number[:6], number[6:]]), name="吴秀英", phone="")
     assert again.pk == person.pk
     assert Person.objects.count() == 1
-    given = services.person_upsert(id_number=make_id("130110", "19900101", 1), name="甲", hukou_code="130223")
+    given = person_upsert(id_number=make_id("130110", "19900101", 1), name="甲", hukou_code="130223")
     assert given.hukou_code == "130284"
 
 
 def test_person_upsert_rejects_a_bad_number(db):
     with pytest.raises(DomainError, match="校验位不正确"):
-        services.person_upsert(id_number="110105194912310021", name="某人")
+        person_upsert(id_number="110105194912310021", name="某人")
 
 
 def test_registration_create_is_idempotent_and_encrypts_account(agent_other, employer_luquan, programme):
@@ -114,11 +122,11 @@ def test_registration_by_a_second_employer_is_a_conflict(
     assert Registration.objects.filter(person=a.person, status="active").count() == 1
     # 鹿泉's officer cannot decide for 高新区's employer …
     with pytest.raises(PermissionDenied, match="超出您的管辖范围"):
-        services.registration_resolve_conflict(keep=a, acting_user=officer_luquan, note="核实")
+        registration_resolve_conflict(keep=a, acting_user=officer_luquan, note="核实")
     # … the city can.
     with pytest.raises(DomainError, match="处理说明"):
-        services.registration_resolve_conflict(keep=b, acting_user=city_shijiazhuang, note="")
-    services.registration_resolve_conflict(keep=b, acting_user=city_shijiazhuang, note="经核实在格力留岗")
+        registration_resolve_conflict(keep=b, acting_user=city_shijiazhuang, note="")
+    registration_resolve_conflict(keep=b, acting_user=city_shijiazhuang, note="经核实在格力留岗")
     a.refresh_from_db()
     b.refresh_from_db()
     assert (a.status, b.status) == ("rejected", "active")
@@ -138,11 +146,11 @@ def test_conflict_within_one_district_is_resolved_by_its_officer(agent_other, of
     a = register(agent_other, one, programme, number)
     b = register(agent_other, two, programme, number)
     assert b.status == "conflict"
-    services.registration_resolve_conflict(keep=a, acting_user=officer_luquan, note="以甲厂为准")
+    registration_resolve_conflict(keep=a, acting_user=officer_luquan, note="以甲厂为准")
     b.refresh_from_db()
     assert b.status == "rejected"
     with pytest.raises(PermissionDenied):
-        services.registration_resolve_conflict(keep=a, acting_user=agent_other, note="x")
+        registration_resolve_conflict(keep=a, acting_user=agent_other, note="x")
 
 
 def test_registration_permissions_and_checks(agent_gree, employer_luquan, programme, officer_luquan):
@@ -162,14 +170,14 @@ def test_registration_permissions_and_checks(agent_gree, employer_luquan, progra
 
 def test_registration_update_and_withdraw(agent_other, employer_luquan, programme):
     reg = register(agent_other, employer_luquan, programme)
-    services.registration_update(registration=reg, acting_user=agent_other, duty_days=3, account="6222020200114321")
+    registration_update(registration=reg, acting_user=agent_other, duty_days=3, account="6222020200114321")
     reg.refresh_from_db()
     assert reg.duty_days == 3 and reg.account_masked == "6222 **** **** 4321"
     entry = AuditEntry.objects.get(action="registration_update", object_id=str(reg.pk))
     assert "6222020200114321" not in str(entry.changes)
     with pytest.raises(DomainError, match="证件号码不能修改"):
-        services.registration_update(registration=reg, acting_user=agent_other, id_number="x")
-    services.registration_withdraw(registration=reg, acting_user=agent_other, reason="误登记")
+        registration_update(registration=reg, acting_user=agent_other, id_number="x")
+    registration_withdraw(registration=reg, acting_user=agent_other, reason="误登记")
     reg.refresh_from_db()
     assert reg.status == "withdrawn"
 
@@ -179,22 +187,22 @@ def test_pii_reveal_is_audited_and_refused_without_permission(
 ):
     number = make_id("130223", "19850314", 271)
     reg = register(agent_other, employer_luquan, programme, number)
-    assert services.pii_reveal(acting_user=officer_luquan, obj=reg, field="id_number") == number
-    assert services.pii_reveal(acting_user=officer_luquan, obj=reg, field="account") == "6228480012345678901"
-    assert services.pii_reveal(acting_user=officer_luquan, obj=reg.person, field="id_number") == number
+    assert pii_reveal(acting_user=officer_luquan, obj=reg, field="id_number") == number
+    assert pii_reveal(acting_user=officer_luquan, obj=reg, field="account") == "6228480012345678901"
+    assert pii_reveal(acting_user=officer_luquan, obj=reg.person, field="id_number") == number
     assert AuditEntry.objects.filter(action="reveal", user=officer_luquan).count() == 3
     with pytest.raises(PermissionDenied, match="没有查看"):
-        services.pii_reveal(acting_user=city_shijiazhuang, obj=reg, field="id_number")  # can_view_pii is off
+        pii_reveal(acting_user=city_shijiazhuang, obj=reg, field="id_number")  # can_view_pii is off
     with pytest.raises(PermissionDenied, match="管辖范围"):
-        services.pii_reveal(acting_user=officer_cangzhou, obj=reg, field="id_number")
+        pii_reveal(acting_user=officer_cangzhou, obj=reg, field="id_number")
     with pytest.raises(PermissionDenied):
-        services.pii_reveal(acting_user=agent_other, obj=reg, field="id_number")
+        pii_reveal(acting_user=agent_other, obj=reg, field="id_number")
     assert AuditEntry.objects.filter(action="reveal").count() == 3
 
 
 def test_registering_again_after_withdrawal_reinstates(agent_other, employer_luquan, programme):
     reg = register(agent_other, employer_luquan, programme)
-    services.registration_withdraw(registration=reg, acting_user=agent_other, reason="误撤")
+    registration_withdraw(registration=reg, acting_user=agent_other, reason="误撤")
     again = register(agent_other, employer_luquan, programme, duty_days=2)
     assert again.pk == reg.pk and again.status == "active" and again.duty_days == 2
     assert AuditEntry.objects.filter(action="registration_reinstate", object_id=str(reg.pk)).exists()

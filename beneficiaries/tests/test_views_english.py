@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from beneficiaries import services
 from beneficiaries.models import Employer
+from beneficiaries.services.employers import employer_return
 from tests.factories import register
 
 
@@ -39,7 +39,7 @@ def test_employer_list_and_detail_in_english(english, officer_luquan, employer_l
 
 
 def test_returned_employer_reason_stays_escaped_in_english(english, agent_other, officer_luquan, employer_luquan):
-    services.employer_return(employer=employer_luquan, acting_user=officer_luquan, reason="<b>营业执照</b>不清楚")
+    employer_return(employer=employer_luquan, acting_user=officer_luquan, reason="<b>营业执照</b>不清楚")
     english.force_login(agent_other)
     html = page(english, reverse("beneficiaries:employer_detail", args=[employer_luquan.pk]))
     assert "Returned: &lt;b&gt;营业执照&lt;/b&gt;不清楚" in html

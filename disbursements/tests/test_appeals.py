@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditEntry
-from beneficiaries.services import registration_update
+from beneficiaries.services.registrations import registration_update
 from core.errors import DomainError, PermissionDenied
 from core.workdays import add_workdays
 from disbursements.appeals import appeal_file_worker, appeal_resolve, appeal_token, person_from_token

@@ -116,7 +116,7 @@ def test_a_pattern_that_went_away_closes_its_signal(programme, rule, officer_luq
     ents = _shared_account(programme, rule, 3)
     _backdate(programme)
     signals_compute(programme=programme)
-    from beneficiaries.services import registration_update
+    from beneficiaries.services.registrations import registration_update
 
     registration_update(registration=ents[0].registration, acting_user=officer_luquan, account="6222029999999999001")
     assert signals_compute(programme=programme)["gone"] == 1

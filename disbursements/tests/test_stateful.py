@@ -42,7 +42,9 @@ from hypothesis.stateful import (
 from accounts.models import User
 from beneficiaries.models import Employer, Registration
 from beneficiaries.pii import encrypt, mask_account
-from beneficiaries.services import employer_verify, person_correct, registration_withdraw
+from beneficiaries.services.employers import employer_verify
+from beneficiaries.services.persons import person_correct
+from beneficiaries.services.registrations import registration_withdraw
 from disbursements.bank_results import batch_import_results, example_result_csv
 from disbursements.batches import (
     batch_approve,

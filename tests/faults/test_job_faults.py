@@ -43,8 +43,8 @@ class ImportWorkers:
     name = "import_workers"
 
     def setup(self):
-        from beneficiaries.importer.testing import worker_row, write_csv
         from tests.factories import make_employer, make_programme
+        from tests.import_files import worker_row, write_csv
 
         self.user = make_user("fault_agent", "employer")
         self.employer = make_employer("石家庄故障测试有限公司", "130110", agents=[self.user])

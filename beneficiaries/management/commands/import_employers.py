@@ -5,11 +5,10 @@ JSON report lists every data row with its sheet row number, status and errors. E
 status 0 when the file was read (even with rejected rows); CommandError otherwise.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from beneficiaries.importer.employers import employers_import
-from beneficiaries.importer.reports import write_json_report
-from core.errors import DomainError
+from beneficiaries.management.commands._import_command import run_import_command
 
 
 class Command(BaseCommand):
@@ -22,18 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--report", help="把逐行结果写入此 JSON 文件")
 
     def handle(self, *args, **opts):
-        try:
-            result = employers_import(
+        message = run_import_command(
+            lambda: employers_import(
                 path=opts["file"], filename=opts["file"], dry_run=opts["dry_run"], valid_only=opts["valid_only"]
-            )
-        except FileNotFoundError as exc:
-            raise CommandError(f"文件不存在：{opts['file']}") from exc
-        except DomainError as exc:
-            raise CommandError(exc.message) from exc
-        try:
-            if opts["report"]:
-                with open(opts["report"], "w", encoding="utf-8") as fp:
-                    write_json_report(fp, result.outcomes)
-        finally:
-            result.cleanup()
-        self.stdout.write(result.message)
+            ),
+            file=opts["file"],
+            report=opts["report"],
+        )
+        self.stdout.write(message)

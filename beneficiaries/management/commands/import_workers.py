@@ -8,11 +8,10 @@ that cannot be read is a CommandError (non-zero).
 
 from django.core.management.base import BaseCommand, CommandError
 
-from beneficiaries.importer.reports import write_json_report
 from beneficiaries.importer.workers import workers_import
+from beneficiaries.management.commands._import_command import run_import_command
 from beneficiaries.models import Employer
 from beneficiaries.uscc import normalize_uscc
-from core.errors import DomainError
 from programs.models import Programme
 
 
@@ -37,8 +36,8 @@ class Command(BaseCommand):
         programme = Programme.objects.filter(code=opts["programme"]).first()
         if programme is None:
             raise CommandError(f"项目 {opts['programme']} 不存在")
-        try:
-            result = workers_import(
+        message = run_import_command(
+            lambda: workers_import(
                 path=opts["file"],
                 filename=opts["file"],
                 employer=employer,
@@ -46,15 +45,8 @@ class Command(BaseCommand):
                 dry_run=opts["dry_run"],
                 valid_only=opts["valid_only"],
                 max_rows=opts["max_rows"],
-            )
-        except FileNotFoundError as exc:
-            raise CommandError(f"文件不存在：{opts['file']}") from exc
-        except DomainError as exc:
-            raise CommandError(exc.message) from exc
-        try:
-            if opts["report"]:
-                with open(opts["report"], "w", encoding="utf-8") as fp:
-                    write_json_report(fp, result.outcomes)
-        finally:
-            result.cleanup()
-        self.stdout.write(result.message)
+            ),
+            file=opts["file"],
+            report=opts["report"],
+        )
+        self.stdout.write(message)

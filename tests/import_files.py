@@ -1,4 +1,5 @@
-"""Builders of upload files for the importer's tests (and the browser test's fixture)."""
+"""Builders of upload files for the importer's tests (and the browser test's fixture): valid worker
+rows, CSV and .xlsx files, and large .xlsx and .ods files written straight as XML."""
 
 import csv
 from pathlib import Path

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from beneficiaries import importer_views as views
+from beneficiaries.importer import views
 
 urlpatterns = [
     path("imports/workers/", views.import_workers, name="import_workers"),
