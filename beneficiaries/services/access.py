@@ -2,12 +2,9 @@
 
 from accounts.choices import Role
 from accounts.models import User
+from accounts.scopes import is_admin
 from beneficiaries.models import Employer
 from regions.models import Region
-
-
-def is_admin(user: User) -> bool:
-    return bool(user.is_superuser or user.role == Role.ADMIN)
 
 
 def user_covers_region(user: User, region: Region) -> bool:
