@@ -5,12 +5,13 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import AuditEntry, User
+from accounts.scopes import is_admin
 from accounts.services.audit import audit_record
 from accounts.services.notifications import after_commit
 from beneficiaries.choices import EmployerStatus, Ownership, RegistrationStatus
 from beneficiaries.models import Employer, Registration
 from beneficiaries.notify import employer_returned_notify
-from beneficiaries.services.access import is_admin, is_district_officer_for
+from beneficiaries.services.access import is_district_officer_for
 from beneficiaries.services.fields import clean_phone, clean_text, district_region
 from beneficiaries.uscc import USCCError, validate_uscc
 from core.errors import ConflictError, DomainError, PermissionDenied

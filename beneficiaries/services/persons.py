@@ -4,12 +4,12 @@ corrected (hukou region, phone) by the officers of their registrations."""
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from accounts.scopes import is_admin
 from accounts.services.audit import audit_record
 from beneficiaries import pii
 from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
 from beneficiaries.models import Person
 from beneficiaries.phone import PhoneError, validate_mobile
-from beneficiaries.services.access import is_admin
 from beneficiaries.services.fields import clean_text
 from core.errors import DomainError, PermissionDenied
 

@@ -10,12 +10,13 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import User
+from accounts.scopes import is_admin
 from accounts.services.audit import audit_record
 from beneficiaries import pii
 from beneficiaries.choices import CONFLICT_NOTE, Category, EmployerStatus, PayoutChoice, RegistrationStatus, Source
 from beneficiaries.importer.cells import CellError, bank_name
 from beneficiaries.models import Employer, Person, Registration
-from beneficiaries.services.access import is_admin, is_district_officer_for, user_covers_region
+from beneficiaries.services.access import is_district_officer_for, user_covers_region
 from beneficiaries.services.persons import person_upsert
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus
