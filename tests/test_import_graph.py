@@ -149,7 +149,6 @@ def _package_parents(graph):
     return graph
 
 
-@pytest.mark.xfail(strict=True, reason="the restructuring of issue #15 is under way")
 def test_imports_run_one_way():
     assert layering_violations(import_graph()) == []
 
