@@ -72,7 +72,7 @@ class VoucherAdmin(ReadOnlyAdmin):
 # A programme's 公示 requirement and fraud/appeal settings decide whether a batch may be
 # submitted and whose lines are held: every change through admin is audited.
 from accounts.services import audit_record  # noqa: E402
-from disbursements.trust_models import ProgrammeSafeguards, PublicityRequirement  # noqa: E402
+from disbursements.models import ProgrammeSafeguards, PublicityRequirement  # noqa: E402
 
 
 class AuditedAdmin(admin.ModelAdmin):

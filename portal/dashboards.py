@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.choices import Role
 from core.money import format_yuan
 from disbursements.models import RegionRollup, RuleRollup
-from disbursements.rollups import rollups_refresh, rollups_refreshed
+from disbursements.services.rollups import rollups_refresh, rollups_refreshed
 from programs.choices import ProgrammeStatus, RuleKind, SurveyStatus
 from programs.models import Programme, SurveyReport
 from programs.surveys import survey_overdue, survey_periods

@@ -5,8 +5,8 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from disbursements import appeal_views
-from disbursements.trust_urls import appeal_patterns, gongshi_patterns, signal_patterns
+from disbursements.urls import appeal_patterns, gongshi_patterns, signal_patterns
+from disbursements.views import appeals as appeal_views
 from portal import audit_views, dashboard_views, views
 from portal.api.root import ApiIndexView
 

@@ -9,7 +9,7 @@ from accounts.models import AuditEntry
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.services import person_correct
 from core.errors import DomainError, PermissionDenied
-from disbursements.entitlements import entitlements_compute
+from disbursements.services.entitlements import entitlements_compute
 from disbursements.models import Entitlement
 from disbursements.tests.test_entitlement_support import programme, reg
 

@@ -19,11 +19,11 @@ from rest_framework.viewsets import GenericViewSet
 from accounts.choices import Role
 from accounts.selectors import job_as_dict
 from core.errors import DomainError
-from disbursements import batches as svc
-from disbursements.batch_tasks import build_job_start, export_job_start, results_job_start
 from disbursements.models import Batch, BatchExport, PaymentLine
-from disbursements.payment_files import can_export, export_download_audit
-from disbursements.reconciliation import reconcile
+from disbursements.services import batches as svc
+from disbursements.services.payment_files import can_export, export_download_audit
+from disbursements.services.reconciliation import reconcile
+from disbursements.tasks import build_job_start, export_job_start, results_job_start
 from programs.models import Programme
 from regions.models import Region
 

@@ -18,10 +18,18 @@ from accounts.choices import Role
 from accounts.services import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
-from disbursements import appeals as appeal_svc
-from disbursements import fraud as fraud_svc
-from disbursements.models import PaymentLine
-from disbursements.trust_models import Appeal, AppealStatus, FraudSignal, Notice, Severity, SignalKind, SignalStatus
+from disbursements.models import (
+    Appeal,
+    AppealStatus,
+    FraudSignal,
+    Notice,
+    PaymentLine,
+    Severity,
+    SignalKind,
+    SignalStatus,
+)
+from disbursements.services import appeals as appeal_svc
+from disbursements.services import fraud as fraud_svc
 
 STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
 

@@ -137,7 +137,7 @@ def make_entitlements(programme, rule, count: int, *, district="130110", start: 
 
 def approve(batch, officer, city, province):
     """Push a draft batch through submit → review → approve."""
-    from disbursements.batches import batch_approve, batch_review, batch_submit
+    from disbursements.services.batches import batch_approve, batch_review, batch_submit
 
     batch = batch_submit(batch=batch, acting_user=officer)
     batch = batch_review(batch=batch, acting_user=city)

@@ -25,6 +25,7 @@ from django.db.models import Count, Sum
 
 from accounts.choices import JobState
 from accounts.models import Job, User
+from accounts.services import JOB_TASKS
 from disbursements.models import Batch, Entitlement, PaymentLine
 from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
 
@@ -125,13 +126,13 @@ def worker(regions, monkeypatch):
     """A worker on a queue of its own; the build task is sent there (by the service and
     by the retry of stuck jobs), so no other test's messages are touched."""
     from accounts.choices import JobKind
-    from disbursements import batch_tasks
+    from disbursements import tasks
 
-    app = batch_tasks.build_batches_task.app
+    app = tasks.build_batches_task.app
     queue = f"test-batches-{os.getpid()}-{time.time_ns()}"
-    shim = OnQueue(batch_tasks.build_batches_task, queue)
-    monkeypatch.setattr(batch_tasks, "build_batches_task", shim)
-    monkeypatch.setitem(batch_tasks.TASKS, JobKind.BUILD_BATCHES, shim)
+    shim = OnQueue(tasks.build_batches_task, queue)
+    monkeypatch.setattr(tasks, "build_batches_task", shim)
+    monkeypatch.setitem(JOB_TASKS, JobKind.BUILD_BATCHES, shim)
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = False
     w = Worker(queue)
@@ -195,7 +196,7 @@ def _wait(predicate, timeout=60.0, what=""):
 
 @pytest.mark.worker
 def test_sigkill_half_way_then_restart_gives_the_same_batches(worker):
-    from disbursements.batch_tasks import build_job_start, retry_stuck_jobs
+    from disbursements.tasks import build_job_start, retry_stuck_jobs
 
     programme = _population()
     officer = User.objects.create_superuser("kill_admin", "k@example.invalid", "Test-pass-2021", role="admin")
@@ -226,7 +227,7 @@ def test_sigkill_half_way_then_restart_gives_the_same_batches(worker):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_builds_give_one_set_of_batches(regions):
-    from disbursements.batches import batches_build
+    from disbursements.services.batches import batches_build
 
     programme = _population()
     admin = User.objects.create_superuser("conc_admin", "c@example.invalid", "Test-pass-2021", role="admin")
@@ -258,8 +259,8 @@ def test_two_process_csv_export_writes_the_same_bytes(regions):
     sees only committed rows: hence a transactional test)."""
     import io
 
-    from disbursements.batches import batches_build
-    from disbursements.payment_files import write_csv
+    from disbursements.services.batches import batches_build
+    from disbursements.services.payment_files import write_csv
 
     programme = _population()
     batch = max(batches_build(programme=programme, acting_user=None), key=lambda b: b.line_count)
@@ -280,16 +281,16 @@ def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatc
     from accounts.choices import JobKind
     from accounts.services import job_create, job_enqueue
     from conftest import make_user
-    from disbursements import batch_tasks
-    from disbursements.batches import batch_approve, batch_review, batch_submit, batches_build
+    from disbursements import tasks
     from disbursements.models import BatchExport
-    from disbursements.payment_files import bank_files_dir, file_name, write_csv
+    from disbursements.services.batches import batch_approve, batch_review, batch_submit, batches_build
+    from disbursements.services.payment_files import bank_files_dir, file_name, write_csv
 
     # The worker and this process must share the bank files directory.
     monkeypatch.setenv("BANK_FILES_DIR", str(tmp_path))
     worker.env["BANK_FILES_DIR"] = str(tmp_path)
-    shim = OnQueue(batch_tasks.export_batch_task, worker.queue)
-    monkeypatch.setitem(batch_tasks.TASKS, JobKind.EXPORT_BATCH, shim)
+    shim = OnQueue(tasks.export_batch_task, worker.queue)
+    monkeypatch.setitem(JOB_TASKS, JobKind.EXPORT_BATCH, shim)
     programme = _population()
     officer = make_user("kill_off", "district", "130102")
     batch = next(b for b in batches_build(programme=programme, acting_user=officer) if b.district_id == "130102")
@@ -315,7 +316,7 @@ def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatc
 
     worker.start()
     Job.objects.filter(pk=job.pk).update(params={"batch_id": batch.pk, "fmt": "csv", "encoding": "utf-8"})
-    from disbursements.batch_tasks import retry_stuck_jobs
+    from disbursements.tasks import retry_stuck_jobs
 
     # The build's rollups refresh (a job too) waits on a queue no worker here reads: swept as well.
     assert job.pk in retry_stuck_jobs(stuck_after=0)

@@ -8,7 +8,9 @@ from django.db import IntegrityError, transaction
 from accounts.models import AuditEntry
 from conftest import make_user
 from core.errors import ConflictError, DomainError, PermissionDenied
-from disbursements.batches import (
+from disbursements.choices import BatchStatus, LineStatus
+from disbursements.models import Batch, BatchStep, PaymentLine
+from disbursements.services.batches import (
     allowed_actions,
     batch_approve,
     batch_build_supplement,
@@ -19,8 +21,6 @@ from disbursements.batches import (
     batches_build,
     line_correct,
 )
-from disbursements.choices import BatchStatus, LineStatus
-from disbursements.models import Batch, BatchStep, PaymentLine
 from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db

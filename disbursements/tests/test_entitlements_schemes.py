@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from disbursements.entitlements import entitlements_compute
 from disbursements.models import Entitlement
+from disbursements.services.entitlements import entitlements_compute
 from disbursements.tests.test_entitlement_support import GREE, MENGNIU, MODERN, programme, reg
 
 pytestmark = pytest.mark.django_db

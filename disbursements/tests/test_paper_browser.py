@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import make_user
-from disbursements.batches import batches_build
+from disbursements.services.batches import batches_build
 from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from disbursements.tests.test_batch_browser import regions_back_after_flush  # noqa: F401  (a fixture)
 from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)

@@ -43,8 +43,10 @@ from accounts.models import User
 from beneficiaries.models import Employer, Registration
 from beneficiaries.pii import encrypt, mask_account
 from beneficiaries.services import employer_verify, person_correct, registration_withdraw
-from disbursements.bank_results import batch_import_results, example_result_csv
-from disbursements.batches import (
+from disbursements.choices import BatchStatus, LineStatus
+from disbursements.models import Batch, Entitlement, Overpayment, PaymentLine
+from disbursements.services.bank_results import batch_import_results, example_result_csv
+from disbursements.services.batches import (
     batch_approve,
     batch_build_supplement,
     batch_review,
@@ -52,13 +54,11 @@ from disbursements.batches import (
     batches_build,
     line_correct,
 )
-from disbursements.choices import BatchStatus, LineStatus
-from disbursements.entitlements import entitlements_compute
-from disbursements.models import Batch, Entitlement, Overpayment, PaymentLine
-from disbursements.payment_files import batch_export
-from disbursements.reconciliation import reconcile
-from disbursements.selfservice import _payments
-from disbursements.settlement import overpayment_decide
+from disbursements.services.entitlements import entitlements_compute
+from disbursements.services.payment_files import batch_export
+from disbursements.services.reconciliation import reconcile
+from disbursements.services.selfservice import _payments
+from disbursements.services.settlement import overpayment_decide
 from disbursements.tests.test_entitlement_support import programme, reg
 from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_create, rule_retire, rule_update

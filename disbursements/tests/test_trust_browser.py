@@ -9,9 +9,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import make_user
-from disbursements.batches import batches_build
 from disbursements.models import Appeal, Objection, PublicityRequirement
-from disbursements.publicity import notice_create
+from disbursements.services.batches import batches_build
+from disbursements.services.publicity import notice_create
 from disbursements.tests.batch_factories import (
     make_entitlement,
     make_entitlements,
@@ -27,9 +27,9 @@ XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwn
 @pytest.fixture
 def own_limits(monkeypatch):
     """Counters of this test only (the real Redis is shared; never flush it)."""
-    monkeypatch.setattr("disbursements.publicity.KEY_PREFIX", f"gongshi-b-{uuid.uuid4().hex}")
-    monkeypatch.setattr("disbursements.appeals.KEY_PREFIX", f"appeal-b-{uuid.uuid4().hex}")
-    monkeypatch.setattr("disbursements.selfservice.KEY_PREFIX", f"lookup-b-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.publicity.KEY_PREFIX", f"gongshi-b-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.appeals.KEY_PREFIX", f"appeal-b-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.selfservice.KEY_PREFIX", f"lookup-b-{uuid.uuid4().hex}")
 
 
 def _regions():

@@ -10,8 +10,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import make_user
-from disbursements.batches import batches_build
 from disbursements.models import Voucher
+from disbursements.services.batches import batches_build
 from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 from tests.browser import (
     browser,  # noqa: F401  (the fixture)

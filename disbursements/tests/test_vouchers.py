@@ -9,12 +9,12 @@ import pytest
 
 from conftest import make_user
 from core.errors import ConflictError, DomainError
-from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus, LineStatus, VoucherStatus
 from disbursements.models import Voucher
-from disbursements.reconciliation import reconcile
+from disbursements.services.batches import batches_build
+from disbursements.services.reconciliation import reconcile
+from disbursements.services.vouchers import ALPHABET, issuance_csv, vouchers_import_redemptions, vouchers_issue
 from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
-from disbursements.vouchers import ALPHABET, issuance_csv, vouchers_import_redemptions, vouchers_issue
 
 pytestmark = pytest.mark.django_db
 

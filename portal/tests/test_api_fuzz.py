@@ -27,7 +27,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from beneficiaries.tests.conftest import register
-from disbursements.batches import batches_build
+from disbursements.services.batches import batches_build
 from disbursements.tests.batch_factories import make_employer, make_entitlements, make_programme, make_rule
 from programs import surveys
 

@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.choices import Role
 from conftest import make_user
-from disbursements.rollups import rollups_refresh
+from disbursements.services.rollups import rollups_refresh
 from portal.tests.test_dashboard import approved, kangbao_relief
 from programs.models import Programme
 from regions.models import Region

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.choices import JobKind
 from accounts.models import Job
-from disbursements.entitlements import entitlements_compute
+from disbursements.services.entitlements import entitlements_compute
 from disbursements.tests.test_entitlement_support import programme, reg
 from programs.models import SubsidyRule
 

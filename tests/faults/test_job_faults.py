@@ -169,7 +169,7 @@ class Build:
             make_entitlements(self.programme, ss, 3, district=code, start=20_000 + i * 100)
 
     def start(self):
-        from disbursements.batch_tasks import build_job_start
+        from disbursements.tasks import build_job_start
 
         return build_job_start(programme=self.programme, acting_user=self.user)
 
@@ -189,7 +189,7 @@ class Build:
 
 class _Approved:
     def approved_batch(self, n: int = 400):
-        from disbursements.batches import batches_build
+        from disbursements.services.batches import batches_build
         from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 
         self.officer = make_user("fault_officer", "district", "130110")
@@ -210,7 +210,7 @@ class Export(_Approved):
     def start(self):
         from accounts.choices import JobKind
         from accounts.services import job_create, job_enqueue
-        from disbursements.batch_tasks import export_batch_task
+        from disbursements.tasks import export_batch_task
 
         # delay: the window between the file written and the export recorded (the issue's kill).
         job = job_create(
@@ -222,7 +222,7 @@ class Export(_Approved):
 
     def snapshot(self, job):
         from disbursements.models import BatchExport
-        from disbursements.payment_files import bank_files_dir, file_name
+        from disbursements.services.payment_files import bank_files_dir, file_name
 
         self.batch.refresh_from_db()
         final = Path(bank_files_dir()) / file_name(self.batch, "csv")
@@ -239,8 +239,8 @@ class Results(_Approved):
     name = "import_results"
 
     def setup(self):
-        from disbursements.bank_results import example_result_csv
-        from disbursements.payment_files import batch_export
+        from disbursements.services.bank_results import example_result_csv
+        from disbursements.services.payment_files import batch_export
 
         self.batch = self.approved_batch()
         batch_export(batch=self.batch, fmt="csv", acting_user=self.officer)
@@ -252,7 +252,7 @@ class Results(_Approved):
     def start(self):
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from disbursements.batch_tasks import results_job_start
+        from disbursements.tasks import results_job_start
 
         upload = SimpleUploadedFile("result.csv", self.data, content_type="text/csv")
         return results_job_start(batch=self.batch, uploaded=upload, acting_user=self.officer)
@@ -273,7 +273,7 @@ class _Vouchers:
     def voucher_batch(self, n: int = 200):
         import datetime as dt
 
-        from disbursements.batches import batches_build
+        from disbursements.services.batches import batches_build
         from disbursements.tests.batch_factories import approve, make_entitlements, make_programme, make_rule
 
         self.officer = make_user("fault_hs_officer", "district", "131102")
@@ -320,7 +320,7 @@ class IssueVouchers(_Vouchers):
         self.batch = self.voucher_batch()
 
     def start(self):
-        from disbursements.voucher_tasks import issue_job_start
+        from disbursements.tasks import issue_job_start
 
         return issue_job_start(batch=self.batch, acting_user=self.officer, chunk=20)  # 10 commits
 
@@ -334,7 +334,7 @@ class Redemptions(_Vouchers):
 
     def setup(self):
         from disbursements.models import Voucher
-        from disbursements.vouchers import vouchers_issue
+        from disbursements.services.vouchers import vouchers_issue
 
         self.batch = self.voucher_batch()
         vouchers_issue(batch=self.batch, acting_user=self.officer)
@@ -346,7 +346,7 @@ class Redemptions(_Vouchers):
     def start(self):
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from disbursements.voucher_tasks import redemptions_job_start
+        from disbursements.tasks import redemptions_job_start
 
         upload = SimpleUploadedFile("核销.csv", self.data, content_type="text/csv")
         return redemptions_job_start(batch=self.batch, uploaded=upload, acting_user=self.officer, chunk=20)
@@ -361,7 +361,7 @@ class Rollups(Build):
     name = "refresh_rollups"
 
     def start(self):
-        from disbursements.rollup_tasks import rollups_job_start
+        from disbursements.services.rollups import rollups_job_start
 
         return rollups_job_start(self.programme.pk)
 
@@ -390,7 +390,7 @@ class Signals(Build):
     name = "compute_signals"
 
     def start(self):
-        from disbursements.signal_tasks import signals_job_start
+        from disbursements.tasks import signals_job_start
 
         return signals_job_start(self.programme.pk)
 

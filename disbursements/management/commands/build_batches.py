@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from disbursements.batches import batches_build
+from disbursements.services.batches import batches_build
 from programs.models import Programme
 from regions.models import Region
 

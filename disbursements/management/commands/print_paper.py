@@ -6,7 +6,7 @@ from django.utils import timezone, translation
 
 from core.pdf import pdf_font
 from disbursements.models import Batch
-from disbursements.paper import batch_approval_pdf, district_summary_pdf
+from disbursements.services.paper import batch_approval_pdf, district_summary_pdf
 from programs.models import Programme
 from regions.models import Region
 

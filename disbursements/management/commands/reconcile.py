@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from core.money import format_yuan
-from disbursements.reconciliation import programme_alarms, reconcile
+from disbursements.services.reconciliation import programme_alarms, reconcile
 from programs.models import Programme
 from regions.models import Region
 
