@@ -493,8 +493,8 @@ def _build_work(job: Job, progress: Progress) -> dict:
         programme=programme,
         district=district,
         acting_user=job.requested_by,
+        system=job.requested_by is None,  # a build the portal queued by itself
         progress=progress_callback(progress),
-        delay=float(params.get("delay", 0)),
         job=job,
     )
     # The whole job across attempts: every batch that any attempt of it built (a retried
@@ -510,7 +510,7 @@ def _build_work(job: Job, progress: Progress) -> dict:
     }
 
 
-def build_job_start(*, programme, district=None, acting_user: User | None, delay: float = 0) -> Job:
+def build_job_start(*, programme, district=None, acting_user: User | None) -> Job:
     """Queue a build. A build of the same programme and district that is already queued
     or running is returned instead of starting another (a double click); a dead one is
     recovered (re-queued) first, or, out of attempts, replaced by a new one."""
@@ -524,8 +524,6 @@ def build_job_start(*, programme, district=None, acting_user: User | None, delay
     existing = job_revive_or_none(existing)
     if existing is not None:
         return existing
-    if delay:
-        params["delay"] = delay
     label = f"{programme.name}{' · ' + district.name if district else ''}"
     job = job_create(
         kind=JobKind.BUILD_BATCHES, requested_by=acting_user, params=params, message=f"生成发放批次：{label}"
@@ -553,7 +551,6 @@ def _export_work(job: Job, progress: Progress) -> dict:
         acting_user=job.requested_by,
         job=job,
         progress=lambda done: progress.advance(done),
-        delay=float(job.params.get("delay", 0)),
     )
     return {
         "export_id": record.pk,
@@ -598,19 +595,26 @@ def _results_work(job: Job, progress: Progress) -> dict:
     )
 
 
+def _keep_upload(batch, uploaded, folder: str, suffix: str, *, refused: str) -> Path:
+    """Keep an uploaded file of the batch (0600, in a 0700 folder beside the bank files)
+    for the job that imports it; a file that is not CSV or XLSX is refused."""
+    if suffix not in (".csv", ".xlsx", ".txt"):
+        raise DomainError(refused)
+    directory = private_dir(bank_files_dir() / folder)
+    path = directory / f"{batch.number}-{timezone.now():%Y%m%d%H%M%S%f}{suffix}"
+    with open_private(path, "wb") as fh:
+        for chunk in uploaded.chunks() if hasattr(uploaded, "chunks") else [uploaded.read()]:
+            fh.write(chunk)
+    return path
+
+
 def results_job_start(*, batch, uploaded, acting_user: User | None) -> Job:
     """Save the uploaded result file beside the bank files and queue its import."""
 
     if acting_user is not None and not can_import_results(acting_user, batch):
         raise PermissionDenied("只有本区县的人社专员可以导入银行结果。")
     suffix = Path(getattr(uploaded, "name", "result.csv")).suffix.lower()
-    if suffix not in (".csv", ".xlsx", ".txt"):
-        raise DomainError("结果文件应为 CSV 或 XLSX。")
-    directory = private_dir(bank_files_dir() / "results")
-    path = directory / f"{batch.number}-{timezone.now():%Y%m%d%H%M%S%f}{suffix}"
-    with open_private(path, "wb") as fh:
-        for chunk in uploaded.chunks() if hasattr(uploaded, "chunks") else [uploaded.read()]:
-            fh.write(chunk)
+    path = _keep_upload(batch, uploaded, "results", suffix, refused="结果文件应为 CSV 或 XLSX。")
     job = job_create(
         kind=JobKind.IMPORT_RESULTS,
         requested_by=acting_user,
@@ -731,13 +735,7 @@ def redemptions_job_start(*, batch: Batch, uploaded, acting_user: User | None, c
     """Keep the uploaded redemption file (0600, in a 0700 folder beside the bank files)
     and queue its import."""
     suffix = Path(getattr(uploaded, "name", "redemptions.csv")).suffix.lower() or ".csv"
-    if suffix not in (".csv", ".xlsx", ".txt"):
-        raise DomainError("核销文件应为 CSV 或 XLSX。")
-    directory = private_dir(bank_files_dir() / "redemptions")
-    path = directory / f"{batch.number}-{timezone.now():%Y%m%d%H%M%S%f}{suffix}"
-    with open_private(path, "wb") as fh:
-        for chunk_bytes in uploaded.chunks() if hasattr(uploaded, "chunks") else [uploaded.read()]:
-            fh.write(chunk_bytes)
+    path = _keep_upload(batch, uploaded, "redemptions", suffix, refused="核销文件应为 CSV 或 XLSX。")
     params = {"batch_id": batch.pk, "path": str(path), "file": getattr(uploaded, "name", path.name)}
     if chunk:
         params["chunk"] = chunk

@@ -248,7 +248,7 @@ class BatchBuild(APIView):
         district = None
         if body.validated_data["district"]:
             district = get_object_or_404(Region, code=body.validated_data["district"])
-        svc._check_builder(request.user, district)
+        svc.check_builder(request.user, district)
         job = build_job_start(programme=programme, district=district, acting_user=request.user)
         return Response(job_as_dict(job), status=status.HTTP_202_ACCEPTED)
 

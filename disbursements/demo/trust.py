@@ -94,8 +94,19 @@ def demo_trust() -> dict:
     for code in ("130110", "130900"):
         PublicityRequirement.objects.get_or_create(programme=programme, region=Region.objects.get(code=code))
     ProgrammeSafeguards.objects.update_or_create(programme=programme, defaults={"forbid_stacking": True})
+    both, stacking, registered = _workers(programme, luquan, yunhe, admin)
+    for code in ("130110", "130903"):
+        entitlements_compute(programme=programme, district=code, acting_user=admin)
+    signals = signals_compute(programme=programme)
+    result = {"signals": signals, "registrations": registered, "both": both.pk}
+    result.update(_second_batch_notice(programme, luquan))
+    _appeals(programme, luquan, stacking)
+    return result
 
-    # New 鹿泉 and 沧州 workers.
+
+def _workers(programme, luquan, yunhe, admin):
+    """New 鹿泉 and 沧州 workers, each pattern the signals look for among them, and 福瑞商贸's
+    own red packet. Returns (the worker registered twice, the stacking pair, how many)."""
     hengda = _employer(admin, luquan, "TR130001", "130110", "鹿泉区恒信建筑劳务有限公司", Ownership.CONSTRUCTION)
     furui = _employer(admin, luquan, "TR130002", "130110", "鹿泉区福瑞商贸有限公司")
     anda = _employer(admin, luquan, "TR130004", "130110", "鹿泉区安达运输有限公司")
@@ -112,6 +123,11 @@ def demo_trust() -> dict:
     both = _register(luquan, hengda, programme, 741, name="高永福", address="411302")
     _register(yunhe, yunhe_firm, programme, 741, name="高永福", address="411302", start_date=dt.date(2021, 2, 1))
     stacking = [_register(luquan, furui, programme, 750 + i, name=n) for i, n in enumerate(["韩梅", "韩雪"])]
+    _furui_red_packet(programme, furui, admin)
+    return both, stacking, len(clean) + 13 + len(stacking)
+
+
+def _furui_red_packet(programme, furui, admin) -> None:
 
     # 福瑞商贸 pays its own red packet, which the programme does not allow on top.
     if not SubsidyRule.objects.filter(programme=programme, rule_key="FURUI-RED").exists():
@@ -131,32 +147,32 @@ def demo_trust() -> dict:
         )
         rule_activate(rule=rule, acting_user=admin)
 
-    for code in ("130110", "130903"):
-        entitlements_compute(programme=programme, district=code, acting_user=admin)
-    signals = signals_compute(programme=programme)
 
-    # 鹿泉's second batch: the held workers stay out of it.
+def _second_batch_notice(programme, luquan) -> dict:
+    """鹿泉's second batch (the held workers stay out of it), published, with an objection."""
     built = batches_build(programme=programme, district=Region.objects.get(code="130110"), acting_user=luquan)
     batch = next((b for b in built if b.channel == Channel.BANK_CARD), None)
-    result = {"signals": signals, "registrations": len(clean) + 13 + len(stacking), "both": both.pk}
-    if batch is not None:
-        notice = notice_create(
-            batch=batch,
-            acting_user=luquan,
-            contact_phone="0311-82015678",
-            title="鹿泉区2021年稳岗留工补贴第二批拟发放人员名单公示",
-        )
-        line = notice.lines.order_by("seq").first()
-        objection_file(
-            notice=notice,
-            line_seq=line.seq,
-            reason="此人是我邻居，春节前已经回河南老家过年了，并没有留在鹿泉。",
-            contact="",
-            ip="demo",
-        )
-        result.update(batch=batch.number, notice=notice.pk)
+    if batch is None:
+        return {}
+    notice = notice_create(
+        batch=batch,
+        acting_user=luquan,
+        contact_phone="0311-82015678",
+        title="鹿泉区2021年稳岗留工补贴第二批拟发放人员名单公示",
+    )
+    line = notice.lines.order_by("seq").first()
+    objection_file(
+        notice=notice,
+        line_seq=line.seq,
+        reason="此人是我邻居，春节前已经回河南老家过年了，并没有留在鹿泉。",
+        contact="",
+        ip="demo",
+    )
+    return {"batch": batch.number, "notice": notice.pk}
 
-    # Appeals: the worker whose payment failed (resolved by the 补发), and one still open.
+
+def _appeals(programme, luquan, stacking) -> None:
+    """The worker whose payment failed (resolved by the 补发), and one appeal still open."""
     reissue = (
         PaymentLine.objects.filter(batch__programme=programme, batch__district_id="130110", reissue_of__isnull=False)
         .select_related("entitlement__person", "entitlement__registration")
@@ -181,7 +197,6 @@ def demo_trust() -> dict:
         kind="wrong_amount",
         text="我听说鹿泉的补贴是500元，为什么我的还没有核定？",
     )
-    return result
 
 
 DEMO_STEPS = [("公示、风险预警与申诉（鹿泉第二批公示与异议，各类预警，两件申诉）", demo_trust)]

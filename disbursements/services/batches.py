@@ -11,7 +11,6 @@ whose `parent` is the original.
 """
 
 import hashlib
-import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -23,7 +22,7 @@ from django.utils.translation import gettext
 from accounts.choices import Role
 from accounts.models import User
 from accounts.notifications import after_commit
-from accounts.services import audit_record
+from accounts.services import audit_record, job_test_pause
 from beneficiaries import pii
 from beneficiaries.services import person_correct
 from core.errors import ConflictError, DomainError, PermissionDenied
@@ -82,8 +81,8 @@ def batches_build(
     programme: Programme,
     district: Region | None = None,
     acting_user: User | None,
+    system: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    delay: float = 0.0,
     job=None,
 ) -> list[Batch]:
     """Build the batches of `programme` (one district, or every district the user may
@@ -92,12 +91,15 @@ def batches_build(
     Each district is built in a transaction of its own, under a lock on (programme,
     district): a worker killed half way leaves whole districts built or not built, and
     running again (or a second request at the same time) builds only what is left, so
-    the end result is the same batches, lines and totals. `delay` (seconds after each
-    district) exists for the kill-and-resume test. `job`, a build Job, is recorded on
+    the end result is the same batches, lines and totals (the fault tests' window,
+    JOB_TEST_SLOWDOWN, falls after each district). `job`, a build Job, is recorded on
     each batch, so the job's result counts the batches of all its attempts.
+
+    An officer builds as `acting_user` (checked); the portal itself (a management
+    command, a job nobody asked for) says so with `system=True` and no user. A call with
+    neither is refused, never silently let through.
     """
-    if acting_user is not None:
-        _check_builder(acting_user, district)
+    check_builder(acting_user, district, system=system)
     built: list[Batch] = []
     try:
         districts = _stage_candidates(programme, district, acting_user)
@@ -105,8 +107,7 @@ def batches_build(
             built.extend(_build_district(programme, district_id, acting_user, job=job))
             if progress:
                 progress(index, len(districts))
-            if delay:
-                time.sleep(delay)
+            job_test_pause()
     finally:
         with connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
@@ -115,7 +116,12 @@ def batches_build(
     return built
 
 
-def _check_builder(user: User, district: Region | None) -> None:
+def check_builder(user: User | None, district: Region | None, *, system: bool = False) -> None:
+    """May `user` build batches (of `district`)? Raises PermissionDenied; no user: only the system."""
+    if user is None:
+        if not system:
+            raise PermissionDenied("生成发放批次须由办理人操作（系统任务须明确标明）。")
+        return
     if user.role != Role.DISTRICT and not user.sees_everything:
         raise PermissionDenied("只有区县人社专员可以生成发放批次。")
     if district is not None and user.role == Role.DISTRICT and not user.region.contains(district):
@@ -347,15 +353,28 @@ def batch_submit(*, batch: Batch, acting_user: User, comment: str = "") -> Batch
     _maker_checker(acting_user, batch, LEVEL_DISTRICT)
     if batch.channel == Channel.RED_PACKET:
         _red_packet_phones(batch, acting_user)
+    return _chain_step(batch, acting_user, "submit", comment)
+
+
+# The forward steps of the chain: action → (level, from, to, the batch's who/when fields).
+CHAIN = {
+    "submit": (LEVEL_DISTRICT, BatchStatus.DRAFT, BatchStatus.SUBMITTED, "submitted"),
+    "review": (LEVEL_CITY, BatchStatus.SUBMITTED, BatchStatus.REVIEWED, "reviewed"),
+    "approve": (LEVEL_PROVINCE, BatchStatus.REVIEWED, BatchStatus.APPROVED, "approved"),
+}
+
+
+def _chain_step(batch: Batch, user: User, action: str, comment: str) -> Batch:
+    level, expected, target, stamp = CHAIN[action]
     return _transition(
         batch=batch,
-        user=acting_user,
-        action="submit",
-        level=LEVEL_DISTRICT,
-        expected=BatchStatus.DRAFT,
-        target=BatchStatus.SUBMITTED,
+        user=user,
+        action=action,
+        level=level,
+        expected=expected,
+        target=target,
         comment=comment,
-        stamp="submitted",
+        stamp=stamp,
     )
 
 
@@ -386,16 +405,7 @@ def batch_review(*, batch: Batch, acting_user: User, comment: str = "") -> Batch
     if batch.status != BatchStatus.SUBMITTED:
         raise ConflictError(f"批次当前状态为“{batch.get_status_display()}”，只有区县已提交的批次可以复核。")
     _maker_checker(acting_user, batch, LEVEL_CITY)
-    return _transition(
-        batch=batch,
-        user=acting_user,
-        action="review",
-        level=LEVEL_CITY,
-        expected=BatchStatus.SUBMITTED,
-        target=BatchStatus.REVIEWED,
-        comment=comment,
-        stamp="reviewed",
-    )
+    return _chain_step(batch, acting_user, "review", comment)
 
 
 def batch_approve(*, batch: Batch, acting_user: User, comment: str = "") -> Batch:
@@ -407,16 +417,7 @@ def batch_approve(*, batch: Batch, acting_user: User, comment: str = "") -> Batc
     problems = batch_integrity_problems(batch, check_hash=False)
     if problems:
         raise DomainError("批次数据不一致，不能审批：" + "；".join(problems))
-    return _transition(
-        batch=batch,
-        user=acting_user,
-        action="approve",
-        level=LEVEL_PROVINCE,
-        expected=BatchStatus.REVIEWED,
-        target=BatchStatus.APPROVED,
-        comment=comment,
-        stamp="approved",
-    )
+    return _chain_step(batch, acting_user, "approve", comment)
 
 
 def batch_return(*, batch: Batch, acting_user: User, comment: str) -> Batch:
@@ -597,29 +598,7 @@ def batch_build_supplement(*, batch: Batch, acting_user: User) -> Batch:
         raise PermissionDenied("只有本区县的人社专员可以生成补发批次。")
     with transaction.atomic():
         _lock(batch.programme_id, batch.district_id)
-        failed = (
-            PaymentLine.objects.filter(
-                batch=batch,
-                status=LineStatus.FAILED,
-                corrected_at__isnull=False,
-                # Withdrawn since it failed (a top-up no longer needed): nothing to re-issue.
-                entitlement__status=EntitlementStatus.GRANTED,
-                # Switched to another channel since (a failed red packet, now cash): that
-                # channel's build takes it.
-                entitlement__channel=batch.channel,
-            )
-            .exclude(Exists(PaymentLine.objects.filter(reissue_of=OuterRef("pk"))))
-            .exclude(
-                Exists(
-                    PaymentLine.objects.filter(
-                        entitlement=OuterRef("entitlement"), status__in=[LineStatus.PENDING, LineStatus.PAID]
-                    )
-                )
-            )
-            .select_related("entitlement__person", "entitlement__registration")
-            .order_by("seq")
-        )
-        failed = list(failed)
+        failed = _reissuable(batch)
         if not failed:
             raise DomainError("没有已更正、待补发的失败明细。请先为发放失败的明细更正账号。")
         now = timezone.now()
@@ -632,27 +611,7 @@ def batch_build_supplement(*, batch: Batch, acting_user: User) -> Batch:
             created_by=acting_user,
             created_at=now,
         )
-        lines = []
-        for seq, old in enumerate(failed, start=1):
-            ent = old.entitlement
-            person, reg = ent.person, ent.registration
-            account_cipher, account_masked, bank_name = line_payee(batch.channel, person, reg)
-            lines.append(
-                PaymentLine(
-                    batch=supplement,
-                    entitlement=ent,
-                    seq=seq,
-                    amount=ent.amount,
-                    name=person.name,
-                    id_cipher=person.id_cipher,
-                    id_masked=person.id_masked,
-                    account_cipher=account_cipher,
-                    account_masked=account_masked,
-                    bank_name=bank_name,
-                    reissue_of=old,
-                    updated_at=now,
-                )
-            )
+        lines = [_reissue(supplement, seq, old, now) for seq, old in enumerate(failed, start=1)]
         PaymentLine.objects.bulk_create(lines)
         batch_recount(supplement)
         BatchStep.objects.create(
@@ -672,6 +631,54 @@ def batch_build_supplement(*, batch: Batch, acting_user: User) -> Batch:
         for line in lines:
             audit_record(user=acting_user, action="line_reissue", obj=line, changes={"reissue_of": line.reissue_of_id})
     return supplement
+
+
+def _reissuable(batch: Batch) -> list[PaymentLine]:
+    """The corrected failed lines of `batch` that no line pays yet: neither re-issued,
+    nor withdrawn since, nor switched to another channel, nor paid or pending elsewhere."""
+    return list(
+        PaymentLine.objects.filter(
+            batch=batch,
+            status=LineStatus.FAILED,
+            corrected_at__isnull=False,
+            # Withdrawn since it failed (a top-up no longer needed): nothing to re-issue.
+            entitlement__status=EntitlementStatus.GRANTED,
+            # Switched to another channel since (a failed red packet, now cash): that
+            # channel's build takes it.
+            entitlement__channel=batch.channel,
+        )
+        .exclude(Exists(PaymentLine.objects.filter(reissue_of=OuterRef("pk"))))
+        .exclude(
+            Exists(
+                PaymentLine.objects.filter(
+                    entitlement=OuterRef("entitlement"), status__in=[LineStatus.PENDING, LineStatus.PAID]
+                )
+            )
+        )
+        .select_related("entitlement__person", "entitlement__registration")
+        .order_by("seq")
+    )
+
+
+def _reissue(supplement: Batch, seq: int, old: PaymentLine, now) -> PaymentLine:
+    """The 补发 line of a failed one: snapshot from the corrected registration (or phone)."""
+    ent = old.entitlement
+    person, reg = ent.person, ent.registration
+    account_cipher, account_masked, bank_name = line_payee(supplement.channel, person, reg)
+    return PaymentLine(
+        batch=supplement,
+        entitlement=ent,
+        seq=seq,
+        amount=ent.amount,
+        name=person.name,
+        id_cipher=person.id_cipher,
+        id_masked=person.id_masked,
+        account_cipher=account_cipher,
+        account_masked=account_masked,
+        bank_name=bank_name,
+        reissue_of=old,
+        updated_at=now,
+    )
 
 
 def batch_totals_by_status(batch: Batch) -> dict[str, dict]:

@@ -116,40 +116,7 @@ def entitlements_compute(
     active = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE))
     digests = _registration_digests(programme, codes, active, regions)
     for i, code in enumerate(codes, start=1):
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # Two runs of the same programme (CLI, beat, an officer's button, a Celery
-                # redelivery) would otherwise both insert the same new rows and one would
-                # fail on the unique index; or both withdraw and re-grant. One waits.
-                with connection.cursor() as cur:
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(programme.pk, code)])
-            rules = list(
-                SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE).select_related("region")
-            )
-            # Rules changed since the digests were read: compute, and store no state.
-            same_rules = [r.pk for r in rules] == [r.pk for r in active]
-            inputs = _fingerprint_inputs(programme, code, rules, regions, digests) if same_rules else None
-            state = EntitlementComputeState.objects.filter(programme=programme, district_id=code).first()
-            if (
-                not force
-                and inputs is not None
-                and state is not None
-                and state.fingerprint == _fingerprint(inputs, _fingerprint_outputs(programme, code))
-            ):
-                stats = {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "topups": 0, "skipped": True}
-            else:
-                stats = _compute_district(programme, code, rules, regions, now, _user_id(acting_user))
-                if inputs is not None:
-                    # The inputs as read before computing, the outputs as written: a change
-                    # made meanwhile by someone else makes the next run's fingerprint differ.
-                    EntitlementComputeState.objects.update_or_create(
-                        programme=programme,
-                        district_id=code,
-                        defaults={
-                            "fingerprint": _fingerprint(inputs, _fingerprint_outputs(programme, code)),
-                            "computed_at": now,
-                        },
-                    )
+        stats = _district_run(programme, code, active, digests, regions, now, _user_id(acting_user), force=force)
         result.districts[code] = stats
         result.written += stats["written"]
         result.withdrawn += stats["withdrawn"]
@@ -177,6 +144,46 @@ def entitlements_compute(
     # The dashboards read rollups: refresh them once this commits (debounced per programme).
     rollups_refresh_soon(programme.pk)
     return result
+
+
+def _district_run(
+    programme: Programme, code: str, active: list, digests: dict, regions, now, user_id: int | None, *, force: bool
+) -> dict:
+    """One district in a transaction of its own, under the advisory lock: skipped when
+    its fingerprint says nothing changed (unless `force`), computed otherwise, and its
+    new fingerprint stored."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Two runs of the same programme (CLI, beat, an officer's button, a Celery
+            # redelivery) would otherwise both insert the same new rows and one would
+            # fail on the unique index; or both withdraw and re-grant. One waits.
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(programme.pk, code)])
+        rules = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE).select_related("region"))
+        # Rules changed since the digests were read: compute, and store no state.
+        same_rules = [r.pk for r in rules] == [r.pk for r in active]
+        inputs = _fingerprint_inputs(programme, code, rules, regions, digests) if same_rules else None
+        state = EntitlementComputeState.objects.filter(programme=programme, district_id=code).first()
+        if (
+            not force
+            and inputs is not None
+            and state is not None
+            and state.fingerprint == _fingerprint(inputs, _fingerprint_outputs(programme, code))
+        ):
+            return {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "topups": 0, "skipped": True}
+        stats = _compute_district(programme, code, rules, regions, now, user_id)
+        if inputs is not None:
+            # The inputs as read before computing, the outputs as written: a change
+            # made meanwhile by someone else makes the next run's fingerprint differ.
+            EntitlementComputeState.objects.update_or_create(
+                programme=programme,
+                district_id=code,
+                defaults={
+                    "fingerprint": _fingerprint(inputs, _fingerprint_outputs(programme, code)),
+                    "computed_at": now,
+                },
+            )
+    return stats
 
 
 def entitlement_districts(*, programme: Programme, region: Region | None = None) -> list[str]:
@@ -332,157 +339,37 @@ def _district_rules(rules: list[SubsidyRule], code: str, regions: RegionIndex) -
 def _compute_district(
     programme: Programme, code: str, rules: list[SubsidyRule], regions: RegionIndex, now, user_id: int | None = None
 ) -> dict[str, int]:
-    t = _t()
-    cols = GRANT_COLUMNS
+    """One district, in the steps of the module's docstring: stage the candidates (1),
+    take changed lines out of unapproved batches and audit the changes, upsert (2), store
+    the cap refusals (5), withdraw what no longer qualifies (3) and settle (4). A district
+    computed for the first time has nothing to compare, withdraw or settle."""
     at = connection.ops.adapt_datetimefield_value(now)
-    pg = connection.vendor == "postgresql"
     needed = _district_rules(rules, code, regions)
+    withdrawn, settled = 0, {"flagged": 0, "topups": 0}
     with connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {TMP}")
-        # Same column types as Entitlement (numeric(14,2), jsonb on PostgreSQL).
-        cur.execute(
-            f"CREATE TEMP TABLE {TMP} {'ON COMMIT DROP ' if pg else ''}AS SELECT {cols} FROM {t['ent']} WHERE 1 = 0"  # noqa: S608
-        )
-        candidates = 0
-        for sql, params in grants_sql(programme, needed, regions, code):
-            cur.execute(f"INSERT INTO {TMP} ({cols}) {sql}", params)
-            candidates += max(cur.rowcount, 0)
-        ent, in_batch_x, in_batch_ent = t["ent"], _settled_key("x"), _settled_key("ent")
-        cur.execute(f"SELECT 1 FROM {ent} WHERE programme_id = %s AND district_id = %s LIMIT 1", [programme.pk, code])  # noqa: S608
-        fresh = cur.fetchone() is None  # the district's first computation: nothing to compare or withdraw
+        candidates, fresh = _stage_candidates(cur, programme, code, needed, regions)
         if not fresh:
-            # The anti-joins below look rows up in the candidates by (person, rule_key):
-            # with an index they stay cheap even when the planner's estimates are stale
-            # (right after a first run has filled Entitlement its statistics say "empty").
-            cur.execute(f"CREATE INDEX {TMP}_person_rule ON {TMP} (person_id, rule_key)")
-            if pg and candidates > 50000:
-                cur.execute(f"ANALYZE {TMP}")
-
-        # New rows, and rows whose amount or facts changed and that are not in a batch.
-        # (A fresh district may still meet a person's row from another district, moved
-        # here: ON CONFLICT updates it.)
-        changed = (
-            "TRUE"
-            if fresh
-            else f"x.id IS NULL OR (NOT {in_batch_x} AND (x.amount <> t.amount"
-            " OR x.registration_id <> t.registration_id OR x.district_id <> t.district_id"
-            " OR x.channel <> t.channel OR x.status <> %s OR x.reason IS DISTINCT FROM t.reason))"
-        )
-        join = (
-            ""
-            if fresh
-            else f" LEFT JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
-            " AND x.rule_key = t.rule_key AND x.kind = 'base'"
-        )
-        if not fresh:
-            # A line pending in a batch not yet approved is not settled money: when the rules
-            # now give its entitlement another amount (or none, or another registration), the
-            # line is taken out of the batch and the entitlement rewritten below; the next
-            # build batches it again. (Keys with settled money: the settlement step.)
-            unapproved = ", ".join(f"'{s}'" for s in UNAPPROVED)
-            cur.execute(
-                f"SELECT l.id FROM {t['line']} l JOIN {t['batch']} b ON b.id = l.batch_id"  # noqa: S608
-                f" JOIN {ent} e ON e.id = l.entitlement_id"
-                f" WHERE e.programme_id = %s AND e.district_id = %s AND e.kind = 'base' AND l.status = %s"
-                f" AND b.status IN ({unapproved}) AND NOT {_settled_key('e')}"
-                f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = e.person_id AND t.rule_key = e.rule_key"
-                " AND t.amount = e.amount AND t.registration_id = e.registration_id AND t.district_id = e.district_id"
-                " AND t.channel = e.channel)",
-                [programme.pk, code, LineStatus.PENDING],
-            )
-            lines_pull_unapproved(
-                line_ids=[row[0] for row in cur.fetchall()],
-                reason="规则或登记信息变化，批次审批前按新的核定重新生成",
-                user_id=user_id,
-                at=now,
-            )
-            # Every change to an existing entitlement leaves a row in the audit trail
-            # (what it was, what it becomes); new rows are traced by computed_at and the
-            # run's own audit entry.
-            obj, arr = _json_fns()
-            cur.execute(
-                f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
-                f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(x.id AS TEXT),"
-                f" {obj}('amount', {arr}(x.amount, t.amount), 'status', {arr}(x.status, %s),"
-                f" 'rule', {arr}(x.rule_id, t.rule_id), 'registration', {arr}(x.registration_id, t.registration_id),"
-                f" 'district', {arr}(x.district_id, t.district_id), 'channel', {arr}(x.channel, t.channel)), %s"
-                f" FROM {TMP} t JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
-                f" AND x.rule_key = t.rule_key AND x.kind = 'base'"
-                f" WHERE NOT {in_batch_x} AND (x.amount <> t.amount OR x.registration_id <> t.registration_id"
-                f" OR x.district_id <> t.district_id OR x.channel <> t.channel OR x.status <> %s)",
-                [at, user_id, EntitlementStatus.GRANTED, "重新计算", EntitlementStatus.GRANTED],
-            )
-        cur.execute(
-            f"INSERT INTO {ent} AS ent ({cols}, status, computed_at, kind, part)"  # noqa: S608
-            f" SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,"
-            f" t.channel, t.amount, t.reason, %s, %s, 'base', 0"
-            f" FROM {TMP} t{join} WHERE {changed}"
-            f" ORDER BY t.person_id, t.rule_key"
-            f" ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,"
-            f" registration_id = excluded.registration_id, district_id = excluded.district_id,"
-            f" channel = excluded.channel, amount = excluded.amount, reason = excluded.reason,"
-            f" status = excluded.status, computed_at = excluded.computed_at"
-            f" WHERE NOT {in_batch_ent}",
-            [EntitlementStatus.GRANTED, at] + ([] if fresh else [EntitlementStatus.GRANTED]),
-        )
-        written = max(cur.rowcount, 0)
+            _pull_changed_lines(cur, programme, code, now, user_id)
+            _audit_changed(cur, at, user_id)
+        written = _upsert(cur, at, fresh)
         refusals_changed = _store_refusals(cur, programme, code, needed, regions, at)
-        if fresh:
-            cur.execute(f"DROP TABLE IF EXISTS {TMP}")
-            if pg and written > 20000:
-                cur.execute(f"ANALYZE {ent}")
-            return {
-                "candidates": candidates,
-                "written": written,
-                "withdrawn": 0,
-                "flagged": 0,
-                "topups": 0,
-                "refusals_changed": refusals_changed,
-            }
-
-        obj, arr = _json_fns()
-        # Not settled and no longer qualifying: withdrawn (it comes back if it qualifies
-        # again). Keys with settled money are the settlement step's (below).
-        withdraw_where = (
-            f"ent.programme_id = %s AND ent.district_id = %s AND ent.kind = 'base' AND ent.status <> %s"  # noqa: S608
-            f" AND NOT {in_batch_ent}"
-            f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id AND t.rule_key = ent.rule_key)"
-        )
-        cur.execute(
-            f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
-            f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(ent.id AS TEXT),"
-            f" {obj}('status', {arr}(ent.status, %s), 'amount', {arr}(ent.amount, ent.amount)), %s"
-            f" FROM {ent} ent WHERE {withdraw_where}",
-            [
-                at,
-                user_id,
-                EntitlementStatus.WITHDRAWN,
-                "不再符合条件，尚未进入批次：撤销",
-                programme.pk,
-                code,
-                EntitlementStatus.WITHDRAWN,
-            ],
-        )
-        cur.execute(
-            f"UPDATE {ent} AS ent SET status = %s, computed_at = %s WHERE {withdraw_where}",  # noqa: S608
-            [EntitlementStatus.WITHDRAWN, at, programme.pk, code, EntitlementStatus.WITHDRAWN],
-        )
-        withdrawn = max(cur.rowcount, 0)
-        settled = settle_district(
-            cursor=cur,
-            programme=programme,
-            district=code,
-            candidates=TMP,
-            active_keys={r.rule_key for r in rules},
-            at=now,
-            user_id=user_id,
-        )
-        withdrawn += settled["withdrawn"]
+        if not fresh:
+            withdrawn = _withdraw_gone(cur, programme, code, at, user_id)
+            settled = settle_district(
+                cursor=cur,
+                programme=programme,
+                district=code,
+                candidates=TMP,
+                active_keys={r.rule_key for r in rules},
+                at=now,
+                user_id=user_id,
+            )
+            withdrawn += settled["withdrawn"]
         cur.execute(f"DROP TABLE IF EXISTS {TMP}")
-        if pg and written > 20000:
+        if connection.vendor == "postgresql" and written > 20000:
             # Keep the planner's picture of Entitlement current for the next districts
             # (autovacuum would do it too, later). ANALYZE samples: cheap on any size.
-            cur.execute(f"ANALYZE {ent}")
+            cur.execute(f"ANALYZE {_t()['ent']}")
     return {
         "candidates": candidates,
         "written": written,
@@ -491,6 +378,144 @@ def _compute_district(
         "topups": settled["topups"],
         "refusals_changed": refusals_changed,
     }
+
+
+def _stage_candidates(cur, programme: Programme, code: str, needed: list[SubsidyRule], regions) -> tuple[int, bool]:
+    """Step 1: the district's qualifying rows into the temporary table. Returns how many,
+    and whether the district is computed for the first time (nothing stored yet)."""
+    t = _t()
+    cols = GRANT_COLUMNS
+    pg = connection.vendor == "postgresql"
+    cur.execute(f"DROP TABLE IF EXISTS {TMP}")
+    # Same column types as Entitlement (numeric(14,2), jsonb on PostgreSQL).
+    cur.execute(
+        f"CREATE TEMP TABLE {TMP} {'ON COMMIT DROP ' if pg else ''}AS SELECT {cols} FROM {t['ent']} WHERE 1 = 0"  # noqa: S608
+    )
+    candidates = 0
+    for sql, params in grants_sql(programme, needed, regions, code):
+        cur.execute(f"INSERT INTO {TMP} ({cols}) {sql}", params)
+        candidates += max(cur.rowcount, 0)
+    cur.execute(f"SELECT 1 FROM {t['ent']} WHERE programme_id = %s AND district_id = %s LIMIT 1", [programme.pk, code])  # noqa: S608
+    fresh = cur.fetchone() is None  # the district's first computation: nothing to compare or withdraw
+    if not fresh:
+        # The anti-joins below look rows up in the candidates by (person, rule_key):
+        # with an index they stay cheap even when the planner's estimates are stale
+        # (right after a first run has filled Entitlement its statistics say "empty").
+        cur.execute(f"CREATE INDEX {TMP}_person_rule ON {TMP} (person_id, rule_key)")
+        if pg and candidates > 50000:
+            cur.execute(f"ANALYZE {TMP}")
+    return candidates, fresh
+
+
+def _pull_changed_lines(cur, programme: Programme, code: str, now, user_id: int | None) -> None:
+    """A line pending in a batch not yet approved is not settled money: when the rules
+    now give its entitlement another amount (or none, or another registration), the line
+    is taken out of the batch and the entitlement rewritten by the upsert; the next build
+    batches it again. (Keys with settled money: the settlement step.)"""
+    t = _t()
+    unapproved = ", ".join(f"'{s}'" for s in UNAPPROVED)
+    cur.execute(
+        f"SELECT l.id FROM {t['line']} l JOIN {t['batch']} b ON b.id = l.batch_id"  # noqa: S608
+        f" JOIN {t['ent']} e ON e.id = l.entitlement_id"
+        f" WHERE e.programme_id = %s AND e.district_id = %s AND e.kind = 'base' AND l.status = %s"
+        f" AND b.status IN ({unapproved}) AND NOT {_settled_key('e')}"
+        f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = e.person_id AND t.rule_key = e.rule_key"
+        " AND t.amount = e.amount AND t.registration_id = e.registration_id AND t.district_id = e.district_id"
+        " AND t.channel = e.channel)",
+        [programme.pk, code, LineStatus.PENDING],
+    )
+    lines_pull_unapproved(
+        line_ids=[row[0] for row in cur.fetchall()],
+        reason="规则或登记信息变化，批次审批前按新的核定重新生成",
+        user_id=user_id,
+        at=now,
+    )
+
+
+def _audit_changed(cur, at, user_id: int | None) -> None:
+    """Every change to an existing entitlement leaves a row in the audit trail (what it
+    was, what it becomes); new rows are traced by computed_at and the run's own audit
+    entry."""
+    t = _t()
+    obj, arr = _json_fns()
+    cur.execute(
+        f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
+        f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(x.id AS TEXT),"
+        f" {obj}('amount', {arr}(x.amount, t.amount), 'status', {arr}(x.status, %s),"
+        f" 'rule', {arr}(x.rule_id, t.rule_id), 'registration', {arr}(x.registration_id, t.registration_id),"
+        f" 'district', {arr}(x.district_id, t.district_id), 'channel', {arr}(x.channel, t.channel)), %s"
+        f" FROM {TMP} t JOIN {t['ent']} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
+        f" AND x.rule_key = t.rule_key AND x.kind = 'base'"
+        f" WHERE NOT {_settled_key('x')} AND (x.amount <> t.amount OR x.registration_id <> t.registration_id"
+        f" OR x.district_id <> t.district_id OR x.channel <> t.channel OR x.status <> %s)",
+        [at, user_id, EntitlementStatus.GRANTED, "重新计算", EntitlementStatus.GRANTED],
+    )
+
+
+def _upsert(cur, at, fresh: bool) -> int:
+    """Step 2: new rows, and rows whose amount or facts changed and that are not in a
+    batch. (A fresh district may still meet a person's row from another district, moved
+    here: ON CONFLICT updates it.) Returns how many were written."""
+    ent = _t()["ent"]
+    changed = (
+        "TRUE"
+        if fresh
+        else f"x.id IS NULL OR (NOT {_settled_key('x')} AND (x.amount <> t.amount"
+        " OR x.registration_id <> t.registration_id OR x.district_id <> t.district_id"
+        " OR x.channel <> t.channel OR x.status <> %s OR x.reason IS DISTINCT FROM t.reason))"
+    )
+    join = (
+        ""
+        if fresh
+        else f" LEFT JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
+        " AND x.rule_key = t.rule_key AND x.kind = 'base'"
+    )
+    cur.execute(
+        f"INSERT INTO {ent} AS ent ({GRANT_COLUMNS}, status, computed_at, kind, part)"  # noqa: S608
+        f" SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,"
+        f" t.channel, t.amount, t.reason, %s, %s, 'base', 0"
+        f" FROM {TMP} t{join} WHERE {changed}"
+        f" ORDER BY t.person_id, t.rule_key"
+        f" ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,"
+        f" registration_id = excluded.registration_id, district_id = excluded.district_id,"
+        f" channel = excluded.channel, amount = excluded.amount, reason = excluded.reason,"
+        f" status = excluded.status, computed_at = excluded.computed_at"
+        f" WHERE NOT {_settled_key('ent')}",
+        [EntitlementStatus.GRANTED, at] + ([] if fresh else [EntitlementStatus.GRANTED]),
+    )
+    return max(cur.rowcount, 0)
+
+
+def _withdraw_gone(cur, programme: Programme, code: str, at, user_id: int | None) -> int:
+    """Step 3: not settled and no longer qualifying: withdrawn, audited (it comes back if
+    it qualifies again). Keys with settled money are the settlement step's."""
+    t = _t()
+    obj, arr = _json_fns()
+    withdraw_where = (
+        f"ent.programme_id = %s AND ent.district_id = %s AND ent.kind = 'base' AND ent.status <> %s"  # noqa: S608
+        f" AND NOT {_settled_key('ent')}"
+        f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id AND t.rule_key = ent.rule_key)"
+    )
+    cur.execute(
+        f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
+        f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(ent.id AS TEXT),"
+        f" {obj}('status', {arr}(ent.status, %s), 'amount', {arr}(ent.amount, ent.amount)), %s"
+        f" FROM {t['ent']} ent WHERE {withdraw_where}",
+        [
+            at,
+            user_id,
+            EntitlementStatus.WITHDRAWN,
+            "不再符合条件，尚未进入批次：撤销",
+            programme.pk,
+            code,
+            EntitlementStatus.WITHDRAWN,
+        ],
+    )
+    cur.execute(
+        f"UPDATE {t['ent']} AS ent SET status = %s, computed_at = %s WHERE {withdraw_where}",  # noqa: S608
+        [EntitlementStatus.WITHDRAWN, at, programme.pk, code, EntitlementStatus.WITHDRAWN],
+    )
+    return max(cur.rowcount, 0)
 
 
 def _store_refusals(cur, programme: Programme, code: str, rules: list[SubsidyRule], regions, at) -> bool:

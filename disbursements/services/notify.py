@@ -68,8 +68,25 @@ def batch_results_notify(*, batch_id: int) -> int:
     messages handed to the outbox (before duplicates are skipped).
     """
     batch = Batch.objects.select_related("district", "programme").get(pk=batch_id)
-    district = batch.district
     payments = reverse("disbursements:employer_payments")
+    # Every employer's agents in one query (a subquery on the batch), not one per employer.
+    agents = _agents_by_employer(
+        PaymentLine.objects.filter(batch=batch).values("entitlement__registration__employer_id")
+    )
+    paid_by_employer: dict[int, list] = {}  # employer → [count, amount]
+    sent, chunk = _tell_lines(batch, agents, payments, paid_by_employer)
+    chunk += _tell_employers_paid(batch, agents, payments, paid_by_employer)
+    chunk += _tell_officers(batch)
+    sent += len([m for m in chunk if m is not None])
+    notify(chunk)
+    return sent
+
+
+def _tell_lines(batch: Batch, agents: dict, payments: str, paid_by_employer: dict) -> tuple[int, list]:
+    """Each paid or failed line: the worker by SMS, the employer's agents of a failed one
+    in the portal; the paid ones are added up per employer. Handed to the outbox chunk by
+    chunk; returns how many were handed, and the last chunk (not yet handed)."""
+    district = batch.district
     lines = (
         PaymentLine.objects.filter(batch=batch, status__in=[LineStatus.PAID, LineStatus.FAILED])
         .order_by("id")
@@ -86,11 +103,6 @@ def batch_results_notify(*, batch_id: int) -> int:
         )
     )
     sent = 0
-    paid_by_employer: dict[int, list] = {}  # employer → [count, amount]
-    # Every employer's agents in one query (a subquery on the batch), not one per employer.
-    agents = _agents_by_employer(
-        PaymentLine.objects.filter(batch=batch).values("entitlement__registration__employer_id")
-    )
     chunk: list = []
     for line_id, status, amount, name, reason, scheme, employer_id, phone_cipher, phone_masked in lines.iterator(
         chunk_size=CHUNK
@@ -128,19 +140,31 @@ def batch_results_notify(*, batch_id: int) -> int:
             sent += len(chunk)
             notify(chunk)
             chunk = []
+    return sent, chunk
+
+
+def _tell_employers_paid(batch: Batch, agents: dict, payments: str, paid_by_employer: dict) -> list:
+    """One summary of the paid lines to each employer's agents."""
+    out = []
     for employer_id, (count, amount) in paid_by_employer.items():
         params = {"batch": batch.number, "count": count, "amount": yuan_text(amount)}
-        chunk += [
+        out += [
             in_app(
                 event=E.PAYMENT_PAID,
                 key=f"batch:{batch.pk}:employer:{employer_id}:paid:{count}",
                 user=uid,
                 params=params,
                 link=payments,
-                region_id=district.pk,
+                region_id=batch.district.pk,
             )
             for uid in agents.get(employer_id, [])
         ]
+    return out
+
+
+def _tell_officers(batch: Batch) -> list:
+    """The district officers: the batch's totals (keyed by the counts, so a second import
+    that changed nothing tells nobody)."""
     counts = {
         s: PaymentLine.objects.filter(batch=batch, status=s).count()
         for s in (LineStatus.PAID, LineStatus.FAILED, LineStatus.PENDING)
@@ -153,15 +177,18 @@ def batch_results_notify(*, batch_id: int) -> int:
     }
     summary_key = f"batch:{batch.pk}:results:{params['paid']}:{params['failed']}:{params['pending']}"
     link = reverse("disbursements:batch_detail", args=[batch.pk])
-    chunk += [
+    return [
         in_app(
-            event=E.BATCH_RESULTS, key=summary_key, user=u, params=params, link=link, region_id=district.pk, obj=batch
+            event=E.BATCH_RESULTS,
+            key=summary_key,
+            user=u,
+            params=params,
+            link=link,
+            region_id=batch.district.pk,
+            obj=batch,
         )
-        for u in district_officers(district)
+        for u in district_officers(batch.district)
     ]
-    sent += len([m for m in chunk if m is not None])
-    notify(chunk)
-    return sent
 
 
 # --------------------------------------------------------------------------- the approval chain
@@ -224,18 +251,13 @@ def appeal_notify(*, appeal) -> None:
         "kind": chinese(AppealKind(appeal.kind).label),
         "due": appeal.due_on.isoformat(),
     }
-    link = reverse("appeals:detail", args=[appeal.pk])
-    notify(
-        in_app(
-            event=E.APPEAL_FILED,
-            key=f"appeal:{appeal.pk}",
-            user=u,
-            params=params,
-            link=link,
-            region_id=appeal.district_id,
-            obj=appeal,
-        )
-        for u in district_officers(appeal.district)
+    _tell_district_officers(
+        appeal.district,
+        E.APPEAL_FILED,
+        f"appeal:{appeal.pk}",
+        params,
+        reverse("appeals:detail", args=[appeal.pk]),
+        appeal,
     )
 
 
@@ -244,15 +266,12 @@ def objection_notify(*, objection) -> None:
     notice = objection.notice
     params = {"district": notice.district.name, "notice": notice.title}
     link = reverse("gongshi:manage_detail", args=[notice.pk])
+    _tell_district_officers(notice.district, E.OBJECTION_FILED, f"objection:{objection.pk}", params, link, objection)
+
+
+def _tell_district_officers(district, event, key: str, params: dict, link: str, obj) -> None:
+    """One message in the portal to each officer of the district, about `obj`."""
     notify(
-        in_app(
-            event=E.OBJECTION_FILED,
-            key=f"objection:{objection.pk}",
-            user=u,
-            params=params,
-            link=link,
-            region_id=notice.district_id,
-            obj=objection,
-        )
-        for u in district_officers(notice.district)
+        in_app(event=event, key=key, user=u, params=params, link=link, region_id=district.pk, obj=obj)
+        for u in district_officers(district)
     )

@@ -168,25 +168,56 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
     """The batch's 审批表 (A4, ReportLab): header, totals by scheme, approval steps,
     signature boxes, content hash; page numbers and the printing time in the footer."""
     from reportlab.lib.units import mm
-    from reportlab.platypus import LongTable, Spacer
+    from reportlab.platypus import Spacer
 
     font = pdf_font().name
     st = pdf_styles(font)
     width = 180 * mm
-    schemes = batch_scheme_totals(batch)
-    lines_total = sum((s.total for s in schemes), ZERO)
-    lines_count = sum(s.count for s in schemes)
-
     story = [
         _p(_("%(programme)s 补贴发放审批表") % {"programme": batch.programme.name}, st["title"]),
         _p(_("批次号 %(number)s") % {"number": batch.number}, st["subtitle"]),
         Spacer(1, 4 * mm),
+        _fields_table(_approval_fields(batch), font, st["cell"], width),
     ]
+    story += [Spacer(1, 3 * mm), _p(_("一、按补贴项目汇总"), st["heading"])]
+    story += _approval_schemes(batch, font, st)
+    steps = list(BatchStep.objects.filter(batch=batch).select_related("user__region").order_by("at", "id"))
+    story += [Spacer(1, 3 * mm), _p(_("二、审批流程"), st["heading"]), _approval_steps(steps, font, st)]
+    story += [Spacer(1, 3 * mm), _p(_("三、签字"), st["heading"])]
+    story.append(_signature_table(_approval_signatures(batch, steps), font, st["cell"], width))
+    story += [
+        Spacer(1, 4 * mm),
+        _p(
+            _("明细校验值（SHA-256，冻结时计算，覆盖每一笔的收款人、账号与金额）：%(hash)s")
+            % {"hash": batch.content_hash or _("未冻结（批次尚未审批）")},
+            st["small"],
+        ),
+    ]
+    if batch.file_checksum:
+        story.append(_p(_("银行文件校验值（SHA-256）：%(hash)s") % {"hash": batch.file_checksum}, st["small"]))
+    footer = _("打印时间 %(at)s") % {"at": _when(printed_at)}
+    if printed_by is not None:
+        footer += _(" · 打印人 %(who)s") % {"who": _person(printed_by)}
+    return pdf_build(
+        story,
+        title=f"{batch.number} {_('审批表')}",
+        author=batch.district.name,
+        footer=footer,
+        page_label=_page_label,
+    )
+
+
+def _channel_label(channel: str) -> str:
+    return Channel(channel).label if channel in Channel.values else channel
+
+
+def _approval_fields(batch: Batch) -> list[tuple]:
+    """The 审批表's header: what the batch is, how much, who built it."""
     city = batch.district.parent.name if batch.district.parent_id else ""
     pairs = [
         (_("发放项目"), batch.programme.name),
         (_("区县"), f"{city} {batch.district.name}".strip()),
-        (_("发放渠道"), Channel(batch.channel).label if batch.channel in Channel.values else batch.channel),
+        (_("发放渠道"), _channel_label(batch.channel)),
         (_("批次状态"), BatchStatus(batch.status).label),
         (_("笔数"), ngettext("%(n)s 笔", "%(n)s 笔", batch.line_count) % {"n": batch.line_count}),
         (_("金额（元）"), yuan_text(batch.total)),
@@ -195,9 +226,17 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
     ]
     if batch.parent_id:
         pairs.append((_("补发原批次"), batch.parent.number))
-    story.append(_fields_table(pairs, font, st["cell"], width))
+    return pairs
 
-    story += [Spacer(1, 3 * mm), _p(_("一、按补贴项目汇总"), st["heading"])]
+
+def _approval_schemes(batch: Batch, font, st) -> list:
+    """一、the totals by scheme, and a warning when the lines do not add up to the batch."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import LongTable
+
+    schemes = batch_scheme_totals(batch)
+    lines_total = sum((s.total for s in schemes), ZERO)
+    lines_count = sum(s.count for s in schemes)
     data = [
         _heads(
             [_("补贴项目"), _("笔数"), _("金额（元）"), _("已发放"), _("发放失败"), _("待发放")],
@@ -228,9 +267,9 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
     )
     table = LongTable(data, colWidths=[56 * mm, 20 * mm, 26 * mm, 26 * mm, 26 * mm, 26 * mm], repeatRows=1)
     table.setStyle(table_style(font, money_cols=(1, 2, 3, 4, 5), total_row=True))
-    story.append(table)
+    out = [table]
     if lines_total != batch.total or lines_count != batch.line_count:
-        story.append(
+        out.append(
             _p(
                 _("⚠ 明细合计 %(lines)s 元（%(n)s 笔）与批次金额 %(total)s 元（%(count)s 笔）不一致，请勿签批。")
                 % {
@@ -242,10 +281,15 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
                 st["body"],
             )
         )
+    return out
 
-    story += [Spacer(1, 3 * mm), _p(_("二、审批流程"), st["heading"])]
+
+def _approval_steps(steps: list, font, st):
+    """二、every step of the chain: who, in which role, when, with what comment."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import LongTable
+
     data = [_heads([_("序号"), _("环节"), _("办理人"), _("角色"), _("时间"), _("意见")], st["cell"])]
-    steps = BatchStep.objects.filter(batch=batch).select_related("user__region").order_by("at", "id")
     for n, step in enumerate(steps, start=1):
         action = _(ACTION_LABELS.get(step.action, step.action))
         data.append(
@@ -262,9 +306,12 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
         data.append(["", _("尚无记录"), "", "", "", ""])
     table = LongTable(data, colWidths=[12 * mm, 28 * mm, 26 * mm, 38 * mm, 28 * mm, 48 * mm], repeatRows=1)
     table.setStyle(table_style(font))
-    story.append(table)
+    return table
 
-    story += [Spacer(1, 3 * mm), _p(_("三、签字"), st["heading"])]
+
+def _approval_signatures(batch: Batch, steps: list) -> list[tuple]:
+    """三、the signature boxes, each with the name of who did that level's step (the
+    head of the district's bureau signs on paper only)."""
     by_level = {}
     for step in steps:
         if step.action in ("submit", "review", "approve"):
@@ -276,28 +323,7 @@ def batch_approval_pdf(batch: Batch, *, printed_at: datetime, printed_by=None) -
     if not batch.district.direct_report:
         boxes.append((_("市级复核人"), by_level.get(LEVEL_CITY, _person(batch.reviewed_by))))
     boxes.append((_("省级审批人"), by_level.get(LEVEL_PROVINCE, _person(batch.approved_by))))
-    story.append(_signature_table(boxes, font, st["cell"], width))
-
-    story += [
-        Spacer(1, 4 * mm),
-        _p(
-            _("明细校验值（SHA-256，冻结时计算，覆盖每一笔的收款人、账号与金额）：%(hash)s")
-            % {"hash": batch.content_hash or _("未冻结（批次尚未审批）")},
-            st["small"],
-        ),
-    ]
-    if batch.file_checksum:
-        story.append(_p(_("银行文件校验值（SHA-256）：%(hash)s") % {"hash": batch.file_checksum}, st["small"]))
-    footer = _("打印时间 %(at)s") % {"at": _when(printed_at)}
-    if printed_by is not None:
-        footer += _(" · 打印人 %(who)s") % {"who": _person(printed_by)}
-    return pdf_build(
-        story,
-        title=f"{batch.number} {_('审批表')}",
-        author=batch.district.name,
-        footer=footer,
-        page_label=_page_label,
-    )
+    return boxes
 
 
 # --------------------------------------------------------------------------- 汇总表
@@ -325,7 +351,7 @@ def district_summary_pdf(programme, region) -> bytes:
     """A district's (or a city's) 发放汇总表 for one programme: reconciliation by scheme
     and the batches, with signature boxes. Deterministic for the same data."""
     from reportlab.lib.units import mm
-    from reportlab.platypus import LongTable, Spacer
+    from reportlab.platypus import Spacer
 
     font = pdf_font().name
     st = pdf_styles(font)
@@ -355,8 +381,26 @@ def district_summary_pdf(programme, region) -> bytes:
         (_("已发放（大写）"), yuan_in_words(total.paid)),
     ]
     story.append(_fields_table(pairs, font, st["cell"], width))
-
     story += [Spacer(1, 3 * mm), _p(_("一、按补贴项目对账"), st["heading"])]
+    story += _summary_schemes(total, rows, font, st)
+    story += [Spacer(1, 3 * mm), _p(_("二、发放批次"), st["heading"]), _summary_batches(programme, region, font, st)]
+    story += [Spacer(1, 5 * mm)]
+    boxes = [(_("制表人"), None), (_("审核人"), None), (_("单位负责人"), None), (_("单位（盖章）"), None)]
+    story.append(_signature_table(boxes, font, st["cell"], width))
+    return pdf_build(
+        story,
+        title=f"{programme.name} {region.name} {_('汇总表')}",
+        author=region.name,
+        footer=_("数据截至 %(at)s") % {"at": _when(as_of) or "—"},
+        page_label=_page_label,
+    )
+
+
+def _summary_schemes(total, rows, font, st) -> list:
+    """一、reconciliation by scheme, and whether it balances."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import LongTable, Spacer
+
     data = [
         _heads(
             [_("补贴项目"), _("核定人次"), _("核定金额"), _("已发放"), _("发放失败未补发"), _("待发放"), _("追回")],
@@ -364,10 +408,10 @@ def district_summary_pdf(programme, region) -> bytes:
             right=(1, 2, 3, 4, 5, 6),
         )
     ]
-    for r in rows:
+    for r in [*rows, total]:
         data.append(
             [
-                _p(r.label, st["cell"]),
+                _p(r.label, st["cell"]) if r is not total else _("合计"),
                 str(r.entitled_count),
                 yuan_text(r.entitled),
                 yuan_text(r.paid),
@@ -376,20 +420,8 @@ def district_summary_pdf(programme, region) -> bytes:
                 yuan_text(r.adjusted),
             ]
         )
-    data.append(
-        [
-            _("合计"),
-            str(total.entitled_count),
-            yuan_text(total.entitled),
-            yuan_text(total.paid),
-            yuan_text(total.failed),
-            yuan_text(total.pending),
-            yuan_text(total.adjusted),
-        ]
-    )
     table = LongTable(data, colWidths=[44 * mm, 22 * mm, 24 * mm, 24 * mm, 24 * mm, 22 * mm, 20 * mm], repeatRows=1)
     table.setStyle(table_style(font, money_cols=(1, 2, 3, 4, 5, 6), total_row=True))
-    story.append(table)
     if total.balanced:
         check = _("核定 = 已发放 + 发放失败 + 待发放 + 追回：平衡。")
     else:
@@ -397,9 +429,14 @@ def district_summary_pdf(programme, region) -> bytes:
             "difference": yuan_text(total.difference),
             "problems": "；".join(str(p) for p in total.problems),
         }
-    story += [Spacer(1, 1.5 * mm), _p(check, st["body"])]
+    return [table, Spacer(1, 1.5 * mm), _p(check, st["body"])]
 
-    story += [Spacer(1, 3 * mm), _p(_("二、发放批次"), st["heading"])]
+
+def _summary_batches(programme, region, font, st):
+    """二、the batches of the region, with who approved them."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import LongTable
+
     batches = (
         Batch.objects.filter(programme=programme, district__path__startswith=region.path)
         .select_related("approved_by", "district")
@@ -417,7 +454,7 @@ def district_summary_pdf(programme, region) -> bytes:
             [
                 _p(b.number, st["small"]),
                 _p(b.district.name, st["cell"]),
-                _p(Channel(b.channel).label if b.channel in Channel.values else b.channel, st["cell"]),
+                _p(_channel_label(b.channel), st["cell"]),
                 _p(BatchStatus(b.status).label, st["cell"]),
                 str(b.line_count),
                 yuan_text(b.total),
@@ -428,15 +465,4 @@ def district_summary_pdf(programme, region) -> bytes:
         data.append(["", _("尚无发放批次"), "", "", "", "", ""])
     table = LongTable(data, colWidths=[44 * mm, 18 * mm, 18 * mm, 20 * mm, 18 * mm, 26 * mm, 36 * mm], repeatRows=1)
     table.setStyle(table_style(font, money_cols=(4, 5)))
-    story.append(table)
-
-    story += [Spacer(1, 5 * mm)]
-    boxes = [(_("制表人"), None), (_("审核人"), None), (_("单位负责人"), None), (_("单位（盖章）"), None)]
-    story.append(_signature_table(boxes, font, st["cell"], width))
-    return pdf_build(
-        story,
-        title=f"{programme.name} {region.name} {_('汇总表')}",
-        author=region.name,
-        footer=_("数据截至 %(at)s") % {"at": _when(as_of) or "—"},
-        page_label=_page_label,
-    )
+    return table

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 
 from accounts.choices import Role
 from accounts.models import Job, User
-from accounts.services import audit_record
+from accounts.services import audit_record, job_test_pause
 from beneficiaries import pii
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO
@@ -50,9 +50,8 @@ CHUNK = 2000
 def bank_files_dir() -> Path:
     """Bank files hold whole ID and account numbers: they live outside MEDIA_ROOT (which
     a proxy may serve) and are downloaded only through a scoped, audited view."""
-    configured = getattr(settings, "BANK_FILES_DIR", None) or os.environ.get("BANK_FILES_DIR")
-    if configured:
-        return private_dir(configured)
+    if settings.BANK_FILES_DIR:
+        return private_dir(settings.BANK_FILES_DIR)
     private_dir(str(settings.MEDIA_ROOT).rstrip("/") + "-private")
     return private_dir(Path(str(settings.MEDIA_ROOT).rstrip("/") + "-private") / "bankfiles")
 
@@ -81,7 +80,7 @@ def file_name(batch: Batch, fmt: str, encoding: str = "utf-8") -> str:
 _PART_NAME = re.compile(r"\.part-(?P<pid>[0-9]+)(?:@(?P<host>[A-Za-z0-9._-]+))?$")
 # No export writes for this long: a Celery export is killed at CELERY_TASK_TIME_LIMIT,
 # and a province-sized one takes minutes. Older leftovers go whoever wrote them.
-PART_MAX_AGE = max(24 * 3600, 2 * int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600) or 3600))
+PART_MAX_AGE = max(24 * 3600, 2 * settings.CELERY_TASK_TIME_LIMIT)
 # /proc/<pid>/stat counts in clock ticks from a boot time given in whole seconds.
 _START_SLACK = 5.0
 
@@ -304,7 +303,7 @@ def total_row(batch: Batch) -> list[str]:
 # forked child with its own database connection), then joined: decryption is CPU-bound
 # and a province-sized batch would otherwise keep one core busy and the other idle.
 PARALLEL_MIN_LINES = 200_000
-EXPORT_PROCESSES = int(getattr(settings, "BANK_EXPORT_PROCESSES", 0) or os.environ.get("BANK_EXPORT_PROCESSES", 0) or 3)
+EXPORT_PROCESSES = settings.BANK_EXPORT_PROCESSES
 
 
 def _write_rows(text, chunks, progress=None, done: int = 0) -> tuple[int, Decimal]:
@@ -547,7 +546,6 @@ def batch_export(
     acting_user: User | None,
     job: Job | None = None,
     progress=None,
-    delay: float = 0.0,
 ) -> BatchExport:
     """Write the bank file of an approved batch and record it (checksum, who, when).
 
@@ -556,57 +554,11 @@ def batch_export(
     bytes (and first removes what killed exports left, `bank_leftovers_purge`). The
     first export moves the batch from approved to exported.
     """
-    fmt = (fmt or "").lower()
-    if fmt not in FORMATS:
-        raise DomainError(f"不支持的文件格式“{fmt}”，请选择 csv 或 xlsx。")
-    encoding = ENCODINGS.get((encoding or "utf-8").lower())
-    if encoding is None:
-        raise DomainError("CSV 编码只能是 UTF-8 或 GB18030。")
-    if fmt == "xlsx":
-        encoding = ""
-    if acting_user is not None and not can_export(acting_user, batch):
-        raise PermissionDenied("只有本区县人社专员或省级人员可以导出银行文件。")
-    if batch.status not in EXPORTABLE:
-        raise ConflictError(f"批次当前状态为“{batch.get_status_display()}”，省级审批通过后才能导出银行文件。")
-    problems = batch_integrity_problems(batch)
-    if problems:
-        raise DomainError("批次数据校验未通过，不能导出：" + "；".join(problems))
-
-    packets = red_packets.is_red_packet(batch)
-    if packets:
-        no_phone = list(
-            PaymentLine.objects.filter(batch=batch, account_cipher="").order_by("seq").values_list("seq", "name")[:20]
-        )
-        if no_phone:
-            listed = "、".join(f"第 {seq} 笔（{name}）" for seq, name in no_phone)
-            raise DomainError(f"电子红包按手机号发放，以下明细没有手机号，不能导出：{listed}。请退回批次并补录手机号。")
+    fmt, encoding, packets = _export_check(batch, fmt, encoding, acting_user)
     directory = bank_files_dir()
     bank_leftovers_purge(directory=directory)  # of exports killed before (never a running one's)
     final = directory / file_name(batch, fmt, encoding or "utf-8")
-    tmp = final.with_name(final.name + f".part-{part_owner()}")
-    try:
-        if fmt == "csv":
-            with open_private(tmp, "wb") as fh:
-                writer = red_packets.write_csv if packets else write_csv
-                count, total = writer(batch, fh, encoding=encoding, progress=progress)
-                fh.flush()
-                os.fsync(fh.fileno())
-        elif packets:
-            count, total = red_packets.write_xlsx(batch, tmp, progress=progress)
-        else:
-            count, total = write_xlsx(batch, tmp, progress=progress)
-        if count != batch.line_count or total != batch.total:
-            raise DomainError(
-                f"导出的笔数或金额（{count} 笔，{total} 元）与批次（{batch.line_count} 笔，{batch.total} 元）不符，已停止导出。"
-            )
-        checksum = sha256_file(tmp)
-        if delay:  # the kill-and-resume test's window between writing and recording
-            time.sleep(delay)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
+    count, total, checksum = _write_into_place(batch, final, fmt, encoding, packets, progress)
     with transaction.atomic():
         record = BatchExport.objects.create(
             batch=batch,
@@ -637,6 +589,65 @@ def batch_export(
         )
     batch.refresh_from_db()
     return record
+
+
+def _export_check(batch: Batch, fmt: str, encoding: str, acting_user: User | None) -> tuple[str, str, bool]:
+    """Refuse an export that must not happen (format, encoding, who, the batch's state
+    and integrity, red packets without a phone). Returns (format, encoding, red packets?)."""
+    fmt = (fmt or "").lower()
+    if fmt not in FORMATS:
+        raise DomainError(f"不支持的文件格式“{fmt}”，请选择 csv 或 xlsx。")
+    encoding = ENCODINGS.get((encoding or "utf-8").lower())
+    if encoding is None:
+        raise DomainError("CSV 编码只能是 UTF-8 或 GB18030。")
+    if fmt == "xlsx":
+        encoding = ""
+    if acting_user is not None and not can_export(acting_user, batch):
+        raise PermissionDenied("只有本区县人社专员或省级人员可以导出银行文件。")
+    if batch.status not in EXPORTABLE:
+        raise ConflictError(f"批次当前状态为“{batch.get_status_display()}”，省级审批通过后才能导出银行文件。")
+    problems = batch_integrity_problems(batch)
+    if problems:
+        raise DomainError("批次数据校验未通过，不能导出：" + "；".join(problems))
+
+    packets = red_packets.is_red_packet(batch)
+    if packets:
+        no_phone = list(
+            PaymentLine.objects.filter(batch=batch, account_cipher="").order_by("seq").values_list("seq", "name")[:20]
+        )
+        if no_phone:
+            listed = "、".join(f"第 {seq} 笔（{name}）" for seq, name in no_phone)
+            raise DomainError(f"电子红包按手机号发放，以下明细没有手机号，不能导出：{listed}。请退回批次并补录手机号。")
+    return fmt, encoding, packets
+
+
+def _write_into_place(batch: Batch, final: Path, fmt: str, encoding: str, packets: bool, progress):
+    """Write the file to a temporary name, check its count and total against the batch,
+    and rename it into place. Returns (count, total, checksum)."""
+    tmp = final.with_name(final.name + f".part-{part_owner()}")
+    try:
+        if fmt == "csv":
+            with open_private(tmp, "wb") as fh:
+                writer = red_packets.write_csv if packets else write_csv
+                count, total = writer(batch, fh, encoding=encoding, progress=progress)
+                fh.flush()
+                os.fsync(fh.fileno())
+        elif packets:
+            count, total = red_packets.write_xlsx(batch, tmp, progress=progress)
+        else:
+            count, total = write_xlsx(batch, tmp, progress=progress)
+        if count != batch.line_count or total != batch.total:
+            raise DomainError(
+                f"导出的笔数或金额（{count} 笔，{total} 元）与批次（{batch.line_count} 笔，{batch.total} 元）不符，已停止导出。"
+            )
+        checksum = sha256_file(tmp)
+        job_test_pause()  # the fault tests' window between writing and recording (JOB_TEST_SLOWDOWN)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+    return count, total, checksum
 
 
 def sha256_file(path: Path) -> str:

@@ -52,8 +52,8 @@ from programs.models import Programme
 from regions.models import Region
 
 # Objections from one address: (count, window seconds), overall and per notice.
-OBJECTION_IP_LIMIT = getattr(settings, "GONGSHI_OBJECTION_IP_LIMIT", (5, 3600))
-OBJECTION_NOTICE_LIMIT = getattr(settings, "GONGSHI_OBJECTION_NOTICE_LIMIT", (3, 86400))
+OBJECTION_IP_LIMIT = settings.GONGSHI_OBJECTION_IP_LIMIT
+OBJECTION_NOTICE_LIMIT = settings.GONGSHI_OBJECTION_NOTICE_LIMIT
 REASON_MAX, CONTACT_MAX, RESOLUTION_MAX = 1000, 100, 500
 KEY_PREFIX = "gongshi"  # rate-limit counters in the cache (tests use their own prefix)
 
@@ -125,24 +125,7 @@ def notice_create(
     starts_on = starts_on or timezone.localdate()
     title = clean_text(title, max_length=200) or f"{district.name}{programme.name}拟发放人员名单公示"
     with transaction.atomic():
-        if batch is not None:
-            # One notice at a time per batch: two officers clicking at once get one.
-            Batch.objects.select_for_update().filter(pk=batch.pk).first()
-            if Notice.objects.filter(batch=batch, status=NoticeStatus.PUBLISHED, ends_on__gte=starts_on).exists():
-                raise ConflictError("本批次已有公示正在进行中。")
-            source = (
-                PaymentLine.objects.filter(batch=batch, status=LineStatus.PENDING)
-                .order_by("seq")
-                .values_list("entitlement_id", flat=True)
-            )
-            entitlements = Entitlement.objects.filter(pk__in=list(source))
-        else:
-            entitlements = _district_entitlements(programme, district)
-        rows = list(
-            entitlements.order_by("registration__employer__name", "person__name", "id").values_list(
-                "id", "person__name", "registration__employer__name", "rule__name", "amount"
-            )
-        )
+        rows = _notice_rows(batch, programme, district, starts_on)
         if not rows:
             raise DomainError("没有可公示的发放人员。")
         notice = Notice.objects.create(
@@ -186,6 +169,29 @@ def notice_create(
             },
         )
     return notice
+
+
+def _notice_rows(batch: Batch | None, programme: Programme, district: Region, starts_on: dt.date) -> list[tuple]:
+    """(entitlement, name, employer, scheme, amount) of everyone the notice lists: the
+    batch's pending lines, or the district's entitlements not yet in a submitted batch."""
+    if batch is not None:
+        # One notice at a time per batch: two officers clicking at once get one.
+        Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        if Notice.objects.filter(batch=batch, status=NoticeStatus.PUBLISHED, ends_on__gte=starts_on).exists():
+            raise ConflictError("本批次已有公示正在进行中。")
+        source = (
+            PaymentLine.objects.filter(batch=batch, status=LineStatus.PENDING)
+            .order_by("seq")
+            .values_list("entitlement_id", flat=True)
+        )
+        entitlements = Entitlement.objects.filter(pk__in=list(source))
+    else:
+        entitlements = _district_entitlements(programme, district)
+    return list(
+        entitlements.order_by("registration__employer__name", "person__name", "id").values_list(
+            "id", "person__name", "registration__employer__name", "rule__name", "amount"
+        )
+    )
 
 
 def _district_entitlements(programme: Programme, district: Region):

@@ -24,13 +24,13 @@ from disbursements.models import CapRefusal, Entitlement, PaymentLine
 from disbursements.services.safeguards import RateLimited, rate_hit
 
 # attempts, window seconds
-IP_LIMIT = getattr(settings, "LOOKUP_IP_LIMIT", (20, 600))
+IP_LIMIT = settings.LOOKUP_IP_LIMIT
 # Per (ID number, client): a stranger guessing phone tails from one address is stopped
 # after a few tries, without locking the real worker, who asks from another address.
-ID_CLIENT_LIMIT = getattr(settings, "LOOKUP_ID_CLIENT_LIMIT", (5, 3600))
+ID_CLIENT_LIMIT = settings.LOOKUP_ID_CLIENT_LIMIT
 # Per ID number from anywhere: higher, so that many strangers together cannot lock the
 # worker out quickly, yet a distributed guess of the 10,000 tails stays hopeless.
-ID_LIMIT = getattr(settings, "LOOKUP_ID_LIMIT", (60, 3600))
+ID_LIMIT = settings.LOOKUP_ID_LIMIT
 KEY_PREFIX = "lookup"
 NOT_FOUND = gettext_lazy(
     "未查询到与所填信息一致的记录。请核对身份证号、姓名和手机号后四位；如确已登记，请联系用人单位或所在区县人社部门。"

@@ -26,6 +26,7 @@ not listed (what they paid stays settled).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -109,123 +110,139 @@ def settle_district(
     cursor.execute(
         _mismatch_sql(ent, line, candidates, Overpayment._meta.db_table), [programme.pk, district, programme.pk]
     )
-    rows = cursor.fetchall()
     stats = {"topups": 0, "flagged": 0, "withdrawn": 0}
     audits: list[AuditEntry] = []
-    for (
-        _base_id,
-        person_id,
-        rule_key,
-        base_district,
-        settled,
-        _unsettled,
-        t_amount,
-        t_rule,
-        t_reg,
-        t_district,
-        t_ch,
-    ) in rows:
-        settled = to_yuan(settled or ZERO)
-        if t_amount is None and base_district == district:
-            # Registered elsewhere now: that district's computation settles the key.
-            moved = (
-                Registration.objects.filter(programme=programme, person_id=person_id, status="active")
-                .exclude(district_id=district)
-                .exists()
-            )
-            if moved:
-                continue
-        target = to_yuan(t_amount) if t_amount is not None else ZERO
-        need = target - settled
-        key_rows = list(
-            Entitlement.objects.filter(programme=programme, person_id=person_id, rule_key=rule_key)
-            .exclude(kind=EntitlementKind.ADJUSTMENT)
-            .annotate(live=Exists(_live_line()))
-            .order_by("kind", "part")
-        )
-        base = next(r for r in key_rows if r.kind == EntitlementKind.BASE)
-        open_rows = [r for r in key_rows if not r.live]
-        keep = None
-        if need > 0:
-            if not base.live:
-                keep = base
-            else:
-                slot = 1 + max((r.part for r in key_rows if r.kind == EntitlementKind.TOPUP and r.live), default=0)
-                keep = next((r for r in open_rows if r.kind == EntitlementKind.TOPUP and r.part == slot), None)
-                if keep is None:
-                    keep = Entitlement(
-                        programme=programme,
-                        rule_key=rule_key,
-                        person_id=person_id,
-                        kind=EntitlementKind.TOPUP,
-                        part=slot,
-                        status=EntitlementStatus.WITHDRAWN,  # set below, with the audit
-                        amount=ZERO,
-                        rule_id=t_rule,
-                        registration_id=t_reg,
-                        district_id=t_district,
-                        channel=t_ch,
-                    )
-            before = (keep.amount, keep.status, keep.rule_id) if keep.pk else (None, None, None)
-            keep.amount, keep.status, keep.rule_id = need, EntitlementStatus.GRANTED, t_rule
-            keep.registration_id, keep.district_id, keep.channel, keep.computed_at = t_reg, t_district, t_ch, at
-            if keep.kind == EntitlementKind.TOPUP:
-                keep.reason = {"补差": str(need), "已发": str(settled), "现行金额": str(target)}
-            if before != (keep.amount, keep.status, keep.rule_id):
-                if keep.pk:
-                    _pull([keep.pk], at, user_id)
-                    keep.save(
-                        update_fields=[
-                            "amount",
-                            "status",
-                            "rule",
-                            "registration",
-                            "district",
-                            "channel",
-                            "computed_at",
-                            "reason",
-                        ]
-                    )
-                else:
-                    keep.save()
-                stats["topups"] += 1 if keep.kind == EntitlementKind.TOPUP else 0
-                audits.append(
-                    _audit(
-                        at,
-                        user_id,
-                        keep.pk,
-                        {
-                            "amount": [_s(before[0]), str(need)],
-                            "status": [before[1], "granted"],
-                            "rule": [before[2], t_rule],
-                        },
-                        "规则调整：已发放部分不变，差额补发（补差）"
-                        if keep.kind == EntitlementKind.TOPUP
-                        else "重新计算",
-                    )
-                )
-        for row in open_rows:
-            if row is keep or row.status != EntitlementStatus.GRANTED:
-                continue
-            _pull([row.pk], at, user_id)
-            row.status, row.computed_at = EntitlementStatus.WITHDRAWN, at
-            row.save(update_fields=["status", "computed_at"])
-            stats["withdrawn"] += 1
-            audits.append(_audit(at, user_id, row.pk, {"status": ["granted", "withdrawn"]}, "已发放部分已足额：撤销"))
-        item = Overpayment.objects.filter(
-            programme=programme, person_id=person_id, rule_key=rule_key, status=OverpaymentStatus.OPEN
-        ).first()
-        if need < 0 and rule_key in active_keys:
-            stats["flagged"] += _flag(
-                programme, base, item, settled, target, t_rule, rule_key, person_id, at, user_id, audits
-            )
-        elif item is not None and need >= 0:
-            item.status, item.updated_at = OverpaymentStatus.CLEARED, at
-            item.note = "重新计算后已发金额与现行规则一致，自动解除"
-            item.save(update_fields=["status", "updated_at", "note"])
-            audits.append(_audit(at, user_id, item.pk, {"status": ["open", "cleared"]}, item.note, kind="overpayment"))
+    for _base_id, person_id, rule_key, base_district, settled, _unsettled, *now_granted in cursor.fetchall():
+        t_amount = now_granted[0]
+        if t_amount is None and base_district == district and _moved_away(programme, person_id, district):
+            continue  # registered elsewhere now: that district's computation settles the key
+        key = _Key(programme, person_id, rule_key, to_yuan(settled or ZERO), *now_granted)
+        _settle_key(key, rule_key in active_keys, at, user_id, stats, audits)
     AuditEntry.objects.bulk_create(audits)
     return stats
+
+
+@dataclass
+class _Key:
+    """A (person, rule key) with settled money, and what the rules grant it now (the
+    candidate's amount, rule, registration, district and channel; None: nothing)."""
+
+    programme: object
+    person_id: int
+    rule_key: str
+    settled: Decimal
+    amount: Decimal | None
+    rule_id: int | None
+    registration_id: int | None
+    district_id: str | None
+    channel: str | None
+
+    @property
+    def target(self) -> Decimal:
+        return to_yuan(self.amount) if self.amount is not None else ZERO
+
+
+def _moved_away(programme, person_id: int, district: str) -> bool:
+    return (
+        Registration.objects.filter(programme=programme, person_id=person_id, status="active")
+        .exclude(district_id=district)
+        .exists()
+    )
+
+
+def _settle_key(key: _Key, active: bool, at, user_id, stats: dict, audits: list) -> None:
+    """Grant what is still owed (the base row while unpaid, else a 补差 top-up), withdraw
+    the open rows no longer needed, and flag an overpayment (or clear one now settled)."""
+    need = key.target - key.settled
+    key_rows = list(
+        Entitlement.objects.filter(programme=key.programme, person_id=key.person_id, rule_key=key.rule_key)
+        .exclude(kind=EntitlementKind.ADJUSTMENT)
+        .annotate(live=Exists(_live_line()))
+        .order_by("kind", "part")
+    )
+    base = next(r for r in key_rows if r.kind == EntitlementKind.BASE)
+    open_rows = [r for r in key_rows if not r.live]
+    keep = _grant_need(key, need, base, key_rows, open_rows, at, user_id, stats, audits) if need > 0 else None
+    for row in open_rows:
+        if row is keep or row.status != EntitlementStatus.GRANTED:
+            continue
+        _pull([row.pk], at, user_id)
+        row.status, row.computed_at = EntitlementStatus.WITHDRAWN, at
+        row.save(update_fields=["status", "computed_at"])
+        stats["withdrawn"] += 1
+        audits.append(_audit(at, user_id, row.pk, {"status": ["granted", "withdrawn"]}, "已发放部分已足额：撤销"))
+    item = Overpayment.objects.filter(
+        programme=key.programme, person_id=key.person_id, rule_key=key.rule_key, status=OverpaymentStatus.OPEN
+    ).first()
+    if need < 0 and active:
+        stats["flagged"] += _flag(
+            key.programme,
+            base,
+            item,
+            key.settled,
+            key.target,
+            key.rule_id,
+            key.rule_key,
+            key.person_id,
+            at,
+            user_id,
+            audits,
+        )
+    elif item is not None and need >= 0:
+        item.status, item.updated_at = OverpaymentStatus.CLEARED, at
+        item.note = "重新计算后已发金额与现行规则一致，自动解除"
+        item.save(update_fields=["status", "updated_at", "note"])
+        audits.append(_audit(at, user_id, item.pk, {"status": ["open", "cleared"]}, item.note, kind="overpayment"))
+
+
+def _grant_need(key: _Key, need, base, key_rows, open_rows, at, user_id, stats: dict, audits: list):
+    """The row that carries what is still owed: the base row while it has no live line,
+    else the next top-up slot (reused when open). Returns it."""
+    if not base.live:
+        keep = base
+    else:
+        slot = 1 + max((r.part for r in key_rows if r.kind == EntitlementKind.TOPUP and r.live), default=0)
+        keep = next((r for r in open_rows if r.kind == EntitlementKind.TOPUP and r.part == slot), None)
+        if keep is None:
+            keep = Entitlement(
+                programme=key.programme,
+                rule_key=key.rule_key,
+                person_id=key.person_id,
+                kind=EntitlementKind.TOPUP,
+                part=slot,
+                status=EntitlementStatus.WITHDRAWN,  # set below, with the audit
+                amount=ZERO,
+                rule_id=key.rule_id,
+                registration_id=key.registration_id,
+                district_id=key.district_id,
+                channel=key.channel,
+            )
+    before = (keep.amount, keep.status, keep.rule_id) if keep.pk else (None, None, None)
+    keep.amount, keep.status, keep.rule_id = need, EntitlementStatus.GRANTED, key.rule_id
+    keep.registration_id, keep.district_id, keep.channel = key.registration_id, key.district_id, key.channel
+    keep.computed_at = at
+    if keep.kind == EntitlementKind.TOPUP:
+        keep.reason = {"补差": str(need), "已发": str(key.settled), "现行金额": str(key.target)}
+    if before == (keep.amount, keep.status, keep.rule_id):
+        return keep
+    if keep.pk:
+        _pull([keep.pk], at, user_id)
+        keep.save(
+            update_fields=["amount", "status", "rule", "registration", "district", "channel", "computed_at", "reason"]
+        )
+    else:
+        keep.save()
+    stats["topups"] += 1 if keep.kind == EntitlementKind.TOPUP else 0
+    audits.append(
+        _audit(
+            at,
+            user_id,
+            keep.pk,
+            {"amount": [_s(before[0]), str(need)], "status": [before[1], "granted"], "rule": [before[2], key.rule_id]},
+            "规则调整：已发放部分不变，差额补发（补差）" if keep.kind == EntitlementKind.TOPUP else "重新计算",
+        )
+    )
+    return keep
 
 
 def _pull(entitlement_ids: list[int], at, user_id) -> None:

@@ -222,7 +222,23 @@ def vouchers_import_redemptions(
     As a job (`job`): the count is checkpointed in the import's own transaction, so an
     attempt killed after the commit is finished by the next one, which writes nothing
     and still reports what the first wrote (never "新核销 0 张", never counted twice)."""
-    table = read_table(Path(path))
+    errors, rows = _redemption_rows(Path(path))
+    vouchers = {
+        v.code: v
+        for v in Voucher.objects.filter(code__in=[r.code for r in rows]).select_related("entitlement__district")
+    }
+    errors += _redemption_errors(rows, vouchers, acting_user)
+    if errors:
+        raise DomainError(f"核销文件有 {len(errors)} 处错误，未导入任何记录。", errors=errors[:200])
+    return _redemptions_write(
+        rows=rows, vouchers=vouchers, acting_user=acting_user, job=job, progress=progress, chunk=chunk
+    )
+
+
+def _redemption_rows(path: Path) -> tuple[list[str], list]:
+    """Read the file: its rows (券码, 核销时间, 核销商户), and the errors of the rows
+    themselves (an empty code, a code twice, a time that is not one)."""
+    table = read_table(path)
     if not table:
         raise DomainError("核销文件是空的。")
     header = [h.strip() for h in table[0]]
@@ -249,10 +265,13 @@ def vouchers_import_redemptions(
         else:
             seen[code] = number
             rows.append(Redemption(number, code, at, merchant))
-    vouchers = {
-        v.code: v
-        for v in Voucher.objects.filter(code__in=[r.code for r in rows]).select_related("entitlement__district")
-    }
+    return errors, rows
+
+
+def _redemption_errors(rows: list, vouchers: dict, acting_user: User | None) -> list[str]:
+    """The rows that cannot be redeemed: an unknown code, out of the user's scope,
+    redeemed before at another time, after the voucher's expiry."""
+    errors = []
     for r in rows:
         v = vouchers.get(r.code)
         if v is None:
@@ -271,8 +290,12 @@ def vouchers_import_redemptions(
             errors.append(
                 f"第 {r.row} 行“核销时间”列：券码 {format_code(r.code)} 已于 {v.expires_on:%Y-%m-%d} 过期，不能核销。"
             )
-    if errors:
-        raise DomainError(f"核销文件有 {len(errors)} 处错误，未导入任何记录。", errors=errors[:200])
+    return errors
+
+
+def _redemptions_write(*, rows, vouchers, acting_user, job, progress, chunk: int) -> dict:
+    """Redeem the vouchers still issued, audited, the count checkpointed in the same
+    transaction (see vouchers_import_redemptions)."""
     if progress:
         progress(0, len(rows))
     earlier = int(((job.result or {}).get("committed") or {}).get("redeemed", 0)) if job is not None else 0
@@ -302,8 +325,29 @@ def vouchers_import_redemptions(
 
 
 def vouchers_expire(*, today: date | None = None) -> int:
-    """Mark issued vouchers past their expiry as expired (beat may call this daily)."""
+    """Mark issued vouchers past their expiry as expired (beat calls this daily). The
+    audit trail gets one row per expiry date, in the transaction of the change: the
+    status's old and new value and how many vouchers changed (a whole programme's
+    vouchers expire on the same day: a row per voucher would be noise)."""
     today = today or timezone.localdate()
-    return Voucher.objects.filter(status=VoucherStatus.ISSUED, expires_on__lt=today).update(
-        status=VoucherStatus.EXPIRED
-    )
+    expired = 0
+    with transaction.atomic():
+        due = Voucher.objects.filter(status=VoucherStatus.ISSUED, expires_on__lt=today)
+        for day in sorted(set(due.values_list("expires_on", flat=True).distinct().order_by())):
+            # The update says how many changed: a voucher redeemed meanwhile is not counted.
+            count = due.filter(expires_on=day).update(status=VoucherStatus.EXPIRED)
+            if not count:
+                continue
+            expired += count
+            audit_record(
+                user=None,
+                action="vouchers_expire",
+                object_type="disbursements.voucher",
+                changes={
+                    "status": [VoucherStatus.ISSUED, VoucherStatus.EXPIRED],
+                    "expires_on": day.isoformat(),
+                    "count": count,
+                },
+                comment=f"消费券有效期至 {day:%Y-%m-%d}，已过期",
+            )
+    return expired

@@ -5,7 +5,9 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.choices import JobKind, JobState
 from accounts.models import AuditEntry
+from accounts.services import job_create
 from conftest import make_user
 from core.errors import ConflictError, DomainError, PermissionDenied
 from disbursements.choices import BatchStatus, LineStatus
@@ -21,6 +23,7 @@ from disbursements.services.batches import (
     batches_build,
     line_correct,
 )
+from disbursements.tasks import build_batches_task
 from disbursements.tests.batch_factories import make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +83,22 @@ def test_officer_cannot_build_another_district(programme, luquan_data, officer_l
 
     with pytest.raises(PermissionDenied):
         batches_build(programme=programme, district=Region.objects.get(code="130903"), acting_user=officer_luquan)
+
+
+def test_a_build_without_a_user_is_refused_unless_the_system_says_so(programme, luquan_data):
+    with pytest.raises(PermissionDenied):
+        batches_build(programme=programme, acting_user=None)
+    assert not Batch.objects.filter(programme=programme).exists()
+    built = batches_build(programme=programme, acting_user=None, system=True)  # a command or a system job
+    assert built and all(b.created_by is None for b in built)
+    assert not BatchStep.objects.filter(batch__in=built).exists()  # no user: no step of anyone's
+
+
+def test_a_build_job_nobody_asked_for_builds_as_the_system(programme, luquan_data):
+    job = job_create(kind=JobKind.BUILD_BATCHES, requested_by=None, params={"programme_id": programme.pk})
+    build_batches_task(job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.DONE and Batch.objects.filter(programme=programme).exists(), job.message
 
 
 def _chain_users():

@@ -123,7 +123,7 @@ def batch_build(request):
             Region.objects.within(user.region) if user.region else Region.objects, code=request.POST["district"]
         )
     try:
-        svc._check_builder(user, district)
+        svc.check_builder(user, district)
         job = build_job_start(programme=programme, district=district, acting_user=user)
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -343,34 +343,41 @@ def upload_job_start(request, pk: int, start, *, missing: str, started: str):
 @login_required
 @require_POST
 def line_correct(request, pk: int, line_pk: int):
-    _staff(request)
-    batch = get_object_or_404(_batches(request), pk=pk)
-    line = get_object_or_404(
-        PaymentLine.objects.filter(batch=batch).select_related("batch", "entitlement__registration"), pk=line_pk
-    )
-    try:
-        svc.line_correct(
+    return _line_correct_page(
+        request,
+        pk,
+        line_pk,
+        lambda line: svc.line_correct(
             line=line,
             account=request.POST.get("account", ""),
             bank_name=request.POST.get("bank_name", ""),
             phone=request.POST.get("phone", ""),
             acting_user=request.user,
             comment=request.POST.get("comment", ""),
-        )
+        ),
+    )
+
+
+def _line_correct_page(request, pk: int, line_pk: int, correct):
+    """A failed line of a batch in scope, corrected by `correct(line)`; back to the
+    batch's failed lines with what happened."""
+    _staff(request)
+    batch = get_object_or_404(_batches(request), pk=pk)
+    line = get_object_or_404(
+        PaymentLine.objects.filter(batch=batch).select_related("batch", "entitlement__registration"), pk=line_pk
+    )
+    try:
+        correct(line)
     except DomainError as exc:
         messages.error(request, gettext("第 %(seq)s 笔：%(message)s") % {"seq": line.seq, "message": exc.message})
     else:
-        _line_corrected(request, batch, line)
+        done = (
+            gettext("第 %(seq)s 笔已更正（确认）手机号，可生成补发批次。")
+            if batch.channel == Channel.RED_PACKET
+            else gettext("第 %(seq)s 笔已更正账号，可生成补发批次。")
+        )
+        messages.success(request, done % {"seq": line.seq})
     return redirect(reverse("disbursements:batch_detail", args=[batch.pk]) + "?lines=failed")
-
-
-def _line_corrected(request, batch, line) -> None:
-    done = (
-        gettext("第 %(seq)s 笔已更正（确认）手机号，可生成补发批次。")
-        if batch.channel == Channel.RED_PACKET
-        else gettext("第 %(seq)s 笔已更正账号，可生成补发批次。")
-    )
-    messages.success(request, done % {"seq": line.seq})
 
 
 @login_required
@@ -441,15 +448,6 @@ def reconciliation(request):
 @require_POST
 def line_take_employer_account(request, pk: int, line_pk: int):
     """The officer takes the account the employer corrected for a failed line."""
-    _staff(request)
-    batch = get_object_or_404(_batches(request), pk=pk)
-    line = get_object_or_404(
-        PaymentLine.objects.filter(batch=batch).select_related("batch", "entitlement__registration"), pk=line_pk
+    return _line_correct_page(
+        request, pk, line_pk, lambda line: line_correct_from_registration(line=line, acting_user=request.user)
     )
-    try:
-        line_correct_from_registration(line=line, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, gettext("第 %(seq)s 笔：%(message)s") % {"seq": line.seq, "message": exc.message})
-    else:
-        _line_corrected(request, batch, line)
-    return redirect(reverse("disbursements:batch_detail", args=[batch.pk]) + "?lines=failed")

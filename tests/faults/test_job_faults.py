@@ -212,11 +212,12 @@ class Export(_Approved):
         from accounts.services import job_create, job_enqueue
         from disbursements.tasks import export_batch_task
 
-        # delay: the window between the file written and the export recorded (the kill).
+        # The worker's JOB_TEST_SLOWDOWN opens the window between the file written and the
+        # export recorded (the issue's kill).
         job = job_create(
             kind=JobKind.EXPORT_BATCH,
             requested_by=self.officer,
-            params={"batch_id": self.batch.pk, "fmt": "csv", "encoding": "utf-8", "delay": 1.5},
+            params={"batch_id": self.batch.pk, "fmt": "csv", "encoding": "utf-8"},
         )
         return job_enqueue(job, export_batch_task)
 

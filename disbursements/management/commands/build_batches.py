@@ -21,7 +21,7 @@ class Command(BaseCommand):
             district = Region.objects.filter(code=opts["district"]).first()
             if district is None:
                 raise CommandError(f"找不到区划 {opts['district']}")
-        built = batches_build(programme=programme, district=district, acting_user=None)
+        built = batches_build(programme=programme, district=district, acting_user=None, system=True)
         for batch in built:
             self.stdout.write(f"{batch.number}\t{batch.line_count} 笔\t{batch.total} 元")
         self.stdout.write(self.style.SUCCESS(f"生成 {len(built)} 个批次"))
