@@ -9,8 +9,8 @@ from accounts.models import AuditEntry
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.services import person_correct
 from core.errors import DomainError, PermissionDenied
-from disbursements.services.entitlements import entitlements_compute
 from disbursements.models import Entitlement
+from disbursements.services.entitlements import entitlements_compute
 from disbursements.tests.test_entitlement_support import programme, reg
 
 pytestmark = pytest.mark.django_db

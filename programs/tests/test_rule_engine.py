@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from beneficiaries.choices import Category, Ownership
 from beneficiaries.models import Registration
 from core.errors import DomainError, PermissionDenied
-from disbursements.services.entitlements import entitlement_totals, entitlements_compute
 from disbursements.models import Entitlement
+from disbursements.services.entitlements import entitlement_totals, entitlements_compute
 from disbursements.tests.test_entitlement_support import programme, reg
 from programs.choices import RuleStatus
 from programs.models import SubsidyRule
