@@ -165,9 +165,8 @@ def lines_floor(programme_id: int) -> tuple[int, float]:
     indexes, foreign keys, WAL or per-district transactions. Returns (lines, seconds)."""
     from django.db import connection
 
-    from disbursements.choices import EntitlementKind
+    from disbursements.choices import RED_PACKET_PAYEE, EntitlementKind
     from disbursements.services.batch_lines import PAID_CHANNELS
-    from disbursements.services.batches import RED_PACKET_PAYEE
     from programs.choices import Channel
 
     which = (

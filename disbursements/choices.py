@@ -44,3 +44,7 @@ class VoucherStatus(models.TextChoices):
     ISSUED = "issued", pgettext_lazy("voucher", "已发放")
     REDEEMED = "redeemed", _("已核销")
     EXPIRED = "expired", _("已过期")
+
+
+# What a red-packet line names in place of a bank (its account is the phone number).
+RED_PACKET_PAYEE = "电子红包（手机号）"

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import audit_record
 from core.errors import ConflictError, DomainError, PermissionDenied
+from disbursements import sql
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, PaymentLine
 from disbursements.services.batches import can_submit
@@ -215,61 +216,27 @@ def _apply(batch: Batch, rows: list[ResultRow], user: User | None) -> int:
     user_id = user.pk if user is not None and user.is_authenticated else None
     pg = connection.vendor == "postgresql"
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS tmp_bank_results")
-        cur.execute(
-            "CREATE TEMP TABLE tmp_bank_results (seq integer PRIMARY KEY, status varchar(10), reason varchar(200), bankref varchar(60))"
-        )
+        cur.execute(sql.BANK_RESULTS_DROP)
+        cur.execute(sql.BANK_RESULTS_CREATE)
         if pg:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             w.writerows((r.seq, r.status, r.reason, r.bank_reference) for r in rows)
             buf.seek(0)
-            cur.cursor.copy_expert("COPY tmp_bank_results FROM STDIN WITH (FORMAT csv)", buf)
+            cur.cursor.copy_expert(sql.BANK_RESULTS_COPY, buf)
         else:
-            cur.executemany(
-                "INSERT INTO tmp_bank_results VALUES (%s, %s, %s, %s)",
-                [(r.seq, r.status, r.reason, r.bank_reference) for r in rows],
-            )
-        cur.execute("DROP TABLE IF EXISTS tmp_changed_lines")
-        cur.execute("CREATE TEMP TABLE tmp_changed_lines (id bigint PRIMARY KEY)")
-        cur.execute(
-            """
-            INSERT INTO tmp_changed_lines (id)
-            SELECT l.id FROM disbursements_paymentline l JOIN tmp_bank_results t ON t.seq = l.seq
-            WHERE l.batch_id = %s AND l.status = 'pending'
-            """,
-            [batch.pk],
-        )
-        cur.execute(
-            """
-            UPDATE disbursements_paymentline
-            SET status = t.status, failure_reason = COALESCE(t.reason, ''), bank_reference = COALESCE(t.bankref, ''),
-                updated_at = %s
-            FROM tmp_bank_results t
-            WHERE disbursements_paymentline.batch_id = %s AND disbursements_paymentline.seq = t.seq
-              AND disbursements_paymentline.status = 'pending'
-            """,
-            [now, batch.pk],
-        )
+            cur.executemany(sql.BANK_RESULTS_INSERT, [(r.seq, r.status, r.reason, r.bank_reference) for r in rows])
+        cur.execute(sql.CHANGED_LINES_DROP)
+        cur.execute(sql.CHANGED_LINES_CREATE)
+        cur.execute(sql.CHANGED_LINES_FILL, {"batch_id": batch.pk})
+        cur.execute(sql.BANK_RESULTS_APPLY, {"now": now, "batch_id": batch.pk})
         changed = cur.rowcount
-        if pg:
-            changes = (
-                "json_build_object('status', json_build_array('pending', l.status), 'reason', l.failure_reason)::jsonb"
-            )
-            object_id = "l.id::text"
-        else:
-            changes = "json_object('status', json_array('pending', l.status), 'reason', l.failure_reason)"
-            object_id = "CAST(l.id AS TEXT)"
         cur.execute(
-            f"""
-            INSERT INTO accounts_auditentry (at, user_id, action, object_type, object_id, changes, comment)
-            SELECT %s, %s, 'line_result', 'disbursements.paymentline', {object_id}, {changes}, %s
-            FROM disbursements_paymentline l JOIN tmp_changed_lines c ON c.id = l.id
-            """,  # noqa: S608 (fixed SQL fragments, values are parameters)
-            [now, user_id, f"银行结果导入（批次 {batch.number}）"],
+            sql.BANK_RESULTS_AUDIT_PG if pg else sql.BANK_RESULTS_AUDIT_OTHER,
+            {"now": now, "user_id": user_id, "comment": f"银行结果导入（批次 {batch.number}）"},
         )
-        cur.execute("DROP TABLE tmp_changed_lines")
-        cur.execute("DROP TABLE tmp_bank_results")
+        for statement in sql.BANK_RESULTS_CLEANUP:
+            cur.execute(statement)
     return changed
 
 

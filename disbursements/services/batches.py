@@ -27,7 +27,8 @@ from beneficiaries import pii
 from beneficiaries.services import person_correct
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO, yuan_text
-from disbursements.choices import BatchStatus, EntitlementKind, EntitlementStatus, LineStatus
+from disbursements import sql
+from disbursements.choices import RED_PACKET_PAYEE, BatchStatus, EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
 from disbursements.services.batch_lines import PAID_CHANNELS, batch_close_gaps, batch_recount
 from disbursements.services.fraud import held_registration_ids
@@ -45,9 +46,6 @@ CHANNEL_CODES = {
     Channel.RED_PACKET: "HB",
     Channel.CASH: "XJ",
 }
-
-# What a red-packet line names in place of a bank (its account is the phone number).
-RED_PACKET_PAYEE = "电子红包（手机号）"
 
 
 def line_payee(channel: str, person, registration) -> tuple[str, str, str]:
@@ -110,7 +108,7 @@ def batches_build(
             job_test_pause()
     finally:
         with connection.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
+            cur.execute(sql.BATCH_CANDIDATES_DROP)
     if built:
         rollups_refresh_soon(programme.pk)  # the dashboards' "batched" figures
     return built
@@ -144,44 +142,27 @@ def unbatched_entitlements(programme: Programme):
     )
 
 
-# The entitlements to batch, staged once per build in a temporary table of the session:
-# one anti-join over the whole programme (fast as a hash join), instead of one per
-# district against a payment-line table of millions whose statistics may be stale.
-CANDIDATES = "tmp_batch_candidates"
-
-
 def _stage_candidates(programme: Programme, district: Region | None, user: User | None) -> list[str]:
+    """Stage the entitlements to batch once per build, in a temporary table of the
+    session: one anti-join over the whole programme (fast as a hash join), instead of one
+    per district against a payment-line table of millions whose statistics may be stale.
+    The snapshot columns come along in the same pass (hash joins over whole tables), so
+    each district's INSERT reads one contiguous range. Returns the districts."""
     qs = unbatched_entitlements(programme)
     if district is not None:
         qs = qs.filter(district__path__startswith=district.path)
     elif user is not None and not user.sees_everything:
         qs = qs.filter(district__path__startswith=user.region.path)
-    sql, params = qs.values("id", "district_id", "channel", "person_id", "registration_id").query.sql_with_params()
-    # The snapshot columns come along in the same pass (hash joins over whole tables),
-    # sorted by district and channel, so each district's INSERT reads one contiguous range
-    # instead of probing persons and registrations row by row.
-    stage = (
-        f"CREATE TEMP TABLE {CANDIDATES} AS"  # noqa: S608 (a constant name; the inner query is the ORM's)
-        " SELECT c.id, c.district_id, c.channel, p.name, p.id_cipher, p.id_masked,"
-        # A red packet is paid to the phone number (the platform's account key): the
-        # line's account snapshot is the person's encrypted phone.
-        f" CASE WHEN c.channel = '{Channel.RED_PACKET}' THEN p.phone_cipher ELSE r.account_cipher END"
-        " AS account_cipher,"
-        f" CASE WHEN c.channel = '{Channel.RED_PACKET}' THEN p.phone_masked ELSE r.account_masked END"
-        " AS account_masked,"
-        f" CASE WHEN c.channel = '{Channel.RED_PACKET}' THEN '{RED_PACKET_PAYEE}' ELSE r.bank_name END AS bank_name"
-        f" FROM ({sql}) c"
-        " JOIN beneficiaries_person p ON p.id = c.person_id"
-        " JOIN beneficiaries_registration r ON r.id = c.registration_id"
-        " ORDER BY c.district_id, c.channel, c.id"
-    )
+    candidates, params = qs.values(
+        "id", "district_id", "channel", "person_id", "registration_id"
+    ).query.sql_with_params()
     with connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
-        cur.execute(stage, params)
-        cur.execute(f"CREATE INDEX {CANDIDATES}_idx ON {CANDIDATES} (district_id, channel, id)")
+        cur.execute(sql.BATCH_CANDIDATES_DROP)
+        cur.execute(sql.BATCH_CANDIDATES_STAGE.replace("{candidates}", candidates), params)
+        cur.execute(sql.BATCH_CANDIDATES_INDEX)
         if connection.vendor == "postgresql":
-            cur.execute(f"ANALYZE {CANDIDATES}")
-        cur.execute(f"SELECT DISTINCT district_id FROM {CANDIDATES} ORDER BY district_id")  # noqa: S608 (constant name)
+            cur.execute(sql.BATCH_CANDIDATES_ANALYZE)
+        cur.execute(sql.BATCH_CANDIDATE_DISTRICTS)
         return [row[0] for row in cur.fetchall()]
 
 
@@ -190,25 +171,9 @@ def _lock(programme_id: int, district_id: str) -> None:
     requests waits here, then finds nothing left to build."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301 + programme_id, int(district_id)])
+            cur.execute(sql.BATCH_BUILD_LOCK, {"namespace": 7301 + programme_id, "district": int(district_id)})
     else:  # SQLite serializes writers anyway; others lock the programme row
         Programme.objects.select_for_update().filter(pk=programme_id).first()
-
-
-# ON CONFLICT on the "paid once" partial unique index: if another builder got to an
-# entitlement first (it cannot under the lock, but a constraint is the last word), the
-# row is skipped rather than failing the district.
-_LINE_INSERT = f"""
-INSERT INTO disbursements_paymentline
-    (batch_id, entitlement_id, seq, amount, name, id_cipher, id_masked,
-     account_cipher, account_masked, bank_name, status, bank_reference, failure_reason, updated_at)
-SELECT %s, e.id, ROW_NUMBER() OVER (ORDER BY c.id), e.amount, c.name, c.id_cipher, c.id_masked,
-       c.account_cipher, c.account_masked, c.bank_name, 'pending', '', '', %s
-FROM {CANDIDATES} c
-JOIN disbursements_entitlement e ON e.id = c.id
-WHERE c.district_id = %s AND c.channel = %s AND e.status = 'granted'
-ON CONFLICT (entitlement_id) WHERE status IN ('pending', 'paid') DO NOTHING
-"""  # noqa: S608 (a constant table name; values are parameters)
 
 
 def _build_district(programme: Programme, district_id: str, user: User | None, *, job=None) -> list[Batch]:
@@ -216,10 +181,7 @@ def _build_district(programme: Programme, district_id: str, user: User | None, *
     with transaction.atomic():
         _lock(programme.pk, district_id)
         with connection.cursor() as cur:
-            cur.execute(
-                f"SELECT DISTINCT channel FROM {CANDIDATES} WHERE district_id = %s ORDER BY channel",  # noqa: S608
-                [district_id],
-            )
+            cur.execute(sql.BATCH_CANDIDATE_CHANNELS, {"district": district_id})
             channels = [row[0] for row in cur.fetchall()]
         now = timezone.now()
         for channel in channels:
@@ -233,7 +195,10 @@ def _build_district(programme: Programme, district_id: str, user: User | None, *
                 build_job=job,
             )
             with connection.cursor() as cur:
-                cur.execute(_LINE_INSERT, [batch.pk, now, district_id, channel])
+                cur.execute(
+                    sql.BATCH_LINES_INSERT,
+                    {"batch_id": batch.pk, "now": now, "district": district_id, "channel": channel},
+                )
             batch_recount(batch)
             batch_close_gaps(batch)
             if batch.line_count == 0:  # raced to nothing (cannot happen under the lock)

@@ -19,9 +19,9 @@ from beneficiaries import pii
 from beneficiaries.services import registration_update
 from core.errors import ConflictError
 from core.money import ZERO
-from disbursements.choices import EntitlementKind, EntitlementStatus, LineStatus
+from disbursements.choices import RED_PACKET_PAYEE, EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Entitlement, PaymentLine
-from disbursements.services.batches import RED_PACKET_PAYEE, line_correct
+from disbursements.services.batches import line_correct
 from programs.choices import Channel
 
 # The states a row can be filtered by, in the order the summary shows them.

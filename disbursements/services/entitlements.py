@@ -42,22 +42,21 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from accounts.models import AuditEntry
 from accounts.services import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
-from disbursements.choices import EntitlementStatus, LineStatus
-from disbursements.models import Batch, CapRefusal, Entitlement, EntitlementComputeState, PaymentLine
-from disbursements.services.batch_lines import UNAPPROVED, lines_pull_unapproved
+from disbursements import sql
+from disbursements.choices import EntitlementStatus
+from disbursements.models import CapRefusal, Entitlement, EntitlementComputeState
+from disbursements.services.batch_lines import lines_pull_unapproved
 from disbursements.services.rollups import rollups_refresh_soon
-from disbursements.services.settlement import settle_district, settled_line_sql
+from disbursements.services.settlement import settle_district
 from programs.choices import RuleStatus
 from programs.models import Programme, SubsidyRule
-from programs.rules import GRANT_COLUMNS, RegionIndex, capped_groups, grants_sql, region_index, rules_for_district
+from programs.rules import RegionIndex, capped_groups, grants_sql, region_index, rules_for_district
 from regions.models import Region
 
 LOCK_NAMESPACE = 0x454E  # "EN": keeps these advisory lock keys apart from other apps'
-TMP = "tmp_entitlement_candidates"
 ProgressFn = Callable[[int, int, str], None]
 
 
@@ -158,7 +157,7 @@ def _district_run(
             # redelivery) would otherwise both insert the same new rows and one would
             # fail on the unique index; or both withdraw and re-grant. One waits.
             with connection.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(programme.pk, code)])
+                cur.execute(sql.ENTITLEMENT_LOCK, {"key": lock_key(programme.pk, code)})
         rules = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE).select_related("region"))
         # Rules changed since the digests were read: compute, and store no state.
         same_rules = [r.pk for r in rules] == [r.pk for r in active]
@@ -205,23 +204,6 @@ def entitlement_districts(*, programme: Programme, region: Region | None = None)
 FINGERPRINT_VERSION = "3"
 
 
-# A cheap digest of a row: a weighted sum of hashes of its fields (no text formatting,
-# which costs more than the join). Summed over the rows it changes when any field does.
-_REG_DIGEST = (
-    "hashint8(r.id)::bigint * 3 + hashint8(r.person_id)::bigint * 5 + hashint8(r.employer_id)::bigint * 7"
-    " + hashtext(r.status)::bigint * 11 + hashtext(r.category)::bigint * 13 + r.duty_days * 17"
-    " + r.seniority_years * 19 + (r.start_date - DATE '2000-01-01') * 23 + (r.end_date - DATE '2000-01-01') * 29"
-    " + extract(epoch from r.created_at)::bigint * 31 + hashtext(p.hukou_code)::bigint * 37"
-    " + hashtext(e.status)::bigint * 41 + hashtext(e.ownership)::bigint * 43 + hashtext(e.credit_code)::bigint * 47"
-    " + COALESCE(extract(epoch from e.verified_at)::bigint, 0) * 53 + hashtext(r.payout_choice)::bigint * 59"
-)
-_ENT_DIGEST = (
-    "hashint8(id)::bigint * 3 + hashint8(rule_id)::bigint * 5 + hashint8(person_id)::bigint * 7"
-    " + hashint8(registration_id)::bigint * 11 + hashtext(status)::bigint * 13 + hashtext(channel)::bigint * 17"
-    " + (amount * 100)::bigint * 19 + hashtext(kind)::bigint * 23 + part::bigint * 29"
-)
-
-
 def _registration_digests(programme: Programme, codes: list[str], rules: list[SubsidyRule], regions) -> dict | None:
     """Per stay district, a digest of what its computation reads (PostgreSQL; None
     elsewhere): its registrations with their person's hukou and their employer's
@@ -233,15 +215,8 @@ def _registration_digests(programme: Programme, codes: list[str], rules: list[Su
     for rule in rules:
         if rule.budget_cap is not None:
             needed |= set(regions.districts_within(rule.region_id))
-    t = _t()
     with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT r.district_id, count(*), sum({_REG_DIGEST})"  # noqa: S608
-            f" FROM {t['registration']} r JOIN {t['person']} p ON p.id = r.person_id"
-            f" JOIN {t['employer']} e ON e.id = r.employer_id"
-            " WHERE r.programme_id = %s AND r.district_id = ANY(%s) GROUP BY r.district_id",
-            [programme.pk, sorted(needed)],
-        )
+        cur.execute(sql.REGISTRATION_DIGESTS, {"programme_id": programme.pk, "districts": sorted(needed)})
         return {code: f"{count}:{digest}" for code, count, digest in cur.fetchall()}
 
 
@@ -277,13 +252,8 @@ def _fingerprint_inputs(
 
 def _fingerprint_outputs(programme: Programme, code: str) -> str:
     """The district's entitlements as they stand (a manual change or deletion shows)."""
-    t = _t()
     with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT count(*), COALESCE(sum({_ENT_DIGEST}), 0) FROM {t['ent']}"  # noqa: S608
-            " WHERE programme_id = %s AND district_id = %s",
-            [programme.pk, code],
-        )
+        cur.execute(sql.ENTITLEMENT_DISTRICT_DIGEST, {"programme_id": programme.pk, "district": code})
         return ":".join(map(str, cur.fetchone()))
 
 
@@ -293,36 +263,6 @@ def _fingerprint(inputs: str, outputs: str) -> str:
 
 def _user_id(user) -> int | None:
     return user.pk if user is not None and getattr(user, "is_authenticated", False) else None
-
-
-def _json_fns() -> tuple[str, str]:
-    if connection.vendor == "postgresql":
-        return "jsonb_build_object", "jsonb_build_array"
-    return "json_object", "json_array"
-
-
-def _t() -> dict[str, str]:
-    return {
-        "ent": Entitlement._meta.db_table,
-        "line": PaymentLine._meta.db_table,
-        "batch": Batch._meta.db_table,
-        "registration": Registration._meta.db_table,
-        "audit": AuditEntry._meta.db_table,
-        "person": Registration._meta.get_field("person").related_model._meta.db_table,
-        "employer": Registration._meta.get_field("employer").related_model._meta.db_table,
-    }
-
-
-def _settled_key(alias: str) -> str:
-    """SQL: the (person, rule key) of row `alias` has settled money — a row with a paid
-    line or a pending one in an approved (or exported) batch, or a recovery. Such a key is never rewritten by the upsert; the
-    settlement step (disbursements.services.settlement) adds top-ups or lists overpayments."""
-    t = _t()
-    return (
-        f"EXISTS (SELECT 1 FROM {t['ent']} s WHERE s.programme_id = {alias}.programme_id"  # noqa: S608
-        f" AND s.person_id = {alias}.person_id AND s.rule_key = {alias}.rule_key AND (s.kind = 'adjustment'"
-        f" OR {settled_line_sql('s.id')}))"
-    )
 
 
 def _applicable(rules: list[SubsidyRule], code: str, regions: RegionIndex) -> list[SubsidyRule]:
@@ -345,31 +285,38 @@ def _compute_district(
     computed for the first time has nothing to compare, withdraw or settle."""
     at = connection.ops.adapt_datetimefield_value(now)
     needed = _district_rules(rules, code, regions)
+    key = {"programme_id": programme.pk, "district": code}
     withdrawn, settled = 0, {"flagged": 0, "topups": 0}
     with connection.cursor() as cur:
         candidates, fresh = _stage_candidates(cur, programme, code, needed, regions)
         if not fresh:
-            _pull_changed_lines(cur, programme, code, now, user_id)
-            _audit_changed(cur, at, user_id)
-        written = _upsert(cur, at, fresh)
+            _pull_changed_lines(cur, key, now, user_id)
+            cur.execute(
+                sql.ENTITLEMENT_AUDIT_CHANGED.format(**sql.json_functions()),
+                {"at": at, "user_id": user_id, "granted": EntitlementStatus.GRANTED, "comment": "重新计算"},
+            )
+        cur.execute(
+            sql.ENTITLEMENT_UPSERT_FRESH if fresh else sql.ENTITLEMENT_UPSERT,
+            {"granted": EntitlementStatus.GRANTED, "at": at},
+        )
+        written = max(cur.rowcount, 0)
         refusals_changed = _store_refusals(cur, programme, code, needed, regions, at)
         if not fresh:
-            withdrawn = _withdraw_gone(cur, programme, code, at, user_id)
+            withdrawn = _withdraw_gone(cur, key, at, user_id)
             settled = settle_district(
                 cursor=cur,
                 programme=programme,
                 district=code,
-                candidates=TMP,
                 active_keys={r.rule_key for r in rules},
                 at=now,
                 user_id=user_id,
             )
             withdrawn += settled["withdrawn"]
-        cur.execute(f"DROP TABLE IF EXISTS {TMP}")
+        cur.execute(sql.ENTITLEMENT_CANDIDATES_DROP)
         if connection.vendor == "postgresql" and written > 20000:
             # Keep the planner's picture of Entitlement current for the next districts
             # (autovacuum would do it too, later). ANALYZE samples: cheap on any size.
-            cur.execute(f"ANALYZE {_t()['ent']}")
+            cur.execute(sql.ENTITLEMENT_ANALYZE)
     return {
         "candidates": candidates,
         "written": written,
@@ -383,47 +330,31 @@ def _compute_district(
 def _stage_candidates(cur, programme: Programme, code: str, needed: list[SubsidyRule], regions) -> tuple[int, bool]:
     """Step 1: the district's qualifying rows into the temporary table. Returns how many,
     and whether the district is computed for the first time (nothing stored yet)."""
-    t = _t()
-    cols = GRANT_COLUMNS
     pg = connection.vendor == "postgresql"
-    cur.execute(f"DROP TABLE IF EXISTS {TMP}")
-    # Same column types as Entitlement (numeric(14,2), jsonb on PostgreSQL).
-    cur.execute(
-        f"CREATE TEMP TABLE {TMP} {'ON COMMIT DROP ' if pg else ''}AS SELECT {cols} FROM {t['ent']} WHERE 1 = 0"  # noqa: S608
-    )
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_DROP)
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_CREATE.format(on_commit="ON COMMIT DROP " if pg else ""))
     candidates = 0
-    for sql, params in grants_sql(programme, needed, regions, code):
-        cur.execute(f"INSERT INTO {TMP} ({cols}) {sql}", params)
+    for grants, params in grants_sql(programme, needed, regions, code):
+        cur.execute(sql.ENTITLEMENT_CANDIDATES_FILL.replace("{grants}", grants), params)
         candidates += max(cur.rowcount, 0)
-    cur.execute(f"SELECT 1 FROM {t['ent']} WHERE programme_id = %s AND district_id = %s LIMIT 1", [programme.pk, code])  # noqa: S608
+    cur.execute(sql.ENTITLEMENT_DISTRICT_HAS_ROWS, {"programme_id": programme.pk, "district": code})
     fresh = cur.fetchone() is None  # the district's first computation: nothing to compare or withdraw
     if not fresh:
         # The anti-joins below look rows up in the candidates by (person, rule_key):
         # with an index they stay cheap even when the planner's estimates are stale
         # (right after a first run has filled Entitlement its statistics say "empty").
-        cur.execute(f"CREATE INDEX {TMP}_person_rule ON {TMP} (person_id, rule_key)")
+        cur.execute(sql.ENTITLEMENT_CANDIDATES_INDEX)
         if pg and candidates > 50000:
-            cur.execute(f"ANALYZE {TMP}")
+            cur.execute(sql.ENTITLEMENT_CANDIDATES_ANALYZE)
     return candidates, fresh
 
 
-def _pull_changed_lines(cur, programme: Programme, code: str, now, user_id: int | None) -> None:
+def _pull_changed_lines(cur, key: dict, now, user_id: int | None) -> None:
     """A line pending in a batch not yet approved is not settled money: when the rules
     now give its entitlement another amount (or none, or another registration), the line
     is taken out of the batch and the entitlement rewritten by the upsert; the next build
     batches it again. (Keys with settled money: the settlement step.)"""
-    t = _t()
-    unapproved = ", ".join(f"'{s}'" for s in UNAPPROVED)
-    cur.execute(
-        f"SELECT l.id FROM {t['line']} l JOIN {t['batch']} b ON b.id = l.batch_id"  # noqa: S608
-        f" JOIN {t['ent']} e ON e.id = l.entitlement_id"
-        f" WHERE e.programme_id = %s AND e.district_id = %s AND e.kind = 'base' AND l.status = %s"
-        f" AND b.status IN ({unapproved}) AND NOT {_settled_key('e')}"
-        f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = e.person_id AND t.rule_key = e.rule_key"
-        " AND t.amount = e.amount AND t.registration_id = e.registration_id AND t.district_id = e.district_id"
-        " AND t.channel = e.channel)",
-        [programme.pk, code, LineStatus.PENDING],
-    )
+    cur.execute(sql.ENTITLEMENT_LINES_TO_PULL, key)
     lines_pull_unapproved(
         line_ids=[row[0] for row in cur.fetchall()],
         reason="规则或登记信息变化，批次审批前按新的核定重新生成",
@@ -432,120 +363,37 @@ def _pull_changed_lines(cur, programme: Programme, code: str, now, user_id: int 
     )
 
 
-def _audit_changed(cur, at, user_id: int | None) -> None:
-    """Every change to an existing entitlement leaves a row in the audit trail (what it
-    was, what it becomes); new rows are traced by computed_at and the run's own audit
-    entry."""
-    t = _t()
-    obj, arr = _json_fns()
-    cur.execute(
-        f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
-        f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(x.id AS TEXT),"
-        f" {obj}('amount', {arr}(x.amount, t.amount), 'status', {arr}(x.status, %s),"
-        f" 'rule', {arr}(x.rule_id, t.rule_id), 'registration', {arr}(x.registration_id, t.registration_id),"
-        f" 'district', {arr}(x.district_id, t.district_id), 'channel', {arr}(x.channel, t.channel)), %s"
-        f" FROM {TMP} t JOIN {t['ent']} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
-        f" AND x.rule_key = t.rule_key AND x.kind = 'base'"
-        f" WHERE NOT {_settled_key('x')} AND (x.amount <> t.amount OR x.registration_id <> t.registration_id"
-        f" OR x.district_id <> t.district_id OR x.channel <> t.channel OR x.status <> %s)",
-        [at, user_id, EntitlementStatus.GRANTED, "重新计算", EntitlementStatus.GRANTED],
-    )
-
-
-def _upsert(cur, at, fresh: bool) -> int:
-    """Step 2: new rows, and rows whose amount or facts changed and that are not in a
-    batch. (A fresh district may still meet a person's row from another district, moved
-    here: ON CONFLICT updates it.) Returns how many were written."""
-    ent = _t()["ent"]
-    changed = (
-        "TRUE"
-        if fresh
-        else f"x.id IS NULL OR (NOT {_settled_key('x')} AND (x.amount <> t.amount"
-        " OR x.registration_id <> t.registration_id OR x.district_id <> t.district_id"
-        " OR x.channel <> t.channel OR x.status <> %s OR x.reason IS DISTINCT FROM t.reason))"
-    )
-    join = (
-        ""
-        if fresh
-        else f" LEFT JOIN {ent} x ON x.programme_id = t.programme_id AND x.person_id = t.person_id"
-        " AND x.rule_key = t.rule_key AND x.kind = 'base'"
-    )
-    cur.execute(
-        f"INSERT INTO {ent} AS ent ({GRANT_COLUMNS}, status, computed_at, kind, part)"  # noqa: S608
-        f" SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,"
-        f" t.channel, t.amount, t.reason, %s, %s, 'base', 0"
-        f" FROM {TMP} t{join} WHERE {changed}"
-        f" ORDER BY t.person_id, t.rule_key"
-        f" ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,"
-        f" registration_id = excluded.registration_id, district_id = excluded.district_id,"
-        f" channel = excluded.channel, amount = excluded.amount, reason = excluded.reason,"
-        f" status = excluded.status, computed_at = excluded.computed_at"
-        f" WHERE NOT {_settled_key('ent')}",
-        [EntitlementStatus.GRANTED, at] + ([] if fresh else [EntitlementStatus.GRANTED]),
-    )
-    return max(cur.rowcount, 0)
-
-
-def _withdraw_gone(cur, programme: Programme, code: str, at, user_id: int | None) -> int:
+def _withdraw_gone(cur, key: dict, at, user_id: int | None) -> int:
     """Step 3: not settled and no longer qualifying: withdrawn, audited (it comes back if
     it qualifies again). Keys with settled money are the settlement step's."""
-    t = _t()
-    obj, arr = _json_fns()
-    withdraw_where = (
-        f"ent.programme_id = %s AND ent.district_id = %s AND ent.kind = 'base' AND ent.status <> %s"  # noqa: S608
-        f" AND NOT {_settled_key('ent')}"
-        f" AND NOT EXISTS (SELECT 1 FROM {TMP} t WHERE t.person_id = ent.person_id AND t.rule_key = ent.rule_key)"
-    )
+    params = {**key, "at": at, "user_id": user_id, "withdrawn": EntitlementStatus.WITHDRAWN}
     cur.execute(
-        f"INSERT INTO {t['audit']} (at, user_id, action, object_type, object_id, changes, comment)"  # noqa: S608
-        f" SELECT %s, %s, 'entitlement_recompute', 'disbursements.entitlement', CAST(ent.id AS TEXT),"
-        f" {obj}('status', {arr}(ent.status, %s), 'amount', {arr}(ent.amount, ent.amount)), %s"
-        f" FROM {t['ent']} ent WHERE {withdraw_where}",
-        [
-            at,
-            user_id,
-            EntitlementStatus.WITHDRAWN,
-            "不再符合条件，尚未进入批次：撤销",
-            programme.pk,
-            code,
-            EntitlementStatus.WITHDRAWN,
-        ],
+        sql.ENTITLEMENT_AUDIT_GONE.format(**sql.json_functions()),
+        {**params, "comment": "不再符合条件，尚未进入批次：撤销"},
     )
-    cur.execute(
-        f"UPDATE {t['ent']} AS ent SET status = %s, computed_at = %s WHERE {withdraw_where}",  # noqa: S608
-        [EntitlementStatus.WITHDRAWN, at, programme.pk, code, EntitlementStatus.WITHDRAWN],
-    )
+    cur.execute(sql.ENTITLEMENT_WITHDRAW_GONE, params)
     return max(cur.rowcount, 0)
 
 
 def _store_refusals(cur, programme: Programme, code: str, rules: list[SubsidyRule], regions, at) -> bool:
     """Replace the district's cap refusals (预算已用完) by what the rules turn away now.
     Returns whether anything changed. Only capped groups turn anybody away."""
-    table = CapRefusal._meta.db_table
-    current = f"SELECT person_id, rule_id, amount FROM {table} WHERE programme_id = %s AND district_id = %s"  # noqa: S608
-    cur.execute(current, [programme.pk, code])
+    key = {"programme_id": programme.pk, "district": code}
+    cur.execute(sql.CAP_REFUSALS_OF_DISTRICT, key)
     before = set(cur.fetchall())
-    cur.execute(f"DELETE FROM {table} WHERE programme_id = %s AND district_id = %s", [programme.pk, code])  # noqa: S608
+    cur.execute(sql.CAP_REFUSALS_DELETE, key)
     if capped_groups(rules):
         pg = connection.vendor == "postgresql"
         if pg:
             # The anti-join of this statement must be a hash join: with the statistics of
             # freshly loaded rows the planner estimates one row per CTE and picks a nested
             # loop (14 s for 康保's 6,626 people instead of 0.2 s). Only for this statement.
-            cur.execute("SET LOCAL enable_nestloop = off")
-        for sql, params in grants_sql(programme, rules, regions, code, refused=True):
-            cur.execute(
-                f"INSERT INTO {table} (programme_id, rule_id, rule_key, person_id, registration_id, district_id,"  # noqa: S608
-                f" amount, reason, computed_at) SELECT q.programme_id, q.rule_id, q.rule_key, q.person_id,"
-                f" q.registration_id, q.district_id, q.amount, %s, %s FROM ({sql}) q WHERE 1 = 1"
-                f" ON CONFLICT (programme_id, person_id, rule_key) DO UPDATE SET rule_id = excluded.rule_id,"
-                f" registration_id = excluded.registration_id, district_id = excluded.district_id,"
-                f" amount = excluded.amount, computed_at = excluded.computed_at",
-                ["预算已用完", at, *params],
-            )
+            cur.execute(sql.NESTLOOP_OFF)
+        for grants, params in grants_sql(programme, rules, regions, code, refused=True):
+            cur.execute(sql.CAP_REFUSALS_INSERT.replace("{grants}", grants), ["预算已用完", at, *params])
         if pg:
-            cur.execute("SET LOCAL enable_nestloop = on")
-    cur.execute(current, [programme.pk, code])
+            cur.execute(sql.NESTLOOP_ON)
+    cur.execute(sql.CAP_REFUSALS_OF_DISTRICT, key)
     return set(cur.fetchall()) != before
 
 
@@ -553,20 +401,12 @@ def entitlement_totals(*, programme: Programme, region: Region | None = None) ->
     """Granted entitlements per rule (by rule_key, reported under its current version)
     and in all, in `region` (or the whole programme), with the people each rule's budget
     cap turned away (refused, refused_amount: 预算已用完). Amounts are exact Decimals."""
-    t = _t()
-    sql = (
-        "SELECT rule_key, SUM(CASE WHEN kind = 'adjustment' THEN 0 ELSE 1 END),"  # noqa: S608
-        f" SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM {t['ent']} ent"
-        " WHERE programme_id = %s AND status = %s"
-    )
-    params: list = [programme.pk, EntitlementStatus.GRANTED]
+    params = {"programme_id": programme.pk, "granted": EntitlementStatus.GRANTED}
+    statement = sql.ENTITLEMENT_TOTALS
     if region is not None and region.pk != programme.region_id:
-        codes = list(Region.objects.within(region).values_list("code", flat=True))
-        sql += f" AND district_id IN ({', '.join(['%s'] * len(codes))})"
-        params += codes
-    sql += " GROUP BY rule_key"
+        statement, params["path"] = sql.ENTITLEMENT_TOTALS_IN_REGION, region.path + "%"
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(statement, params)
         rows = {key: (count, Decimal(int(fen)) / 100) for key, count, fen in cur.fetchall()}
     refused = cap_refusal_totals(programme=programme, region=region)
     for key in refused:

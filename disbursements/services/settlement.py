@@ -39,6 +39,7 @@ from accounts.services import audit_record
 from beneficiaries.models import Registration
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO, to_yuan
+from disbursements import sql
 from disbursements.choices import EntitlementKind, EntitlementStatus, LineStatus, OverpaymentStatus
 from disbursements.models import Entitlement, Overpayment, PaymentLine
 from disbursements.services.batch_lines import UNAPPROVED, lines_pull_unapproved
@@ -46,70 +47,22 @@ from disbursements.services.rollups import rollups_refresh_soon
 from programs.models import SubsidyRule
 
 LIVE = (LineStatus.PENDING, LineStatus.PAID)
-# Money is settled once paid, or pending in a batch the province has approved (frozen).
-SETTLED_BATCH = ("approved", "exported", "reconciled")
-
-
-def settled_line_sql(entitlement: str) -> str:
-    """SQL: the entitlement `entitlement` (a column) has a paid line, or a pending one in
-    an approved (or later) batch."""
-    line, batch = PaymentLine._meta.db_table, "disbursements_batch"
-    frozen = ", ".join(f"'{s}'" for s in SETTLED_BATCH)
-    return (
-        f"EXISTS (SELECT 1 FROM {line} sl JOIN {batch} sb ON sb.id = sl.batch_id"  # noqa: S608
-        f" WHERE sl.entitlement_id = {entitlement} AND (sl.status = 'paid'"
-        f" OR (sl.status = 'pending' AND sb.status IN ({frozen}))))"
-    )
 
 
 def _live_line():
     """Settled: a paid line, or a pending one in an approved (or later) batch."""
     return PaymentLine.objects.filter(entitlement=OuterRef("pk")).filter(
-        Q(status=LineStatus.PAID) | Q(status=LineStatus.PENDING, batch__status__in=SETTLED_BATCH)
+        Q(status=LineStatus.PAID) | Q(status=LineStatus.PENDING, batch__status__in=sql.SETTLED_BATCH)
     )
-
-
-def _mismatch_sql(ent: str, line: str, tmp: str, over: str) -> str:
-    """Keys with settled money whose base row is in the district (or whose person the
-    district's candidates hold), where the rules' target differs from what is settled
-    and unsettled, or an item is open. Returns few rows: a run with nothing changed
-    returns only the kept overpayments."""
-    in_batch = settled_line_sql("x.id")
-    key = "x.programme_id = b.programme_id AND x.person_id = b.person_id AND x.rule_key = b.rule_key"
-    settled_key = f"EXISTS (SELECT 1 FROM {ent} x WHERE {key} AND (x.kind = 'adjustment' OR {in_batch}))"  # noqa: S608
-    return f"""
-        SELECT k.id, k.person_id, k.rule_key, k.district_id, k.settled, k.unsettled,
-               t.amount, t.rule_id, t.registration_id, t.district_id, t.channel
-        FROM (
-            SELECT b.id, b.person_id, b.rule_key, b.district_id,
-                   (SELECT SUM(x.amount) FROM {ent} x WHERE {key} AND x.status = 'granted'
-                      AND (x.kind = 'adjustment' OR {in_batch})) AS settled,
-                   (SELECT SUM(x.amount) FROM {ent} x WHERE {key} AND x.status = 'granted'
-                      AND x.kind <> 'adjustment' AND NOT {in_batch}) AS unsettled
-            FROM {ent} b
-            WHERE b.programme_id = %s AND b.kind = 'base'
-              AND (b.district_id = %s OR EXISTS (SELECT 1 FROM {tmp} t0
-                   WHERE t0.person_id = b.person_id AND t0.rule_key = b.rule_key))
-              AND {settled_key}
-        ) k
-        LEFT JOIN {tmp} t ON t.person_id = k.person_id AND t.rule_key = k.rule_key
-        WHERE COALESCE(t.amount, 0) <> COALESCE(k.settled, 0) + COALESCE(k.unsettled, 0)
-           OR EXISTS (SELECT 1 FROM {over} o WHERE o.programme_id = %s
-                      AND o.person_id = k.person_id AND o.rule_key = k.rule_key AND o.status = 'open')
-        ORDER BY k.person_id, k.rule_key
-    """  # noqa: S608 (table names are constants; values are parameters)
 
 
 def settle_district(
-    *, cursor, programme, district: str, candidates: str, active_keys: set[str], at, user_id: int | None
+    *, cursor, programme, district: str, active_keys: set[str], at, user_id: int | None
 ) -> dict[str, int]:
     """Top-ups and overpayments of one district's keys with settled money, inside the
-    district's computation (its transaction and advisory lock). `candidates` is the
-    temporary table of what the rules grant now. Every change leaves an audit row."""
-    ent, line = Entitlement._meta.db_table, PaymentLine._meta.db_table
-    cursor.execute(
-        _mismatch_sql(ent, line, candidates, Overpayment._meta.db_table), [programme.pk, district, programme.pk]
-    )
+    district's computation (its transaction and advisory lock), whose temporary table
+    holds what the rules grant now. Every change leaves an audit row."""
+    cursor.execute(sql.SETTLEMENT_MISMATCHES, {"programme_id": programme.pk, "district": district})
     stats = {"topups": 0, "flagged": 0, "withdrawn": 0}
     audits: list[AuditEntry] = []
     for _base_id, person_id, rule_key, base_district, settled, _unsettled, *now_granted in cursor.fetchall():
