@@ -205,6 +205,47 @@ ON CONFLICT (programme_id, person_id, rule_key) DO UPDATE SET rule_id = excluded
 NESTLOOP_OFF = "SET LOCAL enable_nestloop = off"
 NESTLOOP_ON = "SET LOCAL enable_nestloop = on"
 
+# --------------------------------------------------------------------------- reconciliation
+
+# Every figure by group in one pass: the programme's entitlements of the paid channels
+# joined once to their lines (a hash join), reduced per entitlement (paid? live? failed?
+# how much? any line not matching its entitlement?), then summed per group. {group}: the
+# whitelisted columns grouped by; {channels}: the paid channels; {where}: the optional
+# filters below.
+_LIVE = "l.status IN ('pending', 'paid')"
+_GRANTED = "status = 'granted'"
+_ADJUSTED = f"{_GRANTED} AND kind = 'adjustment'"
+_FAILED = f"{_GRANTED} AND has_live = 0 AND has_failed = 1"
+_PENDING = f"{_GRANTED} AND kind <> 'adjustment' AND has_paid = 0 AND (has_live = 1 OR has_failed = 0)"
+RECONCILIATION_FIGURES = f"""
+WITH per AS (
+    SELECT e.district_id, e.rule_key, e.channel, e.status, e.amount, e.kind,
+           MAX(CASE WHEN l.status = 'paid' THEN 1 ELSE 0 END) AS has_paid,
+           MAX(CASE WHEN {_LIVE} THEN 1 ELSE 0 END) AS has_live,
+           MAX(CASE WHEN l.status = 'failed' THEN 1 ELSE 0 END) AS has_failed,
+           SUM(CASE WHEN l.status = 'paid' THEN l.amount ELSE 0 END) AS paid_amount,
+           SUM(CASE WHEN l.status = 'paid' THEN 1 ELSE 0 END) AS paid_n,
+           SUM(CASE WHEN {_LIVE} THEN l.amount ELSE 0 END) AS live_amount,
+           SUM(CASE WHEN {_LIVE} AND (l.amount <> e.amount OR e.status <> 'granted') THEN 1 ELSE 0 END) AS odd_n
+    FROM disbursements_entitlement e
+    LEFT JOIN disbursements_paymentline l ON l.entitlement_id = e.id
+    WHERE e.programme_id = %(programme_id)s AND e.channel IN ({{channels}}){{where}}
+    GROUP BY e.id, e.district_id, e.rule_key, e.channel, e.status, e.amount, e.kind
+)
+SELECT {{group}},
+       SUM(CASE WHEN {_GRANTED} THEN amount ELSE 0 END),
+       SUM(CASE WHEN {_GRANTED} AND kind <> 'adjustment' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN {_FAILED} THEN amount ELSE 0 END), SUM(CASE WHEN {_FAILED} THEN 1 ELSE 0 END),
+       SUM(CASE WHEN {_PENDING} THEN amount ELSE 0 END), SUM(CASE WHEN {_PENDING} THEN 1 ELSE 0 END),
+       SUM(paid_amount), SUM(paid_n), SUM(live_amount), SUM(odd_n),
+       SUM(CASE WHEN {_ADJUSTED} THEN amount ELSE 0 END)
+FROM per
+GROUP BY {{group}}
+ORDER BY {{group}}
+"""  # noqa: S608
+RECONCILIATION_IN_REGION = " AND e.district_id IN (SELECT code FROM regions_region WHERE path LIKE %(path)s)"
+RECONCILIATION_OF_RULE = " AND e.rule_key = %(rule_key)s"
+
 # --------------------------------------------------------------------------- settlement
 
 _KEY = "x.programme_id = b.programme_id AND x.person_id = b.person_id AND x.rule_key = b.rule_key"
@@ -277,6 +318,47 @@ WHERE c.district_id = %(district)s AND c.channel = %(channel)s AND e.status = 'g
 ON CONFLICT (entitlement_id) WHERE status IN ('pending', 'paid') DO NOTHING
 """  # noqa: S608
 
+# --------------------------------------------------------------------------- bank files
+
+# A batch's lines lo..hi with their scheme, for COPY (SELECT …) TO STDOUT, which takes
+# no parameters: {batch_id}, {lo} and {hi} are formatted in as integers.
+BANK_FILE_ROWS = """
+SELECT l.seq, l.name, l.id_cipher, l.account_cipher, l.bank_name, l.amount, r.name
+FROM disbursements_paymentline l
+JOIN disbursements_entitlement e ON e.id = l.entitlement_id
+JOIN programs_subsidyrule r ON r.id = e.rule_id
+WHERE l.batch_id = {batch_id} AND l.seq BETWEEN {lo} AND {hi}
+ORDER BY l.seq
+"""
+BANK_FILE_PART_TOTAL = (
+    "SELECT COALESCE(SUM(amount), 0) FROM disbursements_paymentline"
+    " WHERE batch_id = %(batch_id)s AND seq BETWEEN %(lo)s AND %(hi)s"
+)
+
+# The CSV fast path: PostgreSQL builds each line's text around the two encrypted numbers
+# (formula-safe and CSV-quoted in SQL, exactly as csv.writer quotes), so Python only
+# decrypts two values per line and joins strings. The same bytes as the row-by-row path.
+_SAFE_SQL = (
+    "CASE WHEN left({x}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r', E'\\n', '＝', '＋', '－', '＠')"
+    " THEN '''' || {x} ELSE {x} END"
+)
+_QUOTE_SQL = "CASE WHEN {x} ~ '[\",\\r\\n]' THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
+
+
+def _csv_sql(x: str) -> str:
+    return _QUOTE_SQL.format(x=f"({_SAFE_SQL.format(x=x)})")
+
+
+BANK_FILE_CSV_FAST = (  # noqa: S608 (fixed SQL fragments; values are parameters)
+    "SELECT l.seq::text || ',' || {name},"
+    " l.id_cipher, l.account_cipher,"
+    " {bank} || ',' || l.amount::text || ',' || {purpose} || ',' || %(reference_prefix)s || lpad(l.seq::text, 7, '0')"
+    " FROM disbursements_paymentline l"
+    " JOIN disbursements_entitlement e ON e.id = l.entitlement_id"
+    " JOIN programs_subsidyrule r ON r.id = e.rule_id"
+    " WHERE l.batch_id = %(batch_id)s AND l.seq BETWEEN %(lo)s AND %(hi)s ORDER BY l.seq"
+).format(name=_csv_sql("l.name"), bank=_csv_sql("l.bank_name"), purpose=_csv_sql("r.name"))
+
 # --------------------------------------------------------------------------- bank results
 
 BANK_RESULTS_DROP = "DROP TABLE IF EXISTS tmp_bank_results"
@@ -318,3 +400,15 @@ BANK_RESULTS_AUDIT_OTHER = BANK_RESULTS_AUDIT.format(
     changes="json_object('status', json_array('pending', l.status), 'reason', l.failure_reason)",
 )
 BANK_RESULTS_CLEANUP = ("DROP TABLE tmp_changed_lines", "DROP TABLE tmp_bank_results")
+
+# --------------------------------------------------------------------------- fraud signals
+
+# The account blind index, one upsert per chunk (psycopg2's execute_values fills VALUES %s
+# with (registration_id, programme_id, account_hash, registration_updated_at) rows).
+ACCOUNT_INDEX_UPSERT = (
+    "INSERT INTO disbursements_accountindex"
+    " (registration_id, programme_id, account_hash, registration_updated_at) VALUES %s"
+    " ON CONFLICT (registration_id) DO UPDATE SET account_hash = EXCLUDED.account_hash,"
+    " registration_updated_at = EXCLUDED.registration_updated_at"
+)
+ACCOUNT_INDEX_ANALYZE = "ANALYZE disbursements_accountindex"

@@ -16,6 +16,7 @@ from django.utils import timezone
 from beneficiaries import pii
 from beneficiaries.choices import Category, RegistrationStatus, Source
 from beneficiaries.models import Registration
+from disbursements import sql
 from disbursements.choices import EntitlementStatus
 from disbursements.models import AccountIndex, Entitlement, SignalKind
 from disbursements.services.safeguards import safeguards_for
@@ -70,10 +71,7 @@ def account_index_refresh(programme: Programme) -> int:
             with connection.cursor() as cur:
                 execute_values(
                     cur.cursor,
-                    "INSERT INTO disbursements_accountindex"
-                    " (registration_id, programme_id, account_hash, registration_updated_at) VALUES %s"
-                    " ON CONFLICT (registration_id) DO UPDATE SET account_hash = EXCLUDED.account_hash,"
-                    " registration_updated_at = EXCLUDED.registration_updated_at",
+                    sql.ACCOUNT_INDEX_UPSERT,
                     [(r.registration_id, programme.pk, r.account_hash, r.registration_updated_at) for r in chunk],
                     page_size=5000,
                 )
@@ -105,7 +103,7 @@ def account_index_refresh(programme: Programme) -> int:
     ).delete()
     if written > 1000 and connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute("ANALYZE disbursements_accountindex")
+            cur.execute(sql.ACCOUNT_INDEX_ANALYZE)
     return written
 
 

@@ -37,6 +37,7 @@ from disbursements.models import Batch, BatchExport, PaymentLine
 from disbursements.services import red_packets
 from disbursements.services.batches import batch_integrity_problems, can_submit
 from disbursements.services.spreadsheets import FIXED_CREATED, FORMULA_START, safe_cell
+from disbursements.sql import BANK_FILE_CSV_FAST, BANK_FILE_PART_TOTAL, BANK_FILE_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -173,14 +174,6 @@ def _decrypter() -> Callable[[str], str]:
     return pii.fast().decrypt
 
 
-_SQL = """
-SELECT l.seq, l.name, l.id_cipher, l.account_cipher, l.bank_name, l.amount, r.name
-FROM disbursements_paymentline l
-JOIN disbursements_entitlement e ON e.id = l.entitlement_id
-JOIN programs_subsidyrule r ON r.id = e.rule_id
-WHERE l.batch_id = {batch_id} AND l.seq BETWEEN {lo} AND {hi}
-ORDER BY l.seq
-"""
 CHUNK_BYTES = 1 << 20
 
 
@@ -224,7 +217,7 @@ def _copy_text_blocks(raw_cursor, sql: str) -> Iterator[str]:
 
 def _copy_chunks(raw_cursor, batch_id: int, lo: int, hi: int) -> Iterator[list[list[str]]]:
     """Raw rows of seq lo..hi, in chunks, from COPY (SELECT …) TO STDOUT."""
-    sql = _SQL.format(batch_id=int(batch_id), lo=int(lo), hi=int(hi))
+    sql = BANK_FILE_ROWS.format(batch_id=int(batch_id), lo=int(lo), hi=int(hi))
     for text in _copy_text_blocks(raw_cursor, sql):
         if "\\" in text:
             yield [[_unescape_copy(f) for f in line.split("\t")] for line in text.split("\n")]
@@ -319,31 +312,6 @@ def _write_rows(text, chunks, progress=None, done: int = 0) -> tuple[int, Decima
     return count, Decimal(fen).scaleb(-2)
 
 
-# The CSV fast path: PostgreSQL builds each line's text around the two encrypted numbers
-# (formula-safe and CSV-quoted in SQL, exactly as csv.writer quotes), so Python only
-# decrypts two values per line and joins strings. The same bytes as the row-by-row path.
-_SAFE_SQL = (
-    "CASE WHEN left({x}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r', E'\\n', '＝', '＋', '－', '＠')"
-    " THEN '''' || {x} ELSE {x} END"
-)
-_QUOTE_SQL = "CASE WHEN {x} ~ '[\",\\r\\n]' THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
-
-
-def _csv_sql(x: str) -> str:
-    return _QUOTE_SQL.format(x=f"({_SAFE_SQL.format(x=x)})")
-
-
-_FAST_SQL = (  # noqa: S608 (fixed SQL fragments; values are parameters)
-    "SELECT l.seq::text || ',' || {name},"
-    " l.id_cipher, l.account_cipher,"
-    " {bank} || ',' || l.amount::text || ',' || {purpose} || ',' || %s || lpad(l.seq::text, 7, '0')"
-    " FROM disbursements_paymentline l"
-    " JOIN disbursements_entitlement e ON e.id = l.entitlement_id"
-    " JOIN programs_subsidyrule r ON r.id = e.rule_id"
-    " WHERE l.batch_id = %s AND l.seq BETWEEN %s AND %s ORDER BY l.seq"
-).format(name=_csv_sql("l.name"), bank=_csv_sql("l.bank_name"), purpose=_csv_sql("r.name"))
-
-
 def _csv_fast_part(
     raw_cursor, batch: Batch, lo: int, hi: int, out, encoding: str, progress=None
 ) -> tuple[int, Decimal]:
@@ -359,7 +327,9 @@ def _csv_fast_part(
         quoter.writerow([safe_cell(value)])
         return quote_row.getvalue()
 
-    sql = raw_cursor.mogrify(_FAST_SQL, [f"{batch.number}-", batch.pk, lo, hi]).decode()
+    sql = raw_cursor.mogrify(
+        BANK_FILE_CSV_FAST, {"reference_prefix": f"{batch.number}-", "batch_id": batch.pk, "lo": lo, "hi": hi}
+    ).decode()
     count = 0
     for text in _copy_text_blocks(raw_cursor, sql):
         lines = []
@@ -379,10 +349,7 @@ def _csv_fast_part(
         count += len(lines)
         if progress:
             progress(count)
-    raw_cursor.execute(
-        "SELECT COALESCE(SUM(amount), 0) FROM disbursements_paymentline WHERE batch_id = %s AND seq BETWEEN %s AND %s",
-        [batch.pk, lo, hi],
-    )
+    raw_cursor.execute(BANK_FILE_PART_TOTAL, {"batch_id": batch.pk, "lo": lo, "hi": hi})
     return count, Decimal(raw_cursor.fetchone()[0])
 
 

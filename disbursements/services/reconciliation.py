@@ -27,6 +27,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from core.money import ZERO, format_yuan, to_yuan, yuan_text
+from disbursements import sql
 from disbursements.models import Batch, Entitlement, RegionRollup
 from disbursements.services.batch_lines import PAID_CHANNELS
 from disbursements.services.batches import batch_content_hash
@@ -113,45 +114,19 @@ def _figures(programme, district, rule_key, by) -> list[dict]:
     their lines (a hash join), reduced per entitlement (paid? live? failed? how much?
     any line not matching its entitlement?), then summed per group."""
     group = ", ".join(_GROUP_COLUMNS[name] for name in by)
-    where = ["e.programme_id = %s", f"e.channel IN ({', '.join(['%s'] * len(PAID_CHANNELS))})"]
-    params: list = [programme.pk, *PAID_CHANNELS]
+    where = ""
+    params: dict = {"programme_id": programme.pk}
     if district is not None:
-        where.append("e.district_id IN (SELECT code FROM regions_region WHERE path LIKE %s)")
-        params.append(district.path + "%")
+        where += sql.RECONCILIATION_IN_REGION
+        params["path"] = district.path + "%"
     if rule_key:
-        where.append("e.rule_key = %s")
-        params.append(rule_key)
-    live = "l.status IN ('pending', 'paid')"
-    granted = "status = 'granted'"
-    adjusted = f"{granted} AND kind = 'adjustment'"
-    failed = f"{granted} AND has_live = 0 AND has_failed = 1"
-    pending = f"{granted} AND kind <> 'adjustment' AND has_paid = 0 AND (has_live = 1 OR has_failed = 0)"
-    sql = f"""
-        WITH per AS (
-            SELECT e.district_id, e.rule_key, e.channel, e.status, e.amount, e.kind,
-                   MAX(CASE WHEN l.status = 'paid' THEN 1 ELSE 0 END) AS has_paid,
-                   MAX(CASE WHEN {live} THEN 1 ELSE 0 END) AS has_live,
-                   MAX(CASE WHEN l.status = 'failed' THEN 1 ELSE 0 END) AS has_failed,
-                   SUM(CASE WHEN l.status = 'paid' THEN l.amount ELSE 0 END) AS paid_amount,
-                   SUM(CASE WHEN l.status = 'paid' THEN 1 ELSE 0 END) AS paid_n,
-                   SUM(CASE WHEN {live} THEN l.amount ELSE 0 END) AS live_amount,
-                   SUM(CASE WHEN {live} AND (l.amount <> e.amount OR e.status <> 'granted') THEN 1 ELSE 0 END) AS odd_n
-            FROM disbursements_entitlement e
-            LEFT JOIN disbursements_paymentline l ON l.entitlement_id = e.id
-            WHERE {" AND ".join(where)}
-            GROUP BY e.id, e.district_id, e.rule_key, e.channel, e.status, e.amount, e.kind
-        )
-        SELECT {group},
-               SUM(CASE WHEN {granted} THEN amount ELSE 0 END),
-               SUM(CASE WHEN {granted} AND kind <> 'adjustment' THEN 1 ELSE 0 END),
-               SUM(CASE WHEN {failed} THEN amount ELSE 0 END), SUM(CASE WHEN {failed} THEN 1 ELSE 0 END),
-               SUM(CASE WHEN {pending} THEN amount ELSE 0 END), SUM(CASE WHEN {pending} THEN 1 ELSE 0 END),
-               SUM(paid_amount), SUM(paid_n), SUM(live_amount), SUM(odd_n),
-               SUM(CASE WHEN {adjusted} THEN amount ELSE 0 END)
-        FROM per
-        GROUP BY {group}
-        ORDER BY {group}
-    """  # noqa: S608 (whitelisted column names; values are parameters)
+        where += sql.RECONCILIATION_OF_RULE
+        params["rule_key"] = rule_key
+    statement = (
+        sql.RECONCILIATION_FIGURES.replace("{group}", group)
+        .replace("{channels}", ", ".join(f"'{c}'" for c in PAID_CHANNELS))
+        .replace("{where}", where)
+    )
     names = (
         "entitled",
         "entitled_count",
@@ -167,7 +142,7 @@ def _figures(programme, district, rule_key, by) -> list[dict]:
     )
     out = []
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(statement, params)
         for row in cur.fetchall():
             n = len(by)
             item = dict(zip(by, row[:n], strict=True))
