@@ -246,6 +246,128 @@ ORDER BY {{group}}
 RECONCILIATION_IN_REGION = " AND e.district_id IN (SELECT code FROM regions_region WHERE path LIKE %(path)s)"
 RECONCILIATION_OF_RULE = " AND e.rule_key = %(rule_key)s"
 
+# --------------------------------------------------------------------------- rollups
+
+# A programme's dashboard rollups (services.rollups), rebuilt in one transaction. The
+# templates take the tables ({region}, {survey} …: rollups._tables) and the summed
+# columns (the survey's and the money's) from the service; values are %(pid)s, %(now)s
+# and %(prefix)s (the programme region's path and "%").
+ROLLUP_LOCK = "SELECT pg_advisory_xact_lock(%(namespace)s, %(programme_id)s)"
+RULE_ROLLUPS_DELETE = "DELETE FROM disbursements_rulerollup WHERE programme_id = %(programme_id)s"
+ROLLUPS_DELETE = "DELETE FROM disbursements_regionrollup WHERE programme_id = %(programme_id)s"
+
+ROLLUP_DISTRICTS = """
+WITH d AS (
+    SELECT code, path FROM {region} WHERE level = 'district' AND path LIKE %(prefix)s
+), sv AS (
+    SELECT s.district_id, MAX(s.as_of) AS as_of, COUNT(*) AS n,
+           {survey_sums}
+    FROM {survey} s
+    WHERE s.programme_id = %(pid)s AND s.status IN ('approved', 'locked')
+      AND s.as_of = (SELECT MAX(s2.as_of) FROM {survey} s2
+                     WHERE s2.programme_id = s.programme_id AND s2.district_id = s.district_id
+                       AND s2.status IN ('approved', 'locked'))
+    GROUP BY s.district_id
+), reg AS (
+    SELECT district_id, COUNT(*) AS n FROM {registration}
+    WHERE programme_id = %(pid)s AND status = 'active' GROUP BY district_id
+), emp AS (
+    SELECT district_id, COUNT(*) AS n, COUNT(*) FILTER (WHERE status = 'verified') AS v
+    FROM {employer} GROUP BY district_id
+), ent AS (
+    SELECT district_id,
+           COUNT(*) FILTER (WHERE channel <> 'employer' AND kind <> 'adjustment') AS n,
+           SUM(amount) FILTER (WHERE channel <> 'employer') AS amt,
+           SUM(amount) FILTER (WHERE channel <> 'employer' AND kind = 'adjustment') AS adj,
+           COUNT(*) FILTER (WHERE channel = 'employer') AS en,
+           SUM(amount) FILTER (WHERE channel = 'employer') AS eamt
+    FROM {entitlement} WHERE programme_id = %(pid)s AND status = 'granted' GROUP BY district_id
+), best AS (
+    SELECT l.entitlement_id,
+           MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
+           MAX(l.amount) AS amt
+    FROM {line} l GROUP BY l.entitlement_id
+), pay AS (
+    SELECT e.district_id,
+           COUNT(*) AS bn, SUM(b.amt) AS bamt,
+           COUNT(*) FILTER (WHERE b.st = 3) AS pdn, SUM(b.amt) FILTER (WHERE b.st = 3) AS pdamt,
+           COUNT(*) FILTER (WHERE b.st = 2) AS pnn, SUM(b.amt) FILTER (WHERE b.st = 2) AS pnamt,
+           COUNT(*) FILTER (WHERE b.st = 1) AS fn, SUM(b.amt) FILTER (WHERE b.st = 1) AS famt
+    FROM best b JOIN {entitlement} e ON e.id = b.entitlement_id
+    WHERE e.programme_id = %(pid)s AND e.status = 'granted' AND e.channel <> 'employer'
+    GROUP BY e.district_id
+), refused AS (
+    SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {refusal}
+    WHERE programme_id = %(pid)s GROUP BY district_id
+), over AS (
+    SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {overpayment}
+    WHERE programme_id = %(pid)s AND status = 'open' GROUP BY district_id
+)
+INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey_as_of, survey_districts,
+                      {survey_cols}, {money_cols})
+SELECT %(pid)s, d.code, 'district', d.path, %(now)s, sv.as_of, COALESCE(sv.n, 0),
+       {survey_vals},
+       COALESCE(emp.n, 0), COALESCE(emp.v, 0), COALESCE(reg.n, 0),
+       COALESCE(ent.n, 0), COALESCE(ent.amt, 0), COALESCE(ent.en, 0), COALESCE(ent.eamt, 0),
+       COALESCE(pay.bn, 0), COALESCE(pay.bamt, 0), COALESCE(pay.pnn, 0), COALESCE(pay.pnamt, 0),
+       COALESCE(pay.pdn, 0), COALESCE(pay.pdamt, 0), COALESCE(pay.fn, 0), COALESCE(pay.famt, 0),
+       COALESCE(ent.adj, 0), COALESCE(refused.n, 0), COALESCE(refused.amt, 0),
+       COALESCE(over.n, 0), COALESCE(over.amt, 0)
+FROM d
+LEFT JOIN sv ON sv.district_id = d.code
+LEFT JOIN reg ON reg.district_id = d.code
+LEFT JOIN emp ON emp.district_id = d.code
+LEFT JOIN ent ON ent.district_id = d.code
+LEFT JOIN pay ON pay.district_id = d.code
+LEFT JOIN refused ON refused.district_id = d.code
+LEFT JOIN over ON over.district_id = d.code
+"""
+
+ROLLUP_UPPER = """
+INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey_as_of, {summed_cols})
+SELECT %(pid)s, r.code, r.level, r.path, %(now)s, MAX(x.survey_as_of), {summed_vals}
+FROM {region} r
+JOIN {rollup} x ON x.programme_id = %(pid)s AND x.level = 'district' AND x.path LIKE r.path || '%%'
+WHERE r.level <> 'district' AND r.path LIKE %(prefix)s
+GROUP BY r.code, r.level, r.path
+"""
+
+RULE_ROLLUP_DISTRICTS = """
+WITH best AS (
+    SELECT l.entitlement_id, MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
+           MAX(l.amount) AS amt
+    FROM {line} l GROUP BY l.entitlement_id
+), names AS (
+    SELECT r.rule_key, r.name, r.kind FROM {rule} r
+    WHERE r.programme_id = %(pid)s
+      AND r.version = (SELECT MAX(r2.version) FROM {rule} r2
+                       WHERE r2.programme_id = r.programme_id AND r2.rule_key = r.rule_key)
+)
+INSERT INTO {rulerollup} (programme_id, region_id, rule_key, rule_name, kind, entitled_count, entitled_amount,
+                          paid_count, paid_amount, refreshed_at)
+SELECT %(pid)s, e.district_id, e.rule_key, COALESCE(MAX(names.name), e.rule_key), COALESCE(MAX(names.kind), ''),
+       COUNT(*) FILTER (WHERE e.kind <> 'adjustment'), SUM(e.amount),
+       COUNT(*) FILTER (WHERE b.st = 3), COALESCE(SUM(b.amt) FILTER (WHERE b.st = 3), 0), %(now)s
+FROM {entitlement} e
+JOIN {region} d ON d.code = e.district_id AND d.level = 'district' AND d.path LIKE %(prefix)s
+LEFT JOIN best b ON b.entitlement_id = e.id
+LEFT JOIN names ON names.rule_key = e.rule_key
+WHERE e.programme_id = %(pid)s AND e.status = 'granted'
+GROUP BY e.district_id, e.rule_key
+"""
+
+RULE_ROLLUP_UPPER = """
+INSERT INTO {rulerollup} (programme_id, region_id, rule_key, rule_name, kind, entitled_count, entitled_amount,
+                          paid_count, paid_amount, refreshed_at)
+SELECT %(pid)s, r.code, x.rule_key, MAX(x.rule_name), MAX(x.kind), SUM(x.entitled_count), SUM(x.entitled_amount),
+       SUM(x.paid_count), SUM(x.paid_amount), %(now)s
+FROM {region} r
+JOIN {rulerollup} x ON x.programme_id = %(pid)s
+JOIN {region} d ON d.code = x.region_id AND d.level = 'district' AND d.path LIKE r.path || '%%'
+WHERE r.level <> 'district' AND r.path LIKE %(prefix)s
+GROUP BY r.code, x.rule_key
+"""
+
 # --------------------------------------------------------------------------- settlement
 
 _KEY = "x.programme_id = b.programme_id AND x.person_id = b.person_id AND x.rule_key = b.rule_key"

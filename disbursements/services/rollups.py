@@ -40,6 +40,7 @@ from accounts.choices import JobKind
 from accounts.models import Job
 from accounts.services import JOB_TASKS, job_start_after_commit, job_start_unless_waiting
 from beneficiaries.models import Employer, Registration
+from disbursements import sql
 from disbursements.models import CapRefusal, Entitlement, Overpayment, PaymentLine, RegionRollup, RuleRollup
 from programs.choices import ProgrammeStatus
 from programs.models import Programme, SubsidyRule, SurveyReport
@@ -108,119 +109,6 @@ def _tables() -> dict:
     }
 
 
-DISTRICT_SQL = """
-WITH d AS (
-    SELECT code, path FROM {region} WHERE level = 'district' AND path LIKE %(prefix)s
-), sv AS (
-    SELECT s.district_id, MAX(s.as_of) AS as_of, COUNT(*) AS n,
-           {survey_sums}
-    FROM {survey} s
-    WHERE s.programme_id = %(pid)s AND s.status IN ('approved', 'locked')
-      AND s.as_of = (SELECT MAX(s2.as_of) FROM {survey} s2
-                     WHERE s2.programme_id = s.programme_id AND s2.district_id = s.district_id
-                       AND s2.status IN ('approved', 'locked'))
-    GROUP BY s.district_id
-), reg AS (
-    SELECT district_id, COUNT(*) AS n FROM {registration}
-    WHERE programme_id = %(pid)s AND status = 'active' GROUP BY district_id
-), emp AS (
-    SELECT district_id, COUNT(*) AS n, COUNT(*) FILTER (WHERE status = 'verified') AS v
-    FROM {employer} GROUP BY district_id
-), ent AS (
-    SELECT district_id,
-           COUNT(*) FILTER (WHERE channel <> 'employer' AND kind <> 'adjustment') AS n,
-           SUM(amount) FILTER (WHERE channel <> 'employer') AS amt,
-           SUM(amount) FILTER (WHERE channel <> 'employer' AND kind = 'adjustment') AS adj,
-           COUNT(*) FILTER (WHERE channel = 'employer') AS en,
-           SUM(amount) FILTER (WHERE channel = 'employer') AS eamt
-    FROM {entitlement} WHERE programme_id = %(pid)s AND status = 'granted' GROUP BY district_id
-), best AS (
-    SELECT l.entitlement_id,
-           MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
-           MAX(l.amount) AS amt
-    FROM {line} l GROUP BY l.entitlement_id
-), pay AS (
-    SELECT e.district_id,
-           COUNT(*) AS bn, SUM(b.amt) AS bamt,
-           COUNT(*) FILTER (WHERE b.st = 3) AS pdn, SUM(b.amt) FILTER (WHERE b.st = 3) AS pdamt,
-           COUNT(*) FILTER (WHERE b.st = 2) AS pnn, SUM(b.amt) FILTER (WHERE b.st = 2) AS pnamt,
-           COUNT(*) FILTER (WHERE b.st = 1) AS fn, SUM(b.amt) FILTER (WHERE b.st = 1) AS famt
-    FROM best b JOIN {entitlement} e ON e.id = b.entitlement_id
-    WHERE e.programme_id = %(pid)s AND e.status = 'granted' AND e.channel <> 'employer'
-    GROUP BY e.district_id
-), refused AS (
-    SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {refusal}
-    WHERE programme_id = %(pid)s GROUP BY district_id
-), over AS (
-    SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {overpayment}
-    WHERE programme_id = %(pid)s AND status = 'open' GROUP BY district_id
-)
-INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey_as_of, survey_districts,
-                      {survey_cols}, {money_cols})
-SELECT %(pid)s, d.code, 'district', d.path, %(now)s, sv.as_of, COALESCE(sv.n, 0),
-       {survey_vals},
-       COALESCE(emp.n, 0), COALESCE(emp.v, 0), COALESCE(reg.n, 0),
-       COALESCE(ent.n, 0), COALESCE(ent.amt, 0), COALESCE(ent.en, 0), COALESCE(ent.eamt, 0),
-       COALESCE(pay.bn, 0), COALESCE(pay.bamt, 0), COALESCE(pay.pnn, 0), COALESCE(pay.pnamt, 0),
-       COALESCE(pay.pdn, 0), COALESCE(pay.pdamt, 0), COALESCE(pay.fn, 0), COALESCE(pay.famt, 0),
-       COALESCE(ent.adj, 0), COALESCE(refused.n, 0), COALESCE(refused.amt, 0),
-       COALESCE(over.n, 0), COALESCE(over.amt, 0)
-FROM d
-LEFT JOIN sv ON sv.district_id = d.code
-LEFT JOIN reg ON reg.district_id = d.code
-LEFT JOIN emp ON emp.district_id = d.code
-LEFT JOIN ent ON ent.district_id = d.code
-LEFT JOIN pay ON pay.district_id = d.code
-LEFT JOIN refused ON refused.district_id = d.code
-LEFT JOIN over ON over.district_id = d.code
-"""
-
-UPPER_SQL = """
-INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey_as_of, {summed_cols})
-SELECT %(pid)s, r.code, r.level, r.path, %(now)s, MAX(x.survey_as_of), {summed_vals}
-FROM {region} r
-JOIN {rollup} x ON x.programme_id = %(pid)s AND x.level = 'district' AND x.path LIKE r.path || '%%'
-WHERE r.level <> 'district' AND r.path LIKE %(prefix)s
-GROUP BY r.code, r.level, r.path
-"""
-
-RULE_DISTRICT_SQL = """
-WITH best AS (
-    SELECT l.entitlement_id, MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
-           MAX(l.amount) AS amt
-    FROM {line} l GROUP BY l.entitlement_id
-), names AS (
-    SELECT r.rule_key, r.name, r.kind FROM {rule} r
-    WHERE r.programme_id = %(pid)s
-      AND r.version = (SELECT MAX(r2.version) FROM {rule} r2
-                       WHERE r2.programme_id = r.programme_id AND r2.rule_key = r.rule_key)
-)
-INSERT INTO {rulerollup} (programme_id, region_id, rule_key, rule_name, kind, entitled_count, entitled_amount,
-                          paid_count, paid_amount, refreshed_at)
-SELECT %(pid)s, e.district_id, e.rule_key, COALESCE(MAX(names.name), e.rule_key), COALESCE(MAX(names.kind), ''),
-       COUNT(*) FILTER (WHERE e.kind <> 'adjustment'), SUM(e.amount),
-       COUNT(*) FILTER (WHERE b.st = 3), COALESCE(SUM(b.amt) FILTER (WHERE b.st = 3), 0), %(now)s
-FROM {entitlement} e
-JOIN {region} d ON d.code = e.district_id AND d.level = 'district' AND d.path LIKE %(prefix)s
-LEFT JOIN best b ON b.entitlement_id = e.id
-LEFT JOIN names ON names.rule_key = e.rule_key
-WHERE e.programme_id = %(pid)s AND e.status = 'granted'
-GROUP BY e.district_id, e.rule_key
-"""
-
-RULE_UPPER_SQL = """
-INSERT INTO {rulerollup} (programme_id, region_id, rule_key, rule_name, kind, entitled_count, entitled_amount,
-                          paid_count, paid_amount, refreshed_at)
-SELECT %(pid)s, r.code, x.rule_key, MAX(x.rule_name), MAX(x.kind), SUM(x.entitled_count), SUM(x.entitled_amount),
-       SUM(x.paid_count), SUM(x.paid_amount), %(now)s
-FROM {region} r
-JOIN {rulerollup} x ON x.programme_id = %(pid)s
-JOIN {region} d ON d.code = x.region_id AND d.level = 'district' AND d.path LIKE r.path || '%%'
-WHERE r.level <> 'district' AND r.path LIKE %(prefix)s
-GROUP BY r.code, x.rule_key
-"""
-
-
 def _programme(programme) -> Programme:
     if isinstance(programme, Programme):
         return programme
@@ -237,34 +125,34 @@ def rollups_refresh(*, programme, progress=None) -> dict:
     t = _tables()
     now = timezone.now()
     params = {"pid": programme.pk, "now": now, "prefix": programme.region.path + "%"}
-    district_sql = DISTRICT_SQL.format(
+    district_sql = sql.ROLLUP_DISTRICTS.format(
         survey_sums=", ".join(f"SUM(s.{c}) AS {c}" for c in SURVEY_SUMS),
         survey_cols=", ".join(SURVEY_SUMS),
         survey_vals=", ".join(f"COALESCE(sv.{c}, 0)" for c in SURVEY_SUMS),
         money_cols=", ".join(MONEY_SUMS),
         **t,
     )
-    upper_sql = UPPER_SQL.format(
+    upper_sql = sql.ROLLUP_UPPER.format(
         summed_cols=", ".join(SUMMED), summed_vals=", ".join(f"SUM(x.{c})" for c in SUMMED), **t
     )
     step = progress or (lambda n: None)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, programme.pk])
+            cursor.execute(sql.ROLLUP_LOCK, {"namespace": LOCK_NAMESPACE, "programme_id": programme.pk})
             # These are whole-table aggregations: hash joins are always the right plan. Without
             # fresh statistics (rows just loaded, not yet analyzed) the planner picks nested
             # loops over "empty" tables and a refresh of ten thousand rows takes minutes.
-            cursor.execute("SET LOCAL enable_nestloop = off")
-        cursor.execute(f"DELETE FROM {t['rulerollup']} WHERE programme_id = %s", [programme.pk])  # noqa: S608
-        cursor.execute(f"DELETE FROM {t['rollup']} WHERE programme_id = %s", [programme.pk])  # noqa: S608
+            cursor.execute(sql.NESTLOOP_OFF)
+        cursor.execute(sql.RULE_ROLLUPS_DELETE, {"programme_id": programme.pk})
+        cursor.execute(sql.ROLLUPS_DELETE, {"programme_id": programme.pk})
         cursor.execute(district_sql, params)
         districts = cursor.rowcount
         step(1)
         cursor.execute(upper_sql, params)
         step(2)
-        cursor.execute(RULE_DISTRICT_SQL.format(**t), params)
+        cursor.execute(sql.RULE_ROLLUP_DISTRICTS.format(**t), params)
         step(3)
-        cursor.execute(RULE_UPPER_SQL.format(**t), params)
+        cursor.execute(sql.RULE_ROLLUP_UPPER.format(**t), params)
         step(4)
     return {
         "programme": programme.code,
