@@ -100,6 +100,15 @@ from regions.models import Region
 # --------------------------------------------------------------------------- entitlements
 
 
+def _live_job(kind: JobKind, **params) -> Job | None:
+    """The job of `kind` with these params already queued or running (a double click, an
+    import finishing during the nightly run …), recovered first when dead; None when
+    there is none, or it is out of attempts (the caller starts a new one)."""
+    live = Job.objects.filter(kind=kind, state__in=[JobState.QUEUED, JobState.RUNNING])
+    live = live.filter(**{f"params__{name}": value for name, value in params.items()})
+    return job_revive_or_none(live.order_by("created_at").first())
+
+
 def compute_start(
     *, programme: Programme, district: Region | None = None, acting_user=None, force: bool = False
 ) -> Job:
@@ -119,13 +128,7 @@ def compute_start(
     with transaction.atomic():
         # Serialize the check-then-create per programme (a row lock on the programme).
         Programme.objects.select_for_update().filter(pk=programme.pk).first()
-        existing = (
-            Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING], kind=JobKind.COMPUTE)
-            .filter(params__programme_id=programme.pk, params__district=params["district"])
-            .order_by("created_at")
-            .first()
-        )
-        existing = job_revive_or_none(existing)
+        existing = _live_job(JobKind.COMPUTE, programme_id=programme.pk, district=params["district"])
         if existing is not None:
             return existing
         where = f"{district.name}" if district else "全部区县"
@@ -515,13 +518,7 @@ def build_job_start(*, programme, district=None, acting_user: User | None) -> Jo
     or running is returned instead of starting another (a double click); a dead one is
     recovered (re-queued) first, or, out of attempts, replaced by a new one."""
     params = {"programme_id": programme.pk, "district": district.code if district else None}
-    existing = Job.objects.filter(
-        kind=JobKind.BUILD_BATCHES,
-        state__in=[JobState.QUEUED, JobState.RUNNING],
-        params__programme_id=params["programme_id"],
-        params__district=params["district"],
-    ).first()
-    existing = job_revive_or_none(existing)
+    existing = _live_job(JobKind.BUILD_BATCHES, programme_id=params["programme_id"], district=params["district"])
     if existing is not None:
         return existing
     label = f"{programme.name}{' · ' + district.name if district else ''}"
@@ -700,10 +697,7 @@ def issue_job_start(*, batch: Batch, acting_user: User | None, chunk: int | None
     _check(acting_user, batch)
     if batch.status != BatchStatus.APPROVED:
         raise ConflictError(f"批次当前状态为“{batch.get_status_display()}”，省级审批通过后才能发券。")
-    existing = Job.objects.filter(
-        kind=JobKind.ISSUE_VOUCHERS, state__in=[JobState.QUEUED, JobState.RUNNING], params__batch_id=batch.pk
-    ).first()
-    existing = job_revive_or_none(existing)
+    existing = _live_job(JobKind.ISSUE_VOUCHERS, batch_id=batch.pk)
     if existing is not None:
         return existing
     params = {"batch_id": batch.pk, **({"chunk": chunk} if chunk else {})}

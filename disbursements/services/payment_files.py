@@ -36,7 +36,7 @@ from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
 from disbursements.services import red_packets
 from disbursements.services.batches import batch_integrity_problems, can_submit
-from disbursements.services.spreadsheets import FIXED_CREATED, FORMULA_START, safe_cell
+from disbursements.services.spreadsheets import FORMULA_START, safe_cell, text_workbook, write_header
 from disbursements.sql import BANK_FILE_CSV_FAST, BANK_FILE_PART_TOTAL, BANK_FILE_ROWS
 
 log = logging.getLogger(__name__)
@@ -460,21 +460,9 @@ def write_xlsx(batch: Batch, path: Path, *, progress=None, fast=None) -> tuple[i
 
 
 def _write_xlsx(batch: Batch, path: Path, scratch: Path, *, progress=None, fast=None) -> tuple[int, Decimal]:
-    import xlsxwriter
-
     private_file(path)  # 0600 before a single decrypted number is written into it
-    workbook = xlsxwriter.Workbook(
-        str(path),
-        {
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-            "tmpdir": str(scratch),
-        },
-    )
-    workbook.set_properties(
-        {"title": f"发放批次 {batch.number}", "author": "稳岗留工管理平台", "created": FIXED_CREATED}
+    workbook = text_workbook(
+        path, title=f"发放批次 {batch.number}", options={"constant_memory": True, "tmpdir": str(scratch)}
     )
     sheet = workbook.add_worksheet("代发明细")
     sheet.set_column(0, 0, 8)
@@ -484,8 +472,7 @@ def _write_xlsx(batch: Batch, path: Path, scratch: Path, *, progress=None, fast=
     sheet.set_column(5, 5, 12)
     sheet.set_column(6, 7, 28)
     bold = workbook.add_format({"bold": True})
-    for col, title in enumerate(HEADER):
-        sheet.write_string(0, col, title, bold)
+    write_header(sheet, 0, HEADER, bold)
     count, total = 0, ZERO
     write = sheet.write_string
     for row_index, row in enumerate(file_rows(batch, fast=fast), start=1):

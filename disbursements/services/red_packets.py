@@ -24,7 +24,7 @@ from beneficiaries import pii
 from core.money import ZERO
 from core.private_files import private_file
 from disbursements.models import Batch, PaymentLine, line_reference
-from disbursements.services.spreadsheets import FIXED_CREATED, safe_cell
+from disbursements.services.spreadsheets import safe_cell, text_workbook, write_header
 from programs.choices import Channel
 
 BATCH_HEADER = ["商家批次单号", "批次名称", "发放方", "总金额（元）", "总笔数"]
@@ -91,26 +91,17 @@ def write_csv(batch: Batch, out: io.RawIOBase, *, encoding: str = "utf-8", progr
 
 def write_xlsx(batch: Batch, path: Path, *, progress=None) -> tuple[int, Decimal]:
     """One sheet `红包明细`: the batch block, a blank row, the details; every cell text."""
-    import xlsxwriter
-
     private_file(path)
-    workbook = xlsxwriter.Workbook(
-        str(path), {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False}
-    )
-    workbook.set_properties(
-        {"title": f"电子红包批次 {batch.number}", "author": "稳岗留工管理平台", "created": FIXED_CREATED}
-    )
+    workbook = text_workbook(path, title=f"电子红包批次 {batch.number}")
     sheet = workbook.add_worksheet("红包明细")
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 2, 16)
     sheet.set_column(3, 4, 20)
     bold = workbook.add_format({"bold": True})
-    for col, title in enumerate(BATCH_HEADER):
-        sheet.write_string(0, col, title, bold)
+    write_header(sheet, 0, BATCH_HEADER, bold)
     for col, value in enumerate(batch_block(batch)):
         sheet.write_string(1, col, value)
-    for col, title in enumerate(DETAIL_HEADER):
-        sheet.write_string(3, col, title, bold)
+    write_header(sheet, 3, DETAIL_HEADER, bold)
     count, total = 0, ZERO
     for index, row in enumerate(detail_rows(batch), start=4):
         for col, value in enumerate(row):
