@@ -18,16 +18,8 @@ from accounts.choices import Role
 from accounts.services import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
-from disbursements.models import (
-    Appeal,
-    AppealStatus,
-    FraudSignal,
-    Notice,
-    PaymentLine,
-    Severity,
-    SignalKind,
-    SignalStatus,
-)
+from disbursements.choices import AppealStatus, Severity, SignalKind, SignalStatus
+from disbursements.models import Appeal, FraudSignal, Notice, PaymentLine
 from disbursements.services import appeals as appeal_svc
 from disbursements.services import fraud as fraud_svc
 

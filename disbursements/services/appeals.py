@@ -27,7 +27,8 @@ from accounts.services import audit_record
 from beneficiaries.models import Person, Registration
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.workdays import add_workdays
-from disbursements.models import Appeal, AppealKind, AppealOutcome, AppealStatus, PaymentLine
+from disbursements.choices import AppealKind, AppealOutcome, AppealStatus
+from disbursements.models import Appeal, PaymentLine
 from disbursements.services.notify import appeal_notify
 from disbursements.services.safeguards import RateLimited, clean_text, rate_hit, safeguards_for, source_hash
 

@@ -44,16 +44,8 @@ from accounts.models import User
 from accounts.services import audit_record
 from beneficiaries.holds import Hold
 from core.errors import ConflictError, DomainError, PermissionDenied
-from disbursements.choices import LineStatus
-from disbursements.models import (
-    Batch,
-    FraudSignal,
-    FraudSignalMember,
-    PaymentLine,
-    Severity,
-    SignalKind,
-    SignalStatus,
-)
+from disbursements.choices import LineStatus, Severity, SignalKind, SignalStatus
+from disbursements.models import Batch, FraudSignal, FraudSignalMember, PaymentLine
 from disbursements.services.fraud_patterns import signals_find
 from disbursements.services.safeguards import clean_text
 from programs.models import Programme

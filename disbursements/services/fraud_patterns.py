@@ -17,8 +17,8 @@ from beneficiaries import pii
 from beneficiaries.choices import Category, RegistrationStatus, Source
 from beneficiaries.models import Registration
 from disbursements import sql
-from disbursements.choices import EntitlementStatus
-from disbursements.models import AccountIndex, Entitlement, SignalKind
+from disbursements.choices import EntitlementStatus, SignalKind
+from disbursements.models import AccountIndex, Entitlement
 from disbursements.services.safeguards import safeguards_for
 from programs.choices import RuleKind, SurveyStatus
 from programs.models import Programme, SurveyReport

@@ -20,8 +20,8 @@ from accounts.notifications import CHUNK, chinese, district_officers, in_app, no
 from beneficiaries.models import Employer
 from beneficiaries.pii import mask_name
 from core.money import ZERO, yuan_text
-from disbursements.choices import BatchStatus, LineStatus
-from disbursements.models import AppealKind, Batch, PaymentLine
+from disbursements.choices import AppealKind, BatchStatus, LineStatus
+from disbursements.models import Batch, PaymentLine
 
 E = NotificationEvent
 # The Celery task (disbursements.tasks) that tells what a bank results file did.

@@ -31,19 +31,15 @@ from beneficiaries.services import registration_withdraw
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO
 from core.workdays import period_end
-from disbursements.choices import BatchStatus, EntitlementStatus, LineStatus
-from disbursements.models import (
-    Batch,
-    Entitlement,
-    Notice,
-    NoticeLine,
+from disbursements.choices import (
+    BatchStatus,
+    EntitlementStatus,
+    LineStatus,
     NoticeLineStatus,
     NoticeStatus,
-    Objection,
     ObjectionStatus,
-    PaymentLine,
-    PublicityRequirement,
 )
+from disbursements.models import Batch, Entitlement, Notice, NoticeLine, Objection, PaymentLine, PublicityRequirement
 from disbursements.services.batch_lines import PAID_CHANNELS, batch_close_gaps, batch_recount
 from disbursements.services.fraud import held_lines
 from disbursements.services.notify import objection_notify

@@ -7,7 +7,8 @@ nothing here can reach an ID number, a phone or an account.
 from io import BytesIO
 
 from core.pdf import pdf_build, pdf_font, pdf_styles, table_style
-from disbursements.models import Notice, NoticeLineStatus
+from disbursements.choices import NoticeLineStatus
+from disbursements.models import Notice
 from disbursements.services.publicity import notice_totals
 from disbursements.services.spreadsheets import safe_cell
 

@@ -17,7 +17,8 @@ from accounts.choices import Role
 from accounts.services import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
-from disbursements.models import Appeal, AppealKind, AppealOutcome, AppealStatus, PaymentLine
+from disbursements.choices import AppealKind, AppealOutcome, AppealStatus
+from disbursements.models import Appeal, PaymentLine
 from disbursements.services import appeals as svc
 from disbursements.services.safeguards import RateLimited
 from disbursements.views.client import client_ip

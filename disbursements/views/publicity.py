@@ -25,7 +25,8 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Role
 from accounts.services import audit_record
 from core.errors import DomainError
-from disbursements.models import Batch, Notice, Objection, ObjectionStatus
+from disbursements.choices import ObjectionStatus
+from disbursements.models import Batch, Notice, Objection
 from disbursements.services import publicity as svc
 from disbursements.services import publicity_files
 from disbursements.services.safeguards import RateLimited

@@ -17,7 +17,8 @@ from accounts.choices import Role
 from accounts.services import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
-from disbursements.models import FraudSignal, Severity, SignalKind, SignalStatus
+from disbursements.choices import Severity, SignalKind, SignalStatus
+from disbursements.models import FraudSignal
 from disbursements.services import fraud as svc
 
 STAFF = {Role.PROVINCE, Role.CITY, Role.DISTRICT, Role.ADMIN}
