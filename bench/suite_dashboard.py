@@ -155,7 +155,7 @@ def run(ctx) -> list[Figure]:
 
     from accounts.choices import Role
     from accounts.models import User
-    from disbursements.rollups import rollups_refresh
+    from disbursements.services.rollups import rollups_refresh
     from programs.models import Programme, SubsidyRule
     from regions.models import Region
 

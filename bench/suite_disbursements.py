@@ -165,8 +165,8 @@ def lines_floor(programme_id: int) -> tuple[int, float]:
     indexes, foreign keys, WAL or per-district transactions. Returns (lines, seconds)."""
     from django.db import connection
 
-    from disbursements.batches import PAID_CHANNELS, RED_PACKET_PAYEE
-    from disbursements.choices import EntitlementKind
+    from disbursements.choices import RED_PACKET_PAYEE, EntitlementKind
+    from disbursements.services.batch_lines import PAID_CHANNELS
     from programs.choices import Channel
 
     which = (
@@ -244,9 +244,9 @@ def run(ctx) -> list[Figure]:
     from django.db import connection
 
     from bench.suite_import import quiet_background_jobs
-    from disbursements.batches import batches_build
     from disbursements.choices import BatchStatus
     from disbursements.models import Batch
+    from disbursements.services.batches import batches_build
     from programs.models import Programme
 
     quiet_background_jobs()
@@ -261,7 +261,7 @@ def run(ctx) -> list[Figure]:
     base_seconds, base_rows = _baseline(cur, pay_id)
     floor_lines, floor_seconds = lines_floor(pay_id)
     with ctx.timer() as build:
-        built = batches_build(programme=Programme.objects.get(pk=pay_id), acting_user=None)
+        built = batches_build(programme=Programme.objects.get(pk=pay_id), acting_user=None, system=True)
     lines = sum(b.line_count for b in built)
     assert lines == base_rows == floor_lines == n, (lines, base_rows, floor_lines, n)
     figures.append(
@@ -281,15 +281,15 @@ def run(ctx) -> list[Figure]:
         )
     )
     with ctx.timer() as rebuild:
-        again = batches_build(programme=Programme.objects.get(pk=pay_id), acting_user=None)
+        again = batches_build(programme=Programme.objects.get(pk=pay_id), acting_user=None, system=True)
     assert again == []
     figures.append(Figure("disbursements", "batches_build again (nothing left to build)", rebuild.seconds, "s"))
 
     with ctx.timer() as one:
-        big = batches_build(programme=Programme.objects.get(pk=one_id), acting_user=None)[0]
+        big = batches_build(programme=Programme.objects.get(pk=one_id), acting_user=None, system=True)[0]
     figures.append(Figure("disbursements", f"batches_build: one batch of {big.line_count:,} lines", one.seconds, "s"))
     # Approve it (the chain is tested elsewhere): freeze with its hash.
-    from disbursements.batches import batch_content_hash
+    from disbursements.services.batches import batch_content_hash
 
     with ctx.timer() as hashing:
         content_hash = batch_content_hash(big)
@@ -331,7 +331,7 @@ def run(ctx) -> list[Figure]:
             note=f"largest forked part {data.get('child_mb', 0):.0f} MB; process total {seconds:.1f} s",
         )
     )
-    from disbursements.reconciliation import reconcile
+    from disbursements.services.reconciliation import reconcile
 
     with ctx.timer() as recon:
         total, rows = reconcile(programme=Programme.objects.get(pk=pay_id))
@@ -376,7 +376,7 @@ def _export_main(batch_id: int, out: str, report: str, fmt: str) -> None:
     from pathlib import Path
 
     from disbursements.models import Batch
-    from disbursements.payment_files import write_csv, write_xlsx
+    from disbursements.services.payment_files import write_csv, write_xlsx
 
     batch = Batch.objects.get(pk=batch_id)
     start = time.perf_counter()

@@ -87,7 +87,7 @@ class Chain:
 
     def approve(self, batch) -> None:
         from accounts.choices import Role
-        from disbursements.batches import batch_approve, batch_review, batch_submit
+        from disbursements.services.batches import batch_approve, batch_review, batch_submit
 
         district = batch.district
         city = district.city
@@ -126,10 +126,10 @@ def run(ctx) -> list[Figure]:
     from bench.suite_disbursements import bank_csv_floor, lines_floor
     from bench.suite_import import copy_floor, import_file, quiet_background_jobs
     from bench.suite_rules import ctas_floor, hand_params
-    from disbursements.batches import batches_build
-    from disbursements.entitlements import entitlements_compute
     from disbursements.models import Batch
-    from disbursements.payment_files import batch_export
+    from disbursements.services.batches import batches_build
+    from disbursements.services.entitlements import entitlements_compute
+    from disbursements.services.payment_files import batch_export
     from programs.demo import demo_programme
 
     n = ctx.n
@@ -163,7 +163,7 @@ def run(ctx) -> list[Figure]:
 
     # 3. Batches.
     with ctx.timer() as t_build:
-        built = batches_build(programme=programme, acting_user=None)
+        built = batches_build(programme=programme, acting_user=None, system=True)
     lines = sum(b.line_count for b in built)
     floor_lines, build_floor = lines_floor(programme.pk)
     assert floor_lines == lines, (floor_lines, lines)

@@ -89,7 +89,7 @@ def quiet_background_jobs() -> None:
     triggered them. The signals would also hold lines out of later builds: the
     disbursements suite's 1,000 shared account tokens look like a fraud ring."""
     from beneficiaries.signals import import_finished
-    from disbursements.rollups import rollups_refreshed
+    from disbursements.services.rollups import rollups_refreshed
 
     import_finished.disconnect(dispatch_uid="disbursements.recompute_after_import")
     import_finished.disconnect(dispatch_uid="disbursements.signals_after_import")

@@ -225,7 +225,7 @@ def ctas_floor(params: dict) -> tuple[int, float]:
 def run(ctx) -> list:
     from django.db import connection, transaction
 
-    from disbursements.entitlements import entitlements_compute
+    from disbursements.services.entitlements import entitlements_compute
     from programs.demo import demo_programme
 
     n = ctx.n

@@ -3,7 +3,17 @@ services (with their maker-checker and audit trail), never by editing rows here.
 
 from django.contrib import admin
 
-from disbursements.models import Batch, BatchExport, BatchStep, Entitlement, PaymentLine, Voucher
+from accounts.services.audit import audit_record
+from disbursements.models import (
+    Batch,
+    BatchExport,
+    BatchStep,
+    Entitlement,
+    PaymentLine,
+    ProgrammeSafeguards,
+    PublicityRequirement,
+    Voucher,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -71,8 +81,6 @@ class VoucherAdmin(ReadOnlyAdmin):
 # --------------------------------------------------------------------------- public trust settings
 # A programme's 公示 requirement and fraud/appeal settings decide whether a batch may be
 # submitted and whose lines are held: every change through admin is audited.
-from accounts.services.audit import audit_record  # noqa: E402
-from disbursements.trust_models import ProgrammeSafeguards, PublicityRequirement  # noqa: E402
 
 
 class AuditedAdmin(admin.ModelAdmin):

@@ -1,26 +1,52 @@
-"""Celery tasks of the entitlement computation (helper C's batch tasks live in batch_tasks.py).
+"""The app's Celery tasks, all of them thin callers of disbursements.services.
 
-Thin: a task takes a Job id, claims the Job row, and calls
-`disbursements.entitlements.entitlements_compute`, which works district by district —
-one transaction per district, progress reported per district. With a real broker the
-districts of a run are fanned out, one task each, so that many workers share a run;
-in-process (make run, tests) they run in a loop. The computation is idempotent, so a
-task delivered twice or killed half way and run again ends the same.
+Each long operation is a Job on the common engine (accounts.services): the task takes a
+Job id, claims the row with a conditional update (`job_run`), and calls a service. The
+services are idempotent from database state (locks, "only pending lines change", upserts,
+files renamed into place), so a task delivered twice, or killed half way and run again,
+ends with the same result. Every task keeps its registered name (`name=`): beat
+(portal/settings.py) and messages already queued refer to tasks by it.
+
+- entitlements: `disbursements.services.entitlements.entitlements_compute`, district by
+  district — one transaction per district, progress reported per district. With a real
+  broker the districts of a run are fanned out, one task each, so that many workers share
+  a run; in-process (make run, tests) they run in a loop.
+- rollups: a change calls `rollups_refresh_soon` (services.rollups), which queues one
+  refresh job per burst of changes; beat runs `rollups_refresh_all` as a safety net.
+- fraud signals: recomputed (a job) after every import and every rollup refresh
+  (`signals_compute_soon`); `signals_compute` reconciles the stored signals in one
+  transaction, so running it again changes nothing.
+- batches: build, export, import bank results; beat's sweep of stuck jobs.
+- vouchers: issuing a batch's vouchers (chunk by chunk, never a second voucher per
+  entitlement) and importing the voucher platform's redemption file.
+- notifications of a bank results file, told after the import commits.
 """
 
 import os
 import socket
+from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Sum
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.choices import JobKind, JobState
-from accounts.models import Job
-from accounts.services.job_recovery import job_revive_or_none
+from accounts.models import Job, User
+from accounts.services.job_recovery import (
+    job_is_dead,
+    job_retry,
+    job_revive_or_none,
+    job_start_unless_waiting,
+    jobs_sweep,
+)
 from accounts.services.jobs import (
+    JOB_TASKS,
     Heartbeat,
+    Progress,
+    _not_recorded,
     close_broken_connection,
     job_attempt_failed,
     job_claim,
@@ -29,16 +55,60 @@ from accounts.services.jobs import (
     job_failed,
     job_message_lost,
     job_run,
+    job_start_after_commit,
+    job_step,
     job_task_register,
-    job_test_pause,
     record,
 )
-from core.errors import DomainError
+from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import format_yuan
-from disbursements.entitlements import entitlement_districts, entitlement_totals, entitlements_compute
+from core.private_files import open_private, private_dir
+from disbursements.choices import BatchStatus
+from disbursements.models import Batch
+from disbursements.services.bank_results import batch_import_results, can_import_results
+from disbursements.services.batches import batches_build
+from disbursements.services.entitlements import entitlement_districts, entitlement_totals, entitlements_compute
+from disbursements.services.fraud import signals_compute
+from disbursements.services.fraud_patterns import PATTERN_STEPS
+from disbursements.services.notify import NOTIFY_BATCH_RESULTS_TASK, batch_results_notify
+from disbursements.services.payment_files import (
+    EXPORTABLE,
+    FORMATS,
+    bank_files_dir,
+    bank_leftovers_purge,
+    batch_export,
+    can_export,
+)
+from disbursements.services.rollups import (
+    ROLLUP_STEPS,
+    rollups_job_start,
+    rollups_refresh,
+    rollups_refresh_all,
+    rollups_refresh_soon,
+    rollups_refreshed,
+)
+from disbursements.services.vouchers import (
+    ISSUE_CHUNK,
+    _check,
+    vouchers_expire,
+    vouchers_import_redemptions,
+    vouchers_issue,
+)
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
+from programs.surveys.services import survey_changed
 from regions.models import Region
+
+# --------------------------------------------------------------------------- entitlements
+
+
+def _live_job(kind: JobKind, **params) -> Job | None:
+    """The job of `kind` with these params already queued or running (a double click, an
+    import finishing during the nightly run …), recovered first when dead; None when
+    there is none, or it is out of attempts (the caller starts a new one)."""
+    live = Job.objects.filter(kind=kind, state__in=[JobState.QUEUED, JobState.RUNNING])
+    live = live.filter(**{f"params__{name}": value for name, value in params.items()})
+    return job_revive_or_none(live.order_by("created_at").first())
 
 
 def compute_start(
@@ -60,13 +130,7 @@ def compute_start(
     with transaction.atomic():
         # Serialize the check-then-create per programme (a row lock on the programme).
         Programme.objects.select_for_update().filter(pk=programme.pk).first()
-        existing = (
-            Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING], kind=JobKind.COMPUTE)
-            .filter(params__programme_id=programme.pk, params__district=params["district"])
-            .order_by("created_at")
-            .first()
-        )
-        existing = job_revive_or_none(existing)
+        existing = _live_job(JobKind.COMPUTE, programme_id=programme.pk, district=params["district"])
         if existing is not None:
             return existing
         where = f"{district.name}" if district else "全部区县"
@@ -144,7 +208,7 @@ def compute_district_task(job_id: int, code: str) -> None:
         return
     programme = Programme.objects.get(pk=job.params["programme_id"])
     try:
-        job_test_pause()
+        job_step()
         with Heartbeat(job_id):
             result = entitlements_compute(
                 programme=programme, district=code, acting_user=job.requested_by, force=bool(job.params.get("force"))
@@ -164,12 +228,6 @@ def compute_district_task(job_id: int, code: str) -> None:
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }
     _record_or_requeue(lambda: _district_done(job_id, code, stats, programme), job_id)
-
-
-def _not_recorded(exc):
-    from accounts.services.jobs import _not_recorded as not_recorded
-
-    not_recorded(exc)
 
 
 def _record_or_requeue(fn, job_id: int) -> None:
@@ -296,10 +354,395 @@ def on_import_finished(sender, *, programme_id: int, district_code: str | None =
     enqueue_recompute(programme_id, district_code)
 
 
-@shared_task(name="disbursements.notify_batch_results", acks_late=True)
+@shared_task(name=NOTIFY_BATCH_RESULTS_TASK, acks_late=True)
 def notify_batch_results(batch_id: int) -> int:
-    """Tell workers, employers and officers what a bank results file did (disbursements.notify).
+    """Tell workers, employers and officers what a bank results file did (disbursements.services.notify).
     Idempotent by the outbox's keys: a redelivered task writes nothing twice."""
-    from disbursements.notify import batch_results_notify
-
     return batch_results_notify(batch_id=batch_id)
+
+
+# --------------------------------------------------------------------------- rollups
+
+
+@shared_task(name="disbursements.refresh_rollups", acks_late=True)
+def refresh_rollups_task(job_id: int) -> None:
+    job_run(job_id, _refresh_work)
+
+
+def _refresh_work(job: Job, progress: Progress) -> dict:
+    programme_id = job.params["programme_id"]
+    progress.set_total(ROLLUP_STEPS)
+    # Nothing is written to the job's row inside the refresh's transaction (its heartbeat
+    # thread would wait for the row until the commit); the steps only give the fault
+    # suite its window (tests/faults/worker.py).
+    result = rollups_refresh(programme=programme_id, progress=lambda step: job_step())
+    progress.advance(ROLLUP_STEPS, force=True)
+    rollups_refreshed.send(sender=None, programme_id=programme_id)
+    return {**result, "message": f"统计已刷新：{result['programme']}（{result['districts']} 个区县）"}
+
+
+@shared_task(name="disbursements.rollups_refresh", acks_late=True)
+def rollups_refresh_task(programme_id: int) -> None:
+    """Messages sent by an older release (a programme id, not a job id): queued as a job."""
+    rollups_job_start(programme_id)
+
+
+@shared_task(name="disbursements.rollups_refresh_all", acks_late=True)
+def rollups_refresh_all_task() -> list[dict]:
+    results = rollups_refresh_all()
+    for result in results:
+        rollups_refreshed.send(sender=None, programme_id=result["programme_id"])
+    return results
+
+
+job_task_register(JobKind.REFRESH_ROLLUPS, refresh_rollups_task)
+
+
+@receiver(survey_changed, dispatch_uid="rollups_on_survey_changed")
+def _survey_changed(sender, programme_id: int, **kwargs) -> None:
+    rollups_refresh_soon(programme_id)
+
+
+# --------------------------------------------------------------------------- fraud signals
+
+
+@shared_task(name="disbursements.compute_signals", acks_late=True)
+def compute_signals_task(job_id: int) -> None:
+    job_run(job_id, _signals_work)
+
+
+def _signals_work(job: Job, progress: Progress) -> dict:
+    programme = Programme.objects.filter(pk=job.params["programme_id"]).first()
+    if programme is None:  # deleted since: nothing to look at
+        return {"message": "项目已不存在，未计算风险预警"}
+    progress.set_total(PATTERN_STEPS + 1)
+    stats = signals_compute(programme=programme, step=lambda n: progress.advance(n, force=True))
+    progress.advance(PATTERN_STEPS + 1, force=True)
+    job_step()
+    return {
+        **stats,
+        "message": (
+            f"风险预警已更新：新增 {stats['opened']} 条，重新打开 {stats['reopened']} 条，"
+            f"已消失 {stats['gone']} 条，未变 {stats['kept']} 条"
+        ),
+    }
+
+
+def signals_job_start(programme_id: int) -> Job:
+    """Queue a computation of the programme's signals, unless one is already queued (a
+    running one may have read the rows before this change: a new one is queued)."""
+    return job_start_unless_waiting(
+        kind=JobKind.COMPUTE_SIGNALS,
+        task=compute_signals_task,
+        params={"programme_id": programme_id},
+        message="计算风险预警",
+    )
+
+
+def signals_compute_soon(programme_id: int) -> None:
+    """Recompute the programme's signals once the current transaction commits. Not queued
+    while the database or Redis restarts: the next import, computation or rollup refresh
+    (beat's, within its period) queues the computation again."""
+    job_start_after_commit(lambda: signals_job_start(programme_id), what=f"signals of programme {programme_id}")
+
+
+@shared_task(name="disbursements.signals_compute", acks_late=True)
+def signals_compute_task(programme_id: int) -> None:
+    """Messages sent by an older release (a programme id, not a job id): queued as a job."""
+    signals_job_start(programme_id)
+
+
+def on_rollups_refreshed(sender, *, programme_id: int, **kwargs) -> None:
+    """Receiver: an import, computation, batch build or survey change was just rolled up."""
+    signals_compute_soon(programme_id)
+
+
+def signals_on_import_finished(sender, *, programme_id: int, **kwargs) -> None:
+    """Receiver: an import finished (beneficiaries.signals.import_finished)."""
+    signals_compute_soon(programme_id)
+
+
+job_task_register(JobKind.COMPUTE_SIGNALS, compute_signals_task)
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def progress_callback(progress: Progress):
+    state = {"total": None}
+
+    def cb(done: int, total: int) -> None:
+        if state["total"] != total:
+            state["total"] = total
+            progress.set_total(total)
+        progress.advance(done, message=f"已处理 {done}/{total}", force=done == total)
+
+    return cb
+
+
+# --------------------------------------------------------------------------- build
+
+
+@shared_task(name="disbursements.build_batches", acks_late=True)
+def build_batches_task(job_id: int) -> None:
+
+    job_run(job_id, _build_work)
+
+
+def _build_work(job: Job, progress: Progress) -> dict:
+
+    params = job.params
+    programme = Programme.objects.get(pk=params["programme_id"])
+    district = Region.objects.get(code=params["district"]) if params.get("district") else None
+    batches_build(
+        programme=programme,
+        district=district,
+        acting_user=job.requested_by,
+        system=job.requested_by is None,  # a build the portal queued by itself
+        progress=progress_callback(progress),
+        job=job,
+    )
+    # The whole job across attempts: every batch that any attempt of it built (a retried
+    # build builds only the districts an earlier attempt had not committed).
+    built = Batch.objects.filter(build_job=job).order_by("pk")
+    agg = built.aggregate(lines=Sum("line_count"), total=Sum("total"))
+    count, lines, total = built.count(), agg["lines"] or 0, agg["total"] or 0
+    return {
+        "batches": list(built.values_list("pk", flat=True)),
+        "lines": lines,
+        "total": str(total),
+        "message": f"生成 {count} 个批次，{lines} 笔，{total} 元" if count else "没有待生成批次的补贴核定记录",
+    }
+
+
+def build_job_start(*, programme, district=None, acting_user: User | None) -> Job:
+    """Queue a build. A build of the same programme and district that is already queued
+    or running is returned instead of starting another (a double click); a dead one is
+    recovered (re-queued) first, or, out of attempts, replaced by a new one."""
+    params = {"programme_id": programme.pk, "district": district.code if district else None}
+    existing = _live_job(JobKind.BUILD_BATCHES, programme_id=params["programme_id"], district=params["district"])
+    if existing is not None:
+        return existing
+    label = f"{programme.name}{' · ' + district.name if district else ''}"
+    job = job_create(
+        kind=JobKind.BUILD_BATCHES, requested_by=acting_user, params=params, message=f"生成发放批次：{label}"
+    )
+    return job_enqueue(job, build_batches_task)
+
+
+# --------------------------------------------------------------------------- export
+
+
+@shared_task(name="disbursements.export_batch", acks_late=True)
+def export_batch_task(job_id: int) -> None:
+
+    job_run(job_id, _export_work)
+
+
+def _export_work(job: Job, progress: Progress) -> dict:
+
+    batch = Batch.objects.get(pk=job.params["batch_id"])
+    progress.set_total(batch.line_count)
+    record = batch_export(
+        batch=batch,
+        fmt=job.params.get("fmt", "csv"),
+        encoding=job.params.get("encoding", "utf-8"),
+        acting_user=job.requested_by,
+        job=job,
+        progress=lambda done: progress.advance(done),
+    )
+    return {
+        "export_id": record.pk,
+        "checksum": record.checksum,
+        "lines": record.line_count,
+        "total": str(record.total),
+        "message": f"已生成银行文件 {Path(record.path).name}（{record.line_count} 笔，{record.total} 元）",
+    }
+
+
+def export_job_start(*, batch, fmt: str, encoding: str, acting_user: User | None) -> Job:
+
+    if fmt not in FORMATS:
+        raise DomainError(f"不支持的文件格式“{fmt}”。")
+    if acting_user is not None and not can_export(acting_user, batch):
+        raise PermissionDenied("只有本区县人社专员或省级人员可以导出银行文件。")
+    if batch.status not in EXPORTABLE:
+        raise ConflictError("省级审批通过后才能导出银行文件。")
+    job = job_create(
+        kind=JobKind.EXPORT_BATCH,
+        requested_by=acting_user,
+        params={"batch_id": batch.pk, "fmt": fmt, "encoding": encoding},
+        message=f"导出银行文件：{batch.number}",
+    )
+    return job_enqueue(job, export_batch_task)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@shared_task(name="disbursements.import_bank_results", acks_late=True)
+def import_results_task(job_id: int) -> None:
+
+    job_run(job_id, _results_work)
+
+
+def _results_work(job: Job, progress: Progress) -> dict:
+
+    batch = Batch.objects.get(pk=job.params["batch_id"])
+    return batch_import_results(
+        batch=batch, path=Path(job.params["path"]), acting_user=job.requested_by, progress=progress_callback(progress)
+    )
+
+
+def _keep_upload(batch, uploaded, folder: str, suffix: str, *, refused: str) -> Path:
+    """Keep an uploaded file of the batch (0600, in a 0700 folder beside the bank files)
+    for the job that imports it; a file that is not CSV or XLSX is refused."""
+    if suffix not in (".csv", ".xlsx", ".txt"):
+        raise DomainError(refused)
+    directory = private_dir(bank_files_dir() / folder)
+    path = directory / f"{batch.number}-{timezone.now():%Y%m%d%H%M%S%f}{suffix}"
+    with open_private(path, "wb") as fh:
+        for chunk in uploaded.chunks() if hasattr(uploaded, "chunks") else [uploaded.read()]:
+            fh.write(chunk)
+    return path
+
+
+def results_job_start(*, batch, uploaded, acting_user: User | None) -> Job:
+    """Save the uploaded result file beside the bank files and queue its import."""
+
+    if acting_user is not None and not can_import_results(acting_user, batch):
+        raise PermissionDenied("只有本区县的人社专员可以导入银行结果。")
+    suffix = Path(getattr(uploaded, "name", "result.csv")).suffix.lower()
+    path = _keep_upload(batch, uploaded, "results", suffix, refused="结果文件应为 CSV 或 XLSX。")
+    job = job_create(
+        kind=JobKind.IMPORT_RESULTS,
+        requested_by=acting_user,
+        params={"batch_id": batch.pk, "path": str(path), "file": getattr(uploaded, "name", path.name)},
+        message=f"导入银行结果：{batch.number}",
+    )
+    return job_enqueue(job, import_results_task)
+
+
+# --------------------------------------------------------------------------- retry
+
+# The kinds whose jobs the batch pages list and retry.
+BATCH_KINDS = (
+    JobKind.BUILD_BATCHES,
+    JobKind.EXPORT_BATCH,
+    JobKind.IMPORT_RESULTS,
+    JobKind.ISSUE_VOUCHERS,
+    JobKind.IMPORT_REDEMPTIONS,
+)
+job_task_register(JobKind.BUILD_BATCHES, build_batches_task)
+job_task_register(JobKind.EXPORT_BATCH, export_batch_task)
+job_task_register(JobKind.IMPORT_RESULTS, import_results_task)
+
+
+def stuck_jobs():
+    """This app's jobs that are dead (see accounts.services.job_is_dead)."""
+    jobs = Job.objects.filter(kind__in=BATCH_KINDS, state__in=[JobState.QUEUED, JobState.RUNNING])
+    return [job for job in jobs if job_is_dead(job)]
+
+
+def job_retry_batch(*, job: Job, acting_user: User | None) -> Job:
+    """An officer's 重试: back to the queue, with the task of its kind."""
+    if job.kind not in BATCH_KINDS:
+        raise DomainError("这个任务不能在这里重试。")
+    return job_retry(job=job, acting_user=acting_user, task=JOB_TASKS.get(job.kind))
+
+
+@shared_task(name="disbursements.bank_leftovers_purge")
+def bank_leftovers_purge_task() -> list[str]:
+    """Hourly: half-written bank files and scratch directories of exports killed half way
+    (an export also purges them as it starts; this covers a directory nobody exports to)."""
+
+    return bank_leftovers_purge()
+
+
+@shared_task(name="disbursements.retry_stuck_jobs")
+def retry_stuck_jobs(stuck_after: int | None = None) -> list[int]:
+    """Kept for beat schedules of older deployments: the sweep of every job kind."""
+    return jobs_sweep(stale_after=stuck_after)
+
+
+@shared_task(name="disbursements.vouchers_expire")
+def vouchers_expire_task() -> int:
+    """Daily: issued vouchers past their expiry (衡水's: 2021-03-08) become expired."""
+
+    return vouchers_expire()
+
+
+# --------------------------------------------------------------------------- vouchers
+
+# --------------------------------------------------------------------------- issue
+
+
+@shared_task(name="disbursements.issue_vouchers", acks_late=True)
+def issue_vouchers_task(job_id: int) -> None:
+    job_run(job_id, _issue_work)
+
+
+def _issue_work(job: Job, progress: Progress) -> dict:
+    batch = Batch.objects.select_related("programme").get(pk=job.params["batch_id"])
+    return vouchers_issue(
+        batch=batch,
+        acting_user=job.requested_by,
+        job=job,
+        progress=progress_callback(progress),
+        chunk=int(job.params.get("chunk", ISSUE_CHUNK)),
+    )
+
+
+def issue_job_start(*, batch: Batch, acting_user: User | None, chunk: int | None = None) -> Job:
+    """Queue the issuing of a batch's vouchers. An issuing job of the batch already
+    queued or running is returned (a double click); a dead one is recovered first."""
+    _check(acting_user, batch)
+    if batch.status != BatchStatus.APPROVED:
+        raise ConflictError(f"批次当前状态为“{batch.get_status_display()}”，省级审批通过后才能发券。")
+    existing = _live_job(JobKind.ISSUE_VOUCHERS, batch_id=batch.pk)
+    if existing is not None:
+        return existing
+    params = {"batch_id": batch.pk, **({"chunk": chunk} if chunk else {})}
+    job = job_create(
+        kind=JobKind.ISSUE_VOUCHERS, requested_by=acting_user, params=params, message=f"发放消费券：{batch.number}"
+    )
+    return job_enqueue(job, issue_vouchers_task)
+
+
+# --------------------------------------------------------------------------- redemptions
+
+
+@shared_task(name="disbursements.import_redemptions", acks_late=True)
+def import_redemptions_task(job_id: int) -> None:
+    job_run(job_id, _redemptions_work)
+
+
+def _redemptions_work(job: Job, progress: Progress) -> dict:
+    return vouchers_import_redemptions(
+        path=Path(job.params["path"]),
+        acting_user=job.requested_by,
+        job=job,
+        progress=progress_callback(progress),
+        chunk=int(job.params.get("chunk", 500)),
+    )
+
+
+def redemptions_job_start(*, batch: Batch, uploaded, acting_user: User | None, chunk: int | None = None) -> Job:
+    """Keep the uploaded redemption file (0600, in a 0700 folder beside the bank files)
+    and queue its import."""
+    suffix = Path(getattr(uploaded, "name", "redemptions.csv")).suffix.lower() or ".csv"
+    path = _keep_upload(batch, uploaded, "redemptions", suffix, refused="核销文件应为 CSV 或 XLSX。")
+    params = {"batch_id": batch.pk, "path": str(path), "file": getattr(uploaded, "name", path.name)}
+    if chunk:
+        params["chunk"] = chunk
+    job = job_create(
+        kind=JobKind.IMPORT_REDEMPTIONS,
+        requested_by=acting_user,
+        params=params,
+        message=f"导入消费券核销：{batch.number}",
+    )
+    return job_enqueue(job, import_redemptions_task)
+
+
+job_task_register(JobKind.ISSUE_VOUCHERS, issue_vouchers_task)
+job_task_register(JobKind.IMPORT_REDEMPTIONS, import_redemptions_task)

@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.scopes import is_admin, require_staff
 from accounts.services.audit import audit_record
-from disbursements.reconciliation import reconciliation_alarms_cached
+from disbursements.services.reconciliation import reconciliation_alarms_cached
 from portal import dashboards
 
 

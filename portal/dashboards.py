@@ -24,7 +24,7 @@ from accounts.scopes import is_admin, is_staff_user
 from core.errors import DomainError
 from core.money import format_yuan
 from disbursements.models import RegionRollup, RuleRollup
-from disbursements.rollups import rollups_refresh, rollups_refreshed
+from disbursements.services.rollups import rollups_refresh, rollups_refreshed
 from programs.choices import SURVEY_APPROVED, ProgrammeStatus, RuleKind
 from programs.models import Programme, SurveyReport
 from programs.surveys.fields import COUNT_FIELDS

@@ -18,10 +18,10 @@ STEP_MODULES = [
     "programs.surveys.demo",
     "beneficiaries.demo",
     "beneficiaries.demo_population",
-    "disbursements.demo",
-    "disbursements.demo_batches",
-    "disbursements.demo_trust",
-    "disbursements.demo_rollups",
+    "disbursements.demo.entitlements",
+    "disbursements.demo.batches",
+    "disbursements.demo.trust",
+    "disbursements.demo.rollups",
 ]
 
 

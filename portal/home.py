@@ -14,8 +14,8 @@ from accounts.choices import Role
 from beneficiaries.choices import EmployerStatus, RegistrationStatus
 from beneficiaries.models import Employer, Registration
 from disbursements.choices import BatchStatus
-from disbursements.employer_payments import failed_payments_count
 from disbursements.models import Appeal, Batch, FraudSignal, Objection
+from disbursements.services.employer_payments import failed_payments_count
 from programs.choices import SURVEY_EDITABLE, SurveyStatus
 from programs.models import SurveyReport
 

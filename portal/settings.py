@@ -255,6 +255,30 @@ if PDF_FONT and PDF_FONT.lower() != "cid" and not Path(PDF_FONT).is_file():
     raise ImproperlyConfigured(f"PDF_FONT={PDF_FONT!r} is not a file; name a .ttf/.ttc font or use 'cid'.")
 GONGSHI_PDF_FONT = PDF_FONT
 
+# disbursements. Bank files hold whole ID and account numbers: they are kept outside
+# MEDIA_ROOT (unset: <MEDIA_ROOT>-private/bankfiles) and downloaded only through a scoped,
+# audited view. A CSV of more than 200,000 lines is written by BANK_EXPORT_PROCESSES
+# forked processes. The public pages count attempts per address (and per ID number) in
+# the cache: (attempts, window in seconds). USE_X_FORWARDED_FOR takes the client's
+# address from X-Forwarded-For: only behind a proxy that sets it.
+BANK_FILES_DIR = env_str("BANK_FILES_DIR", "") or ""
+BANK_EXPORT_PROCESSES = env_int("BANK_EXPORT_PROCESSES", 3, minimum=1)
+GONGSHI_OBJECTION_IP_LIMIT = (
+    env_int("GONGSHI_OBJECTION_IP_LIMIT", 5, minimum=1),
+    env_int("GONGSHI_OBJECTION_IP_WINDOW", 3600, minimum=1),
+)
+GONGSHI_OBJECTION_NOTICE_LIMIT = (
+    env_int("GONGSHI_OBJECTION_NOTICE_LIMIT", 3, minimum=1),
+    env_int("GONGSHI_OBJECTION_NOTICE_WINDOW", 86400, minimum=1),
+)
+LOOKUP_IP_LIMIT = (env_int("LOOKUP_IP_LIMIT", 20, minimum=1), env_int("LOOKUP_IP_WINDOW", 600, minimum=1))
+LOOKUP_ID_CLIENT_LIMIT = (
+    env_int("LOOKUP_ID_CLIENT_LIMIT", 5, minimum=1),
+    env_int("LOOKUP_ID_CLIENT_WINDOW", 3600, minimum=1),
+)
+LOOKUP_ID_LIMIT = (env_int("LOOKUP_ID_LIMIT", 60, minimum=1), env_int("LOOKUP_ID_WINDOW", 3600, minimum=1))
+USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
+
 # Notifications (accounts/services/notifications.py, docs/notifications.md). SMS go through a class
 # chosen here: the default writes nothing beyond the outbox row and a log line (masked number);
 # beneficiaries.sms.HttpSmsBackend posts to a provider at SMS_HTTP_URL. A class path that does

@@ -6,8 +6,8 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.urls import notification_patterns
-from disbursements import appeal_views
-from disbursements.trust_urls import appeal_patterns, gongshi_patterns, signal_patterns
+from disbursements.urls import appeal_patterns, gongshi_patterns, signal_patterns
+from disbursements.views import appeals as appeal_views
 from portal import audit_views, dashboard_views, views
 from portal.api.root import ApiIndexView
 

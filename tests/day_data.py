@@ -5,17 +5,11 @@ fifth granted but not yet batched, and another employer's worker in the same bat
 from dataclasses import dataclass
 from pathlib import Path
 
-from disbursements.bank_results import batch_import_results, example_result_csv
-from disbursements.batches import batch_build_supplement, batches_build, line_correct
 from disbursements.models import Entitlement
-from disbursements.payment_files import batch_export
-from tests.factories import (
-    approve,
-    make_entitlement,
-    make_entitlements,
-    make_programme,
-    make_rule,
-)
+from disbursements.services.bank_results import batch_import_results, example_result_csv
+from disbursements.services.batches import batch_build_supplement, batches_build, line_correct
+from disbursements.services.payment_files import batch_export
+from tests.factories import approve, make_entitlement, make_entitlements, make_programme, make_rule
 
 
 @dataclass

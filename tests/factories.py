@@ -24,8 +24,8 @@ from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.services.registrations import registration_create
 from beneficiaries.synthetic import id_number
 from beneficiaries.uscc import make_uscc
-from disbursements.batches import batch_approve, batch_review, batch_submit
 from disbursements.models import Entitlement
+from disbursements.services.batches import batch_approve, batch_review, batch_submit
 from programs.demo import DEMO_EMPLOYER_CODES
 from programs.models import Programme, SubsidyRule
 from regions.models import Region

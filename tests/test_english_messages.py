@@ -13,8 +13,8 @@ from django.utils import translation
 from accounts.job_messages import job_message
 from accounts.models import Job
 from beneficiaries.importer.messages import import_message
-from disbursements.batches import batch_integrity_problems, batches_build
 from disbursements.models import Batch
+from disbursements.services.batches import batch_integrity_problems, batches_build
 from programs.rules.conditions import describe_conditions
 from tests.factories import make_entitlements, make_programme, make_rule
 

@@ -36,7 +36,7 @@ def test_demo_loads_twice_and_every_login_reaches_its_home(settings):
     # Public trust (docs/transparency.md): an open notice with an objection that blocks
     # 鹿泉's second batch, signals of every kind, two appeals of which one is resolved.
     from disbursements.models import Appeal, FraudSignal, Notice
-    from disbursements.publicity import batch_submission_block
+    from disbursements.services.publicity import batch_submission_block
 
     notice = Notice.objects.get()
     assert notice.is_open() and notice.objections.count() == 1 and "正在公示" in batch_submission_block(notice.batch)
@@ -135,7 +135,7 @@ def test_the_rule_raise_and_the_capped_people_replayed_on_the_demo_end_balanced(
     from beneficiaries.models import Employer
     from disbursements.choices import EntitlementStatus, LineStatus
     from disbursements.models import CapRefusal, Entitlement, PaymentLine
-    from disbursements.reconciliation import reconcile
+    from disbursements.services.reconciliation import reconcile
     from programs.models import SubsidyRule
     from tests.factories import make_id
 

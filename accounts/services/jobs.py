@@ -185,9 +185,9 @@ class Heartbeat:
             own.close()
 
 
-def job_test_pause() -> None:
-    """A step of a job's work that reports no progress (a district, a chunk): nothing
-    happens here. The fault suite's worker (tests/faults/worker.py) patches it, and the
+def job_step() -> None:
+    """The boundary between two steps of a job's work that report no progress (a district,
+    a chunk): nothing happens here; it names the places where a fault may land. The fault suite's worker (tests/faults/worker.py) patches it, and the
     progress reports, to wait, so that its faults land part way through any job kind."""
 
 

@@ -20,17 +20,10 @@ from accounts.notification_texts import render_text
 from accounts.services.notifications import in_app, notify, sms_send, unread_count
 from beneficiaries import pii
 from beneficiaries.services.employers import employer_return
-from disbursements.bank_results import batch_import_results, example_result_csv
-from disbursements.batches import batch_return, batch_review, batch_submit, batches_build
-from disbursements.payment_files import batch_export
-from tests.factories import (
-    approve,
-    make_entitlements,
-    make_person,
-    make_programme,
-    make_rule,
-    make_user,
-)
+from disbursements.services.bank_results import batch_import_results, example_result_csv
+from disbursements.services.batches import batch_return, batch_review, batch_submit, batches_build
+from disbursements.services.payment_files import batch_export
+from tests.factories import approve, make_entitlements, make_person, make_programme, make_rule, make_user
 
 pytestmark = pytest.mark.django_db
 E, C = NotificationEvent, NotificationChannel
@@ -146,7 +139,7 @@ def test_the_same_results_imported_again_tell_nobody_twice(
     paid_batch, officer_luquan, django_capture_on_commit_callbacks
 ):
     before = Notification.objects.count()
-    from disbursements.notify import batch_results_notify
+    from disbursements.services.notify import batch_results_notify
 
     with django_capture_on_commit_callbacks(execute=True):
         batch_results_notify(batch_id=paid_batch["batch"].pk)  # the task delivered twice
@@ -196,7 +189,7 @@ def test_employer_returned_tells_its_agents_only(
 def test_appeal_and_objection_reach_the_district_officers(
     officer_luquan, officer_cangzhou, django_capture_on_commit_callbacks
 ):
-    from disbursements.appeals import appeal_file_worker
+    from disbursements.services.appeals import appeal_file_worker
 
     programme = make_programme("HB-APP")
     ent = make_entitlements(programme, make_rule(programme, "luquan_cash"), 1, start=900)[0]
@@ -209,7 +202,7 @@ def test_appeal_and_objection_reach_the_district_officers(
     assert message.user == officer_luquan and "欧阳**" in message.body and "未收到补贴" in message.body
     assert message.link == reverse("appeals:detail", args=[message.object_id])
 
-    from disbursements.publicity import notice_create, objection_file
+    from disbursements.services.publicity import notice_create, objection_file
 
     batch = batches_build(programme=programme, acting_user=officer_luquan)[0]
     notice = notice_create(batch=batch, acting_user=officer_luquan, contact_phone="0311-82015678")
@@ -477,7 +470,7 @@ def test_a_new_officer_has_no_messages(client):
 def test_an_event_triggered_from_an_english_page_is_stored_in_chinese(
     officer_luquan, agent_gree, django_capture_on_commit_callbacks
 ):
-    from disbursements.appeals import appeal_file_employer
+    from disbursements.services.appeals import appeal_file_employer
 
     programme = make_programme("HB-APP-EN")
     ent = make_entitlements(programme, make_rule(programme, "luquan_cash"), 1, start=950)[0]
@@ -507,7 +500,7 @@ def test_telling_a_batch_reads_the_same_number_of_queries_however_many_employers
     from django.test.utils import CaptureQueriesContext
 
     from disbursements.models import Batch
-    from disbursements.notify import batch_results_notify
+    from disbursements.services.notify import batch_results_notify
 
     def queries(code: str, employers: int) -> int:
         programme = make_programme(code)

@@ -29,7 +29,7 @@ def _badge_shows(driver, text: str) -> bool:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_officer_sees_the_bell_rise_opens_and_marks_read(browser, live_server):  # noqa: F811
-    from disbursements.appeals import appeal_file_worker
+    from disbursements.services.appeals import appeal_file_worker
     from regions.models import Region
     from regions.services import regions_load
 

@@ -9,8 +9,8 @@ from accounts.models import AuditEntry
 from beneficiaries.models import Employer, Person, Registration
 from beneficiaries.services.persons import person_correct
 from core.errors import DomainError, PermissionDenied
-from disbursements.entitlements import entitlements_compute
 from disbursements.models import Entitlement
+from disbursements.services.entitlements import entitlements_compute
 from programs.demo import demo_programme as programme
 from tests.factories import reg
 

@@ -104,7 +104,7 @@ def test_agent_moves_a_pending_employer_and_its_registrations(agent_other, progr
 
 
 def test_no_move_while_money_is_on_its_way(officer_luquan, verified_luquan, agent_other, programme):
-    from disbursements.batches import batches_build
+    from disbursements.services.batches import batches_build
     from tests.factories import make_entitlement, make_rule
 
     rule = make_rule(programme)

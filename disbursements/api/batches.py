@@ -19,11 +19,11 @@ from rest_framework.viewsets import GenericViewSet
 from accounts.scopes import is_staff_user
 from accounts.selectors import job_as_dict
 from core.errors import DomainError
-from disbursements import batches as svc
-from disbursements.batch_tasks import build_job_start, export_job_start, results_job_start
 from disbursements.models import Batch, BatchExport, PaymentLine
-from disbursements.payment_files import can_export, export_download_audit
-from disbursements.reconciliation import reconcile
+from disbursements.services import batches as svc
+from disbursements.services.payment_files import can_export, export_download_audit
+from disbursements.services.reconciliation import reconcile
+from disbursements.tasks import build_job_start, export_job_start, results_job_start
 from programs.models import Programme
 from regions.models import Region
 
@@ -248,7 +248,7 @@ class BatchBuild(APIView):
         district = None
         if body.validated_data["district"]:
             district = get_object_or_404(Region, code=body.validated_data["district"])
-        svc._check_builder(request.user, district)
+        svc.check_builder(request.user, district)
         job = build_job_start(programme=programme, district=district, acting_user=request.user)
         return Response(job_as_dict(job), status=status.HTTP_202_ACCEPTED)
 

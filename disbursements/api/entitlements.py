@@ -11,9 +11,9 @@ from rest_framework.views import APIView
 
 from core.money import format_yuan
 from core.pagination import DefaultCursorPagination
-from disbursements.entitlement_views import compute_region
 from disbursements.models import Entitlement
 from disbursements.tasks import compute_start
+from disbursements.views.entitlements import compute_region
 from programs.selectors import programme_get
 
 FIELDS = (

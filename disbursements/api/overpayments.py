@@ -1,7 +1,7 @@
 """/api/v1/overpayments/ (the 多发/待核查 list in scope) and
 POST /api/v1/overpayments/<id>/decide/ ({"decision": "keep"|"recover", "note": …}).
 
-Adapters over disbursements.settlement: out of scope is 404, a refused decision 403,
+Adapters over disbursements.services.settlement: out of scope is 404, a refused decision 403,
 a bad one 400 with the field's Chinese message, an already decided item 409."""
 
 from django.shortcuts import get_object_or_404
@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from core.pagination import DefaultCursorPagination
 from disbursements.api.batches import _staff_only
 from disbursements.models import Overpayment
-from disbursements.settlement import overpayment_decide, overpayments_for
+from disbursements.services.settlement import overpayment_decide, overpayments_for
 from programs.models import Programme
 from regions.models import Region
 

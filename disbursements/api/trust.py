@@ -19,10 +19,10 @@ from accounts.scopes import is_staff_user
 from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
-from disbursements import appeals as appeal_svc
-from disbursements import fraud as fraud_svc
-from disbursements.models import PaymentLine
-from disbursements.trust_models import Appeal, AppealStatus, FraudSignal, Notice, Severity, SignalKind, SignalStatus
+from disbursements.choices import AppealStatus, Severity, SignalKind, SignalStatus
+from disbursements.models import Appeal, FraudSignal, Notice, PaymentLine
+from disbursements.services import appeals as appeal_svc
+from disbursements.services import fraud as fraud_svc
 
 
 class Pages(PageNumberPagination):

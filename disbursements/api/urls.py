@@ -14,13 +14,13 @@ from disbursements.api.trust import (
 )
 
 urlpatterns: list = [
-    # Entitlements (helper B): list in scope with totals; start a computation.
+    # Entitlements: list in scope with totals; start a computation.
     path("entitlements/", EntitlementList.as_view(), name="api-entitlement-list"),
     path("programmes/<slug:code>/compute/", ProgrammeCompute.as_view(), name="api-programme-compute"),
     # 多发/待核查 (settled money above what the rules grant now) and the officer's decision.
     path("overpayments/", OverpaymentList.as_view(), name="api-overpayment-list"),
     path("overpayments/<int:pk>/decide/", OverpaymentDecide.as_view(), name="api-overpayment-decide"),
-    # Batches (helper C): list/detail in scope, chain actions, bank files, results, reconciliation.
+    # Batches: list/detail in scope, chain actions, bank files, results, reconciliation.
     path("batches/build/", BatchBuild.as_view(), name="api-batch-build"),
     path("batches/", BatchViewSet.as_view({"get": "list"}), name="api-batch-list"),
     path("batches/<int:pk>/", BatchViewSet.as_view({"get": "retrieve"}), name="api-batch-detail"),

@@ -2,7 +2,9 @@
 
 from django import template
 
-from disbursements import publicity
+from disbursements.services import publicity
+from disbursements.services.fraud import open_signals_by_district_cached
+from disbursements.services.safeguards import safeguards_for
 
 register = template.Library()
 
@@ -22,7 +24,7 @@ def batch_publicity(context, batch):
         "can_publish": batch.status == "draft"
         and publicity._may_publish(user, batch.district)
         and not any(n.status == "published" and n.is_open() for n in notices),
-        "default_days": publicity.safeguards_for(batch.programme).notice_days,
+        "default_days": safeguards_for(batch.programme).notice_days,
         "csrf_token": context.get("csrf_token"),
     }
 
@@ -30,6 +32,4 @@ def batch_publicity(context, batch):
 @register.inclusion_tag("disbursements/signals/_dashboard.html", takes_context=True)
 def open_signals(context, programme, region):
     """The dashboard's count of open fraud signals by district, within the region shown."""
-    from disbursements.fraud import open_signals_by_district_cached
-
     return {"rows": open_signals_by_district_cached(context["request"].user, programme, region=region)}

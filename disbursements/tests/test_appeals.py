@@ -13,8 +13,8 @@ from accounts.models import AuditEntry
 from beneficiaries.services.registrations import registration_update
 from core.errors import DomainError, PermissionDenied
 from core.workdays import add_workdays
-from disbursements.appeals import appeal_file_worker, appeal_resolve, appeal_token, person_from_token
 from disbursements.models import Appeal
+from disbursements.services.appeals import appeal_file_worker, appeal_resolve, appeal_token, person_from_token
 from tests.factories import make_entitlement, make_person, make_programme, make_rule, make_user
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +25,8 @@ XSS = "<script>alert('appeal')</script>"
 @pytest.fixture(autouse=True)
 def own_limits(monkeypatch):
     """Counters of this test only (the real Redis is shared; never flush it)."""
-    monkeypatch.setattr("disbursements.selfservice.KEY_PREFIX", f"lookup-test-{uuid.uuid4().hex}")
-    monkeypatch.setattr("disbursements.appeals.KEY_PREFIX", f"appeal-test-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.selfservice.KEY_PREFIX", f"lookup-test-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.appeals.KEY_PREFIX", f"appeal-test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture

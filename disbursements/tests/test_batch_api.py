@@ -3,9 +3,9 @@
 import pytest
 from rest_framework.test import APIClient
 
-from disbursements.bank_results import example_result_csv
-from disbursements.batches import batches_build
 from disbursements.models import Batch
+from disbursements.services.bank_results import example_result_csv
+from disbursements.services.batches import batches_build
 from tests.factories import make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from disbursements.bank_results import example_result_csv
 from disbursements.choices import BatchStatus
 from disbursements.models import Batch
+from disbursements.services.bank_results import example_result_csv
 from tests.factories import approve, make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db

@@ -4,10 +4,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEntry
-from disbursements.bank_results import example_result_csv
-from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport
+from disbursements.services.bank_results import example_result_csv
+from disbursements.services.batches import batches_build
 from tests.factories import approve, make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_an_officer_retries_a_stuck_job(client, batch, officer_luquan, django_ca
     from accounts.choices import JobKind, JobState
     from accounts.models import Job
     from accounts.services.jobs import job_create
-    from disbursements.batch_tasks import retry_stuck_jobs, stuck_jobs
+    from disbursements.tasks import retry_stuck_jobs, stuck_jobs
     from tests.factories import make_entitlement
 
     make_entitlement(batch.programme, batch.lines.first().entitlement.rule, n=998)
@@ -157,7 +157,7 @@ def test_an_officer_retries_a_stuck_job(client, batch, officer_luquan, django_ca
 
 
 def test_a_second_build_request_while_one_is_queued_returns_the_same_job(batch, officer_luquan):
-    from disbursements.batch_tasks import build_job_start
+    from disbursements.tasks import build_job_start
 
     first = build_job_start(programme=batch.programme, acting_user=officer_luquan)  # on_commit never fires here
     second = build_job_start(programme=batch.programme, acting_user=officer_luquan)

@@ -1,8 +1,9 @@
 """Kill-and-resume with a real Celery worker on the real Redis, and concurrent builds.
 
 The worker is `celery -A portal worker` in a process group of its own, on the test
-database. It is killed with SIGKILL while a build is half done (a test-only delay
-between districts makes "half done" last long enough to hit), started again, and the
+database. It is killed with SIGKILL while a build is half done (the worker's
+JOB_TEST_SLOWDOWN pauses after each district, so "half done" lasts long enough to hit),
+started again, and the
 stuck job is retried the way beat retries it. The end state must be exactly what an
 uninterrupted build gives: one batch per district × channel, every entitlement in
 exactly one line, totals to the fen.
@@ -25,6 +26,7 @@ from django.db.models import Count, Sum
 
 from accounts.choices import JobState
 from accounts.models import Job, User
+from accounts.services.jobs import JOB_TASKS
 from disbursements.models import Batch, Entitlement, PaymentLine
 from tests.factories import make_entitlements, make_programme, make_rule
 
@@ -73,10 +75,7 @@ class Worker:
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
+                "tests.faults.worker",  # celery -A portal worker, with JOB_TEST_SLOWDOWN's pauses
                 "-Q",
                 self.queue,
                 "-c",
@@ -93,6 +92,12 @@ class Worker:
             text=True,
             start_new_session=True,  # its own process group: SIGKILL takes all of it
         )
+
+    def slow_down(self, seconds: float) -> None:
+        """Each progress report of the worker's jobs, and each step a fault test waits
+        on (after a district built, before a written file is recorded), pauses this long
+        (JOB_TEST_SLOWDOWN), from the worker's next start."""
+        self.env["JOB_TEST_SLOWDOWN"] = str(seconds)
 
     def kill(self):
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -125,13 +130,13 @@ def worker(regions, monkeypatch):
     """A worker on a queue of its own; the build task is sent there (by the service and
     by the retry of stuck jobs), so no other test's messages are touched."""
     from accounts.choices import JobKind
-    from disbursements import batch_tasks
+    from disbursements import tasks
 
-    app = batch_tasks.build_batches_task.app
+    app = tasks.build_batches_task.app
     queue = f"test-batches-{os.getpid()}-{time.time_ns()}"
-    shim = OnQueue(batch_tasks.build_batches_task, queue)
-    monkeypatch.setattr(batch_tasks, "build_batches_task", shim)
-    monkeypatch.setitem(batch_tasks.TASKS, JobKind.BUILD_BATCHES, shim)
+    shim = OnQueue(tasks.build_batches_task, queue)
+    monkeypatch.setattr(tasks, "build_batches_task", shim)
+    monkeypatch.setitem(JOB_TASKS, JobKind.BUILD_BATCHES, shim)
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = False
     w = Worker(queue)
@@ -195,12 +200,13 @@ def _wait(predicate, timeout=60.0, what=""):
 
 @pytest.mark.worker
 def test_sigkill_half_way_then_restart_gives_the_same_batches(worker):
-    from disbursements.batch_tasks import build_job_start, retry_stuck_jobs
+    from disbursements.tasks import build_job_start, retry_stuck_jobs
 
     programme = _population()
     officer = User.objects.create_superuser("kill_admin", "k@example.invalid", "Test-pass-2021", role="admin")
+    worker.slow_down(1.5)
     worker.start()
-    job = build_job_start(programme=programme, acting_user=officer, delay=1.5)
+    job = build_job_start(programme=programme, acting_user=officer)
 
     def half_built():
         return Batch.objects.filter(programme=programme).count() >= 4
@@ -226,7 +232,7 @@ def test_sigkill_half_way_then_restart_gives_the_same_batches(worker):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_builds_give_one_set_of_batches(regions):
-    from disbursements.batches import batches_build
+    from disbursements.services.batches import batches_build
 
     programme = _population()
     admin = User.objects.create_superuser("conc_admin", "c@example.invalid", "Test-pass-2021", role="admin")
@@ -258,11 +264,11 @@ def test_two_process_csv_export_writes_the_same_bytes(regions):
     sees only committed rows: hence a transactional test)."""
     import io
 
-    from disbursements.batches import batches_build
-    from disbursements.payment_files import write_csv
+    from disbursements.services.batches import batches_build
+    from disbursements.services.payment_files import write_csv
 
     programme = _population()
-    batch = max(batches_build(programme=programme, acting_user=None), key=lambda b: b.line_count)
+    batch = max(batches_build(programme=programme, acting_user=None, system=True), key=lambda b: b.line_count)
     single, forked = io.BytesIO(), io.BytesIO()
     assert write_csv(batch, single, parallel=False) == write_csv(batch, forked, parallel=True)
     assert single.getvalue() == forked.getvalue()
@@ -270,7 +276,7 @@ def test_two_process_csv_export_writes_the_same_bytes(regions):
 
 
 @pytest.mark.worker
-def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatch, tmp_path):
+def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatch, tmp_path, settings):
     """A bank file export killed after writing but before recording: no file under the
     real name, no record, the batch still approved; the retried job writes exactly the
     bytes an uninterrupted export writes."""
@@ -279,17 +285,17 @@ def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatc
 
     from accounts.choices import JobKind
     from accounts.services.jobs import job_create, job_enqueue
-    from disbursements import batch_tasks
-    from disbursements.batches import batch_approve, batch_review, batch_submit, batches_build
+    from disbursements import tasks
     from disbursements.models import BatchExport
-    from disbursements.payment_files import bank_files_dir, file_name, write_csv
+    from disbursements.services.batches import batch_approve, batch_review, batch_submit, batches_build
+    from disbursements.services.payment_files import bank_files_dir, file_name, write_csv
     from tests.factories import make_user
 
     # The worker and this process must share the bank files directory.
-    monkeypatch.setenv("BANK_FILES_DIR", str(tmp_path))
+    settings.BANK_FILES_DIR = str(tmp_path)
     worker.env["BANK_FILES_DIR"] = str(tmp_path)
-    shim = OnQueue(batch_tasks.export_batch_task, worker.queue)
-    monkeypatch.setitem(batch_tasks.TASKS, JobKind.EXPORT_BATCH, shim)
+    shim = OnQueue(tasks.export_batch_task, worker.queue)
+    monkeypatch.setitem(JOB_TASKS, JobKind.EXPORT_BATCH, shim)
     programme = _population()
     officer = make_user("kill_off", "district", "130102")
     batch = next(b for b in batches_build(programme=programme, acting_user=officer) if b.district_id == "130102")
@@ -299,11 +305,12 @@ def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatc
     expected = io.BytesIO()
     write_csv(batch, expected)
 
+    worker.slow_down(30)  # the window between the file written and the export recorded
     worker.start()
     job = job_create(
         kind=JobKind.EXPORT_BATCH,
         requested_by=officer,
-        params={"batch_id": batch.pk, "fmt": "csv", "encoding": "utf-8", "delay": 30},
+        params={"batch_id": batch.pk, "fmt": "csv", "encoding": "utf-8"},
     )
     job_enqueue(job, shim)
     final = Path(bank_files_dir()) / file_name(batch, "csv")
@@ -313,9 +320,9 @@ def test_sigkill_during_export_then_retry_gives_the_same_file(worker, monkeypatc
     assert batch.status == "approved" and not BatchExport.objects.filter(batch=batch).exists()
     assert not final.exists()
 
+    worker.slow_down(0)
     worker.start()
-    Job.objects.filter(pk=job.pk).update(params={"batch_id": batch.pk, "fmt": "csv", "encoding": "utf-8"})
-    from disbursements.batch_tasks import retry_stuck_jobs
+    from disbursements.tasks import retry_stuck_jobs
 
     # The build's rollups refresh (a job too) waits on a queue no worker here reads: swept as well.
     assert job.pk in retry_stuck_jobs(stuck_after=0)

@@ -5,9 +5,13 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.choices import JobKind, JobState
 from accounts.models import AuditEntry
+from accounts.services.jobs import job_create
 from core.errors import ConflictError, DomainError, PermissionDenied
-from disbursements.batches import (
+from disbursements.choices import BatchStatus, LineStatus
+from disbursements.models import Batch, BatchStep, PaymentLine
+from disbursements.services.batches import (
     allowed_actions,
     batch_approve,
     batch_build_supplement,
@@ -18,8 +22,7 @@ from disbursements.batches import (
     batches_build,
     line_correct,
 )
-from disbursements.choices import BatchStatus, LineStatus
-from disbursements.models import Batch, BatchStep, PaymentLine
+from disbursements.tasks import build_batches_task
 from tests.factories import make_entitlements, make_rule, make_user
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +77,22 @@ def test_officer_cannot_build_another_district(programme, luquan_data, officer_l
 
     with pytest.raises(PermissionDenied):
         batches_build(programme=programme, district=Region.objects.get(code="130903"), acting_user=officer_luquan)
+
+
+def test_a_build_without_a_user_is_refused_unless_the_system_says_so(programme, luquan_data):
+    with pytest.raises(PermissionDenied):
+        batches_build(programme=programme, acting_user=None)
+    assert not Batch.objects.filter(programme=programme).exists()
+    built = batches_build(programme=programme, acting_user=None, system=True)  # a command or a system job
+    assert built and all(b.created_by is None for b in built)
+    assert not BatchStep.objects.filter(batch__in=built).exists()  # no user: no step of anyone's
+
+
+def test_a_build_job_nobody_asked_for_builds_as_the_system(programme, luquan_data):
+    job = job_create(kind=JobKind.BUILD_BATCHES, requested_by=None, params={"programme_id": programme.pk})
+    build_batches_task(job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.DONE and Batch.objects.filter(programme=programme).exists(), job.message
 
 
 def _chain_users():

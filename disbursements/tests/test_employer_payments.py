@@ -10,9 +10,9 @@ from django.urls import reverse
 from python_calamine import CalamineWorkbook
 
 from accounts.models import AuditEntry
-from disbursements.bank_results import batch_import_results, example_result_csv
-from disbursements.batches import batch_build_supplement, batches_build, line_correct
-from disbursements.payment_files import batch_export
+from disbursements.services.bank_results import batch_import_results, example_result_csv
+from disbursements.services.batches import batch_build_supplement, batches_build, line_correct
+from disbursements.services.payment_files import batch_export
 from tests.factories import approve, make_entitlement, make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db

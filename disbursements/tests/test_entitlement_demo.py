@@ -9,8 +9,8 @@ from django.db import models
 
 from beneficiaries.demo_population import demo_population
 from beneficiaries.models import Registration
-from disbursements.demo import demo_entitlements
-from disbursements.entitlements import entitlement_totals
+from disbursements.demo.entitlements import demo_entitlements
+from disbursements.services.entitlements import entitlement_totals
 from programs.demo import DEMO_RULES, demo_programme
 
 pytestmark = pytest.mark.django_db

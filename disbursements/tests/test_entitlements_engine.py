@@ -10,8 +10,8 @@ from django.db import connection
 
 from beneficiaries.models import Employer, Registration
 from beneficiaries.uscc import make_uscc
-from disbursements.entitlements import entitlement_totals, entitlements_compute
 from disbursements.models import Batch, Entitlement, Overpayment, PaymentLine
+from disbursements.services.entitlements import entitlement_totals, entitlements_compute
 from programs.choices import RuleStatus
 from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule

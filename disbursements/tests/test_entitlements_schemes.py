@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from disbursements.entitlements import entitlements_compute
 from disbursements.models import Entitlement
+from disbursements.services.entitlements import entitlements_compute
 from programs.demo import demo_programme as programme
 from tests.factories import GREE, MENGNIU, MODERN, reg
 

@@ -12,17 +12,11 @@ from accounts.models import AuditEntry
 from beneficiaries import pii
 from beneficiaries.models import Person, Registration
 from core.errors import ConflictError, DomainError, PermissionDenied
-from disbursements.batches import batch_submit, batches_build
-from disbursements.fraud import signal_clear, signal_confirm, signals_compute
 from disbursements.models import AccountIndex, Entitlement, FraudSignal, ProgrammeSafeguards
+from disbursements.services.batches import batch_submit, batches_build
+from disbursements.services.fraud import signal_clear, signal_confirm, signals_compute
 from programs.models import SurveyReport
-from tests.factories import (
-    make_employer,
-    make_entitlement,
-    make_entitlements,
-    make_person,
-    make_rule,
-)
+from tests.factories import make_employer, make_entitlement, make_entitlements, make_person, make_rule
 
 pytestmark = pytest.mark.django_db
 SHARED = "6222021234567890123"
@@ -248,7 +242,7 @@ def test_scope_list_detail_decide_and_api(programme, rule, officer_luquan, offic
 
 
 def test_signals_follow_an_import_through_the_rollup_refresh(programme, rule, django_capture_on_commit_callbacks):
-    from disbursements.rollups import rollups_refreshed
+    from disbursements.services.rollups import rollups_refreshed
 
     _shared_account(programme, rule, 3)
     _backdate(programme)
@@ -333,8 +327,12 @@ def test_a_change_queues_one_signals_job_that_the_engine_runs_and_recovers(
     from accounts.models import Job
     from accounts.services.job_recovery import jobs_sweep
     from accounts.services.jobs import JOB_TASKS
-    from disbursements.fraud_patterns import PATTERN_STEPS
-    from disbursements.signal_tasks import compute_signals_task, on_import_finished, signals_job_start
+    from disbursements.services.fraud_patterns import PATTERN_STEPS
+    from disbursements.tasks import (
+        compute_signals_task,
+        signals_job_start,
+        signals_on_import_finished,
+    )
 
     assert JOB_TASKS[JobKind.COMPUTE_SIGNALS] is compute_signals_task
     assert JobKind.COMPUTE_SIGNALS.label == "计算风险预警"
@@ -355,13 +353,13 @@ def test_a_change_queues_one_signals_job_that_the_engine_runs_and_recovers(
     assert Job.objects.get(pk=first.pk).attempts == 1
     # The next change (an import that finished) queues a new job once its transaction commits.
     with django_capture_on_commit_callbacks(execute=True):
-        on_import_finished(None, programme_id=programme.pk)
+        signals_on_import_finished(None, programme_id=programme.pk)
         assert Job.objects.filter(kind=JobKind.COMPUTE_SIGNALS).count() == 1
     assert Job.objects.filter(kind=JobKind.COMPUTE_SIGNALS, state=JobState.QUEUED).count() == 1
 
 
 def test_signals_find_reports_each_pattern(programme, rule):
-    from disbursements.fraud_patterns import PATTERN_STEPS, signals_find
+    from disbursements.services.fraud_patterns import PATTERN_STEPS, signals_find
 
     steps = []
     signals_find(programme, step=steps.append)

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from core import pdf as pdf_lib
-from disbursements.bank_results import example_result_csv
-from disbursements.batches import batches_build
-from disbursements.paper import batch_approval_pdf, batch_scheme_totals, district_summary_pdf
+from disbursements.services.bank_results import example_result_csv
+from disbursements.services.batches import batches_build
+from disbursements.services.paper import batch_approval_pdf, batch_scheme_totals, district_summary_pdf
 from regions.models import Region
 from tests.factories import approve, make_entitlements, make_programme, make_rule
 
@@ -88,8 +88,8 @@ def test_approval_pdf_carries_header_totals_steps_signatures_and_hash(client, ba
 
 
 def test_approval_pdf_shows_bank_results_by_status(batch, officer_luquan, tmp_path):
-    from disbursements.bank_results import batch_import_results
-    from disbursements.payment_files import batch_export
+    from disbursements.services.bank_results import batch_import_results
+    from disbursements.services.payment_files import batch_export
 
     batch_export(batch=batch, fmt="csv", acting_user=officer_luquan)
     batch.refresh_from_db()

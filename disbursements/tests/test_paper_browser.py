@@ -10,7 +10,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from disbursements.batches import batches_build
+from disbursements.services.batches import batches_build
 from disbursements.tests.test_batch_browser import regions_back_after_flush  # noqa: F401  (a fixture)
 from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
 from tests.factories import approve, make_entitlements, make_programme, make_rule, make_user

@@ -16,11 +16,12 @@ from python_calamine import CalamineWorkbook
 
 from accounts.models import AuditEntry
 from core.errors import ConflictError, DomainError, PermissionDenied
-from disbursements.bank_results import batch_import_results, example_result_csv
-from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import PaymentLine
-from disbursements.payment_files import bank_leftovers_purge, batch_export, part_owner, safe_cell, write_csv
+from disbursements.services.bank_results import batch_import_results, example_result_csv
+from disbursements.services.batches import batches_build
+from disbursements.services.payment_files import bank_leftovers_purge, batch_export, part_owner, write_csv
+from disbursements.services.spreadsheets import safe_cell
 from tests.factories import approve, make_employer, make_entitlement, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -301,7 +302,7 @@ def test_an_export_purges_leftovers_and_leaves_none_of_its_own(approved, officer
 
 
 def test_beat_purges_leftovers_hourly(tmp_path, settings):
-    from disbursements.batch_tasks import bank_leftovers_purge_task
+    from disbursements.tasks import bank_leftovers_purge_task
 
     entry = settings.CELERY_BEAT_SCHEDULE["bank-files-purge-leftovers"]
     assert entry["task"] == bank_leftovers_purge_task.name == "disbursements.bank_leftovers_purge"

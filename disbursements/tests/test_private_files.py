@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from disbursements.payment_files import bank_files_dir, batch_export, write_csv
+from disbursements.services.payment_files import bank_files_dir, batch_export, write_csv
 from disbursements.tests.test_payment_files import approved  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_exported_bank_files_are_private(approved, officer_luquan, bank_dir):  #
 def test_parts_of_a_parallel_export_are_private(approved, bank_dir, monkeypatch, tmp_path, transactional_db):  # noqa: F811
     """The parts are written by forked processes into a scratch folder: each reports
     the modes it saw to a log file (a child's memory is its own)."""
-    from disbursements import payment_files
+    from disbursements.services import payment_files
 
     log = tmp_path / "seen.log"
     real = payment_files.open_private
@@ -63,7 +63,7 @@ def test_parts_of_a_parallel_export_are_private(approved, bank_dir, monkeypatch,
 def test_uploaded_bank_results_are_private(approved, officer_luquan, bank_dir, django_capture_on_commit_callbacks):  # noqa: F811
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from disbursements.batch_tasks import results_job_start
+    from disbursements.tasks import results_job_start
 
     batch_export(batch=approved, fmt="csv", acting_user=officer_luquan)
     upload = SimpleUploadedFile("result.csv", "序号,状态\n".encode(), content_type="text/csv")

@@ -12,10 +12,10 @@ from accounts.models import AuditEntry
 from beneficiaries import pii
 from beneficiaries.choices import RegistrationStatus
 from core.errors import ConflictError, DomainError, PermissionDenied
-from disbursements.batches import batch_submit, batches_build
 from disbursements.choices import BatchStatus, EntitlementStatus
 from disbursements.models import Notice, NoticeLine, Objection, PublicityRequirement
-from disbursements.publicity import (
+from disbursements.services.batches import batch_submit, batches_build
+from disbursements.services.publicity import (
     batch_submission_block,
     clean_text,
     mask_person_name,
@@ -23,7 +23,7 @@ from disbursements.publicity import (
     objection_file,
     objection_resolve,
 )
-from disbursements.publicity_files import notice_pdf, notice_xlsx
+from disbursements.services.publicity_files import notice_pdf, notice_xlsx
 from tests.factories import make_entitlements, make_person, make_rule
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from django.test import Client
 
 from accounts.models import AuditEntry
 from beneficiaries import pii
-from disbursements.batches import batches_build
 from disbursements.models import Objection, PublicityRequirement
-from disbursements.publicity import notice_create
+from disbursements.services.batches import batches_build
+from disbursements.services.publicity import notice_create
 from tests.factories import make_entitlements, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 @pytest.fixture(autouse=True)
 def own_limits(monkeypatch):
     """Counters of this test only (the real Redis is shared; never flush it)."""
-    monkeypatch.setattr("disbursements.publicity.KEY_PREFIX", f"gongshi-test-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.publicity.KEY_PREFIX", f"gongshi-test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_pdf_and_xlsx_download(client, notice):
 
 
 def test_withdrawn_and_missing_notices_are_404(client, notice, officer_luquan):
-    from disbursements.publicity import notice_withdraw
+    from disbursements.services.publicity import notice_withdraw
 
     notice_withdraw(notice=notice, acting_user=officer_luquan, reason="名单有误，重新公示")
     assert client.get(f"/gongshi/{notice.pk}/").status_code == 404

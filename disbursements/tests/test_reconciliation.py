@@ -8,8 +8,10 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
-from disbursements.bank_results import batch_import_results, example_result_csv
-from disbursements.batches import (
+from disbursements.choices import BatchStatus, LineStatus
+from disbursements.models import Batch, Entitlement, PaymentLine
+from disbursements.services.bank_results import batch_import_results, example_result_csv
+from disbursements.services.batches import (
     batch_approve,
     batch_build_supplement,
     batch_review,
@@ -17,11 +19,9 @@ from disbursements.batches import (
     batches_build,
     line_correct,
 )
-from disbursements.choices import BatchStatus, LineStatus
-from disbursements.models import Batch, Entitlement, PaymentLine
-from disbursements.payment_files import batch_export
-from disbursements.reconciliation import reconcile, reconciliation_alarms, reconciliation_alarms_cached
-from disbursements.rollups import rollups_refresh
+from disbursements.services.payment_files import batch_export
+from disbursements.services.reconciliation import reconcile, reconciliation_alarms, reconciliation_alarms_cached
+from disbursements.services.rollups import rollups_refresh
 from regions.models import Region
 from tests.factories import approve, make_entitlements, make_programme, make_rule
 
@@ -133,7 +133,7 @@ def _load_demo_until_entitlements():
     from portal.demo import demo_steps
 
     for label, step in demo_steps():
-        if step.__module__ in ("disbursements.demo_batches", "disbursements.demo_rollups"):
+        if step.__module__ in ("disbursements.demo.batches", "disbursements.demo.rollups"):
             continue
         step()
 
@@ -182,7 +182,7 @@ def Programme_get():
 
 
 def test_demo_step_is_idempotent():
-    from disbursements.demo_batches import demo_batches
+    from disbursements.demo.batches import demo_batches
 
     _load_demo_until_entitlements()
     first = demo_batches()
@@ -232,9 +232,9 @@ def test_demo_history_is_dated_on_the_programme_calendar_and_the_lookup_shows_th
 
     from django.utils import timezone
 
-    from disbursements.demo_batches import demo_batches
+    from disbursements.demo.batches import demo_batches
     from disbursements.models import BatchStep
-    from disbursements.selfservice import _payments
+    from disbursements.services.selfservice import _payments
 
     _load_demo_until_entitlements()
     demo_batches()

@@ -23,8 +23,8 @@ def test_the_officer_pays_red_packets_and_reissues_an_unclaimed_one(
     tmp_path,
     settings,
 ):
-    from disbursements.batches import batches_build
-    from disbursements.red_packets import example_result_csv
+    from disbursements.services.batches import batches_build
+    from disbursements.services.red_packets import example_result_csv
     from regions.models import Region
     from regions.services import regions_load
 

@@ -15,14 +15,14 @@ from accounts.models import AuditEntry
 from beneficiaries import pii
 from beneficiaries.models import Registration
 from core.errors import DomainError
-from disbursements.bank_results import batch_import_results
-from disbursements.batches import batch_build_supplement, batches_build, line_correct
 from disbursements.choices import BatchStatus, LineStatus
-from disbursements.entitlements import entitlements_compute
 from disbursements.models import Batch, Entitlement, PaymentLine
-from disbursements.payment_files import batch_export
-from disbursements.reconciliation import reconcile
-from disbursements.red_packets import DETAIL_HEADER, RESULT_HEADER, example_result_csv
+from disbursements.services.bank_results import batch_import_results
+from disbursements.services.batches import batch_build_supplement, batches_build, line_correct
+from disbursements.services.entitlements import entitlements_compute
+from disbursements.services.payment_files import batch_export
+from disbursements.services.reconciliation import reconcile
+from disbursements.services.red_packets import DETAIL_HEADER, RESULT_HEADER, example_result_csv
 from programs.choices import Channel
 from programs.demo import demo_programme
 from programs.rules.validate import rule_validate
@@ -153,7 +153,7 @@ def test_the_upload_is_keyed_by_phone_adds_up_and_carries_no_id_number(packets, 
 
 def test_a_red_packet_needs_a_phone_before_submission(officer_xunhuan):
     from beneficiaries.models import Person
-    from disbursements.batches import batch_submit
+    from disbursements.services.batches import batch_submit
 
     programme = make_programme("HB-NP")
     rule = make_rule(programme, "xh_red", region=ZONE, kind="red_packet", channel="red_packet", amount="800.00")

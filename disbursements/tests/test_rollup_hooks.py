@@ -3,8 +3,8 @@ refresh the rollups once the work commits (not only when beat comes round)."""
 
 import pytest
 
-from disbursements.batches import batches_build
 from disbursements.models import RegionRollup
+from disbursements.services.batches import batches_build
 from tests.factories import make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db

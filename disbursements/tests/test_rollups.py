@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from beneficiaries.models import Employer, Person, Registration
 from disbursements.models import Batch, Entitlement, PaymentLine, RegionRollup, RuleRollup
-from disbursements.rollups import rollups_refresh
+from disbursements.services.rollups import rollups_refresh
 from programs.models import SubsidyRule, SurveyReport
 from tests.factories import make_programme
 
@@ -214,7 +214,7 @@ def test_survey_approval_refreshes_rollups_through_celery(programme, django_capt
 
 
 def test_beat_refreshes_every_programme_and_the_task_is_registered(programme, settings):
-    from disbursements.rollup_tasks import rollups_refresh_all_task
+    from disbursements.tasks import rollups_refresh_all_task
     from portal.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["rollups-refresh-all"]
@@ -226,7 +226,7 @@ def test_beat_refreshes_every_programme_and_the_task_is_registered(programme, se
 
 
 def test_refresh_soon_waits_for_the_commit(programme, django_capture_on_commit_callbacks):
-    from disbursements.rollup_tasks import rollups_refresh_soon
+    from disbursements.services.rollups import rollups_refresh_soon
 
     survey(programme, "130802", D(2021, 1, 29), enterprises_surveyed=3)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -245,7 +245,8 @@ def test_a_change_queues_one_refresh_job_that_the_engine_runs_and_recovers(progr
     from accounts.models import Job
     from accounts.services.job_recovery import jobs_sweep
     from accounts.services.jobs import JOB_TASKS
-    from disbursements.rollup_tasks import refresh_rollups_task, rollups_job_start
+    from disbursements.services.rollups import rollups_job_start
+    from disbursements.tasks import refresh_rollups_task
 
     assert JOB_TASKS[JobKind.REFRESH_ROLLUPS] is refresh_rollups_task
     settings.CELERY_TASK_ALWAYS_EAGER = False  # as in a real worker: the job waits in the queue

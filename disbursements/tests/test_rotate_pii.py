@@ -9,8 +9,8 @@ from django.test import override_settings
 
 from accounts.models import AuditEntry
 from beneficiaries import pii
-from disbursements.batches import batch_content_hash, batch_integrity_problems, batches_build
 from disbursements.models import PaymentLine
+from disbursements.services.batches import batch_content_hash, batch_integrity_problems, batches_build
 from tests.factories import approve, make_entitlements, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from disbursements.batches import batches_build
+from disbursements.services.batches import batches_build
 from tests.factories import make_entitlement, make_person, make_person_id, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ URL = "/payments/lookup/"
 @pytest.fixture(autouse=True)
 def own_limits(monkeypatch):
     """Counters of this test only (the real Redis is shared; never flush it)."""
-    monkeypatch.setattr("disbursements.selfservice.KEY_PREFIX", f"lookup-test-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.selfservice.KEY_PREFIX", f"lookup-test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_rate_limited_per_id_and_client_so_strangers_cannot_lock_the_worker_out(
 
 
 def test_a_global_limit_per_id_stops_a_distributed_guess(client, worker, monkeypatch):
-    monkeypatch.setattr("disbursements.selfservice.ID_LIMIT", (12, 3600))
+    monkeypatch.setattr("disbursements.services.selfservice.ID_LIMIT", (12, 3600))
     for i in range(12):
         assert _ask(client, worker, tail="0000", ip=f"10.3.0.{i}").status_code == 200
     assert _ask(client, worker, ip="10.3.1.1").status_code == 429

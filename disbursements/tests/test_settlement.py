@@ -9,13 +9,13 @@ import pytest
 from beneficiaries.models import Registration
 from beneficiaries.pii import encrypt, mask_account
 from core.errors import ConflictError, DomainError, PermissionDenied
-from disbursements.bank_results import batch_import_results, example_result_csv
-from disbursements.batches import batches_build
-from disbursements.entitlements import entitlements_compute
 from disbursements.models import CapRefusal, Entitlement, Overpayment, PaymentLine
-from disbursements.payment_files import batch_export
-from disbursements.reconciliation import reconcile
-from disbursements.settlement import overpayment_decide
+from disbursements.services.bank_results import batch_import_results, example_result_csv
+from disbursements.services.batches import batches_build
+from disbursements.services.entitlements import entitlements_compute
+from disbursements.services.payment_files import batch_export
+from disbursements.services.reconciliation import reconcile
+from disbursements.services.settlement import overpayment_decide
 from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_update
@@ -234,7 +234,7 @@ def test_one_alarm_for_a_tampered_batch_an_unbalanced_district_and_open_overpaym
 
     from django.core.management import call_command
 
-    from disbursements.reconciliation import reconciliation_alarms
+    from disbursements.services.reconciliation import reconciliation_alarms
 
     p = programme()
     _with_account(reg(p, "130110", OUTSIDE), 1)
@@ -265,7 +265,7 @@ def test_one_alarm_for_a_tampered_batch_an_unbalanced_district_and_open_overpaym
 def test_worker_lookup_rows_say_paid_topup_pending_and_cap_refused(
     officer_luquan, city_shijiazhuang, province_staff, tmp_path
 ):
-    from disbursements.selfservice import _payments
+    from disbursements.services.selfservice import _payments
 
     p = programme()
     r = _with_account(reg(p, "130110", OUTSIDE), 1)
@@ -354,7 +354,7 @@ def test_overpayment_api_lists_in_scope_and_decides(
 
 def test_a_line_in_a_batch_not_yet_approved_is_taken_out_and_rebuilt(officer_luquan, city_shijiazhuang, province_staff):
     from accounts.models import AuditEntry
-    from disbursements.batches import batch_submit
+    from disbursements.services.batches import batch_submit
 
     p = programme()
     a = _with_account(reg(p, "130110", OUTSIDE), 1)
@@ -385,7 +385,7 @@ def test_regression_a_draft_emptied_by_a_rule_change_is_not_submitted(officer_lu
     """Found by the stateful test (register, build, lower the rule, compute, submit): the
     draft's only line is taken out; submitting the empty draft is refused in Chinese, and
     the next build batches the new amount."""
-    from disbursements.batches import batch_submit
+    from disbursements.services.batches import batch_submit
 
     p = programme()
     _with_account(reg(p, "130110", OUTSIDE), 1)

@@ -45,8 +45,10 @@ from beneficiaries.pii import encrypt, mask_account
 from beneficiaries.services.employers import employer_verify
 from beneficiaries.services.persons import person_correct
 from beneficiaries.services.registrations import registration_withdraw
-from disbursements.bank_results import batch_import_results, example_result_csv
-from disbursements.batches import (
+from disbursements.choices import BatchStatus, LineStatus
+from disbursements.models import Batch, Entitlement, Overpayment, PaymentLine
+from disbursements.services.bank_results import batch_import_results, example_result_csv
+from disbursements.services.batches import (
     batch_approve,
     batch_build_supplement,
     batch_review,
@@ -54,13 +56,11 @@ from disbursements.batches import (
     batches_build,
     line_correct,
 )
-from disbursements.choices import BatchStatus, LineStatus
-from disbursements.entitlements import entitlements_compute
-from disbursements.models import Batch, Entitlement, Overpayment, PaymentLine
-from disbursements.payment_files import batch_export
-from disbursements.reconciliation import reconcile
-from disbursements.selfservice import _payments
-from disbursements.settlement import overpayment_decide
+from disbursements.services.entitlements import entitlements_compute
+from disbursements.services.payment_files import batch_export
+from disbursements.services.reconciliation import reconcile
+from disbursements.services.selfservice import _payments
+from disbursements.services.settlement import overpayment_decide
 from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from programs.services import rule_activate, rule_create, rule_retire, rule_update

@@ -8,19 +8,13 @@ from io import BytesIO
 import pytest
 from django.test import Client
 
-from disbursements.appeals import appeal_file_worker, appeal_resolve
-from disbursements.batches import batches_build
-from disbursements.fraud import signal_clear, signals_compute
 from disbursements.models import FraudSignal, Objection
-from disbursements.publicity import notice_create, objection_file, objection_resolve
-from disbursements.publicity_files import notice_pdf, notice_xlsx
-from tests.factories import (
-    make_entitlement,
-    make_entitlements,
-    make_person,
-    make_programme,
-    make_rule,
-)
+from disbursements.services.appeals import appeal_file_worker, appeal_resolve
+from disbursements.services.batches import batches_build
+from disbursements.services.fraud import signal_clear, signals_compute
+from disbursements.services.publicity import notice_create, objection_file, objection_resolve
+from disbursements.services.publicity_files import notice_pdf, notice_xlsx
+from tests.factories import make_entitlement, make_entitlements, make_person, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db
 XSS = "<script>alert(1)</script><b onmouseover=alert(2)>x</b>"
@@ -30,9 +24,9 @@ ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;b onmouseover=alert(2)&gt;x&
 @pytest.fixture(autouse=True)
 def own_limits(monkeypatch):
     """Counters of this test only (the real Redis is shared; never flush it)."""
-    monkeypatch.setattr("disbursements.publicity.KEY_PREFIX", f"gongshi-x-{uuid.uuid4().hex}")
-    monkeypatch.setattr("disbursements.appeals.KEY_PREFIX", f"appeal-x-{uuid.uuid4().hex}")
-    monkeypatch.setattr("disbursements.selfservice.KEY_PREFIX", f"lookup-x-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.publicity.KEY_PREFIX", f"gongshi-x-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.appeals.KEY_PREFIX", f"appeal-x-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.selfservice.KEY_PREFIX", f"lookup-x-{uuid.uuid4().hex}")
 
 
 def test_markup_in_every_free_text_field_is_shown_as_text(client, officer_luquan):
@@ -113,7 +107,7 @@ def test_anonymous_filing_is_limited_per_address_for_objections_and_appeals(clie
     assert codes == [302, 302, 302, 302, 302, 429, 429]
     assert Objection.objects.count() == 5
 
-    from disbursements.appeals import appeal_token
+    from disbursements.services.appeals import appeal_token
 
     person, _ = make_person(6500)
     make_entitlement(programme, rule, person=person, n=6500)

@@ -8,18 +8,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from disbursements.batches import batches_build
 from disbursements.models import Appeal, Objection, PublicityRequirement
-from disbursements.publicity import notice_create
+from disbursements.services.batches import batches_build
+from disbursements.services.publicity import notice_create
 from tests.browser import browser, click, login, screenshot  # noqa: F401  (browser is a fixture)
-from tests.factories import (
-    make_entitlement,
-    make_entitlements,
-    make_person,
-    make_programme,
-    make_rule,
-    make_user,
-)
+from tests.factories import make_entitlement, make_entitlements, make_person, make_programme, make_rule, make_user
 
 XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 
@@ -27,9 +20,9 @@ XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwn
 @pytest.fixture
 def own_limits(monkeypatch):
     """Counters of this test only (the real Redis is shared; never flush it)."""
-    monkeypatch.setattr("disbursements.publicity.KEY_PREFIX", f"gongshi-b-{uuid.uuid4().hex}")
-    monkeypatch.setattr("disbursements.appeals.KEY_PREFIX", f"appeal-b-{uuid.uuid4().hex}")
-    monkeypatch.setattr("disbursements.selfservice.KEY_PREFIX", f"lookup-b-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.publicity.KEY_PREFIX", f"gongshi-b-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.appeals.KEY_PREFIX", f"appeal-b-{uuid.uuid4().hex}")
+    monkeypatch.setattr("disbursements.services.selfservice.KEY_PREFIX", f"lookup-b-{uuid.uuid4().hex}")
 
 
 def _regions():

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from disbursements.batches import batches_build
+from disbursements.services.batches import batches_build
 from programs.demo import demo_programme
 from programs.models import SubsidyRule
 from tests.factories import make_entitlements, make_programme, make_rule

@@ -11,14 +11,14 @@ from accounts.services.job_recovery import jobs_sweep
 from accounts.services.jobs import JOB_TASKS, job_create
 from disbursements.choices import BatchStatus, LineStatus, VoucherStatus
 from disbursements.models import PaymentLine, Voucher
-from disbursements.tests.test_vouchers import hengshui  # noqa: F401 (fixture)
-from disbursements.voucher_tasks import (
+from disbursements.services.vouchers import vouchers_import_redemptions, vouchers_issue
+from disbursements.tasks import (
     import_redemptions_task,
     issue_job_start,
     issue_vouchers_task,
     redemptions_job_start,
 )
-from disbursements.vouchers import vouchers_import_redemptions, vouchers_issue
+from disbursements.tests.test_vouchers import hengshui  # noqa: F401 (fixture)
 from tests.factories import approve
 
 pytestmark = pytest.mark.django_db

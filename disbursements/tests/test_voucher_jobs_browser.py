@@ -9,8 +9,8 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from disbursements.batches import batches_build
 from disbursements.models import Voucher
+from disbursements.services.batches import batches_build
 from tests.browser import (
     browser,  # noqa: F401  (the fixture)
     click,

@@ -7,12 +7,19 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.models import AuditEntry
 from core.errors import ConflictError, DomainError
-from disbursements.batches import batches_build
 from disbursements.choices import BatchStatus, LineStatus, VoucherStatus
 from disbursements.models import Voucher
-from disbursements.reconciliation import reconcile
-from disbursements.vouchers import ALPHABET, issuance_csv, vouchers_import_redemptions, vouchers_issue
+from disbursements.services.batches import batches_build
+from disbursements.services.reconciliation import reconcile
+from disbursements.services.vouchers import (
+    ALPHABET,
+    issuance_csv,
+    vouchers_expire,
+    vouchers_import_redemptions,
+    vouchers_issue,
+)
 from tests.factories import approve, make_entitlements, make_programme, make_rule, make_user
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +79,24 @@ def test_issue_after_approval_with_unique_codes_and_expiry(hengshui):
     text = out.getvalue().decode("utf-8-sig")
     assert text.splitlines()[0] == "序号,券码,姓名,证件号码,手机号,面值,有效期至,批次号"
     assert "2021-03-08" in text and "410102" in text
+
+
+def test_expiry_is_audited_with_old_and_new_status(hengshui):
+    _programme, batch, officer, city, province, _ents = hengshui
+    batch = approve(batch, officer, city, province)
+    vouchers_issue(batch=batch, acting_user=officer)
+    redeemed = Voucher.objects.order_by("id").first()
+    Voucher.objects.filter(pk=redeemed.pk).update(status=VoucherStatus.REDEEMED)
+    assert vouchers_expire(today=dt.date(2021, 3, 8)) == 0  # usable through the 8th
+    assert not AuditEntry.objects.filter(action="vouchers_expire").exists()
+
+    assert vouchers_expire(today=dt.date(2021, 3, 9)) == 5
+    assert set(Voucher.objects.exclude(pk=redeemed.pk).values_list("status", flat=True)) == {VoucherStatus.EXPIRED}
+    entry = AuditEntry.objects.get(action="vouchers_expire")
+    assert entry.object_type == "disbursements.voucher" and entry.user is None
+    assert entry.changes == {"status": ["issued", "expired"], "expires_on": "2021-03-08", "count": 5}
+    assert vouchers_expire(today=dt.date(2021, 3, 10)) == 0  # nothing left: no second row
+    assert AuditEntry.objects.filter(action="vouchers_expire").count() == 1
 
 
 def test_redemptions(hengshui, tmp_path):

@@ -26,7 +26,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from disbursements.batches import batches_build
+from disbursements.services.batches import batches_build
 from programs.surveys.services import survey_create
 from tests.factories import make_employer, make_entitlements, make_programme, make_rule, register
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.choices import Role
 from disbursements.models import RegionRollup
-from disbursements.rollups import rollups_refresh
+from disbursements.services.rollups import rollups_refresh
 from programs.models import SubsidyRule, SurveyReport
 from tests.factories import make_programme, make_user
 
@@ -265,7 +265,7 @@ def test_a_refresh_by_the_worker_warms_every_panel(filled, settings, django_asse
 
     from accounts.choices import JobKind
     from accounts.services.jobs import job_create
-    from disbursements.rollup_tasks import refresh_rollups_task
+    from disbursements.tasks import refresh_rollups_task
     from portal.dashboards import dashboard_panel
     from regions.models import Region
 

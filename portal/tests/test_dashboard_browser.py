@@ -11,7 +11,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.choices import Role
-from disbursements.rollups import rollups_refresh
+from disbursements.services.rollups import rollups_refresh
 from portal.tests.test_dashboard import approved, kangbao_relief
 from regions.models import Region
 from tests.browser import (

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from disbursements.entitlements import entitlements_compute
+from disbursements.services.entitlements import entitlements_compute
 from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from tests.factories import reg

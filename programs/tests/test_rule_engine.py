@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from beneficiaries.choices import Category, Ownership
 from beneficiaries.models import Registration
 from core.errors import DomainError, PermissionDenied
-from disbursements.entitlements import entitlement_totals, entitlements_compute
 from disbursements.models import Entitlement
+from disbursements.services.entitlements import entitlement_totals, entitlements_compute
 from programs.choices import RuleStatus
 from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule

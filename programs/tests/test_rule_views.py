@@ -7,7 +7,7 @@ import pytest
 
 from accounts.choices import JobKind
 from accounts.models import Job
-from disbursements.entitlements import entitlements_compute
+from disbursements.services.entitlements import entitlements_compute
 from programs.demo import demo_programme as programme
 from programs.models import SubsidyRule
 from tests.factories import reg

@@ -170,7 +170,7 @@ class Build:
             make_entitlements(self.programme, ss, 3, district=code, start=20_000 + i * 100)
 
     def start(self):
-        from disbursements.batch_tasks import build_job_start
+        from disbursements.tasks import build_job_start
 
         return build_job_start(programme=self.programme, acting_user=self.user)
 
@@ -190,7 +190,7 @@ class Build:
 
 class _Approved:
     def approved_batch(self, n: int = 400):
-        from disbursements.batches import batches_build
+        from disbursements.services.batches import batches_build
         from tests.factories import approve, make_entitlements, make_programme, make_rule
 
         self.officer = make_user("fault_officer", "district", "130110")
@@ -211,19 +211,20 @@ class Export(_Approved):
     def start(self):
         from accounts.choices import JobKind
         from accounts.services.jobs import job_create, job_enqueue
-        from disbursements.batch_tasks import export_batch_task
+        from disbursements.tasks import export_batch_task
 
-        # delay: the window between the file written and the export recorded (the issue's kill).
+        # The worker's JOB_TEST_SLOWDOWN opens the window between the file written and the
+        # export recorded (the issue's kill).
         job = job_create(
             kind=JobKind.EXPORT_BATCH,
             requested_by=self.officer,
-            params={"batch_id": self.batch.pk, "fmt": "csv", "encoding": "utf-8", "delay": 1.5},
+            params={"batch_id": self.batch.pk, "fmt": "csv", "encoding": "utf-8"},
         )
         return job_enqueue(job, export_batch_task)
 
     def snapshot(self, job):
         from disbursements.models import BatchExport
-        from disbursements.payment_files import bank_files_dir, file_name
+        from disbursements.services.payment_files import bank_files_dir, file_name
 
         self.batch.refresh_from_db()
         final = Path(bank_files_dir()) / file_name(self.batch, "csv")
@@ -240,8 +241,8 @@ class Results(_Approved):
     name = "import_results"
 
     def setup(self):
-        from disbursements.bank_results import example_result_csv
-        from disbursements.payment_files import batch_export
+        from disbursements.services.bank_results import example_result_csv
+        from disbursements.services.payment_files import batch_export
 
         self.batch = self.approved_batch()
         batch_export(batch=self.batch, fmt="csv", acting_user=self.officer)
@@ -253,7 +254,7 @@ class Results(_Approved):
     def start(self):
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from disbursements.batch_tasks import results_job_start
+        from disbursements.tasks import results_job_start
 
         upload = SimpleUploadedFile("result.csv", self.data, content_type="text/csv")
         return results_job_start(batch=self.batch, uploaded=upload, acting_user=self.officer)
@@ -274,7 +275,7 @@ class _Vouchers:
     def voucher_batch(self, n: int = 200):
         import datetime as dt
 
-        from disbursements.batches import batches_build
+        from disbursements.services.batches import batches_build
         from tests.factories import approve, make_entitlements, make_programme, make_rule
 
         self.officer = make_user("fault_hs_officer", "district", "131102")
@@ -321,7 +322,7 @@ class IssueVouchers(_Vouchers):
         self.batch = self.voucher_batch()
 
     def start(self):
-        from disbursements.voucher_tasks import issue_job_start
+        from disbursements.tasks import issue_job_start
 
         return issue_job_start(batch=self.batch, acting_user=self.officer, chunk=20)  # 10 commits
 
@@ -335,7 +336,7 @@ class Redemptions(_Vouchers):
 
     def setup(self):
         from disbursements.models import Voucher
-        from disbursements.vouchers import vouchers_issue
+        from disbursements.services.vouchers import vouchers_issue
 
         self.batch = self.voucher_batch()
         vouchers_issue(batch=self.batch, acting_user=self.officer)
@@ -347,7 +348,7 @@ class Redemptions(_Vouchers):
     def start(self):
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from disbursements.voucher_tasks import redemptions_job_start
+        from disbursements.tasks import redemptions_job_start
 
         upload = SimpleUploadedFile("核销.csv", self.data, content_type="text/csv")
         return redemptions_job_start(batch=self.batch, uploaded=upload, acting_user=self.officer, chunk=20)
@@ -362,7 +363,7 @@ class Rollups(Build):
     name = "refresh_rollups"
 
     def start(self):
-        from disbursements.rollup_tasks import rollups_job_start
+        from disbursements.services.rollups import rollups_job_start
 
         return rollups_job_start(self.programme.pk)
 
@@ -391,7 +392,7 @@ class Signals(Build):
     name = "compute_signals"
 
     def start(self):
-        from disbursements.signal_tasks import signals_job_start
+        from disbursements.tasks import signals_job_start
 
         return signals_job_start(self.programme.pk)
 

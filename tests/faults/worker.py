@@ -8,7 +8,7 @@ process before Celery starts (its pool processes are forked from it and keep the
 
 - every progress report of a job (`Progress.set_total`, `Progress.advance`) is written at
   once, not at most once a second, and then waits JOB_TEST_SLOWDOWN seconds;
-- `job_test_pause`, the steps between progress reports (a district's entitlements, a
+- `job_step`, the steps between progress reports (a district's entitlements, a
   voucher chunk, a rollup step, the fraud signals), waits as long.
 
 Usage (tests/faults/services.py): python -m tests.faults.worker <celery worker options>
@@ -24,7 +24,7 @@ def slow_down(pause: float) -> None:
     from accounts.services import jobs
 
     progress_init, set_total, advance = jobs.Progress.__init__, jobs.Progress.set_total, jobs.Progress.advance
-    original_pause = jobs.job_test_pause
+    original_pause = jobs.job_step
 
     def pause_step() -> None:
         time.sleep(pause)
@@ -45,8 +45,8 @@ def slow_down(pause: float) -> None:
     jobs.Progress.advance = slow_advance
     # Every module that imported the step by name (Django has loaded them all by now).
     for module in list(sys.modules.values()):
-        if getattr(module, "job_test_pause", None) is original_pause:
-            module.job_test_pause = pause_step
+        if getattr(module, "job_step", None) is original_pause:
+            module.job_step = pause_step
 
 
 def main(argv: list[str]) -> None:

@@ -1,8 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from disbursements.batches import batches_build
-from programs.models import Programme
-from regions.models import Region
+from disbursements.management.arguments import programme_arg, region_arg
+from disbursements.services.batches import batches_build
 
 
 class Command(BaseCommand):
@@ -13,15 +12,9 @@ class Command(BaseCommand):
         parser.add_argument("--district", help="只生成一个区县（或一个市的各区县）")
 
     def handle(self, *args, **opts):
-        programme = Programme.objects.filter(code=opts["programme"]).first()
-        if programme is None:
-            raise CommandError(f"找不到项目 {opts['programme']}")
-        district = None
-        if opts.get("district"):
-            district = Region.objects.filter(code=opts["district"]).first()
-            if district is None:
-                raise CommandError(f"找不到区划 {opts['district']}")
-        built = batches_build(programme=programme, district=district, acting_user=None)
+        programme = programme_arg(opts["programme"])
+        district = region_arg(opts.get("district"))
+        built = batches_build(programme=programme, district=district, acting_user=None, system=True)
         for batch in built:
             self.stdout.write(f"{batch.number}\t{batch.line_count} 笔\t{batch.total} 元")
         self.stdout.write(self.style.SUCCESS(f"生成 {len(built)} 个批次"))

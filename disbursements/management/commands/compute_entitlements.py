@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
 from core.money import format_yuan
-from disbursements.entitlements import entitlements_compute
+from disbursements.services.entitlements import entitlements_compute
 from programs.models import Programme
 
 

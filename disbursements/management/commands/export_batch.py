@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
 from disbursements.models import Batch
-from disbursements.payment_files import batch_export
+from disbursements.services.payment_files import batch_export
 
 
 class Command(BaseCommand):

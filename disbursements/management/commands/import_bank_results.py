@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
-from disbursements.bank_results import batch_import_results
 from disbursements.models import Batch
+from disbursements.services.bank_results import batch_import_results
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
-from disbursements.vouchers import vouchers_import_redemptions
+from disbursements.services.vouchers import vouchers_import_redemptions
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.errors import DomainError
 from core.private_files import open_private
 from disbursements.models import Batch
-from disbursements.vouchers import issuance_csv, vouchers_issue
+from disbursements.services.vouchers import issuance_csv, vouchers_issue
 
 
 class Command(BaseCommand):

@@ -5,10 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone, translation
 
 from core.pdf import pdf_font
+from disbursements.management.arguments import programme_arg, region_arg
 from disbursements.models import Batch
-from disbursements.paper import batch_approval_pdf, district_summary_pdf
-from programs.models import Programme
-from regions.models import Region
+from disbursements.services.paper import batch_approval_pdf, district_summary_pdf
 
 
 class Command(BaseCommand):
@@ -42,11 +41,5 @@ class Command(BaseCommand):
                 raise CommandError(f"找不到批次 {key}")
             return batch_approval_pdf(batch, printed_at=timezone.now())
         elif opts.get("programme") and opts.get("district"):
-            programme = Programme.objects.filter(code=opts["programme"]).first()
-            if programme is None:
-                raise CommandError(f"找不到项目 {opts['programme']}")
-            region = Region.objects.filter(code=opts["district"]).first()
-            if region is None:
-                raise CommandError(f"找不到区划 {opts['district']}")
-            return district_summary_pdf(programme, region)
+            return district_summary_pdf(programme_arg(opts["programme"]), region_arg(opts["district"]))
         raise CommandError("请给出 --batch，或同时给出 --programme 和 --district。")

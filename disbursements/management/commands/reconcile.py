@@ -1,11 +1,10 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from core.money import format_yuan
-from disbursements.reconciliation import programme_alarms, reconcile
-from programs.models import Programme
-from regions.models import Region
+from disbursements.management.arguments import programme_arg, region_arg
+from disbursements.services.reconciliation import programme_alarms, reconcile
 
 GROUPINGS = {"rule": ("district_id", "rule_key"), "district": ("district_id",), "channel": ("district_id", "channel")}
 GROUP_TITLES = {"rule": "区县 · 规则", "district": "区县", "channel": "区县 · 发放渠道"}
@@ -29,14 +28,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        programme = Programme.objects.filter(code=opts["programme"]).first()
-        if programme is None:
-            raise CommandError(f"找不到项目 {opts['programme']}")
-        district = None
-        if opts.get("district"):
-            district = Region.objects.filter(code=opts["district"]).first()
-            if district is None:
-                raise CommandError(f"找不到区划 {opts['district']}")
+        programme = programme_arg(opts["programme"])
+        district = region_arg(opts.get("district"))
         total, rows = reconcile(programme=programme, district=district, by=GROUPINGS[opts["by"]])
         if opts["json"]:
             self.stdout.write(json.dumps(total.as_json_with_alarms(programme, district, rows=None), ensure_ascii=False))

@@ -20,8 +20,8 @@ from django.db.models import Q
 from accounts.services.audit import audit_record
 from beneficiaries import pii
 from beneficiaries.models import Person, Registration
-from disbursements.batches import batch_content_hash
 from disbursements.models import Batch, PaymentLine
+from disbursements.services.batches import batch_content_hash
 
 
 class Command(BaseCommand):

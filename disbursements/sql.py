@@ -1,0 +1,536 @@
+"""The app's raw SQL: each statement named, its parameters visible (%(name)s).
+
+The services use the ORM for everything row by row; these statements are the set-based
+work that a province's million rows need (INSERT … SELECT, UPDATE … FROM a staging
+table, anti-joins against temporary tables). Table names are the models' db_table;
+the temporary tables live for one transaction (or one session) of one service.
+
+A few statements are templates completed by the service, each saying which part:
+`{obj}`/`{arr}` are the database's JSON builders (`json_functions()`), `{candidates}`
+a query the ORM wrote, `{grants}` a rule's compiled query (programs.rules).
+"""
+
+from django.db import connection
+
+from disbursements.choices import RED_PACKET_PAYEE, BatchStatus
+from programs.rules.grants import GRANT_COLUMNS
+
+# --------------------------------------------------------------------------- fragments
+
+# Money is settled once paid, or pending in a batch the province has approved (frozen).
+SETTLED_BATCH = ("approved", "exported", "reconciled")
+_FROZEN = ", ".join(f"'{s}'" for s in SETTLED_BATCH)
+
+
+def settled_line(entitlement: str) -> str:
+    """SQL: the entitlement `entitlement` (a column) has a paid line, or a pending one in
+    an approved (or later) batch."""
+    return (
+        "EXISTS (SELECT 1 FROM disbursements_paymentline sl JOIN disbursements_batch sb ON sb.id = sl.batch_id"  # noqa: S608
+        f" WHERE sl.entitlement_id = {entitlement} AND (sl.status = 'paid'"
+        f" OR (sl.status = 'pending' AND sb.status IN ({_FROZEN}))))"
+    )
+
+
+def settled_key(alias: str) -> str:
+    """SQL: the (person, rule key) of row `alias` has settled money — a row with a paid
+    line or a pending one in an approved (or exported) batch, or a recovery. Such a key
+    is never rewritten by the computation's upsert; the settlement step adds top-ups or
+    lists overpayments."""
+    return (
+        f"EXISTS (SELECT 1 FROM disbursements_entitlement s WHERE s.programme_id = {alias}.programme_id"  # noqa: S608
+        f" AND s.person_id = {alias}.person_id AND s.rule_key = {alias}.rule_key AND (s.kind = 'adjustment'"
+        f" OR {settled_line('s.id')}))"
+    )
+
+
+def json_functions() -> dict[str, str]:
+    """The JSON builders of the database in use, for the templates' {obj} and {arr}."""
+    if connection.vendor == "postgresql":
+        return {"obj": "jsonb_build_object", "arr": "jsonb_build_array"}
+    return {"obj": "json_object", "arr": "json_array"}
+
+
+# --------------------------------------------------------------------------- entitlements
+
+ENTITLEMENT_CANDIDATES = "tmp_entitlement_candidates"
+# A cheap digest of a row (PostgreSQL): a weighted sum of hashes of its fields (no text
+# formatting, which costs more than the join). Summed over the rows it changes when any
+# field does: per stay district, what its computation reads (registrations, their
+# person's hukou, their employer's status, ownership, code and verification).
+_REG_DIGEST = (
+    "hashint8(r.id)::bigint * 3 + hashint8(r.person_id)::bigint * 5 + hashint8(r.employer_id)::bigint * 7"
+    " + hashtext(r.status)::bigint * 11 + hashtext(r.category)::bigint * 13 + r.duty_days * 17"
+    " + r.seniority_years * 19 + (r.start_date - DATE '2000-01-01') * 23 + (r.end_date - DATE '2000-01-01') * 29"
+    " + extract(epoch from r.created_at)::bigint * 31 + hashtext(p.hukou_code)::bigint * 37"
+    " + hashtext(e.status)::bigint * 41 + hashtext(e.ownership)::bigint * 43 + hashtext(e.credit_code)::bigint * 47"
+    " + COALESCE(extract(epoch from e.verified_at)::bigint, 0) * 53 + hashtext(r.payout_choice)::bigint * 59"
+)
+REGISTRATION_DIGESTS = (
+    f"SELECT r.district_id, count(*), sum({_REG_DIGEST})"  # noqa: S608
+    " FROM beneficiaries_registration r JOIN beneficiaries_person p ON p.id = r.person_id"
+    " JOIN beneficiaries_employer e ON e.id = r.employer_id"
+    " WHERE r.programme_id = %(programme_id)s AND r.district_id = ANY(%(districts)s) GROUP BY r.district_id"
+)
+# The computation's row digest (PostgreSQL): a manual change or deletion of a stored
+# entitlement changes the district's fingerprint.
+_ENT_DIGEST = (
+    "hashint8(id)::bigint * 3 + hashint8(rule_id)::bigint * 5 + hashint8(person_id)::bigint * 7"
+    " + hashint8(registration_id)::bigint * 11 + hashtext(status)::bigint * 13 + hashtext(channel)::bigint * 17"
+    " + (amount * 100)::bigint * 19 + hashtext(kind)::bigint * 23 + part::bigint * 29"
+)
+ENTITLEMENT_DISTRICT_DIGEST = (
+    f"SELECT count(*), COALESCE(sum({_ENT_DIGEST}), 0) FROM disbursements_entitlement"  # noqa: S608
+    " WHERE programme_id = %(programme_id)s AND district_id = %(district)s"
+)
+# Same column types as Entitlement (numeric(14,2), jsonb on PostgreSQL); {on_commit}:
+# "ON COMMIT DROP" on PostgreSQL.
+ENTITLEMENT_CANDIDATES_CREATE = (
+    f"CREATE TEMP TABLE {ENTITLEMENT_CANDIDATES} {{on_commit}}AS SELECT {GRANT_COLUMNS}"  # noqa: S608
+    " FROM disbursements_entitlement WHERE 1 = 0"
+)
+ENTITLEMENT_CANDIDATES_DROP = f"DROP TABLE IF EXISTS {ENTITLEMENT_CANDIDATES}"
+# A rule's compiled query ({grants}, with its own positional parameters) into the candidates.
+ENTITLEMENT_CANDIDATES_FILL = f"INSERT INTO {ENTITLEMENT_CANDIDATES} ({GRANT_COLUMNS}) {{grants}}"
+ENTITLEMENT_CANDIDATES_INDEX = (
+    f"CREATE INDEX {ENTITLEMENT_CANDIDATES}_person_rule ON {ENTITLEMENT_CANDIDATES} (person_id, rule_key)"
+)
+ENTITLEMENT_CANDIDATES_ANALYZE = f"ANALYZE {ENTITLEMENT_CANDIDATES}"
+ENTITLEMENT_ANALYZE = "ANALYZE disbursements_entitlement"
+ENTITLEMENT_DISTRICT_HAS_ROWS = (
+    "SELECT 1 FROM disbursements_entitlement"
+    " WHERE programme_id = %(programme_id)s AND district_id = %(district)s LIMIT 1"
+)
+ENTITLEMENT_LOCK = "SELECT pg_advisory_xact_lock(%(key)s)"
+# Lines in these batches are not settled money yet (batch_lines.UNAPPROVED).
+_UNAPPROVED = ", ".join(f"'{s}'" for s in (BatchStatus.DRAFT, BatchStatus.SUBMITTED, BatchStatus.REVIEWED))
+
+# The district's lines pending in batches not yet approved whose entitlement the rules
+# now give another amount, registration, district or channel (or none).
+ENTITLEMENT_LINES_TO_PULL = f"""
+SELECT l.id FROM disbursements_paymentline l JOIN disbursements_batch b ON b.id = l.batch_id
+JOIN disbursements_entitlement e ON e.id = l.entitlement_id
+WHERE e.programme_id = %(programme_id)s AND e.district_id = %(district)s AND e.kind = 'base'
+  AND l.status = 'pending' AND b.status IN ({_UNAPPROVED}) AND NOT {settled_key("e")}
+  AND NOT EXISTS (SELECT 1 FROM {ENTITLEMENT_CANDIDATES} t WHERE t.person_id = e.person_id
+      AND t.rule_key = e.rule_key AND t.amount = e.amount AND t.registration_id = e.registration_id
+      AND t.district_id = e.district_id AND t.channel = e.channel)
+"""  # noqa: S608
+
+_CHANGED = (
+    "x.amount <> t.amount OR x.registration_id <> t.registration_id OR x.district_id <> t.district_id"
+    " OR x.channel <> t.channel OR x.status <> %(granted)s"
+)
+_STORED_BASE = (
+    "x.programme_id = t.programme_id AND x.person_id = t.person_id AND x.rule_key = t.rule_key AND x.kind = 'base'"
+)
+# Audit rows of the stored entitlements the rules change (what it was, what it becomes).
+ENTITLEMENT_AUDIT_CHANGED = f"""
+INSERT INTO accounts_auditentry (at, user_id, action, object_type, object_id, changes, comment)
+SELECT %(at)s, %(user_id)s, 'entitlement_recompute', 'disbursements.entitlement', CAST(x.id AS TEXT),
+       {{obj}}('amount', {{arr}}(x.amount, t.amount), 'status', {{arr}}(x.status, %(granted)s),
+       'rule', {{arr}}(x.rule_id, t.rule_id), 'registration', {{arr}}(x.registration_id, t.registration_id),
+       'district', {{arr}}(x.district_id, t.district_id), 'channel', {{arr}}(x.channel, t.channel)), %(comment)s
+FROM {ENTITLEMENT_CANDIDATES} t JOIN disbursements_entitlement x ON {_STORED_BASE}
+WHERE NOT {settled_key("x")} AND ({_CHANGED})
+"""  # noqa: S608
+
+_UPSERT = f"""
+INSERT INTO disbursements_entitlement AS ent ({GRANT_COLUMNS}, status, computed_at, kind, part)
+SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,
+       t.channel, t.amount, t.reason, %(granted)s, %(at)s, 'base', 0
+FROM {ENTITLEMENT_CANDIDATES} t{{join}}
+WHERE {{changed}}
+ORDER BY t.person_id, t.rule_key
+ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,
+    registration_id = excluded.registration_id, district_id = excluded.district_id,
+    channel = excluded.channel, amount = excluded.amount, reason = excluded.reason,
+    status = excluded.status, computed_at = excluded.computed_at
+WHERE NOT {settled_key("ent")}
+"""  # noqa: S608
+# A district's first computation: every candidate is new (or a person's row moved here
+# from another district, which ON CONFLICT updates).
+ENTITLEMENT_UPSERT_FRESH = _UPSERT.replace("{join}", "").replace("{changed}", "TRUE")
+# Later computations: new rows, and rows whose amount or facts changed and that hold no
+# settled money.
+ENTITLEMENT_UPSERT = _UPSERT.replace("{join}", f" LEFT JOIN disbursements_entitlement x ON {_STORED_BASE}").replace(
+    "{changed}", f"x.id IS NULL OR (NOT {settled_key('x')} AND ({_CHANGED} OR x.reason IS DISTINCT FROM t.reason))"
+)
+
+_GONE = f"""ent.programme_id = %(programme_id)s AND ent.district_id = %(district)s AND ent.kind = 'base'
+  AND ent.status <> %(withdrawn)s AND NOT {settled_key("ent")}
+  AND NOT EXISTS (SELECT 1 FROM {ENTITLEMENT_CANDIDATES} t WHERE t.person_id = ent.person_id
+      AND t.rule_key = ent.rule_key)"""  # noqa: S608
+# Not settled and no longer qualifying: audited, then withdrawn.
+ENTITLEMENT_AUDIT_GONE = f"""
+INSERT INTO accounts_auditentry (at, user_id, action, object_type, object_id, changes, comment)
+SELECT %(at)s, %(user_id)s, 'entitlement_recompute', 'disbursements.entitlement', CAST(ent.id AS TEXT),
+       {{obj}}('status', {{arr}}(ent.status, %(withdrawn)s), 'amount', {{arr}}(ent.amount, ent.amount)), %(comment)s
+FROM disbursements_entitlement ent WHERE {_GONE}
+"""  # noqa: S608
+ENTITLEMENT_WITHDRAW_GONE = f"""
+UPDATE disbursements_entitlement AS ent SET status = %(withdrawn)s, computed_at = %(at)s WHERE {_GONE}
+"""  # noqa: S608
+
+# Granted entitlements per rule key: (rule_key, people, fen), of the programme or of the
+# districts under a region's path.
+_TOTALS = (
+    "SELECT rule_key, SUM(CASE WHEN kind = 'adjustment' THEN 0 ELSE 1 END),"
+    " SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM disbursements_entitlement ent"
+    " WHERE programme_id = %(programme_id)s AND status = %(granted)s"
+)
+ENTITLEMENT_TOTALS = _TOTALS + " GROUP BY rule_key"
+ENTITLEMENT_TOTALS_IN_REGION = (
+    _TOTALS + " AND district_id IN (SELECT code FROM regions_region WHERE path LIKE %(path)s) GROUP BY rule_key"  # noqa: S608
+)
+
+CAP_REFUSALS_OF_DISTRICT = (
+    "SELECT person_id, rule_id, amount FROM disbursements_caprefusal"
+    " WHERE programme_id = %(programme_id)s AND district_id = %(district)s"
+)
+CAP_REFUSALS_DELETE = (
+    "DELETE FROM disbursements_caprefusal WHERE programme_id = %(programme_id)s AND district_id = %(district)s"
+)
+# The people a budget cap turns away, from a rule's compiled query ({grants}; its own
+# positional parameters follow the reason and the time).
+CAP_REFUSALS_INSERT = """
+INSERT INTO disbursements_caprefusal (programme_id, rule_id, rule_key, person_id, registration_id, district_id,
+    amount, reason, computed_at)
+SELECT q.programme_id, q.rule_id, q.rule_key, q.person_id, q.registration_id, q.district_id, q.amount, %s, %s
+FROM ({grants}) q WHERE 1 = 1
+ON CONFLICT (programme_id, person_id, rule_key) DO UPDATE SET rule_id = excluded.rule_id,
+    registration_id = excluded.registration_id, district_id = excluded.district_id,
+    amount = excluded.amount, computed_at = excluded.computed_at
+"""
+NESTLOOP_OFF = "SET LOCAL enable_nestloop = off"
+NESTLOOP_ON = "SET LOCAL enable_nestloop = on"
+
+# --------------------------------------------------------------------------- reconciliation
+
+# Every figure by group in one pass: the programme's entitlements of the paid channels
+# joined once to their lines (a hash join), reduced per entitlement (paid? live? failed?
+# how much? any line not matching its entitlement?), then summed per group. {group}: the
+# whitelisted columns grouped by; {channels}: the paid channels; {where}: the optional
+# filters below.
+_LIVE = "l.status IN ('pending', 'paid')"
+_GRANTED = "status = 'granted'"
+_ADJUSTED = f"{_GRANTED} AND kind = 'adjustment'"
+_FAILED = f"{_GRANTED} AND has_live = 0 AND has_failed = 1"
+_PENDING = f"{_GRANTED} AND kind <> 'adjustment' AND has_paid = 0 AND (has_live = 1 OR has_failed = 0)"
+RECONCILIATION_FIGURES = f"""
+WITH per AS (
+    SELECT e.district_id, e.rule_key, e.channel, e.status, e.amount, e.kind,
+           MAX(CASE WHEN l.status = 'paid' THEN 1 ELSE 0 END) AS has_paid,
+           MAX(CASE WHEN {_LIVE} THEN 1 ELSE 0 END) AS has_live,
+           MAX(CASE WHEN l.status = 'failed' THEN 1 ELSE 0 END) AS has_failed,
+           SUM(CASE WHEN l.status = 'paid' THEN l.amount ELSE 0 END) AS paid_amount,
+           SUM(CASE WHEN l.status = 'paid' THEN 1 ELSE 0 END) AS paid_n,
+           SUM(CASE WHEN {_LIVE} THEN l.amount ELSE 0 END) AS live_amount,
+           SUM(CASE WHEN {_LIVE} AND (l.amount <> e.amount OR e.status <> 'granted') THEN 1 ELSE 0 END) AS odd_n
+    FROM disbursements_entitlement e
+    LEFT JOIN disbursements_paymentline l ON l.entitlement_id = e.id
+    WHERE e.programme_id = %(programme_id)s AND e.channel IN ({{channels}}){{where}}
+    GROUP BY e.id, e.district_id, e.rule_key, e.channel, e.status, e.amount, e.kind
+)
+SELECT {{group}},
+       SUM(CASE WHEN {_GRANTED} THEN amount ELSE 0 END),
+       SUM(CASE WHEN {_GRANTED} AND kind <> 'adjustment' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN {_FAILED} THEN amount ELSE 0 END), SUM(CASE WHEN {_FAILED} THEN 1 ELSE 0 END),
+       SUM(CASE WHEN {_PENDING} THEN amount ELSE 0 END), SUM(CASE WHEN {_PENDING} THEN 1 ELSE 0 END),
+       SUM(paid_amount), SUM(paid_n), SUM(live_amount), SUM(odd_n),
+       SUM(CASE WHEN {_ADJUSTED} THEN amount ELSE 0 END)
+FROM per
+GROUP BY {{group}}
+ORDER BY {{group}}
+"""  # noqa: S608
+RECONCILIATION_IN_REGION = " AND e.district_id IN (SELECT code FROM regions_region WHERE path LIKE %(path)s)"
+RECONCILIATION_OF_RULE = " AND e.rule_key = %(rule_key)s"
+
+# --------------------------------------------------------------------------- rollups
+
+# A programme's dashboard rollups (services.rollups), rebuilt in one transaction. The
+# templates take the tables ({region}, {survey} …: rollups._tables) and the summed
+# columns (the survey's and the money's) from the service; values are %(pid)s, %(now)s
+# and %(prefix)s (the programme region's path and "%").
+ROLLUP_LOCK = "SELECT pg_advisory_xact_lock(%(namespace)s, %(programme_id)s)"
+RULE_ROLLUPS_DELETE = "DELETE FROM disbursements_rulerollup WHERE programme_id = %(programme_id)s"
+ROLLUPS_DELETE = "DELETE FROM disbursements_regionrollup WHERE programme_id = %(programme_id)s"
+
+ROLLUP_DISTRICTS = """
+WITH d AS (
+    SELECT code, path FROM {region} WHERE level = 'district' AND path LIKE %(prefix)s
+), sv AS (
+    SELECT s.district_id, MAX(s.as_of) AS as_of, COUNT(*) AS n,
+           {survey_sums}
+    FROM {survey} s
+    WHERE s.programme_id = %(pid)s AND s.status IN ('approved', 'locked')
+      AND s.as_of = (SELECT MAX(s2.as_of) FROM {survey} s2
+                     WHERE s2.programme_id = s.programme_id AND s2.district_id = s.district_id
+                       AND s2.status IN ('approved', 'locked'))
+    GROUP BY s.district_id
+), reg AS (
+    SELECT district_id, COUNT(*) AS n FROM {registration}
+    WHERE programme_id = %(pid)s AND status = 'active' GROUP BY district_id
+), emp AS (
+    SELECT district_id, COUNT(*) AS n, COUNT(*) FILTER (WHERE status = 'verified') AS v
+    FROM {employer} GROUP BY district_id
+), ent AS (
+    SELECT district_id,
+           COUNT(*) FILTER (WHERE channel <> 'employer' AND kind <> 'adjustment') AS n,
+           SUM(amount) FILTER (WHERE channel <> 'employer') AS amt,
+           SUM(amount) FILTER (WHERE channel <> 'employer' AND kind = 'adjustment') AS adj,
+           COUNT(*) FILTER (WHERE channel = 'employer') AS en,
+           SUM(amount) FILTER (WHERE channel = 'employer') AS eamt
+    FROM {entitlement} WHERE programme_id = %(pid)s AND status = 'granted' GROUP BY district_id
+), best AS (
+    SELECT l.entitlement_id,
+           MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
+           MAX(l.amount) AS amt
+    FROM {line} l GROUP BY l.entitlement_id
+), pay AS (
+    SELECT e.district_id,
+           COUNT(*) AS bn, SUM(b.amt) AS bamt,
+           COUNT(*) FILTER (WHERE b.st = 3) AS pdn, SUM(b.amt) FILTER (WHERE b.st = 3) AS pdamt,
+           COUNT(*) FILTER (WHERE b.st = 2) AS pnn, SUM(b.amt) FILTER (WHERE b.st = 2) AS pnamt,
+           COUNT(*) FILTER (WHERE b.st = 1) AS fn, SUM(b.amt) FILTER (WHERE b.st = 1) AS famt
+    FROM best b JOIN {entitlement} e ON e.id = b.entitlement_id
+    WHERE e.programme_id = %(pid)s AND e.status = 'granted' AND e.channel <> 'employer'
+    GROUP BY e.district_id
+), refused AS (
+    SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {refusal}
+    WHERE programme_id = %(pid)s GROUP BY district_id
+), over AS (
+    SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {overpayment}
+    WHERE programme_id = %(pid)s AND status = 'open' GROUP BY district_id
+)
+INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey_as_of, survey_districts,
+                      {survey_cols}, {money_cols})
+SELECT %(pid)s, d.code, 'district', d.path, %(now)s, sv.as_of, COALESCE(sv.n, 0),
+       {survey_vals},
+       COALESCE(emp.n, 0), COALESCE(emp.v, 0), COALESCE(reg.n, 0),
+       COALESCE(ent.n, 0), COALESCE(ent.amt, 0), COALESCE(ent.en, 0), COALESCE(ent.eamt, 0),
+       COALESCE(pay.bn, 0), COALESCE(pay.bamt, 0), COALESCE(pay.pnn, 0), COALESCE(pay.pnamt, 0),
+       COALESCE(pay.pdn, 0), COALESCE(pay.pdamt, 0), COALESCE(pay.fn, 0), COALESCE(pay.famt, 0),
+       COALESCE(ent.adj, 0), COALESCE(refused.n, 0), COALESCE(refused.amt, 0),
+       COALESCE(over.n, 0), COALESCE(over.amt, 0)
+FROM d
+LEFT JOIN sv ON sv.district_id = d.code
+LEFT JOIN reg ON reg.district_id = d.code
+LEFT JOIN emp ON emp.district_id = d.code
+LEFT JOIN ent ON ent.district_id = d.code
+LEFT JOIN pay ON pay.district_id = d.code
+LEFT JOIN refused ON refused.district_id = d.code
+LEFT JOIN over ON over.district_id = d.code
+"""
+
+ROLLUP_UPPER = """
+INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey_as_of, {summed_cols})
+SELECT %(pid)s, r.code, r.level, r.path, %(now)s, MAX(x.survey_as_of), {summed_vals}
+FROM {region} r
+JOIN {rollup} x ON x.programme_id = %(pid)s AND x.level = 'district' AND x.path LIKE r.path || '%%'
+WHERE r.level <> 'district' AND r.path LIKE %(prefix)s
+GROUP BY r.code, r.level, r.path
+"""
+
+RULE_ROLLUP_DISTRICTS = """
+WITH best AS (
+    SELECT l.entitlement_id, MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
+           MAX(l.amount) AS amt
+    FROM {line} l GROUP BY l.entitlement_id
+), names AS (
+    SELECT r.rule_key, r.name, r.kind FROM {rule} r
+    WHERE r.programme_id = %(pid)s
+      AND r.version = (SELECT MAX(r2.version) FROM {rule} r2
+                       WHERE r2.programme_id = r.programme_id AND r2.rule_key = r.rule_key)
+)
+INSERT INTO {rulerollup} (programme_id, region_id, rule_key, rule_name, kind, entitled_count, entitled_amount,
+                          paid_count, paid_amount, refreshed_at)
+SELECT %(pid)s, e.district_id, e.rule_key, COALESCE(MAX(names.name), e.rule_key), COALESCE(MAX(names.kind), ''),
+       COUNT(*) FILTER (WHERE e.kind <> 'adjustment'), SUM(e.amount),
+       COUNT(*) FILTER (WHERE b.st = 3), COALESCE(SUM(b.amt) FILTER (WHERE b.st = 3), 0), %(now)s
+FROM {entitlement} e
+JOIN {region} d ON d.code = e.district_id AND d.level = 'district' AND d.path LIKE %(prefix)s
+LEFT JOIN best b ON b.entitlement_id = e.id
+LEFT JOIN names ON names.rule_key = e.rule_key
+WHERE e.programme_id = %(pid)s AND e.status = 'granted'
+GROUP BY e.district_id, e.rule_key
+"""
+
+RULE_ROLLUP_UPPER = """
+INSERT INTO {rulerollup} (programme_id, region_id, rule_key, rule_name, kind, entitled_count, entitled_amount,
+                          paid_count, paid_amount, refreshed_at)
+SELECT %(pid)s, r.code, x.rule_key, MAX(x.rule_name), MAX(x.kind), SUM(x.entitled_count), SUM(x.entitled_amount),
+       SUM(x.paid_count), SUM(x.paid_amount), %(now)s
+FROM {region} r
+JOIN {rulerollup} x ON x.programme_id = %(pid)s
+JOIN {region} d ON d.code = x.region_id AND d.level = 'district' AND d.path LIKE r.path || '%%'
+WHERE r.level <> 'district' AND r.path LIKE %(prefix)s
+GROUP BY r.code, x.rule_key
+"""
+
+# --------------------------------------------------------------------------- settlement
+
+_KEY = "x.programme_id = b.programme_id AND x.person_id = b.person_id AND x.rule_key = b.rule_key"
+# Keys with settled money whose base row is in the district (or whose person the
+# district's candidates hold), where the rules' target differs from what is settled and
+# unsettled, or an item is open. Few rows: a run with nothing changed returns only the
+# kept overpayments.
+SETTLEMENT_MISMATCHES = f"""
+SELECT k.id, k.person_id, k.rule_key, k.district_id, k.settled, k.unsettled,
+       t.amount, t.rule_id, t.registration_id, t.district_id, t.channel
+FROM (
+    SELECT b.id, b.person_id, b.rule_key, b.district_id,
+           (SELECT SUM(x.amount) FROM disbursements_entitlement x WHERE {_KEY} AND x.status = 'granted'
+              AND (x.kind = 'adjustment' OR {settled_line("x.id")})) AS settled,
+           (SELECT SUM(x.amount) FROM disbursements_entitlement x WHERE {_KEY} AND x.status = 'granted'
+              AND x.kind <> 'adjustment' AND NOT {settled_line("x.id")}) AS unsettled
+    FROM disbursements_entitlement b
+    WHERE b.programme_id = %(programme_id)s AND b.kind = 'base'
+      AND (b.district_id = %(district)s OR EXISTS (SELECT 1 FROM {ENTITLEMENT_CANDIDATES} t0
+           WHERE t0.person_id = b.person_id AND t0.rule_key = b.rule_key))
+      AND EXISTS (SELECT 1 FROM disbursements_entitlement x WHERE {_KEY}
+           AND (x.kind = 'adjustment' OR {settled_line("x.id")}))
+) k
+LEFT JOIN {ENTITLEMENT_CANDIDATES} t ON t.person_id = k.person_id AND t.rule_key = k.rule_key
+WHERE COALESCE(t.amount, 0) <> COALESCE(k.settled, 0) + COALESCE(k.unsettled, 0)
+   OR EXISTS (SELECT 1 FROM disbursements_overpayment o WHERE o.programme_id = %(programme_id)s
+              AND o.person_id = k.person_id AND o.rule_key = k.rule_key AND o.status = 'open')
+ORDER BY k.person_id, k.rule_key
+"""  # noqa: S608
+
+# --------------------------------------------------------------------------- batches
+
+BATCH_CANDIDATES = "tmp_batch_candidates"
+# The entitlements to batch with their snapshot columns, staged once per build, sorted
+# by district and channel. {candidates}: the ORM's query of unbatched entitlements (its
+# own positional parameters). A red packet is paid to the phone number (the platform's
+# account key): the line's account snapshot is the person's encrypted phone.
+BATCH_CANDIDATES_STAGE = f"""
+CREATE TEMP TABLE {BATCH_CANDIDATES} AS
+SELECT c.id, c.district_id, c.channel, p.name, p.id_cipher, p.id_masked,
+       CASE WHEN c.channel = 'red_packet' THEN p.phone_cipher ELSE r.account_cipher END AS account_cipher,
+       CASE WHEN c.channel = 'red_packet' THEN p.phone_masked ELSE r.account_masked END AS account_masked,
+       CASE WHEN c.channel = 'red_packet' THEN '{RED_PACKET_PAYEE}' ELSE r.bank_name END AS bank_name
+FROM ({{candidates}}) c
+JOIN beneficiaries_person p ON p.id = c.person_id
+JOIN beneficiaries_registration r ON r.id = c.registration_id
+ORDER BY c.district_id, c.channel, c.id
+"""  # noqa: S608
+BATCH_CANDIDATES_DROP = f"DROP TABLE IF EXISTS {BATCH_CANDIDATES}"
+BATCH_CANDIDATES_INDEX = f"CREATE INDEX {BATCH_CANDIDATES}_idx ON {BATCH_CANDIDATES} (district_id, channel, id)"
+BATCH_CANDIDATES_ANALYZE = f"ANALYZE {BATCH_CANDIDATES}"
+BATCH_CANDIDATE_DISTRICTS = f"SELECT DISTINCT district_id FROM {BATCH_CANDIDATES} ORDER BY district_id"  # noqa: S608
+BATCH_CANDIDATE_CHANNELS = (
+    f"SELECT DISTINCT channel FROM {BATCH_CANDIDATES} WHERE district_id = %(district)s ORDER BY channel"  # noqa: S608
+)
+# Serializes builders of one (programme, district).
+BATCH_BUILD_LOCK = "SELECT pg_advisory_xact_lock(%(namespace)s, %(district)s)"
+# ON CONFLICT on the "paid once" partial unique index: if another builder got to an
+# entitlement first (it cannot under the lock, but a constraint is the last word), the
+# row is skipped rather than failing the district.
+BATCH_LINES_INSERT = f"""
+INSERT INTO disbursements_paymentline
+    (batch_id, entitlement_id, seq, amount, name, id_cipher, id_masked,
+     account_cipher, account_masked, bank_name, status, bank_reference, failure_reason, updated_at)
+SELECT %(batch_id)s, e.id, ROW_NUMBER() OVER (ORDER BY c.id), e.amount, c.name, c.id_cipher, c.id_masked,
+       c.account_cipher, c.account_masked, c.bank_name, 'pending', '', '', %(now)s
+FROM {BATCH_CANDIDATES} c
+JOIN disbursements_entitlement e ON e.id = c.id
+WHERE c.district_id = %(district)s AND c.channel = %(channel)s AND e.status = 'granted'
+ON CONFLICT (entitlement_id) WHERE status IN ('pending', 'paid') DO NOTHING
+"""  # noqa: S608
+
+# --------------------------------------------------------------------------- bank files
+
+# A batch's lines lo..hi with their scheme, for COPY (SELECT …) TO STDOUT, which takes
+# no parameters: {batch_id}, {lo} and {hi} are formatted in as integers.
+BANK_FILE_ROWS = """
+SELECT l.seq, l.name, l.id_cipher, l.account_cipher, l.bank_name, l.amount, r.name
+FROM disbursements_paymentline l
+JOIN disbursements_entitlement e ON e.id = l.entitlement_id
+JOIN programs_subsidyrule r ON r.id = e.rule_id
+WHERE l.batch_id = {batch_id} AND l.seq BETWEEN {lo} AND {hi}
+ORDER BY l.seq
+"""
+BANK_FILE_PART_TOTAL = (
+    "SELECT COALESCE(SUM(amount), 0) FROM disbursements_paymentline"
+    " WHERE batch_id = %(batch_id)s AND seq BETWEEN %(lo)s AND %(hi)s"
+)
+
+# The CSV fast path: PostgreSQL builds each line's text around the two encrypted numbers
+# (formula-safe and CSV-quoted in SQL, exactly as csv.writer quotes), so Python only
+# decrypts two values per line and joins strings. The same bytes as the row-by-row path.
+_SAFE_SQL = (
+    "CASE WHEN left({x}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r', E'\\n', '＝', '＋', '－', '＠')"
+    " THEN '''' || {x} ELSE {x} END"
+)
+_QUOTE_SQL = "CASE WHEN {x} ~ '[\",\\r\\n]' THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
+
+
+def _csv_sql(x: str) -> str:
+    return _QUOTE_SQL.format(x=f"({_SAFE_SQL.format(x=x)})")
+
+
+BANK_FILE_CSV_FAST = (  # noqa: S608 (fixed SQL fragments; values are parameters)
+    "SELECT l.seq::text || ',' || {name},"
+    " l.id_cipher, l.account_cipher,"
+    " {bank} || ',' || l.amount::text || ',' || {purpose} || ',' || %(reference_prefix)s || lpad(l.seq::text, 7, '0')"
+    " FROM disbursements_paymentline l"
+    " JOIN disbursements_entitlement e ON e.id = l.entitlement_id"
+    " JOIN programs_subsidyrule r ON r.id = e.rule_id"
+    " WHERE l.batch_id = %(batch_id)s AND l.seq BETWEEN %(lo)s AND %(hi)s ORDER BY l.seq"
+).format(name=_csv_sql("l.name"), bank=_csv_sql("l.bank_name"), purpose=_csv_sql("r.name"))
+
+# --------------------------------------------------------------------------- bank results
+
+BANK_RESULTS_DROP = "DROP TABLE IF EXISTS tmp_bank_results"
+BANK_RESULTS_CREATE = (
+    "CREATE TEMP TABLE tmp_bank_results"
+    " (seq integer PRIMARY KEY, status varchar(10), reason varchar(200), bankref varchar(60))"
+)
+BANK_RESULTS_COPY = "COPY tmp_bank_results FROM STDIN WITH (FORMAT csv)"
+BANK_RESULTS_INSERT = "INSERT INTO tmp_bank_results VALUES (%s, %s, %s, %s)"  # executemany: (seq, status, reason, ref)
+CHANGED_LINES_DROP = "DROP TABLE IF EXISTS tmp_changed_lines"
+CHANGED_LINES_CREATE = "CREATE TEMP TABLE tmp_changed_lines (id bigint PRIMARY KEY)"
+# The batch's pending lines the result file names: the ones the update below changes.
+CHANGED_LINES_FILL = """
+INSERT INTO tmp_changed_lines (id)
+SELECT l.id FROM disbursements_paymentline l JOIN tmp_bank_results t ON t.seq = l.seq
+WHERE l.batch_id = %(batch_id)s AND l.status = 'pending'
+"""
+# Only pending lines change: importing the same file again changes nothing.
+BANK_RESULTS_APPLY = """
+UPDATE disbursements_paymentline
+SET status = t.status, failure_reason = COALESCE(t.reason, ''), bank_reference = COALESCE(t.bankref, ''),
+    updated_at = %(now)s
+FROM tmp_bank_results t
+WHERE disbursements_paymentline.batch_id = %(batch_id)s AND disbursements_paymentline.seq = t.seq
+  AND disbursements_paymentline.status = 'pending'
+"""
+# One audit row per changed line. {object_id}, {changes}: the database's cast and JSON.
+BANK_RESULTS_AUDIT = """
+INSERT INTO accounts_auditentry (at, user_id, action, object_type, object_id, changes, comment)
+SELECT %(now)s, %(user_id)s, 'line_result', 'disbursements.paymentline', {object_id}, {changes}, %(comment)s
+FROM disbursements_paymentline l JOIN tmp_changed_lines c ON c.id = l.id
+"""
+BANK_RESULTS_AUDIT_PG = BANK_RESULTS_AUDIT.format(
+    object_id="l.id::text",
+    changes="json_build_object('status', json_build_array('pending', l.status), 'reason', l.failure_reason)::jsonb",
+)
+BANK_RESULTS_AUDIT_OTHER = BANK_RESULTS_AUDIT.format(
+    object_id="CAST(l.id AS TEXT)",
+    changes="json_object('status', json_array('pending', l.status), 'reason', l.failure_reason)",
+)
+BANK_RESULTS_CLEANUP = ("DROP TABLE tmp_changed_lines", "DROP TABLE tmp_bank_results")
+
+# --------------------------------------------------------------------------- fraud signals
+
+# The account blind index, one upsert per chunk (psycopg2's execute_values fills VALUES %s
+# with (registration_id, programme_id, account_hash, registration_updated_at) rows).
+ACCOUNT_INDEX_UPSERT = (
+    "INSERT INTO disbursements_accountindex"
+    " (registration_id, programme_id, account_hash, registration_updated_at) VALUES %s"
+    " ON CONFLICT (registration_id) DO UPDATE SET account_hash = EXCLUDED.account_hash,"
+    " registration_updated_at = EXCLUDED.registration_updated_at"
+)
+ACCOUNT_INDEX_ANALYZE = "ANALYZE disbursements_accountindex"
