@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ["core", "regions", "accounts", "programs", "beneficiaries", "disbursements", "portal"]
 LIMIT = 80
@@ -33,7 +31,6 @@ def long_functions(root: Path = ROOT, limit: int = LIMIT) -> list[tuple[int, str
     return sorted(found, reverse=True)
 
 
-@pytest.mark.xfail(strict=True, reason="the restructuring of issue #15 is under way")
 def test_no_product_function_is_over_80_lines():
     assert long_functions() == []
 
