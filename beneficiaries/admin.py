@@ -11,7 +11,7 @@ corrects are read-only, and nothing is deleted here.
 
 from django.contrib import admin, messages
 
-from beneficiaries.models import Employer, Person, Registration
+from beneficiaries.models import REGISTRATION_STAY_FIELDS, Employer, Person, Registration
 from beneficiaries.resources import EmployerResource
 from beneficiaries.services import employers as employer_services
 from beneficiaries.services import persons as person_services
@@ -93,12 +93,7 @@ class RegistrationAdmin(ServiceAdmin):
         "employer",
         "programme",
         "district",
-        "start_date",
-        "end_date",
-        "duty_days",
-        "seniority_years",
-        "category",
-        "bank_name",
+        *REGISTRATION_STAY_FIELDS,
         "account_masked",
         "status",
         "status_note",
@@ -118,7 +113,7 @@ class RegistrationAdmin(ServiceAdmin):
         "created_at",
         "updated_at",
     ]
-    service_fields = ("start_date", "end_date", "duty_days", "seniority_years", "category", "bank_name")
+    service_fields = REGISTRATION_STAY_FIELDS
 
     def call_service(self, request, obj, changed):
         original = Registration.objects.get(pk=obj.pk)

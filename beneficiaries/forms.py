@@ -19,18 +19,6 @@ class DistrictField(forms.ModelChoiceField):
         return f"{parent} {obj.name}".strip()
 
 
-def apply_domain_error(form: forms.Form, exc) -> None:
-    """Put a service's DomainError beside the fields it names (or on top of the form)."""
-    errors = exc.errors if isinstance(exc.errors, dict) else {}
-    placed = False
-    for field, message in errors.items():
-        if field in form.fields:
-            form.add_error(field, message)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
-
-
 class EmployerRegisterForm(forms.Form):
     credit_code = forms.CharField(
         label=_("统一社会信用代码"),

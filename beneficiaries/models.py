@@ -94,6 +94,11 @@ class RegistrationQuerySet(models.QuerySet):
         return self.filter(scope_q(user, region="district", employer="employer"))
 
 
+# What a registration says of the stay and the payment, in the order every form, file and
+# serializer lists them (the admin, the API, the importer's clean rows, the service).
+REGISTRATION_STAY_FIELDS = ("start_date", "end_date", "duty_days", "seniority_years", "category", "bank_name")
+
+
 class Registration(models.Model):
     """A person registered by an employer as staying at work during one programme.
 

@@ -22,7 +22,6 @@ from beneficiaries.forms import (
     RegistrationForm,
     ResolveForm,
     ReturnForm,
-    apply_domain_error,
 )
 from beneficiaries.holds import registration_holds
 from beneficiaries.resources import EmployerResource, RegistrationResource
@@ -30,6 +29,7 @@ from beneficiaries.services import access, reveal
 from beneficiaries.services import employers as employer_services
 from beneficiaries.services import registrations as registration_services
 from core.errors import DomainError
+from core.forms import apply_domain_error
 from core.resources import EXPORT_MAX
 from regions.choices import Level
 from regions.models import Region

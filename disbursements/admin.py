@@ -4,6 +4,7 @@ services (with their maker-checker and audit trail), never by editing rows here.
 from django.contrib import admin
 
 from accounts.services.audit import audit_record
+from core.admin import ReadOnlyAdmin
 from disbursements.models import (
     Batch,
     BatchExport,
@@ -14,17 +15,6 @@ from disbursements.models import (
     PublicityRequirement,
     Voucher,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Entitlement)

@@ -4,6 +4,7 @@ and export as spreadsheets; an import writes through the same services (programs
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from core.resources import ImportExportAdminMixin
 from programs.models import Programme, SubsidyRule
 from programs.resources import ProgrammeResource, SubsidyRuleResource
@@ -17,7 +18,7 @@ class ProgrammeAdmin(ImportExportAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SubsidyRule)
-class SubsidyRuleAdmin(ImportExportAdminMixin, admin.ModelAdmin):
+class SubsidyRuleAdmin(ImportExportAdminMixin, ReadOnlyAdmin):
     """Read-only forms: a rule with entitlements must never be edited in place. An import
     goes through rule_create / rule_update, which make a new draft version instead."""
 
@@ -26,12 +27,3 @@ class SubsidyRuleAdmin(ImportExportAdminMixin, admin.ModelAdmin):
     list_display = ("rule_key", "version", "name", "programme", "region", "kind", "amount", "channel", "status")
     list_filter = ("programme", "status", "kind", "channel")
     search_fields = ("rule_key", "name")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

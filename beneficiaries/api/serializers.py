@@ -4,6 +4,7 @@ personal numbers appear only masked."""
 from rest_framework import serializers
 
 from beneficiaries.choices import Category, Ownership, PayoutChoice
+from beneficiaries.models import REGISTRATION_STAY_FIELDS
 from programs.models import Programme
 
 
@@ -109,12 +110,7 @@ WORKER_VALUES = (
     "employer__name",
     "district_id",
     "district__name",
-    "start_date",
-    "end_date",
-    "duty_days",
-    "seniority_years",
-    "category",
-    "bank_name",
+    *REGISTRATION_STAY_FIELDS,
     "account_masked",
     "payout_choice",
     "status",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 
 from accounts.services.jobs import job_checkpoint
 from beneficiaries.importer.outcomes import Outcomes
+from beneficiaries.models import REGISTRATION_STAY_FIELDS
 
 NAME_MISMATCH = "该身份证号在系统中已登记的姓名与本行姓名不一致：请核对姓名和身份证号是否填错"
 # A person's columns and a registration's, as a clean row (and the staging table) holds them.
@@ -25,12 +26,7 @@ PERSON_COLUMNS = (
     "phone_masked",
 )
 REGISTRATION_COLUMNS = (
-    "start_date",
-    "end_date",
-    "duty_days",
-    "seniority_years",
-    "category",
-    "bank_name",
+    *REGISTRATION_STAY_FIELDS,
     "account_cipher",
     "account_masked",
     "payout_choice",

@@ -15,7 +15,7 @@ from accounts.services.audit import audit_record
 from beneficiaries import pii
 from beneficiaries.choices import CONFLICT_NOTE, Category, EmployerStatus, PayoutChoice, RegistrationStatus, Source
 from beneficiaries.importer.cells import CellError, bank_name
-from beneficiaries.models import Employer, Person, Registration
+from beneficiaries.models import REGISTRATION_STAY_FIELDS, Employer, Person, Registration
 from beneficiaries.services.access import is_district_officer_for, user_covers_region
 from beneficiaries.services.persons import person_upsert
 from core.errors import ConflictError, DomainError, PermissionDenied
@@ -23,12 +23,7 @@ from programs.choices import ProgrammeStatus
 from programs.models import Programme
 
 REGISTRATION_EDITABLE = (
-    "start_date",
-    "end_date",
-    "duty_days",
-    "seniority_years",
-    "category",
-    "bank_name",
+    *REGISTRATION_STAY_FIELDS,
     "account",
     "payout_choice",
 )

@@ -15,6 +15,7 @@ from accounts.choices import Role
 from accounts.models import AuditEntry
 from accounts.scopes import require_staff
 from core.errors import DomainError
+from core.forms import apply_domain_error
 from programs.choices import SURVEY_EDITABLE, ProgrammeStatus, SurveyStatus
 from programs.models import Programme, SurveyReport
 from programs.surveys import services
@@ -33,17 +34,6 @@ def _staff_only(user):
 
 def _programmes():
     return Programme.objects.exclude(status=ProgrammeStatus.DRAFT).order_by("-start_date", "code")
-
-
-def _apply(form: SurveyForm, error: DomainError) -> None:
-    errors = error.errors if isinstance(error.errors, dict) else {}
-    placed = False
-    for field, message in errors.items():
-        if field in form.fields:
-            form.add_error(field, message)
-            placed = True
-    if not placed:
-        form.add_error(None, error.message)
 
 
 @login_required
@@ -144,7 +134,7 @@ def survey_create(request):
                 if exc.code == "confirm_jump" and "confirm_jump" not in form.fields:
                     form = SurveyForm(request.POST, programmes=programmes, show_confirm=True)
                     form.is_valid()
-                _apply(form, exc)
+                apply_domain_error(form, exc)
             else:
                 messages.success(
                     request,
@@ -182,7 +172,7 @@ def survey_edit(request, pk):
                 if exc.code == "confirm_jump" and "confirm_jump" not in form.fields:
                     form = SurveyForm(request.POST, programmes=programmes, show_confirm=True)
                     form.is_valid()
-                _apply(form, exc)
+                apply_domain_error(form, exc)
             else:
                 messages.success(request, gettext("已保存修改。"))
                 return redirect("programs:survey_detail", pk=report.pk)
