@@ -31,6 +31,7 @@ from beneficiaries.services import registrations as registration_services
 from core.errors import DomainError
 from core.forms import apply_domain_error
 from core.resources import EXPORT_MAX
+from core.views import flash_outcome
 from regions.choices import Level
 from regions.models import Region
 
@@ -246,12 +247,11 @@ def employer_edit(request, pk: int):
 @require_POST
 def employer_verify(request, pk: int):
     employer = _get_or_404(selectors.employer_get, request.user, pk)
-    try:
-        employer_services.employer_verify(employer=employer, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("已审核通过：%(name)s") % {"name": employer.name})
+    flash_outcome(
+        request,
+        lambda: employer_services.employer_verify(employer=employer, acting_user=request.user),
+        gettext("已审核通过：%(name)s") % {"name": employer.name},
+    )
     return redirect(_next(request, reverse("beneficiaries:employer_detail", args=[pk])))
 
 
@@ -263,14 +263,13 @@ def employer_return(request, pk: int):
     if not form.is_valid():
         messages.error(request, gettext("退回时必须填写原因，告诉企业需要修改什么。"))
     else:
-        try:
-            employer_services.employer_return(
+        flash_outcome(
+            request,
+            lambda: employer_services.employer_return(
                 employer=employer, acting_user=request.user, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, gettext("已退回：%(name)s") % {"name": employer.name})
+            ),
+            gettext("已退回：%(name)s") % {"name": employer.name},
+        )
     return redirect(_next(request, reverse("beneficiaries:employer_detail", args=[pk])))
 
 
@@ -432,16 +431,13 @@ def registration_resolve(request, pk: int):
     keep = _get_or_404(selectors.registration_get, request.user, form.cleaned_data["keep"])
     if keep.person_id != registration.person_id or keep.programme_id != registration.programme_id:
         raise Http404("不是同一人员同一项目的登记")
-    try:
-        registration_services.registration_resolve_conflict(
+    flash_outcome(
+        request,
+        lambda: registration_services.registration_resolve_conflict(
             keep=keep, acting_user=request.user, note=form.cleaned_data["note"]
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, gettext("已处理重复登记：保留%(employer)s的登记，其余已驳回。") % {"employer": keep.employer.name}
-        )
+        ),
+        gettext("已处理重复登记：保留%(employer)s的登记，其余已驳回。") % {"employer": keep.employer.name},
+    )
     return redirect("beneficiaries:registration_detail", pk=keep.pk)
 
 
@@ -451,14 +447,13 @@ def registration_payout(request, pk: int):
     """The worker's choice of how to receive a rule that offers one (电子红包 or 现金), set by
     their employer or the district officer; the next computation pays through it."""
     registration = _get_or_404(selectors.registration_get, request.user, pk)
-    try:
-        registration_services.registration_update(
+    flash_outcome(
+        request,
+        lambda: registration_services.registration_update(
             registration=registration, acting_user=request.user, payout_choice=request.POST.get("payout_choice", "")
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("已修改领取方式，重新计算补贴核定后生效。"))
+        ),
+        gettext("已修改领取方式，重新计算补贴核定后生效。"),
+    )
     return redirect("beneficiaries:registration_detail", pk=pk)
 
 
@@ -466,14 +461,13 @@ def registration_payout(request, pk: int):
 @require_POST
 def registration_withdraw(request, pk: int):
     registration = _get_or_404(selectors.registration_get, request.user, pk)
-    try:
-        registration_services.registration_withdraw(
+    flash_outcome(
+        request,
+        lambda: registration_services.registration_withdraw(
             registration=registration, acting_user=request.user, reason=request.POST.get("reason", "")
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("已撤销该登记。"))
+        ),
+        gettext("已撤销该登记。"),
+    )
     return redirect("beneficiaries:registration_detail", pk=pk)
 
 

@@ -15,6 +15,7 @@ from accounts.choices import JobKind
 from accounts.models import Job
 from accounts.scopes import is_admin, require_staff
 from core.errors import DomainError
+from core.views import flash_outcome
 from programs import selectors, services
 from programs.choices import RuleStatus
 from programs.forms import RuleForm, apply_rule_error
@@ -145,16 +146,12 @@ def rule_preview_view(request, pk: int):
 @require_POST
 def rule_activate(request, pk: int):
     rule = selectors.rule_get(request.user, pk)
-    try:
-        services.rule_activate(rule=rule, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            gettext("规则“%(name)s”第 %(version)s 版已启用。重新计算补贴后生效。")
-            % {"name": rule.name, "version": rule.version},
-        )
+    flash_outcome(
+        request,
+        lambda: services.rule_activate(rule=rule, acting_user=request.user),
+        gettext("规则“%(name)s”第 %(version)s 版已启用。重新计算补贴后生效。")
+        % {"name": rule.name, "version": rule.version},
+    )
     return redirect("programs:rule_detail", rule.pk)
 
 
@@ -162,12 +159,9 @@ def rule_activate(request, pk: int):
 @require_POST
 def rule_retire(request, pk: int):
     rule = selectors.rule_get(request.user, pk)
-    try:
-        services.rule_retire(rule=rule, acting_user=request.user, comment=request.POST.get("comment", ""))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, gettext("规则“%(name)s”已停用。重新计算后，尚未进入批次的核定将被撤销。") % {"name": rule.name}
-        )
+    flash_outcome(
+        request,
+        lambda: services.rule_retire(rule=rule, acting_user=request.user, comment=request.POST.get("comment", "")),
+        gettext("规则“%(name)s”已停用。重新计算后，尚未进入批次的核定将被撤销。") % {"name": rule.name},
+    )
     return redirect("programs:rule_detail", rule.pk)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import job_as_dict, jobs_for_user
 from accounts.services.job_recovery import job_retry as job_retry_service
 from accounts.views.redirects import next_or
-from core.errors import DomainError
+from core.views import flash_outcome
 
 
 @login_required
@@ -46,10 +46,10 @@ def job_retry(request, pk: int):
 def job_retry_redirect(request, job, *, retry, default: str):
     """The 重试 button of any page: `retry(job=…, acting_user=…)` (a service that re-queues
     the job), its outcome said as a message, then back to the form's `next` or `default`."""
-    try:
-        retry(job=job, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.info(request, gettext("任务 #%(id)s 已重新排队。") % {"id": job.pk})
+    flash_outcome(
+        request,
+        lambda: retry(job=job, acting_user=request.user),
+        gettext("任务 #%(id)s 已重新排队。") % {"id": job.pk},
+        level=messages.INFO,
+    )
     return redirect(next_or(request, default))

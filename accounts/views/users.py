@@ -13,6 +13,7 @@ from accounts.choices import Role
 from accounts.forms import UserForm
 from accounts.services import users as svc
 from core.errors import DomainError
+from core.views import flash_outcome
 from regions.models import Region
 
 
@@ -126,16 +127,12 @@ def user_active(request, pk: int):
     _manager(request)
     user = _target(request, pk)
     active = request.POST.get("active") == "1"
-    try:
-        svc.user_set_active(user=user, active=active, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            (gettext("已启用 %(name)s。") if active else gettext("已停用 %(name)s，该账号不能再登录。"))
-            % {"name": user.username},
-        )
+    flash_outcome(
+        request,
+        lambda: svc.user_set_active(user=user, active=active, acting_user=request.user),
+        (gettext("已启用 %(name)s。") if active else gettext("已停用 %(name)s，该账号不能再登录。"))
+        % {"name": user.username},
+    )
     return redirect("accounts:user_list")
 
 

@@ -18,6 +18,7 @@ from accounts.scopes import is_staff_user
 from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
 from core.errors import DomainError
+from core.views import flash_outcome
 from disbursements.choices import AppealKind, AppealOutcome, AppealStatus
 from disbursements.models import Appeal, PaymentLine
 from disbursements.services import appeals as svc
@@ -128,17 +129,16 @@ def appeal_detail(request, pk: int):
 @require_POST
 def appeal_resolve(request, pk: int):
     appeal = get_object_or_404(_appeals(request), pk=pk)
-    try:
-        svc.appeal_resolve(
+    flash_outcome(
+        request,
+        lambda: svc.appeal_resolve(
             appeal=appeal,
             acting_user=request.user,
             outcome=request.POST.get("outcome", ""),
             resolution=request.POST.get("resolution", ""),
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("申诉已办结，申诉人可在劳动者查询页面看到答复。"))
+        ),
+        gettext("申诉已办结，申诉人可在劳动者查询页面看到答复。"),
+    )
     return redirect("appeals:detail", pk=appeal.pk)
 
 

@@ -26,6 +26,7 @@ from accounts.models import AuditEntry, Job
 from accounts.scopes import require_staff
 from accounts.selectors import jobs_for_user
 from core.errors import DomainError
+from core.views import flash_outcome
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import Batch, BatchExport, PaymentLine, Voucher
 from disbursements.services import batches as svc
@@ -268,14 +269,11 @@ def batch_action(request, pk: int, action: str):
     service = ACTIONS.get(action)
     if service is None:
         raise Http404
-    try:
-        service(batch=batch, acting_user=request.user, comment=request.POST.get("comment", "").strip())
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, gettext("批次 %(number)s：%(step)s。") % {"number": batch.number, "step": STEP_LABELS[action]}
-        )
+    flash_outcome(
+        request,
+        lambda: service(batch=batch, acting_user=request.user, comment=request.POST.get("comment", "").strip()),
+        gettext("批次 %(number)s：%(step)s。") % {"number": batch.number, "step": STEP_LABELS[action]},
+    )
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 
@@ -286,12 +284,12 @@ def batch_export_start(request, pk: int):
     batch = get_object_or_404(_batches(request), pk=pk)
     fmt = request.POST.get("fmt", "csv")
     encoding = request.POST.get("encoding", "utf-8")
-    try:
-        export_job_start(batch=batch, fmt=fmt, encoding=encoding, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.info(request, gettext("正在生成银行文件，完成后可在“银行文件”中下载。"))
+    flash_outcome(
+        request,
+        lambda: export_job_start(batch=batch, fmt=fmt, encoding=encoding, acting_user=request.user),
+        gettext("正在生成银行文件，完成后可在“银行文件”中下载。"),
+        level=messages.INFO,
+    )
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 
@@ -329,12 +327,9 @@ def upload_job_start(request, pk: int, start, *, missing: str, started: str):
     if uploaded is None:
         messages.error(request, missing)
         return redirect("disbursements:batch_detail", pk=batch.pk)
-    try:
-        start(batch=batch, uploaded=uploaded, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.info(request, started)
+    flash_outcome(
+        request, lambda: start(batch=batch, uploaded=uploaded, acting_user=request.user), started, level=messages.INFO
+    )
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 
@@ -397,12 +392,12 @@ def batch_supplement(request, pk: int):
 def job_retry(request, job_pk: int):
     _staff(request)
     job = get_object_or_404(jobs_for_user(request.user).filter(kind__in=BATCH_KINDS), pk=job_pk)
-    try:
-        job_retry_batch(job=job, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.info(request, gettext("任务 #%(id)s 已重新排队。") % {"id": job.pk})
+    flash_outcome(
+        request,
+        lambda: job_retry_batch(job=job, acting_user=request.user),
+        gettext("任务 #%(id)s 已重新排队。") % {"id": job.pk},
+        level=messages.INFO,
+    )
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -2,7 +2,6 @@
 its export, the correction of a failed account; and a registration's money (loaded into
 the registration page). Adapters over disbursements.services.employer_payments."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as PageForbidden
 from django.db.models import CharField, Q
@@ -18,7 +17,7 @@ from accounts.choices import Role
 from accounts.models import AuditEntry
 from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
-from core.errors import DomainError
+from core.views import flash_outcome
 from disbursements.models import Entitlement, PaymentLine
 from disbursements.selectors import why_texts
 from disbursements.services.employer_payments import (
@@ -150,15 +149,14 @@ def employer_account_correct(request, entitlement_pk: int):
     entitlement = get_object_or_404(
         Entitlement.objects.for_user(request.user).select_related("registration"), pk=entitlement_pk
     )
-    try:
-        failed_line_account_correct(
+    flash_outcome(
+        request,
+        lambda: failed_line_account_correct(
             entitlement=entitlement,
             account=request.POST.get("account", ""),
             bank_name=request.POST.get("bank_name", ""),
             acting_user=request.user,
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("已更正账号，区县人社专员核实后将补发。"))
+        ),
+        gettext("已更正账号，区县人社专员核实后将补发。"),
+    )
     return redirect(reverse("disbursements:employer_payments") + "?state=failed")

@@ -26,6 +26,7 @@ from accounts.choices import Role
 from accounts.scopes import is_staff_user
 from accounts.services.audit import audit_record
 from core.errors import DomainError
+from core.views import flash_outcome
 from disbursements.choices import ObjectionStatus
 from disbursements.models import Batch, Notice, Objection
 from disbursements.services import publicity as svc
@@ -251,12 +252,11 @@ def notice_publish(request):
 def notice_withdraw(request, pk: int):
     _staff(request)
     notice = get_object_or_404(Notice.objects.for_user(request.user), pk=pk)
-    try:
-        svc.notice_withdraw(notice=notice, acting_user=request.user, reason=request.POST.get("reason", ""))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("公示已撤回。"))
+    flash_outcome(
+        request,
+        lambda: svc.notice_withdraw(notice=notice, acting_user=request.user, reason=request.POST.get("reason", "")),
+        gettext("公示已撤回。"),
+    )
     return redirect("gongshi:manage_detail", pk=notice.pk)
 
 
@@ -265,16 +265,15 @@ def notice_withdraw(request, pk: int):
 def objection_resolve(request, pk: int):
     _staff(request)
     objection = get_object_or_404(Objection.objects.for_user(request.user).select_related("notice", "line"), pk=pk)
-    try:
-        svc.objection_resolve(
+    flash_outcome(
+        request,
+        lambda: svc.objection_resolve(
             objection=objection,
             acting_user=request.user,
             decision=request.POST.get("decision", ""),
             resolution=request.POST.get("resolution", ""),
             outcome=request.POST.get("outcome", ""),
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, gettext("异议已处理。"))
+        ),
+        gettext("异议已处理。"),
+    )
     return redirect("gongshi:manage_detail", pk=objection.notice_id)

@@ -4,7 +4,6 @@ registrations behind it (masked), and the officer's clear / confirm.
 Adapters only: every read starts from `FraudSignal.objects.for_user(user)`.
 """
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Case, When
@@ -16,7 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.scopes import is_staff_user
 from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
-from core.errors import DomainError
+from core.views import flash_outcome
 from disbursements.choices import Severity, SignalKind, SignalStatus
 from disbursements.models import FraudSignal
 from disbursements.services import fraud as svc
@@ -91,15 +90,11 @@ def signal_decide(request, pk: int, decision: str):
     action = {"clear": svc.signal_clear, "confirm": svc.signal_confirm}.get(decision)
     if action is None:
         raise Http404
-    try:
-        action(signal=signal, acting_user=request.user, note=request.POST.get("note", ""))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            gettext("已排除：相关人员的补贴可以进入发放批次。")
-            if decision == "clear"
-            else gettext("已确认：相关登记暂停发放。"),
-        )
+    flash_outcome(
+        request,
+        lambda: action(signal=signal, acting_user=request.user, note=request.POST.get("note", "")),
+        gettext("已排除：相关人员的补贴可以进入发放批次。")
+        if decision == "clear"
+        else gettext("已确认：相关登记暂停发放。"),
+    )
     return redirect("signals:detail", pk=signal.pk)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.services.audit import audit_record
-from core.errors import DomainError
+from core.views import flash_outcome
 from disbursements.services.batches import can_submit
 from disbursements.services.vouchers import issuance_csv
 from disbursements.tasks import issue_job_start, redemptions_job_start
@@ -23,12 +23,12 @@ from disbursements.views.batches import _batches, _staff, upload_job_start
 def batch_vouchers_issue(request, pk: int):
     _staff(request)
     batch = get_object_or_404(_batches(request), pk=pk)
-    try:
-        issue_job_start(batch=batch, acting_user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.info(request, gettext("正在发放消费券。"))
+    flash_outcome(
+        request,
+        lambda: issue_job_start(batch=batch, acting_user=request.user),
+        gettext("正在发放消费券。"),
+        level=messages.INFO,
+    )
     return redirect("disbursements:batch_detail", pk=batch.pk)
 
 

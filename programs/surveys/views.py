@@ -16,6 +16,7 @@ from accounts.models import AuditEntry
 from accounts.scopes import require_staff
 from core.errors import DomainError
 from core.forms import apply_domain_error
+from core.views import flash_outcome
 from programs.choices import SURVEY_EDITABLE, ProgrammeStatus, SurveyStatus
 from programs.models import Programme, SurveyReport
 from programs.surveys import services
@@ -225,12 +226,7 @@ def survey_detail(request, pk):
 
 def _action(request, pk, do, success: str):
     report = get_object_or_404(SurveyReport.objects.for_user(request.user), pk=pk)
-    try:
-        do(report)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
+    flash_outcome(request, lambda: do(report), success)
     return redirect("programs:survey_detail", pk=pk)
 
 
