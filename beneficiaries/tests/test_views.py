@@ -52,7 +52,8 @@ def test_agent_cannot_verify(client, agent_other, employer_luquan):
     Employer.objects.filter(pk=employer_luquan.pk).update(status="pending")
     login(client, agent_other)
     response = client.post(reverse("beneficiaries:employer_verify", args=[employer_luquan.pk]), follow=True)
-    assert "只有单位所在区县的人社专员" in response.content.decode()
+    page = response.content.decode()
+    assert "只有单位所在区县的人社专员" in page and "已审核通过：" not in page
     employer_luquan.refresh_from_db()
     assert employer_luquan.status == "pending"
 
@@ -76,7 +77,8 @@ def test_verify_and_return_workflow(client, officer_luquan, agent_other):
     html = client.get(reverse("beneficiaries:employer_list")).content.decode()
     assert "信用代码与执照不符" in html
     login(client, officer_luquan)
-    client.post(reverse("beneficiaries:employer_verify", args=[employer.pk]))
+    page = client.post(reverse("beneficiaries:employer_verify", args=[employer.pk]), follow=True).content.decode()
+    assert "已审核通过：鹿泉待审厂" in page  # the next page says what happened
     employer.refresh_from_db()
     assert employer.status == "verified" and employer.verified_by == officer_luquan
 
