@@ -7,8 +7,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import JobKind, JobState, NotificationChannel, NotificationEvent, NotificationStatus, Role
 from accounts.job_messages import job_message
 from accounts.notification_texts import render_text
-from accounts.scopes import NOTHING, is_admin, scope_q
+from accounts.scopes import is_admin, scope_q
 from regions.models import Region
+from regions.selectors import NOTHING
 
 
 class User(AbstractUser):

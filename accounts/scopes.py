@@ -11,8 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext
 
 from accounts.choices import Role
-
-NOTHING = Q(pk__in=[])
+from regions.selectors import NOTHING
 
 
 def scope_q(user, *, region: str | None, employer: str | None = None) -> Q:

@@ -7,7 +7,6 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
@@ -31,9 +30,10 @@ from beneficiaries.services import registrations as registration_services
 from core.errors import DomainError
 from core.forms import apply_domain_error
 from core.resources import EXPORT_MAX
-from core.views import flash_outcome
+from core.views import flash_outcome, next_or
 from regions.choices import Level
 from regions.models import Region
+from regions.selectors import regions_q
 
 PAGE_SIZE = 50
 
@@ -113,12 +113,16 @@ def _get_or_404(getter, user, pk):
         raise Http404("不存在或不在您的管辖范围内") from None
 
 
-def _next(request, default: str) -> str:
-    """Where to go back to after a POST: a local URL only (no open redirect)."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
+def _employer_filters(request) -> dict:
+    """The employer list's filters, as its page and its export read them."""
+    return {k: request.GET.get(k, "") for k in ("status", "district", "q")}
+
+
+def _registration_filters(request) -> dict:
+    """The registration list's filters, as its page and its export read them."""
+    filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category", "q")}
+    filters["q"] = filters["q"].strip()[:50]
+    return filters
 
 
 def _url_or_none(name: str, *args) -> str | None:
@@ -139,7 +143,7 @@ def _labels(choices) -> dict[str, str]:
 @login_required
 def employer_list(request):
     user = request.user
-    filters = {k: request.GET.get(k, "") for k in ("status", "district", "q")}
+    filters = _employer_filters(request)
     qs = selectors.employer_list(user, **filters)
     page = _page(request, qs)
     # Labels and links once per page, not per row (as on the registrations list): the per-row
@@ -252,7 +256,7 @@ def employer_verify(request, pk: int):
         lambda: employer_services.employer_verify(employer=employer, acting_user=request.user),
         gettext("已审核通过：%(name)s") % {"name": employer.name},
     )
-    return redirect(_next(request, reverse("beneficiaries:employer_detail", args=[pk])))
+    return redirect(next_or(request, reverse("beneficiaries:employer_detail", args=[pk])))
 
 
 @login_required
@@ -270,7 +274,7 @@ def employer_return(request, pk: int):
             ),
             gettext("已退回：%(name)s") % {"name": employer.name},
         )
-    return redirect(_next(request, reverse("beneficiaries:employer_detail", args=[pk])))
+    return redirect(next_or(request, reverse("beneficiaries:employer_detail", args=[pk])))
 
 
 # -- registrations ---------------------------------------------------------------------
@@ -285,8 +289,7 @@ LIST_ROW_FIELDS = (
 @login_required
 def registration_list(request):
     user = request.user
-    filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category", "q")}
-    filters["q"] = filters["q"].strip()[:50]
+    filters = _registration_filters(request)
     qs = selectors.registration_list(user, **filters)
     # Only the columns the rows show: each row was five full model instances (the person's ciphers
     # and the programme's settings included), most of this page's ORM time (docs/operations.md).
@@ -480,7 +483,7 @@ def registration_withdraw(request, pk: int):
 def employer_export(request, fmt: str = "xlsx"):
     user = request.user
     require_staff(user)
-    filters = {k: request.GET.get(k, "") for k in ("status", "district", "q")}
+    filters = _employer_filters(request)
     qs = selectors.employer_list(user, **filters).order_by("district_id", "name", "pk")
     return list_export(
         user=user,
@@ -500,8 +503,7 @@ def registration_export(request, fmt: str = "xlsx"):
     province user picks the district first): a whole city's list is not an officer's file."""
     user = request.user
     require_staff(user)
-    filters = {k: request.GET.get(k, "") for k in ("employer", "status", "district", "programme", "category", "q")}
-    filters["q"] = filters["q"].strip()[:50]
+    filters = _registration_filters(request)
     if not _one_district(user, filters["district"]):
         messages.error(request, gettext("请先选择一个区县，再导出该区县的登记名单。"))
         return redirect(f"{reverse('beneficiaries:registration_list')}?{request.GET.urlencode()}")
@@ -521,4 +523,6 @@ def registration_export(request, fmt: str = "xlsx"):
 def _one_district(user, district: str) -> bool:
     if user.region_id is not None and user.region.level == Level.DISTRICT:
         return True
-    return Region.objects.filter(code=district.strip(), level=Level.DISTRICT).exists() if district else False
+    if not district:
+        return False
+    return Region.objects.filter(regions_q(user), code=district.strip(), level=Level.DISTRICT).exists()

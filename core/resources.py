@@ -27,6 +27,7 @@ from import_export.formats import base_formats
 
 from core.errors import DomainError
 from core.money import MoneyError, format_yuan, to_yuan
+from core.spreadsheets import safe_cell, text_workbook
 
 # The most rows one list export carries: a district's lists stay far below it.
 EXPORT_MAX = 100_000
@@ -34,8 +35,6 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-# A CSV cell starting with one of these is read as a formula (or DDE) by spreadsheet programs.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
 class MoneyWidget(widgets.Widget):
@@ -187,12 +186,6 @@ class ImportExportAdminMixin(ImportExportMixin):
         return kwargs
 
 
-def safe_cell(value) -> str:
-    """Text that no spreadsheet will evaluate: a leading formula character gets a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def export_file(resource: resources.Resource, queryset, fmt: str, *, title: str) -> tuple[bytes, int]:
     """The rows of `queryset` as the resource writes them, as a CSV (UTF-8 with a BOM, so
     that Excel reads the Chinese) or XLSX file; returns the file and its row count."""
@@ -204,11 +197,8 @@ def export_file(resource: resources.Resource, queryset, fmt: str, *, title: str)
         for row in dataset:
             writer.writerow([safe_cell(value) for value in row])
         return buf.getvalue().encode("utf-8-sig"), dataset.height
-    import xlsxwriter
-
     buf = io.BytesIO()
-    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-    book = xlsxwriter.Workbook(buf, options)
+    book = text_workbook(buf, title=title, options={"in_memory": True})
     sheet = book.add_worksheet(title[:31])
     bold = book.add_format({"bold": True})
     for c, head in enumerate(dataset.headers):

@@ -43,7 +43,6 @@ from accounts.services.job_recovery import (
     jobs_sweep,
 )
 from accounts.services.jobs import (
-    JOB_TASKS,
     Heartbeat,
     Progress,
     _not_recorded,
@@ -648,7 +647,7 @@ def job_retry_batch(*, job: Job, acting_user: User | None) -> Job:
     """An officer's 重试: back to the queue, with the task of its kind."""
     if job.kind not in BATCH_KINDS:
         raise DomainError("这个任务不能在这里重试。")
-    return job_retry(job=job, acting_user=acting_user, task=JOB_TASKS.get(job.kind))
+    return job_retry(job=job, acting_user=acting_user)
 
 
 @shared_task(name="disbursements.bank_leftovers_purge")

@@ -10,8 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import job_as_dict, jobs_for_user
 from accounts.services.job_recovery import job_retry as job_retry_service
-from accounts.views.redirects import next_or
-from core.views import flash_outcome
+from core.views import flash_outcome, next_or
 
 
 @login_required

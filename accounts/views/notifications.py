@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.choices import NotificationEvent
 from accounts.models import Notification
 from accounts.services import notifications as svc
-from accounts.views.redirects import next_or
+from core.views import next_or
 
 
 @login_required

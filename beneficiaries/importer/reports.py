@@ -19,10 +19,10 @@ from beneficiaries.importer.columns import EMPLOYER_COLUMNS, WORKER_COLUMNS, hea
 from beneficiaries.spreadsheets import open_table
 from beneficiaries.xlsx_templates import formats, write_data_header
 from core.private_files import open_private, private_file
+from core.spreadsheets import safe_cell
 
 REASON = "错误原因"
 COLUMNS = {"workers": WORKER_COLUMNS, "employers": EMPLOYER_COLUMNS}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _reason(row_no: int, errors) -> str:
@@ -71,11 +71,6 @@ def write_rejected_xlsx(target, *, source: Path, filename: str, kind: str, outco
     return n
 
 
-def guard(value: str) -> str:
-    """A CSV cell that a spreadsheet would take for a formula gets a leading quote."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def write_rejected_csv(target, *, source: Path, filename: str, kind: str, outcomes) -> int:
     columns = COLUMNS[kind]
     n = 0
@@ -83,7 +78,7 @@ def write_rejected_csv(target, *, source: Path, filename: str, kind: str, outcom
         writer = csv.writer(f)
         writer.writerow([c.header for c in columns] + [REASON])
         for _, values, reason in rejected_rows(source=source, filename=filename, kind=kind, outcomes=outcomes):
-            writer.writerow([guard(v) for v in values] + [guard(reason)])
+            writer.writerow([safe_cell(v) for v in values] + [safe_cell(reason)])
             n += 1
     return n
 

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.scopes import NOTHING, scope_q
+from accounts.scopes import scope_q
 from beneficiaries.models import Employer, Person, Registration
 from disbursements.choices import (
     AppealKind,
@@ -29,6 +29,7 @@ from disbursements.choices import (
 from disbursements.models.payments import MONEY
 from programs.models import Programme
 from regions.models import Region
+from regions.selectors import NOTHING
 
 # --------------------------------------------------------------------------- settings
 

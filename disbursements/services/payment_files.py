@@ -33,11 +33,11 @@ from core import crypto
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO
 from core.private_files import open_private, private_dir, private_file, write_private_text
+from core.spreadsheets import FORMULA_START, safe_cell, text_workbook, write_header
 from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
 from disbursements.services import red_packets
 from disbursements.services.batches import batch_integrity_problems, can_submit
-from disbursements.services.spreadsheets import FORMULA_START, safe_cell, text_workbook, write_header
 from disbursements.sql import BANK_FILE_CSV_FAST, BANK_FILE_PART_TOTAL, BANK_FILE_ROWS
 
 log = logging.getLogger(__name__)

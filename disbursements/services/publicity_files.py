@@ -7,10 +7,10 @@ nothing here can reach an ID number, a phone or an account.
 from io import BytesIO
 
 from core.pdf import pdf_build, pdf_font, pdf_styles, table_style
+from core.spreadsheets import safe_cell
 from disbursements.choices import NoticeLineStatus
 from disbursements.models import Notice
 from disbursements.services.publicity import notice_totals
-from disbursements.services.spreadsheets import safe_cell
 
 
 def _file_rows(notice: Notice):

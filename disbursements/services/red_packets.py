@@ -24,8 +24,8 @@ from beneficiaries import pii
 from core import crypto
 from core.money import ZERO
 from core.private_files import private_file
+from core.spreadsheets import safe_cell, text_workbook, write_header
 from disbursements.models import Batch, PaymentLine, line_reference
-from disbursements.services.spreadsheets import safe_cell, text_workbook, write_header
 from programs.choices import Channel
 
 BATCH_HEADER = ["商家批次单号", "批次名称", "发放方", "总金额（元）", "总笔数"]

@@ -23,12 +23,12 @@ from accounts.models import User
 from accounts.services.audit import audit_record
 from accounts.services.jobs import job_checkpoint, job_step
 from core.errors import ConflictError, DomainError, PermissionDenied
+from core.spreadsheets import safe_cell
 from disbursements.choices import BatchStatus, LineStatus, VoucherStatus
 from disbursements.models import Batch, PaymentLine, Voucher
 from disbursements.services.bank_results import read_table
 from disbursements.services.batches import can_submit
 from disbursements.services.payment_files import _decrypter
-from disbursements.services.spreadsheets import safe_cell
 from programs.choices import Channel
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I

@@ -16,12 +16,12 @@ from python_calamine import CalamineWorkbook
 
 from accounts.models import AuditEntry
 from core.errors import ConflictError, DomainError, PermissionDenied
+from core.spreadsheets import safe_cell
 from disbursements.choices import BatchStatus, LineStatus
 from disbursements.models import PaymentLine
 from disbursements.services.bank_results import batch_import_results, example_result_csv
 from disbursements.services.batches import batches_build
 from disbursements.services.payment_files import bank_leftovers_purge, batch_export, part_owner, write_csv
-from disbursements.services.spreadsheets import safe_cell
 from tests.factories import approve, make_employer, make_entitlement, make_programme, make_rule
 
 pytestmark = pytest.mark.django_db

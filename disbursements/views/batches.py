@@ -15,7 +15,6 @@ from django.db.models.functions import Cast
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -25,6 +24,7 @@ from accounts.choices import Role
 from accounts.models import AuditEntry, Job
 from accounts.scopes import require_staff
 from accounts.selectors import jobs_for_user
+from accounts.views.jobs import job_retry_redirect
 from core.errors import DomainError
 from core.views import flash_outcome
 from disbursements.choices import BatchStatus, LineStatus
@@ -392,18 +392,7 @@ def batch_supplement(request, pk: int):
 def job_retry(request, job_pk: int):
     _staff(request)
     job = get_object_or_404(jobs_for_user(request.user).filter(kind__in=BATCH_KINDS), pk=job_pk)
-    flash_outcome(
-        request,
-        lambda: job_retry_batch(job=job, acting_user=request.user),
-        gettext("任务 #%(id)s 已重新排队。") % {"id": job.pk},
-        level=messages.INFO,
-    )
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = reverse("disbursements:batch_list")
-    return redirect(target)
+    return job_retry_redirect(request, job, retry=job_retry_batch, default=reverse("disbursements:batch_list"))
 
 
 @login_required

@@ -3,6 +3,7 @@ evaluates, and a fixed workbook date so that the same data gives the same bytes.
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 # Workbook creation date written into every XLSX: a constant, so re-exports are identical.
 FIXED_CREATED = datetime(2021, 1, 21, tzinfo=UTC)
@@ -10,20 +11,20 @@ FIXED_CREATED = datetime(2021, 1, 21, tzinfo=UTC)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
-def safe_cell(value: str) -> str:
+def safe_cell(value) -> str:
     """Text that no spreadsheet will evaluate: a leading formula character gets a quote."""
-    if value and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def text_workbook(path: Path, *, title: str, options: dict | None = None):
-    """An XLSX workbook whose every cell is written as text (no formula, number or link
-    is guessed from a string), with the fixed creation date."""
+def text_workbook(target: Path | BinaryIO, *, title: str, options: dict | None = None):
+    """An XLSX workbook (into a file, or a buffer with options {"in_memory": True}) whose
+    every cell is written as text (no formula, number or link is guessed from a string),
+    with the fixed creation date."""
     import xlsxwriter  # only the exports need it
 
     workbook = xlsxwriter.Workbook(
-        str(path),
+        target if hasattr(target, "write") else str(target),
         {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False, **(options or {})},
     )
     workbook.set_properties({"title": title, "author": "稳岗留工管理平台", "created": FIXED_CREATED})
