@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from core.forkpool import fork_safe_thread
+
 NONCE_BYTES = 12
 NONCE_POOL = NONCE_BYTES * 4096  # nonces drawn 4096 at a time by bulk() (one read, not 4096)
 PARALLEL_MIN = 256  # values below which a batch is encrypted on the calling thread
@@ -142,6 +144,8 @@ def keyed_digest(text: str) -> str:
 
 
 _helper_state: tuple[int, ThreadPoolExecutor] | None = None  # (pid, executor)
+# Idle between batches, and made again in a forked child: no obstacle to a fork.
+fork_safe_thread("pii-seal")
 
 
 def _helper() -> ThreadPoolExecutor:

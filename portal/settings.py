@@ -243,6 +243,9 @@ IMPORT_MAX_ZIP_RATIO = env_int("IMPORT_MAX_ZIP_RATIO", 150, minimum=2)
 # A job's (or the CLI's) import validates and writes at once, on two connections; false:
 # one phase after the other (beneficiaries/importer/workers.py).
 IMPORT_PIPELINE = env_bool("IMPORT_PIPELINE", default=True)
+# Worker processes that check and encrypt the rows of a large import (20,000 rows or more,
+# PostgreSQL), forked by the importing process; 1: that process checks them itself.
+IMPORT_PROCESSES = env_int("IMPORT_PROCESSES", os.cpu_count() or 2, minimum=1)
 # Where uploads wait for their preview and import (private: they carry ID and account
 # numbers); empty: "<MEDIA_ROOT>-private/imports" beside MEDIA_ROOT, wherever that is.
 IMPORT_ROOT = env_str("IMPORT_ROOT", "") or ""

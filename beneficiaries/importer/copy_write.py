@@ -215,7 +215,7 @@ def apply_copy(clean_path: Path, *, employer, programme, job, dry_run, valid_onl
             cur.execute(sql.IMPORT_LOCK, {"namespace": LOCK_NAMESPACE, "programme": programme.pk})
         stage = Stage(cur, employer=employer, programme=programme, job=job)
         stage.create(reserve_ids=not dry_run and (valid_only or outcomes.rejected == 0))
-        with open(clean_path, encoding="utf-8") as f:
+        with open(clean_path, "rb") as f:
             stage.load(f)
         # No ANALYZE: it cost ~10 % of the statement time here; without statistics the planner
         # sizes the temp table from its pages, which is enough to choose the hash joins.
@@ -267,7 +267,7 @@ class Pipeline:
 
         self.employer, self.programme, self.job, self.valid_only = employer, programme, job, valid_only
         self.queue: queue.Queue = queue.Queue(maxsize=4)
-        self.lines: list[str] = []
+        self.lines: list[bytes] = []
         self.pending_lines = 0  # lines in self.lines
         self.late: list[int] = []
         self.error: BaseException | None = None
@@ -280,17 +280,17 @@ class Pipeline:
         self.thread.start()
 
     # main thread ------------------------------------------------------------------
-    def write(self, text: str) -> None:
-        """Take staged lines: one line, or a batch of them (validation writes a PII batch
-        at a time). Chunks are counted in lines, not in calls: counted in calls, a batch
-        of 4,096 lines counted as one, so no chunk left before the end, the whole file
-        waited in memory (3.2 GB for 1,000,000 rows) and nothing was written meanwhile."""
+    def write(self, text: bytes) -> None:
+        """Take staged lines (UTF-8): one line, or a batch of them (validation writes a
+        chunk at a time). Chunks are counted in lines, not in calls: counted in calls, a
+        batch of 4,096 lines counted as one, so no chunk left before the end, the whole
+        file waited in memory (3.2 GB for 1,000,000 rows) and nothing was written meanwhile."""
         self.lines.append(text)
-        self.pending_lines += text.count("\n")
+        self.pending_lines += text.count(b"\n")
         if self.pending_lines >= self.CHUNK:
             if not self.valid_only and self.outcomes.rejected:
                 self.stop_inserting = True  # the end will roll back: stage only (for the name check)
-            self._put("".join(self.lines))
+            self._put(b"".join(self.lines))
             self.lines = []
             self.pending_lines = 0
 
@@ -310,7 +310,7 @@ class Pipeline:
     def finish(self, *, rejected_so_far: int) -> None:
         """Send the last chunk and the verdict inputs; wait for the writer."""
         if self.lines:
-            self._put("".join(self.lines))
+            self._put(b"".join(self.lines))
             self.lines = []
         self._put(("end", rejected_so_far))
         self.thread.join()
@@ -358,7 +358,7 @@ class Pipeline:
                         break
                     if self.error is not None:
                         raise Rollback
-                    stage.load(io.StringIO(item))
+                    stage.load(io.BytesIO(item))
                     if self.stop_inserting:  # staged only for the name check, for the report
                         self.late.extend(stage.reject_mismatches())
                     else:
@@ -393,12 +393,18 @@ class Pipeline:
             conn.close()
 
 
-def run_pipeline(table, positions, *, employer, programme, job, valid_only, progress, result: ImportResult) -> None:
+def run_pipeline(table, pool, *, employer, programme, job, valid_only, progress, result: ImportResult) -> None:
+    """Phase A (validation.validate, checked by `pool`) feeding the Pipeline's writer."""
     outcomes = result.outcomes
-    pipe = Pipeline(employer=employer, programme=programme, job=job, valid_only=valid_only)
-    pipe.outcomes = outcomes
+    with pool:  # its worker processes forked before the writer thread starts
+        pipe = Pipeline(employer=employer, programme=programme, job=job, valid_only=valid_only)
+        pipe.outcomes = outcomes
+        try:
+            validate(table, pool, outcomes=outcomes, out=pipe, progress=progress, result=result)
+        except BaseException:
+            pipe.abort()
+            raise
     try:
-        validate(table, positions, programme=programme, outcomes=outcomes, out=pipe, progress=progress, result=result)
         outcomes.close()
         progress.advance(outcomes.total, message="数据已校验，正在完成写入…", force=True)
         pipe.finish(rejected_so_far=outcomes.rejected)

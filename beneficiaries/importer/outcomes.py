@@ -17,6 +17,16 @@ from core.private_files import open_private, private_dir
 Errors = list[tuple[str, str]]  # [(column header, Chinese message)]
 
 
+def accepted_line(row_no: int) -> str:
+    """An accepted row's line in the outcome file."""
+    return f"{row_no}\n"
+
+
+def rejected_line(row_no: int, errors: Errors) -> str:
+    """A rejected row's line: its number and its errors as JSON."""
+    return f"{row_no}\t{json.dumps(errors, ensure_ascii=False)}\n"
+
+
 class Outcomes:
     def __init__(self, directory: Path, *, keep: int = 500):
         private_dir(directory)
@@ -37,13 +47,22 @@ class Outcomes:
 
     def accept(self, row_no: int) -> None:
         self.total += 1
-        self._f.write(f"{row_no}\n")
+        self._f.write(accepted_line(row_no))
 
     def reject(self, row_no: int, errors: Errors) -> None:
         self.total += 1
         self.rejected += 1
-        self._f.write(f"{row_no}\t{json.dumps(errors, ensure_ascii=False)}\n")
+        self._f.write(rejected_line(row_no, errors))
         self._remember(row_no, errors)
+
+    def extend(self, text: str, *, rows: int, rejects: list[tuple[int, Errors]]) -> None:
+        """The outcomes of `rows` consecutive rows at once: `text` is their lines
+        (accepted_line, rejected_line), `rejects` the rejected ones among them."""
+        self._f.write(text)
+        self.total += rows
+        self.rejected += len(rejects)
+        for row_no, errors in rejects:
+            self._remember(row_no, errors)
 
     def reject_late(self, row_no: int, errors: Errors) -> None:
         """Reject a row that passed validation (a database check failed); rows must come

@@ -70,6 +70,7 @@ class ImportResult:
     headers: list[str] = field(default_factory=list)
     seconds: float = 0.0
     engine: str = ""
+    processes: int = 0  # worker processes that checked the rows (0: the importing process did)
     outcomes: Outcomes | None = field(default=None, repr=False)
     workdir: str = ""
 

@@ -1,13 +1,33 @@
 """Phase A of an import of workers (beneficiaries.importer.workers): every row read and
 validated in Python, its ID, phone and account numbers encrypted and indexed a batch at
-a time, and each clean row written as a line in COPY text format."""
+a time, and each clean row written as a line in COPY text format.
+
+A large file is checked on every core: the importing process reads the rows a chunk at
+a time and hands each chunk to a forked worker process (core.forkpool), which checks and
+encrypts it (`RowChecks`) and sends back its clean lines and outcomes; the importing
+process finishes the chunks in file order (`_Finish`: a second row of the same person,
+which needs every row before it) and writes them on. A small file, or the ORM path, runs
+the same RowChecks in the importing process."""
 
 import datetime as dt
 import gc
+import os
 import re
+from array import array
+from contextlib import contextmanager
+from itertools import islice
+from typing import NamedTuple
+
+from django.conf import settings
 
 from beneficiaries import pii
-from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_number
+from beneficiaries.idcard import (
+    IdNumberError,
+    current_code_of,
+    division_codes,
+    nationality_codes,
+    validate_id_number,
+)
 from beneficiaries.importer.cells import (
     CellError,
     bank_name,
@@ -22,16 +42,17 @@ from beneficiaries.importer.columns import (
     PAYOUT_CHOICES,
     chinese,
 )
-from beneficiaries.importer.outcomes import Outcomes
+from beneficiaries.importer.outcomes import Outcomes, accepted_line, rejected_line
 from beneficiaries.importer.result import (
     ImportResult,
 )
 from beneficiaries.phone import PhoneError, validate_mobile
+from core.forkpool import ForkPool
 
 SAMPLE_ROWS = 20
 _ID_CHECK_VALUE = {c: i for i, c in enumerate("0123456789X")}
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
-PII_BATCH = 4096  # accepted rows encrypted and indexed together
+PII_BATCH = 4096  # rows checked together (a chunk), their accepted rows encrypted and indexed together
 
 
 def fast_masks():
@@ -53,52 +74,129 @@ def fast_masks():
 
 # -- phase A: validate in Python, stream clean rows to disk ---------------------------------
 
+# A file of this many rows or more is checked by settings.IMPORT_PROCESSES forked worker
+# processes; a smaller one here (forking and pickling would cost more than they save).
+PARALLEL_MIN_ROWS = 20_000
+DUPLICATE_ID = "与第{first}行的身份证号重复：同一人只需登记一次，请删除本行"
 
-def validate(table, positions, **kw) -> None:
-    """Validate every row (below) with the cyclic garbage collector paused. Holding a
-    batch of accepted rows for pii's batch API (4,096 tuples of strings) made the
-    collector traverse them again and again: +3.7k instructions a row (callgrind,
-    20,000 rows), more than the batch saved; the loop makes no reference cycles
-    (its objects are freed by reference counting). The collector runs again after."""
+
+class Checked(NamedTuple):
+    """A chunk of rows checked by `RowChecks`, in a worker process or here: what `_Finish`
+    needs to finish them in file order."""
+
+    lines: bytes  # the accepted rows' clean lines (COPY text, UTF-8: written on as they are)
+    outcomes: str  # every row's outcome line (beneficiaries.importer.outcomes)
+    rejects: list[tuple[int, list]]  # (row, errors) of the rejected rows
+    id_rows: array  # the rows whose ID number is valid, and that number as an int: a
+    ids: array  # second row of the same person is found across chunks by _Finish
+    pid: int  # the process that checked them
+
+
+def checking_pool(table, positions, *, programme, parallel: bool) -> ForkPool:
+    """The pool that checks the rows of `table` (validate): with `parallel`, for a file
+    of PARALLEL_MIN_ROWS rows or more, settings.IMPORT_PROCESSES forked worker
+    processes; else none, and the same RowChecks run here. Enter it (`with`) before
+    starting any thread."""
+    processes = settings.IMPORT_PROCESSES if parallel and table.estimated_rows >= PARALLEL_MIN_ROWS else 1
+    return ForkPool(RowChecks(positions, programme), processes)
+
+
+@contextmanager
+def _gc_paused():
+    """The cyclic garbage collector paused. Holding a batch of accepted rows for pii's
+    batch API (4,096 tuples of strings) made the collector traverse them again and again:
+    +3.7k instructions a row (callgrind, 20,000 rows), more than the batch saved; the
+    checks make no reference cycles (their objects are freed by reference counting)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _validate_rows(table, positions, **kw)
+        yield
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _validate_rows(table, positions, *, programme, outcomes: Outcomes, out, progress, result: ImportResult) -> None:
-    """The loop over the rows. Each row's cells go through three checkers (the person,
-    the stay, the payment: `_person_checker` and its siblings below), one call each per
-    row with the checks inline in them; an accepted row's line waits with the pending
-    ones for the batch encryption of its numbers (`_flusher`); the first accepted rows
-    are kept as a sample; the progress moves every 2,000 rows."""
-    blank = max(positions.values()) + 1
-    check_person = _person_checker(positions, blank)
-    check_stay = _stay_checker(positions, blank, programme)
-    check_payment = _payment_checker(positions, blank)
-    pending: list[tuple] = []  # accepted rows waiting for their batch's encryption
-    flush = _flusher(pending, out.write)
-    mask_id, mask_account = fast_masks()
-    sample = result.sample
-    iso: dict[dt.date, str] = {}  # a file holds few distinct dates: date → "YYYY-MM-DD"
-    done = 0
-    width = blank + 1  # cells[width - 1] is always "" (a missing optional column)
-    pad = [""] * width
-    for row_no, cells in table:
-        if len(cells) < width:
-            cells = cells + pad[: width - len(cells)]
-        errors = []
-        name, info, phone = check_person(row_no, cells, errors)
-        start, end, duty, seniority, category = check_stay(cells, errors)
-        bank, account, hukou, payout = check_payment(cells, errors, info)
-        if errors:
-            outcomes.reject(row_no, errors)
-        else:
-            outcomes.accept(row_no)
-            number = info.number
+def validate(table, pool: ForkPool, *, outcomes: Outcomes, out, progress, result: ImportResult) -> None:
+    """Phase A: the rows read here a chunk of PII_BATCH at a time, each chunk checked by
+    the pool (`RowChecks`, in a worker process or here), then finished here in file
+    order (`_Finish`): a second row of the same person, the outcome lines, the clean
+    lines written to `out`, the sample. The progress moves once a chunk."""
+    checked_by = set()
+    with _gc_paused():
+        finish = _Finish(pool.work, outcomes=outcomes, out=out, sample=result.sample)
+        done = 0
+        for rows, checked in pool.map(_chunks(table)):
+            finish(rows, checked)
+            checked_by.add(checked.pid)
+            done += len(rows)
+            progress.advance(done, message="正在读取并校验…")
+    checked_by.discard(os.getpid())
+    result.processes = len(checked_by)
+
+
+def _chunks(table):
+    rows = iter(table)
+    while chunk := list(islice(rows, PII_BATCH)):
+        yield chunk
+
+
+class RowChecks:
+    """The per-row work of phase A, the one code path whether a worker process or the
+    importing process runs it: `checks(rows)` → Checked for a chunk [(row, cells)];
+    `checks.sample(row, cells)` is an accepted row as the preview shows it.
+
+    Each row's cells go through three checkers (the person, the stay, the payment:
+    `_person_checker` and its siblings below), one call each per row with the checks
+    inline in them; an accepted row's line waits with the pending ones for the batch
+    encryption of its numbers (`_flusher`). Nothing here needs another chunk's rows:
+    what does (a second row of the same person) is `_Finish`'s."""
+
+    def __init__(self, positions, programme):
+        blank = max(positions.values()) + 1
+        self.width = blank + 1  # cells[width - 1] is always "" (a missing optional column)
+        self.pad = [""] * self.width
+        self.check_person = _person_checker(positions, blank)
+        self.check_stay = _stay_checker(positions, blank, programme)
+        self.check_payment = _payment_checker(positions, blank)
+        self.masks = fast_masks()
+        # Inherited by the worker processes: core.crypto draws fresh nonces in a forked
+        # child and starts its helper thread there again.
+        self.protect_rows = pii.fast().protect_rows
+        self.iso: dict[dt.date, str] = {}  # a file holds few distinct dates: date → "YYYY-MM-DD"
+        # Loaded once here rather than once in every worker process.
+        division_codes()
+        nationality_codes()
+
+    def __call__(self, rows: list[tuple[int, list]]) -> Checked:
+        with _gc_paused():
+            return self._check(rows)
+
+    def _check(self, rows: list[tuple[int, list]]) -> Checked:
+        check_person, check_stay, check_payment = self.check_person, self.check_stay, self.check_payment
+        mask_id, mask_account = self.masks
+        iso, width, pad = self.iso, self.width, self.pad
+        pending: list[tuple] = []  # accepted rows waiting for their batch's encryption
+        lines: list[str] = []
+        flush = _flusher(pending, lines.append, self.protect_rows)
+        outcome_lines: list[str] = []
+        rejects: list[tuple[int, list]] = []
+        id_rows, ids = array("q"), array("q")
+        for row_no, cells in rows:
+            if len(cells) < width:
+                cells = cells + pad[: width - len(cells)]
+            errors = []
+            name, info, phone = check_person(cells, errors)
+            start, end, duty, seniority, category = check_stay(cells, errors)
+            bank, account, hukou, payout = check_payment(cells, errors, info)
+            if info is not None:
+                number = info.number
+                id_rows.append(row_no)
+                ids.append(int(number[:17]) * 11 + _ID_CHECK_VALUE[number[17]])
+            if errors:
+                rejects.append((row_no, errors))
+                outcome_lines.append(rejected_line(row_no, errors))
+                continue
+            outcome_lines.append(accepted_line(row_no))
             if "\\" in bank:
                 bank = bank.replace("\\", "\\\\")
             start_iso = iso.get(start) or iso.setdefault(start, start.isoformat())
@@ -120,31 +218,93 @@ def _validate_rows(table, positions, *, programme, outcomes: Outcomes, out, prog
             )
             if len(pending) >= PII_BATCH:
                 flush()
-            if len(sample) < SAMPLE_ROWS:
-                sample.append(
-                    {
-                        "row": row_no,
-                        "name": name,
-                        "id_masked": mask_id(number),
-                        "start_date": start_iso,
-                        "end_date": end_iso,
-                        "duty_days": duty,
-                        "category": chinese(category.label),
-                        "bank_name": bank,
-                        "account_masked": mask_account(account) if account else "",
-                    }
-                )
-        done += 1
-        if done % 2000 == 0:
-            progress.advance(done, message="正在读取并校验…")
-    flush()
+        flush()
+        return Checked("".join(lines).encode(), "".join(outcome_lines), rejects, id_rows, ids, os.getpid())
+
+    def sample(self, row_no: int, cells: list) -> dict:
+        """An accepted row, masked, as the preview's sample table shows it."""
+        if len(cells) < self.width:
+            cells = cells + self.pad[: self.width - len(cells)]
+        errors: list = []
+        name, info, _phone = self.check_person(cells, errors)
+        start, end, duty, _seniority, category = self.check_stay(cells, errors)
+        bank, account, _hukou, _payout = self.check_payment(cells, errors, info)
+        mask_id, mask_account = self.masks
+        return {
+            "row": row_no,
+            "name": name,
+            "id_masked": mask_id(info.number),
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "duty_days": duty,
+            "category": chinese(category.label),
+            "bank_name": bank,
+            "account_masked": mask_account(account) if account else "",
+        }
 
 
-def _flusher(pending: list[tuple], write):
+class _Finish:
+    """The importing process's part of phase A, a checked chunk at a time in file order:
+    the checks that need every row before (a second row of the same ID number: a map
+    ID → first row, the only thing held per row in memory), then the outcome lines, the
+    clean lines and the first accepted rows as the sample."""
+
+    def __init__(self, checks: RowChecks, *, outcomes: Outcomes, out, sample: list):
+        self.checks, self.outcomes, self.out, self.sample = checks, outcomes, out, sample
+        self.seen: dict[int, int] = {}  # ID number as an int → the first row that has it
+
+    def __call__(self, rows: list[tuple[int, list]], checked: Checked) -> None:
+        lines, text, rejects = checked.lines, checked.outcomes, checked.rejects
+        duplicates = self._duplicates(checked)
+        if duplicates:
+            lines, text, rejects = _reject_duplicates(rows, checked, duplicates)
+        self.outcomes.extend(text, rows=len(rows), rejects=rejects)
+        if lines:
+            self.out.write(lines)
+        if len(self.sample) < SAMPLE_ROWS:
+            rejected = {row_no for row_no, _ in rejects}
+            for row_no, cells in rows:
+                if row_no not in rejected:
+                    self.sample.append(self.checks.sample(row_no, cells))
+                    if len(self.sample) >= SAMPLE_ROWS:
+                        break
+
+    def _duplicates(self, checked: Checked) -> dict[int, int]:
+        """{row: the first row of its ID number} for the chunk's second rows."""
+        first_row = self.seen.setdefault
+        return {
+            row_no: first
+            for row_no, key in zip(checked.id_rows, checked.ids, strict=True)
+            if (first := first_row(key, row_no)) != row_no
+        }
+
+
+def _reject_duplicates(rows, checked: Checked, duplicates: dict[int, int]) -> tuple[bytes, str, list]:
+    """The chunk's lines, outcome lines and rejects with its second rows of a person
+    rejected: the error goes where the row-by-row check put it (after the name's, with
+    the ID number's), and a row that had no other error loses its clean line."""
+    errors_of = dict(checked.rejects)
+    dropped = set()
+    for row_no, first in duplicates.items():
+        errors = errors_of.get(row_no)
+        if errors is None:
+            errors = errors_of[row_no] = []
+            dropped.add(row_no)
+        at = 1 if errors and errors[0][0] == "姓名" else 0
+        errors.insert(at, ("身份证号", DUPLICATE_ID.format(first=first)))
+    rejects = [(row_no, errors_of[row_no]) for row_no, _ in rows if row_no in errors_of]
+    text = "".join(
+        rejected_line(row_no, errors_of[row_no]) if row_no in errors_of else accepted_line(row_no) for row_no, _ in rows
+    )
+    # A clean line starts with its row number and a tab, and holds no newline.
+    kept = [line for line in checked.lines.split(b"\n")[:-1] if int(line.partition(b"\t")[0]) not in dropped]
+    return b"".join(line + b"\n" for line in kept), text, rejects
+
+
+def _flusher(pending: list[tuple], write, protect_rows):
     """flush(): encrypt and index the pending rows' numbers in one batch and write their
     lines: row, ID blind index, ID cipher, …, phone cipher, phone blind index, the keyed
     digest of its last four digits (for the public lookup), …, account cipher."""
-    protect_rows = pii.fast().protect_rows
 
     def flush() -> None:
         if not pending:
@@ -165,13 +325,12 @@ def _flusher(pending: list[tuple], write):
 
 
 def _person_checker(positions, blank: int):
-    """check(row_no, cells, errors) → (name, ID number's info, phone): the name, the ID
-    number (and a second row of the same person), the mobile number."""
+    """check(cells, errors) → (name, ID number's info, phone): the name, the ID number
+    (a second row of the same person is _Finish's), the mobile number."""
     i_name, i_id, i_phone = positions["name"], positions["id_number"], positions["phone"]
     today = dt.date.today()
-    seen: dict[int, int] = {}  # ID number as an int → the first row that has it
 
-    def check(row_no, cells, errors):
+    def check(cells, errors):
         name = phone = ""
         try:
             name = person_name(cells[i_name])
@@ -182,12 +341,6 @@ def _person_checker(positions, blank: int):
             info = validate_id_number(identifier(cells[i_id], "身份证号"), today=today)
         except (CellError, IdNumberError) as exc:
             errors.append(("身份证号", str(exc)))
-        if info is not None:
-            number = info.number
-            key = int(number[:17]) * 11 + _ID_CHECK_VALUE[number[17]]
-            first = seen.setdefault(key, row_no)
-            if first != row_no:
-                errors.append(("身份证号", f"与第{first}行的身份证号重复：同一人只需登记一次，请删除本行"))
         try:
             phone = cells[i_phone]
             if not (type(phone) is str and _MOBILE.fullmatch(phone)):  # else the full cleaning

@@ -56,7 +56,7 @@ from beneficiaries.importer.copy_write import apply_copy, run_pipeline
 from beneficiaries.importer.orm_write import apply_orm
 from beneficiaries.importer.outcomes import Outcomes
 from beneficiaries.importer.result import ImportResult, NoProgress
-from beneficiaries.importer.validation import validate
+from beneficiaries.importer.validation import checking_pool, validate
 from beneficiaries.models import Employer, Registration
 from beneficiaries.signals import import_finished
 from beneficiaries.spreadsheets import open_table
@@ -160,21 +160,16 @@ def _engine(engine: str | None, *, dry_run: bool, pipeline: bool | None) -> str:
 
 
 def _run_phases(table, positions, clean_path: Path, *, dry_run: bool, progress, result: ImportResult, **common) -> None:
-    """Phase A then phase B, or both at once (the pipeline)."""
+    """Phase A then phase B, or both at once (the pipeline). Phase A runs on every core
+    for a large file on PostgreSQL (validation.checking_pool); the ORM path (SQLite for
+    `make run`) checks the rows in this process."""
     outcomes = result.outcomes
+    pool = checking_pool(table, positions, programme=common["programme"], parallel=result.engine != "orm")
     if result.engine == "copy+pipeline":
-        run_pipeline(table, positions, progress=progress, result=result, **common)
+        run_pipeline(table, pool, progress=progress, result=result, **common)
         return
-    with open_private(clean_path, "w", encoding="utf-8") as clean:
-        validate(
-            table,
-            positions,
-            programme=common["programme"],
-            outcomes=outcomes,
-            out=clean,
-            progress=progress,
-            result=result,
-        )
+    with pool, open_private(clean_path, "wb") as clean:
+        validate(table, pool, outcomes=outcomes, out=clean, progress=progress, result=result)
     outcomes.close()
     progress.advance(outcomes.total, message="数据已校验，正在写入数据库…", force=True)
     apply = apply_copy if result.engine == "copy" else apply_orm

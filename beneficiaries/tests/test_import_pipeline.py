@@ -57,8 +57,8 @@ def test_the_writer_gets_chunks_while_the_rows_are_validated(tmp_path, committed
     put = copy_write.Pipeline._put
 
     def record(self, item):
-        if isinstance(item, str):
-            sent.append(item.count("\n"))
+        if isinstance(item, bytes):
+            sent.append(item.count(b"\n"))
         return put(self, item)
 
     monkeypatch.setattr(copy_write.Pipeline, "_put", record)

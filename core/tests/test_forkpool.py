@@ -1,0 +1,92 @@
+"""core.forkpool: the ordered, bounded map over forked processes that the importer checks
+its rows with."""
+
+import os
+import threading
+
+import pytest
+
+from core.forkpool import ForkPool, WorkerFailed
+
+
+def _square_with_pid(chunk):
+    return [x * x for x in chunk], os.getpid()
+
+
+def test_results_come_in_order_from_the_children():
+    chunks = [list(range(i, i + 5)) for i in range(0, 100, 5)]
+    with ForkPool(_square_with_pid, 2) as pool:
+        children = set(pool.pids)
+        got = list(pool.map(chunks))
+    assert [chunk for chunk, _ in got] == chunks
+    assert [result for _, (result, _pid) in got] == [[x * x for x in c] for c in chunks]
+    workers = {pid for _, (_, pid) in got}
+    assert workers == children and len(children) == 2 and os.getpid() not in workers
+    for pid in children:  # reaped: no zombie left behind
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_one_process_runs_the_same_work_here():
+    with ForkPool(_square_with_pid, 1) as pool:
+        assert pool.pids == []
+        got = list(pool.map([[1, 2], [3]]))
+    assert got == [([1, 2], ([1, 4], os.getpid())), ([3], ([9], os.getpid()))]
+
+
+def test_at_most_one_chunk_per_child_and_one_ahead_is_taken_from_the_stream():
+    taken = []
+
+    def stream():
+        for i in range(50):
+            taken.append(i)
+            yield [i]
+
+    with ForkPool(_square_with_pid, 2) as pool:
+        results = pool.map(stream())
+        next(results)
+        # two chunks sent, one read ahead; the first result read gave its child the third
+        # chunk and the fourth was read ahead: never the whole stream.
+        assert len(taken) == 4
+        assert [c for c, _ in results] == [[i] for i in range(1, 50)]
+
+
+def _fail_on_seven(chunk):
+    if 7 in chunk:
+        raise ValueError("seven")
+    return chunk
+
+
+def test_an_error_in_a_child_is_raised_here_with_its_traceback():
+    with pytest.raises(WorkerFailed, match="ValueError: seven"):
+        with ForkPool(_fail_on_seven, 2) as pool:
+            children = pool.pids
+            list(pool.map([[i] for i in range(20)]))
+    for pid in children:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _die(chunk):
+    os._exit(3)
+
+
+def test_a_child_that_dies_is_an_error_not_a_hang():
+    with pytest.raises(WorkerFailed, match="died"):
+        with ForkPool(_die, 2) as pool:
+            list(pool.map([[1], [2], [3]]))
+
+
+def test_no_fork_while_another_thread_runs():
+    """A lock held by another thread at fork() would stay held in the child: the work
+    runs here instead."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with ForkPool(_square_with_pid, 2) as pool:
+            assert pool.pids == []
+            assert list(pool.map([[3]])) == [([3], ([9], os.getpid()))]
+    finally:
+        stop.set()
+        other.join()
