@@ -26,11 +26,13 @@ calamine (about 90 MB per 100,000 rows), which the row limit bounds.
 
 import codecs
 import csv
+import io
 import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
@@ -356,6 +358,39 @@ def is_blank(cells) -> bool:
     return True
 
 
+def _filled(rows: Iterator[tuple[int, list]]) -> Iterator[tuple[int, list]]:
+    """The rows that are not blank."""
+    for row_no, cells in rows:
+        first = cells[0] if cells else None
+        # The first cell (the name) is filled in almost every row: only look at the
+        # others when it is not (is_blank costs a loop over the row).
+        if not (type(first) is str and first and not first.isspace()) and is_blank(cells):
+            continue
+        yield row_no, cells
+
+
+@dataclass(frozen=True)
+class CsvLines:
+    """Whole lines of a plain CSV (no quoted cell: a line is a record), as bytes: a chunk
+    for another process to parse (`rows`), so that the reading process spends nothing
+    per cell. `before` is the number of lines above it in the file."""
+
+    before: int
+    data: bytes
+    encoding: str
+    delimiter: str
+
+    def rows(self) -> list[tuple[int, list]]:
+        """(sheet row number, cells) for every non-blank row, as Table's iteration gives them."""
+        text = self.data.decode(self.encoding, errors="replace")
+        return list(_filled(_records(io.StringIO(text, newline=""), self.delimiter, self.before)))
+
+
+def chunk_rows(chunk) -> list[tuple[int, list]]:
+    """The rows of a chunk of Table.chunks (a list of rows already, or CsvLines)."""
+    return chunk.rows() if isinstance(chunk, CsvLines) else chunk
+
+
 @dataclass
 class Table:
     """An open sheet: its header row and an iterator of the data rows after it."""
@@ -369,21 +404,39 @@ class Table:
     _rows: Iterator[tuple[int, list]] = field(repr=False, default=iter(()))
     row_limit: int = 0
     other_sheets: list[str] = field(default_factory=list)  # other sheets that have data rows
+    # A plain CSV (no quote, no lone CR, an encoding where a newline byte is a newline):
+    # (path, delimiter), read a chunk of lines at a time by `chunks`.
+    plain_csv: tuple[Path, str] | None = field(repr=False, default=None)
 
     def __iter__(self) -> Iterator[tuple[int, list]]:
         """(sheet row number, cells) for every non-blank row after the header."""
         count = 0
         limit = self.row_limit
-        for row_no, cells in self._rows:
-            first = cells[0] if cells else None
-            # The first cell (the name) is filled in almost every row: only look at the
-            # others when it is not (is_blank costs a loop over the row).
-            if not (type(first) is str and first and not first.isspace()) and is_blank(cells):
-                continue
+        for row_no, cells in _filled(self._rows):
             count += 1
             if limit and count > limit:
                 raise too_many_rows(limit)
             yield row_no, cells
+
+    def chunks(self, size: int) -> Iterator:
+        """The data rows, `size` at a time (chunk_rows gives a chunk's rows): lists of
+        rows, or, from a plain CSV, CsvLines of `size` lines. Its row limit was checked
+        when it was opened (open_csv counts the records of a file of more lines)."""
+        if self.plain_csv is None:
+            rows = iter(self)
+            while chunk := list(islice(rows, size)):
+                yield chunk
+            return
+        path, delimiter = self.plain_csv
+        encoding = "utf-8" if self.encoding == "utf-8-sig" else self.encoding  # the BOM is above the header
+        with open(path, "rb") as f:
+            lines = iter(f)  # split at b"\n" only: the file has no lone CR
+            for _ in islice(lines, self.header_row):
+                pass
+            before = self.header_row
+            while chunk := list(islice(lines, size)):
+                yield CsvLines(before, b"".join(chunk), encoding, delimiter)
+                before += len(chunk)
 
 
 HeaderScore = Callable[[list[str]], int]
@@ -404,19 +457,25 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list]]:
     with open(path, encoding=encoding, errors="replace", newline="") as f:
         first = f.readline()
         f.seek(0)
-        reader = csv.reader(f, delimiter=_delimiter(first))
-        row_no = 0
-        try:
-            for cells in reader:
-                row_no = reader.line_num
-                joined = "\x00".join(cells)
-                if "\x00'" in joined or joined.startswith("'"):  # rare: only then look at each cell
-                    cells = [_unguard(c) for c in cells]
-                yield row_no, cells
-        except csv.Error as exc:
-            raise SpreadsheetError(
-                f"CSV 文件第 {row_no + 1} 行附近格式错误（{exc}），请用 Excel 打开后另存为 CSV (UTF-8) 再上传。"
-            ) from exc
+        yield from _records(f, _delimiter(first), 0)
+
+
+def _records(f, delimiter: str, before: int) -> Iterator[tuple[int, list]]:
+    """(line number of the record's end, cells) for the records of the text stream `f`,
+    whose first line is line `before` + 1 of the file."""
+    reader = csv.reader(f, delimiter=delimiter)
+    row_no = before
+    try:
+        for cells in reader:
+            row_no = before + reader.line_num
+            joined = "\x00".join(cells)
+            if "\x00'" in joined or joined.startswith("'"):  # rare: only then look at each cell
+                cells = [_unguard(c) for c in cells]
+            yield row_no, cells
+    except csv.Error as exc:
+        raise SpreadsheetError(
+            f"CSV 文件第 {row_no + 1} 行附近格式错误（{exc}），请用 Excel 打开后另存为 CSV (UTF-8) 再上传。"
+        ) from exc
 
 
 def _unguard(cell: str) -> str:
@@ -426,12 +485,18 @@ def _unguard(cell: str) -> str:
     return cell
 
 
-def _count_lines(path: Path) -> int:
-    n = 0
+def _count_lines(path: Path) -> tuple[int, bool]:
+    """(lines, plain): plain when no line holds a quote or a lone CR, so that every line
+    is one record, whatever the csv module would make of quotes."""
+    n = quotes = lone_cr = 0
+    after_cr = False
     with open(path, "rb") as f:
         while chunk := f.read(4 * 1024 * 1024):
             n += chunk.count(b"\n")
-    return n
+            quotes += chunk.count(b'"')
+            lone_cr += chunk.count(b"\r") - chunk.count(b"\r\n") - (after_cr and chunk.startswith(b"\n"))
+            after_cr = chunk.endswith(b"\r")
+    return n, not quotes and not lone_cr
 
 
 def open_csv(path: Path, *, score: HeaderScore, min_score: int, row_limit: int) -> Table:
@@ -451,12 +516,17 @@ def open_csv(path: Path, *, score: HeaderScore, min_score: int, row_limit: int) 
         yield from head[index + 1 :]
         yield from rows
 
-    total = max(0, _count_lines(path) - header_row)
+    lines, plain = _count_lines(path)
+    total = max(0, lines - header_row)
     if row_limit and total > row_limit:
         # More lines than the limit (blank lines and line breaks inside cells count too):
         # count the records, without validating them, and stop at limit + 1.
         _count_csv_or_refuse(path, encoding, header_row, row_limit)
-    return Table("csv", "", encoding, header_row, [str(h) for h in headers], total, rest(), row_limit)
+    table = Table("csv", "", encoding, header_row, [str(h) for h in headers], total, rest(), row_limit)
+    if plain and encoding != "utf-16":  # UTF-8 and GB18030 never use a newline or quote byte inside a character
+        with open(path, encoding=encoding, errors="replace", newline="") as f:
+            table.plain_csv = (path, _delimiter(f.readline()))
+    return table
 
 
 def _count_csv_or_refuse(path: Path, encoding: str, header_row: int, row_limit: int) -> None:

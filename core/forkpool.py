@@ -53,7 +53,8 @@ def _single_threaded() -> bool:
 
 
 class WorkerFailed(RuntimeError):
-    """A child raised (its traceback is the message) or died."""
+    """A child died, or raised an error that could not be sent back as it was (its
+    traceback is the message)."""
 
 
 class ForkPool:
@@ -138,7 +139,10 @@ class ForkPool:
         except (EOFError, OSError) as exc:
             raise WorkerFailed(f"worker process {pid} died") from exc
         if not ok:
-            raise WorkerFailed(f"worker process {pid} failed:\n{value}")
+            error, trace = value
+            # The child's own error (a DomainError's Chinese message for the user), its
+            # traceback as the cause.
+            raise error or WorkerFailed(f"worker process {pid} failed") from WorkerFailed(trace)
         return value
 
     def close(self, *, kill: bool = False) -> None:
@@ -178,7 +182,8 @@ def _forget_inherited_connections() -> None:
 
 
 def _serve(work, chunks, results) -> None:
-    """A child's loop: a chunk in, (True, result) or (False, traceback) out, until EOF."""
+    """A child's loop: a chunk in, (True, result) or (False, (error, traceback)) out,
+    until EOF or an error."""
     _forget_inherited_connections()
     # The parent's handlers (a Celery worker's warm shutdown, Django's runserver) are not
     # this process's business: a signal ends it, and the parent sees the pipe close.
@@ -190,9 +195,15 @@ def _serve(work, chunks, results) -> None:
         except EOFError:
             return
         try:
-            reply = (True, work(chunk))
-        except Exception:
-            reply = (False, traceback.format_exc())
-        results.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
-        if not reply[0]:
+            results.send_bytes(pickle.dumps((True, work(chunk)), pickle.HIGHEST_PROTOCOL))
+        except Exception as exc:
+            results.send_bytes(_failure(exc, traceback.format_exc()))
             return
+
+
+def _failure(exc: Exception, trace: str) -> bytes:
+    """(False, (the error, or None if it does not survive pickling, traceback))."""
+    try:
+        return pickle.dumps((False, (pickle.loads(pickle.dumps(exc)), trace)))  # noqa: S301 (made here)
+    except Exception:
+        return pickle.dumps((False, (None, trace)))

@@ -15,7 +15,6 @@ import os
 import re
 from array import array
 from contextlib import contextmanager
-from itertools import islice
 from typing import NamedTuple
 
 from django.conf import settings
@@ -47,6 +46,7 @@ from beneficiaries.importer.result import (
     ImportResult,
 )
 from beneficiaries.phone import PhoneError, validate_mobile
+from beneficiaries.spreadsheets import chunk_rows
 from core.forkpool import ForkPool
 
 SAMPLE_ROWS = 20
@@ -84,6 +84,7 @@ class Checked(NamedTuple):
     """A chunk of rows checked by `RowChecks`, in a worker process or here: what `_Finish`
     needs to finish them in file order."""
 
+    rows: int  # how many
     lines: bytes  # the accepted rows' clean lines (COPY text, UTF-8: written on as they are)
     outcomes: str  # every row's outcome line (beneficiaries.importer.outcomes)
     rejects: list[tuple[int, list]]  # (row, errors) of the rejected rows
@@ -117,32 +118,27 @@ def _gc_paused():
 
 
 def validate(table, pool: ForkPool, *, outcomes: Outcomes, out, progress, result: ImportResult) -> None:
-    """Phase A: the rows read here a chunk of PII_BATCH at a time, each chunk checked by
-    the pool (`RowChecks`, in a worker process or here), then finished here in file
-    order (`_Finish`): a second row of the same person, the outcome lines, the clean
-    lines written to `out`, the sample. The progress moves once a chunk."""
+    """Phase A: the rows read here a chunk of PII_BATCH at a time (of a plain CSV, only
+    its lines: the worker process parses them), each chunk checked by the pool
+    (`RowChecks`, in a worker process or here), then finished here in file order
+    (`_Finish`): a second row of the same person, the outcome lines, the clean lines
+    written to `out`, the sample. The progress moves once a chunk."""
     checked_by = set()
     with _gc_paused():
         finish = _Finish(pool.work, outcomes=outcomes, out=out, sample=result.sample)
         done = 0
-        for rows, checked in pool.map(_chunks(table)):
-            finish(rows, checked)
+        for chunk, checked in pool.map(table.chunks(PII_BATCH)):
+            finish(chunk, checked)
             checked_by.add(checked.pid)
-            done += len(rows)
+            done += checked.rows
             progress.advance(done, message="正在读取并校验…")
     checked_by.discard(os.getpid())
     result.processes = len(checked_by)
 
 
-def _chunks(table):
-    rows = iter(table)
-    while chunk := list(islice(rows, PII_BATCH)):
-        yield chunk
-
-
 class RowChecks:
     """The per-row work of phase A, the one code path whether a worker process or the
-    importing process runs it: `checks(rows)` → Checked for a chunk [(row, cells)];
+    importing process runs it: `checks(chunk)` → Checked for a chunk of Table.chunks;
     `checks.sample(row, cells)` is an accepted row as the preview shows it.
 
     Each row's cells go through three checkers (the person, the stay, the payment:
@@ -167,9 +163,9 @@ class RowChecks:
         division_codes()
         nationality_codes()
 
-    def __call__(self, rows: list[tuple[int, list]]) -> Checked:
+    def __call__(self, chunk) -> Checked:
         with _gc_paused():
-            return self._check(rows)
+            return self._check(chunk_rows(chunk))
 
     def _check(self, rows: list[tuple[int, list]]) -> Checked:
         check_person, check_stay, check_payment = self.check_person, self.check_stay, self.check_payment
@@ -219,7 +215,7 @@ class RowChecks:
             if len(pending) >= PII_BATCH:
                 flush()
         flush()
-        return Checked("".join(lines).encode(), "".join(outcome_lines), rejects, id_rows, ids, os.getpid())
+        return Checked(len(rows), "".join(lines).encode(), "".join(outcome_lines), rejects, id_rows, ids, os.getpid())
 
     def sample(self, row_no: int, cells: list) -> dict:
         """An accepted row, masked, as the preview's sample table shows it."""
@@ -253,17 +249,17 @@ class _Finish:
         self.checks, self.outcomes, self.out, self.sample = checks, outcomes, out, sample
         self.seen: dict[int, int] = {}  # ID number as an int → the first row that has it
 
-    def __call__(self, rows: list[tuple[int, list]], checked: Checked) -> None:
+    def __call__(self, chunk, checked: Checked) -> None:
         lines, text, rejects = checked.lines, checked.outcomes, checked.rejects
         duplicates = self._duplicates(checked)
         if duplicates:
-            lines, text, rejects = _reject_duplicates(rows, checked, duplicates)
-        self.outcomes.extend(text, rows=len(rows), rejects=rejects)
+            lines, text, rejects = _reject_duplicates(checked, duplicates)
+        self.outcomes.extend(text, rows=checked.rows, rejects=rejects)
         if lines:
             self.out.write(lines)
-        if len(self.sample) < SAMPLE_ROWS:
+        if len(self.sample) < SAMPLE_ROWS:  # the first chunks: their rows parsed here again
             rejected = {row_no for row_no, _ in rejects}
-            for row_no, cells in rows:
+            for row_no, cells in chunk_rows(chunk):
                 if row_no not in rejected:
                     self.sample.append(self.checks.sample(row_no, cells))
                     if len(self.sample) >= SAMPLE_ROWS:
@@ -279,10 +275,12 @@ class _Finish:
         }
 
 
-def _reject_duplicates(rows, checked: Checked, duplicates: dict[int, int]) -> tuple[bytes, str, list]:
+def _reject_duplicates(checked: Checked, duplicates: dict[int, int]) -> tuple[bytes, str, list]:
     """The chunk's lines, outcome lines and rejects with its second rows of a person
     rejected: the error goes where the row-by-row check put it (after the name's, with
     the ID number's), and a row that had no other error loses its clean line."""
+    # An outcome line starts with its row number, and its JSON holds no raw newline.
+    rows = [int(line.partition("\t")[0]) for line in checked.outcomes.split("\n")[:-1]]
     errors_of = dict(checked.rejects)
     dropped = set()
     for row_no, first in duplicates.items():
@@ -292,9 +290,9 @@ def _reject_duplicates(rows, checked: Checked, duplicates: dict[int, int]) -> tu
             dropped.add(row_no)
         at = 1 if errors and errors[0][0] == "姓名" else 0
         errors.insert(at, ("身份证号", DUPLICATE_ID.format(first=first)))
-    rejects = [(row_no, errors_of[row_no]) for row_no, _ in rows if row_no in errors_of]
+    rejects = [(row_no, errors_of[row_no]) for row_no in rows if row_no in errors_of]
     text = "".join(
-        rejected_line(row_no, errors_of[row_no]) if row_no in errors_of else accepted_line(row_no) for row_no, _ in rows
+        rejected_line(row_no, errors_of[row_no]) if row_no in errors_of else accepted_line(row_no) for row_no in rows
     )
     # A clean line starts with its row number and a tab, and holds no newline.
     kept = [line for line in checked.lines.split(b"\n")[:-1] if int(line.partition(b"\t")[0]) not in dropped]

@@ -3,6 +3,7 @@ processes (validation.checking_pool), and the result is the single-process path'
 the byte: the same clean lines, the same outcomes and rejected rows (a second row of the
 same person included, across chunks), the same sample, the same rows in the database."""
 
+import csv
 import datetime as dt
 import io
 import os
@@ -21,7 +22,7 @@ from beneficiaries.models import Person, Registration
 from beneficiaries.spreadsheets import open_table
 from core import crypto
 from programs.models import Programme
-from tests.import_files import worker_row, write_csv
+from tests.import_files import WORKER_HEADERS, worker_row, write_csv, write_xlsx
 
 PROGRAMME = Programme(
     code="P-2021",
@@ -69,10 +70,25 @@ def _phase_a(path, workdir, *, settings, processes: int):
     return result, out.getvalue()
 
 
-def test_worker_processes_give_the_single_process_bytes(tmp_path, settings, monkeypatch, fixed_nonces):
+def _write(kind: str, path, rows):
+    """A plain CSV (its lines parsed by the worker processes), a CSV with every cell
+    quoted, or an .xlsx (both parsed here, their cells sent)."""
+    if kind == "xlsx":
+        return write_xlsx(path.with_suffix(".xlsx"), rows)
+    if kind == "quoted":
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f, quoting=csv.QUOTE_ALL)
+            w.writerow(WORKER_HEADERS)
+            w.writerows([r[h] for h in WORKER_HEADERS] for r in rows)
+        return path
+    return write_csv(path, rows)
+
+
+@pytest.mark.parametrize("kind", ["csv", "quoted", "xlsx"])
+def test_worker_processes_give_the_single_process_bytes(tmp_path, settings, monkeypatch, fixed_nonces, kind):
     monkeypatch.setattr(validation, "PARALLEL_MIN_ROWS", 10)
     monkeypatch.setattr(validation, "PII_BATCH", 7)  # 9 chunks of 7 rows
-    path = write_csv(tmp_path / "w.csv", _messy_rows(60))
+    path = _write(kind, tmp_path / "w.csv", _messy_rows(60))
     runs = {}
     for processes in (1, 2):
         result, clean = _phase_a(path, tmp_path / f"work{processes}", settings=settings, processes=processes)

@@ -58,13 +58,32 @@ def _fail_on_seven(chunk):
 
 
 def test_an_error_in_a_child_is_raised_here_with_its_traceback():
-    with pytest.raises(WorkerFailed, match="ValueError: seven"):
+    """The child's own error (a DomainError's message is for the user), its traceback as the cause."""
+    with pytest.raises(ValueError, match="seven") as raised:
         with ForkPool(_fail_on_seven, 2) as pool:
             children = pool.pids
             list(pool.map([[i] for i in range(20)]))
+    assert isinstance(raised.value.__cause__, WorkerFailed)
+    assert "_fail_on_seven" in str(raised.value.__cause__)
     for pid in children:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("no")
+
+
+def _raise_unpicklable(chunk):
+    raise _Unpicklable("x")
+
+
+def test_an_error_that_cannot_be_sent_back_is_a_worker_failure():
+    with pytest.raises(WorkerFailed, match="failed") as raised:
+        with ForkPool(_raise_unpicklable, 2) as pool:
+            list(pool.map([[1]]))
+    assert "_Unpicklable" in str(raised.value.__cause__)
 
 
 def _die(chunk):
