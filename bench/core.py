@@ -63,6 +63,7 @@ class Context:
     seed: int = 2021
     figures: list[Figure] = field(default_factory=list)
     json_path: Path | None = None  # `python -m bench e2e --json PATH`: where the e2e suite writes its stages
+    children_peak_mb: float = 0.0  # of the last peak_memory_of: the largest peak of a process it forked
 
     @property
     def connection(self):
@@ -99,17 +100,21 @@ class Context:
         seconds = time.perf_counter() - start
         if proc.returncode != 0:
             raise RuntimeError(f"{module_args} failed:\n{proc.stdout}\n{proc.stderr}")
-        peak_kb = int(proc.stdout.strip().splitlines()[-1])
-        return seconds, peak_kb / 1024
+        *_, children_kb, peak_kb = proc.stdout.strip().splitlines()
+        self.children_peak_mb = int(children_kb) / 1024
+        return seconds, int(peak_kb) / 1024
 
 
-# Runs a module as __main__, then prints the child's peak RSS (kB) as the last line.
+# Runs a module as __main__, then prints the largest peak RSS (kB) of the processes it
+# forked and waited for (the importer's worker processes: their pages are shared with it
+# until written, so the two do not simply add up), and its own peak RSS as the last line.
 # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across fork+exec, so a child
 # started from the (large) runner would report the runner's own resident set.
 _MAXRSS_WRAPPER = (
     "import runpy, sys, resource\n"
     "mod = sys.argv[1]; sys.argv = sys.argv[1:]\n"
     "runpy.run_module(mod, run_name='__main__')\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     "try:\n"
     "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
     "except (OSError, IndexError):\n"

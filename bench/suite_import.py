@@ -293,6 +293,8 @@ def run(ctx) -> list[Figure]:
         )
     )
 
+    from django.conf import settings
+
     big = ctx.n
     big_path = csv_path if big == n else write_worker_csv(ctx.tmpdir / f"workers-{big}.csv", big, seed=ctx.seed)
     _truncate(cur)
@@ -300,6 +302,7 @@ def run(ctx) -> list[Figure]:
 
     connection.close()  # the child process imports into the same database
     seconds, peak_mb = ctx.peak_memory_of(["bench.suite_import", "--memory", str(big_path)])
+    workers_mb = ctx.children_peak_mb
     figures.append(
         Figure(
             SUITE,
@@ -309,6 +312,20 @@ def run(ctx) -> list[Figure]:
             target="< 400 MB",
             ok=peak_mb < 400,
             note=f"{seconds:.1f} s including start-up ≈ {big / seconds:,.0f} rows/s",
+        )
+    )
+    # The worker processes that check the rows are forked from the importing process and
+    # share its pages until they write them: each one's peak counts those shared pages too.
+    figures.append(
+        Figure(
+            SUITE,
+            "  peak memory of the largest worker process of that import",
+            workers_mb,
+            "MB",
+            target="importing process + workers < 400 MB",
+            ok=peak_mb + settings.IMPORT_PROCESSES * workers_mb < 400,
+            note=f"{settings.IMPORT_PROCESSES} workers; upper bound of the sum, shared pages counted in each:"
+            f" {peak_mb + settings.IMPORT_PROCESSES * workers_mb:,.0f} MB",
         )
     )
     _truncate(ctx.connection.cursor())

@@ -173,8 +173,11 @@ _inherited_connections: list = []
 def _forget_inherited_connections() -> None:
     """Django in a child opens connections of its own if any code there queries by
     mistake, instead of talking on the parent's sockets."""
+    from django.conf import settings
     from django.db import connections
 
+    if not settings.configured:
+        return
     for conn in connections.all(initialized_only=True):
         if conn.connection is not None:
             _inherited_connections.append(conn.connection)

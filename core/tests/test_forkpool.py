@@ -109,3 +109,44 @@ def test_no_fork_while_another_thread_runs():
     finally:
         stop.set()
         other.join()
+
+
+def test_the_children_leave_when_the_parent_is_killed(tmp_path):
+    """A killed import (SIGKILL: the OOM killer, a lost Celery worker) leaves no worker
+    process behind: their chunk pipe closes with the parent."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import os, sys, time\n"
+        "from core.forkpool import ForkPool\n"
+        "def slow(chunk):\n"
+        "    time.sleep(0.2)\n"
+        "    return chunk\n"
+        "with ForkPool(slow, 2) as pool:\n"
+        "    print(*pool.pids, flush=True)\n"
+        "    for _ in pool.map([i] for i in range(10**6)):\n"
+        "        pass\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    children = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(children) == 2
+    time.sleep(0.5)
+    assert all(_alive(pid) for pid in children)  # at work
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in children)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, reaped by init, no longer counts)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
