@@ -8,7 +8,9 @@ A. Stream the rows (csv module / calamine), validate each one in Python (ID chec
    disk; every row's outcome goes to an outcome file (beneficiaries.importer.outcomes).
    Nothing is held per row in memory except a map ID → first row, to reject the
    second row of a person who appears twice. Progress is reported here, outside any
-   transaction, so the progress bar moves.
+   transaction, so the progress bar moves. A large file on PostgreSQL is validated and
+   encrypted by forked worker processes a chunk at a time, and finished here in file
+   order (validation.checking_pool): the same result, to the byte, on every core.
 
 B. In one transaction: COPY the clean rows into a TEMP staging table (never logged,
    dropped at commit), find the persons already known (by the blind index) and reject
