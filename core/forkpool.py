@@ -18,7 +18,9 @@ results.
   closed, or when this process dies (nothing else holds the pipe's write end).
 * Only a process that runs no other thread forks (a gthread web worker or Django's
   runserver does not): a lock that another thread held at the moment of fork() stays
-  held forever in the child. Threads declared idle (`fork_safe_thread`) do not count.
+  held forever in the child. Declared threads (`fork_safe_thread`: core.crypto's helper,
+  the job engine's heartbeat) do not count: they wait idle between calls, and do their
+  work inside `no_fork()`, which the pool holds while it forks.
 * `processes` ≤ 1, no os.fork (Windows) or other threads mean no children: `map` calls
   `work` here, the same function on the same chunks, so every path gives the same results.
 """
@@ -30,18 +32,29 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
 _END = object()
 _idle_thread_prefixes: set[str] = set()
+_forking = threading.Lock()  # held while the pool forks, and by a declared thread's work
+FORK_WAIT = 10.0  # seconds a pool waits for a declared thread's work to end, else forks nothing
 
 
 def fork_safe_thread(prefix: str) -> None:
     """Declare the threads whose name starts with `prefix` no obstacle to a fork: between
-    calls they wait on a queue of their own, holding no lock a child could need, and a
-    child starts its own instead of using them (core.crypto's helper)."""
+    calls they wait idle (on a queue or an event of their own), holding no lock a child
+    could need; what they do between waits that takes a lock (a query on their own
+    connection) they do inside `no_fork()`; a child never uses them."""
     _idle_thread_prefixes.add(prefix)
+
+
+@contextmanager
+def no_fork():
+    """A declared thread's work, which a fork must not cut in the middle."""
+    with _forking:
+        yield
 
 
 def _single_threaded() -> bool:
@@ -66,7 +79,7 @@ class ForkPool:
     def __enter__(self) -> "ForkPool":
         """Fork the children now, before the caller starts any thread: a thread's locks
         held at the moment of fork() would stay held forever in the child."""
-        if self.processes > 1 and _single_threaded():
+        if self.processes > 1 and _single_threaded() and _forking.acquire(timeout=FORK_WAIT):
             ctx = get_context("fork")
             try:
                 for _ in range(self.processes):
@@ -74,6 +87,8 @@ class ForkPool:
             except BaseException:
                 self.close(kill=True)
                 raise
+            finally:
+                _forking.release()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.choices import JobKind, JobState
 from accounts.models import Job, User
 from core.errors import DomainError
+from core.forkpool import fork_safe_thread, no_fork
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,11 @@ def job_claim(job_id: int, *, stale_after_seconds: int | None = None) -> Job | N
     return Job.objects.get(pk=job_id)
 
 
+# The heartbeat thread (below) sleeps between beats and beats inside no_fork(): a job may
+# still fork worker processes (an import's, core.forkpool) while it runs.
+fork_safe_thread("job-")
+
+
 class Heartbeat:
     """Beats a running job's heartbeat every JOB_HEARTBEAT_SECONDS from a thread of its
     own (its own database connection), so a job in a long silent step (one district's
@@ -178,7 +184,8 @@ class Heartbeat:
         try:
             while not self.stop_event.wait(interval):
                 try:
-                    Job.objects.filter(pk=self.job_id, state=JobState.RUNNING).update(heartbeat_at=timezone.now())
+                    with no_fork():  # a job's worker processes (core.forkpool) never fork mid-query
+                        Job.objects.filter(pk=self.job_id, state=JobState.RUNNING).update(heartbeat_at=timezone.now())
                 except DatabaseError:
                     close_broken_connection(own)  # the database restarts: beat again on a new one
         finally:

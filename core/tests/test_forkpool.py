@@ -150,3 +150,32 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_declared_thread_does_not_stop_the_fork_and_its_work_is_never_cut(monkeypatch):
+    """A thread declared with fork_safe_thread (the job heartbeat) idles between beats and
+    beats inside no_fork(): the pool forks between two beats."""
+    from core import forkpool
+
+    monkeypatch.setattr(forkpool, "_idle_thread_prefixes", {"beat-"})
+    stop, inside = threading.Event(), []
+
+    def beat():
+        while not stop.wait(0.001):
+            with forkpool.no_fork():
+                inside.append(True)
+                time.sleep(0.01)
+                inside.pop()
+
+    import time
+
+    other = threading.Thread(target=beat, name="beat-1")
+    other.start()
+    try:
+        time.sleep(0.05)
+        with ForkPool(_square_with_pid, 2) as pool:
+            assert len(pool.pids) == 2
+            assert [r for _, (r, _) in pool.map([[2], [3]])] == [[4], [9]]
+    finally:
+        stop.set()
+        other.join()

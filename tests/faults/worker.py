@@ -9,7 +9,8 @@ process before Celery starts (its pool processes are forked from it and keep the
 - every progress report of a job (`Progress.set_total`, `Progress.advance`) is written at
   once, not at most once a second, and then waits JOB_TEST_SLOWDOWN seconds;
 - `job_step`, the steps between progress reports (a district's entitlements, a
-  voucher chunk, a rollup step, the fraud signals), waits as long.
+  voucher chunk, a rollup step, the fraud signals), waits as long;
+- every import's rows are checked by forked worker processes, as a large file's are.
 
 Usage (tests/faults/services.py): python -m tests.faults.worker <celery worker options>
 """
@@ -54,6 +55,11 @@ def main(argv: list[str]) -> None:
     import django
 
     django.setup()
+    # Every import's rows are checked by forked worker processes, 500 at a time, as a
+    # large file's are (beneficiaries.importer.validation): the faults land on that path.
+    from beneficiaries.importer import validation
+
+    validation.PARALLEL_MIN_ROWS, validation.PII_BATCH = 0, 500
     pause = float(os.environ.get("JOB_TEST_SLOWDOWN") or 0)
     if pause:
         slow_down(pause)
