@@ -157,7 +157,7 @@ def test_a_declared_thread_does_not_stop_the_fork_and_its_work_is_never_cut(monk
     beats inside no_fork(): the pool forks between two beats."""
     from core import forkpool
 
-    monkeypatch.setattr(forkpool, "_idle_thread_prefixes", {"beat-"})
+    monkeypatch.setattr(forkpool, "_idle_thread_prefixes", {*forkpool._idle_thread_prefixes, "beat-"})
     stop, inside = threading.Event(), []
 
     def beat():
