@@ -59,6 +59,7 @@ def _orm_batch(batch: list[list[str]], *, employer, programme, job, result: Impo
     rows = [dict(zip(STAGE_COLUMNS, f, strict=True)) for f in batch]
     for r in rows:
         r["bank_name"] = r["bank_name"].replace("\\\\", "\\")
+        r["name"] = r["name"].replace("\\\\", "\\")
     keep = _persons_create(rows, result=result)
     ids = dict(Person.objects.filter(id_hash__in=[r["id_hash"] for r in keep]).values_list("id_hash", "pk"))
     regs = _registrations(keep, ids, employer=employer, programme=programme, job=job, result=result)

@@ -193,8 +193,12 @@ class RowChecks:
                 outcome_lines.append(rejected_line(row_no, errors))
                 continue
             outcome_lines.append(accepted_line(row_no))
+            # COPY's text format reads a backslash as an escape: the two free-text
+            # columns keep theirs doubled (the other columns cannot hold one).
             if "\\" in bank:
                 bank = bank.replace("\\", "\\\\")
+            if "\\" in name:
+                name = name.replace("\\", "\\\\")
             start_iso = iso.get(start) or iso.setdefault(start, start.isoformat())
             end_iso = iso.get(end) or iso.setdefault(end, end.isoformat())
             # The ID, phone and account numbers are encrypted and indexed a batch at a
