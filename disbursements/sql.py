@@ -452,12 +452,17 @@ ORDER BY e.district_id
 """
 # Serializes builders of one (programme, district).
 BATCH_BUILD_LOCK = "SELECT pg_advisory_xact_lock(%(namespace)s, %(district)s)"
-# The entitlements to batch, staged once per build. {candidates}: the ORM's query of
-# unbatched entitlements (its own positional parameters).
+# The entitlements to batch, staged once per build with what their lines take from
+# them. {candidates}: the ORM's query of unbatched entitlements (its own positional
+# parameters), and {lock}: " FOR SHARE OF disbursements_entitlement" on PostgreSQL, so
+# the rows staged cannot change (or go) before the build commits: the counts are the
+# lines', and the lines' foreign key to them needs no per-row check (BATCH_LINES_INSERT).
+# SQLite serializes writers anyway.
 BATCH_CANDIDATES_STAGE = f"""
 CREATE TEMP TABLE {BATCH_CANDIDATES} AS
-SELECT c.id, c.district_id, c.channel FROM ({{candidates}}) c
+SELECT c.id, c.district_id, c.channel, c.amount, c.person_id, c.registration_id FROM ({{candidates}}{{lock}}) c
 """  # noqa: S608
+BATCH_CANDIDATES_LOCK = " FOR SHARE OF disbursements_entitlement"
 BATCH_CANDIDATES_DROP = f"DROP TABLE IF EXISTS {BATCH_CANDIDATES}"
 # Without statistics the planner takes the staged rows for a handful and joins the
 # snapshot's tables by one index probe per line (5× slower than hash joins).
@@ -466,18 +471,9 @@ BATCH_CANDIDATES_ANALYZE = f"ANALYZE {BATCH_CANDIDATES}"
 # since the locks were taken waits for the next build.
 BATCH_CANDIDATES_UNLOCKED = f"DELETE FROM {BATCH_CANDIDATES} WHERE NOT district_id = ANY(%(districts)s)"  # noqa: S608
 # The build's batches, one per district × channel, with their line counts and totals
-# (fen: an integer on every database, never a float): one GROUP BY over the staged
-# candidates still granted on the same channel. {lock}: " FOR SHARE OF e" on PostgreSQL,
-# so the entitlements counted cannot change (or go) before their lines are inserted:
-# the counts are the lines', and the lines' foreign key to them needs no per-row check
-# (BATCH_LINES_INSERT). SQLite serializes writers anyway.
+# (fen: an integer on every database, never a float): one GROUP BY of the staged rows.
 BATCH_GROUPS = f"""
-WITH g AS MATERIALIZED (
-    SELECT c.district_id, c.channel, e.amount FROM {BATCH_CANDIDATES} c
-    JOIN disbursements_entitlement e ON e.id = c.id
-    WHERE e.status = 'granted' AND e.channel = c.channel{{lock}}
-)
-SELECT district_id, channel, COUNT(*), SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM g
+SELECT district_id, channel, COUNT(*), SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM {BATCH_CANDIDATES}
 GROUP BY district_id, channel ORDER BY district_id, channel
 """  # noqa: S608
 # Every line of the build in one statement, numbered 1..n per batch in entitlement
@@ -489,26 +485,25 @@ GROUP BY district_id, channel ORDER BY district_id, channel
 # speculative insertion costs a third more a row): the staged candidates have no pending
 # or paid line, and the build's locks keep it so; the "paid once" partial unique index
 # is the last word. The foreign keys point at batches this transaction made and at
-# entitlements BATCH_GROUPS locked.
+# entitlements the staging locked.
 BATCH_LINES_INSERT = f"""
 INSERT INTO disbursements_paymentline
     (batch_id, entitlement_id, seq, amount, name, id_cipher, id_masked,
      account_cipher, account_masked, bank_name, status, bank_reference, failure_reason, updated_at)
-SELECT n.batch_id, e.id, n.seq, e.amount, p.name, p.id_cipher, p.id_masked,
-       CASE WHEN e.channel = 'red_packet' THEN p.phone_cipher ELSE r.account_cipher END,
-       CASE WHEN e.channel = 'red_packet' THEN p.phone_masked ELSE r.account_masked END,
-       CASE WHEN e.channel = 'red_packet' THEN '{RED_PACKET_PAYEE}' ELSE r.bank_name END,
+SELECT n.batch_id, n.id, n.seq, n.amount, p.name, p.id_cipher, p.id_masked,
+       CASE WHEN n.channel = 'red_packet' THEN p.phone_cipher ELSE r.account_cipher END,
+       CASE WHEN n.channel = 'red_packet' THEN p.phone_masked ELSE r.account_masked END,
+       CASE WHEN n.channel = 'red_packet' THEN '{RED_PACKET_PAYEE}' ELSE r.bank_name END,
        'pending', '', '', %(now)s
 FROM (
-    SELECT c.id, b.id AS batch_id, ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY c.id) AS seq
+    SELECT c.id, c.channel, c.amount, c.person_id, c.registration_id, b.id AS batch_id,
+           ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY c.id) AS seq
     FROM {BATCH_CANDIDATES} c
-    JOIN disbursements_entitlement e ON e.id = c.id
     JOIN disbursements_batch b ON b.district_id = c.district_id AND b.channel = c.channel
-    WHERE b.id IN ({{batches}}) AND e.status = 'granted' AND e.channel = c.channel
+    WHERE b.id IN ({{batches}})
 ) n
-JOIN disbursements_entitlement e ON e.id = n.id
-JOIN beneficiaries_person p ON p.id = e.person_id
-JOIN beneficiaries_registration r ON r.id = e.registration_id
+JOIN beneficiaries_person p ON p.id = n.person_id
+JOIN beneficiaries_registration r ON r.id = n.registration_id
 ORDER BY n.batch_id, n.seq
 """  # noqa: S608
 

@@ -164,7 +164,7 @@ def _scope_path(user: User | None) -> str | None:
 
 def _stage_and_count(cur, programme: Programme, path: str) -> list[tuple[str, str, int, Decimal]]:
     """Lock the (programme, district)s in sorted order (two builds of overlapping regions
-    never deadlock), stage the entitlements to batch once (one anti-join over the
+    never deadlock), stage the entitlements to batch once, locked (one anti-join over the
     programme, a hash join, rather than one per district against millions of lines), and
     count the batches to make: [(district, channel, lines, total)]."""
     cur.execute(sql.BATCH_BUILD_DISTRICTS, {"programme_id": programme.pk, "path": path + "%"})
@@ -174,14 +174,16 @@ def _stage_and_count(cur, programme: Programme, path: str) -> list[tuple[str, st
     qs = unbatched_entitlements(programme)
     if path:
         qs = qs.filter(district__path__startswith=path)
-    candidates, params = qs.values("id", "district_id", "channel").query.sql_with_params()
-    cur.execute(sql.BATCH_CANDIDATES_DROP)
-    cur.execute(sql.BATCH_CANDIDATES_STAGE.replace("{candidates}", candidates), params)
+    columns = ("id", "district_id", "channel", "amount", "person_id", "registration_id")
+    candidates, params = qs.order_by().values(*columns).query.sql_with_params()
     pg = connection.vendor == "postgresql"
+    staging = sql.BATCH_CANDIDATES_STAGE.replace("{candidates}", candidates)
+    cur.execute(sql.BATCH_CANDIDATES_DROP)
+    cur.execute(staging.replace("{lock}", sql.BATCH_CANDIDATES_LOCK if pg else ""), params)
     if pg:
         cur.execute(sql.BATCH_CANDIDATES_UNLOCKED, {"districts": districts})
         cur.execute(sql.BATCH_CANDIDATES_ANALYZE)
-    cur.execute(sql.BATCH_GROUPS.replace("{lock}", " FOR SHARE OF e" if pg else ""))
+    cur.execute(sql.BATCH_GROUPS)
     return [(d, channel, n, to_yuan(Decimal(int(fen)) / 100)) for d, channel, n, fen in cur.fetchall()]
 
 
