@@ -104,6 +104,10 @@ def batches_build(
     """
     check_builder(acting_user, district, system=system)
     path = district.path if district is not None else (_scope_path(acting_user) or "")
+    # Two steps, counting and writing, reported around the transaction (a report inside
+    # it would be invisible until it commits).
+    if progress:
+        progress(0, 2)
     try:
         with transaction.atomic(), connection.cursor() as cur:
             bulk_settings(cur)
@@ -111,11 +115,11 @@ def batches_build(
             # The boundary a fault may land on: the transaction is rolled back whole.
             job_step()
             built = _create_batches(programme, groups, acting_user, job)
-            if progress:
-                progress(1, 1)
     finally:
         with connection.cursor() as cur:
             cur.execute(sql.BATCH_CANDIDATES_DROP)
+    if progress:
+        progress(2, 2)
     if built:
         rollups_refresh_soon(programme.pk)  # the dashboards' "batched" figures
     return built
