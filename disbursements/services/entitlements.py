@@ -363,9 +363,10 @@ def _upsert_fresh(cur, at) -> int:
 
     The rows come from a join on the rows they refer to, so the foreign keys' per-row
     triggers (five checks a row at COMMIT, most of the time of a first computation) are
-    replaced by the same guarantee set-based: each referenced row locked FOR KEY SHARE,
-    as the trigger would, a missing one refused as the trigger would, and the triggers
-    off for this statement only (core.db). Without the right to turn them off, the
+    replaced by the same guarantee set-based: each referenced row locked FOR KEY SHARE
+    as the trigger would (a registration FOR SHARE, which holds its person too), a
+    missing one refused as the trigger would, and the triggers off for this statement
+    only (core.db). Without the right to turn them off, the
     triggers check as usual."""
     saved = fk_triggers_skip(cur, tables=[Entitlement._meta.db_table])
     if saved is not None:
