@@ -27,10 +27,6 @@ JIT_OFF = "SET LOCAL jit = off"
 CONSTRAINTS_IMMEDIATE = "SET CONSTRAINTS ALL IMMEDIATE"
 HASHJOIN_OFF = "SET LOCAL enable_hashjoin = off"
 MERGEJOIN_OFF = "SET LOCAL enable_mergejoin = off"
-REPLICATION_ROLE = "SELECT current_setting('session_replication_role')"
-REPLICATION_ROLE_REPLICA = "SET LOCAL session_replication_role = replica"
-# Parameter: role (the one saved before).
-REPLICATION_ROLE_RESTORE = "SELECT set_config('session_replication_role', %(role)s, true)"
 # Parameter: key. One per foreign key of a registration that the import sets to a constant.
 KEY_SHARE_LOCK = {
     field_name: (

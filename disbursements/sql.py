@@ -13,6 +13,7 @@ a query the ORM wrote, `{grants}` a rule's compiled query (programs.rules).
 from django.db import connection
 
 from disbursements.choices import RED_PACKET_PAYEE, BatchStatus
+from disbursements.models import Entitlement
 from programs.rules.grants import GRANT_COLUMNS
 
 # --------------------------------------------------------------------------- fragments
@@ -102,6 +103,42 @@ ENTITLEMENT_DISTRICT_HAS_ROWS = (
     " WHERE programme_id = %(programme_id)s AND district_id = %(district)s LIMIT 1"
 )
 ENTITLEMENT_LOCK = "SELECT pg_advisory_xact_lock(%(key)s)"
+# A district's rules look up a few thousand to a hundred thousand persons by id, rows
+# the cache holds: with the default random_page_cost (4, spinning disks) the planner
+# scans the whole person table instead, once per rule and district (a province's
+# million rows, 20 times over). This transaction only.
+RANDOM_PAGE_COST = "SET LOCAL random_page_cost = 1.1"
+
+
+def _key_share(table: str, key: str, column: str) -> str:
+    """SQL: lock FOR KEY SHARE the rows of `table` that the candidates' `column` points
+    at (what the foreign key's trigger would lock, set-based), and count the candidates
+    whose row is missing (what the trigger would refuse at COMMIT)."""
+    return (
+        f"WITH locked AS MATERIALIZED (SELECT {key} AS k FROM {table}"  # noqa: S608
+        f" WHERE {key} IN (SELECT {column} FROM {ENTITLEMENT_CANDIDATES}) FOR KEY SHARE)"
+        f" SELECT count(*) FROM {ENTITLEMENT_CANDIDATES} t WHERE NOT EXISTS"
+        f" (SELECT 1 FROM locked WHERE locked.k = t.{column})"
+    )
+
+
+# Per foreign key of Entitlement (the candidates carry every one): its referenced rows
+# locked, the missing ones counted (PostgreSQL: a district's first computation writes
+# with the per-row triggers off, core.db). The person is the registration's: one
+# statement locks the registrations FOR SHARE (not even their person may change until
+# this commits) and counts the candidates whose registration is gone or no longer that
+# person's; a registration so locked keeps its person from being deleted.
+ENTITLEMENT_REFERENCES_LOCK = {
+    f.column: _key_share(f.related_model._meta.db_table, f.target_field.column, f.column)
+    for f in Entitlement._meta.concrete_fields
+    if f.is_relation and f.column not in ("person_id", "registration_id")
+}
+ENTITLEMENT_REFERENCES_LOCK["registration_id, person_id"] = (
+    "WITH locked AS MATERIALIZED (SELECT id, person_id FROM beneficiaries_registration"  # noqa: S608
+    f" WHERE id IN (SELECT registration_id FROM {ENTITLEMENT_CANDIDATES}) FOR SHARE)"
+    f" SELECT count(*) FROM {ENTITLEMENT_CANDIDATES} t WHERE NOT EXISTS"
+    " (SELECT 1 FROM locked WHERE locked.id = t.registration_id AND locked.person_id = t.person_id)"
+)
 # Lines in these batches are not settled money yet (batch_lines.UNAPPROVED).
 _UNAPPROVED = ", ".join(f"'{s}'" for s in (BatchStatus.DRAFT, BatchStatus.SUBMITTED, BatchStatus.REVIEWED))
 
@@ -203,6 +240,10 @@ ON CONFLICT (programme_id, person_id, rule_key) DO UPDATE SET rule_id = excluded
     amount = excluded.amount, computed_at = excluded.computed_at
 """
 NESTLOOP_OFF = "SET LOCAL enable_nestloop = off"
+# For the sort of a build's lines (~400 bytes a line: 1M lines in memory); back to
+# core.db's bulk value after. This transaction only.
+BATCH_LINES_SORT_MEM = "SET LOCAL work_mem = '512MB'"
+BATCH_LINES_SORT_MEM_RESET = "SET LOCAL work_mem = '64MB'"
 NESTLOOP_ON = "SET LOCAL enable_nestloop = on"
 
 # --------------------------------------------------------------------------- reconciliation
@@ -401,43 +442,69 @@ ORDER BY k.person_id, k.rule_key
 # --------------------------------------------------------------------------- batches
 
 BATCH_CANDIDATES = "tmp_batch_candidates"
-# The entitlements to batch with their snapshot columns, staged once per build, sorted
-# by district and channel. {candidates}: the ORM's query of unbatched entitlements (its
-# own positional parameters). A red packet is paid to the phone number (the platform's
-# account key): the line's account snapshot is the person's encrypted phone.
-BATCH_CANDIDATES_STAGE = f"""
-CREATE TEMP TABLE {BATCH_CANDIDATES} AS
-SELECT c.id, c.district_id, c.channel, p.name, p.id_cipher, p.id_masked,
-       CASE WHEN c.channel = 'red_packet' THEN p.phone_cipher ELSE r.account_cipher END AS account_cipher,
-       CASE WHEN c.channel = 'red_packet' THEN p.phone_masked ELSE r.account_masked END AS account_masked,
-       CASE WHEN c.channel = 'red_packet' THEN '{RED_PACKET_PAYEE}' ELSE r.bank_name END AS bank_name
-FROM ({{candidates}}) c
-JOIN beneficiaries_person p ON p.id = c.person_id
-JOIN beneficiaries_registration r ON r.id = c.registration_id
-ORDER BY c.district_id, c.channel, c.id
-"""  # noqa: S608
-BATCH_CANDIDATES_DROP = f"DROP TABLE IF EXISTS {BATCH_CANDIDATES}"
-BATCH_CANDIDATES_INDEX = f"CREATE INDEX {BATCH_CANDIDATES}_idx ON {BATCH_CANDIDATES} (district_id, channel, id)"
-BATCH_CANDIDATES_ANALYZE = f"ANALYZE {BATCH_CANDIDATES}"
-BATCH_CANDIDATE_DISTRICTS = f"SELECT DISTINCT district_id FROM {BATCH_CANDIDATES} ORDER BY district_id"  # noqa: S608
-BATCH_CANDIDATE_CHANNELS = (
-    f"SELECT DISTINCT channel FROM {BATCH_CANDIDATES} WHERE district_id = %(district)s ORDER BY channel"  # noqa: S608
-)
+# The districts that may have something to batch (granted entitlements of the programme,
+# optionally under a region's path: %(path)s, "%%" for all), whose (programme, district)
+# locks a build takes, in this order, before it reads what to batch.
+BATCH_BUILD_DISTRICTS = """
+SELECT DISTINCT e.district_id FROM disbursements_entitlement e JOIN regions_region d ON d.code = e.district_id
+WHERE e.programme_id = %(programme_id)s AND e.status = 'granted' AND d.path LIKE %(path)s
+ORDER BY e.district_id
+"""
 # Serializes builders of one (programme, district).
 BATCH_BUILD_LOCK = "SELECT pg_advisory_xact_lock(%(namespace)s, %(district)s)"
-# ON CONFLICT on the "paid once" partial unique index: if another builder got to an
-# entitlement first (it cannot under the lock, but a constraint is the last word), the
-# row is skipped rather than failing the district.
+# The entitlements to batch, staged once per build with what their lines take from
+# them. {candidates}: the ORM's query of unbatched entitlements (its own positional
+# parameters), and {lock}: " FOR SHARE OF disbursements_entitlement" on PostgreSQL, so
+# the rows staged cannot change (or go) before the build commits: the counts are the
+# lines', and the lines' foreign key to them needs no per-row check (BATCH_LINES_INSERT).
+# SQLite serializes writers anyway.
+BATCH_CANDIDATES_STAGE = f"""
+CREATE TEMP TABLE {BATCH_CANDIDATES} AS
+SELECT c.id, c.district_id, c.channel, c.amount, c.person_id, c.registration_id FROM ({{candidates}}{{lock}}) c
+"""  # noqa: S608
+BATCH_CANDIDATES_LOCK = " FOR SHARE OF disbursements_entitlement"
+BATCH_CANDIDATES_DROP = f"DROP TABLE IF EXISTS {BATCH_CANDIDATES}"
+# Without statistics the planner takes the staged rows for a handful and joins the
+# snapshot's tables by one index probe per line (5× slower than hash joins).
+BATCH_CANDIDATES_ANALYZE = f"ANALYZE {BATCH_CANDIDATES}"
+# Parameter: districts (the ones locked): a district that got its first entitlements
+# since the locks were taken waits for the next build.
+BATCH_CANDIDATES_UNLOCKED = f"DELETE FROM {BATCH_CANDIDATES} WHERE NOT district_id = ANY(%(districts)s)"  # noqa: S608
+# The build's batches, one per district × channel, with their line counts and totals
+# (fen: an integer on every database, never a float): one GROUP BY of the staged rows.
+BATCH_GROUPS = f"""
+SELECT district_id, channel, COUNT(*), SUM(CAST(ROUND(amount * 100) AS BIGINT)) FROM {BATCH_CANDIDATES}
+GROUP BY district_id, channel ORDER BY district_id, channel
+"""  # noqa: S608
+# Every line of the build in one statement, numbered 1..n per batch in entitlement
+# order (numbered on the narrow rows), with the snapshot it is paid on, written in
+# (batch, seq) order: in the hash joins' order each row would touch a random page of
+# every index (twice the time). The sort of the wide rows gets BATCH_LINES_SORT_MEM. A red packet is paid to the phone number (the
+# platform's account key): the line's account snapshot is the person's encrypted phone.
+# {batches}: the new batches' ids as named parameters (%(b0)s, …). No ON CONFLICT (its
+# speculative insertion costs a third more a row): the staged candidates have no pending
+# or paid line, and the build's locks keep it so; the "paid once" partial unique index
+# is the last word. The foreign keys point at batches this transaction made and at
+# entitlements the staging locked.
 BATCH_LINES_INSERT = f"""
 INSERT INTO disbursements_paymentline
     (batch_id, entitlement_id, seq, amount, name, id_cipher, id_masked,
      account_cipher, account_masked, bank_name, status, bank_reference, failure_reason, updated_at)
-SELECT %(batch_id)s, e.id, ROW_NUMBER() OVER (ORDER BY c.id), e.amount, c.name, c.id_cipher, c.id_masked,
-       c.account_cipher, c.account_masked, c.bank_name, 'pending', '', '', %(now)s
-FROM {BATCH_CANDIDATES} c
-JOIN disbursements_entitlement e ON e.id = c.id
-WHERE c.district_id = %(district)s AND c.channel = %(channel)s AND e.status = 'granted'
-ON CONFLICT (entitlement_id) WHERE status IN ('pending', 'paid') DO NOTHING
+SELECT n.batch_id, n.id, n.seq, n.amount, p.name, p.id_cipher, p.id_masked,
+       CASE WHEN n.channel = 'red_packet' THEN p.phone_cipher ELSE r.account_cipher END,
+       CASE WHEN n.channel = 'red_packet' THEN p.phone_masked ELSE r.account_masked END,
+       CASE WHEN n.channel = 'red_packet' THEN '{RED_PACKET_PAYEE}' ELSE r.bank_name END,
+       'pending', '', '', %(now)s
+FROM (
+    SELECT c.id, c.channel, c.amount, c.person_id, c.registration_id, b.id AS batch_id,
+           ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY c.id) AS seq
+    FROM {BATCH_CANDIDATES} c
+    JOIN disbursements_batch b ON b.district_id = c.district_id AND b.channel = c.channel
+    WHERE b.id IN ({{batches}})
+) n
+JOIN beneficiaries_person p ON p.id = n.person_id
+JOIN beneficiaries_registration r ON r.id = n.registration_id
+ORDER BY n.batch_id, n.seq
 """  # noqa: S608
 
 # --------------------------------------------------------------------------- bank files

@@ -4,7 +4,7 @@ thread doing the same a chunk at a time (`Pipeline`)."""
 
 from pathlib import Path
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from beneficiaries import sql
 from beneficiaries.choices import CONFLICT_NOTE, RegistrationStatus, Source
@@ -17,6 +17,7 @@ from beneficiaries.importer.result import (
 )
 from beneficiaries.importer.validation import validate
 from beneficiaries.models import Registration
+from core.db import fk_triggers_restore, fk_triggers_skip
 
 # Serialises imports into one programme: the conflict check ("is this person active
 # with another employer?") and the insert must not interleave with another import's.
@@ -68,21 +69,18 @@ class Stage:
         here, as the trigger would lock them, and each person is locked FOR KEY SHARE by
         the INSERT that references it (`insert`). With those locks, `session_replication_role
         = replica` turns the per-row triggers off for this transaction only (SET LOCAL;
-        reverted by restore_triggers, or by a rollback to the surrounding savepoint).
+        reverted by restore_triggers, or by a rollback to the surrounding savepoint), by
+        core.db, which the entitlements and the batch build use too.
 
         Setting it needs a superuser or, since PostgreSQL 15, `GRANT SET ON PARAMETER
-        session_replication_role TO <role>`; without that right the triggers stay on and
-        the import is only slower. Rules and user triggers would be skipped too: the
+        session_replication_role TO <role>`; without that right (or with a trigger of the
+        tables' own, which replica mode would skip) the triggers stay on and the import is
+        only slower. Rules and user triggers would be skipped too: the
         registration table has none (only Django's foreign-key triggers), and
         test_import_fk_checks guards that."""
         cur = self.cur
-        try:
-            with transaction.atomic():  # a savepoint: a refusal leaves the transaction usable
-                cur.execute(sql.REPLICATION_ROLE)
-                self.saved_role = cur.fetchone()[0]
-                cur.execute(sql.REPLICATION_ROLE_REPLICA)
-        except DatabaseError:
-            self.saved_role = None
+        self.saved_role = fk_triggers_skip(cur, tables=[sql.PERSON, sql.REGISTRATION])
+        if self.saved_role is None:
             return
         for field_name, key in (
             ("programme", "programme"),
@@ -99,9 +97,8 @@ class Stage:
         self.insert_known = sql.REGISTRATIONS_INSERT_KNOWN_LOCKING
 
     def restore_triggers(self) -> None:
-        if self.saved_role is not None:
-            self.cur.execute(sql.REPLICATION_ROLE_RESTORE, {"role": self.saved_role})
-            self.saved_role = None
+        fk_triggers_restore(self.cur, self.saved_role)
+        self.saved_role = None
 
     def load(self, fileobj) -> None:
         # 1 MB reads instead of psycopg2's 8 kB: fewer round trips through the GIL while

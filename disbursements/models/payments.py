@@ -41,12 +41,15 @@ class Entitlement(models.Model):
     row. `reason` keeps the condition values that decided the amount.
     """
 
-    programme = models.ForeignKey(Programme, models.PROTECT, related_name="+")
+    # No index of their own: the unique (programme, person, …) and entitlement_batching
+    # (programme, district, …) serve every lookup by programme, and by programme and
+    # district; each index more is upkeep on every one of a province's million rows.
+    programme = models.ForeignKey(Programme, models.PROTECT, related_name="+", db_index=False)
     rule = models.ForeignKey(SubsidyRule, models.PROTECT, related_name="entitlements")
     rule_key = models.CharField(max_length=40)
     person = models.ForeignKey(Person, models.PROTECT, related_name="entitlements")
     registration = models.ForeignKey(Registration, models.PROTECT, related_name="entitlements")
-    district = models.ForeignKey(Region, models.PROTECT, related_name="+")
+    district = models.ForeignKey(Region, models.PROTECT, related_name="+", db_index=False)
     channel = models.CharField(max_length=12, choices=Channel.choices)
     # Negative only for kind=adjustment (a recovery), hence no MinValueValidator here.
     amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
@@ -146,7 +149,8 @@ class PaymentLine(models.Model):
     failed line may be re-issued in a supplementary batch, nothing is paid twice.
     """
 
-    batch = models.ForeignKey(Batch, models.PROTECT, related_name="lines")
+    # No index of its own: the unique (batch, seq) serves every lookup by batch.
+    batch = models.ForeignKey(Batch, models.PROTECT, related_name="lines", db_index=False)
     entitlement = models.ForeignKey(Entitlement, models.PROTECT, related_name="lines")
     seq = models.PositiveIntegerField(_("序号"))
     amount = models.DecimalField(_("金额（元）"), **MONEY)
@@ -159,7 +163,10 @@ class PaymentLine(models.Model):
     status = models.CharField(max_length=10, choices=LineStatus.choices, default=LineStatus.PENDING)
     bank_reference = models.CharField(max_length=60, blank=True)
     failure_reason = models.CharField(max_length=200, blank=True)
-    reissue_of = models.ForeignKey("self", models.PROTECT, null=True, blank=True, related_name="reissues")
+    # Indexed only where set (line_reissue_of): almost every line is no re-issue.
+    reissue_of = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="reissues", db_index=False
+    )
     # A failed line whose account was corrected (补发 takes only corrected lines).
     corrected_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -176,6 +183,9 @@ class PaymentLine(models.Model):
                 name="line_entitlement_paid_once",
             ),
             models.CheckConstraint(name="line_amount_nonneg", condition=models.Q(amount__gte=0)),
+        ]
+        indexes = [
+            models.Index(fields=["reissue_of"], name="line_reissue_of", condition=models.Q(reissue_of__isnull=False))
         ]
 
     def __str__(self):

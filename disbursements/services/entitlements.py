@@ -38,12 +38,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.services.audit import audit_record
 from beneficiaries.models import Registration
+from core.db import bulk_settings, fk_triggers_restore, fk_triggers_skip
 from core.errors import DomainError
 from disbursements import sql
 from disbursements.choices import EntitlementStatus
@@ -58,6 +59,10 @@ from programs.rules.regions import RegionIndex, region_index
 from regions.models import Region
 
 LOCK_NAMESPACE = 0x454E  # "EN": keeps these advisory lock keys apart from other apps'
+# After the first district of a run that writes this many rows, Entitlement is analyzed
+# once: the next districts' plans then see a table that is no longer empty (PostgreSQL
+# scales the sampled density by the table's growing size). Once, not per district.
+ANALYZE_AFTER_ROWS = 20000
 ProgressFn = Callable[[int, int, str], None]
 
 
@@ -115,8 +120,13 @@ def entitlements_compute(
     # different digest next time (so it is recomputed), never the other way round.
     active = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE))
     digests = _registration_digests(programme, codes, active, regions)
+    analyzed = connection.vendor != "postgresql"
     for i, code in enumerate(codes, start=1):
         stats = _district_run(programme, code, active, digests, regions, now, _user_id(acting_user), force=force)
+        if not analyzed and stats["written"] > ANALYZE_AFTER_ROWS:
+            with connection.cursor() as cur:
+                cur.execute(sql.ENTITLEMENT_ANALYZE)
+            analyzed = True
         result.districts[code] = stats
         result.written += stats["written"]
         result.withdrawn += stats["withdrawn"]
@@ -289,18 +299,20 @@ def _compute_district(
     key = {"programme_id": programme.pk, "district": code}
     withdrawn, settled = 0, {"flagged": 0, "topups": 0}
     with connection.cursor() as cur:
+        bulk_settings(cur)
+        if connection.vendor == "postgresql":
+            cur.execute(sql.RANDOM_PAGE_COST)
         candidates, fresh = _stage_candidates(cur, programme, code, needed, regions)
-        if not fresh:
+        if fresh:
+            written = _upsert_fresh(cur, at)
+        else:
             _pull_changed_lines(cur, key, now, user_id)
             cur.execute(
                 sql.ENTITLEMENT_AUDIT_CHANGED.format(**sql.json_functions()),
                 {"at": at, "user_id": user_id, "granted": EntitlementStatus.GRANTED, "comment": "重新计算"},
             )
-        cur.execute(
-            sql.ENTITLEMENT_UPSERT_FRESH if fresh else sql.ENTITLEMENT_UPSERT,
-            {"granted": EntitlementStatus.GRANTED, "at": at},
-        )
-        written = max(cur.rowcount, 0)
+            cur.execute(sql.ENTITLEMENT_UPSERT, {"granted": EntitlementStatus.GRANTED, "at": at})
+            written = max(cur.rowcount, 0)
         refusals_changed = _store_refusals(cur, programme, code, needed, regions, at)
         if not fresh:
             withdrawn = _withdraw_gone(cur, key, at, user_id)
@@ -314,10 +326,6 @@ def _compute_district(
             )
             withdrawn += settled["withdrawn"]
         cur.execute(sql.ENTITLEMENT_CANDIDATES_DROP)
-        if connection.vendor == "postgresql" and written > 20000:
-            # Keep the planner's picture of Entitlement current for the next districts
-            # (autovacuum would do it too, later). ANALYZE samples: cheap on any size.
-            cur.execute(sql.ENTITLEMENT_ANALYZE)
     return {
         "candidates": candidates,
         "written": written,
@@ -348,6 +356,29 @@ def _stage_candidates(cur, programme: Programme, code: str, needed: list[Subsidy
         if pg and candidates > 50000:
             cur.execute(sql.ENTITLEMENT_CANDIDATES_ANALYZE)
     return candidates, fresh
+
+
+def _upsert_fresh(cur, at) -> int:
+    """Step 2 of a district's first computation: every candidate into Entitlement.
+
+    The rows come from a join on the rows they refer to, so the foreign keys' per-row
+    triggers (five checks a row at COMMIT, most of the time of a first computation) are
+    replaced by the same guarantee set-based: each referenced row locked FOR KEY SHARE
+    as the trigger would (a registration FOR SHARE, which holds its person too), a
+    missing one refused as the trigger would, and the triggers off for this statement
+    only (core.db). Without the right to turn them off, the
+    triggers check as usual."""
+    saved = fk_triggers_skip(cur, tables=[Entitlement._meta.db_table])
+    if saved is not None:
+        for column, statement in sql.ENTITLEMENT_REFERENCES_LOCK.items():
+            cur.execute(statement)
+            missing = cur.fetchone()[0]
+            if missing:
+                raise IntegrityError(f"disbursements_entitlement.{column}: {missing} rows refer to rows that are gone")
+    cur.execute(sql.ENTITLEMENT_UPSERT_FRESH, {"granted": EntitlementStatus.GRANTED, "at": at})
+    written = max(cur.rowcount, 0)
+    fk_triggers_restore(cur, saved)
+    return written
 
 
 def _pull_changed_lines(cur, key: dict, now, user_id: int | None) -> None:

@@ -1,10 +1,9 @@
 """Kill-and-resume with a real Celery worker on the real Redis, and concurrent builds.
 
 The worker is `celery -A portal worker` in a process group of its own, on the test
-database. It is killed with SIGKILL while a build is half done (the worker's
-JOB_TEST_SLOWDOWN pauses after each district, so "half done" lasts long enough to hit),
-started again, and the
-stuck job is retried the way beat retries it. The end state must be exactly what an
+database. It is killed with SIGKILL while a build is half done (inside its one
+transaction, which the worker's JOB_TEST_SLOWDOWN pauses at its job_step long enough to
+hit), started again, and the stuck job is retried the way beat retries it. The end state must be exactly what an
 uninterrupted build gives: one batch per district × channel, every entitlement in
 exactly one line, totals to the fen.
 """
@@ -200,6 +199,7 @@ def _wait(predicate, timeout=60.0, what=""):
 
 @pytest.mark.worker
 def test_sigkill_half_way_then_restart_gives_the_same_batches(worker):
+    from disbursements.services.batches import BUILD_LOCK_NAMESPACE
     from disbursements.tasks import build_job_start, retry_stuck_jobs
 
     programme = _population()
@@ -208,18 +208,23 @@ def test_sigkill_half_way_then_restart_gives_the_same_batches(worker):
     worker.start()
     job = build_job_start(programme=programme, acting_user=officer)
 
-    def half_built():
-        return Batch.objects.filter(programme=programme).count() >= 4
+    def building():
+        # The build holds its districts' locks only inside its one transaction (where
+        # the worker's JOB_TEST_SLOWDOWN pauses it at its job_step).
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
+                [BUILD_LOCK_NAMESPACE + programme.pk],
+            )
+            return cur.fetchone()[0] == len(DISTRICTS)
 
-    _wait(half_built, 90, "the first districts to be built")
-    worker.kill()  # SIGKILL while the job is between districts
+    _wait(building, 90, "the build to hold its districts' locks")
+    worker.kill()  # SIGKILL half way through the build's transaction
     job.refresh_from_db()
-    built = Batch.objects.filter(programme=programme).count()
     assert job.state == JobState.RUNNING, job.message
-    assert 4 <= built < len(_expected(programme)), built
-    # Whole districts only: every batch that exists is complete.
-    for batch in Batch.objects.filter(programme=programme):
-        assert batch.lines.count() == batch.line_count > 0
+    # All or nothing: the killed transaction left no batch and no line behind.
+    assert not Batch.objects.filter(programme=programme).exists()
+    assert not PaymentLine.objects.filter(entitlement__programme=programme).exists()
 
     worker.start()
     assert retry_stuck_jobs(stuck_after=0) == [job.pk]  # what beat does after STUCK_AFTER_SECONDS
