@@ -311,7 +311,43 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60 if CELERY_TASK_TIME_LIMIT > 120 else None
 # A task that runs longer than the visibility timeout would be redelivered: keep it above the hard limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
-CELERY_TASK_DEFAULT_QUEUE = "portal"
+# Named queues, so that each kind of work can get machines of its own (docs/scaling.md):
+# a node started with `-Q compute` takes only computations. A worker started without -Q
+# consumes all four (CELERY_TASK_QUEUES), which is what `make run` does. Routing is by
+# task name, so a job the sweep or the 重试 button sends again (`task.delay`, through
+# the engine's JOB_TASKS) lands on the same queue as the first time; the districts of a
+# fanned-out computation follow their parent's queue. A task not listed goes to
+# `default` (the sweeps, purges, SMS, notifications).
+CELERY_QUEUE_NAMES = ("default", "import", "compute", "export")
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in CELERY_QUEUE_NAMES}
+CELERY_TASK_ROUTES = {
+    **{
+        name: {"queue": "import"}
+        for name in (
+            "beneficiaries.import_employers",
+            "beneficiaries.import_workers",
+            "disbursements.import_bank_results",
+            "disbursements.import_redemptions",
+        )
+    },
+    **{
+        name: {"queue": "compute"}
+        for name in (
+            "disbursements.compute_entitlements",
+            "disbursements.compute_district",
+            "disbursements.recompute_nightly",
+            "disbursements.build_batches",
+            "disbursements.refresh_rollups",
+            "disbursements.rollups_refresh",
+            "disbursements.rollups_refresh_all",
+            "disbursements.compute_signals",
+            "disbursements.signals_compute",
+        )
+    },
+    # Files for the bank and the voucher platform (publicity notices are rendered by the page).
+    **{name: {"queue": "export"} for name in ("disbursements.export_batch", "disbursements.issue_vouchers")},
+}
 # A message is acknowledged after its task has run, and put back when the pool process
 # running it dies (kill -9 of a child): the Job row's claim makes a second delivery
 # harmless. A task that cannot record its job's state rejects its message (requeue).
