@@ -132,6 +132,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite: wait for a writer instead of failing at once ("database is locked").
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# A read replica (a PostgreSQL streaming standby of DATABASE_URL) for the dashboards: with
+# DATABASE_REPLICA_URL set, the reads of the dashboard page, its export and its API go
+# there (core/replica.py, `replica_reads`); every write and every other read stays on
+# DATABASE_URL. Unset: everything reads the one database.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+READ_REPLICA = ""
+if DATABASE_REPLICA_URL:
+    try:
+        DATABASES["replica"] = dj_database_url.parse(
+            DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URL={redact_url(DATABASE_REPLICA_URL)!r} cannot be used: {redact_url(exc)}"
+        ) from None
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+    READ_REPLICA = "replica"  # core.replica.REPLICA
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
