@@ -160,12 +160,20 @@ def _cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def _worker(codes, job_id: int) -> None:
+def _backend_cpu_seconds(pid: int) -> float:
+    """CPU time of a PostgreSQL backend (same machine), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _worker(codes, job_id: int, backend_cpu) -> None:
     """One forked worker process: districts from the shared queue until it is empty,
-    each through the task a Celery worker runs for it."""
+    each through the task a Celery worker runs for it. Reports its PostgreSQL backend's
+    CPU time (the database's share of the work) on `backend_cpu`."""
     from celery import current_app
     from django.conf import settings
-    from django.db import connections
+    from django.db import connection, connections
 
     from disbursements.tasks import compute_district_task
 
@@ -175,6 +183,8 @@ def _worker(codes, job_id: int) -> None:
     try:
         while (code := codes.get()) is not None:
             compute_district_task(job_id, code)
+        connection.ensure_connection()
+        backend_cpu.put(_backend_cpu_seconds(connection.connection.get_backend_pid()))
     finally:
         connections.close_all()
 
@@ -220,7 +230,8 @@ def _run_with(workers: int, programme, districts: list[str]) -> dict:
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy0, total0 = _cpu_ticks()
     started = time.perf_counter()
-    procs = [mp.Process(target=_worker, args=(codes, job_id)) for _ in range(workers)]
+    backend_cpu = mp.Queue()
+    procs = [mp.Process(target=_worker, args=(codes, job_id, backend_cpu)) for _ in range(workers)]
     for proc in procs:
         proc.start()
     for proc in procs:
@@ -228,6 +239,7 @@ def _run_with(workers: int, programme, districts: list[str]) -> dict:
     seconds = time.perf_counter() - started
     busy1, total1 = _cpu_ticks()
     after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    database_cpu = sum(backend_cpu.get(timeout=10) for _ in procs)
     if any(proc.exitcode for proc in procs):
         raise RuntimeError(f"a worker process failed: exit codes {[p.exitcode for p in procs]}")
     job = Job.objects.get(pk=job_id)
@@ -243,6 +255,10 @@ def _run_with(workers: int, programme, districts: list[str]) -> dict:
         "entitlements_per_second": round(job.result["written"] / seconds),
         "machine_cpu_busy": round((busy1 - busy0) / max(1, total1 - total0), 3),
         "worker_processes_cpu_seconds": round(python_cpu, 2),
+        # The workers' own PostgreSQL backends (on a shared or remote server: theirs only).
+        "database_cpu_seconds": round(database_cpu, 2),
+        # The largest worker process so far (Linux: kB), Django and the inherited pages included.
+        "worker_peak_rss_mb": round(after_children.ru_maxrss / 1024),
         "districts": len(job.result["districts"]),
         "processes_seen": len({d.get("worker") for d in job.result["districts"].values()}),
     }
@@ -294,11 +310,12 @@ def run(ctx) -> list[Figure]:
         print(f"   {workers} worker process(es): {point}", flush=True)
     sizes = _sizes(n)
     base = curve[0]["entitlements_per_second"]
-    print("   workers  entitlements/s  speed-up  machine CPU busy")
+    print("   workers  entitlements/s  speed-up  machine CPU busy  cores used by the run (Python + PostgreSQL)")
     for point in curve:
+        cores = (point["worker_processes_cpu_seconds"] + point["database_cpu_seconds"]) / point["seconds"]
         print(
             f"   {point['workers']:>7}  {point['entitlements_per_second']:>14,}"
-            f"  {point['entitlements_per_second'] / base:>7.2f}×  {point['machine_cpu_busy']:>15.0%}"
+            f"  {point['entitlements_per_second'] / base:>7.2f}×  {point['machine_cpu_busy']:>15.0%}  {cores:.2f}"
         )
     path = Path(os.environ.get("BENCH_SCALE_JSON") or ctx.tmpdir / "scale.json")
     path.write_text(
