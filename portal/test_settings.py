@@ -24,11 +24,12 @@ from portal.settings import DATABASES
 # for it), and the router stays off (READ_REPLICA) unless that test turns it on. Its
 # tables are made from the models (MIGRATE False): a standby gets its schema from the
 # primary, never runs migrations, and the data migrations read the default alias.
-DATABASES["replica"] = {
-    **DATABASES["default"],
-    "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
-    "TEST": {"NAME": f"test_{DATABASES['default']['NAME']}_replica", "MIGRATE": False},
-}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "TEST": {"NAME": f"test_{DATABASES['default']['NAME']}_replica", "MIGRATE": False},
+    }
 READ_REPLICA = ""
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
