@@ -337,9 +337,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 # the engine's JOB_TASKS) lands on the same queue as the first time; the districts of a
 # fanned-out computation follow their parent's queue. A task not listed goes to
 # `default` (the sweeps, purges, SMS, notifications).
-CELERY_QUEUE_NAMES = ("default", "import", "compute", "export")
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in CELERY_QUEUE_NAMES}
+CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in ("default", "import", "compute", "export")}
 CELERY_TASK_ROUTES = {
     **{
         name: {"queue": "import"}
