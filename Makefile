@@ -33,7 +33,9 @@ static/vendor/.installed: package.json package-lock.json bin/vendor_assets.sh
 
 assets: static/vendor/.installed
 
-# Zero-setup: SQLite and in-process tasks unless DATABASE_URL / REDIS_URL are set.
+# Zero-setup: SQLite and in-process tasks unless DATABASE_URL / REDIS_URL are set. With
+# REDIS_URL, one worker without -Q consumes all four queues (default, import, compute,
+# export: CELERY_TASK_QUEUES in portal/settings.py).
 run: venv assets
 	DEBUG=true $(PY) manage.py migrate --noinput
 	DEBUG=true $(PY) manage.py load_demo --if-empty

@@ -817,8 +817,9 @@ def servers(env: dict, work: Path):
     )  # fmt: skip
     worker = subprocess.Popen(
         # --purge: tasks left in this Redis database's queue by an earlier run name rows of a
-        # database that was dropped since (the load database is made anew each run).
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-l", "warning", "-Q", "portal", "-c", "1", "--purge"],
+        # database that was dropped since (the load database is made anew each run). No -Q:
+        # the worker consumes the four queues of CELERY_TASK_QUEUES.
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-l", "warning", "-c", "1", "--purge"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:

@@ -193,6 +193,14 @@ def _fan_out(job_id: int, codes: list[str], queue: str | None) -> None:
         job_message_lost(job_id)
 
 
+# A fanned-out Job takes its districts' reports while running, and also while queued: its
+# districts may wait in a busy compute queue (behind another programme's) for longer than
+# JOB_STALE_SECONDS with none of them running to beat the heartbeat, and the sweep then
+# puts the parent back in the queue. Its districts still count when they run; the parent's
+# own message, behind them in the queue, claims it again and sends only what is not done.
+_FANOUT_LIVE = (JobState.RUNNING, JobState.QUEUED)
+
+
 @shared_task(name="disbursements.compute_district", acks_late=True)
 def compute_district_task(job_id: int, code: str) -> None:
     """One district of a fanned-out Job. Idempotent: the Job row (locked) records which
@@ -200,7 +208,7 @@ def compute_district_task(job_id: int, code: str) -> None:
     An unexpected error (the database restarted …) puts the whole Job back in the queue
     (its finished districts are kept); the failure is recorded over a fresh connection."""
     try:
-        job = record(lambda: Job.objects.filter(pk=job_id, state=JobState.RUNNING).first(), what=f"job {job_id}")
+        job = record(lambda: Job.objects.filter(pk=job_id, state__in=_FANOUT_LIVE).first(), what=f"job {job_id}")
     except (OperationalError, InterfaceError) as exc:
         _not_recorded(exc)
     if job is None or code in (job.result or {}).get("done", {}):
@@ -241,7 +249,7 @@ def _district_done(job_id: int, code: str, stats: dict, programme: Programme) ->
         # The row lock orders the districts' reports; two workers never lose one.
         job = Job.objects.select_for_update().get(pk=job_id)
         done = dict((job.result or {}).get("done", {}))
-        if job.state != JobState.RUNNING or code in done:
+        if job.state not in _FANOUT_LIVE or code in done:
             return
         done[code] = stats
         name = Region.objects.filter(code=code).values_list("name", flat=True).first() or code

@@ -8,6 +8,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.scopes import is_admin, require_staff
 from accounts.services.audit import audit_record
+from core.replica import replica_reads
 from disbursements.services.reconciliation import reconciliation_alarms_cached
 from portal import dashboards
 
@@ -22,7 +23,10 @@ def _scope_or_404(request):
     return scope
 
 
+# The login is checked (session and user read) on the primary; the panel's reads go to the
+# read replica when one is configured (core/replica.py), the audit row to the primary.
 @login_required
+@replica_reads()
 def dashboard(request):
     require_staff(request.user)
     programme, region = _scope_or_404(request)
@@ -69,6 +73,7 @@ def dashboard(request):
 
 
 @login_required
+@replica_reads()
 def dashboard_export(request):
     require_staff(request.user)
     programme, region = _scope_or_404(request)

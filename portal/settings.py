@@ -132,6 +132,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite: wait for a writer instead of failing at once ("database is locked").
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# A read replica (a PostgreSQL streaming standby of DATABASE_URL) for the dashboards: with
+# DATABASE_REPLICA_URL set, the reads of the dashboard page, its export and its API go
+# there (core/replica.py, `replica_reads`); every write and every other read stays on
+# DATABASE_URL. Unset: everything reads the one database.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+READ_REPLICA = ""
+if DATABASE_REPLICA_URL:
+    try:
+        DATABASES["replica"] = dj_database_url.parse(
+            DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URL={redact_url(DATABASE_REPLICA_URL)!r} cannot be used: {redact_url(exc)}"
+        ) from None
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+    READ_REPLICA = "replica"  # core.replica.REPLICA
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -314,7 +333,42 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60 if CELERY_TASK_TIME_LIMIT > 120 else None
 # A task that runs longer than the visibility timeout would be redelivered: keep it above the hard limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
-CELERY_TASK_DEFAULT_QUEUE = "portal"
+# Named queues, so that each kind of work can get machines of its own (docs/scaling.md):
+# a node started with `-Q compute` takes only computations. A worker started without -Q
+# consumes all four (CELERY_TASK_QUEUES), which is what `make run` does. Routing is by
+# task name, so a job the sweep or the 重试 button sends again (`task.delay`, through
+# the engine's JOB_TASKS) lands on the same queue as the first time; the districts of a
+# fanned-out computation follow their parent's queue. A task not listed goes to
+# `default` (the sweeps, purges, SMS, notifications).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in ("default", "import", "compute", "export")}
+CELERY_TASK_ROUTES = {
+    **{
+        name: {"queue": "import"}
+        for name in (
+            "beneficiaries.import_employers",
+            "beneficiaries.import_workers",
+            "disbursements.import_bank_results",
+            "disbursements.import_redemptions",
+        )
+    },
+    **{
+        name: {"queue": "compute"}
+        for name in (
+            "disbursements.compute_entitlements",
+            "disbursements.compute_district",
+            "disbursements.recompute_nightly",
+            "disbursements.build_batches",
+            "disbursements.refresh_rollups",
+            "disbursements.rollups_refresh",
+            "disbursements.rollups_refresh_all",
+            "disbursements.compute_signals",
+            "disbursements.signals_compute",
+        )
+    },
+    # Files for the bank and the voucher platform (publicity notices are rendered by the page).
+    **{name: {"queue": "export"} for name in ("disbursements.export_batch", "disbursements.issue_vouchers")},
+}
 # A message is acknowledged after its task has run, and put back when the pool process
 # running it dies (kill -9 of a child): the Job row's claim makes a second delivery
 # harmless. A task that cannot record its job's state rejects its message (requeue).

@@ -17,6 +17,20 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 
 from portal.settings import *  # noqa: F403
+from portal.settings import DATABASES
+
+# The replica router's test (portal/tests/test_replica.py) reads from a real second
+# database: the alias is there for it (its test database is made only when a test asks
+# for it), and the router stays off (READ_REPLICA) unless that test turns it on. Its
+# tables are made from the models (MIGRATE False): a standby gets its schema from the
+# primary, never runs migrations, and the data migrations read the default alias.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "TEST": {"NAME": f"test_{DATABASES['default']['NAME']}_replica", "MIGRATE": False},
+    }
+READ_REPLICA = ""
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

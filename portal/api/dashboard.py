@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.replica import replica_reads
 from portal import dashboards
 
 
@@ -21,6 +22,9 @@ class DashboardView(APIView):
         responses=OpenApiTypes.OBJECT,
         description="看板数据：摸排、登记、核定、发放，下级区域、按规则、趋势、排名、逾期未报。",
     )
+    # DRF has authenticated the request (on the primary) before get(): only the panel's
+    # reads go to the read replica, when one is configured (core/replica.py).
+    @replica_reads()
     def get(self, request):
         scope = dashboards.dashboard_scope(
             request.user,

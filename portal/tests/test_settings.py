@@ -44,6 +44,7 @@ def test_check_deploy_with_production_variables_reports_nothing():
         ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
         ("SESSION_COOKIE_AGE", "soon", "SESSION_COOKIE_AGE='soon' is not a whole number"),
         ("DATABASE_URL", "mongodb://x", "DATABASE_URL='mongodb://x' cannot be used"),
+        ("DATABASE_REPLICA_URL", "mongodb://x", "DATABASE_REPLICA_URL='mongodb://x' cannot be used"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' must be one of"),
         ("SECRET_KEY", "", "SECRET_KEY must be set"),
         ("PII_KEYS", "", "PII_KEYS and PII_INDEX_KEY must be set"),

@@ -199,9 +199,10 @@ class CeleryProcess:
     def command(self) -> list[str]:
         base = [sys.executable, "-m", "celery", "-A", "portal"]
         if self.kind == "worker":
-            # tests/faults/worker.py: `celery -A portal worker` with every job step slowed down.
+            # tests/faults/worker.py: `celery -A portal worker` with every job step slowed down;
+            # no -Q: it consumes the four queues of CELERY_TASK_QUEUES, as `make run`'s worker does.
             return [
-                sys.executable, "-m", "tests.faults.worker", "-Q", "portal", "-c", "1", "-n", "faults@%h", "-l", os.environ.get("FAULTS_WORKER_LOG", "warning"),
+                sys.executable, "-m", "tests.faults.worker", "-c", "1", "-n", "faults@%h", "-l", os.environ.get("FAULTS_WORKER_LOG", "warning"),
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ]  # fmt: skip
         return [*base, "beat", "-l", "warning", "-s", str(self.log_dir / "celerybeat-schedule")]

@@ -606,7 +606,8 @@ def test_a_lost_message_is_sent_again_by_the_sweep(stack, recovery_log, settings
     print(f"stop {time.monotonic() - t:.1f} s", end=" ")
     job = scenario.start()
     client = redis.Redis.from_url(settings.REDIS_URL)
-    assert client.delete("portal") == 1  # the queue, with the job's only message
+    # The build's queue (compute), with the job's only message.
+    assert client.delete(settings.CELERY_TASK_ROUTES["disbursements.build_batches"]["queue"]) == 1
     t0 = stack.worker.start()
     job = _wait(
         stack,
