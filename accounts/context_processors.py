@@ -4,6 +4,7 @@ from functools import partial
 
 from django.conf import settings
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
@@ -47,21 +48,32 @@ def _menu() -> list[tuple]:
     return _menu_urls[key]
 
 
+# A role's menu in one language, its labels translated: the same for every user of that role, so
+# it is worked out once per process instead of a dozen lazy translations on every page.
+_role_menus: dict[tuple, tuple[str, list[tuple[str, str]]]] = {}
+
+
+def _role_menu(role: str) -> tuple[str, list[tuple[str, str]]]:
+    key = (role, get_language(), get_script_prefix(), get_urlconf(settings.ROOT_URLCONF))
+    if key not in _role_menus:
+        entries = [(str(label), url) for label, url, roles in _menu() if roles is None or role in roles]
+        _role_menus[key] = (str(Role(role).label), entries)
+    return _role_menus[key]
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
-    role = Role.ADMIN if user.is_superuser else user.role
-    items = []
-    for label, url, roles in _menu():
-        if roles is not None and role not in roles:
-            continue
-        items.append(
-            {"label": label, "url": url, "active": request.path == url or (url != "/" and request.path.startswith(url))}
-        )
+    role_label, entries = _role_menu(Role.ADMIN if user.is_superuser else user.role)
+    path = request.path
+    items = [
+        {"label": label, "url": url, "active": path == url or (url != "/" and path.startswith(url))}
+        for label, url in entries
+    ]
     return {
         "nav_items": items,
-        "user_role_label": Role(role).label,
+        "user_role_label": role_label,
         # The bell: a callable, so that the count query runs only where a page shows it.
         "notification_unread": partial(unread_count, user),
     }
