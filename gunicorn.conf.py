@@ -10,9 +10,11 @@ import os
 import time
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# sync workers, 2 × cores + 1: a page is mostly Python CPU, and in the load bench threads in one
-# process cost more CPU per request than processes (gthread 3 × 4: 20 ms; sync 5: 11.5 ms), the
-# GIL handing over between threads on a busy machine. Slow clients are the TLS proxy's to buffer.
+# sync workers, 2 × cores + 1: a page is mostly Python CPU. Measured back to back in the load bench
+# (docs/operations.md "gunicorn: worker class and count"), gthread 3 × 4 and sync 5 cost the same
+# CPU per page (11.5 / 11.9 ms), so on a host of its own the portal serves as much with either;
+# sync keeps a stuck request to one process and has no GIL hand-off. Slow clients are the TLS
+# proxy's to buffer.
 # A login never parks a worker for long: it waits at most LOGIN_HASH_WAIT_MS for a hashing slot.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))

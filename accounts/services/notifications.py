@@ -17,9 +17,11 @@ Chinese (what was sent) and shown in the page's language from the catalogue.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -150,6 +152,9 @@ def _write(rows: list[Notification]) -> int:
         # a bank file imported twice).
         Notification.objects.bulk_create(chunk, ignore_conflicts=True)
         written += len(chunk)
+        in_app_users = {r.user_id for r in chunk if r.channel == C.IN_APP}
+        if in_app_users:
+            _bell_changed(dict(User.objects.filter(pk__in=in_app_users).values_list("pk", "date_joined")))
         if any(r.channel == C.SMS for r in chunk):
             sms_waiting = True
     if sms_waiting:
@@ -269,10 +274,49 @@ def sms_job_work(job: Job, progress) -> dict:
 # --------------------------------------------------------------------------- reading
 
 
+# The bell's count is on every signed-in page: it is cached per user, as (version, count), and
+# this module is the only writer of what it counts. Each write of a user's in-app messages or
+# read marks sets a new version for the user, once at once and once more after its commit:
+# a count read from the database before the commit is stored under the older version and never
+# shown after it. The keys name the user by id *and* sign-up time, so a user of another database
+# (a test run's, a restored backup's) with the same id never meets them. The TTL bounds how long
+# a count could stay wrong if the cache was down when a version should have changed.
+BELL_TTL = 15 * 60
+
+
+def _bell_keys(user_id: int, joined) -> tuple[str, str]:
+    who = f"{user_id}:{round(joined.timestamp() * 1_000_000)}"
+    return f"bell:v:{who}", f"bell:n:{who}"
+
+
 def unread_count(user) -> int:
     if user is None or not user.is_authenticated:
         return 0
-    return Notification.objects.inbox(user).filter(read_at__isnull=True).count()
+    version_key, count_key = _bell_keys(user.pk, user.date_joined)
+    found = cache.get_many([version_key, count_key])
+    version, cached = found.get(version_key), found.get(count_key)
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1]
+    if version is None:
+        # The version is fixed before the count is read (see above); a writer's newer one wins.
+        version = uuid.uuid4().hex
+        if not cache.add(version_key, version, BELL_TTL):
+            version = cache.get(version_key)
+    count = Notification.objects.inbox(user).filter(read_at__isnull=True).count()
+    if version is not None:
+        cache.set(count_key, (version, count), BELL_TTL)
+    return count
+
+
+def _bell_changed(users: dict[int, object]) -> None:
+    """A new bell version for these users ({id: date_joined}), now and after the commit."""
+
+    def bump():
+        cache.set_many({_bell_keys(pk, joined)[0]: uuid.uuid4().hex for pk, joined in users.items()}, BELL_TTL)
+
+    if users:
+        bump()
+        transaction.on_commit(bump, robust=True)
 
 
 def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
@@ -280,7 +324,10 @@ def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     qs = Notification.objects.inbox(user).filter(read_at__isnull=True)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
-    return qs.update(read_at=timezone.now())
+    marked = qs.update(read_at=timezone.now())
+    if marked:
+        _bell_changed({user.pk: user.date_joined})
+    return marked
 
 
 def outbox_for_user(user, *, box: str = "inbox"):

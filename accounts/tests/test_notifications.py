@@ -516,3 +516,71 @@ def test_telling_a_batch_reads_the_same_number_of_queries_however_many_employers
         return len(ctx.captured_queries)
 
     assert queries("HB-Q1", 1) == queries("HB-Q3", 3)
+
+
+# --------------------------------------------------------------------------- the bell's cached count
+
+
+def _bell(client) -> str:
+    page = client.get(reverse("home")).content.decode()
+    start = page.index("data-unread-count")
+    return page[start : page.index("</span>", start)]
+
+
+def test_bell_count_is_cached_and_follows_every_write(
+    client, officer_luquan, officer_cangzhou, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    client.force_login(officer_luquan)
+    assert _bell(client) == "data-unread-count hidden>0"
+    # Cached: the next read of the count asks the database nothing.
+    with django_assert_num_queries(0):
+        assert unread_count(officer_luquan) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(
+            [_message(officer_luquan, key="a"), _message(officer_luquan, key="b"), _message(officer_cangzhou, key="c")]
+        )
+    assert _bell(client) == "data-unread-count>2"
+    with django_assert_num_queries(0):
+        assert unread_count(officer_luquan) == 2
+    # Another user's count is their own, never this user's cached one.
+    assert unread_count(officer_cangzhou) == 1
+    first = Notification.objects.filter(user=officer_luquan).first()
+    client.post(reverse("notifications:read", args=[first.pk]))
+    assert _bell(client) == "data-unread-count>1"
+    client.post(reverse("notifications:read_all"))
+    assert _bell(client) == "data-unread-count hidden>0"
+    assert unread_count(officer_cangzhou) == 1
+
+
+def test_bell_count_read_before_a_commit_is_not_kept_after_it(officer_luquan, django_capture_on_commit_callbacks):
+    """A count read while a write is in flight (another worker's request) was read from the
+    database before the commit: the version set at the commit makes the next read count again."""
+    assert unread_count(officer_luquan) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            notify([_message(officer_luquan)])
+    # The outbox row is written by an on_commit callback: set a new version at *its* commit only.
+    from django.core.cache import cache
+
+    from accounts.services.notifications import _bell_keys
+
+    version_key, count_key = _bell_keys(officer_luquan.pk, officer_luquan.date_joined)
+    stale_version = cache.get(version_key)
+    cache.set(count_key, (stale_version, 0))  # as a reader that counted before the commit would
+    with django_capture_on_commit_callbacks(execute=True):
+        notify([_message(officer_luquan, key="second")])
+    assert cache.get(version_key) != stale_version
+    assert unread_count(officer_luquan) == 2
+
+
+def test_bell_keys_tell_apart_users_of_other_databases(officer_luquan):
+    """A user with the same id in another database (a previous test run, a restored backup)
+    signed up at another moment: its cached count is not this user's."""
+    other_joined = officer_luquan.date_joined - dt.timedelta(seconds=1)
+    from django.core.cache import cache
+
+    from accounts.services.notifications import _bell_keys
+
+    stale_version_key, stale_count_key = _bell_keys(officer_luquan.pk, other_joined)
+    cache.set_many({stale_version_key: "v", stale_count_key: ("v", 7)})
+    assert unread_count(officer_luquan) == 0

@@ -81,3 +81,28 @@ def test_regions_api_lists_own_subtree(client, officer_luquan, city_shijiazhuang
     client.force_login(officer_luquan)
     assert client.get("/api/v1/regions/130903/").status_code == 404
     assert client.get("/api/v1/regions/130110/").json()["name"] == "鹿泉区"
+
+
+def test_menu_follows_role_and_language_whatever_was_rendered_before(client, officer_luquan, province_staff):
+    """The menu's labels and HTML are kept per process (accounts/context_processors.py): by role,
+    language and highlighted entry. A page never gets another role's menu or another language's."""
+    from django.urls import reverse
+
+    def menu(user, language=None):
+        client.force_login(user)
+        if language:
+            client.cookies["django_language"] = language
+        else:
+            client.cookies.pop("django_language", None)
+        page = client.get(reverse("beneficiaries:registration_list")).content.decode()
+        return page[page.index('<ul class="navbar-nav me-auto">') : page.index("</ul>")]
+
+    for _ in range(2):  # the second time from what the first one kept
+        province, district = menu(province_staff), menu(officer_luquan)
+        assert "用户管理" in province and "用户管理" not in district
+        assert "留岗人员" in district and "Workers" not in district
+        english = menu(officer_luquan, "en")
+        assert "Workers" in english and "留岗人员" not in english and "Users" not in english
+        assert "Users" in menu(province_staff, "en")
+        assert english.count(' active"') == 1 and district.count(' active"') == 1
+        assert f'<a class="nav-link active" href="{reverse("beneficiaries:registration_list")}">' in district

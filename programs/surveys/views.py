@@ -24,6 +24,7 @@ from programs.surveys.fields import COUNT_FIELDS, display_label
 from programs.surveys.forms import ReturnForm, SurveyForm
 from programs.surveys.periods import survey_overdue, survey_period_of
 from programs.surveys.validate import survey_previous
+from regions.choices import Level
 
 PAGE_SIZE = 50
 SURVEY_LIST_FIGURES = ("enterprises_surveyed", "outside_workers", "staying", "staying_local", "staying_nonlocal")
@@ -40,9 +41,11 @@ def _programmes():
 @login_required
 def survey_list(request):
     _staff_only(request.user)
-    # The rows show their district and its city, not their programme (it is the page's filter).
-    qs = SurveyReport.objects.for_user(request.user).select_related("district__parent")
-    programme = _programmes().filter(code=request.GET.get("programme")).first() or _programmes().first()
+    # The programmes are few: one query serves the filter, the default and the select.
+    programmes = list(_programmes())
+    wanted = request.GET.get("programme")
+    programme = next((p for p in programmes if p.code == wanted), programmes[0] if programmes else None)
+    qs = SurveyReport.objects.for_user(request.user)
     if programme is not None:
         qs = qs.filter(programme=programme)
     status = request.GET.get("status", "")
@@ -52,7 +55,7 @@ def survey_list(request):
         page = max(1, int(request.GET.get("page", 1)))
     except ValueError:
         page = 1
-    rows = list(qs.order_by("-as_of", "district_id")[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
+    rows = _survey_rows(qs.order_by("-as_of", "district_id")[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
     overdue = None
     if (
         programme is not None
@@ -67,34 +70,17 @@ def survey_list(request):
     )
     params = request.GET.copy()
     params.pop("page", None)
-    statuses = {value: str(label) for value, label in SurveyStatus.choices}  # translated once per page
-    has_next = len(rows) > PAGE_SIZE
-    # Dicts of what the table shows, labels once per page (not a get_status_display per row): a
-    # template variable tries a dict key before an attribute, so on models every lookup raised
-    # and caught an exception (profiled: docs/operations.md "Serving").
-    rows = [
-        {
-            "pk": r.pk,
-            "as_of": r.as_of,
-            "city_name": r.district.parent.name if r.district.parent and r.district.parent.level == "city" else "",
-            "district_name": r.district.name,
-            **{f: getattr(r, f) for f in SURVEY_LIST_FIGURES},
-            "status": r.status,
-            "status_label": statuses.get(r.status, r.status),
-        }
-        for r in rows[:PAGE_SIZE]
-    ]
     return render(
         request,
         "programs/survey_list.html",
         {
             "list_url": reverse("programs:survey_list"),
-            "rows": rows,
+            "rows": rows[:PAGE_SIZE],
             "page": page,
-            "has_next": has_next,
+            "has_next": len(rows) > PAGE_SIZE,
             "query": params.urlencode(),
             "programme": programme,
-            "programmes": _programmes(),
+            "programmes": programmes,
             "status": status,
             "statuses": SurveyStatus.choices,
             "overdue": overdue,
@@ -102,6 +88,30 @@ def survey_list(request):
             "can_create": request.user.role == Role.DISTRICT,
         },
     )
+
+
+SURVEY_ROW_FIELDS = ("pk", "as_of", "district__name", "district__parent__name", "district__parent__level")
+
+
+def _survey_rows(qs) -> list[dict]:
+    """What the table shows, as dicts (programs/templatetags/survey_rows.py renders them): read as
+    tuples, not three model instances a row (the report, its district and its city), with the
+    status labels translated once per page, not a get_status_display per row."""
+    statuses = {value: str(label) for value, label in SurveyStatus.choices}
+    return [
+        {
+            "pk": pk,
+            "as_of": as_of,
+            "city_name": parent_name if parent_level == Level.CITY else "",
+            "district_name": district_name,
+            **dict(zip(SURVEY_LIST_FIGURES, figures, strict=True)),
+            "status": status,
+            "status_label": statuses.get(status, status),
+        }
+        for pk, as_of, district_name, parent_name, parent_level, *figures, status in qs.values_list(
+            *SURVEY_ROW_FIELDS, *SURVEY_LIST_FIGURES, "status"
+        )
+    ]
 
 
 def _default_as_of(programme):

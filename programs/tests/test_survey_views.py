@@ -116,3 +116,40 @@ def test_edit_form_shows_the_saved_date_in_the_date_inputs_format(client, progra
     html = client.get(reverse("programs:survey_edit", args=[report.pk])).content.decode()
     assert 'type="date"' in html and 'value="2021-01-29"' in html
     assert "2021/01/29" not in html
+
+
+def test_list_rows_show_city_district_grouped_figures_and_status(client, programme, officer_luquan, city_shijiazhuang):
+    """The rows are rendered in Python (programs/templatetags/survey_rows.py): each cell as the
+    template had it, names escaped, and only the user's scope."""
+    report = SurveyReport.objects.create(
+        programme=programme, district_id="130110", as_of=D(2021, 1, 29), status=SurveyStatus.RETURNED,
+        enterprises_surveyed=4528, outside_workers=9672, staying=71151, staying_local=60222, staying_nonlocal=10929,
+    )  # fmt: skip
+    SurveyReport.objects.create(
+        programme=programme, district_id="130903", as_of=D(2021, 1, 29)
+    )  # 沧州运河区: not theirs
+    client.force_login(city_shijiazhuang)
+    html = client.get(reverse("programs:survey_list"), {"programme": programme.code}).content.decode()
+    link = reverse("programs:survey_list") + f"{report.pk}/"
+    assert f'<td><a href="{link}">2021-01-29</a></td>\n    <td>石家庄市 · 鹿泉区</td>' in html
+    assert '<td class="text-end">4,528</td>\n    <td class="text-end">9,672</td>' in html
+    assert '<td class="text-end">71,151</td>\n    <td class="text-end">60,222 / 10,929</td>' in html
+    assert '<span class="badge text-bg-danger">已退回</span>' in html
+    assert html.count("<tr>\n    <td><a href=") == 1  # the other city's report is not listed
+    SurveyReport.objects.filter(pk=report.pk).delete()
+    assert "没有摸排报表。" in client.get(reverse("programs:survey_list")).content.decode()
+
+
+def test_list_row_names_are_escaped():
+    from programs.templatetags.survey_rows import survey_rows
+
+    row = {
+        "pk": 7, "as_of": D(2021, 2, 5), "city_name": "<b>市</b>", "district_name": "区&县",
+        "enterprises_surveyed": 1000, "outside_workers": None, "staying": 0, "staying_local": 1, "staying_nonlocal": 2,
+        "status": "submitted", "status_label": "<已提交>",
+    }  # fmt: skip
+    html = survey_rows([row], "/programmes/surveys/")
+    assert '<a href="/programmes/surveys/7/">2021-02-05</a>' in html
+    assert "<td>&lt;b&gt;市&lt;/b&gt; · 区&amp;县</td>" in html
+    assert '<td class="text-end">1,000</td>\n    <td class="text-end">—</td>\n    <td class="text-end">0</td>' in html
+    assert '<span class="badge text-bg-primary">&lt;已提交&gt;</span>' in html
