@@ -111,7 +111,8 @@ def batches_build(
         with connection.cursor() as cur:
             cur.execute(sql.BATCH_CANDIDATES_DROP)
     if built:
-        rollups_refresh_soon(programme.pk)  # the dashboards' "batched" figures
+        # The dashboards' "batched" figures, of the districts built only.
+        rollups_refresh_soon(programme.pk, districts=sorted({b.district_id for b in built}))
     return built
 
 
