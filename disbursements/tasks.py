@@ -395,7 +395,11 @@ def _catch_up_work(progress: Progress) -> dict:
     No rollups_refreshed here: warming every panel of a programme, or its fraud signals,
     for one edited registration would cost more than the change; the panels of the
     refreshed regions get a new version and are built on their next view."""
+    # A total before the work (nothing is written to the job's row inside a refresh's
+    # transaction); the steps give the fault suite its window, as in _refresh_work.
+    progress.set_total(ROLLUP_STEPS)
     done = rollups_catch_up(progress=job_step)
+    progress.advance(ROLLUP_STEPS, force=True)
     return {
         **done,
         "message": (

@@ -53,7 +53,7 @@ def rollups_catch_up(*, progress=None) -> dict:
     for pid, code in RollupDirty.objects.values_list("programme_id", "district_id"):
         dirty.setdefault(pid, set()).add(code)
     for programme in Programme.objects.filter(pk__in=dirty).select_related("region").order_by("pk"):
-        result = rollups_refresh(programme=programme, districts=dirty[programme.pk])
+        result = rollups_refresh(programme=programme, districts=dirty[programme.pk], progress=lambda n: step())
         done["programmes"] += 1
         done["districts_refreshed"] += result["districts"]
         step()
