@@ -180,20 +180,28 @@ def registration_create(
             **({"payout_choice": [None, payout_choice]} if payout_choice else {}),
         },
     )
-    _changed(registration)
+    _changed(registration, recompute=False)  # the count; the grant: next computation (_changed)
     return registration
 
 
-def _changed(*registrations: Registration) -> None:
-    """The dashboards' figures of these registrations' districts, and their people's
-    entitlements, are brought up to date within a minute (beneficiaries.signals)."""
+# What a registration's entitlements do not depend on: a change of these alone is not
+# recomputed (the account goes into the payment line when it is built).
+NOT_DECIDING = {"bank_name", "account"}
+
+
+def _changed(*registrations: Registration, recompute: bool = True) -> None:
+    """The dashboards' figures of these registrations' districts, and (`recompute`) their
+    people's entitlements, are brought up to date within a minute (beneficiaries.signals).
+    A new registration is only counted: its grant comes with the next computation (an
+    officer's run, an import's, the nightly one), as registering many at once would
+    otherwise queue one computation per person."""
     for programme_id in sorted({r.programme_id for r in registrations}):
         mine = [r for r in registrations if r.programme_id == programme_id]
         registry_changed_send(
             Registration,
             districts=[r.district_id for r in mine],
             programme_id=programme_id,
-            person_ids=[r.person_id for r in mine],
+            person_ids=[r.person_id for r in mine] if recompute else [],
         )
 
 
@@ -291,7 +299,8 @@ def registration_update(*, registration: Registration, acting_user: User, **fiel
         update_fields.append("account_masked")
     registration.save(update_fields=update_fields)
     audit_record(user=acting_user, action="registration_update", obj=registration, changes=changes)
-    _changed(registration)
+    if set(changes) - NOT_DECIDING:
+        _changed(registration)
     return registration
 
 

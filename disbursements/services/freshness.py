@@ -24,17 +24,35 @@ from __future__ import annotations
 from disbursements.models import RecomputeMark, RollupDirty
 from disbursements.services.entitlements import entitlements_compute
 from disbursements.services.person_compute import entitlements_compute_person
-from disbursements.services.rollups import rollups_refresh
+from disbursements.services.rollups import rollups_catching_up, rollups_refresh
 from programs.models import Programme
+
+# Each person's computation stages their district's candidates: past this many people
+# of one district in a catch-up, the district is computed whole instead.
+PEOPLE_PER_DISTRICT = 20
 
 
 def rollups_catch_up(*, progress=None) -> dict:
     """Steps 1 and 2 of the module. Returns what was done, for the job's message."""
+    with rollups_catching_up():
+        return _catch_up(progress)
+
+
+def _catch_up(progress) -> dict:
     step = progress or (lambda: None)
     done = {"districts_computed": 0, "people_computed": 0, "programmes": 0, "districts_refreshed": 0}
     marks = list(RecomputeMark.objects.order_by("id").values_list("id", "programme_id", "district_id", "person_id"))
     programmes = {p.pk: p for p in Programme.objects.filter(pk__in={m[1] for m in marks}).select_related("region")}
-    whole = sorted({(pid, code) for _id, pid, code, person in marks if person is None and pid in programmes})
+    people_in: dict[tuple[int, str], set[int]] = {}
+    for _id, pid, code, person in marks:
+        if person is not None:
+            people_in.setdefault((pid, code), set()).add(person)
+    # Many people of one district: its whole computation costs less than theirs one by one.
+    crowded = {key for key, people in people_in.items() if len(people) > PEOPLE_PER_DISTRICT}
+    whole = sorted(
+        {(pid, code) for _id, pid, code, person in marks if person is None and pid in programmes}
+        | {key for key in crowded if key[0] in programmes}
+    )
     for pid, code in whole:
         entitlements_compute(programme=programmes[pid], district=code)
         done["districts_computed"] += 1

@@ -41,6 +41,8 @@ at once (a programme's computation, an import).
 """
 
 from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import connection, transaction
 from django.dispatch import Signal
@@ -315,8 +317,35 @@ def rollups_catch_up_start() -> Job:
     )
 
 
+# Set while the catch-up itself runs: the marks its computations write are refreshed by
+# the same run (its second step), so they queue no other catch-up (in-process, that one
+# would start inside this one and read the same marks, again and again).
+_catching_up: ContextVar[bool] = ContextVar("rollups_catching_up", default=False)
+
+
+@contextmanager
+def rollups_catching_up():
+    token = _catching_up.set(True)
+    try:
+        yield
+    finally:
+        _catching_up.reset(token)
+
+
 def rollups_catch_up_soon() -> None:
-    """The catch-up job, once the current transaction commits (its marks are visible)."""
+    """The catch-up job, once the current transaction commits (its marks are visible):
+    once per transaction, however many changes it marks (a demo or a bulk edit would
+    otherwise queue, in-process, one catch-up per change), and not from the catch-up."""
+    if _catching_up.get():
+        return
+    if connection.in_atomic_block and any(f is _catch_up_after_commit for _ids, f, _robust in connection.run_on_commit):
+        return
+    transaction.on_commit(_catch_up_after_commit)
+
+
+def _catch_up_after_commit() -> None:
+    # Committed now: job_start_after_commit queues at once, with its handling of a
+    # broker or database that is restarting.
     job_start_after_commit(rollups_catch_up_start, what="rollups catch-up")
 
 

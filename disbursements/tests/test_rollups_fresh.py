@@ -232,3 +232,49 @@ def test_marks_of_a_finished_catch_up_are_gone_and_a_second_run_does_nothing():
     }
     assert _row(p, "130110").refreshed_at == version
     assert version <= timezone.now()
+
+
+def test_many_changes_in_one_transaction_queue_one_catch_up(officer_luquan, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    p = programme()
+    rs = [reg(p, "130110", OUTSIDE) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        for i, r in enumerate(rs):
+            registration_update(registration=r, acting_user=officer_luquan, duty_days=i + 1)
+    assert len(callbacks) == 1
+    assert RecomputeMark.objects.filter(person__isnull=False).count() == 3
+
+
+def test_an_account_only_edit_recomputes_nothing(officer_luquan):
+    p = programme()
+    r = reg(p, "130110", OUTSIDE)
+    registration_update(registration=r, acting_user=officer_luquan, bank_name="中国银行")
+    assert not RecomputeMark.objects.exists() and not RollupDirty.objects.exists()
+
+
+def test_a_crowded_district_is_computed_whole(monkeypatch):
+    from disbursements.services import freshness
+
+    p = programme()
+    rs = [reg(p, "130110", OUTSIDE) for _ in range(3)]
+    monkeypatch.setattr(freshness, "PEOPLE_PER_DISTRICT", 2)
+    rollups_mark(programme_ids=[p.pk], districts=["130110"], person_ids=[r.person_id for r in rs])
+    done = rollups_catch_up()
+    assert (done["districts_computed"], done["people_computed"]) == (1, 0)
+    assert Entitlement.objects.filter(registration__in=rs, status="granted").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_catch_up_queues_no_catch_up_of_its_own(officer_luquan):
+    """Real commits, tasks in-process: the person's computation inside the catch-up
+    commits too, and must not start a second catch-up inside the first."""
+    from accounts.models import Job
+
+    p = programme()
+    r = reg(p, "130110", OUTSIDE)
+    rollups_refresh(programme=p)
+    registration_update(registration=r, acting_user=officer_luquan, duty_days=2)
+    assert Entitlement.objects.get(registration=r).status == "granted"
+    assert Job.objects.filter(kind="refresh_rollups", params__catch_up=True).count() == 1
+    assert not RecomputeMark.objects.exists() and not RollupDirty.objects.exists()
