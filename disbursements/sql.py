@@ -204,6 +204,10 @@ ON CONFLICT (programme_id, person_id, rule_key) DO UPDATE SET rule_id = excluded
 """
 NESTLOOP_OFF = "SET LOCAL enable_nestloop = off"
 NESTLOOP_ON = "SET LOCAL enable_nestloop = on"
+# A few districts' rollup refresh (the catch-up) reads their rows through the indexes, so
+# that it costs the same at 1M or 10M rows: the planner, misled by a join estimate, would
+# scan every payment line and compile the plan (JIT, 150 ms) for a thousand rows.
+INDEXES_ONLY = ("SET LOCAL enable_seqscan = off", "SET LOCAL jit = off")
 
 # --------------------------------------------------------------------------- reconciliation
 

@@ -194,8 +194,9 @@ def rollups_refresh(*, programme, districts: Iterable[str] | None = None, progre
             # These are whole-table aggregations: hash joins are always the right plan. Without
             # fresh statistics (rows just loaded, not yet analyzed) the planner picks nested
             # loops over "empty" tables and a refresh of ten thousand rows takes minutes.
-            # A few districts' refresh reads through the indexes instead.
-            cursor.execute(sql.NESTLOOP_OFF if districts is None else sql.NESTLOOP_ON)
+            # A few districts' refresh reads their rows through the indexes instead.
+            for statement in [sql.NESTLOOP_OFF] if districts is None else sql.INDEXES_ONLY:
+                cursor.execute(statement)
         # Read under the lock: the marks this refresh covers, deleted with its rows.
         marks = RollupDirty.objects.filter(programme=programme)
         if districts is not None:
@@ -338,15 +339,24 @@ def rollups_catch_up_soon() -> None:
     otherwise queue, in-process, one catch-up per change), and not from the catch-up."""
     if _catching_up.get():
         return
-    if connection.in_atomic_block and any(f is _catch_up_after_commit for _ids, f, _robust in connection.run_on_commit):
-        return
-    transaction.on_commit(_catch_up_after_commit)
+    waiting = getattr(connection, "_rollups_catch_up", None)
+    if (
+        connection.in_atomic_block
+        and waiting is not None
+        and not waiting.ran
+        and any(f is waiting for _ids, f, _robust in connection.run_on_commit)
+    ):
+        return  # this transaction's callback is registered and still to run
 
+    def start() -> None:
+        # Committed now: job_start_after_commit queues at once, with its handling of a
+        # broker or database that is restarting.
+        start.ran = True
+        job_start_after_commit(rollups_catch_up_start, what="rollups catch-up")
 
-def _catch_up_after_commit() -> None:
-    # Committed now: job_start_after_commit queues at once, with its handling of a
-    # broker or database that is restarting.
-    job_start_after_commit(rollups_catch_up_start, what="rollups catch-up")
+    start.ran = False
+    connection._rollups_catch_up = start  # a rolled back transaction drops it from run_on_commit
+    transaction.on_commit(start)
 
 
 def rollups_pending(*, programme: Programme, region: Region) -> bool:
