@@ -340,6 +340,18 @@ WHERE r.level <> 'district' AND r.path LIKE %(prefix)s{only_upper}
 GROUP BY r.code, r.level, r.path
 """
 
+# Beside "数据更新于", on every dashboard request (services.rollups.rollups_pending): a
+# district under the region marked and not refreshed yet, or a whole refresh of the
+# programme waiting or running (its params are exactly {"programme_id": N}, written the
+# same way by PostgreSQL's jsonb and by SQLite). Raw: the ORM's compilation of the same
+# two EXISTS costs ten times their execution.
+ROLLUP_PENDING = """
+SELECT EXISTS (SELECT 1 FROM disbursements_rollupdirty m JOIN regions_region r ON r.code = m.district_id
+               WHERE m.programme_id = %(programme_id)s AND r.path LIKE %(path)s),
+       EXISTS (SELECT 1 FROM accounts_job j WHERE j.kind = %(kind)s AND j.state IN (%(queued)s, %(running)s)
+               AND CAST(j.params AS TEXT) = %(params)s)
+"""
+
 RULE_ROLLUP_DISTRICTS = """
 WITH best AS (
     SELECT l.entitlement_id, MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
