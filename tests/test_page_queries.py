@@ -27,18 +27,19 @@ PAGES = {
     ("luquan", "employers", "/registry/employers/"): (4, 4),
     ("luquan", "surveys", "/programmes/surveys/"): (8, 8),
     ("luquan", "survey edit form", "{survey_edit}"): (5, 5),
-    # Warm, the open fraud signals come from the cache (until they change).
-    ("luquan", "dashboard", "/dashboard/"): (22, 6),
+    # Warm, the open fraud signals come from the cache (until they change). Every dashboard
+    # reads, uncached, whether a change under it waits for the catch-up (one statement).
+    ("luquan", "dashboard", "/dashboard/"): (23, 7),
     ("luquan", "rules", "/programmes/rules/"): (5, 5),
     ("sheng", "home", "/"): (3, 3),
     # Cold, the dashboards and the batch list read each frozen batch's lines once for the
     # checksum alarm (then cached): the demo has one more since the red-packet batch.
-    ("sheng", "dashboard", "/dashboard/"): (23, 6),
+    ("sheng", "dashboard", "/dashboard/"): (24, 7),
     ("sheng", "registrations", "/registry/registrations/"): (5, 4),
     ("sheng", "surveys", "/programmes/surveys/"): (9, 9),
     ("sheng", "batches", "/payments/"): (16, 7),
     ("shijiazhuang", "home", "/"): (4, 4),
-    ("shijiazhuang", "dashboard", "/dashboard/"): (24, 6),
+    ("shijiazhuang", "dashboard", "/dashboard/"): (25, 7),
     ("shijiazhuang", "registrations", "/registry/registrations/"): (5, 4),
     ("qiye_luquan", "home", "/"): (6, 6),
     ("qiye_luquan", "registrations", "/registry/registrations/"): (5, 5),
