@@ -208,6 +208,9 @@ def rollups_refresh(*, programme, districts: Iterable[str] | None = None, progre
         cursor.execute(sql.ROLLUPS_DELETE.format(**only), delete_params)
         cursor.execute(district_sql, params)
         refreshed = cursor.rowcount
+        if refreshed < 0:  # SQLite gives no count for INSERT … SELECT
+            rows = RegionRollup.objects.filter(programme=programme, level="district")
+            refreshed = (rows if districts is None else rows.filter(region_id__in=districts)).count()
         step(1)
         cursor.execute(upper_sql, params)
         step(2)

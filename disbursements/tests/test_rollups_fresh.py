@@ -278,3 +278,11 @@ def test_the_catch_up_queues_no_catch_up_of_its_own(officer_luquan):
     assert Entitlement.objects.get(registration=r).status == "granted"
     assert Job.objects.filter(kind="refresh_rollups", params__catch_up=True).count() == 1
     assert not RecomputeMark.objects.exists() and not RollupDirty.objects.exists()
+
+
+def test_the_catch_up_counts_the_districts_it_refreshed():
+    p = programme()
+    reg(p, "130110", OUTSIDE)
+    rollups_refresh(programme=p)
+    rollups_mark(programme_ids=[p.pk], districts=["130110", "130102"])
+    assert rollups_catch_up()["districts_refreshed"] == 2  # also on SQLite, which gives no rowcount
