@@ -245,6 +245,10 @@ NESTLOOP_OFF = "SET LOCAL enable_nestloop = off"
 BATCH_LINES_SORT_MEM = "SET LOCAL work_mem = '512MB'"
 BATCH_LINES_SORT_MEM_RESET = "SET LOCAL work_mem = '64MB'"
 NESTLOOP_ON = "SET LOCAL enable_nestloop = on"
+# A few districts' rollup refresh (the catch-up) reads their rows through the indexes, so
+# that it costs the same at 1M or 10M rows: the planner, misled by a join estimate, would
+# scan every payment line and compile the plan (JIT, 150 ms) for a thousand rows.
+INDEXES_ONLY = ("SET LOCAL enable_seqscan = off", "SET LOCAL jit = off")
 
 # --------------------------------------------------------------------------- reconciliation
 
@@ -293,28 +297,32 @@ RECONCILIATION_OF_RULE = " AND e.rule_key = %(rule_key)s"
 # templates take the tables ({region}, {survey} …: rollups._tables) and the summed
 # columns (the survey's and the money's) from the service; values are %(pid)s, %(now)s
 # and %(prefix)s (the programme region's path and "%").
+# A refresh of some districts only (the catch-up after a change) passes {only…}: an
+# IN list of those districts (`rollups.only_fragments`), or of their cities and
+# province for the upper rows; the whole refresh passes empty strings. Each source is
+# filtered before its GROUP BY, so a district's refresh reads that district's rows only.
 ROLLUP_LOCK = "SELECT pg_advisory_xact_lock(%(namespace)s, %(programme_id)s)"
-RULE_ROLLUPS_DELETE = "DELETE FROM disbursements_rulerollup WHERE programme_id = %(programme_id)s"
-ROLLUPS_DELETE = "DELETE FROM disbursements_regionrollup WHERE programme_id = %(programme_id)s"
+RULE_ROLLUPS_DELETE = "DELETE FROM disbursements_rulerollup WHERE programme_id = %(programme_id)s{only_rows}"
+ROLLUPS_DELETE = "DELETE FROM disbursements_regionrollup WHERE programme_id = %(programme_id)s{only_rows}"
 
 ROLLUP_DISTRICTS = """
 WITH d AS (
-    SELECT code, path FROM {region} WHERE level = 'district' AND path LIKE %(prefix)s
+    SELECT code, path FROM {region} WHERE level = 'district' AND path LIKE %(prefix)s{only_code}
 ), sv AS (
     SELECT s.district_id, MAX(s.as_of) AS as_of, COUNT(*) AS n,
            {survey_sums}
     FROM {survey} s
-    WHERE s.programme_id = %(pid)s AND s.status IN ('approved', 'locked')
+    WHERE s.programme_id = %(pid)s AND s.status IN ('approved', 'locked'){only_s}
       AND s.as_of = (SELECT MAX(s2.as_of) FROM {survey} s2
                      WHERE s2.programme_id = s.programme_id AND s2.district_id = s.district_id
                        AND s2.status IN ('approved', 'locked'))
     GROUP BY s.district_id
 ), reg AS (
     SELECT district_id, COUNT(*) AS n FROM {registration}
-    WHERE programme_id = %(pid)s AND status = 'active' GROUP BY district_id
+    WHERE programme_id = %(pid)s AND status = 'active'{only} GROUP BY district_id
 ), emp AS (
     SELECT district_id, COUNT(*) AS n, COUNT(*) FILTER (WHERE status = 'verified') AS v
-    FROM {employer} GROUP BY district_id
+    FROM {employer} WHERE 1 = 1{only} GROUP BY district_id
 ), ent AS (
     SELECT district_id,
            COUNT(*) FILTER (WHERE channel <> 'employer' AND kind <> 'adjustment') AS n,
@@ -322,12 +330,12 @@ WITH d AS (
            SUM(amount) FILTER (WHERE channel <> 'employer' AND kind = 'adjustment') AS adj,
            COUNT(*) FILTER (WHERE channel = 'employer') AS en,
            SUM(amount) FILTER (WHERE channel = 'employer') AS eamt
-    FROM {entitlement} WHERE programme_id = %(pid)s AND status = 'granted' GROUP BY district_id
+    FROM {entitlement} WHERE programme_id = %(pid)s AND status = 'granted'{only} GROUP BY district_id
 ), best AS (
     SELECT l.entitlement_id,
            MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
            MAX(l.amount) AS amt
-    FROM {line} l GROUP BY l.entitlement_id
+    FROM {line} l{best_join} GROUP BY l.entitlement_id
 ), pay AS (
     SELECT e.district_id,
            COUNT(*) AS bn, SUM(b.amt) AS bamt,
@@ -335,14 +343,14 @@ WITH d AS (
            COUNT(*) FILTER (WHERE b.st = 2) AS pnn, SUM(b.amt) FILTER (WHERE b.st = 2) AS pnamt,
            COUNT(*) FILTER (WHERE b.st = 1) AS fn, SUM(b.amt) FILTER (WHERE b.st = 1) AS famt
     FROM best b JOIN {entitlement} e ON e.id = b.entitlement_id
-    WHERE e.programme_id = %(pid)s AND e.status = 'granted' AND e.channel <> 'employer'
+    WHERE e.programme_id = %(pid)s AND e.status = 'granted' AND e.channel <> 'employer'{only_e}
     GROUP BY e.district_id
 ), refused AS (
     SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {refusal}
-    WHERE programme_id = %(pid)s GROUP BY district_id
+    WHERE programme_id = %(pid)s{only} GROUP BY district_id
 ), over AS (
     SELECT district_id, COUNT(*) AS n, SUM(amount) AS amt FROM {overpayment}
-    WHERE programme_id = %(pid)s AND status = 'open' GROUP BY district_id
+    WHERE programme_id = %(pid)s AND status = 'open'{only} GROUP BY district_id
 )
 INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey_as_of, survey_districts,
                       {survey_cols}, {money_cols})
@@ -369,15 +377,27 @@ INSERT INTO {rollup} (programme_id, region_id, level, path, refreshed_at, survey
 SELECT %(pid)s, r.code, r.level, r.path, %(now)s, MAX(x.survey_as_of), {summed_vals}
 FROM {region} r
 JOIN {rollup} x ON x.programme_id = %(pid)s AND x.level = 'district' AND x.path LIKE r.path || '%%'
-WHERE r.level <> 'district' AND r.path LIKE %(prefix)s
+WHERE r.level <> 'district' AND r.path LIKE %(prefix)s{only_upper}
 GROUP BY r.code, r.level, r.path
+"""
+
+# Beside "数据更新于", on every dashboard request (services.rollups.rollups_pending): a
+# district under the region marked and not refreshed yet, or a whole refresh of the
+# programme waiting or running (its params are exactly {"programme_id": N}, written the
+# same way by PostgreSQL's jsonb and by SQLite). Raw: the ORM's compilation of the same
+# two EXISTS costs ten times their execution.
+ROLLUP_PENDING = """
+SELECT EXISTS (SELECT 1 FROM disbursements_rollupdirty m JOIN regions_region r ON r.code = m.district_id
+               WHERE m.programme_id = %(programme_id)s AND r.path LIKE %(path)s),
+       EXISTS (SELECT 1 FROM accounts_job j WHERE j.kind = %(kind)s AND j.state IN (%(queued)s, %(running)s)
+               AND CAST(j.params AS TEXT) = %(params)s)
 """
 
 RULE_ROLLUP_DISTRICTS = """
 WITH best AS (
     SELECT l.entitlement_id, MAX(CASE l.status WHEN 'paid' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) AS st,
            MAX(l.amount) AS amt
-    FROM {line} l GROUP BY l.entitlement_id
+    FROM {line} l{best_join} GROUP BY l.entitlement_id
 ), names AS (
     SELECT r.rule_key, r.name, r.kind FROM {rule} r
     WHERE r.programme_id = %(pid)s
@@ -393,7 +413,7 @@ FROM {entitlement} e
 JOIN {region} d ON d.code = e.district_id AND d.level = 'district' AND d.path LIKE %(prefix)s
 LEFT JOIN best b ON b.entitlement_id = e.id
 LEFT JOIN names ON names.rule_key = e.rule_key
-WHERE e.programme_id = %(pid)s AND e.status = 'granted'
+WHERE e.programme_id = %(pid)s AND e.status = 'granted'{only_e}
 GROUP BY e.district_id, e.rule_key
 """
 
@@ -405,7 +425,7 @@ SELECT %(pid)s, r.code, x.rule_key, MAX(x.rule_name), MAX(x.kind), SUM(x.entitle
 FROM {region} r
 JOIN {rulerollup} x ON x.programme_id = %(pid)s
 JOIN {region} d ON d.code = x.region_id AND d.level = 'district' AND d.path LIKE r.path || '%%'
-WHERE r.level <> 'district' AND r.path LIKE %(prefix)s
+WHERE r.level <> 'district' AND r.path LIKE %(prefix)s{only_upper}
 GROUP BY r.code, x.rule_key
 """
 
@@ -438,6 +458,45 @@ WHERE COALESCE(t.amount, 0) <> COALESCE(k.settled, 0) + COALESCE(k.unsettled, 0)
               AND o.person_id = k.person_id AND o.rule_key = k.rule_key AND o.status = 'open')
 ORDER BY k.person_id, k.rule_key
 """  # noqa: S608
+
+# --------------------------------------------------------------------------- one person
+
+# One person's computation (services.person_compute) runs the district computation's
+# statements on candidates kept to that person: the same statements with the district
+# key replaced by the person's (`_of_person` fails loudly at import if a statement no
+# longer holds the text it replaces, so the two paths cannot drift apart silently).
+
+
+def _of_person(statement: str, old: str, new: str) -> str:
+    if old not in statement:
+        raise RuntimeError(f"disbursements.sql: the person variant no longer finds {old!r}")
+    return statement.replace(old, new)
+
+
+ENTITLEMENT_CANDIDATES_KEEP_PERSON = f"DELETE FROM {ENTITLEMENT_CANDIDATES} WHERE person_id <> %(person_id)s"  # noqa: S608
+PERSON_LINES_TO_PULL = _of_person(
+    ENTITLEMENT_LINES_TO_PULL, "e.district_id = %(district)s", "e.person_id = %(person_id)s"
+)
+PERSON_AUDIT_GONE = _of_person(
+    ENTITLEMENT_AUDIT_GONE, "ent.district_id = %(district)s", "ent.person_id = %(person_id)s"
+)
+PERSON_WITHDRAW_GONE = _of_person(
+    ENTITLEMENT_WITHDRAW_GONE, "ent.district_id = %(district)s", "ent.person_id = %(person_id)s"
+)
+PERSON_SETTLEMENT_MISMATCHES = _of_person(
+    SETTLEMENT_MISMATCHES,
+    f"""AND (b.district_id = %(district)s OR EXISTS (SELECT 1 FROM {ENTITLEMENT_CANDIDATES} t0
+           WHERE t0.person_id = b.person_id AND t0.rule_key = b.rule_key))""",  # noqa: S608
+    "AND b.person_id = %(person_id)s",
+)
+# The districts a person's computation touches: where they are registered, and where
+# their entitlements are (a moved registration leaves rows behind to withdraw).
+PERSON_DISTRICTS = """
+SELECT district_id FROM beneficiaries_registration WHERE programme_id = %(programme_id)s AND person_id = %(person_id)s
+UNION
+SELECT district_id FROM disbursements_entitlement WHERE programme_id = %(programme_id)s AND person_id = %(person_id)s
+ORDER BY 1
+"""
 
 # --------------------------------------------------------------------------- batches
 

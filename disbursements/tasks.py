@@ -11,8 +11,12 @@ ends with the same result. Every task keeps its registered name (`name=`): beat
   district — one transaction per district, progress reported per district. With a real
   broker the districts of a run are fanned out, one task each, so that many workers share
   a run; in-process (make run, tests) they run in a loop.
-- rollups: a change calls `rollups_refresh_soon` (services.rollups), which queues one
-  refresh job per burst of changes; beat runs `rollups_refresh_all` as a safety net.
+- rollups: a change marks its districts (`rollups_mark`, services.rollups; from
+  beneficiaries through `registry_changed`, from surveys through `survey_changed`) and
+  queues one catch-up job per burst of changes (services.freshness: the people or
+  districts to recompute, then the marked districts' rollups); beat starts the catch-up
+  every ROLLUP_CATCH_UP_SECONDS and runs `rollups_refresh_all` as the safety net. A
+  programme's whole computation or an import still queues a whole refresh.
 - fraud signals: recomputed (a job) after every import and every rollup refresh
   (`signals_compute_soon`); `signals_compute` reconciles the stored signals in one
   transaction, so running it again changes nothing.
@@ -59,6 +63,7 @@ from accounts.services.jobs import (
     job_task_register,
     record,
 )
+from beneficiaries.signals import registry_changed
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import format_yuan
 from core.private_files import open_private, private_dir
@@ -69,6 +74,7 @@ from disbursements.services.batches import batches_build
 from disbursements.services.entitlements import entitlement_districts, entitlement_totals, entitlements_compute
 from disbursements.services.fraud import signals_compute
 from disbursements.services.fraud_patterns import PATTERN_STEPS
+from disbursements.services.freshness import catch_up_owed, rollups_catch_up
 from disbursements.services.notify import NOTIFY_BATCH_RESULTS_TASK, batch_results_notify
 from disbursements.services.payment_files import (
     EXPORTABLE,
@@ -80,7 +86,9 @@ from disbursements.services.payment_files import (
 )
 from disbursements.services.rollups import (
     ROLLUP_STEPS,
+    rollups_catch_up_start,
     rollups_job_start,
+    rollups_mark,
     rollups_refresh,
     rollups_refresh_all,
     rollups_refresh_soon,
@@ -377,6 +385,8 @@ def refresh_rollups_task(job_id: int) -> None:
 
 
 def _refresh_work(job: Job, progress: Progress) -> dict:
+    if job.params.get("catch_up"):
+        return _catch_up_work(progress)
     programme_id = job.params["programme_id"]
     progress.set_total(ROLLUP_STEPS)
     # Nothing is written to the job's row inside the refresh's transaction (its heartbeat
@@ -386,6 +396,33 @@ def _refresh_work(job: Job, progress: Progress) -> dict:
     progress.advance(ROLLUP_STEPS, force=True)
     rollups_refreshed.send(sender=None, programme_id=programme_id)
     return {**result, "message": f"统计已刷新：{result['programme']}（{result['districts']} 个区县）"}
+
+
+def _catch_up_work(progress: Progress) -> dict:
+    """The marked changes (services.freshness): recomputed, then their districts' rollups.
+    No rollups_refreshed here: warming every panel of a programme, or its fraud signals,
+    for one edited registration would cost more than the change; the panels of the
+    refreshed regions get a new version and are built on their next view."""
+    # A total before the work (nothing is written to the job's row inside a refresh's
+    # transaction); the steps give the fault suite its window, as in _refresh_work.
+    progress.set_total(ROLLUP_STEPS)
+    done = rollups_catch_up(progress=job_step)
+    progress.advance(ROLLUP_STEPS, force=True)
+    return {
+        **done,
+        "message": (
+            f"统计已刷新：{done['districts_refreshed']} 个区县"
+            f"（重新核定 {done['people_computed']} 人、{done['districts_computed']} 个区县）"
+        ),
+    }
+
+
+@shared_task(name="disbursements.rollups_catch_up", acks_late=True)
+def rollups_catch_up_task() -> None:
+    """Beat, every ROLLUP_CATCH_UP_SECONDS: queue the catch-up when a change waits for it
+    (its own after-commit message may have been lost while Redis restarted)."""
+    if catch_up_owed():
+        rollups_catch_up_start()
 
 
 @shared_task(name="disbursements.rollups_refresh", acks_late=True)
@@ -406,8 +443,22 @@ job_task_register(JobKind.REFRESH_ROLLUPS, refresh_rollups_task)
 
 
 @receiver(survey_changed, dispatch_uid="rollups_on_survey_changed")
-def _survey_changed(sender, programme_id: int, **kwargs) -> None:
-    rollups_refresh_soon(programme_id)
+def _survey_changed(sender, programme_id: int, district_code: str | None = None, **kwargs) -> None:
+    # One report: its district (and the regions above it); a batch of reports: all.
+    rollups_refresh_soon(programme_id, districts=[district_code] if district_code else None)
+
+
+@receiver(registry_changed, dispatch_uid="rollups_on_registry_changed")
+def _registry_changed(
+    sender, *, districts, programme_id=None, person_ids=(), recompute: bool = False, **kwargs
+) -> None:
+    # Sent inside the change's transaction: the marks commit, or roll back, with it.
+    rollups_mark(
+        programme_ids=None if programme_id is None else [programme_id],
+        districts=districts,
+        person_ids=person_ids,
+        recompute=recompute,
+    )
 
 
 # --------------------------------------------------------------------------- fraud signals

@@ -58,6 +58,7 @@ def dashboard(request):
         "breadcrumb": dashboards._breadcrumb(region, home),
         "charts": charts,
         "updated_at": parse_datetime(panel["updated_at"]) if panel["updated_at"] else None,
+        "refresh_pending": dashboards.dashboard_refresh_pending(programme=programme, region=region),
         "tables": dashboards.TABLES,
         # The key of the page's cached fragment: the panel's own cache key (rollup version and day).
         "body_cache": {

@@ -24,7 +24,7 @@ from accounts.scopes import is_admin, is_staff_user
 from core.errors import DomainError
 from core.money import format_yuan
 from disbursements.models import RegionRollup, RuleRollup
-from disbursements.services.rollups import rollups_refresh, rollups_refreshed
+from disbursements.services.rollups import rollups_pending, rollups_refresh, rollups_refreshed
 from programs.choices import SURVEY_APPROVED, ProgrammeStatus, RuleKind
 from programs.models import Programme, SurveyReport
 from programs.surveys.fields import COUNT_FIELDS
@@ -242,6 +242,13 @@ def dashboard_panel(
         panel = _build_panel(programme=programme, region=region, today=today, full=full)
         cache.set(key, panel, PANEL_TTL)
     return panel
+
+
+def dashboard_refresh_pending(*, programme: Programme, region: Region) -> bool:
+    """Whether a change under `region` is not in the figures yet (a district marked, a
+    whole refresh waiting): said beside "数据更新于", so that the time stays true. Read
+    per request, outside the cached panel (one small indexed query)."""
+    return rollups_pending(programme=programme, region=region)
 
 
 def _build_panel(*, programme: Programme, region: Region, today: datetime.date, full: bool) -> dict:

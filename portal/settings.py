@@ -412,6 +412,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "disbursements.rollups_refresh_all",
         "schedule": env_int("ROLLUP_REFRESH_SECONDS", 600, minimum=30),
     },
+    # The changes marked since the last catch-up (registrations, employers, surveys, …):
+    # their people recomputed and their districts' rollups refreshed, if the job queued
+    # by the change itself was lost. Under 60 s, the freshness the dashboards promise.
+    "rollups-catch-up": {
+        "task": "disbursements.rollups_catch_up",
+        "schedule": env_int("ROLLUP_CATCH_UP_SECONDS", 30, minimum=5),
+    },
     # Every job kind: a job whose worker died or whose message was lost is re-queued.
     "jobs-sweep": {"task": "accounts.sweep_jobs", "schedule": JOB_SWEEP_SECONDS},
     "jobs-purge": {"task": "accounts.purge_jobs", "schedule": crontab(hour=3, minute=45)},

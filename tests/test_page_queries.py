@@ -27,18 +27,19 @@ PAGES = {
     ("luquan", "employers", "/registry/employers/"): (4, 3),
     ("luquan", "surveys", "/programmes/surveys/"): (6, 5),
     ("luquan", "survey edit form", "{survey_edit}"): (5, 4),
-    # Warm, the open fraud signals come from the cache (until they change).
-    ("luquan", "dashboard", "/dashboard/"): (22, 5),
+    # Warm, the open fraud signals come from the cache (until they change). Every dashboard
+    # reads, uncached, whether a change under it waits for the catch-up (one statement).
+    ("luquan", "dashboard", "/dashboard/"): (23, 6),
     ("luquan", "rules", "/programmes/rules/"): (5, 4),
     ("sheng", "home", "/"): (3, 2),
     # Cold, the dashboards and the batch list read each frozen batch's lines once for the
     # checksum alarm (then cached): the demo has one more since the red-packet batch.
-    ("sheng", "dashboard", "/dashboard/"): (23, 5),
+    ("sheng", "dashboard", "/dashboard/"): (24, 6),
     ("sheng", "registrations", "/registry/registrations/"): (5, 3),
     ("sheng", "surveys", "/programmes/surveys/"): (7, 6),
     ("sheng", "batches", "/payments/"): (16, 6),
     ("shijiazhuang", "home", "/"): (4, 3),
-    ("shijiazhuang", "dashboard", "/dashboard/"): (24, 5),
+    ("shijiazhuang", "dashboard", "/dashboard/"): (25, 6),
     ("shijiazhuang", "registrations", "/registry/registrations/"): (5, 3),
     ("qiye_luquan", "home", "/"): (6, 5),
     ("qiye_luquan", "registrations", "/registry/registrations/"): (5, 4),

@@ -13,6 +13,7 @@ from beneficiaries.models import Employer, Registration
 from beneficiaries.notify import employer_returned_notify
 from beneficiaries.services.access import is_district_officer_for
 from beneficiaries.services.fields import clean_phone, clean_text, district_region
+from beneficiaries.signals import registry_changed_send
 from beneficiaries.uscc import USCCError, validate_uscc
 from core.errors import ConflictError, DomainError, PermissionDenied
 
@@ -79,6 +80,7 @@ def employer_register(
         obj=employer,
         changes={"credit_code": code, "name": employer.name, "district": region.code},
     )
+    registry_changed_send(Employer, districts=[region.code])  # the district's employer count
     return employer
 
 
@@ -129,6 +131,11 @@ def employer_update(*, employer: Employer, acting_user: User, **fields) -> Emplo
         changes["status"] = "pending"
     employer.save(update_fields=update_fields)
     audit_record(user=acting_user, action="employer_update", obj=employer, changes=changes)
+    # Its ownership and status decide what its staff are granted: their districts are
+    # computed again within a minute (a name or a phone only changes what is shown).
+    registry_changed_send(
+        Employer, districts=[employer.district_id], recompute=bool({"ownership", "status"} & set(changes))
+    )
     return employer
 
 
@@ -206,6 +213,9 @@ def employer_move(*, employer: Employer, district, acting_user: User, reason: st
         ],
         batch_size=1000,
     )
+    # Both districts' figures change, and what the moved staff are granted (the new
+    # district's rules; the old district's unbatched rows are withdrawn).
+    registry_changed_send(Employer, districts=[old.code, target.code], recompute=True)
     return employer
 
 
@@ -223,6 +233,7 @@ def employer_verify(*, employer: Employer, acting_user: User) -> Employer:
     employer.return_reason = ""
     employer.save(update_fields=["status", "verified_by", "verified_at", "return_reason"])
     audit_record(user=acting_user, action="employer_verify", obj=employer, changes={"status": "verified"})
+    registry_changed_send(Employer, districts=[employer.district_id], recompute=True)  # from now on its staff count
     return employer
 
 
@@ -247,6 +258,7 @@ def employer_return(*, employer: Employer, acting_user: User, reason: str) -> Em
         changes={"status": [previous, "returned"]},
         comment=reason,
     )
+    registry_changed_send(Employer, districts=[employer.district_id], recompute=previous == EmployerStatus.VERIFIED)
     # The agents are told once the return has committed (what to correct, and where).
     after_commit(employer_returned_notify, employer_id=employer.pk, audit_id=entry.pk)
     return employer

@@ -11,6 +11,7 @@ from beneficiaries.idcard import IdNumberError, current_code_of, validate_id_num
 from beneficiaries.models import Person
 from beneficiaries.phone import PhoneError, validate_mobile
 from beneficiaries.services.fields import clean_text
+from beneficiaries.signals import registry_changed_send
 from core.errors import DomainError, PermissionDenied
 
 NAME_MISMATCH = "该身份证号在系统中已登记的姓名与填写的姓名不一致：请核对姓名和身份证号是否填错"
@@ -155,4 +156,12 @@ def person_correct(
         return person
     person.save(update_fields=fields)
     audit_record(user=acting_user, action="person_correct", obj=person, changes=changes, comment=comment)
+    if "hukou_code" in changes:
+        # The hukou decides eligibility: the person's entitlements in every programme are
+        # computed again within a minute (beneficiaries.signals), not at the nightly run.
+        registry_changed_send(
+            Person,
+            districts=person.registrations.order_by().values_list("district_id", flat=True).distinct(),
+            person_ids=[person.pk],
+        )
     return person

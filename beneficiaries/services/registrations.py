@@ -18,6 +18,7 @@ from beneficiaries.importer.cells import CellError, bank_name
 from beneficiaries.models import REGISTRATION_STAY_FIELDS, Employer, Person, Registration
 from beneficiaries.services.access import is_district_officer_for, user_covers_region
 from beneficiaries.services.persons import person_upsert
+from beneficiaries.signals import registry_changed_send
 from core.errors import ConflictError, DomainError, PermissionDenied
 from programs.choices import ProgrammeStatus
 from programs.models import Programme
@@ -179,7 +180,29 @@ def registration_create(
             **({"payout_choice": [None, payout_choice]} if payout_choice else {}),
         },
     )
+    _changed(registration, recompute=False)  # the count; the grant: next computation (_changed)
     return registration
+
+
+# What a registration's entitlements do not depend on: a change of these alone is not
+# recomputed (the account goes into the payment line when it is built).
+NOT_DECIDING = {"bank_name", "account"}
+
+
+def _changed(*registrations: Registration, recompute: bool = True) -> None:
+    """The dashboards' figures of these registrations' districts, and (`recompute`) their
+    people's entitlements, are brought up to date within a minute (beneficiaries.signals).
+    A new registration is only counted: its grant comes with the next computation (an
+    officer's run, an import's, the nightly one), as registering many at once would
+    otherwise queue one computation per person."""
+    for programme_id in sorted({r.programme_id for r in registrations}):
+        mine = [r for r in registrations if r.programme_id == programme_id]
+        registry_changed_send(
+            Registration,
+            districts=[r.district_id for r in mine],
+            programme_id=programme_id,
+            person_ids=[r.person_id for r in mine] if recompute else [],
+        )
 
 
 def _registrations_of(person: Person, programme: Programme, employer: Employer) -> tuple[Registration | None, bool]:
@@ -222,6 +245,7 @@ def _registration_reinstate(
     existing.updated_at = timezone.now()
     existing.save(update_fields=[*values, "status", "status_note", "updated_at"])
     audit_record(user=acting_user, action="registration_reinstate", obj=existing, changes={"status": existing.status})
+    _changed(existing)
     return existing
 
 
@@ -275,6 +299,8 @@ def registration_update(*, registration: Registration, acting_user: User, **fiel
         update_fields.append("account_masked")
     registration.save(update_fields=update_fields)
     audit_record(user=acting_user, action="registration_update", obj=registration, changes=changes)
+    if set(changes) - NOT_DECIDING:
+        _changed(registration)
     return registration
 
 
@@ -298,6 +324,7 @@ def registration_withdraw(*, registration: Registration, acting_user: User, reas
         changes={"status": [previous, "withdrawn"]},
         comment=registration.status_note,
     )
+    _changed(registration)
     return registration
 
 
@@ -368,4 +395,5 @@ def registration_resolve_conflict(*, keep: Registration, acting_user: User, note
         changes={"status": "active", "rejected": rejected},
         comment=note,
     )
+    _changed(keep, *(reg for reg in group if reg.pk != keep.pk))
     return keep

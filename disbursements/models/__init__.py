@@ -2,6 +2,7 @@
 overpayments) in `payments`, and what keeps the programme honest in public (公示,
 fraud signals, appeals) in `trust`. Django finds them all here, as models of this app."""
 
+from disbursements.models.freshness import RecomputeMark, RollupDirty
 from disbursements.models.payments import (
     MONEY,
     Batch,
@@ -52,7 +53,9 @@ __all__ = [
     "PaymentLine",
     "ProgrammeSafeguards",
     "PublicityRequirement",
+    "RecomputeMark",
     "RegionRollup",
+    "RollupDirty",
     "RuleRollup",
     "Voucher",
     "line_reference",

@@ -205,7 +205,7 @@ def batch_import_results(*, batch: Batch, path: Path, acting_user: User | None, 
         f"已导入 {len(rows)} 条结果：成功 {result['paid']} 笔，失败 {result['failed']} 笔，待定 {remaining} 笔"
     )
     batch.refresh_from_db()
-    rollups_refresh_soon(batch.programme_id)  # the dashboards' paid / failed figures
+    rollups_refresh_soon(batch.programme_id, districts=[batch.district_id])  # the dashboards' paid / failed figures
     return result
 
 

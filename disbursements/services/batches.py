@@ -121,7 +121,8 @@ def batches_build(
     if progress:
         progress(2, 2)
     if built:
-        rollups_refresh_soon(programme.pk)  # the dashboards' "batched" figures
+        # The dashboards' "batched" figures, of the districts built only.
+        rollups_refresh_soon(programme.pk, districts=sorted({b.district_id for b in built}))
     return built
 
 

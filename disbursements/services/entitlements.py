@@ -151,8 +151,9 @@ def entitlements_compute(
             "topups": result.topups,
         },
     )
-    # The dashboards read rollups: refresh them once this commits (debounced per programme).
-    rollups_refresh_soon(programme.pk)
+    # The dashboards read rollups: refresh them once this commits (debounced), only the
+    # districts computed when the run was for a district or a city.
+    rollups_refresh_soon(programme.pk, districts=None if district is None else list(result.districts))
     return result
 
 

@@ -58,19 +58,36 @@ def _live_line():
 
 
 def settle_district(
-    *, cursor, programme, district: str, active_keys: set[str], at, user_id: int | None
+    *,
+    cursor,
+    programme,
+    district: str | None,
+    active_keys: set[str],
+    at,
+    user_id: int | None,
+    person_id: int | None = None,
 ) -> dict[str, int]:
     """Top-ups and overpayments of one district's keys with settled money, inside the
     district's computation (its transaction and advisory lock), whose temporary table
-    holds what the rules grant now. Every change leaves an audit row."""
-    cursor.execute(sql.SETTLEMENT_MISMATCHES, {"programme_id": programme.pk, "district": district})
+    holds what the rules grant now. Every change leaves an audit row. With `person_id`
+    (disbursements.services.person_compute): that person's keys, wherever they are; the
+    temporary table then holds what the rules grant them in every district."""
+    if person_id is not None:
+        cursor.execute(sql.PERSON_SETTLEMENT_MISMATCHES, {"programme_id": programme.pk, "person_id": person_id})
+    else:
+        cursor.execute(sql.SETTLEMENT_MISMATCHES, {"programme_id": programme.pk, "district": district})
     stats = {"topups": 0, "flagged": 0, "withdrawn": 0}
     audits: list[AuditEntry] = []
-    for _base_id, person_id, rule_key, base_district, settled, _unsettled, *now_granted in cursor.fetchall():
+    for _base_id, key_person, rule_key, base_district, settled, _unsettled, *now_granted in cursor.fetchall():
         t_amount = now_granted[0]
-        if t_amount is None and base_district == district and _moved_away(programme, person_id, district):
+        if (
+            t_amount is None
+            and person_id is None
+            and base_district == district
+            and _moved_away(programme, key_person, district)
+        ):
             continue  # registered elsewhere now: that district's computation settles the key
-        key = _Key(programme, person_id, rule_key, to_yuan(settled or ZERO), *now_granted)
+        key = _Key(programme, key_person, rule_key, to_yuan(settled or ZERO), *now_granted)
         _settle_key(key, rule_key in active_keys, at, user_id, stats, audits)
     AuditEntry.objects.bulk_create(audits)
     return stats
@@ -364,7 +381,7 @@ def overpayment_decide(*, item: Overpayment, decision: str, note: str, acting_us
             changes={"status": [before, item.status], "amount": str(item.amount)},
             comment=note,
         )
-        rollups_refresh_soon(item.programme_id)
+        rollups_refresh_soon(item.programme_id, districts=[item.district_id])
     return item
 
 

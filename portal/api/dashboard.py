@@ -34,4 +34,8 @@ class DashboardView(APIView):
         if scope is None:  # unknown and out of scope look the same
             raise Http404("项目或区域不存在，或不在您的管辖范围内")
         programme, region = scope
-        return Response(dashboards.dashboard_panel(programme=programme, region=region))
+        panel = dashboards.dashboard_panel(programme=programme, region=region)
+        # updated_at: when these figures were last refreshed; refresh_pending: a change
+        # under this region is not in them yet (it will be within a minute).
+        pending = dashboards.dashboard_refresh_pending(programme=programme, region=region)
+        return Response({**panel, "refresh_pending": pending})

@@ -27,7 +27,9 @@ from regions.choices import Level
 from regions.models import Region
 
 # Sent (after commit) with programme_id when what the dashboards show may have changed
-# (approved figures, the overdue list): on submit, approve, return and lock.
+# (approved figures, the overdue list): on submit, approve, return and lock. With
+# district_code for one report (its district's figures are refreshed), None for a batch
+# of them (survey_changes_batched: the programme's).
 survey_changed = Signal()
 
 
@@ -101,15 +103,17 @@ def survey_changes_batched():
         if outer is None:
             pending, _batched.pending = _batched.pending, None
             for programme_id in sorted(pending):
-                _changed_after_commit(programme_id)
+                _changed_after_commit(programme_id, None)
 
 
-def _changed_after_commit(programme_id: int) -> None:
+def _changed_after_commit(programme_id: int, district_code: str | None) -> None:
     pending = getattr(_batched, "pending", None)
     if pending is not None:
         pending.add(programme_id)
         return
-    transaction.on_commit(lambda: survey_changed.send(sender=SurveyReport, programme_id=programme_id))
+    transaction.on_commit(
+        lambda: survey_changed.send(sender=SurveyReport, programme_id=programme_id, district_code=district_code)
+    )
 
 
 # --- services -----------------------------------------------------------------------------
@@ -226,7 +230,7 @@ def survey_submit(*, report: SurveyReport, acting_user: User, confirm_jump: bool
         },
     )
     audit_record(user=acting_user, action="survey_submit", obj=report)
-    _changed_after_commit(report.programme_id)  # the overdue list changes
+    _changed_after_commit(report.programme_id, report.district_id)  # the overdue list changes
     return report
 
 
@@ -243,7 +247,7 @@ def survey_approve(*, report: SurveyReport, acting_user: User) -> SurveyReport:
         fields={"status": SurveyStatus.APPROVED, "approved_by": acting_user, "approved_at": timezone.now()},
     )
     audit_record(user=acting_user, action="survey_approve", obj=report)
-    _changed_after_commit(report.programme_id)
+    _changed_after_commit(report.programme_id, report.district_id)
     return report
 
 
@@ -270,7 +274,7 @@ def survey_return(*, report: SurveyReport, acting_user: User, reason: str) -> Su
     )
     audit_record(user=acting_user, action="survey_return", obj=report, comment=reason)
     if was_approved:
-        _changed_after_commit(report.programme_id)
+        _changed_after_commit(report.programme_id, report.district_id)
     return report
 
 
@@ -287,7 +291,7 @@ def survey_lock(*, report: SurveyReport, acting_user: User) -> SurveyReport:
         fields={"status": SurveyStatus.LOCKED, "locked_by": acting_user, "locked_at": timezone.now()},
     )
     audit_record(user=acting_user, action="survey_lock", obj=report)
-    _changed_after_commit(report.programme_id)
+    _changed_after_commit(report.programme_id, report.district_id)
     return report
 
 

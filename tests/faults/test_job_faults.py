@@ -387,6 +387,39 @@ class Rollups(Build):
         }
 
 
+class RollupsCatchUp(Rollups):
+    """The catch-up of changed districts (services.freshness): the build case's programme
+    refreshed whole once, then four of its districts marked as changed. Killed or not,
+    the marked districts are refreshed and their marks gone."""
+
+    name = "refresh_rollups_catch_up"
+
+    def setup(self):
+        from disbursements.models import RollupDirty
+        from disbursements.services.rollups import rollups_refresh
+
+        super().setup()
+        rollups_refresh(programme=self.programme)
+        RollupDirty.objects.bulk_create(
+            [RollupDirty(programme=self.programme, district_id=code) for code in self.DISTRICTS[:4]]
+        )
+
+    def start(self):
+        from disbursements.services.rollups import rollups_catch_up_start
+
+        return rollups_catch_up_start()
+
+    def snapshot(self, job):
+        from disbursements.models import RegionRollup, RollupDirty
+
+        assert not RollupDirty.objects.exists()  # every mark consumed, once
+        rows = RegionRollup.objects.filter(programme=self.programme).order_by("region_id")
+        return {
+            "regions": _digest(rows.values_list("region_id", "entitled_count", "entitled_amount", "batched_count")),
+            "result": (job.result["districts_refreshed"], job.message),
+        }
+
+
 class Signals(Build):
     """The fraud signals of the build case's programme: its registrations are made now,
     after the programme's 2021 deadline, so each employer's make a late-registration
@@ -455,8 +488,8 @@ class SendSms:
 
 
 KINDS = [
-    ImportWorkers, ImportEmployers, Compute, Build, Export, Results, IssueVouchers, Redemptions, Rollups, Signals,
-    SendSms,
+    ImportWorkers, ImportEmployers, Compute, Build, Export, Results, IssueVouchers, Redemptions, Rollups,
+    RollupsCatchUp, Signals, SendSms,
 ]  # fmt: skip
 FAULTS = ["clean", "kill", "postgres", "redis"]
 
