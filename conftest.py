@@ -5,12 +5,16 @@ The region tree (about 200 rows and the national code list) is loaded once per t
 database, in `django_db_setup`, so that each test starts with it in place.
 """
 
+import threading
+
 import pytest
 
 from accounts.choices import Role
 from accounts.models import User
 from regions.models import Region
 from tests.factories import make_employer, make_programme, make_user
+
+LIVE_SERVER_THREAD = "test-live-server"
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +45,23 @@ def pytest_runtest_teardown(item, nextitem):
     with item.config.stash[blocking_manager_key].unblock():
         if not Region.objects.filter(code="130000").exists():
             regions_load()
+
+
+@pytest.fixture(autouse=True)
+def _live_server_no_obstacle_to_forking():
+    """pytest-django's live server, once a browser test has started it, stays for the whole
+    session as a thread; the importer's worker pool (core.forkpool) forks only a process
+    without other threads, so every later test would quietly take the single-process path.
+    Between a browser test's requests that thread waits in select(), and no request runs
+    while a non-browser test forks: declared idle, as the pool asks of such threads."""
+    from django.test.testcases import LiveServerThread
+
+    from core.forkpool import fork_safe_thread
+
+    for thread in threading.enumerate():
+        if isinstance(thread, LiveServerThread) and not thread.name.startswith(LIVE_SERVER_THREAD):
+            thread.name = LIVE_SERVER_THREAD
+            fork_safe_thread(LIVE_SERVER_THREAD)
 
 
 @pytest.fixture

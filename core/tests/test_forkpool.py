@@ -93,6 +93,8 @@ def _die(chunk):
 def test_a_child_that_dies_is_an_error_not_a_hang():
     with pytest.raises(WorkerFailed, match="died"):
         with ForkPool(_die, 2) as pool:
+            # Had the pool not forked, _die would end this test process itself.
+            assert len(pool.pids) == 2, "no fork: another thread is running"
             list(pool.map([[1], [2], [3]]))
 
 
