@@ -83,6 +83,29 @@ def click(driver, target) -> None:
     element.click()
 
 
+def wait_text(driver, selector: str, text: str, timeout: float = 15) -> None:
+    """Wait until the first match of a CSS selector shows `text`.
+
+    Read in one JavaScript round-trip rather than find-then-read: after a form posts and
+    the page navigates, an element found on the old page can vanish before its text is
+    read, and Chromium then answers "Node with given id does not belong to the document",
+    an error Selenium's own text condition does not retry. A script that runs while the
+    next page loads can fail the same way, so any WebDriver error means "not yet"."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def shown(driver):
+        try:
+            found = driver.execute_script(
+                "const el = document.querySelector(arguments[0]); return el ? el.innerText : null;", selector
+            )
+        except WebDriverException:
+            return False
+        return found is not None and text in found
+
+    WebDriverWait(driver, timeout).until(shown, message=f"{selector!r} never showed {text!r}")
+
+
 def screenshot(driver, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

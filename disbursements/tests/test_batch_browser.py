@@ -8,7 +8,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from disbursements.models import Batch, BatchExport
-from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, login, screenshot, wait_text  # noqa: F401  (browser is a fixture)
 from tests.factories import make_entitlements, make_programme, make_rule, make_user
 
 
@@ -30,9 +30,7 @@ def _switch(driver, live_server, username):
 
 def _click_and_wait(driver, css, status_text):
     driver.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(driver, 15).until(
-        EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-batch-status]"), status_text)
-    )
+    wait_text(driver, "[data-batch-status]", status_text)
 
 
 @pytest.mark.browser

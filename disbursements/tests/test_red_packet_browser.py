@@ -10,7 +10,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from disbursements.models import Batch
 from disbursements.tests.test_batch_browser import regions_back_after_flush  # noqa: F401 (a fixture)
-from tests.browser import browser, click, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, click, login, screenshot, wait_text  # noqa: F401  (browser is a fixture)
 from tests.factories import approve, make_entitlements, make_programme, make_rule, make_user
 
 
@@ -64,9 +64,7 @@ def test_the_officer_pays_red_packets_and_reissues_an_unclaimed_one(
     result.write_text(example_result_csv(batch, {4: "超时未领取已退回"}), encoding="utf-8-sig")
     browser.find_element(By.CSS_SELECTOR, "[data-results-form] input[type=file]").send_keys(str(result))
     click(browser, "[data-results-form] button")
-    WebDriverWait(browser, 15).until(
-        EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-batch-status]"), "已对账")
-    )
+    wait_text(browser, "[data-batch-status]", "已对账")
     assert "超时未领取已退回" in browser.page_source
 
     # 3. The worker confirms the number: the officer enters it and builds the 补发.
@@ -77,7 +75,7 @@ def test_the_officer_pays_red_packets_and_reissues_an_unclaimed_one(
     WebDriverWait(browser, 15).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-supplement]")))
     screenshot(browser, "red_packet_2_failed_corrected")
     click(browser, "[data-supplement]")
-    WebDriverWait(browser, 15).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "-HB-BF001"))
+    wait_text(browser, "h1", "-HB-BF001")
     supplement = Batch.objects.get(parent=batch)
     assert supplement.channel == "red_packet" and supplement.line_count == 1
 

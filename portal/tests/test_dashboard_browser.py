@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.choices import Role
@@ -19,6 +18,7 @@ from tests.browser import (
     click,
     login,
     screenshot,
+    wait_text,
 )
 from tests.factories import make_programme, make_user
 
@@ -109,13 +109,13 @@ def test_province_drills_into_city_and_district_and_sees_charts(browser, live_se
     full_page_screenshot(browser, "dashboard_1_province")
 
     click(browser, "#table-children a[data-region='130700']")
-    WebDriverWait(browser, 10).until(EC.text_to_be_present_in_element((By.ID, "dash-region-name"), "张家口市"))
+    wait_text(browser, "#dash-region-name", "张家口市", timeout=10)
     wait_drawn(browser, "#chart-children", "#chart-rules", "#chart-trend")
     assert browser.find_element(By.CSS_SELECTOR, "[data-kpi=staying]").text == "70,000"
     full_page_screenshot(browser, "dashboard_2_city_zhangjiakou")
 
     click(browser, "#table-children a[data-region='130723']")
-    WebDriverWait(browser, 10).until(EC.text_to_be_present_in_element((By.ID, "dash-region-name"), "康保县"))
+    wait_text(browser, "#dash-region-name", "康保县", timeout=10)
     wait_drawn(browser, "#chart-rules", "#chart-trend")
     assert browser.find_element(By.CSS_SELECTOR, "[data-kpi=entitled]").text == "¥150,000.00"
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-children") == []  # a district has no children

@@ -3,12 +3,10 @@ then the compute page — the job's progress bar runs to 100 % and the totals ap
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.choices import Role
 from programs.demo import demo_programme as programme
-from tests.browser import browser, login, screenshot  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, login, screenshot, wait_text  # noqa: F401  (browser is a fixture)
 from tests.factories import make_user, reg
 
 
@@ -39,7 +37,7 @@ def test_city_officer_previews_a_rule_and_computes(browser, live_server):  # noq
 
     browser.get(live_server.url + "/payments/compute/HEBEI-2021/")
     browser.find_element(By.CSS_SELECTOR, "[data-compute-start]").click()
-    WebDriverWait(browser, 20).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-job-bar]"), "100%"))
+    wait_text(browser, "[data-job-bar]", "100%", timeout=20)
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "鹿泉区留鹿过年补贴" in body and "1,300.00" in body  # 500 + 800, in the common amount format
     screenshot(browser, "rule_compute_done")
