@@ -80,6 +80,11 @@ _ENT_DIGEST = (
     " + hashint8(registration_id)::bigint * 11 + hashtext(status)::bigint * 13 + hashtext(channel)::bigint * 17"
     " + (amount * 100)::bigint * 19 + hashtext(kind)::bigint * 23 + part::bigint * 29"
 )
+# The same digest for several districts at once: (district, count, sum).
+ENTITLEMENT_DISTRICTS_DIGEST = (
+    f"SELECT district_id, count(*), COALESCE(sum({_ENT_DIGEST}), 0) FROM disbursements_entitlement"  # noqa: S608
+    " WHERE programme_id = %(programme_id)s AND district_id = ANY(%(districts)s) GROUP BY district_id"
+)
 ENTITLEMENT_DISTRICT_DIGEST = (
     f"SELECT count(*), COALESCE(sum({_ENT_DIGEST}), 0) FROM disbursements_entitlement"  # noqa: S608
     " WHERE programme_id = %(programme_id)s AND district_id = %(district)s"
@@ -93,6 +98,17 @@ ENTITLEMENT_CANDIDATES_CREATE = (
 ENTITLEMENT_CANDIDATES_DROP = f"DROP TABLE IF EXISTS {ENTITLEMENT_CANDIDATES}"
 # A rule's compiled query ({grants}, with its own positional parameters) into the candidates.
 ENTITLEMENT_CANDIDATES_FILL = f"INSERT INTO {ENTITLEMENT_CANDIDATES} ({GRANT_COLUMNS}) {{grants}}"
+# The same, for several districts at once: a rule's statement for the whole programme
+# ({grants} with district None), kept to the districts given as its last parameter.
+ENTITLEMENT_CANDIDATES_FILL_IN = (
+    f"INSERT INTO {ENTITLEMENT_CANDIDATES} ({GRANT_COLUMNS})"  # noqa: S608
+    f" SELECT {GRANT_COLUMNS} FROM ({{grants}}) g WHERE g.district_id = ANY(%s)"
+)
+ENTITLEMENT_CANDIDATES_PER_DISTRICT = f"SELECT district_id, count(*) FROM {ENTITLEMENT_CANDIDATES} GROUP BY district_id"  # noqa: S608
+ENTITLEMENT_WRITTEN_PER_DISTRICT = (
+    "SELECT district_id, count(*) FROM disbursements_entitlement WHERE programme_id = %(programme_id)s"
+    " AND district_id = ANY(%(districts)s) AND computed_at = %(at)s GROUP BY district_id"
+)
 ENTITLEMENT_CANDIDATES_INDEX = (
     f"CREATE INDEX {ENTITLEMENT_CANDIDATES}_person_rule ON {ENTITLEMENT_CANDIDATES} (person_id, rule_key)"
 )
@@ -101,6 +117,15 @@ ENTITLEMENT_ANALYZE = "ANALYZE disbursements_entitlement"
 ENTITLEMENT_DISTRICT_HAS_ROWS = (
     "SELECT 1 FROM disbursements_entitlement"
     " WHERE programme_id = %(programme_id)s AND district_id = %(district)s LIMIT 1"
+)
+# Of the districts given, those with rows (PostgreSQL: one index probe per district).
+ENTITLEMENT_DISTRICTS_WITH_ROWS = (
+    "SELECT d FROM unnest(%(districts)s::text[]) d WHERE EXISTS (SELECT 1 FROM disbursements_entitlement"
+    " WHERE programme_id = %(programme_id)s AND district_id = d)"
+)
+CAP_REFUSAL_DISTRICTS = (
+    "SELECT d FROM unnest(%(districts)s::text[]) d WHERE EXISTS (SELECT 1 FROM disbursements_caprefusal"
+    " WHERE programme_id = %(programme_id)s AND district_id = d)"
 )
 ENTITLEMENT_LOCK = "SELECT pg_advisory_xact_lock(%(key)s)"
 # A district's rules look up a few thousand to a hundred thousand persons by id, rows
@@ -139,6 +164,14 @@ ENTITLEMENT_REFERENCES_LOCK["registration_id, person_id"] = (
     f" SELECT count(*) FROM {ENTITLEMENT_CANDIDATES} t WHERE NOT EXISTS"
     " (SELECT 1 FROM locked WHERE locked.id = t.registration_id AND locked.person_id = t.person_id)"
 )
+# The whole registration table, held against updates and deletes until the transaction
+# ends, when nobody is writing it right now (NOWAIT): then the candidates' registrations
+# need no row lock each, only the check that they are there and still the person's.
+REGISTRATION_SHARE_LOCK = "LOCK TABLE beneficiaries_registration IN SHARE MODE NOWAIT"
+ENTITLEMENT_REGISTRATIONS_MISSING = (
+    f"SELECT count(*) FROM {ENTITLEMENT_CANDIDATES} t WHERE NOT EXISTS"  # noqa: S608
+    " (SELECT 1 FROM beneficiaries_registration r WHERE r.id = t.registration_id AND r.person_id = t.person_id)"
+)
 # Lines in these batches are not settled money yet (batch_lines.UNAPPROVED).
 _UNAPPROVED = ", ".join(f"'{s}'" for s in (BatchStatus.DRAFT, BatchStatus.SUBMITTED, BatchStatus.REVIEWED))
 
@@ -172,22 +205,30 @@ FROM {ENTITLEMENT_CANDIDATES} t JOIN disbursements_entitlement x ON {_STORED_BAS
 WHERE NOT {settled_key("x")} AND ({_CHANGED})
 """  # noqa: S608
 
-_UPSERT = f"""
+_INSERT = f"""
 INSERT INTO disbursements_entitlement AS ent ({GRANT_COLUMNS}, status, computed_at, kind, part)
 SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,
        t.channel, t.amount, t.reason, %(granted)s, %(at)s, 'base', 0
 FROM {ENTITLEMENT_CANDIDATES} t{{join}}
 WHERE {{changed}}
 ORDER BY t.person_id, t.rule_key
-ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,
+"""  # noqa: S608
+_UPSERT = (
+    _INSERT
+    + f"""ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,
     registration_id = excluded.registration_id, district_id = excluded.district_id,
     channel = excluded.channel, amount = excluded.amount, reason = excluded.reason,
     status = excluded.status, computed_at = excluded.computed_at
 WHERE NOT {settled_key("ent")}
-"""  # noqa: S608
+"""
+)
 # A district's first computation: every candidate is new (or a person's row moved here
 # from another district, which ON CONFLICT updates).
 ENTITLEMENT_UPSERT_FRESH = _UPSERT.replace("{join}", "").replace("{changed}", "TRUE")
+# The same without ON CONFLICT, tried first: a plain insert skips the speculative
+# insertion of every row (~15 % of the statement); a key already stored (a row moved
+# from another district) makes it fail as a whole, and the upsert runs instead.
+ENTITLEMENT_INSERT_FRESH = _INSERT.replace("{join}", "").replace("{changed}", "TRUE")
 # Later computations: new rows, and rows whose amount or facts changed and that hold no
 # settled money.
 ENTITLEMENT_UPSERT = _UPSERT.replace("{join}", f" LEFT JOIN disbursements_entitlement x ON {_STORED_BASE}").replace(

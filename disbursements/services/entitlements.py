@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -120,9 +120,16 @@ def entitlements_compute(
     # different digest next time (so it is recomputed), never the other way round.
     active = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE))
     digests = _registration_digests(programme, codes, active, regions)
+    fresh = _fresh_run(programme, codes, active, digests, regions, now, _user_id(acting_user))
     analyzed = connection.vendor != "postgresql"
+    if not analyzed and sum(stats["written"] for stats in fresh.values()) > ANALYZE_AFTER_ROWS:
+        with connection.cursor() as cur:
+            cur.execute(sql.ENTITLEMENT_ANALYZE)
+        analyzed = True
     for i, code in enumerate(codes, start=1):
-        stats = _district_run(programme, code, active, digests, regions, now, _user_id(acting_user), force=force)
+        stats = fresh.get(code) or _district_run(
+            programme, code, active, digests, regions, now, _user_id(acting_user), force=force
+        )
         if not analyzed and stats["written"] > ANALYZE_AFTER_ROWS:
             with connection.cursor() as cur:
                 cur.execute(sql.ENTITLEMENT_ANALYZE)
@@ -194,6 +201,108 @@ def _district_run(
                     "computed_at": now,
                 },
             )
+    return stats
+
+
+def _fresh_run(
+    programme: Programme, codes: list[str], active: list, digests: dict | None, regions, now, user_id: int | None
+) -> dict[str, dict]:
+    """The run's districts computed for the first time (nothing stored yet), all in one
+    transaction under all their advisory locks: one statement per rule for all of them
+    instead of one per rule and district (each of which read the whole person table),
+    one locking of the referenced rows and one sorted insert; then each district's cap
+    refusals and fingerprint as `_district_run` stores them. Returns their stats by code.
+    The others, and all of them when fewer than two are fresh or the rules changed since
+    the digests were read, are left to `_district_run` (PostgreSQL only). All or nothing:
+    a failure leaves none of these districts written, and the next run computes them."""
+    if digests is None or len(codes) < 2:
+        return {}
+    with transaction.atomic():
+        rules = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE).select_related("region"))
+        if [r.pk for r in rules] != [r.pk for r in active]:
+            return {}
+        with connection.cursor() as cur:
+            fresh = _fresh_districts(cur, programme, codes)
+            if len(fresh) < 2:
+                return {}
+            at = connection.ops.adapt_datetimefield_value(now)
+            stats = _fresh_compute(cur, programme, fresh, rules, regions, at)
+            cur.execute(sql.ENTITLEMENT_DISTRICTS_DIGEST, {"programme_id": programme.pk, "districts": fresh})
+            outputs = {code: f"{count}:{digest}" for code, count, digest in cur.fetchall()}
+        # The inputs as read before computing, the outputs as written (as `_district_run`).
+        EntitlementComputeState.objects.bulk_create(
+            [
+                EntitlementComputeState(
+                    programme=programme,
+                    district_id=code,
+                    fingerprint=_fingerprint(
+                        _fingerprint_inputs(programme, code, rules, regions, digests), outputs.get(code, "0:0")
+                    ),
+                    computed_at=now,
+                )
+                for code in fresh
+            ],
+            update_conflicts=True,
+            unique_fields=["programme", "district"],
+            update_fields=["fingerprint", "computed_at"],
+        )
+    return stats
+
+
+def _fresh_districts(cur, programme: Programme, codes: list[str]) -> list[str]:
+    """Of `codes`, those with no entitlement yet, under their advisory locks (taken in
+    sorted order: every other run holds one district's, or a person's in sorted order,
+    so no two runs wait on each other in a circle). A district another run computed
+    between the two looks is left out (its lock stays held until this commits)."""
+    key = {"programme_id": programme.pk, "districts": codes}
+    cur.execute(sql.ENTITLEMENT_DISTRICTS_WITH_ROWS, key)
+    stored = {code for (code,) in cur.fetchall()}
+    fresh = sorted(code for code in codes if code not in stored)
+    if len(fresh) < 2:
+        return []
+    for code in fresh:
+        cur.execute(sql.ENTITLEMENT_LOCK, {"key": lock_key(programme.pk, code)})
+    cur.execute(sql.ENTITLEMENT_DISTRICTS_WITH_ROWS, {**key, "districts": fresh})
+    stored = {code for (code,) in cur.fetchall()}
+    return [code for code in fresh if code not in stored]
+
+
+def _fresh_compute(cur, programme: Programme, fresh: list[str], rules: list, regions, at) -> dict[str, dict]:
+    """Steps 1, 2 and 5 of the module for the fresh districts at once (`_fresh_run`)."""
+    bulk_settings(cur)
+    cur.execute(sql.RANDOM_PAGE_COST)
+    needed_by = {code: _district_rules(rules, code, regions) for code in fresh}
+    needed_ids = {r.pk for needed in needed_by.values() for r in needed}
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_DROP)
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_CREATE.format(on_commit="ON COMMIT DROP "))
+    for grants, params in grants_sql(programme, [r for r in rules if r.pk in needed_ids], regions, None):
+        cur.execute(sql.ENTITLEMENT_CANDIDATES_FILL_IN.replace("{grants}", grants), [*params, fresh])
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_PER_DISTRICT)
+    candidates = dict(cur.fetchall())
+    written = _upsert_fresh(cur, at)
+    if written != sum(candidates.values()):
+        # Some candidate's key was already settled in another district (the upsert left
+        # it): count what was written where.
+        cur.execute(sql.ENTITLEMENT_WRITTEN_PER_DISTRICT, {"programme_id": programme.pk, "districts": fresh, "at": at})
+        written_in = dict(cur.fetchall())
+    else:
+        written_in = candidates
+    cur.execute(sql.CAP_REFUSAL_DISTRICTS, {"programme_id": programme.pk, "districts": fresh})
+    with_refusals = {code for (code,) in cur.fetchall()}
+    stats = {}
+    for code in fresh:
+        changed = False
+        if code in with_refusals or capped_groups(needed_by[code]):
+            changed = _store_refusals(cur, programme, code, needed_by[code], regions, at)
+        stats[code] = {
+            "candidates": candidates.get(code, 0),
+            "written": written_in.get(code, 0),
+            "withdrawn": 0,
+            "flagged": 0,
+            "topups": 0,
+            "refusals_changed": changed,
+        }
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_DROP)
     return stats
 
 
@@ -364,22 +473,45 @@ def _upsert_fresh(cur, at) -> int:
 
     The rows come from a join on the rows they refer to, so the foreign keys' per-row
     triggers (five checks a row at COMMIT, most of the time of a first computation) are
-    replaced by the same guarantee set-based: each referenced row locked FOR KEY SHARE
-    as the trigger would (a registration FOR SHARE, which holds its person too), a
-    missing one refused as the trigger would, and the triggers off for this statement
-    only (core.db). Without the right to turn them off, the
-    triggers check as usual."""
+    replaced by the same guarantee set-based (`_lock_references`) and the triggers are
+    off for this statement only (core.db). Without the right to turn them off, the
+    triggers check as usual. A plain INSERT is tried first (no speculative insertion per
+    row); when a key is already stored (a person's row moved here from another district)
+    it fails as a whole and the upsert runs instead."""
     saved = fk_triggers_skip(cur, tables=[Entitlement._meta.db_table])
     if saved is not None:
-        for column, statement in sql.ENTITLEMENT_REFERENCES_LOCK.items():
-            cur.execute(statement)
-            missing = cur.fetchone()[0]
-            if missing:
-                raise IntegrityError(f"disbursements_entitlement.{column}: {missing} rows refer to rows that are gone")
-    cur.execute(sql.ENTITLEMENT_UPSERT_FRESH, {"granted": EntitlementStatus.GRANTED, "at": at})
+        _lock_references(cur)
+    params = {"granted": EntitlementStatus.GRANTED, "at": at}
+    try:
+        with transaction.atomic():  # a savepoint: the failed insert leaves nothing behind
+            cur.execute(sql.ENTITLEMENT_INSERT_FRESH, params)
+    except IntegrityError:
+        cur.execute(sql.ENTITLEMENT_UPSERT_FRESH, params)
     written = max(cur.rowcount, 0)
     fk_triggers_restore(cur, saved)
     return written
+
+
+def _lock_references(cur) -> None:
+    """What the foreign keys' triggers would guarantee, set-based: each referenced row
+    locked FOR KEY SHARE (a registration FOR SHARE, which holds its person too), a
+    missing one refused. When nobody is writing registrations at this moment, the whole
+    table is held in SHARE mode instead of a row lock per candidate (which writes every
+    locked row again): updates and deletes of registrations then wait for this commit,
+    as they would for the row locks; reads never do."""
+    try:
+        with transaction.atomic():  # a savepoint: a refusal leaves the transaction usable
+            cur.execute(sql.REGISTRATION_SHARE_LOCK)
+        table_held = True
+    except OperationalError:
+        table_held = False
+    for column, statement in sql.ENTITLEMENT_REFERENCES_LOCK.items():
+        if table_held and column == "registration_id, person_id":
+            statement = sql.ENTITLEMENT_REGISTRATIONS_MISSING
+        cur.execute(statement)
+        missing = cur.fetchone()[0]
+        if missing:
+            raise IntegrityError(f"disbursements_entitlement.{column}: {missing} rows refer to rows that are gone")
 
 
 def _pull_changed_lines(cur, key: dict, now, user_id: int | None) -> None:

@@ -55,8 +55,12 @@ def test_second_run_changes_nothing():
 
 @pytest.mark.django_db
 def test_run_killed_half_way_then_rerun_gives_the_clean_result():
+    """Districts computed before are each their own transaction: a run killed after the
+    first leaves that one changed and the others untouched."""
     p = programme()
     population(p)
+    entitlements_compute(programme=p)
+    Registration.objects.filter(programme=p).update(status="withdrawn")
 
     class Killed(Exception):
         pass
@@ -67,13 +71,45 @@ def test_run_killed_half_way_then_rerun_gives_the_clean_result():
 
     with pytest.raises(Killed):
         entitlements_compute(programme=p, progress=die_after_first)
-    assert Entitlement.objects.filter(programme=p).values("district_id").distinct().count() == 1
+    assert (
+        Entitlement.objects.filter(programme=p).exclude(status="granted").values("district_id").distinct().count() == 1
+    )
+    assert Entitlement.objects.filter(programme=p, status="granted").values("district_id").distinct().count() == 5
     entitlements_compute(programme=p)
-    half_then_full = sorted(Entitlement.objects.filter(programme=p).values_list("person_id", "rule_key", "amount"))
+    half_then_full = sorted(Entitlement.objects.filter(programme=p).values_list("person_id", "rule_key", "status"))
+    assert len(half_then_full) == 7 and {row[2] for row in half_then_full} == {"withdrawn"}
+
+
+@pytest.mark.django_db
+def test_first_computation_killed_half_way_leaves_nothing_then_rerun_gives_the_clean_result(monkeypatch):
+    """Districts computed for the first time go in one transaction (`_fresh_run`): a
+    failure after their rows are inserted leaves none of them, nor their fingerprints."""
+    from disbursements.models import EntitlementComputeState
+    from disbursements.services import entitlements
+
+    p = programme()
+    population(p)
+
+    class Killed(Exception):
+        pass
+
+    def die(*args, **kwargs):
+        assert Entitlement.objects.filter(programme=p).count() == 7  # inserted, not yet committed
+        raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(entitlements, "_store_refusals", die)
+        with pytest.raises(Killed):
+            entitlements_compute(programme=p)
+    assert not Entitlement.objects.filter(programme=p).exists()
+    assert not EntitlementComputeState.objects.filter(programme=p).exists()
+    entitlements_compute(programme=p)
+    after_kill = sorted(Entitlement.objects.filter(programme=p).values_list("person_id", "rule_key", "amount"))
     Entitlement.objects.filter(programme=p).delete()
+    EntitlementComputeState.objects.filter(programme=p).delete()
     entitlements_compute(programme=p)
     clean = sorted(Entitlement.objects.filter(programme=p).values_list("person_id", "rule_key", "amount"))
-    assert half_then_full == clean and len(clean) == 7
+    assert after_kill == clean and len(clean) == 7
 
 
 @pytest.fixture
