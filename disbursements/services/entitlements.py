@@ -64,6 +64,7 @@ LOCK_NAMESPACE = 0x454E  # "EN": keeps these advisory lock keys apart from other
 # scales the sampled density by the table's growing size). Once, not per district.
 ANALYZE_AFTER_ROWS = 20000
 ProgressFn = Callable[[int, int, str], None]
+SKIPPED = {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "topups": 0, "skipped": True}
 
 
 @dataclass
@@ -77,6 +78,14 @@ class ComputeResult:
     topups: int = 0
     refusals_changed: bool = False
     seconds: float = 0.0
+
+    def add(self, code: str, stats: dict) -> None:
+        self.districts[code] = stats
+        self.written += stats["written"]
+        self.withdrawn += stats["withdrawn"]
+        self.flagged += stats["flagged"]
+        self.topups += stats.get("topups", 0)
+        self.refusals_changed |= bool(stats.get("refusals_changed"))
 
     def totals(self) -> dict:
         return entitlement_totals(programme=self.programme, region=self.district)
@@ -106,12 +115,7 @@ def entitlements_compute(
     payment line that failed after its entitlement was flagged).
     """
     started = time.perf_counter()
-    if isinstance(district, str):
-        district = Region.objects.filter(code=district).first()
-        if district is None:
-            raise DomainError("找不到该区县代码，请检查后重试。")
-    if district is not None and not district.path.startswith(programme.region.path):
-        raise DomainError(f"“{district.name}”不在项目“{programme.name}”的实施区域内。")
+    district = _district_of(programme, district)
     regions = region_index()
     codes = entitlement_districts(programme=programme, region=district)
     result = ComputeResult(programme=programme, district=district)
@@ -119,7 +123,14 @@ def entitlements_compute(
     # Read before any district is computed: a change made during the run shows as a
     # different digest next time (so it is recomputed), never the other way round.
     active = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE))
-    digests = _registration_digests(programme, codes, active, regions)
+    # A whole programme with nothing changed since a run that left every district
+    # consistent: its stamp says so in one statement, every district skipped.
+    stamped = district is None and _stamp_usable(programme, regions)
+    if stamped and not force and _stamp_holds(programme, active):
+        result.districts = {code: dict(SKIPPED) for code in codes}
+        result.seconds = time.perf_counter() - started
+        return result
+    digests, stamp_inputs = _registration_digests(programme, codes, active, regions)
     fresh = _fresh_run(programme, codes, active, digests, regions, now, _user_id(acting_user))
     analyzed = connection.vendor != "postgresql"
     if not analyzed and sum(stats["written"] for stats in fresh.values()) > ANALYZE_AFTER_ROWS:
@@ -134,14 +145,11 @@ def entitlements_compute(
             with connection.cursor() as cur:
                 cur.execute(sql.ENTITLEMENT_ANALYZE)
             analyzed = True
-        result.districts[code] = stats
-        result.written += stats["written"]
-        result.withdrawn += stats["withdrawn"]
-        result.flagged += stats["flagged"]
-        result.topups += stats.get("topups", 0)
-        result.refusals_changed |= bool(stats.get("refusals_changed"))
+        result.add(code, stats)
         if progress is not None:
             progress(i, len(codes), code)
+    if stamped and stamp_inputs is not None:
+        _stamp_store(programme, codes, active, digests, stamp_inputs, regions, now)
     result.seconds = time.perf_counter() - started
     if not (result.written or result.withdrawn or result.flagged or result.topups or result.refusals_changed):
         return result  # nothing changed, nothing to trace (the Job row, if any, records the run)
@@ -162,6 +170,17 @@ def entitlements_compute(
     # districts computed when the run was for a district or a city.
     rollups_refresh_soon(programme.pk, districts=None if district is None else list(result.districts))
     return result
+
+
+def _district_of(programme: Programme, district: Region | str | None) -> Region | None:
+    """The region a run is for (a code is looked up), refused outside the programme's."""
+    if isinstance(district, str):
+        district = Region.objects.filter(code=district).first()
+        if district is None:
+            raise DomainError("找不到该区县代码，请检查后重试。")
+    if district is not None and not district.path.startswith(programme.region.path):
+        raise DomainError(f"“{district.name}”不在项目“{programme.name}”的实施区域内。")
+    return district
 
 
 def _district_run(
@@ -188,7 +207,7 @@ def _district_run(
             and state is not None
             and state.fingerprint == _fingerprint(inputs, _fingerprint_outputs(programme, code))
         ):
-            return {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "topups": 0, "skipped": True}
+            return dict(SKIPPED)
         stats = _compute_district(programme, code, rules, regions, now, user_id)
         if inputs is not None:
             # The inputs as read before computing, the outputs as written: a change
@@ -308,6 +327,14 @@ def _fresh_compute(cur, programme: Programme, fresh: list[str], rules: list, reg
 
 def entitlement_districts(*, programme: Programme, region: Region | None = None) -> list[str]:
     """The stay districts that have registrations or entitlements in `programme`."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(sql.PROGRAMME_DISTRICTS, {"programme_id": programme.pk})
+            codes = {code for (code,) in cur.fetchall()}
+        if region is not None:
+            paths = dict(Region.objects.filter(code__in=codes).values_list("code", "path"))
+            codes = {code for code in codes if paths.get(code, "").startswith(region.path)}
+        return sorted(codes)
     regs = Registration.objects.filter(programme=programme)
     ents = Entitlement.objects.filter(programme=programme)
     if region is not None:
@@ -325,20 +352,86 @@ def entitlement_districts(*, programme: Programme, region: Region | None = None)
 FINGERPRINT_VERSION = "3"
 
 
-def _registration_digests(programme: Programme, codes: list[str], rules: list[SubsidyRule], regions) -> dict | None:
+def _registration_digests(
+    programme: Programme, codes: list[str], rules: list[SubsidyRule], regions
+) -> tuple[dict | None, list | None]:
     """Per stay district, a digest of what its computation reads (PostgreSQL; None
     elsewhere): its registrations with their person's hukou and their employer's
     status, ownership, code and verification. One query for all the districts of the
-    run, and those of the budget-capped rules' regions (a cap counts across them)."""
+    run, and those of the budget-capped rules' regions (a cap counts across them); the
+    same statement reads the programme stamp's inputs (`_stamp`), so both come from one
+    snapshot. Returns (digests, the stamp's input rows)."""
     if connection.vendor != "postgresql":
-        return None
+        return None, None
     needed = set(codes)
     for rule in rules:
         if rule.budget_cap is not None:
             needed |= set(regions.districts_within(rule.region_id))
     with connection.cursor() as cur:
-        cur.execute(sql.REGISTRATION_DIGESTS, {"programme_id": programme.pk, "districts": sorted(needed)})
-        return {code: f"{count}:{digest}" for code, count, digest in cur.fetchall()}
+        cur.execute(sql.REGISTRATION_DIGESTS_AND_STAMP, {"programme_id": programme.pk, "districts": sorted(needed)})
+        rows = cur.fetchall()
+    digests = {code: f"{count}:{digest}" for kind, code, count, digest in rows if kind == "d"}
+    return digests, [row for row in rows if row[0] == "s"]
+
+
+def _stamp_usable(programme: Programme, regions: RegionIndex) -> bool:
+    """The stamp is stored as the compute state of the programme's own region, which is
+    never a stay district unless the programme is a district's (then there is one
+    district, and its own fingerprint is as cheap)."""
+    return connection.vendor == "postgresql" and regions.level.get(programme.region_id) != "district"
+
+
+def _stamp(programme: Programme, rules: list[SubsidyRule], rows: list, states: dict[str, str]) -> str:
+    """The programme's stamp: the rules' content and the holiday window, per district
+    its registrations' own fields and its entitlements, every person's hukou and every
+    employer (whole tables: any change there changes it), and every district's stored
+    fingerprint. Equal stamps: every input of every district's fingerprint is as it was
+    (each is covered here), so every district would be skipped."""
+    parts = [FINGERPRINT_VERSION, str(programme.holiday_start), str(programme.holiday_end)]
+    parts += ["|".join(map(str, _rule_fields(rule))) for rule in sorted(rules, key=lambda r: r.pk)]
+    parts += sorted(":".join(map(str, row)) for row in rows)
+    parts += sorted(f"{code}={fingerprint}" for code, fingerprint in states.items())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _stamp_states(programme: Programme) -> tuple[dict[str, str], str | None]:
+    """The districts' stored fingerprints, and the stored stamp."""
+    states = dict(EntitlementComputeState.objects.filter(programme=programme).values_list("district_id", "fingerprint"))
+    return states, states.pop(programme.region_id, None)
+
+
+def _stamp_holds(programme: Programme, rules: list[SubsidyRule]) -> bool:
+    """Whether nothing changed since the stamp was stored: inputs and outputs read in one
+    statement (one snapshot), then the districts' fingerprints."""
+    with connection.cursor() as cur:
+        cur.execute(sql.PROGRAMME_STAMP, {"programme_id": programme.pk})
+        rows = cur.fetchall()
+    states, stored = _stamp_states(programme)
+    return stored is not None and stored == _stamp(programme, rules, rows, states)
+
+
+def _stamp_store(
+    programme: Programme, codes: list[str], rules: list, digests: dict, inputs: list, regions: RegionIndex, now
+) -> None:
+    """After a whole run: when every district's stored fingerprint is the one of the
+    inputs read at the start of the run (`digests`, `inputs`: one snapshot) and of its
+    entitlements now, store the stamp of those inputs and outputs. Otherwise (a change
+    made during the run, rules changed, a district that failed) store none, and the
+    next run goes district by district."""
+    with connection.cursor() as cur:
+        cur.execute(sql.PROGRAMME_STAMP_OUTPUTS, {"programme_id": programme.pk})
+        outputs = cur.fetchall()
+    written = {code: f"{count}:{digest}" for _kind, code, count, digest in outputs}
+    states, _stored = _stamp_states(programme)
+    for code in codes:
+        inputs_of = _fingerprint_inputs(programme, code, rules, regions, digests)
+        if states.get(code) != _fingerprint(inputs_of, written.get(code, "0:0")):
+            return
+    EntitlementComputeState.objects.update_or_create(
+        programme=programme,
+        district_id=programme.region_id,
+        defaults={"fingerprint": _stamp(programme, rules, inputs + outputs, states), "computed_at": now},
+    )
 
 
 def _fingerprint_inputs(
@@ -351,24 +444,28 @@ def _fingerprint_inputs(
         return None
     parts = [FINGERPRINT_VERSION, str(programme.holiday_start), str(programme.holiday_end), digests.get(code, "0")]
     for rule in sorted(_district_rules(rules, code, regions), key=lambda r: r.pk):
-        fields = (
-            rule.pk,
-            rule.region_id,
-            rule.amount,
-            rule.tiers,
-            rule.months,
-            rule.channel,
-            rule.alt_channel,
-            sorted((rule.conditions or {}).items()),
-            rule.valid_until,
-            rule.budget_cap,
-            rule.exclusivity_group,
-            rule.priority,
-        )
-        parts.append("|".join(map(str, fields)))
+        parts.append("|".join(map(str, _rule_fields(rule))))
         if rule.budget_cap is not None:
             parts += [f"{c}={digests.get(c, '0')}" for c in regions.districts_within(rule.region_id)]
     return "\n".join(parts)
+
+
+def _rule_fields(rule: SubsidyRule) -> tuple:
+    """What a rule's content means to the computation (fingerprints and the stamp)."""
+    return (
+        rule.pk,
+        rule.region_id,
+        rule.amount,
+        rule.tiers,
+        rule.months,
+        rule.channel,
+        rule.alt_channel,
+        sorted((rule.conditions or {}).items()),
+        rule.valid_until,
+        rule.budget_cap,
+        rule.exclusivity_group,
+        rule.priority,
+    )
 
 
 def _fingerprint_outputs(programme: Programme, code: str) -> str:
