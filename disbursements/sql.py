@@ -73,26 +73,30 @@ REGISTRATION_DIGESTS = (
     " JOIN beneficiaries_employer e ON e.id = r.employer_id"
     " WHERE r.programme_id = %(programme_id)s AND r.district_id = ANY(%(districts)s) GROUP BY r.district_id"
 )
+
+
 # A whole programme's stamp (services.entitlements, `_stamp`): what every district's
-# fingerprint reads, cheaper. Per stay district its registrations' own fields (no join);
-# every person's hukou code and every employer's fields, whole tables without a join
-# (a change anywhere changes the stamp, and the districts' own fingerprints decide).
-_REG_OWN_DIGEST = (
-    "hashint8(r.id)::bigint * 3 + hashint8(r.person_id)::bigint * 5 + hashint8(r.employer_id)::bigint * 7"
-    " + hashtext(r.status)::bigint * 11 + hashtext(r.category)::bigint * 13 + r.duty_days * 17"
-    " + r.seniority_years * 19 + (r.start_date - DATE '2000-01-01') * 23 + (r.end_date - DATE '2000-01-01') * 29"
-    " + extract(epoch from r.created_at)::bigint * 31 + hashtext(r.payout_choice)::bigint * 59"
-)
-_PERSON_DIGEST = "hashint8(p.id)::bigint * 3 + hashtext(p.hukou_code)::bigint * 37"
-_EMPLOYER_DIGEST = (
-    "hashint8(e.id)::bigint * 3 + hashtext(e.status)::bigint * 41 + hashtext(e.ownership)::bigint * 43"
-    " + hashtext(e.credit_code)::bigint * 47 + COALESCE(extract(epoch from e.verified_at)::bigint, 0) * 53"
-)
+# fingerprint reads, cheaper, as row versions. Every insert or update writes a new tuple:
+# a new (xmin, ctid) pair (xmin alone does not change when the transaction that wrote a
+# row writes it again; a ctid is reused only after its tuple is dead to everyone, so by
+# a later transaction); freezing keeps both; with its id and the count a deletion shows.
+# The programme's registrations (no join, no grouping), every person and every employer
+# (whole tables: a change anywhere, even one no fingerprint reads, makes the run go
+# district by district, where the fingerprints decide), and the programme's entitlements.
+def _row_versions(alias: str) -> str:
+    version = f"hashtext({alias}.xmin::text || {alias}.ctid::text)::bigint * 3 + hashint8({alias}.id)::bigint"
+    return f"COALESCE(sum({version}), 0)"
+
+
 PROGRAMME_STAMP_INPUTS = (
-    f"SELECT 's', 'r' || r.district_id, count(*), sum({_REG_OWN_DIGEST}) FROM beneficiaries_registration r"  # noqa: S608
-    " WHERE r.programme_id = %(programme_id)s GROUP BY r.district_id"
-    f" UNION ALL SELECT 's', 'p', count(*), COALESCE(sum({_PERSON_DIGEST}), 0) FROM beneficiaries_person p"
-    f" UNION ALL SELECT 's', 'e', count(*), COALESCE(sum({_EMPLOYER_DIGEST}), 0) FROM beneficiaries_employer e"
+    f"SELECT 's', 'r', count(*), {_row_versions('r')} FROM beneficiaries_registration r"  # noqa: S608
+    " WHERE r.programme_id = %(programme_id)s"
+    f" UNION ALL SELECT 's', 'p', count(*), {_row_versions('p')} FROM beneficiaries_person p"
+    f" UNION ALL SELECT 's', 'e', count(*), {_row_versions('e')} FROM beneficiaries_employer e"
+)
+_ENTITLEMENT_VERSIONS = (
+    f"SELECT 'v', '', count(*), {_row_versions('x')} FROM disbursements_entitlement x"  # noqa: S608
+    " WHERE x.programme_id = %(programme_id)s"
 )
 # The computation's row digest (PostgreSQL): a manual change or deletion of a stored
 # entitlement changes the district's fingerprint.
@@ -106,13 +110,14 @@ ENTITLEMENT_DISTRICTS_DIGEST = (
     f"SELECT district_id, count(*), COALESCE(sum({_ENT_DIGEST}), 0) FROM disbursements_entitlement"  # noqa: S608
     " WHERE programme_id = %(programme_id)s AND district_id = ANY(%(districts)s) GROUP BY district_id"
 )
-# Every district's entitlement digest of a programme: ('o', district, count, sum).
+# Every district's entitlement digest of a programme, ('o', district, count, sum), and
+# the programme's entitlement versions (the stamp's), in one statement: one snapshot.
 PROGRAMME_STAMP_OUTPUTS = (
     f"SELECT 'o', district_id, count(*), sum({_ENT_DIGEST}) FROM disbursements_entitlement"  # noqa: S608
-    " WHERE programme_id = %(programme_id)s GROUP BY district_id"
+    " WHERE programme_id = %(programme_id)s GROUP BY district_id UNION ALL " + _ENTITLEMENT_VERSIONS
 )
 # The stamp's inputs and outputs in one statement: one snapshot.
-PROGRAMME_STAMP = PROGRAMME_STAMP_INPUTS + " UNION ALL " + PROGRAMME_STAMP_OUTPUTS
+PROGRAMME_STAMP = PROGRAMME_STAMP_INPUTS + " UNION ALL " + _ENTITLEMENT_VERSIONS
 # The districts' registration digests and the stamp's inputs in one statement, so that
 # both are read from the same snapshot: ('d', district, count, digest) and the stamp's rows.
 REGISTRATION_DIGESTS_AND_STAMP = (

@@ -382,11 +382,11 @@ def _stamp_usable(programme: Programme, regions: RegionIndex) -> bool:
 
 
 def _stamp(programme: Programme, rules: list[SubsidyRule], rows: list, states: dict[str, str]) -> str:
-    """The programme's stamp: the rules' content and the holiday window, per district
-    its registrations' own fields and its entitlements, every person's hukou and every
-    employer (whole tables: any change there changes it), and every district's stored
-    fingerprint. Equal stamps: every input of every district's fingerprint is as it was
-    (each is covered here), so every district would be skipped."""
+    """The programme's stamp: the rules' content and the holiday window, the row versions
+    of the programme's registrations and entitlements, of every person and every employer
+    (disbursements.sql, PROGRAMME_STAMP), and every district's stored fingerprint. Equal
+    stamps: no row any district's fingerprint reads was written since (each is covered
+    here), so every district would be skipped."""
     parts = [FINGERPRINT_VERSION, str(programme.holiday_start), str(programme.holiday_end)]
     parts += ["|".join(map(str, _rule_fields(rule))) for rule in sorted(rules, key=lambda r: r.pk)]
     parts += sorted(":".join(map(str, row)) for row in rows)
@@ -421,16 +421,17 @@ def _stamp_store(
     with connection.cursor() as cur:
         cur.execute(sql.PROGRAMME_STAMP_OUTPUTS, {"programme_id": programme.pk})
         outputs = cur.fetchall()
-    written = {code: f"{count}:{digest}" for _kind, code, count, digest in outputs}
+    written = {code: f"{count}:{digest}" for kind, code, count, digest in outputs if kind == "o"}
     states, _stored = _stamp_states(programme)
     for code in codes:
         inputs_of = _fingerprint_inputs(programme, code, rules, regions, digests)
         if states.get(code) != _fingerprint(inputs_of, written.get(code, "0:0")):
             return
+    versions = [row for row in outputs if row[0] == "v"]
     EntitlementComputeState.objects.update_or_create(
         programme=programme,
         district_id=programme.region_id,
-        defaults={"fingerprint": _stamp(programme, rules, inputs + outputs, states), "computed_at": now},
+        defaults={"fingerprint": _stamp(programme, rules, inputs + versions, states), "computed_at": now},
     )
 
 
