@@ -289,6 +289,10 @@ ENTITLEMENT_UPSERT_FRESH = _UPSERT.replace("{join}", "").replace("{changed}", "T
 # insertion of every row (~15 % of the statement); a key already stored (a row moved
 # from another district) makes it fail as a whole, and the upsert runs instead.
 ENTITLEMENT_INSERT_FRESH = _INSERT.replace("{join}", "").replace("{changed}", "TRUE")
+# Its sort (~300 bytes a row: a province's 600,000 rows) in memory, not in temp files;
+# back to core.db's bulk value after. This transaction only.
+ENTITLEMENT_INSERT_SORT_MEM = "SET LOCAL work_mem = '512MB'"
+ENTITLEMENT_INSERT_SORT_MEM_RESET = "SET LOCAL work_mem = '64MB'"
 # Later computations: new rows, and rows whose amount or facts changed and that hold no
 # settled money.
 ENTITLEMENT_UPSERT = _UPSERT.replace("{join}", f" LEFT JOIN disbursements_entitlement x ON {_STORED_BASE}").replace(

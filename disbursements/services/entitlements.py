@@ -580,12 +580,17 @@ def _upsert_fresh(cur, at) -> int:
     if saved is not None:
         _lock_references(cur)
     params = {"granted": EntitlementStatus.GRANTED, "at": at}
+    pg = connection.vendor == "postgresql"
+    if pg:
+        cur.execute(sql.ENTITLEMENT_INSERT_SORT_MEM)
     try:
         with transaction.atomic():  # a savepoint: the failed insert leaves nothing behind
             cur.execute(sql.ENTITLEMENT_INSERT_FRESH, params)
     except IntegrityError:
         cur.execute(sql.ENTITLEMENT_UPSERT_FRESH, params)
     written = max(cur.rowcount, 0)
+    if pg:
+        cur.execute(sql.ENTITLEMENT_INSERT_SORT_MEM_RESET)
     fk_triggers_restore(cur, saved)
     return written
 
