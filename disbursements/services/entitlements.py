@@ -18,6 +18,11 @@ transaction holding an advisory lock on (programme, district):
    officer to decide (disbursements.services.settlement);
 5. the people a budget cap turned away are stored (CapRefusal, 预算已用完).
 
+Two short cuts on PostgreSQL: the districts of a run computed for the first time go
+together in one transaction (`_fresh_run`: one statement per rule for all of them), and
+a whole-programme run with nothing written since the last one stops at the programme's
+stamp (`_stamp`: row versions in one statement, instead of every district's fingerprint).
+
 Clauses this implements (DESIGN.md, "SubsidyRule"): a rule covers stays in its region
 and below; only active registrations count; an employer must be verified unless the
 rule says otherwise; in an exclusivity group a person gets one rule, the highest
