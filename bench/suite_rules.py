@@ -1,8 +1,10 @@
-"""Entitlements for N registrations under the demo rules (HEBEI-2021), beside their
-floor (the same SELECT as CREATE UNLOGGED TABLE … AS) and a hand-written single
-INSERT … SELECT producing the same rows, in the same run. The hand-written statement
-pays the same per-row foreign-key checks as the service, so it is shown for
-information; the target is against the floor.
+"""Entitlements for N registrations under the demo rules (HEBEI-2021), beside two
+floors and a hand-written single INSERT … SELECT producing the same rows, in the same
+run. The floors: the same SELECT into a plain logged table whose indexes and foreign
+keys are built after (`plain_floor`: the target is judged against this one, as in the
+issue's table), and the same SELECT as CREATE UNLOGGED TABLE … AS (`ctas_floor`, no
+indexes and no WAL: information). The hand-written statement pays the same per-row
+foreign-key checks as the service, so it is shown for information too.
 
 Targets: the service's first run at most 1.5× the floor (issue #12); a re-run with
 nothing changed under 10 % of the first run. Also: a re-run after 1 % of the
@@ -186,7 +188,12 @@ HAND_SQL = (
     " ON CONFLICT (programme_id, person_id, rule_key) WHERE kind = 'base' DO NOTHING"
 )
 
-FLOOR_NAME = "CTAS UNLOGGED"
+FLOOR_NAME = "plain table, indexes and FKs after"
+CTAS_FLOOR_NAME = "CTAS UNLOGGED"
+# The target (≤ 1.5×) is judged against the plain-table floor, as in the issue's own table
+# (47.6 s / 11.4 s): the real table's indexes and foreign keys are part of the job, built
+# after the rows in bulk. CTAS UNLOGGED (no indexes, no WAL) is shown beside it.
+FLOOR_JUDGED = "the target is judged against the plain-table floor (logged, same indexes and FKs built after)"
 
 
 def hand_params(programme) -> dict:
@@ -222,6 +229,46 @@ def ctas_floor(params: dict) -> tuple[int, float]:
     return rows, seconds
 
 
+def plain_floor(params: dict) -> tuple[int, float]:
+    """The entitlements' floor the target is judged against: the same SELECT into a plain
+    logged table with the real table's columns (a fresh identity sequence), then every
+    index of disbursements_entitlement and its foreign keys built after, in bulk (one
+    sort per index, one set-based check per key). Returns (rows, seconds)."""
+    import time
+
+    from django.db import connection
+
+    table = "bench_entitlement_plain"
+    columns = (
+        "programme_id, rule_id, rule_key, person_id, registration_id, district_id, channel, amount, reason,"
+        " status, computed_at"
+    )
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename = 'disbursements_entitlement' ORDER BY indexname"
+        )
+        indexes = [
+            d.replace(" ON public.disbursements_entitlement ", f" ON {table} ").replace(" INDEX ", " INDEX bfp_", 1)
+            for (d,) in cur.fetchall()
+        ]
+        cur.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'disbursements_entitlement'::regclass AND contype = 'f' ORDER BY conname"
+        )
+        foreign_keys = [f"ALTER TABLE {table} ADD CONSTRAINT bfp_{name} {d}" for name, d in cur.fetchall()]
+        started = time.perf_counter()
+        cur.execute(f"CREATE TABLE {table} (LIKE disbursements_entitlement INCLUDING DEFAULTS INCLUDING IDENTITY)")
+        cur.execute(f"INSERT INTO {table} ({columns})" + HAND_SELECT, params)
+        rows = cur.rowcount
+        for statement in indexes + foreign_keys:
+            cur.execute(statement)
+        seconds = time.perf_counter() - started
+        cur.execute(f"DROP TABLE {table}")
+    return rows, seconds
+
+
 def run(ctx) -> list:
     from django.db import connection, transaction
 
@@ -254,8 +301,10 @@ def run(ctx) -> list:
         )
         cur.execute("TRUNCATE disbursements_entitlement CASCADE")
         cur.execute("VACUUM ANALYZE disbursements_entitlement")
-    # 2. The floor: the same rows into a table of their own, with nothing to maintain.
-    floor_rows, floor_seconds = ctas_floor(params)
+    # 2. The floors: the same rows into a table of their own, with nothing to maintain
+    # (CTAS), and into a plain table whose indexes and foreign keys are built after.
+    floor_rows, ctas_seconds = ctas_floor(params)
+    plain_rows, floor_seconds = plain_floor(params)
 
     # 3. The service, first run, then with nothing changed. The dashboards' refresh each
     # run queues is a job of its own, timed apart (bench.core.QueuedRollups).
@@ -302,7 +351,17 @@ def run(ctx) -> list:
             baseline_name="hand-written INSERT…SELECT, same FKs",
             target="≤ 1.5× floor",
             ok=first.seconds <= 1.5 * floor_seconds,
-            note=note + f"; hand-written wrote {hand_rows:,}, the floor {floor_rows:,}",
+            note=note + f"; hand-written wrote {hand_rows:,}, the floors {plain_rows:,} and {floor_rows:,}; "
+            f"CTAS UNLOGGED {ctas_seconds:.2f} s ({first.seconds / ctas_seconds:.2f}×); " + FLOOR_JUDGED,
+        ),
+        Figure(
+            "rules",
+            "entitlements, first run, beside CTAS (information)",
+            first.seconds,
+            "s",
+            floor=ctas_seconds,
+            floor_name=CTAS_FLOOR_NAME,
+            note="no indexes, no WAL: " + FLOOR_JUDGED,
         ),
         Figure(
             "rules",
@@ -328,7 +387,7 @@ def run(ctx) -> list:
             differences,
             "rows",
             target="0",
-            ok=differences == 0 and rows == hand_rows,
+            ok=differences == 0 and rows == hand_rows == plain_rows == floor_rows,
         ),
         Figure(
             "rules",

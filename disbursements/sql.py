@@ -73,6 +73,31 @@ REGISTRATION_DIGESTS = (
     " JOIN beneficiaries_employer e ON e.id = r.employer_id"
     " WHERE r.programme_id = %(programme_id)s AND r.district_id = ANY(%(districts)s) GROUP BY r.district_id"
 )
+
+
+# A whole programme's stamp (services.entitlements, `_stamp`): what every district's
+# fingerprint reads, cheaper, as row versions. Every insert or update writes a new tuple:
+# a new (xmin, ctid) pair (xmin alone does not change when the transaction that wrote a
+# row writes it again; a ctid is reused only after its tuple is dead to everyone, so by
+# a later transaction); freezing keeps both; with its id and the count a deletion shows.
+# The programme's registrations (no join, no grouping), every person and every employer
+# (whole tables: a change anywhere, even one no fingerprint reads, makes the run go
+# district by district, where the fingerprints decide), and the programme's entitlements.
+def _row_versions(alias: str) -> str:
+    version = f"hashtext({alias}.xmin::text || {alias}.ctid::text)::bigint * 3 + hashint8({alias}.id)::bigint"
+    return f"COALESCE(sum({version}), 0)"
+
+
+PROGRAMME_STAMP_INPUTS = (
+    f"SELECT 's', 'r', count(*), {_row_versions('r')} FROM beneficiaries_registration r"  # noqa: S608
+    " WHERE r.programme_id = %(programme_id)s"
+    f" UNION ALL SELECT 's', 'p', count(*), {_row_versions('p')} FROM beneficiaries_person p"
+    f" UNION ALL SELECT 's', 'e', count(*), {_row_versions('e')} FROM beneficiaries_employer e"
+)
+_ENTITLEMENT_VERSIONS = (
+    f"SELECT 'v', '', count(*), {_row_versions('x')} FROM disbursements_entitlement x"  # noqa: S608
+    " WHERE x.programme_id = %(programme_id)s"
+)
 # The computation's row digest (PostgreSQL): a manual change or deletion of a stored
 # entitlement changes the district's fingerprint.
 _ENT_DIGEST = (
@@ -80,6 +105,46 @@ _ENT_DIGEST = (
     " + hashint8(registration_id)::bigint * 11 + hashtext(status)::bigint * 13 + hashtext(channel)::bigint * 17"
     " + (amount * 100)::bigint * 19 + hashtext(kind)::bigint * 23 + part::bigint * 29"
 )
+# The same digest for several districts at once: (district, count, sum).
+ENTITLEMENT_DISTRICTS_DIGEST = (
+    f"SELECT district_id, count(*), COALESCE(sum({_ENT_DIGEST}), 0) FROM disbursements_entitlement"  # noqa: S608
+    " WHERE programme_id = %(programme_id)s AND district_id = ANY(%(districts)s) GROUP BY district_id"
+)
+# Every district's entitlement digest of a programme, ('o', district, count, sum), and
+# the programme's entitlement versions (the stamp's), in one statement: one snapshot.
+PROGRAMME_STAMP_OUTPUTS = (
+    f"SELECT 'o', district_id, count(*), sum({_ENT_DIGEST}) FROM disbursements_entitlement"  # noqa: S608
+    " WHERE programme_id = %(programme_id)s GROUP BY district_id UNION ALL " + _ENTITLEMENT_VERSIONS
+)
+# The stamp's inputs and outputs in one statement: one snapshot.
+PROGRAMME_STAMP = PROGRAMME_STAMP_INPUTS + " UNION ALL " + _ENTITLEMENT_VERSIONS
+# The districts' registration digests and the stamp's inputs in one statement, so that
+# both are read from the same snapshot: ('d', district, count, digest) and the stamp's rows.
+REGISTRATION_DIGESTS_AND_STAMP = (
+    f"SELECT 'd', r.district_id, count(*), sum({_REG_DIGEST})"  # noqa: S608
+    " FROM beneficiaries_registration r JOIN beneficiaries_person p ON p.id = r.person_id"
+    " JOIN beneficiaries_employer e ON e.id = r.employer_id"
+    " WHERE r.programme_id = %(programme_id)s AND r.district_id = ANY(%(districts)s) GROUP BY r.district_id"
+    " UNION ALL " + PROGRAMME_STAMP_INPUTS
+)
+# The stay districts with registrations, and those with entitlements, of a programme:
+# an index skip scan (one probe per district, not a read of every row).
+PROGRAMME_DISTRICTS = """
+WITH RECURSIVE rd(code) AS (
+    (SELECT district_id FROM beneficiaries_registration WHERE programme_id = %(programme_id)s
+     ORDER BY district_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT district_id FROM beneficiaries_registration WHERE programme_id = %(programme_id)s
+            AND district_id > rd.code ORDER BY district_id LIMIT 1) FROM rd WHERE rd.code IS NOT NULL
+), ed(code) AS (
+    (SELECT district_id FROM disbursements_entitlement WHERE programme_id = %(programme_id)s
+     ORDER BY district_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT district_id FROM disbursements_entitlement WHERE programme_id = %(programme_id)s
+            AND district_id > ed.code ORDER BY district_id LIMIT 1) FROM ed WHERE ed.code IS NOT NULL
+)
+SELECT code FROM rd WHERE code IS NOT NULL UNION SELECT code FROM ed WHERE code IS NOT NULL
+"""
 ENTITLEMENT_DISTRICT_DIGEST = (
     f"SELECT count(*), COALESCE(sum({_ENT_DIGEST}), 0) FROM disbursements_entitlement"  # noqa: S608
     " WHERE programme_id = %(programme_id)s AND district_id = %(district)s"
@@ -93,6 +158,17 @@ ENTITLEMENT_CANDIDATES_CREATE = (
 ENTITLEMENT_CANDIDATES_DROP = f"DROP TABLE IF EXISTS {ENTITLEMENT_CANDIDATES}"
 # A rule's compiled query ({grants}, with its own positional parameters) into the candidates.
 ENTITLEMENT_CANDIDATES_FILL = f"INSERT INTO {ENTITLEMENT_CANDIDATES} ({GRANT_COLUMNS}) {{grants}}"
+# The same, for several districts at once: a rule's statement for the whole programme
+# ({grants} with district None), kept to the districts given as its last parameter.
+ENTITLEMENT_CANDIDATES_FILL_IN = (
+    f"INSERT INTO {ENTITLEMENT_CANDIDATES} ({GRANT_COLUMNS})"  # noqa: S608
+    f" SELECT {GRANT_COLUMNS} FROM ({{grants}}) g WHERE g.district_id = ANY(%s)"
+)
+ENTITLEMENT_CANDIDATES_PER_DISTRICT = f"SELECT district_id, count(*) FROM {ENTITLEMENT_CANDIDATES} GROUP BY district_id"  # noqa: S608
+ENTITLEMENT_WRITTEN_PER_DISTRICT = (
+    "SELECT district_id, count(*) FROM disbursements_entitlement WHERE programme_id = %(programme_id)s"
+    " AND district_id = ANY(%(districts)s) AND computed_at = %(at)s GROUP BY district_id"
+)
 ENTITLEMENT_CANDIDATES_INDEX = (
     f"CREATE INDEX {ENTITLEMENT_CANDIDATES}_person_rule ON {ENTITLEMENT_CANDIDATES} (person_id, rule_key)"
 )
@@ -101,6 +177,15 @@ ENTITLEMENT_ANALYZE = "ANALYZE disbursements_entitlement"
 ENTITLEMENT_DISTRICT_HAS_ROWS = (
     "SELECT 1 FROM disbursements_entitlement"
     " WHERE programme_id = %(programme_id)s AND district_id = %(district)s LIMIT 1"
+)
+# Of the districts given, those with rows (PostgreSQL: one index probe per district).
+ENTITLEMENT_DISTRICTS_WITH_ROWS = (
+    "SELECT d FROM unnest(%(districts)s::text[]) d WHERE EXISTS (SELECT 1 FROM disbursements_entitlement"
+    " WHERE programme_id = %(programme_id)s AND district_id = d)"
+)
+CAP_REFUSAL_DISTRICTS = (
+    "SELECT d FROM unnest(%(districts)s::text[]) d WHERE EXISTS (SELECT 1 FROM disbursements_caprefusal"
+    " WHERE programme_id = %(programme_id)s AND district_id = d)"
 )
 ENTITLEMENT_LOCK = "SELECT pg_advisory_xact_lock(%(key)s)"
 # A district's rules look up a few thousand to a hundred thousand persons by id, rows
@@ -139,6 +224,14 @@ ENTITLEMENT_REFERENCES_LOCK["registration_id, person_id"] = (
     f" SELECT count(*) FROM {ENTITLEMENT_CANDIDATES} t WHERE NOT EXISTS"
     " (SELECT 1 FROM locked WHERE locked.id = t.registration_id AND locked.person_id = t.person_id)"
 )
+# The whole registration table, held against updates and deletes until the transaction
+# ends, when nobody is writing it right now (NOWAIT): then the candidates' registrations
+# need no row lock each, only the check that they are there and still the person's.
+REGISTRATION_SHARE_LOCK = "LOCK TABLE beneficiaries_registration IN SHARE MODE NOWAIT"
+ENTITLEMENT_REGISTRATIONS_MISSING = (
+    f"SELECT count(*) FROM {ENTITLEMENT_CANDIDATES} t WHERE NOT EXISTS"  # noqa: S608
+    " (SELECT 1 FROM beneficiaries_registration r WHERE r.id = t.registration_id AND r.person_id = t.person_id)"
+)
 # Lines in these batches are not settled money yet (batch_lines.UNAPPROVED).
 _UNAPPROVED = ", ".join(f"'{s}'" for s in (BatchStatus.DRAFT, BatchStatus.SUBMITTED, BatchStatus.REVIEWED))
 
@@ -172,22 +265,34 @@ FROM {ENTITLEMENT_CANDIDATES} t JOIN disbursements_entitlement x ON {_STORED_BAS
 WHERE NOT {settled_key("x")} AND ({_CHANGED})
 """  # noqa: S608
 
-_UPSERT = f"""
+_INSERT = f"""
 INSERT INTO disbursements_entitlement AS ent ({GRANT_COLUMNS}, status, computed_at, kind, part)
 SELECT t.programme_id, t.rule_id, t.rule_key, t.person_id, t.registration_id, t.district_id,
        t.channel, t.amount, t.reason, %(granted)s, %(at)s, 'base', 0
 FROM {ENTITLEMENT_CANDIDATES} t{{join}}
 WHERE {{changed}}
 ORDER BY t.person_id, t.rule_key
-ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,
+"""  # noqa: S608
+_UPSERT = (
+    _INSERT
+    + f"""ON CONFLICT (programme_id, person_id, rule_key, kind, part) DO UPDATE SET rule_id = excluded.rule_id,
     registration_id = excluded.registration_id, district_id = excluded.district_id,
     channel = excluded.channel, amount = excluded.amount, reason = excluded.reason,
     status = excluded.status, computed_at = excluded.computed_at
 WHERE NOT {settled_key("ent")}
-"""  # noqa: S608
+"""
+)
 # A district's first computation: every candidate is new (or a person's row moved here
 # from another district, which ON CONFLICT updates).
 ENTITLEMENT_UPSERT_FRESH = _UPSERT.replace("{join}", "").replace("{changed}", "TRUE")
+# The same without ON CONFLICT, tried first: a plain insert skips the speculative
+# insertion of every row (~15 % of the statement); a key already stored (a row moved
+# from another district) makes it fail as a whole, and the upsert runs instead.
+ENTITLEMENT_INSERT_FRESH = _INSERT.replace("{join}", "").replace("{changed}", "TRUE")
+# Its sort (~300 bytes a row: a province's 600,000 rows) in memory, not in temp files;
+# back to core.db's bulk value after. This transaction only.
+ENTITLEMENT_INSERT_SORT_MEM = "SET LOCAL work_mem = '512MB'"
+ENTITLEMENT_INSERT_SORT_MEM_RESET = "SET LOCAL work_mem = '64MB'"
 # Later computations: new rows, and rows whose amount or facts changed and that hold no
 # settled money.
 ENTITLEMENT_UPSERT = _UPSERT.replace("{join}", f" LEFT JOIN disbursements_entitlement x ON {_STORED_BASE}").replace(

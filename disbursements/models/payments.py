@@ -370,6 +370,8 @@ class EntitlementComputeState(models.Model):
     applicable active rules, and for a budget-capped rule every district it spans. A
     run finding the same fingerprint skips the district: nothing it reads has changed,
     so nothing it would write could. Written in the district's own transaction.
+    The row of the programme's own region (never a stay district of a province or
+    city programme) holds the whole programme's stamp instead (services.entitlements).
     """
 
     programme = models.ForeignKey(Programme, models.CASCADE, related_name="+")

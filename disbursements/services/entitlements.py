@@ -18,6 +18,11 @@ transaction holding an advisory lock on (programme, district):
    officer to decide (disbursements.services.settlement);
 5. the people a budget cap turned away are stored (CapRefusal, 预算已用完).
 
+Two short cuts on PostgreSQL: the districts of a run computed for the first time go
+together in one transaction (`_fresh_run`: one statement per rule for all of them), and
+a whole-programme run with nothing written since the last one stops at the programme's
+stamp (`_stamp`: row versions in one statement, instead of every district's fingerprint).
+
 Clauses this implements (DESIGN.md, "SubsidyRule"): a rule covers stays in its region
 and below; only active registrations count; an employer must be verified unless the
 rule says otherwise; in an exclusivity group a person gets one rule, the highest
@@ -38,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -64,6 +69,7 @@ LOCK_NAMESPACE = 0x454E  # "EN": keeps these advisory lock keys apart from other
 # scales the sampled density by the table's growing size). Once, not per district.
 ANALYZE_AFTER_ROWS = 20000
 ProgressFn = Callable[[int, int, str], None]
+SKIPPED = {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "topups": 0, "skipped": True}
 
 
 @dataclass
@@ -77,6 +83,14 @@ class ComputeResult:
     topups: int = 0
     refusals_changed: bool = False
     seconds: float = 0.0
+
+    def add(self, code: str, stats: dict) -> None:
+        self.districts[code] = stats
+        self.written += stats["written"]
+        self.withdrawn += stats["withdrawn"]
+        self.flagged += stats["flagged"]
+        self.topups += stats.get("topups", 0)
+        self.refusals_changed |= bool(stats.get("refusals_changed"))
 
     def totals(self) -> dict:
         return entitlement_totals(programme=self.programme, region=self.district)
@@ -106,12 +120,7 @@ def entitlements_compute(
     payment line that failed after its entitlement was flagged).
     """
     started = time.perf_counter()
-    if isinstance(district, str):
-        district = Region.objects.filter(code=district).first()
-        if district is None:
-            raise DomainError("找不到该区县代码，请检查后重试。")
-    if district is not None and not district.path.startswith(programme.region.path):
-        raise DomainError(f"“{district.name}”不在项目“{programme.name}”的实施区域内。")
+    district = _district_of(programme, district)
     regions = region_index()
     codes = entitlement_districts(programme=programme, region=district)
     result = ComputeResult(programme=programme, district=district)
@@ -119,22 +128,33 @@ def entitlements_compute(
     # Read before any district is computed: a change made during the run shows as a
     # different digest next time (so it is recomputed), never the other way round.
     active = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE))
-    digests = _registration_digests(programme, codes, active, regions)
+    # A whole programme with nothing changed since a run that left every district
+    # consistent: its stamp says so in one statement, every district skipped.
+    stamped = district is None and _stamp_usable(programme, regions)
+    if stamped and not force and _stamp_holds(programme, active):
+        result.districts = {code: dict(SKIPPED) for code in codes}
+        result.seconds = time.perf_counter() - started
+        return result
+    digests, stamp_inputs = _registration_digests(programme, codes, active, regions)
+    fresh = _fresh_run(programme, codes, active, digests, regions, now, _user_id(acting_user))
     analyzed = connection.vendor != "postgresql"
+    if not analyzed and sum(stats["written"] for stats in fresh.values()) > ANALYZE_AFTER_ROWS:
+        with connection.cursor() as cur:
+            cur.execute(sql.ENTITLEMENT_ANALYZE)
+        analyzed = True
     for i, code in enumerate(codes, start=1):
-        stats = _district_run(programme, code, active, digests, regions, now, _user_id(acting_user), force=force)
+        stats = fresh.get(code) or _district_run(
+            programme, code, active, digests, regions, now, _user_id(acting_user), force=force
+        )
         if not analyzed and stats["written"] > ANALYZE_AFTER_ROWS:
             with connection.cursor() as cur:
                 cur.execute(sql.ENTITLEMENT_ANALYZE)
             analyzed = True
-        result.districts[code] = stats
-        result.written += stats["written"]
-        result.withdrawn += stats["withdrawn"]
-        result.flagged += stats["flagged"]
-        result.topups += stats.get("topups", 0)
-        result.refusals_changed |= bool(stats.get("refusals_changed"))
+        result.add(code, stats)
         if progress is not None:
             progress(i, len(codes), code)
+    if stamped and stamp_inputs is not None:
+        _stamp_store(programme, codes, active, digests, stamp_inputs, regions, now)
     result.seconds = time.perf_counter() - started
     if not (result.written or result.withdrawn or result.flagged or result.topups or result.refusals_changed):
         return result  # nothing changed, nothing to trace (the Job row, if any, records the run)
@@ -155,6 +175,17 @@ def entitlements_compute(
     # districts computed when the run was for a district or a city.
     rollups_refresh_soon(programme.pk, districts=None if district is None else list(result.districts))
     return result
+
+
+def _district_of(programme: Programme, district: Region | str | None) -> Region | None:
+    """The region a run is for (a code is looked up), refused outside the programme's."""
+    if isinstance(district, str):
+        district = Region.objects.filter(code=district).first()
+        if district is None:
+            raise DomainError("找不到该区县代码，请检查后重试。")
+    if district is not None and not district.path.startswith(programme.region.path):
+        raise DomainError(f"“{district.name}”不在项目“{programme.name}”的实施区域内。")
+    return district
 
 
 def _district_run(
@@ -181,7 +212,7 @@ def _district_run(
             and state is not None
             and state.fingerprint == _fingerprint(inputs, _fingerprint_outputs(programme, code))
         ):
-            return {"candidates": 0, "written": 0, "withdrawn": 0, "flagged": 0, "topups": 0, "skipped": True}
+            return dict(SKIPPED)
         stats = _compute_district(programme, code, rules, regions, now, user_id)
         if inputs is not None:
             # The inputs as read before computing, the outputs as written: a change
@@ -197,8 +228,118 @@ def _district_run(
     return stats
 
 
+def _fresh_run(
+    programme: Programme, codes: list[str], active: list, digests: dict | None, regions, now, user_id: int | None
+) -> dict[str, dict]:
+    """The run's districts computed for the first time (nothing stored yet), all in one
+    transaction under all their advisory locks: one statement per rule for all of them
+    instead of one per rule and district (each of which read the whole person table),
+    one locking of the referenced rows and one sorted insert; then each district's cap
+    refusals and fingerprint as `_district_run` stores them. Returns their stats by code.
+    The others, and all of them when fewer than two are fresh or the rules changed since
+    the digests were read, are left to `_district_run` (PostgreSQL only). All or nothing:
+    a failure leaves none of these districts written, and the next run computes them."""
+    if digests is None or len(codes) < 2:
+        return {}
+    with transaction.atomic():
+        rules = list(SubsidyRule.objects.filter(programme=programme, status=RuleStatus.ACTIVE).select_related("region"))
+        if [r.pk for r in rules] != [r.pk for r in active]:
+            return {}
+        with connection.cursor() as cur:
+            fresh = _fresh_districts(cur, programme, codes)
+            if len(fresh) < 2:
+                return {}
+            at = connection.ops.adapt_datetimefield_value(now)
+            stats = _fresh_compute(cur, programme, fresh, rules, regions, at)
+            cur.execute(sql.ENTITLEMENT_DISTRICTS_DIGEST, {"programme_id": programme.pk, "districts": fresh})
+            outputs = {code: f"{count}:{digest}" for code, count, digest in cur.fetchall()}
+        # The inputs as read before computing, the outputs as written (as `_district_run`).
+        EntitlementComputeState.objects.bulk_create(
+            [
+                EntitlementComputeState(
+                    programme=programme,
+                    district_id=code,
+                    fingerprint=_fingerprint(
+                        _fingerprint_inputs(programme, code, rules, regions, digests), outputs.get(code, "0:0")
+                    ),
+                    computed_at=now,
+                )
+                for code in fresh
+            ],
+            update_conflicts=True,
+            unique_fields=["programme", "district"],
+            update_fields=["fingerprint", "computed_at"],
+        )
+    return stats
+
+
+def _fresh_districts(cur, programme: Programme, codes: list[str]) -> list[str]:
+    """Of `codes`, those with no entitlement yet, under their advisory locks (taken in
+    sorted order: every other run holds one district's, or a person's in sorted order,
+    so no two runs wait on each other in a circle). A district another run computed
+    between the two looks is left out (its lock stays held until this commits)."""
+    key = {"programme_id": programme.pk, "districts": codes}
+    cur.execute(sql.ENTITLEMENT_DISTRICTS_WITH_ROWS, key)
+    stored = {code for (code,) in cur.fetchall()}
+    fresh = sorted(code for code in codes if code not in stored)
+    if len(fresh) < 2:
+        return []
+    for code in fresh:
+        cur.execute(sql.ENTITLEMENT_LOCK, {"key": lock_key(programme.pk, code)})
+    cur.execute(sql.ENTITLEMENT_DISTRICTS_WITH_ROWS, {**key, "districts": fresh})
+    stored = {code for (code,) in cur.fetchall()}
+    return [code for code in fresh if code not in stored]
+
+
+def _fresh_compute(cur, programme: Programme, fresh: list[str], rules: list, regions, at) -> dict[str, dict]:
+    """Steps 1, 2 and 5 of the module for the fresh districts at once (`_fresh_run`)."""
+    bulk_settings(cur)
+    cur.execute(sql.RANDOM_PAGE_COST)
+    needed_by = {code: _district_rules(rules, code, regions) for code in fresh}
+    needed_ids = {r.pk for needed in needed_by.values() for r in needed}
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_DROP)
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_CREATE.format(on_commit="ON COMMIT DROP "))
+    for grants, params in grants_sql(programme, [r for r in rules if r.pk in needed_ids], regions, None):
+        cur.execute(sql.ENTITLEMENT_CANDIDATES_FILL_IN.replace("{grants}", grants), [*params, fresh])
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_PER_DISTRICT)
+    candidates = dict(cur.fetchall())
+    written = _upsert_fresh(cur, at)
+    if written != sum(candidates.values()):
+        # Some candidate's key was already settled in another district (the upsert left
+        # it): count what was written where.
+        cur.execute(sql.ENTITLEMENT_WRITTEN_PER_DISTRICT, {"programme_id": programme.pk, "districts": fresh, "at": at})
+        written_in = dict(cur.fetchall())
+    else:
+        written_in = candidates
+    cur.execute(sql.CAP_REFUSAL_DISTRICTS, {"programme_id": programme.pk, "districts": fresh})
+    with_refusals = {code for (code,) in cur.fetchall()}
+    stats = {}
+    for code in fresh:
+        changed = False
+        if code in with_refusals or capped_groups(needed_by[code]):
+            changed = _store_refusals(cur, programme, code, needed_by[code], regions, at)
+        stats[code] = {
+            "candidates": candidates.get(code, 0),
+            "written": written_in.get(code, 0),
+            "withdrawn": 0,
+            "flagged": 0,
+            "topups": 0,
+            "refusals_changed": changed,
+        }
+    cur.execute(sql.ENTITLEMENT_CANDIDATES_DROP)
+    return stats
+
+
 def entitlement_districts(*, programme: Programme, region: Region | None = None) -> list[str]:
     """The stay districts that have registrations or entitlements in `programme`."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(sql.PROGRAMME_DISTRICTS, {"programme_id": programme.pk})
+            codes = {code for (code,) in cur.fetchall()}
+        if region is not None:
+            paths = dict(Region.objects.filter(code__in=codes).values_list("code", "path"))
+            codes = {code for code in codes if paths.get(code, "").startswith(region.path)}
+        return sorted(codes)
     regs = Registration.objects.filter(programme=programme)
     ents = Entitlement.objects.filter(programme=programme)
     if region is not None:
@@ -216,20 +357,87 @@ def entitlement_districts(*, programme: Programme, region: Region | None = None)
 FINGERPRINT_VERSION = "3"
 
 
-def _registration_digests(programme: Programme, codes: list[str], rules: list[SubsidyRule], regions) -> dict | None:
+def _registration_digests(
+    programme: Programme, codes: list[str], rules: list[SubsidyRule], regions
+) -> tuple[dict | None, list | None]:
     """Per stay district, a digest of what its computation reads (PostgreSQL; None
     elsewhere): its registrations with their person's hukou and their employer's
     status, ownership, code and verification. One query for all the districts of the
-    run, and those of the budget-capped rules' regions (a cap counts across them)."""
+    run, and those of the budget-capped rules' regions (a cap counts across them); the
+    same statement reads the programme stamp's inputs (`_stamp`), so both come from one
+    snapshot. Returns (digests, the stamp's input rows)."""
     if connection.vendor != "postgresql":
-        return None
+        return None, None
     needed = set(codes)
     for rule in rules:
         if rule.budget_cap is not None:
             needed |= set(regions.districts_within(rule.region_id))
     with connection.cursor() as cur:
-        cur.execute(sql.REGISTRATION_DIGESTS, {"programme_id": programme.pk, "districts": sorted(needed)})
-        return {code: f"{count}:{digest}" for code, count, digest in cur.fetchall()}
+        cur.execute(sql.REGISTRATION_DIGESTS_AND_STAMP, {"programme_id": programme.pk, "districts": sorted(needed)})
+        rows = cur.fetchall()
+    digests = {code: f"{count}:{digest}" for kind, code, count, digest in rows if kind == "d"}
+    return digests, [row for row in rows if row[0] == "s"]
+
+
+def _stamp_usable(programme: Programme, regions: RegionIndex) -> bool:
+    """The stamp is stored as the compute state of the programme's own region, which is
+    never a stay district unless the programme is a district's (then there is one
+    district, and its own fingerprint is as cheap)."""
+    return connection.vendor == "postgresql" and regions.level.get(programme.region_id) != "district"
+
+
+def _stamp(programme: Programme, rules: list[SubsidyRule], rows: list, states: dict[str, str]) -> str:
+    """The programme's stamp: the rules' content and the holiday window, the row versions
+    of the programme's registrations and entitlements, of every person and every employer
+    (disbursements.sql, PROGRAMME_STAMP), and every district's stored fingerprint. Equal
+    stamps: no row any district's fingerprint reads was written since (each is covered
+    here), so every district would be skipped."""
+    parts = [FINGERPRINT_VERSION, str(programme.holiday_start), str(programme.holiday_end)]
+    parts += ["|".join(map(str, _rule_fields(rule))) for rule in sorted(rules, key=lambda r: r.pk)]
+    parts += sorted(":".join(map(str, row)) for row in rows)
+    parts += sorted(f"{code}={fingerprint}" for code, fingerprint in states.items())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _stamp_states(programme: Programme) -> tuple[dict[str, str], str | None]:
+    """The districts' stored fingerprints, and the stored stamp."""
+    states = dict(EntitlementComputeState.objects.filter(programme=programme).values_list("district_id", "fingerprint"))
+    return states, states.pop(programme.region_id, None)
+
+
+def _stamp_holds(programme: Programme, rules: list[SubsidyRule]) -> bool:
+    """Whether nothing changed since the stamp was stored: inputs and outputs read in one
+    statement (one snapshot), then the districts' fingerprints."""
+    with connection.cursor() as cur:
+        cur.execute(sql.PROGRAMME_STAMP, {"programme_id": programme.pk})
+        rows = cur.fetchall()
+    states, stored = _stamp_states(programme)
+    return stored is not None and stored == _stamp(programme, rules, rows, states)
+
+
+def _stamp_store(
+    programme: Programme, codes: list[str], rules: list, digests: dict, inputs: list, regions: RegionIndex, now
+) -> None:
+    """After a whole run: when every district's stored fingerprint is the one of the
+    inputs read at the start of the run (`digests`, `inputs`: one snapshot) and of its
+    entitlements now, store the stamp of those inputs and outputs. Otherwise (a change
+    made during the run, rules changed, a district that failed) store none, and the
+    next run goes district by district."""
+    with connection.cursor() as cur:
+        cur.execute(sql.PROGRAMME_STAMP_OUTPUTS, {"programme_id": programme.pk})
+        outputs = cur.fetchall()
+    written = {code: f"{count}:{digest}" for kind, code, count, digest in outputs if kind == "o"}
+    states, _stored = _stamp_states(programme)
+    for code in codes:
+        inputs_of = _fingerprint_inputs(programme, code, rules, regions, digests)
+        if states.get(code) != _fingerprint(inputs_of, written.get(code, "0:0")):
+            return
+    versions = [row for row in outputs if row[0] == "v"]
+    EntitlementComputeState.objects.update_or_create(
+        programme=programme,
+        district_id=programme.region_id,
+        defaults={"fingerprint": _stamp(programme, rules, inputs + versions, states), "computed_at": now},
+    )
 
 
 def _fingerprint_inputs(
@@ -242,24 +450,28 @@ def _fingerprint_inputs(
         return None
     parts = [FINGERPRINT_VERSION, str(programme.holiday_start), str(programme.holiday_end), digests.get(code, "0")]
     for rule in sorted(_district_rules(rules, code, regions), key=lambda r: r.pk):
-        fields = (
-            rule.pk,
-            rule.region_id,
-            rule.amount,
-            rule.tiers,
-            rule.months,
-            rule.channel,
-            rule.alt_channel,
-            sorted((rule.conditions or {}).items()),
-            rule.valid_until,
-            rule.budget_cap,
-            rule.exclusivity_group,
-            rule.priority,
-        )
-        parts.append("|".join(map(str, fields)))
+        parts.append("|".join(map(str, _rule_fields(rule))))
         if rule.budget_cap is not None:
             parts += [f"{c}={digests.get(c, '0')}" for c in regions.districts_within(rule.region_id)]
     return "\n".join(parts)
+
+
+def _rule_fields(rule: SubsidyRule) -> tuple:
+    """What a rule's content means to the computation (fingerprints and the stamp)."""
+    return (
+        rule.pk,
+        rule.region_id,
+        rule.amount,
+        rule.tiers,
+        rule.months,
+        rule.channel,
+        rule.alt_channel,
+        sorted((rule.conditions or {}).items()),
+        rule.valid_until,
+        rule.budget_cap,
+        rule.exclusivity_group,
+        rule.priority,
+    )
 
 
 def _fingerprint_outputs(programme: Programme, code: str) -> str:
@@ -364,22 +576,50 @@ def _upsert_fresh(cur, at) -> int:
 
     The rows come from a join on the rows they refer to, so the foreign keys' per-row
     triggers (five checks a row at COMMIT, most of the time of a first computation) are
-    replaced by the same guarantee set-based: each referenced row locked FOR KEY SHARE
-    as the trigger would (a registration FOR SHARE, which holds its person too), a
-    missing one refused as the trigger would, and the triggers off for this statement
-    only (core.db). Without the right to turn them off, the
-    triggers check as usual."""
+    replaced by the same guarantee set-based (`_lock_references`) and the triggers are
+    off for this statement only (core.db). Without the right to turn them off, the
+    triggers check as usual. A plain INSERT is tried first (no speculative insertion per
+    row); when a key is already stored (a person's row moved here from another district)
+    it fails as a whole and the upsert runs instead."""
     saved = fk_triggers_skip(cur, tables=[Entitlement._meta.db_table])
     if saved is not None:
-        for column, statement in sql.ENTITLEMENT_REFERENCES_LOCK.items():
-            cur.execute(statement)
-            missing = cur.fetchone()[0]
-            if missing:
-                raise IntegrityError(f"disbursements_entitlement.{column}: {missing} rows refer to rows that are gone")
-    cur.execute(sql.ENTITLEMENT_UPSERT_FRESH, {"granted": EntitlementStatus.GRANTED, "at": at})
+        _lock_references(cur)
+    params = {"granted": EntitlementStatus.GRANTED, "at": at}
+    pg = connection.vendor == "postgresql"
+    if pg:
+        cur.execute(sql.ENTITLEMENT_INSERT_SORT_MEM)
+    try:
+        with transaction.atomic():  # a savepoint: the failed insert leaves nothing behind
+            cur.execute(sql.ENTITLEMENT_INSERT_FRESH, params)
+    except IntegrityError:
+        cur.execute(sql.ENTITLEMENT_UPSERT_FRESH, params)
     written = max(cur.rowcount, 0)
+    if pg:
+        cur.execute(sql.ENTITLEMENT_INSERT_SORT_MEM_RESET)
     fk_triggers_restore(cur, saved)
     return written
+
+
+def _lock_references(cur) -> None:
+    """What the foreign keys' triggers would guarantee, set-based: each referenced row
+    locked FOR KEY SHARE (a registration FOR SHARE, which holds its person too), a
+    missing one refused. When nobody is writing registrations at this moment, the whole
+    table is held in SHARE mode instead of a row lock per candidate (which writes every
+    locked row again): updates and deletes of registrations then wait for this commit,
+    as they would for the row locks; reads never do."""
+    try:
+        with transaction.atomic():  # a savepoint: a refusal leaves the transaction usable
+            cur.execute(sql.REGISTRATION_SHARE_LOCK)
+        table_held = True
+    except OperationalError:
+        table_held = False
+    for column, statement in sql.ENTITLEMENT_REFERENCES_LOCK.items():
+        if table_held and column == "registration_id, person_id":
+            statement = sql.ENTITLEMENT_REGISTRATIONS_MISSING
+        cur.execute(statement)
+        missing = cur.fetchone()[0]
+        if missing:
+            raise IntegrityError(f"disbursements_entitlement.{column}: {missing} rows refer to rows that are gone")
 
 
 def _pull_changed_lines(cur, key: dict, now, user_id: int | None) -> None:

@@ -80,21 +80,70 @@ def test_a_first_computation_refuses_a_row_whose_reference_is_missing(change):
     assert not Entitlement.objects.filter(programme=programme).exists()
 
 
+def _registration_locks(cur) -> set[str]:
+    cur.execute(
+        "SELECT l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+        " WHERE l.pid = pg_backend_pid() AND c.relname = 'beneficiaries_registration'"
+    )
+    return {mode for (mode,) in cur.fetchall()}
+
+
 def test_the_set_based_check_locks_the_referenced_rows():
-    """FOR SHARE / FOR KEY SHARE, as the triggers would: another transaction cannot delete
-    them until this one ends."""
+    """As the triggers would, another transaction cannot delete or change them until this
+    one ends: nobody writing registrations, the whole table is held (SHARE)."""
     programme = make_programme("HB-LOCK")
     rule = make_rule(programme)
     registration = reg(programme, "130110", "410102")
     with transaction.atomic(), connection.cursor() as cur:
         _stage(cur, [_candidate(registration, rule)])
         assert _upsert_fresh(cur, connection.ops.adapt_datetimefield_value(registration.created_at)) == 1
-        cur.execute(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
-            " WHERE l.pid = pg_backend_pid() AND c.relname = 'beneficiaries_registration' AND l.mode = 'RowShareLock'"
-        )
-        assert cur.fetchone()[0] == 1
+        assert "ShareLock" in _registration_locks(cur)
         assert _role() == "origin"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_someone_writes_registrations_each_referenced_row_is_locked():
+    """The table lock is only tried (NOWAIT): another transaction writing registrations
+    at that moment is not waited for, each referenced registration is locked FOR SHARE."""
+    import psycopg2
+
+    programme = make_programme("HB-LOCK2")
+    rule = make_rule(programme)
+    registration = reg(programme, "130110", "410102")
+    db = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None, host=db["HOST"], port=db["PORT"]
+    )
+    try:
+        with other.cursor() as writer:
+            writer.execute("LOCK TABLE beneficiaries_registration IN ROW EXCLUSIVE MODE")
+            with transaction.atomic(), connection.cursor() as cur:
+                _stage(cur, [_candidate(registration, rule)])
+                assert _upsert_fresh(cur, connection.ops.adapt_datetimefield_value(registration.created_at)) == 1
+                assert _registration_locks(cur) >= {"RowShareLock"}
+                assert "ShareLock" not in _registration_locks(cur)
+        other.rollback()
+    finally:
+        other.close()
+    assert Entitlement.objects.filter(programme=programme).count() == 1
+
+
+def test_a_first_computation_of_a_key_stored_elsewhere_updates_it():
+    """The plain insert fails on a key already stored (the person's row in another
+    district); the upsert then moves the row, as before."""
+    programme = make_programme("HB-MOVED")
+    rule = make_rule(programme)
+    registration = reg(programme, "130110", "410102")
+    with transaction.atomic(), connection.cursor() as cur:
+        _stage(cur, [_candidate(registration, rule)])
+        _upsert_fresh(cur, connection.ops.adapt_datetimefield_value(registration.created_at))
+    Entitlement.objects.filter(programme=programme).update(district_id="130102", amount="1.00")
+    with transaction.atomic(), connection.cursor() as cur:
+        _stage(cur, [_candidate(registration, rule)])
+        assert _upsert_fresh(cur, connection.ops.adapt_datetimefield_value(registration.created_at)) == 1
+    assert list(Entitlement.objects.filter(programme=programme).values_list("district_id", "amount")) == [
+        ("130110", rule.amount)
+    ]
 
 
 def test_a_build_writes_every_line_numbered_and_turns_the_triggers_back_on(officer_luquan):

@@ -55,8 +55,12 @@ def test_second_run_changes_nothing():
 
 @pytest.mark.django_db
 def test_run_killed_half_way_then_rerun_gives_the_clean_result():
+    """Districts computed before are each their own transaction: a run killed after the
+    first leaves that one changed and the others untouched."""
     p = programme()
     population(p)
+    entitlements_compute(programme=p)
+    Registration.objects.filter(programme=p).update(status="withdrawn")
 
     class Killed(Exception):
         pass
@@ -67,13 +71,45 @@ def test_run_killed_half_way_then_rerun_gives_the_clean_result():
 
     with pytest.raises(Killed):
         entitlements_compute(programme=p, progress=die_after_first)
-    assert Entitlement.objects.filter(programme=p).values("district_id").distinct().count() == 1
+    assert (
+        Entitlement.objects.filter(programme=p).exclude(status="granted").values("district_id").distinct().count() == 1
+    )
+    assert Entitlement.objects.filter(programme=p, status="granted").values("district_id").distinct().count() == 5
     entitlements_compute(programme=p)
-    half_then_full = sorted(Entitlement.objects.filter(programme=p).values_list("person_id", "rule_key", "amount"))
+    half_then_full = sorted(Entitlement.objects.filter(programme=p).values_list("person_id", "rule_key", "status"))
+    assert len(half_then_full) == 7 and {row[2] for row in half_then_full} == {"withdrawn"}
+
+
+@pytest.mark.django_db
+def test_first_computation_killed_half_way_leaves_nothing_then_rerun_gives_the_clean_result(monkeypatch):
+    """Districts computed for the first time go in one transaction (`_fresh_run`): a
+    failure after their rows are inserted leaves none of them, nor their fingerprints."""
+    from disbursements.models import EntitlementComputeState
+    from disbursements.services import entitlements
+
+    p = programme()
+    population(p)
+
+    class Killed(Exception):
+        pass
+
+    def die(*args, **kwargs):
+        assert Entitlement.objects.filter(programme=p).count() == 7  # inserted, not yet committed
+        raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(entitlements, "_store_refusals", die)
+        with pytest.raises(Killed):
+            entitlements_compute(programme=p)
+    assert not Entitlement.objects.filter(programme=p).exists()
+    assert not EntitlementComputeState.objects.filter(programme=p).exists()
+    entitlements_compute(programme=p)
+    after_kill = sorted(Entitlement.objects.filter(programme=p).values_list("person_id", "rule_key", "amount"))
     Entitlement.objects.filter(programme=p).delete()
+    EntitlementComputeState.objects.filter(programme=p).delete()
     entitlements_compute(programme=p)
     clean = sorted(Entitlement.objects.filter(programme=p).values_list("person_id", "rule_key", "amount"))
-    assert half_then_full == clean and len(clean) == 7
+    assert after_kill == clean and len(clean) == 7
 
 
 @pytest.fixture
@@ -433,3 +469,73 @@ def test_a_cap_is_shared_with_the_whole_group_across_districts():
     assert _granted(city) == [first.pk]
     assert Entitlement.objects.get(registration=second, rule=city).status == "withdrawn"
     _assert_caps_hold(p)
+
+
+def _stamp_skips(p, monkeypatch) -> bool:
+    """Whether a whole run ends at the programme's stamp (no district computed, not even
+    looked at one by one)."""
+    from disbursements.services import entitlements
+
+    looked = []
+    real = entitlements._district_run
+    monkeypatch.setattr(entitlements, "_district_run", lambda *a, **k: looked.append(1) or real(*a, **k))
+    result = entitlements_compute(programme=p)
+    monkeypatch.setattr(entitlements, "_district_run", real)
+    return not looked and all(d.get("skipped") for d in result.districts.values())
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the stamp is PostgreSQL's")
+@pytest.mark.parametrize(
+    "change",
+    [
+        "registration",
+        "person's hukou",
+        "employer",
+        "rule",
+        "holiday",
+        "stored entitlement",
+        "district state",
+    ],
+)
+def test_a_rerun_with_nothing_changed_stops_at_the_stamp_and_any_change_gets_past_it(change, monkeypatch):
+    """A whole re-run with nothing changed reads one stamp instead of every district's
+    fingerprint; a change to anything a district's fingerprint covers gets past it, and
+    the run then computes what changed as before."""
+    from disbursements.models import EntitlementComputeState
+
+    p = programme()
+    regs = population(p)
+    entitlements_compute(programme=p)
+    assert _stamp_skips(p, monkeypatch)
+    before = snapshot(p)
+    luquan = regs[0]
+    if change == "registration":
+        Registration.objects.filter(pk=luquan.pk).update(status="withdrawn")
+    elif change == "person's hukou":
+        type(luquan.person).objects.filter(pk=luquan.person_id).update(hukou_code="130102")  # now a 石家庄 local
+    elif change == "employer":
+        Employer.objects.filter(pk=luquan.employer_id).update(status="pending", verified_at=None)
+    elif change == "rule":
+        SubsidyRule.objects.filter(programme=p, rule_key="LUQUAN-CASH", status=RuleStatus.ACTIVE).update(
+            amount=Decimal("600.00")
+        )
+    elif change == "holiday":
+        type(p).objects.filter(pk=p.pk).update(holiday_end=p.holiday_end + dt.timedelta(days=1))
+        p.refresh_from_db()
+    elif change == "stored entitlement":
+        Entitlement.objects.filter(programme=p, registration=luquan).update(amount=Decimal("1.00"))
+    else:
+        EntitlementComputeState.objects.filter(programme=p, district_id="130110").delete()
+    assert not _stamp_skips(p, monkeypatch)
+    luquan_now = Entitlement.objects.get(programme=p, registration=luquan)
+    if change in ("registration", "person's hukou", "employer"):
+        assert luquan_now.status == "withdrawn"
+    elif change == "rule":
+        assert luquan_now.amount == Decimal("600.00")
+    elif change == "stored entitlement":
+        assert luquan_now.amount == Decimal("500.00")  # put back by the district's computation
+    elif change == "district state":
+        assert snapshot(p) == before
+    # And once computed, the next run stops at the stamp again.
+    assert _stamp_skips(p, monkeypatch)
