@@ -8,8 +8,10 @@
    an UNLOGGED table without indexes;
 2. entitlements: `entitlements_compute` of the demo programme (HEBEI-2021); floor: the
    rules as one SELECT (the rules suite's HAND_SELECT) by CREATE UNLOGGED TABLE … AS;
-3. batches: `batches_build`; floor: the same batches and lines by CREATE UNLOGGED
-   TABLE … AS;
+3. batches: `batches_build`; floor: the same batches and lines as a logged plain table
+   by CREATE TABLE … AS, then the payment-line table's indexes and foreign keys built
+   after (the target's); beside it, CREATE UNLOGGED TABLE … AS alone (JSON:
+   "floor_ctas_seconds");
 4. the approval chain, each batch submitted, reviewed and approved by users of the
    right levels (timed and counted in the total; it has no floor);
 5. export: `batch_export` of every batch as CSV (decrypting, checksummed, recorded);
@@ -118,6 +120,14 @@ def _stage(name: str, seconds: float, floor_seconds: float, rows: int) -> dict:
     }
 
 
+def _with_ctas_floor(stages: list[dict], name: str, ctas_seconds: float) -> None:
+    """Add a stage's second floor (CREATE UNLOGGED TABLE … AS) and its ratio."""
+    for stage in stages:
+        if stage["name"] == name:
+            stage["floor_ctas_seconds"] = round(ctas_seconds, 3)
+            stage["ratio_ctas"] = round(stage["seconds"] / ctas_seconds, 2)
+
+
 def run(ctx) -> list[Figure]:
     from django.conf import settings
     from django.db import connection
@@ -170,8 +180,8 @@ def run(ctx) -> list[Figure]:
         built = batches_build(programme=programme, acting_user=None, system=True)
     rollups.run()
     lines = sum(b.line_count for b in built)
-    floor_lines, build_floor = lines_floor(programme.pk)
-    assert floor_lines == lines, (floor_lines, lines)
+    build_floors = lines_floor(programme.pk)
+    assert build_floors.lines == lines, (build_floors.lines, lines)
 
     # 4. The approval chain.
     chain = Chain()
@@ -194,10 +204,13 @@ def run(ctx) -> list[Figure]:
     measured = {  # name: (seconds, floor seconds, rows)
         "import": (t_import.seconds, import_floor, n),
         "entitlements": (t_compute.seconds, compute_floor, computed.written),
-        "batches": (t_build.seconds, build_floor, lines),
+        "batches": (t_build.seconds, build_floors.seconds, lines),
         "export": (t_export.seconds, export_floor, exported),
     }
     stages = [_stage(name, *m) for name, m in measured.items()]
+    # Batches have two floors (issue #12, point 1): floor_seconds, the one the target is
+    # judged against (plain logged table, indexes and keys after), and the CTAS beside it.
+    _with_ctas_floor(stages, "batches", build_floors.ctas_seconds)
     total = sum(m[0] for m in measured.values()) + t_approve.seconds
     floors_total = sum(m[1] for m in measured.values())
     load = load_average()
@@ -212,6 +225,11 @@ def run(ctx) -> list[Figure]:
             f"   {s['name']:<13}{s['seconds']:>9.2f}{s['floor_seconds']:>9.3f}{s['ratio']:>7.2f}×"
             f"{s['rows_per_second']:>11,}"
         )
+    for s in stages:
+        if "floor_ctas_seconds" in s:
+            print(
+                f"   {'':<13}{'':>9}{s['floor_ctas_seconds']:>9.3f}{s['ratio_ctas']:>7.2f}×  ({s['name']}: CTAS UNLOGGED)"
+            )
     print(f"   {'approval':<13}{t_approve.seconds:>9.2f}{'—':>9}  (submit, review, approve of {len(built)} batches)")
     print(f"   {'total':<13}{total:>9.2f}{floors_total:>9.3f}{total / floors_total:>7.2f}×")
     if ctx.json_path is not None:
@@ -237,7 +255,12 @@ def run(ctx) -> list[Figure]:
         "batches": f"{lines:,} lines in {len(built)} batches",
         "export": f"{exported:,} lines, {exported_bytes / 1e6:.0f} MB in {len(exports)} files",
     }
-    floor_names = {"entitlements": "CTAS UNLOGGED", "batches": "CTAS UNLOGGED", "export": "COPY TO file"}
+    floor_names = {
+        "entitlements": "CTAS UNLOGGED",
+        "batches": "plain table + indexes, FKs after",
+        "export": "COPY TO file",
+    }
+    notes["batches"] += f"; CTAS UNLOGGED {build_floors.ctas_seconds:.2f} s"
     for name, limit in TARGET_STAGE_RATIO.items():
         seconds, floor, _rows = measured[name]
         figures.append(

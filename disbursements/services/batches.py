@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.services.audit import audit_record
+from accounts.services.audit import audit_record, audit_records
 from accounts.services.jobs import job_step
 from accounts.services.notifications import after_commit
 from beneficiaries import pii
@@ -221,13 +221,14 @@ def _create_batches(programme: Programme, groups: list, user: User | None, job) 
             BatchStep(batch=b, action="build", level=LEVEL_DISTRICT, user=user, at=now, to_status=BatchStatus.DRAFT)
             for b in built
         )
-    for batch in built:
-        audit_record(
-            user=user,
-            action="batch_build",
-            obj=batch,
-            changes={"status": [None, BatchStatus.DRAFT], "lines": batch.line_count, "total": str(batch.total)},
-        )
+    audit_records(
+        user=user,
+        action="batch_build",
+        entries=[
+            (batch, {"status": [None, BatchStatus.DRAFT], "lines": batch.line_count, "total": str(batch.total)})
+            for batch in built
+        ],
+    )
     return built
 
 
