@@ -115,15 +115,15 @@ class LineFormatter:
         self.red_packet = red_packet
 
     def __call__(self, block: bytes) -> Formatted:
-        if b"\\" in block:  # a value COPY escaped (a backslash, tab or newline in a name): rare
-            rows = [[unescape_copy(f.decode()).encode() for f in line.split(b"\t")] for line in block.split(b"\n")]
-        else:
-            rows = [line.split(b"\t") for line in block.split(b"\n")]
         # No reference cycles here: the collector would only traverse the rows again and
-        # again (as in the importer's checks, beneficiaries.importer.validation).
+        # again as they are made (as in the importer's checks, beneficiaries.importer.validation).
         was_enabled = gc.isenabled()
         gc.disable()
         try:
+            if b"\\" in block:  # a value COPY escaped (a backslash, tab or newline in a name): rare
+                rows = [[unescape_copy(f.decode()).encode() for f in line.split(b"\t")] for line in block.split(b"\n")]
+            else:
+                rows = [line.split(b"\t") for line in block.split(b"\n")]
             data, hashed, fen, differing = self._lines(rows)
         finally:
             if was_enabled:

@@ -74,7 +74,8 @@ def file_name(batch: Batch, fmt: str, encoding: str = "utf-8") -> str:
 #
 # Everything an export writes in the bank files directory before the file is renamed
 # into place carries its writer in its name: `<final>.part-<pid>@<host>` (the file) and
-# `….part-<pid>@<host>` directories (scratch space of XLSX and of the parallel CSV).
+# `….part-<pid>@<host>` directories (scratch space of XLSX; earlier versions' parallel
+# CSV wrote `csv-…` ones).
 # A worker killed half way (SIGKILL, OOM, the hard time limit) runs no `finally`, and
 # these hold whole ID and account numbers: `bank_leftovers_purge` removes them. The
 # host is in the name because a pid means something only on its own host: workers in
