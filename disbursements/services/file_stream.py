@@ -121,20 +121,20 @@ class LineFormatter:
         gc.disable()
         try:
             if b"\\" in block:  # a value COPY escaped (a backslash, tab or newline in a name): rare
-                rows = [[unescape_copy(f.decode()).encode() for f in line.split(b"\t")] for line in block.split(b"\n")]
+                rows = ([unescape_copy(f.decode()).encode() for f in line.split(b"\t")] for line in block.split(b"\n"))
             else:
-                rows = [line.split(b"\t") for line in block.split(b"\n")]
-            data, hashed, fen, differing = self._lines(rows)
+                rows = (line.split(b"\t") for line in block.split(b"\n"))
+            data, hashed, lines, fen, differing = self._lines(rows)
         finally:
             if was_enabled:
                 gc.enable()
         if self.encoding != "utf-8":
             data = data.decode("utf-8").encode(self.encoding)
-        return Formatted(data, hashed, len(rows), fen, differing)
+        return Formatted(data, hashed, lines, fen, differing)
 
-    def _lines(self, rows: list[list[bytes]]) -> tuple[bytes, bytes, int, int]:
-        """The file's lines of `rows`, their content-hash text, their total in fen, and
-        how many differ from their entitlement's amount."""
+    def _lines(self, rows: Iterator[list[bytes]]) -> tuple[bytes, bytes, int, int, int]:
+        """The file's lines of `rows`, their content-hash text, how many, their total in
+        fen, and how many differ from their entitlement's amount."""
         decrypt = crypto.bulk().decrypt_utf8
         careful_text = _careful()
 
@@ -173,7 +173,7 @@ class LineFormatter:
             fen += int(amount.replace(b".", b""))  # numeric(14,2): always two decimals
             if same != b"t":
                 differing += 1
-        return b"\r\n".join(out) + b"\r\n", b"\n".join(hashed) + b"\n", fen, differing
+        return b"\r\n".join(out) + b"\r\n", b"\n".join(hashed) + b"\n", len(out), fen, differing
 
 
 def seq_ranges(line_count: int, size: int = RANGE_LINES) -> list[tuple[int | None, int | None]]:
