@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+from typing import NamedTuple
 
 from bench.core import Figure, QueuedRollups
 
@@ -154,17 +155,69 @@ def _baseline(cur, programme_id: int) -> tuple[float, int]:
     return result["seconds"], result["rows"]
 
 
-LINES_FLOOR_NAME = "CTAS UNLOGGED"
+LINES_FLOOR_NAME = "plain table + indexes, FKs after"
+LINES_CTAS_NAME = "CTAS UNLOGGED"
 CSV_FLOOR_NAME = "COPY TO file"
 
 
-def lines_floor(programme_id: int) -> tuple[int, float]:
-    """The batch build's floor: the batches (one GROUP BY) and their lines (the join of
-    entitlements, persons and registrations with ROW_NUMBER per district × channel,
-    the same columns the build snapshots) written by CREATE UNLOGGED TABLE … AS: no
-    indexes, foreign keys, WAL or per-district transactions. Returns (lines, seconds)."""
-    from django.db import connection
+class LinesFloor(NamedTuple):
+    """The batch build's two floors (issue #12, point 1), measured on the same rows.
 
+    `seconds`, the one the target (≤ 1.5×) is judged against: the batches and lines
+    written as a logged plain table by CREATE TABLE … AS, then the same indexes and
+    foreign keys as the real batch and payment-line tables built after. The build must
+    write a logged, indexed table with its keys checked, so this is the least
+    PostgreSQL needs for the same result. `ctas_seconds`: CREATE UNLOGGED TABLE … AS
+    alone (no WAL, no index, no key), shown beside it."""
+
+    lines: int
+    seconds: float
+    ctas_seconds: float
+
+
+# The build's choice of entitlements and of each line's snapshot (disbursements.sql
+# BATCH_LINES_INSERT), for the floors: {which} is the entitlements to batch.
+_FLOOR_BATCHES = (
+    "SELECT ROW_NUMBER() OVER (ORDER BY e.district_id, e.channel) AS id, e.programme_id, e.district_id, e.channel,"
+    " count(*) AS line_count, sum(e.amount) AS total {which} GROUP BY 2, 3, 4"
+)
+_FLOOR_LINES = (
+    "SELECT e.district_id, e.channel, e.id AS entitlement_id,"
+    " ROW_NUMBER() OVER (PARTITION BY e.district_id, e.channel ORDER BY e.id) AS seq, e.amount, p.name,"
+    " p.id_cipher, p.id_masked,"
+    " CASE WHEN e.channel = %(red)s THEN p.phone_cipher ELSE r.account_cipher END AS account_cipher,"
+    " CASE WHEN e.channel = %(red)s THEN p.phone_masked ELSE r.account_masked END AS account_masked,"
+    " CASE WHEN e.channel = %(red)s THEN %(payee)s ELSE r.bank_name END AS bank_name,"
+    " 'pending' AS status, now() AS updated_at"
+    " FROM disbursements_entitlement e"
+    " JOIN beneficiaries_person p ON p.id = e.person_id"
+    " JOIN beneficiaries_registration r ON r.id = e.registration_id {where}"
+)
+# The lines as the payment-line table holds them (its columns, in (batch, seq) order).
+_PLAIN_LINES = (
+    "SELECT ROW_NUMBER() OVER () AS id, b.id AS batch_id, l.entitlement_id, l.seq, l.amount, l.name, l.id_cipher,"
+    " l.id_masked, l.account_cipher, l.account_masked, l.bank_name, l.status::varchar(10), ''::varchar(60) AS"
+    " bank_reference, ''::varchar(200) AS failure_reason, NULL::bigint AS reissue_of_id, NULL::timestamptz AS"
+    " corrected_at, l.updated_at FROM (" + _FLOOR_LINES + ") l"
+    " JOIN bench_batch_plain b ON b.district_id = l.district_id AND b.channel = l.channel ORDER BY b.id, l.seq"
+)
+# What the real tables have (disbursements.models: PaymentLine, Batch), built after.
+_FLOOR_KEYS = (
+    "ALTER TABLE bench_batch_plain ADD PRIMARY KEY (id)",
+    "ALTER TABLE bench_batch_plain ADD FOREIGN KEY (programme_id) REFERENCES programs_programme (id)",
+    "ALTER TABLE bench_batch_plain ADD FOREIGN KEY (district_id) REFERENCES regions_region (code)",
+    "ALTER TABLE bench_line_plain ADD PRIMARY KEY (id)",
+    "ALTER TABLE bench_line_plain ADD UNIQUE (batch_id, seq)",
+    "CREATE INDEX ON bench_line_plain (entitlement_id)",
+    "CREATE UNIQUE INDEX ON bench_line_plain (entitlement_id) WHERE status IN ('pending', 'paid')",
+    "CREATE INDEX ON bench_line_plain (reissue_of_id) WHERE reissue_of_id IS NOT NULL",
+    "ALTER TABLE bench_line_plain ADD FOREIGN KEY (batch_id) REFERENCES bench_batch_plain (id)",
+    "ALTER TABLE bench_line_plain ADD FOREIGN KEY (entitlement_id) REFERENCES disbursements_entitlement (id)",
+    "ALTER TABLE bench_line_plain ADD FOREIGN KEY (reissue_of_id) REFERENCES bench_line_plain (id)",
+)
+
+
+def _floor_params(programme_id: int) -> tuple[str, dict]:
     from disbursements.choices import RED_PACKET_PAYEE, EntitlementKind
     from disbursements.services.batch_lines import PAID_CHANNELS
     from programs.choices import Channel
@@ -173,40 +226,44 @@ def lines_floor(programme_id: int) -> tuple[int, float]:
         " FROM disbursements_entitlement e WHERE e.programme_id = %(p)s AND e.status = 'granted'"
         " AND e.channel = ANY(%(channels)s) AND e.kind <> %(adjustment)s"
     )
-    params = {
+    return which, {
         "p": programme_id,
         "channels": [str(c) for c in PAID_CHANNELS],
         "adjustment": str(EntitlementKind.ADJUSTMENT),
         "red": str(Channel.RED_PACKET),
         "payee": RED_PACKET_PAYEE,
     }
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS bench_batch_floor, bench_line_floor")
-        started = time.perf_counter()
-        cur.execute(
-            "CREATE UNLOGGED TABLE bench_batch_floor AS SELECT e.programme_id, e.district_id, e.channel,"
-            " count(*) AS line_count, sum(e.amount) AS total" + which + " GROUP BY 1, 2, 3",
-            params,
-        )
-        cur.execute(
-            "CREATE UNLOGGED TABLE bench_line_floor AS SELECT e.district_id, e.channel, e.id AS entitlement_id,"
-            " ROW_NUMBER() OVER (PARTITION BY e.district_id, e.channel ORDER BY e.id) AS seq, e.amount, p.name,"
-            " p.id_cipher, p.id_masked,"
-            " CASE WHEN e.channel = %(red)s THEN p.phone_cipher ELSE r.account_cipher END AS account_cipher,"
-            " CASE WHEN e.channel = %(red)s THEN p.phone_masked ELSE r.account_masked END AS account_masked,"
-            " CASE WHEN e.channel = %(red)s THEN %(payee)s ELSE r.bank_name END AS bank_name,"
-            " 'pending' AS status, now() AS updated_at"
-            + which.replace(
-                " WHERE",
-                " JOIN beneficiaries_person p ON p.id = e.person_id"
-                " JOIN beneficiaries_registration r ON r.id = e.registration_id WHERE",
-            ),
-            params,
-        )
-        seconds = time.perf_counter() - started
-        lines = cur.rowcount
-        cur.execute("DROP TABLE bench_batch_floor, bench_line_floor")
-    return lines, seconds
+
+
+def lines_floor(programme_id: int) -> LinesFloor:
+    """The batch build's floors (LinesFloor), each in a transaction of its own with the
+    build's memory settings (core.db.bulk_settings), tables dropped after."""
+    from django.db import connection, transaction
+
+    from core.db import bulk_settings
+
+    which, params = _floor_params(programme_id)
+    where = which.split(" FROM disbursements_entitlement e", 1)[1]
+    timed = {}
+    for name in ("ctas", "plain"):
+        with transaction.atomic(), connection.cursor() as cur:
+            bulk_settings(cur)
+            started = time.perf_counter()
+            if name == "ctas":
+                cur.execute("CREATE UNLOGGED TABLE bench_batch_floor AS " + _FLOOR_BATCHES.format(which=which), params)
+                cur.execute("CREATE UNLOGGED TABLE bench_line_floor AS " + _FLOOR_LINES.format(where=where), params)
+            else:
+                cur.execute("CREATE TABLE bench_batch_plain AS " + _FLOOR_BATCHES.format(which=which), params)
+                cur.execute("CREATE TABLE bench_line_plain AS " + _PLAIN_LINES.format(where=where), params)
+            lines = cur.rowcount
+            if name == "plain":
+                for statement in _FLOOR_KEYS:
+                    cur.execute(statement)
+            timed[name] = (lines, time.perf_counter() - started)
+            cur.execute(f"DROP TABLE bench_line_{'floor' if name == 'ctas' else 'plain'}")
+            cur.execute(f"DROP TABLE bench_batch_{'floor' if name == 'ctas' else 'plain'}")
+    assert timed["ctas"][0] == timed["plain"][0], timed
+    return LinesFloor(timed["plain"][0], timed["plain"][1], timed["ctas"][1])
 
 
 def bank_csv_floor(batch_ids: list[int], directory) -> tuple[int, float]:
@@ -259,7 +316,8 @@ def run(ctx) -> list[Figure]:
     ]
 
     base_seconds, base_rows = _baseline(cur, pay_id)
-    floor_lines, floor_seconds = lines_floor(pay_id)
+    floor = lines_floor(pay_id)
+    floor_lines, floor_seconds = floor.lines, floor.seconds
     # The dashboards' refresh the build queues is a job of its own, timed apart.
     rollups = QueuedRollups()
     with rollups.hold(), ctx.timer() as build:
@@ -281,6 +339,17 @@ def run(ctx) -> list[Figure]:
             target="≤ 1.5× floor",
             ok=build.seconds <= 1.5 * floor_seconds,
             note=f"{n / build.seconds:,.0f} lines/s",
+        )
+    )
+    figures.append(
+        Figure(
+            "disbursements",
+            "batches_build beside the other floor (information)",
+            build.seconds,
+            "s",
+            floor=floor.ctas_seconds,
+            floor_name=LINES_CTAS_NAME,
+            note="no WAL, index or key: the target is judged against the floor above",
         )
     )
     figures.append(

@@ -11,8 +11,10 @@
    real table's indexes and FKs built after (the target's), and by CREATE UNLOGGED
    TABLE … AS (shown beside it); then, as a figure of its own, a re-run with nothing
    changed (target ≤ 2 s, not in the total);
-3. batches: `batches_build`; floor: the same batches and lines by CREATE UNLOGGED
-   TABLE … AS;
+3. batches: `batches_build`; floors: the same batches and lines as a logged plain table
+   by CREATE TABLE … AS, then the payment-line table's indexes and foreign keys built
+   after (the target's); beside it, CREATE UNLOGGED TABLE … AS alone (JSON:
+   "floor_ctas_seconds");
 4. the approval chain, each batch submitted, reviewed and approved by users of the
    right levels (timed and counted in the total; it has no floor);
 5. export: `batch_export` of every batch as CSV (decrypting, checksummed, recorded);
@@ -121,6 +123,14 @@ def _stage(name: str, seconds: float, floor_seconds: float, rows: int) -> dict:
     }
 
 
+def _with_ctas_floor(stages: list[dict], name: str, ctas_seconds: float) -> None:
+    """Add a stage's second floor (CREATE UNLOGGED TABLE … AS) and its ratio."""
+    for stage in stages:
+        if stage["name"] == name:
+            stage["floor_ctas_seconds"] = round(ctas_seconds, 3)
+            stage["ratio_ctas"] = round(stage["seconds"] / ctas_seconds, 2)
+
+
 def run(ctx) -> list[Figure]:
     from django.conf import settings
     from django.db import connection
@@ -182,8 +192,8 @@ def run(ctx) -> list[Figure]:
         built = batches_build(programme=programme, acting_user=None, system=True)
     rollups.run()
     lines = sum(b.line_count for b in built)
-    floor_lines, build_floor = lines_floor(programme.pk)
-    assert floor_lines == lines, (floor_lines, lines)
+    build_floors = lines_floor(programme.pk)
+    assert build_floors.lines == lines, (build_floors.lines, lines)
 
     # 4. The approval chain.
     chain = Chain()
@@ -206,16 +216,17 @@ def run(ctx) -> list[Figure]:
     measured = {  # name: (seconds, floor seconds, rows)
         "import": (t_import.seconds, import_floor, n),
         "entitlements": (t_compute.seconds, compute_floor, computed.written),
-        "batches": (t_build.seconds, build_floor, lines),
+        "batches": (t_build.seconds, build_floors.seconds, lines),
         "export": (t_export.seconds, export_floor, exported),
     }
     stages = [_stage(name, *m) for name, m in measured.items()]
+    # Entitlements and batches have two floors (issue #12, point 1): floor_seconds, the one the target is
+    # judged against (plain logged table, indexes and keys after), and the CTAS beside it.
+    _with_ctas_floor(stages, "batches", build_floors.ctas_seconds)
+    _with_ctas_floor(stages, "entitlements", compute_floor_ctas)
     total = sum(m[0] for m in measured.values()) + t_approve.seconds
     floors_total = sum(m[1] for m in measured.values())
     load = load_average()
-    for s in stages:
-        if s["name"] == "entitlements":
-            s["floor_ctas_seconds"] = round(compute_floor_ctas, 3)
     data = {"n": n, "load_average": load, "total_seconds": round(total, 2), "stages": stages}
     data["entitlements_rerun_seconds"] = round(t_rerun.seconds, 3)
     if ctx.json_path is not None:
@@ -228,10 +239,12 @@ def run(ctx) -> list[Figure]:
             f"   {s['name']:<13}{s['seconds']:>9.2f}{s['floor_seconds']:>9.3f}{s['ratio']:>7.2f}×"
             f"{s['rows_per_second']:>11,}"
         )
-    print(
-        f"   entitlements' floors: {compute_floor:.3f} s plain table, indexes and FKs after ({plain_rows:,} rows);"
-        f" {compute_floor_ctas:.3f} s CTAS UNLOGGED ({t_compute.seconds / compute_floor_ctas:.2f}×): " + FLOOR_JUDGED
-    )
+    for s in stages:
+        if "floor_ctas_seconds" in s:
+            print(
+                f"   {'':<13}{'':>9}{s['floor_ctas_seconds']:>9.3f}{s['ratio_ctas']:>7.2f}×  ({s['name']}: CTAS UNLOGGED)"
+            )
+    print("   " + FLOOR_JUDGED)
     print(f"   entitlements re-run, nothing changed: {t_rerun.seconds:.2f} s (not in the total)")
     print(f"   {'approval':<13}{t_approve.seconds:>9.2f}{'—':>9}  (submit, review, approve of {len(built)} batches)")
     print(f"   {'total':<13}{total:>9.2f}{floors_total:>9.3f}{total / floors_total:>7.2f}×")
@@ -261,9 +274,10 @@ def run(ctx) -> list[Figure]:
     }
     floor_names = {
         "entitlements": "plain table, indexes and FKs after",
-        "batches": "CTAS UNLOGGED",
+        "batches": "plain table + indexes, FKs after",
         "export": "COPY TO file",
     }
+    notes["batches"] += f"; CTAS UNLOGGED {build_floors.ctas_seconds:.2f} s"
     for name, limit in TARGET_STAGE_RATIO.items():
         seconds, floor, _rows = measured[name]
         figures.append(

@@ -18,3 +18,19 @@ def audit_record(
         changes=changes or {},
         comment=comment[:500],
     )
+
+
+def audit_records(*, user: User | None, action: str, entries: list[tuple]) -> list[AuditEntry]:
+    """`audit_record` for many objects at once, one INSERT: `entries` are (obj, changes).
+    A build of 190 batches wrote 190 single-row INSERTs (~1.5 ms each on a busy machine)."""
+    user = user if (user is not None and user.is_authenticated) else None
+    return AuditEntry.objects.bulk_create(
+        AuditEntry(
+            user=user,
+            action=action,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            changes=changes or {},
+        )
+        for obj, changes in entries
+    )

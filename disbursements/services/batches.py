@@ -10,7 +10,6 @@ lines. A failed line, once corrected, is re-issued in a supplementary batch (补
 whose `parent` is the original.
 """
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
@@ -22,7 +21,7 @@ from django.utils.translation import gettext
 
 from accounts.choices import Role
 from accounts.models import User
-from accounts.services.audit import audit_record
+from accounts.services.audit import audit_record, audit_records
 from accounts.services.jobs import job_step
 from accounts.services.notifications import after_commit
 from beneficiaries import pii
@@ -34,6 +33,7 @@ from disbursements import sql
 from disbursements.choices import RED_PACKET_PAYEE, BatchStatus, EntitlementKind, EntitlementStatus, LineStatus
 from disbursements.models import Batch, BatchStep, Entitlement, PaymentLine
 from disbursements.services.batch_lines import PAID_CHANNELS, batch_close_gaps, batch_recount
+from disbursements.services.file_stream import content_hasher
 from disbursements.services.fraud import held_registration_ids
 from disbursements.services.notify import batch_step_notify
 from disbursements.services.publicity import batch_submission_block
@@ -221,13 +221,14 @@ def _create_batches(programme: Programme, groups: list, user: User | None, job) 
             BatchStep(batch=b, action="build", level=LEVEL_DISTRICT, user=user, at=now, to_status=BatchStatus.DRAFT)
             for b in built
         )
-    for batch in built:
-        audit_record(
-            user=user,
-            action="batch_build",
-            obj=batch,
-            changes={"status": [None, BatchStatus.DRAFT], "lines": batch.line_count, "total": str(batch.total)},
-        )
+    audit_records(
+        user=user,
+        action="batch_build",
+        entries=[
+            (batch, {"status": [None, BatchStatus.DRAFT], "lines": batch.line_count, "total": str(batch.total)})
+            for batch in built
+        ],
+    )
     return built
 
 
@@ -505,7 +506,7 @@ def batch_content_hash(batch: Batch) -> str:
     """SHA-256 over every line's snapshot, in seq order: any later change to a name,
     an encrypted ID or account, a bank or an amount of a frozen batch shows up as a
     different hash."""
-    digest = hashlib.sha256(f"{batch.number}\n".encode())
+    digest = content_hasher(batch.number)
     rows = (
         PaymentLine.objects.filter(batch=batch)
         .order_by("seq")
@@ -519,23 +520,37 @@ def batch_content_hash(batch: Batch) -> str:
 
 def batch_integrity_problems(batch: Batch, *, check_hash: bool = True) -> list[str]:
     """What does not add up in this batch (empty when all is well). Shown as an alarm."""
-    problems = []
     agg = PaymentLine.objects.filter(batch=batch).aggregate(n=Count("id"), total=Sum("amount"))
-    total = agg["total"] or ZERO
+    differing = PaymentLine.objects.filter(batch=batch).exclude(entitlement__amount=F("amount")).count()
+    return integrity_problems_of(
+        batch,
+        lines=agg["n"],
+        total=agg["total"] or ZERO,
+        differing=differing,
+        content_hash=batch_content_hash(batch) if check_hash and batch.content_hash else None,
+    )
+
+
+def integrity_problems_of(
+    batch: Batch, *, lines: int, total: Decimal, differing: int, content_hash: str | None
+) -> list[str]:
+    """The problems of `batch_integrity_problems` from figures read elsewhere (a bank
+    file's export reads them from the lines it writes): the lines, their total, how many
+    differ from their entitlement's amount, and the content hash (None: not checked)."""
+    problems = []
     # In the language of the page that shows the alarm (a task's refusal: Chinese).
-    if agg["n"] != batch.line_count:
+    if lines != batch.line_count:
         problems.append(
-            gettext("明细笔数 %(lines)s 与批次笔数 %(count)s 不符") % {"lines": agg["n"], "count": batch.line_count}
+            gettext("明细笔数 %(lines)s 与批次笔数 %(count)s 不符") % {"lines": lines, "count": batch.line_count}
         )
     if total != batch.total:
         problems.append(
             gettext("明细金额合计 %(sum)s 元与批次金额 %(total)s 元不符")
             % {"sum": yuan_text(total), "total": yuan_text(batch.total)}
         )
-    differing = PaymentLine.objects.filter(batch=batch).exclude(entitlement__amount=F("amount")).count()
     if differing:
         problems.append(gettext("%(n)s 笔明细金额与核定金额不符") % {"n": differing})
-    if check_hash and batch.content_hash and batch_content_hash(batch) != batch.content_hash:
+    if content_hash is not None and batch.content_hash and content_hash != batch.content_hash:
         problems.append(gettext("批次已冻结，但明细内容的校验值已改变（数据可能被篡改）"))
     return problems
 

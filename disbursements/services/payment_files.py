@@ -4,8 +4,9 @@ Columns 序号, 姓名, 证件号码, 银行账号, 开户行, 金额, 用途, �
 to the fen. CSV in UTF-8 with BOM (or GB18030 for banks that need it) and XLSX. The
 same batch, format and encoding always give the same bytes (no timestamps inside; the
 XLSX creation date is fixed), and no cell can become a formula. ID and account numbers
-are decrypted only into the file, row by row, so a million-line export runs in constant
-memory: on PostgreSQL the rows stream out of `COPY (SELECT …) TO STDOUT`.
+are decrypted only into the file, range by range, so a million-line export runs in
+bounded memory: on PostgreSQL a CSV streams out of `COPY (SELECT …) TO STDOUT`, its
+lines decrypted on every core and checked in the same pass (file_stream).
 """
 
 import csv
@@ -32,13 +33,14 @@ from accounts.services.jobs import job_step
 from core import crypto
 from core.errors import ConflictError, DomainError, PermissionDenied
 from core.money import ZERO
-from core.private_files import open_private, private_dir, private_file, write_private_text
+from core.private_files import open_private, private_dir, private_file
 from core.spreadsheets import FORMULA_START, safe_cell, text_workbook, write_header
 from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
 from disbursements.services import red_packets
-from disbursements.services.batches import batch_integrity_problems, can_submit
-from disbursements.sql import BANK_FILE_CSV_FAST, BANK_FILE_PART_TOTAL, BANK_FILE_ROWS
+from disbursements.services.batches import batch_integrity_problems, can_submit, integrity_problems_of
+from disbursements.services.file_stream import LineFormatter, Streamed, content_hasher, stream_lines, unescape_copy
+from disbursements.sql import BANK_FILE_ROWS, FILE_STREAM
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,8 @@ def file_name(batch: Batch, fmt: str, encoding: str = "utf-8") -> str:
 #
 # Everything an export writes in the bank files directory before the file is renamed
 # into place carries its writer in its name: `<final>.part-<pid>@<host>` (the file) and
-# `….part-<pid>@<host>` directories (scratch space of XLSX and of the parallel CSV).
+# `….part-<pid>@<host>` directories (scratch space of XLSX; earlier versions' parallel
+# CSV wrote `csv-…` ones).
 # A worker killed half way (SIGKILL, OOM, the hard time limit) runs no `finally`, and
 # these hold whole ID and account numbers: `bank_leftovers_purge` removes them. The
 # host is in the name because a pid means something only on its own host: workers in
@@ -177,21 +180,6 @@ def _decrypter() -> Callable[[str], str]:
 CHUNK_BYTES = 1 << 20
 
 
-def _unescape_copy(field: str) -> str:
-    """COPY's text format escapes backslash, tab, newline and carriage return."""
-    out, i = [], 0
-    while i < len(field):
-        c = field[i]
-        if c == "\\" and i + 1 < len(field):
-            nxt = field[i + 1]
-            out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(nxt, nxt))
-            i += 2
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
 def _copy_text_blocks(raw_cursor, sql: str) -> Iterator[str]:
     """The text of `COPY (sql) TO STDOUT`, in blocks of whole lines (no final newline).
 
@@ -220,7 +208,7 @@ def _copy_chunks(raw_cursor, batch_id: int, lo: int, hi: int) -> Iterator[list[l
     sql = BANK_FILE_ROWS.format(batch_id=int(batch_id), lo=int(lo), hi=int(hi))
     for text in _copy_text_blocks(raw_cursor, sql):
         if "\\" in text:
-            yield [[_unescape_copy(f) for f in line.split("\t")] for line in text.split("\n")]
+            yield [[unescape_copy(f) for f in line.split("\t")] for line in text.split("\n")]
         else:
             yield [line.split("\t") for line in text.split("\n")]
 
@@ -292,12 +280,6 @@ def total_row(batch: Batch) -> list[str]:
 
 # --------------------------------------------------------------------------- writers
 
-# A CSV of more lines than this is written by two processes (the second half by a
-# forked child with its own database connection), then joined: decryption is CPU-bound
-# and a province-sized batch would otherwise keep one core busy and the other idle.
-PARALLEL_MIN_LINES = 200_000
-EXPORT_PROCESSES = settings.BANK_EXPORT_PROCESSES
-
 
 def _write_rows(text, chunks, progress=None, done: int = 0) -> tuple[int, Decimal]:
     writer = csv.writer(text, lineterminator="\r\n")
@@ -312,66 +294,35 @@ def _write_rows(text, chunks, progress=None, done: int = 0) -> tuple[int, Decima
     return count, Decimal(fen).scaleb(-2)
 
 
-def _csv_fast_part(
-    raw_cursor, batch: Batch, lo: int, hi: int, out, encoding: str, progress=None
-) -> tuple[int, Decimal]:
-    """Write lines lo..hi to the binary stream `out` (psycopg2 cursor `raw_cursor`);
-    returns (lines, total)."""
-    decrypt = _decrypter()
-    quote_row = io.StringIO()
-    quoter = csv.writer(quote_row, lineterminator="")
-
-    def careful(value: str) -> str:
-        quote_row.seek(0)
-        quote_row.truncate()
-        quoter.writerow([safe_cell(value)])
-        return quote_row.getvalue()
-
-    sql = raw_cursor.mogrify(
-        BANK_FILE_CSV_FAST, {"reference_prefix": f"{batch.number}-", "batch_id": batch.pk, "lo": lo, "hi": hi}
-    ).decode()
-    count = 0
-    for text in _copy_text_blocks(raw_cursor, sql):
-        lines = []
-        append = lines.append
-        for line in text.split("\n"):
-            fields = line.split("\t")
-            if "\\" in line:
-                fields = [_unescape_copy(f) for f in fields]
-            pre, idc, acc, post = fields
-            id_number, account = decrypt(idc), decrypt(acc)
-            if not id_number.isalnum():
-                id_number = careful(id_number)
-            if account and not account.isalnum():
-                account = careful(account)
-            append(f"{pre},{id_number},{account},{post}\r\n")
-        out.write("".join(lines).encode(encoding))
-        count += len(lines)
-        if progress:
-            progress(count)
-    raw_cursor.execute(BANK_FILE_PART_TOTAL, {"batch_id": batch.pk, "lo": lo, "hi": hi})
-    return count, Decimal(raw_cursor.fetchone()[0])
+def csv_row_bytes(row: list[str], encoding: str) -> bytes:
+    """One row as csv.writer writes it (a header, a total), in the file's encoding."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\r\n").writerow(row)
+    return text.getvalue().encode(encoding)
 
 
-def _child_part(batch: Batch, lo: int, hi: int, part: Path, encoding: str) -> None:
-    """In a forked child: write rows lo..hi to `part` on a connection of its own (the
-    parent's socket must never be touched by the child), then a summary line."""
-    import psycopg2
-
-    db = settings.DATABASES["default"]
-    conn = psycopg2.connect(
-        dbname=db["NAME"],
-        user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
+def csv_streamed(
+    batch: Batch, out, *, encoding: str = "utf-8", progress=None, parallel: bool | None = None
+) -> Streamed:
+    """The bank CSV, streamed (PostgreSQL, disbursements.services.file_stream), to the
+    binary stream `out`; returns what was written, for the export's checks. `parallel`:
+    True forks the workers whatever the size, False never; None decides by size."""
+    out.write(("\ufeff" if encoding == "utf-8" else "").encode(encoding))  # the BOM: Excel then reads UTF-8
+    out.write(csv_row_bytes(HEADER, encoding))
+    raw = connection.cursor().cursor  # the psycopg2 cursor: COPY needs the driver's API
+    streamed = stream_lines(
+        raw,
+        FILE_STREAM,
+        {"batch_id": batch.pk},
+        line_count=batch.line_count,
+        formatter=LineFormatter(encoding, prefix=f"{batch.number}-"),
+        out=out,
+        hasher=content_hasher(batch.number),
+        progress=progress,
+        parallel=parallel,
     )
-    try:
-        with open_private(part, "wb") as fh:
-            count, total = _csv_fast_part(conn.cursor(), batch, lo, hi, fh, encoding)
-        write_private_text(part.with_suffix(".sum"), f"{count} {total}")
-    finally:
-        conn.close()
+    out.write(csv_row_bytes(total_row(batch), encoding))
+    return streamed
 
 
 def write_csv(
@@ -380,71 +331,18 @@ def write_csv(
     """Write the CSV to a binary stream. Returns (lines, total) as written, for checking."""
     if fast is None:
         fast = connection.vendor == "postgresql"
-    if parallel is None:
-        parallel = fast and batch.line_count >= PARALLEL_MIN_LINES and hasattr(os, "fork")
+    if fast:
+        streamed = csv_streamed(batch, out, encoding=encoding, progress=progress, parallel=parallel)
+        return streamed.lines, Decimal(streamed.fen).scaleb(-2)
     text = io.TextIOWrapper(out, encoding=encoding, newline="", write_through=False)
     if encoding == "utf-8":
         text.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
     csv.writer(text, lineterminator="\r\n").writerow(HEADER)
-    if parallel:
-        count, total = _write_parallel(batch, text, encoding, progress)
-    elif fast:
-        text.flush()
-        raw = connection.cursor().cursor  # the psycopg2 cursor: COPY needs the driver's API
-        count, total = _csv_fast_part(raw, batch, 1, batch.line_count, text.buffer, encoding, progress)
-    else:
-        count, total = _write_rows(text, file_row_chunks(batch, fast=False), progress)
+    count, total = _write_rows(text, file_row_chunks(batch, fast=False), progress)
     csv.writer(text, lineterminator="\r\n").writerow(total_row(batch))
     text.flush()
     text.detach()
     return count, total
-
-
-def _write_parallel(batch: Batch, text, encoding: str, progress) -> tuple[int, Decimal]:
-    """The first part in this process, the others in forked children (each with its own
-    connection), then the children's parts appended in order: the same bytes as one
-    process would write. While one process waits for its COPY, the others decrypt."""
-    n = batch.line_count
-    parts = max(2, EXPORT_PROCESSES)
-    bounds = [(i * n // parts + 1, (i + 1) * n // parts) for i in range(parts)]
-    # Named for this process: bank_leftovers_purge removes it if we are killed.
-    workdir = Path(tempfile.mkdtemp(dir=bank_files_dir(), prefix="csv-", suffix=f".part-{part_owner()}"))
-    children = []
-    try:
-        for index, (lo, hi) in enumerate(bounds[1:], start=2):
-            part = workdir / f"part{index}.csv"
-            pid = os.fork()
-            if pid == 0:  # a child: never returns into the caller's code
-                code = 1
-                try:
-                    _child_part(batch, lo, hi, part, encoding)
-                    code = 0
-                finally:
-                    os._exit(code)
-            children.append((pid, part))
-        lo, hi = bounds[0]
-        text.flush()
-        raw = connection.cursor().cursor
-        count, total = _csv_fast_part(raw, batch, lo, hi, text.buffer, encoding, progress)
-        for pid, part in children:
-            _pid, status = os.waitpid(pid, 0)
-            if status != 0 or not part.with_suffix(".sum").exists():
-                raise DomainError("导出进程异常退出，银行文件未生成，请重试。")
-            with open(part, "rb") as fh:
-                shutil.copyfileobj(fh, text.buffer, 1 << 20)
-            n2, t2 = part.with_suffix(".sum").read_text().split()
-            count += int(n2)
-            total += Decimal(t2)
-            if progress:
-                progress(count)
-        return count, total
-    finally:
-        for pid, _part in children:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def write_xlsx(batch: Batch, path: Path, *, progress=None, fast=None) -> tuple[int, Decimal]:
@@ -508,11 +406,17 @@ def batch_export(
     bytes (and first removes what killed exports left, `bank_leftovers_purge`). The
     first export moves the batch from approved to exported.
     """
-    fmt, encoding, packets = _export_check(batch, fmt, encoding, acting_user)
+    # A CSV on PostgreSQL is checked on the lines it writes (one read of the batch, and the
+    # file is made of exactly the lines checked); anything else before it is written.
+    streamed = fmt == "csv" and connection.vendor == "postgresql"
+    fmt, encoding, packets = _export_check(batch, fmt, encoding, acting_user, checked_later=streamed)
     directory = bank_files_dir()
     bank_leftovers_purge(directory=directory)  # of exports killed before (never a running one's)
     final = directory / file_name(batch, fmt, encoding or "utf-8")
-    count, total, checksum = _write_into_place(batch, final, fmt, encoding, packets, progress)
+    write = _write_streamed if streamed else _write_file
+    count, total, checksum = _write_into_place(
+        batch, final, lambda tmp: write(batch, tmp, fmt, encoding, packets, progress)
+    )
     with transaction.atomic():
         record = BatchExport.objects.create(
             batch=batch,
@@ -545,9 +449,13 @@ def batch_export(
     return record
 
 
-def _export_check(batch: Batch, fmt: str, encoding: str, acting_user: User | None) -> tuple[str, str, bool]:
+def _export_check(
+    batch: Batch, fmt: str, encoding: str, acting_user: User | None, *, checked_later: bool = False
+) -> tuple[str, str, bool]:
     """Refuse an export that must not happen (format, encoding, who, the batch's state
-    and integrity, red packets without a phone). Returns (format, encoding, red packets?)."""
+    and integrity, red packets without a phone). Returns (format, encoding, red packets?).
+    `checked_later`: the integrity is checked on the lines as they are written
+    (`_write_streamed`), not here."""
     fmt = (fmt or "").lower()
     if fmt not in FORMATS:
         raise DomainError(f"不支持的文件格式“{fmt}”，请选择 csv 或 xlsx。")
@@ -560,9 +468,8 @@ def _export_check(batch: Batch, fmt: str, encoding: str, acting_user: User | Non
         raise PermissionDenied("只有本区县人社专员或省级人员可以导出银行文件。")
     if batch.status not in EXPORTABLE:
         raise ConflictError(f"批次当前状态为“{batch.get_status_display()}”，省级审批通过后才能导出银行文件。")
-    problems = batch_integrity_problems(batch)
-    if problems:
-        raise DomainError("批次数据校验未通过，不能导出：" + "；".join(problems))
+    if not checked_later:
+        _refuse_problems(batch_integrity_problems(batch))
 
     packets = red_packets.is_red_packet(batch)
     if packets:
@@ -575,26 +482,70 @@ def _export_check(batch: Batch, fmt: str, encoding: str, acting_user: User | Non
     return fmt, encoding, packets
 
 
-def _write_into_place(batch: Batch, final: Path, fmt: str, encoding: str, packets: bool, progress):
-    """Write the file to a temporary name, check its count and total against the batch,
-    and rename it into place. Returns (count, total, checksum)."""
+def _refuse_problems(problems: list[str]) -> None:
+    if problems:
+        raise DomainError("批次数据校验未通过，不能导出：" + "；".join(problems))
+
+
+class _HashingWriter:
+    """A binary file that also hashes what is written to it: the checksum of a streamed
+    file without reading it back."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+
+def _write_streamed(batch: Batch, tmp: Path, fmt: str, encoding: str, packets: bool, progress):
+    """A CSV on PostgreSQL (file_stream), checked as `batch_integrity_problems` checks
+    a batch, on the lines written: their count, total, amounts and content hash. Returns
+    (count, total, checksum)."""
+    with open_private(tmp, "wb") as fh:
+        out = _HashingWriter(fh)
+        writer = red_packets.csv_streamed if packets else csv_streamed
+        streamed = writer(batch, out, encoding=encoding, progress=progress)
+        fh.flush()
+        os.fsync(fh.fileno())
+    total = Decimal(streamed.fen).scaleb(-2)
+    _refuse_problems(
+        integrity_problems_of(
+            batch, lines=streamed.lines, total=total, differing=streamed.differing, content_hash=streamed.content_hash
+        )
+    )
+    return streamed.lines, total, out.digest.hexdigest()
+
+
+def _write_file(batch: Batch, tmp: Path, fmt: str, encoding: str, packets: bool, progress):
+    """Any other file (XLSX; a CSV elsewhere than PostgreSQL), checked before it was
+    written (`_export_check`). Returns (count, total, checksum)."""
+    if fmt == "csv":
+        with open_private(tmp, "wb") as fh:
+            writer = red_packets.write_csv if packets else write_csv
+            count, total = writer(batch, fh, encoding=encoding, progress=progress)
+            fh.flush()
+            os.fsync(fh.fileno())
+    elif packets:
+        count, total = red_packets.write_xlsx(batch, tmp, progress=progress)
+    else:
+        count, total = write_xlsx(batch, tmp, progress=progress)
+    return count, total, sha256_file(tmp)
+
+
+def _write_into_place(batch: Batch, final: Path, write: Callable[[Path], tuple[int, Decimal, str]]):
+    """Write the file to a temporary name (`write(tmp)` → count, total, checksum), check
+    its count and total against the batch, and rename it into place. Returns (count,
+    total, checksum)."""
     tmp = final.with_name(final.name + f".part-{part_owner()}")
     try:
-        if fmt == "csv":
-            with open_private(tmp, "wb") as fh:
-                writer = red_packets.write_csv if packets else write_csv
-                count, total = writer(batch, fh, encoding=encoding, progress=progress)
-                fh.flush()
-                os.fsync(fh.fileno())
-        elif packets:
-            count, total = red_packets.write_xlsx(batch, tmp, progress=progress)
-        else:
-            count, total = write_xlsx(batch, tmp, progress=progress)
+        count, total, checksum = write(tmp)
         if count != batch.line_count or total != batch.total:
             raise DomainError(
                 f"导出的笔数或金额（{count} 笔，{total} 元）与批次（{batch.line_count} 笔，{batch.total} 元）不符，已停止导出。"
             )
-        checksum = sha256_file(tmp)
         job_step()  # between writing and recording: the fault tests' window (tests/faults/worker.py)
         os.replace(tmp, final)
     finally:

@@ -20,12 +20,16 @@ import io
 from decimal import Decimal
 from pathlib import Path
 
+from django.db import connection
+
 from beneficiaries import pii
 from core import crypto
 from core.money import ZERO
 from core.private_files import private_file
 from core.spreadsheets import safe_cell, text_workbook, write_header
 from disbursements.models import Batch, PaymentLine, line_reference
+from disbursements.services.file_stream import LineFormatter, Streamed, content_hasher, stream_lines
+from disbursements.sql import FILE_STREAM
 from programs.choices import Channel
 
 BATCH_HEADER = ["商家批次单号", "批次名称", "发放方", "总金额（元）", "总笔数"]
@@ -70,7 +74,37 @@ def detail_rows(batch: Batch):
         ]
 
 
+def _csv_head(batch: Batch, encoding: str) -> bytes:
+    """The BOM (UTF-8), the batch block and the details' header, as csv.writer writes them."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(BATCH_HEADER)
+    writer.writerow(batch_block(batch))
+    writer.writerow(DETAIL_HEADER)
+    return (("\ufeff" if encoding == "utf-8" else "") + text.getvalue()).encode(encoding)
+
+
+def csv_streamed(
+    batch: Batch, out, *, encoding: str = "utf-8", progress=None, parallel: bool | None = None
+) -> Streamed:
+    """The upload as CSV, streamed (PostgreSQL, disbursements.services.file_stream): the
+    same bytes as `write_csv`; returns what was written, for the export's checks."""
+    out.write(_csv_head(batch, encoding))
+    return stream_lines(
+        connection.cursor().cursor,  # the psycopg2 cursor: COPY needs the driver's API
+        FILE_STREAM,
+        {"batch_id": batch.pk},
+        line_count=batch.line_count,
+        formatter=LineFormatter(encoding, prefix=f"{batch.number}-", red_packet=True),
+        out=out,
+        hasher=content_hasher(batch.number),
+        progress=progress,
+        parallel=parallel,
+    )
+
+
 def write_csv(batch: Batch, out: io.RawIOBase, *, encoding: str = "utf-8", progress=None) -> tuple[int, Decimal]:
+    """The upload as CSV, row by row (any database)."""
     text = io.TextIOWrapper(out, encoding=encoding, newline="", write_through=False)
     if encoding == "utf-8":
         text.write("\ufeff")

@@ -1,5 +1,6 @@
-"""Bank files (whole ID and account numbers), their .part files, the scratch parts of
-a parallel or XLSX export and uploaded bank results: 0600 files in 0700 folders."""
+"""Bank files (whole ID and account numbers), their .part files, the scratch files of
+an XLSX export and uploaded bank results: 0600 files in 0700 folders (a parallel CSV
+export writes none of its own)."""
 
 import io
 import os
@@ -39,25 +40,25 @@ def test_exported_bank_files_are_private(approved, officer_luquan, bank_dir):  #
     assert _mode(csv_file.path) == 0o600 and _mode(xlsx_file.path) == 0o600
 
 
-def test_parts_of_a_parallel_export_are_private(approved, bank_dir, monkeypatch, tmp_path, transactional_db):  # noqa: F811
-    """The parts are written by forked processes into a scratch folder: each reports
-    the modes it saw to a log file (a child's memory is its own)."""
-    from disbursements.services import payment_files
+def test_a_parallel_export_writes_no_scratch_file(approved, bank_dir, monkeypatch):  # noqa: F811
+    """The worker processes of a parallel export send their lines back over pipes: nothing
+    decrypted is written anywhere but the file (no part, no temporary file)."""
+    import tempfile
 
-    log = tmp_path / "seen.log"
-    real = payment_files.open_private
+    from disbursements.services import file_stream
 
-    def spy(path, mode="wb", **kwargs):
-        fh = real(path, mode, **kwargs)
-        with open(log, "a") as out:
-            out.write(f"{Path(path).name} {_mode(path):o} {_mode(Path(path).parent):o}\n")
-        return fh
+    def no_temp_file(*args, **kwargs):
+        raise AssertionError("a temporary file was made")
 
-    monkeypatch.setattr(payment_files, "open_private", spy)
-    write_csv(approved, io.BytesIO(), parallel=True)
-    seen = log.read_text().split("\n")[:-1] if log.exists() else []
-    assert seen, "the parallel path wrote no part"
-    assert {tuple(line.split()[1:]) for line in seen} == {("600", "700")}
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_temp_file)
+    monkeypatch.setattr(tempfile, "mkdtemp", no_temp_file)
+    monkeypatch.setattr(file_stream, "RANGE_LINES", 2)  # several ranges: the workers take some
+    bank_dir.mkdir(parents=True, exist_ok=True)
+    before = set(bank_dir.iterdir())
+    out = io.BytesIO()
+    write_csv(approved, out, parallel=True)
+    assert out.getvalue().count(b"\r\n") == approved.line_count + 2
+    assert set(bank_dir.iterdir()) == before
 
 
 def test_uploaded_bank_results_are_private(approved, officer_luquan, bank_dir, django_capture_on_commit_callbacks):  # noqa: F811
