@@ -65,8 +65,9 @@ def test_the_writer_gets_chunks_while_the_rows_are_validated(tmp_path, committed
     path = write_csv(tmp_path / "w.csv", [worker_row(i) for i in range(40)])
     result = run(path, first, programme, pipeline=True)
     assert result.engine == "copy+pipeline" and result.created == 40
-    # 40 lines written 5 at a time, sent once 7 or more wait: 10, 10, 10, 10 (none left for the end).
-    assert sent == [10, 10, 10, 10], sent
+    # 40 lines written 5 at a time: the first 5 at once (the writer starts while the next
+    # rows are checked), then sent once 7 or more wait: 10, 10, 10, and 5 left for the end.
+    assert sent == [5, 10, 10, 10, 5], sent
 
 
 def test_pipeline_matches_the_sequential_path(tmp_path, committed):
