@@ -383,7 +383,32 @@ class CsvLines:
     def rows(self) -> list[tuple[int, list]]:
         """(sheet row number, cells) for every non-blank row, as Table's iteration gives them."""
         text = self.data.decode(self.encoding, errors="replace")
-        return list(_filled(_records(io.StringIO(text, newline=""), self.delimiter, self.before)))
+        lines = text.split("\n")
+        if lines[-1] == "":  # the newline that ends the last line
+            lines.pop()
+        if any(len(line) > _CSV_FIELD_LIMIT for line in lines):  # the csv module's error, as before
+            return list(_filled(_records(io.StringIO(text, newline=""), self.delimiter, self.before)))
+        return list(_filled(_plain_records(lines, self.delimiter, self.before)))
+
+
+# A cell longer than this is the csv module's error ("field larger than field limit"): a
+# chunk with a line that long is read by the csv module, so the file is refused as before.
+_CSV_FIELD_LIMIT = csv.field_size_limit()
+
+
+def _plain_records(lines: list[str], delimiter: str, before: int) -> Iterator[tuple[int, list]]:
+    """_records for the lines of a plain CSV (no quote, no lone CR: a line is a record):
+    the same cells, split at the delimiter, without the csv module's per-character state
+    machine (~4 µs a row of a worker process's ~20 went to reading the CSV; this is ~1)."""
+    for row_no, line in enumerate(lines, before + 1):
+        if line.endswith("\r"):  # a CRLF line end
+            line = line[:-1]
+        cells = line.split(delimiter) if line else []  # csv gives [] for an empty line
+        if "'" in line:
+            joined = "\x00".join(cells)
+            if "\x00'" in joined or joined.startswith("'"):  # rare: only then look at each cell
+                cells = [_unguard(c) for c in cells]
+        yield row_no, cells
 
 
 def chunk_rows(chunk) -> list[tuple[int, list]]:

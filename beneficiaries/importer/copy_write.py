@@ -41,6 +41,10 @@ class Stage:
         self.saved_role: str | None = None  # see check_references_here
         self.insert_known = sql.REGISTRATIONS_INSERT_KNOWN  # see check_references_here
         self.optimistic = True  # see insert()
+        # Rows COPYed since the last truncate, while none was looked up or removed (else
+        # None): insert() then knows the counts without scanning the staging table.
+        self.loaded: int | None = 0
+        self.none_known = False  # the last insert() met no known person: see conflict_rows
 
     def create(self, *, reserve_ids: bool = True) -> None:
         """The staging table. With `reserve_ids`, COPY draws each row a person id from
@@ -103,12 +107,16 @@ class Stage:
     def load(self, fileobj) -> None:
         # 1 MB reads instead of psycopg2's 8 kB: fewer round trips through the GIL while
         # the pipeline's other thread validates.
-        self.cur.cursor.copy_expert(sql.STAGE_COPY, fileobj, size=1 << 20)
+        raw = self.cur.cursor
+        raw.copy_expert(sql.STAGE_COPY, fileobj, size=1 << 20)
+        if self.loaded is not None:
+            self.loaded = self.loaded + raw.rowcount if raw.rowcount >= 0 else None
 
     def reject_mismatches(self) -> list[int]:
         """Find each staged row's person if already known (one probe of the blind index
         per row) and remove (and return) rows whose ID number is known under another
         name: most likely a typo in one of the two."""
+        self.loaded = None  # rows get their person, some are deleted: count them again
         self.cur.execute(sql.STAGE_FIND_PERSONS)
         if not self.cur.rowcount:
             return []
@@ -142,11 +150,18 @@ class Stage:
         a person committed by someone else (another programme's import, a form) after
         the lookup."""
         cur = self.cur
-        cur.execute(sql.STAGE_COUNT)
-        staged = cur.fetchone()[0]
-        late = [] if self.optimistic else self.reject_mismatches()
-        cur.execute(sql.STAGE_COUNT_NEW)
-        new = cur.fetchone()[0]
+        self.none_known = False
+        if self.optimistic and self.loaded is not None:
+            # Nothing looked up or removed since the COPY: every staged row is new (no
+            # person_id), as the two counts below would say after a scan each.
+            staged = new = self.loaded
+            late = []
+        else:
+            cur.execute(sql.STAGE_COUNT)
+            staged = cur.fetchone()[0]
+            late = [] if self.optimistic else self.reject_mismatches()
+            cur.execute(sql.STAGE_COUNT_NEW)
+            new = cur.fetchone()[0]
         persons = created = conflicts = 0
         if new:
             try:
@@ -175,6 +190,7 @@ class Stage:
                     persons = cur.rowcount
                 late += self.reject_mismatches()  # now every row has its person_id
         staged -= len(late)
+        self.none_known = self.optimistic and staged == created  # no row has a person_id
         if staged > created:
             known_created, conflicts = self._insert_known()
             created += known_created
@@ -193,12 +209,17 @@ class Stage:
         of the unique index from the staged row: the LATERAL … LIMIT 1 keeps the planner
         from starting at the programme's conflicts instead, which with the pipeline's
         nested loops meant a scan of the staging table per conflict (75 s for one chunk
-        of a file whose persons were all registered by another employer)."""
+        of a file whose persons were all registered by another employer). After an insert
+        that met no known person, no staged row has a person_id: none, without a query."""
+        if self.none_known:
+            return []
         self.cur.execute(sql.STAGE_CONFLICT_ROWS, {**self.params, "limit": int(limit)})
         return [r[0] for r in self.cur.fetchall()]
 
     def truncate(self) -> None:
         self.cur.execute(sql.STAGE_TRUNCATE)
+        self.loaded = 0
+        self.none_known = False
 
     def drop(self) -> None:
         self.cur.execute(sql.STAGE_DROP)
@@ -266,6 +287,10 @@ class Pipeline:
         self.queue: queue.Queue = queue.Queue(maxsize=4)
         self.lines: list[bytes] = []
         self.pending_lines = 0  # lines in self.lines
+        # The first batch goes to the writer at once, the later ones CHUNK lines at a time:
+        # waiting for CHUNK lines first left the writer (and a core) idle for the first
+        # ~0.5 s of every upload, while the worker processes checked three batches.
+        self.chunk = 1
         self.late: list[int] = []
         self.error: BaseException | None = None
         self.stop_inserting = False  # set when a rejected row already means a rollback
@@ -284,7 +309,8 @@ class Pipeline:
         file waited in memory (3.2 GB for 1,000,000 rows) and nothing was written meanwhile."""
         self.lines.append(text)
         self.pending_lines += text.count(b"\n")
-        if self.pending_lines >= self.CHUNK:
+        if self.pending_lines >= self.chunk:
+            self.chunk = self.CHUNK
             if not self.valid_only and self.outcomes.rejected:
                 self.stop_inserting = True  # the end will roll back: stage only (for the name check)
             self._put(b"".join(self.lines))

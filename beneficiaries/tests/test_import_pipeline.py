@@ -65,8 +65,9 @@ def test_the_writer_gets_chunks_while_the_rows_are_validated(tmp_path, committed
     path = write_csv(tmp_path / "w.csv", [worker_row(i) for i in range(40)])
     result = run(path, first, programme, pipeline=True)
     assert result.engine == "copy+pipeline" and result.created == 40
-    # 40 lines written 5 at a time, sent once 7 or more wait: 10, 10, 10, 10 (none left for the end).
-    assert sent == [10, 10, 10, 10], sent
+    # 40 lines written 5 at a time: the first 5 at once (the writer starts while the next
+    # rows are checked), then sent once 7 or more wait: 10, 10, 10, and 5 left for the end.
+    assert sent == [5, 10, 10, 10, 5], sent
 
 
 def test_pipeline_matches_the_sequential_path(tmp_path, committed):
@@ -206,3 +207,26 @@ def test_a_known_person_ends_the_optimistic_inserts_and_every_chunk_is_right(tmp
     assert result.conflict_rows == [11, 22]
     assert Person.objects.count() == 30
     assert Registration.objects.filter(employer=first, status="active").count() == 28
+
+
+def test_chunks_of_new_persons_are_counted_without_scanning_the_stage(tmp_path, committed, monkeypatch):
+    """While every person is new, the rows COPY reported are the counts: the two counts and
+    the conflict-row query never run (each was a scan of the staging table per chunk)."""
+    first, _, programme = committed
+    for name in ("STAGE_COUNT", "STAGE_COUNT_NEW", "STAGE_CONFLICT_ROWS"):
+        monkeypatch.setattr(copy_write.sql, name, "SELECT 1/0")  # fails the import if it runs
+    result = run(write_csv(tmp_path / "w.csv", [worker_row(i) for i in range(30)]), first, programme, pipeline=True)
+    assert result.written and (result.created, result.persons_created, result.unchanged) == (30, 30, 0)
+    assert result.conflict_rows == [] and Registration.objects.count() == 30
+
+
+def test_conflicts_registered_before_are_still_listed_on_a_reimport(tmp_path, committed):
+    """The shortcuts above are for chunks of new persons only: a re-import of rows that are
+    already conflicts here lists them again, and counts them unchanged."""
+    first, second, programme = committed
+    rows = [worker_row(i) for i in range(20)]
+    run(write_csv(tmp_path / "seed.csv", [rows[4], rows[15]]), second, programme)
+    path = write_csv(tmp_path / "w.csv", rows)
+    assert run(path, first, programme, pipeline=True).conflict_rows == [6, 17]
+    again = run(path, first, programme, pipeline=True)
+    assert (again.created, again.unchanged, again.conflict_rows) == (0, 20, [6, 17])

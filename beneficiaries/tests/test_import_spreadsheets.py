@@ -221,3 +221,41 @@ def test_missing_required_column_is_a_file_error(tmp_path, target):
     headers = [h for h in WORKER_HEADERS if h != "手机号"]
     with pytest.raises(SpreadsheetError, match="手机号"):
         run(write_csv(tmp_path / "w.csv", [worker_row(1)], headers=headers), target)
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";"])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_plain_csv_chunk_is_split_as_the_csv_module_reads_it(delimiter, ending):
+    """CsvLines.rows splits a plain CSV's lines itself: the same (row, cells) as the csv
+    module, for blank and empty lines, empty cells, odd characters, guarded formulas and
+    a last line without its line end."""
+    import io
+
+    from beneficiaries.spreadsheets import CsvLines, _filled, _records
+
+    lines = [
+        "张三,130102199001011230,13800001234",
+        "",
+        "   ",
+        ",,",
+        "a,,b,",
+        "x\u2028y,z\x0bw,v\x1cu\x00t",
+        "'=1+2,'-3,'@x,it's",
+        "'+86,a'b",
+        "\u3000全角空格 , 尾部 ",
+    ]
+    text = ending.join(line.replace(",", delimiter) for line in lines)
+    for data in (text + ending, text):  # with and without the last line end
+        chunk = CsvLines(7, data.encode("utf-8"), "utf-8", delimiter)
+        want = list(_filled(_records(io.StringIO(data, newline=""), delimiter, 7)))
+        assert chunk.rows() == want
+        # Blank lines are left out, and each row keeps its line's number in the file.
+        assert [row for row, _ in want] == [8, 12, 13, 14, 15, 16]
+
+
+def test_a_plain_csv_chunk_with_an_overlong_cell_is_refused_as_before():
+    from beneficiaries.spreadsheets import CsvLines, SpreadsheetError
+
+    chunk = CsvLines(1, ("a," + "x" * 200_000 + "\n").encode(), "utf-8", ",")
+    with pytest.raises(SpreadsheetError):
+        chunk.rows()
