@@ -280,8 +280,8 @@ GONGSHI_PDF_FONT = PDF_FONT
 # disbursements. Bank files hold whole ID and account numbers: they are kept outside
 # MEDIA_ROOT (unset: <MEDIA_ROOT>-private/bankfiles) and downloaded only through a scoped,
 # audited view. The lines of a CSV of 20,000 lines or more are decrypted and formatted
-# by BANK_EXPORT_PROCESSES forked worker processes. The public pages count attempts per address (and per ID number) in
-# the cache: (attempts, window in seconds). USE_X_FORWARDED_FOR takes the client's
+# by BANK_EXPORT_PROCESSES forked worker processes. The public pages count attempts per
+# address (and per ID number) in the cache: (attempts, window in seconds). USE_X_FORWARDED_FOR takes the client's
 # address from X-Forwarded-For: only behind a proxy that sets it.
 BANK_FILES_DIR = env_str("BANK_FILES_DIR", "") or ""
 BANK_EXPORT_PROCESSES = env_int("BANK_EXPORT_PROCESSES", 3, minimum=1)

@@ -18,6 +18,7 @@ statements are in disbursements.sql), so Python only decrypts and joins strings:
 Every process count gives the same bytes: with one, the same work runs here.
 """
 
+import csv
 import gc
 import hashlib
 import io
@@ -174,6 +175,17 @@ class LineFormatter:
             if same != b"t":
                 differing += 1
         return b"\r\n".join(out) + b"\r\n", b"\n".join(hashed) + b"\n", len(out), fen, differing
+
+
+def csv_rows_bytes(encoding: str, *rows: list[str], bom: bool = False) -> bytes:
+    """`rows` as csv.writer writes them (a file's header, a total), in the file's
+    encoding; `bom`: led by the byte-order mark when the file is UTF-8 (Excel then reads
+    it as UTF-8). The streamed and the row-by-row writers start their files with it."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(row)
+    return (("\ufeff" if bom and encoding == "utf-8" else "") + text.getvalue()).encode(encoding)
 
 
 def seq_ranges(line_count: int, size: int = RANGE_LINES) -> list[tuple[int | None, int | None]]:

@@ -39,7 +39,14 @@ from disbursements.choices import BatchStatus
 from disbursements.models import Batch, BatchExport, PaymentLine
 from disbursements.services import red_packets
 from disbursements.services.batches import batch_integrity_problems, can_submit, integrity_problems_of
-from disbursements.services.file_stream import LineFormatter, Streamed, content_hasher, stream_lines, unescape_copy
+from disbursements.services.file_stream import (
+    LineFormatter,
+    Streamed,
+    content_hasher,
+    csv_rows_bytes,
+    stream_lines,
+    unescape_copy,
+)
 from disbursements.sql import BANK_FILE_ROWS, FILE_STREAM
 
 log = logging.getLogger(__name__)
@@ -294,21 +301,13 @@ def _write_rows(text, chunks, progress=None, done: int = 0) -> tuple[int, Decima
     return count, Decimal(fen).scaleb(-2)
 
 
-def csv_row_bytes(row: list[str], encoding: str) -> bytes:
-    """One row as csv.writer writes it (a header, a total), in the file's encoding."""
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\r\n").writerow(row)
-    return text.getvalue().encode(encoding)
-
-
 def csv_streamed(
     batch: Batch, out, *, encoding: str = "utf-8", progress=None, parallel: bool | None = None
 ) -> Streamed:
     """The bank CSV, streamed (PostgreSQL, disbursements.services.file_stream), to the
     binary stream `out`; returns what was written, for the export's checks. `parallel`:
     True forks the workers whatever the size, False never; None decides by size."""
-    out.write(("\ufeff" if encoding == "utf-8" else "").encode(encoding))  # the BOM: Excel then reads UTF-8
-    out.write(csv_row_bytes(HEADER, encoding))
+    out.write(csv_rows_bytes(encoding, HEADER, bom=True))
     raw = connection.cursor().cursor  # the psycopg2 cursor: COPY needs the driver's API
     streamed = stream_lines(
         raw,
@@ -321,7 +320,7 @@ def csv_streamed(
         progress=progress,
         parallel=parallel,
     )
-    out.write(csv_row_bytes(total_row(batch), encoding))
+    out.write(csv_rows_bytes(encoding, total_row(batch)))
     return streamed
 
 
@@ -334,10 +333,8 @@ def write_csv(
     if fast:
         streamed = csv_streamed(batch, out, encoding=encoding, progress=progress, parallel=parallel)
         return streamed.lines, Decimal(streamed.fen).scaleb(-2)
+    out.write(csv_rows_bytes(encoding, HEADER, bom=True))
     text = io.TextIOWrapper(out, encoding=encoding, newline="", write_through=False)
-    if encoding == "utf-8":
-        text.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
-    csv.writer(text, lineterminator="\r\n").writerow(HEADER)
     count, total = _write_rows(text, file_row_chunks(batch, fast=False), progress)
     csv.writer(text, lineterminator="\r\n").writerow(total_row(batch))
     text.flush()

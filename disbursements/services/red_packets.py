@@ -28,7 +28,7 @@ from core.money import ZERO
 from core.private_files import private_file
 from core.spreadsheets import safe_cell, text_workbook, write_header
 from disbursements.models import Batch, PaymentLine, line_reference
-from disbursements.services.file_stream import LineFormatter, Streamed, content_hasher, stream_lines
+from disbursements.services.file_stream import LineFormatter, Streamed, content_hasher, csv_rows_bytes, stream_lines
 from disbursements.sql import FILE_STREAM
 from programs.choices import Channel
 
@@ -75,13 +75,8 @@ def detail_rows(batch: Batch):
 
 
 def _csv_head(batch: Batch, encoding: str) -> bytes:
-    """The BOM (UTF-8), the batch block and the details' header, as csv.writer writes them."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(BATCH_HEADER)
-    writer.writerow(batch_block(batch))
-    writer.writerow(DETAIL_HEADER)
-    return (("\ufeff" if encoding == "utf-8" else "") + text.getvalue()).encode(encoding)
+    """The BOM (UTF-8), the batch block and the details' header."""
+    return csv_rows_bytes(encoding, BATCH_HEADER, batch_block(batch), DETAIL_HEADER, bom=True)
 
 
 def csv_streamed(
@@ -105,13 +100,9 @@ def csv_streamed(
 
 def write_csv(batch: Batch, out: io.RawIOBase, *, encoding: str = "utf-8", progress=None) -> tuple[int, Decimal]:
     """The upload as CSV, row by row (any database)."""
+    out.write(_csv_head(batch, encoding))
     text = io.TextIOWrapper(out, encoding=encoding, newline="", write_through=False)
-    if encoding == "utf-8":
-        text.write("\ufeff")
     writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(BATCH_HEADER)
-    writer.writerow(batch_block(batch))
-    writer.writerow(DETAIL_HEADER)
     count, total = 0, ZERO
     for row in detail_rows(batch):
         writer.writerow(row)
